@@ -1,0 +1,724 @@
+/* db: PostgreSQL through libpq: migrations, batched idempotent writes, acks. */
+#include "db.h"
+
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "migrations.h"
+
+#define DB_DEAD_KEEP 4096 /* bytes of a dead payload worth keeping */
+#define DB_LOCK_MIGRATE 0x5348544cLL /* advisory lock key: "SHTL" */
+
+struct db_text {
+    char *p;
+    size_t len, cap;
+};
+
+struct db_dead {
+    char *topic, *vid, *reason;
+    void *payload;
+    size_t kept, len;
+};
+
+/* A vehicle touched by the staged rows, and the oldest seq it still holds. */
+struct db_vehicle {
+    char vid[WIRE_VID_MAX + 1];
+    uint64_t oldest_held;
+};
+
+struct db {
+    char *conninfo;
+    PGconn *conn;
+    size_t max_staged;
+    struct db_text pos, cnt; /* COPY text of staged rows */
+    size_t npos, ncnt;
+    struct db_dead *dead;
+    size_t ndead, capdead;
+    struct wire_status *status;
+    size_t nstatus, capstatus;
+    struct db_vehicle *veh;
+    size_t nveh, capveh;
+    uint64_t commits;
+};
+
+static void db_errf(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void db_errf(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    size_t n;
+
+    if (!err || !errlen)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    /* libpq messages end in a newline; a log line should not. */
+    n = strlen(err);
+    while (n && (err[n - 1] == '\n' || err[n - 1] == ' '))
+        err[--n] = '\0';
+}
+
+int db_new(const char *conninfo, size_t max_staged, struct db **out)
+{
+    struct db *d = calloc(1, sizeof *d);
+
+    if (!d)
+        return DB_ERR_NOMEM;
+    d->conninfo = strdup(conninfo);
+    if (!d->conninfo) {
+        free(d);
+        return DB_ERR_NOMEM;
+    }
+    d->max_staged = max_staged;
+    *out = d;
+    return DB_OK;
+}
+
+static void db_clear_staged(struct db *d)
+{
+    d->pos.len = d->cnt.len = 0;
+    d->npos = d->ncnt = 0;
+    for (size_t i = 0; i < d->ndead; i++) {
+        free(d->dead[i].topic);
+        free(d->dead[i].vid);
+        free(d->dead[i].reason);
+        free(d->dead[i].payload);
+    }
+    d->ndead = 0;
+    d->nstatus = 0;
+    d->nveh = 0;
+}
+
+void db_free(struct db *d)
+{
+    if (!d)
+        return;
+    if (d->conn)
+        PQfinish(d->conn);
+    db_clear_staged(d);
+    free(d->pos.p);
+    free(d->cnt.p);
+    free(d->dead);
+    free(d->status);
+    free(d->veh);
+    free(d->conninfo);
+    free(d);
+}
+
+bool db_connected(const struct db *d)
+{
+    return d->conn && PQstatus(d->conn) == CONNECTION_OK;
+}
+
+static void db_drop(struct db *d)
+{
+    if (d->conn) {
+        PQfinish(d->conn);
+        d->conn = NULL;
+    }
+}
+
+static int db_exec(struct db *d, const char *sql, char *err, size_t errlen)
+{
+    PGresult *r = PQexec(d->conn, sql);
+    ExecStatusType st = PQresultStatus(r);
+
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        db_errf(err, errlen, "%s", PQerrorMessage(d->conn));
+        PQclear(r);
+        return DB_ERR_QUERY;
+    }
+    PQclear(r);
+    return DB_OK;
+}
+
+int db_connect(struct db *d, char *err, size_t errlen)
+{
+    db_drop(d);
+    d->conn = PQconnectdb(d->conninfo);
+    if (PQstatus(d->conn) != CONNECTION_OK) {
+        db_errf(err, errlen, "PostgreSQL: %s", PQerrorMessage(d->conn));
+        db_drop(d);
+        return DB_ERR_CONNECT;
+    }
+    /* Staged rows go through per-session temporary tables: COPY is the
+     * fast path into PostgreSQL, and only INSERT ... ON CONFLICT makes a
+     * re-sent record a no-op. */
+    if (db_exec(d,
+                "SET TIME ZONE 'UTC';"
+                "SET synchronous_commit = on;"
+                "SET application_name = 'shuttle-backend';",
+                err, errlen) != DB_OK) {
+        db_drop(d);
+        return DB_ERR_CONNECT;
+    }
+    return DB_OK;
+}
+
+static int db_create_stage(struct db *d, char *err, size_t errlen)
+{
+    return db_exec(d,
+                   "CREATE TEMP TABLE IF NOT EXISTS stage_positions "
+                   "(LIKE positions INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;"
+                   "CREATE TEMP TABLE IF NOT EXISTS stage_counts "
+                   "(LIKE passenger_counts INCLUDING DEFAULTS) "
+                   "ON COMMIT DELETE ROWS;",
+                   err, errlen);
+}
+
+int db_migrate(struct db *d, char *err, size_t errlen)
+{
+    char why[512];
+    char sql[256];
+    PGresult *r;
+    int have = 0;
+    int rc = DB_OK;
+
+    if (!db_connected(d))
+        return DB_ERR_CONNECT;
+    snprintf(sql, sizeof sql, "SELECT pg_advisory_lock(%lld)",
+             DB_LOCK_MIGRATE);
+    if (db_exec(d, sql, err, errlen) != DB_OK)
+        return DB_ERR_QUERY;
+    if (db_exec(d,
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " version integer PRIMARY KEY,"
+                " name text NOT NULL,"
+                " applied_at timestamptz NOT NULL DEFAULT now())",
+                err, errlen) != DB_OK) {
+        rc = DB_ERR_QUERY;
+        goto unlock;
+    }
+    r = PQexec(d->conn,
+               "SELECT coalesce(max(version), 0) FROM schema_migrations");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        db_errf(err, errlen, "%s", PQerrorMessage(d->conn));
+        PQclear(r);
+        rc = DB_ERR_QUERY;
+        goto unlock;
+    }
+    have = atoi(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    for (const struct migration *m = migrations; m->version; m++) {
+        const char *params[2];
+        char ver[16];
+
+        if (m->version <= have)
+            continue;
+        if (db_exec(d, "BEGIN", err, errlen) != DB_OK ||
+            db_exec(d, m->sql, why, sizeof why) != DB_OK) {
+            if (why[0])
+                db_errf(err, errlen, "migration %s: %s", m->name, why);
+            db_exec(d, "ROLLBACK", NULL, 0);
+            rc = DB_ERR_QUERY;
+            goto unlock;
+        }
+        snprintf(ver, sizeof ver, "%d", m->version);
+        params[0] = ver;
+        params[1] = m->name;
+        r = PQexecParams(d->conn,
+                         "INSERT INTO schema_migrations (version, name) "
+                         "VALUES ($1, $2)",
+                         2, NULL, params, NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK ||
+            db_exec(d, "COMMIT", err, errlen) != DB_OK) {
+            db_errf(err, errlen, "migration %s: %s", m->name,
+                    PQerrorMessage(d->conn));
+            PQclear(r);
+            db_exec(d, "ROLLBACK", NULL, 0);
+            rc = DB_ERR_QUERY;
+            goto unlock;
+        }
+        PQclear(r);
+    }
+unlock:
+    snprintf(sql, sizeof sql, "SELECT pg_advisory_unlock(%lld)",
+             DB_LOCK_MIGRATE);
+    db_exec(d, sql, NULL, 0);
+    if (rc == DB_OK)
+        rc = db_create_stage(d, err, errlen);
+    return rc;
+}
+
+static int db_text_grow(struct db_text *t, size_t more)
+{
+    if (t->len + more + 1 > t->cap) {
+        size_t cap = t->cap ? t->cap : 65536;
+        char *p;
+
+        while (cap < t->len + more + 1)
+            cap *= 2;
+        p = realloc(t->p, cap);
+        if (!p)
+            return DB_ERR_NOMEM;
+        t->p = p;
+        t->cap = cap;
+    }
+    return DB_OK;
+}
+
+static int db_text_printf(struct db_text *t, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int db_text_printf(struct db_text *t, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    if (db_text_grow(t, 256) != DB_OK)
+        return DB_ERR_NOMEM;
+    va_start(ap, fmt);
+    n = vsnprintf(t->p + t->len, t->cap - t->len, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return DB_ERR_NOMEM;
+    if ((size_t)n >= t->cap - t->len) {
+        if (db_text_grow(t, (size_t)n + 1) != DB_OK)
+            return DB_ERR_NOMEM;
+        va_start(ap, fmt);
+        vsnprintf(t->p + t->len, t->cap - t->len, fmt, ap);
+        va_end(ap);
+    }
+    t->len += (size_t)n;
+    return DB_OK;
+}
+
+/* A timestamp PostgreSQL's COPY reads exactly, from Unix ms. */
+static void db_ts(char *buf, size_t len, int64_t ms)
+{
+    time_t s = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+    int frac = (int)(ms - (int64_t)s * 1000);
+    struct tm tm;
+
+    gmtime_r(&s, &tm);
+    snprintf(buf, len, "%04d-%02d-%02d %02d:%02d:%02d.%03d+00",
+             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+             tm.tm_min, tm.tm_sec, frac);
+}
+
+/* COPY text for an optional number: \N when unknown. */
+static void db_num(char *buf, size_t len, double v, int decimals)
+{
+    if (isfinite(v))
+        snprintf(buf, len, "%.*f", decimals, v);
+    else
+        snprintf(buf, len, "\\N");
+}
+
+static int db_note_vehicle(struct db *d, const struct wire_batch *b)
+{
+    for (size_t i = 0; i < d->nveh; i++) {
+        if (strcmp(d->veh[i].vid, b->vehicle_id) == 0) {
+            if (b->oldest_held_seq > d->veh[i].oldest_held)
+                d->veh[i].oldest_held = b->oldest_held_seq;
+            return DB_OK;
+        }
+    }
+    if (d->nveh == d->capveh) {
+        size_t cap = d->capveh ? d->capveh * 2 : 16;
+        struct db_vehicle *v = realloc(d->veh, cap * sizeof *v);
+
+        if (!v)
+            return DB_ERR_NOMEM;
+        d->veh = v;
+        d->capveh = cap;
+    }
+    snprintf(d->veh[d->nveh].vid, sizeof d->veh[d->nveh].vid, "%s",
+             b->vehicle_id);
+    d->veh[d->nveh].oldest_held = b->oldest_held_seq;
+    d->nveh++;
+    return DB_OK;
+}
+
+static int db_stage_position(struct db *d, const char *vid,
+                             const struct wire_record *r)
+{
+    const struct wire_position *p = &r->u.pos;
+    char ts[40], speed[32], track[32], alt[32], hdop[32], sats[16];
+
+    db_ts(ts, sizeof ts, r->t_ms);
+    db_num(speed, sizeof speed, p->speed, 3);
+    db_num(track, sizeof track, p->track, 2);
+    db_num(alt, sizeof alt, p->alt, 2);
+    db_num(hdop, sizeof hdop, p->hdop, 2);
+    if (p->sats_used >= 0)
+        snprintf(sats, sizeof sats, "%d", p->sats_used);
+    else
+        snprintf(sats, sizeof sats, "\\N");
+    d->npos++;
+    return db_text_printf(&d->pos,
+                          "%s\t%" PRIu64 "\t%s\t%s\t%d\t%.9f\t%.9f\t%s\t%s\t%"
+                          "s\t%s\t%u\t%s\n",
+                          vid, r->seq, ts, r->backlog ? "t" : "f",
+                          (int)r->time_source, p->lat, p->lon, speed, track,
+                          alt, hdop, p->fix_mode, sats);
+}
+
+static int db_stage_count(struct db *d, const char *vid,
+                          const struct wire_record *r)
+{
+    const struct wire_count *c = &r->u.count;
+    char ts[40], open[40], close[40], load[16], lat[32], lon[32];
+
+    db_ts(ts, sizeof ts, r->t_ms);
+    if (c->door_open_ms)
+        db_ts(open, sizeof open, c->door_open_ms);
+    else
+        snprintf(open, sizeof open, "\\N");
+    if (c->door_close_ms)
+        db_ts(close, sizeof close, c->door_close_ms);
+    else
+        snprintf(close, sizeof close, "\\N");
+    if (c->load_after >= 0)
+        snprintf(load, sizeof load, "%d", c->load_after);
+    else
+        snprintf(load, sizeof load, "\\N");
+    db_num(lat, sizeof lat, c->lat, 9);
+    db_num(lon, sizeof lon, c->lon, 9);
+    d->ncnt++;
+    return db_text_printf(&d->cnt,
+                          "%s\t%" PRIu64 "\t%s\t%s\t%d\t%u\t%u\t%u\t%s\t%s\t%"
+                          "s\t%s\t%s\t%u\n",
+                          vid, r->seq, ts, r->backlog ? "t" : "f",
+                          (int)r->time_source, c->door, c->boarded,
+                          c->alighted, open, close, load, lat, lon,
+                          c->quality);
+}
+
+int db_stage_batch(struct db *d, const struct wire_batch *b)
+{
+    if (d->npos + d->ncnt + b->n > d->max_staged)
+        return DB_ERR_FULL;
+    if (db_note_vehicle(d, b) != DB_OK)
+        return DB_ERR_NOMEM;
+    for (size_t i = 0; i < b->n; i++) {
+        const struct wire_record *r = &b->records[i];
+        int rc = r->kind == WIRE_POSITION
+                     ? db_stage_position(d, b->vehicle_id, r)
+                     : db_stage_count(d, b->vehicle_id, r);
+        if (rc != DB_OK)
+            return rc;
+    }
+    return DB_OK;
+}
+
+static char *db_strdup0(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+int db_stage_dead(struct db *d, const char *topic, const char *vid,
+                  const char *reason, const void *payload, size_t len)
+{
+    struct db_dead *x;
+
+    /* Dead letters are rare; a flood of them must not eat the memory the
+     * good records need. */
+    if (d->ndead >= 10000)
+        return DB_ERR_FULL;
+    if (d->ndead == d->capdead) {
+        size_t cap = d->capdead ? d->capdead * 2 : 16;
+        struct db_dead *p = realloc(d->dead, cap * sizeof *p);
+
+        if (!p)
+            return DB_ERR_NOMEM;
+        d->dead = p;
+        d->capdead = cap;
+    }
+    x = &d->dead[d->ndead];
+    memset(x, 0, sizeof *x);
+    x->len = len;
+    x->kept = len < DB_DEAD_KEEP ? len : DB_DEAD_KEEP;
+    x->topic = db_strdup0(topic);
+    x->vid = db_strdup0(vid);
+    x->reason = db_strdup0(reason);
+    x->payload = malloc(x->kept ? x->kept : 1);
+    if (!x->topic || !x->reason || !x->payload || (vid && !x->vid)) {
+        free(x->topic);
+        free(x->vid);
+        free(x->reason);
+        free(x->payload);
+        return DB_ERR_NOMEM;
+    }
+    if (x->kept)
+        memcpy(x->payload, payload, x->kept);
+    d->ndead++;
+    return DB_OK;
+}
+
+int db_stage_status(struct db *d, const struct wire_status *s)
+{
+    for (size_t i = 0; i < d->nstatus; i++) {
+        if (strcmp(d->status[i].vehicle_id, s->vehicle_id) == 0) {
+            d->status[i] = *s;
+            return DB_OK;
+        }
+    }
+    if (d->nstatus == d->capstatus) {
+        size_t cap = d->capstatus ? d->capstatus * 2 : 16;
+        struct wire_status *p = realloc(d->status, cap * sizeof *p);
+
+        if (!p)
+            return DB_ERR_NOMEM;
+        d->status = p;
+        d->capstatus = cap;
+    }
+    d->status[d->nstatus++] = *s;
+    return DB_OK;
+}
+
+size_t db_staged_records(const struct db *d)
+{
+    return d->npos + d->ncnt;
+}
+
+size_t db_staged_items(const struct db *d)
+{
+    return d->npos + d->ncnt + d->ndead + d->nstatus;
+}
+
+uint64_t db_commits(const struct db *d)
+{
+    return d->commits;
+}
+
+static int db_copy(struct db *d, const char *sql, const struct db_text *t,
+                   char *err, size_t errlen)
+{
+    PGresult *r = PQexec(d->conn, sql);
+
+    if (PQresultStatus(r) != PGRES_COPY_IN) {
+        db_errf(err, errlen, "%s", PQerrorMessage(d->conn));
+        PQclear(r);
+        return DB_ERR_QUERY;
+    }
+    PQclear(r);
+    if (PQputCopyData(d->conn, t->p, (int)t->len) != 1 ||
+        PQputCopyEnd(d->conn, NULL) != 1) {
+        db_errf(err, errlen, "%s", PQerrorMessage(d->conn));
+        return DB_ERR_QUERY;
+    }
+    r = PQgetResult(d->conn);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        db_errf(err, errlen, "%s", PQerrorMessage(d->conn));
+        PQclear(r);
+        while ((r = PQgetResult(d->conn)))
+            PQclear(r);
+        return DB_ERR_QUERY;
+    }
+    PQclear(r);
+    while ((r = PQgetResult(d->conn)))
+        PQclear(r);
+    return DB_OK;
+}
+
+static int db_count_inserted(struct db *d, const char *sql, uint64_t *n,
+                             char *err, size_t errlen)
+{
+    PGresult *r = PQexec(d->conn, sql);
+
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        db_errf(err, errlen, "%s", PQerrorMessage(d->conn));
+        PQclear(r);
+        return DB_ERR_QUERY;
+    }
+    *n += strtoull(PQcmdTuples(r), NULL, 10);
+    PQclear(r);
+    return DB_OK;
+}
+
+static int db_write_dead(struct db *d, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < d->ndead; i++) {
+        const struct db_dead *x = &d->dead[i];
+        char len[24];
+        const char *v[5] = {x->topic, x->vid, x->reason, x->payload, len};
+        int l[5] = {0, 0, 0, (int)x->kept, 0};
+        int f[5] = {0, 0, 0, 1, 0};
+        PGresult *r;
+
+        snprintf(len, sizeof len, "%zu", x->len);
+        r = PQexecParams(d->conn,
+                         "INSERT INTO dead_letters "
+                         "(topic, vehicle_id, reason, payload, payload_len) "
+                         "VALUES ($1, $2, $3, $4, $5)",
+                         5, NULL, v, l, f, 0);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            db_errf(err, errlen, "dead letter: %s", PQerrorMessage(d->conn));
+            PQclear(r);
+            return DB_ERR_QUERY;
+        }
+        PQclear(r);
+    }
+    return DB_OK;
+}
+
+static int db_write_status(struct db *d, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < d->nstatus; i++) {
+        const struct wire_status *s = &d->status[i];
+        char t[40], recs[24], age[24], mode[8], dp[24], dc[24];
+        const char *v[11];
+        PGresult *r;
+
+        db_ts(t, sizeof t, s->t_ms);
+        snprintf(recs, sizeof recs, "%" PRIu64, s->spool_records);
+        snprintf(age, sizeof age, "%" PRId64, s->oldest_unacked_age_s);
+        snprintf(mode, sizeof mode, "%u", s->gps_mode);
+        snprintf(dp, sizeof dp, "%" PRIu64, s->dropped_positions);
+        snprintf(dc, sizeof dc, "%" PRIu64, s->dropped_counts);
+        v[0] = s->vehicle_id;
+        v[1] = s->state == WIRE_ONLINE ? "t" : "f";
+        v[2] = s->t_ms ? t : NULL;
+        v[3] = s->version[0] ? s->version : NULL;
+        v[4] = s->config_hash[0] ? s->config_hash : NULL;
+        v[5] = recs;
+        v[6] = age;
+        v[7] = mode;
+        v[8] = s->counter_state[0] ? s->counter_state : NULL;
+        v[9] = dp;
+        v[10] = dc;
+        r = PQexecParams(
+            d->conn,
+            "INSERT INTO vehicle_status (vehicle_id, online, t, version,"
+            " config_hash, spool_records, oldest_unacked_age_s, gps_mode,"
+            " counter_state, dropped_positions, dropped_counts, received_at)"
+            " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11, now())"
+            " ON CONFLICT (vehicle_id) DO UPDATE SET online = excluded.online,"
+            " t = excluded.t, version = coalesce(excluded.version,"
+            " vehicle_status.version), config_hash = coalesce("
+            "excluded.config_hash, vehicle_status.config_hash),"
+            " spool_records = excluded.spool_records,"
+            " oldest_unacked_age_s = excluded.oldest_unacked_age_s,"
+            " gps_mode = excluded.gps_mode,"
+            " counter_state = excluded.counter_state,"
+            " dropped_positions = excluded.dropped_positions,"
+            " dropped_counts = excluded.dropped_counts,"
+            " received_at = now()",
+            11, NULL, v, NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            db_errf(err, errlen, "status: %s", PQerrorMessage(d->conn));
+            PQclear(r);
+            return DB_ERR_QUERY;
+        }
+        PQclear(r);
+    }
+    return DB_OK;
+}
+
+/*
+ * The watermark of one vehicle: the end of the unbroken run of committed
+ * seqs above the last watermark (or above the oldest seq the bus still
+ * holds, when it gave up older ones). Computed from what is committed, not
+ * from what this process saw, so several backends sharing a subscription
+ * agree. GREATEST keeps it from moving back.
+ */
+static const char db_watermark_sql[] =
+    "WITH base AS (SELECT greatest("
+    "  coalesce((SELECT greatest(acked_seq, oldest_held - 1)"
+    "            FROM vehicle_progress WHERE vehicle_id = $1), 0),"
+    "  $2::bigint - 1) AS w),"
+    " s AS (SELECT seq FROM positions, base"
+    "       WHERE vehicle_id = $1 AND seq > base.w"
+    "       UNION ALL SELECT seq FROM passenger_counts, base"
+    "       WHERE vehicle_id = $1 AND seq > base.w),"
+    " r AS (SELECT seq, seq - row_number() OVER (ORDER BY seq) AS g FROM s),"
+    " n AS (SELECT coalesce((SELECT max(r.seq) FROM r, base WHERE r.g = base.w),"
+    "                       (SELECT w FROM base)) AS w)"
+    " INSERT INTO vehicle_progress AS vp"
+    "  (vehicle_id, acked_seq, oldest_held, last_seen)"
+    " SELECT $1, n.w, $2::bigint, now() FROM n"
+    " ON CONFLICT (vehicle_id) DO UPDATE SET"
+    "  acked_seq = greatest(vp.acked_seq, excluded.acked_seq),"
+    "  oldest_held = greatest(vp.oldest_held, excluded.oldest_held),"
+    "  last_seen = now()"
+    " RETURNING acked_seq";
+
+static int db_watermarks(struct db *d, db_ack_fn on_ack, void *arg,
+                         char *err, size_t errlen)
+{
+    for (size_t i = 0; i < d->nveh; i++) {
+        char held[24];
+        const char *v[2] = {d->veh[i].vid, held};
+        PGresult *r;
+
+        snprintf(held, sizeof held, "%" PRIu64, d->veh[i].oldest_held);
+        r = PQexecParams(d->conn, db_watermark_sql, 2, NULL, v, NULL, NULL,
+                         0);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+            db_errf(err, errlen, "watermark: %s", PQerrorMessage(d->conn));
+            PQclear(r);
+            return DB_ERR_QUERY;
+        }
+        if (on_ack)
+            on_ack(arg, d->veh[i].vid, strtoull(PQgetvalue(r, 0, 0), NULL, 10));
+        PQclear(r);
+    }
+    return DB_OK;
+}
+
+int db_commit(struct db *d, db_ack_fn on_ack, void *arg, uint64_t *inserted,
+              char *err, size_t errlen)
+{
+    uint64_t n = 0;
+    int rc;
+
+    if (db_staged_items(d) == 0)
+        return DB_OK;
+    if (!db_connected(d))
+        return DB_ERR_CONNECT;
+    rc = db_exec(d, "BEGIN", err, errlen);
+    if (rc == DB_OK && d->npos)
+        rc = db_copy(d,
+                     "COPY stage_positions (vehicle_id, seq, t, backlog,"
+                     " time_source, lat, lon, speed, track, alt, hdop,"
+                     " fix_mode, sats_used) FROM STDIN",
+                     &d->pos, err, errlen);
+    if (rc == DB_OK && d->ncnt)
+        rc = db_copy(d,
+                     "COPY stage_counts (vehicle_id, seq, t, backlog,"
+                     " time_source, door, boarded, alighted, door_open,"
+                     " door_close, load_after, lat, lon, quality) FROM STDIN",
+                     &d->cnt, err, errlen);
+    if (rc == DB_OK && d->npos)
+        rc = db_count_inserted(
+            d,
+            "INSERT INTO positions SELECT * FROM stage_positions"
+            " ON CONFLICT (vehicle_id, seq) DO NOTHING",
+            &n, err, errlen);
+    if (rc == DB_OK && d->ncnt)
+        rc = db_count_inserted(
+            d,
+            "INSERT INTO passenger_counts SELECT * FROM stage_counts"
+            " ON CONFLICT (vehicle_id, seq) DO NOTHING",
+            &n, err, errlen);
+    if (rc == DB_OK)
+        rc = db_write_dead(d, err, errlen);
+    if (rc == DB_OK)
+        rc = db_write_status(d, err, errlen);
+    if (rc == DB_OK)
+        rc = db_exec(d, "COMMIT", err, errlen);
+    if (rc != DB_OK) {
+        /* Keep the staged rows: they are retried on the next connection. */
+        db_drop(d);
+        return rc;
+    }
+    d->commits++;
+    if (inserted)
+        *inserted = n;
+    /* Committed: the staged rows are durable, whatever happens to the
+     * watermark query (a failed one is redone with the next commit). */
+    rc = db_watermarks(d, on_ack, arg, err, errlen);
+    db_clear_staged(d);
+    if (rc != DB_OK)
+        db_drop(d);
+    return rc;
+}

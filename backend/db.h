@@ -1,0 +1,69 @@
+/* db: PostgreSQL through libpq: migrations, batched idempotent writes, acks. */
+#ifndef SHUTTLE_DB_H
+#define SHUTTLE_DB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "wire.h"
+
+struct db;
+
+enum db_err {
+    DB_OK = 0,
+    DB_ERR_NOMEM = -1,
+    DB_ERR_CONNECT = -2, /* cannot reach or log in to the server */
+    DB_ERR_QUERY = -3,   /* a statement failed; the connection is reset */
+    DB_ERR_FULL = -4,    /* the staging buffer is at its limit */
+};
+
+/* Create a handle; `conninfo` is a libpq connection string. Not connected. */
+int db_new(const char *conninfo, size_t max_staged, struct db **out);
+void db_free(struct db *d);
+
+/* (Re)connect. Returns DB_OK or DB_ERR_CONNECT with the server's words. */
+int db_connect(struct db *d, char *err, size_t errlen);
+bool db_connected(const struct db *d);
+
+/* Apply every embedded migration newer than the database's version, each in
+ * its own transaction, under an advisory lock (several backends may start at
+ * once). */
+int db_migrate(struct db *d, char *err, size_t errlen);
+
+/*
+ * Stage a validated batch for the next commit. Staged rows live in memory
+ * only: on a crash they are lost, which is safe because nothing staged is
+ * acknowledged, so the bus sends it again. Returns DB_ERR_FULL when over
+ * max_staged records; the caller drops the batch (the bus re-sends it).
+ */
+int db_stage_batch(struct db *d, const struct wire_batch *b);
+
+/* Stage a dead letter: topic, vehicle (may be NULL), reason, payload (the
+ * first bytes are kept). */
+int db_stage_dead(struct db *d, const char *topic, const char *vid,
+                  const char *reason, const void *payload, size_t len);
+
+/* Stage a vehicle's status report (the last one per vehicle wins). */
+int db_stage_status(struct db *d, const struct wire_status *s);
+
+size_t db_staged_records(const struct db *d);
+size_t db_staged_items(const struct db *d); /* records + dead + status */
+
+/* Called once per vehicle after a commit with its new watermark. */
+typedef void (*db_ack_fn)(void *arg, const char *vid, uint64_t acked_seq);
+
+/*
+ * Write everything staged in one transaction (COPY into staging tables, then
+ * INSERT ... ON CONFLICT DO NOTHING), commit, then compute each touched
+ * vehicle's watermark and call on_ack. On error the staged rows are kept for
+ * the next try and the connection is closed. `*inserted` (may be NULL)
+ * receives the number of new rows.
+ */
+int db_commit(struct db *d, db_ack_fn on_ack, void *arg, uint64_t *inserted,
+              char *err, size_t errlen);
+
+/* Commits done and rows written since start (for metrics). */
+uint64_t db_commits(const struct db *d);
+
+#endif

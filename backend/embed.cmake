@@ -1,0 +1,18 @@
+# Turn the SQL migrations into a C table, so the binary carries its schema
+# and `shuttle-backend --migrate` needs no files at run time.
+file(GLOB sql_files ${SRC_DIR}/*.sql)
+list(SORT sql_files)
+set(out "/* Generated from backend/migrations by embed.cmake. */\n")
+string(APPEND out "#include \"migrations.h\"\n")
+set(entries "")
+foreach(f ${sql_files})
+  get_filename_component(name ${f} NAME_WE)
+  string(REGEX MATCH "^[0-9]+" version ${name})
+  file(READ ${f} hex HEX)
+  string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," hex "${hex}")
+  string(APPEND out "static const char sql_${version}[] = {${hex} 0};\n")
+  string(APPEND entries "    {${version}, \"${name}\", sql_${version}},\n")
+endforeach()
+string(APPEND out "const struct migration migrations[] = {\n${entries}    {0, 0, 0},\n};\n")
+file(WRITE ${OUT}.tmp "${out}")
+file(COPY_FILE ${OUT}.tmp ${OUT} ONLY_IF_DIFFERENT)
