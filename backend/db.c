@@ -140,6 +140,12 @@ static int db_exec(struct db *d, const char *sql, char *err, size_t errlen)
     return DB_OK;
 }
 
+/* Server NOTICEs ("relation already exists, skipping") are not ours to
+ * print. */
+static void db_quiet(void *arg, const char *message)
+{
+}
+
 int db_connect(struct db *d, char *err, size_t errlen)
 {
     db_drop(d);
@@ -149,6 +155,7 @@ int db_connect(struct db *d, char *err, size_t errlen)
         db_drop(d);
         return DB_ERR_CONNECT;
     }
+    PQsetNoticeProcessor(d->conn, db_quiet, NULL);
     /* Staged rows go through per-session temporary tables: COPY is the
      * fast path into PostgreSQL, and only INSERT ... ON CONFLICT makes a
      * re-sent record a no-op. */

@@ -49,7 +49,8 @@ static int ingest_reject(struct db *d, struct ingest_stats *st,
 }
 
 int ingest_message(struct db *d, struct ingest_stats *st, const char *topic,
-                   const void *payload, size_t len, int64_t now_ms)
+                   const void *payload, size_t len, int64_t now_ms,
+                   const struct wire_window *w)
 {
     char vid[WIRE_VID_MAX + 1];
     char why[256];
@@ -82,7 +83,7 @@ int ingest_message(struct db *d, struct ingest_stats *st, const char *topic,
     why[0] = '\0';
     rc = wire_batch_decode(payload, len, &b, why, sizeof why);
     if (rc == WIRE_OK)
-        rc = wire_batch_validate(&b, vid, now_ms, why, sizeof why);
+        rc = wire_batch_validate(&b, vid, now_ms, w, why, sizeof why);
     if (rc != WIRE_OK) {
         wire_batch_free(&b);
         return ingest_reject(d, st, ingest_reason_of(rc), topic, vid,

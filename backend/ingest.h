@@ -30,11 +30,12 @@ const char *ingest_reason_name(enum ingest_reason r);
 
 /*
  * Handle one message. Telemetry is decoded and validated against the topic
- * and `now_ms`; good batches are staged in `d`, bad ones staged as dead
+ * and the window `w` around `now_ms` (NULL: defaults); good batches are staged in `d`, bad ones staged as dead
  * letters with the reason. Status reports are staged too. Returns the reason
  * it was refused, or -1 when it was accepted. Never fails the process.
  */
 int ingest_message(struct db *d, struct ingest_stats *st, const char *topic,
-                   const void *payload, size_t len, int64_t now_ms);
+                   const void *payload, size_t len, int64_t now_ms,
+                   const struct wire_window *w);
 
 #endif

@@ -31,6 +31,8 @@ struct backend_conf {
     long long batch_records;
     long long batch_age_ms;
     long long max_staged;
+    long long max_age_days;
+    long long max_ahead_s;
 };
 
 #define OPT(name, type, field, def, lo, hi, help)                             \
@@ -69,6 +71,10 @@ static const struct conf_option backend_options[] = {
     OPT("max_staged", CONF_INT, max_staged, "200000", 1000, 10000000,
         "most records held while the database is away; beyond it batches "
         "are dropped unacknowledged and the buses re-send them"),
+    OPT("max_age_days", CONF_INT, max_age_days, "400", 1, 36500,
+        "records observed longer ago than this are dead letters"),
+    OPT("max_ahead_s", CONF_INT, max_ahead_s, "86400", 1, 31536000,
+        "records stamped this far in the future are dead letters"),
     {NULL, 0, 0, NULL, 0, 0, 0, NULL},
 };
 
@@ -84,6 +90,7 @@ struct backend {
     struct db *db;
     struct mqtt *mqtt;
     struct ingest_stats stats;
+    struct wire_window window;
     int64_t first_staged_ms; /* monotonic; 0: nothing staged */
     int64_t db_retry_ms, db_backoff_ms;
     int64_t mqtt_retry_ms, mqtt_backoff_ms;
@@ -117,7 +124,7 @@ static void backend_on_message(void *arg, const char *topic,
 {
     struct backend *b = arg;
     int r = ingest_message(b->db, &b->stats, topic, payload, len,
-                           clock_wall_ms());
+                           clock_wall_ms(), &b->window);
 
     if (r >= 0)
         log_warnx("refused message on %s (%zu bytes): %s", topic, len,
@@ -365,6 +372,8 @@ int main(int argc, char **argv)
         return 0;
     }
 
+    b.window.past_ms = b.conf.max_age_days * 24 * 3600 * 1000;
+    b.window.future_ms = b.conf.max_ahead_s * 1000;
     if (db_new(b.conf.database, (size_t)b.conf.max_staged, &b.db) != DB_OK)
         fatalx("out of memory");
     if (migrate) {

@@ -2,6 +2,7 @@
 #ifndef SHUTTLE_GNSS_H
 #define SHUTTLE_GNSS_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 struct gnss;

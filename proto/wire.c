@@ -402,8 +402,12 @@ void wire_batch_free(struct wire_batch *b)
 }
 
 int wire_record_validate(const struct wire_record *r, int64_t now_ms,
-                         char *why, size_t whylen)
+                         const struct wire_window *w, char *why,
+                         size_t whylen)
 {
+    int64_t past = w ? w->past_ms : WIRE_PAST_MS;
+    int64_t future = w ? w->future_ms : WIRE_FUTURE_MS;
+
     if (r->seq == 0) {
         wire_why(why, whylen, "seq 0 is reserved");
         return WIRE_ERR_INVALID;
@@ -413,11 +417,11 @@ int wire_record_validate(const struct wire_record *r, int64_t now_ms,
                  (unsigned long long)r->seq);
         return WIRE_ERR_INVALID;
     }
-    if (r->t_ms < now_ms - WIRE_PAST_MS || r->t_ms > now_ms + WIRE_FUTURE_MS) {
+    if (r->t_ms < now_ms - past || r->t_ms > now_ms + future) {
         wire_why(why, whylen, "seq %llu: time %lld ms is %s",
                  (unsigned long long)r->seq, (long long)r->t_ms,
-                 r->t_ms > now_ms ? "more than a day in the future"
-                                  : "more than 400 days in the past");
+                 r->t_ms > now_ms ? "too far in the future"
+                                  : "too far in the past");
         return WIRE_ERR_INVALID;
     }
     if ((unsigned)r->time_source > WIRE_TIME_SYSTEM) {
@@ -494,7 +498,8 @@ int wire_record_validate(const struct wire_record *r, int64_t now_ms,
 }
 
 int wire_batch_validate(const struct wire_batch *b, const char *topic_vid,
-                        int64_t now_ms, char *why, size_t whylen)
+                        int64_t now_ms, const struct wire_window *w,
+                        char *why, size_t whylen)
 {
     if (!wire_vid_ok(b->vehicle_id)) {
         wire_why(why, whylen, "malformed vehicle id in payload");
@@ -510,7 +515,7 @@ int wire_batch_validate(const struct wire_batch *b, const char *topic_vid,
         return WIRE_ERR_INVALID;
     }
     for (size_t i = 0; i < b->n; i++) {
-        int rc = wire_record_validate(&b->records[i], now_ms, why, whylen);
+        int rc = wire_record_validate(&b->records[i], now_ms, w, why, whylen);
         if (rc != WIRE_OK)
             return rc;
     }

@@ -144,19 +144,27 @@ void wire_batch_free(struct wire_batch *b);
 int wire_status_decode(const uint8_t *buf, size_t len, struct wire_status *s);
 int wire_ack_decode(const uint8_t *buf, size_t len, struct wire_ack *a);
 
+/* How far from the receiver's clock a record's time may be. */
+struct wire_window {
+    int64_t past_ms;   /* default 400 days: a spool holds days, not years */
+    int64_t future_ms; /* default 1 day: GPS time is not in the future */
+};
+
 /*
  * Validate one record's meaning: coordinates in range and not (0,0), fix
- * mode 2 or 3, time within [now - 400 days, now + 1 day] (`now_ms` is the
- * receiver's clock), counts within bounds. Returns WIRE_OK or
- * WIRE_ERR_INVALID with a reason in why.
+ * mode 2 or 3, time within [now - past, now + future] (`now_ms` is the
+ * receiver's clock; `w` NULL means the defaults), counts within bounds.
+ * Returns WIRE_OK or WIRE_ERR_INVALID with a reason in why.
  */
 int wire_record_validate(const struct wire_record *r, int64_t now_ms,
-                         char *why, size_t whylen);
+                         const struct wire_window *w, char *why,
+                         size_t whylen);
 
 /* Validate a batch's vehicle id against the topic's and every record; the
  * first bad record makes the whole batch a dead letter. */
 int wire_batch_validate(const struct wire_batch *b, const char *topic_vid,
-                        int64_t now_ms, char *why, size_t whylen);
+                        int64_t now_ms, const struct wire_window *w,
+                        char *why, size_t whylen);
 
 /* True if `vid` is a well-formed vehicle id. */
 bool wire_vid_ok(const char *vid);

@@ -1,0 +1,777 @@
+/* shuttle-onboard: the daemon on each bus: GPS and door counts to MQTT. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "apc.h"
+#include "clock.h"
+#include "conf.h"
+#include "doors.h"
+#include "drivers/driver.h"
+#include "gnss.h"
+#include "gtime.h"
+#include "log.h"
+#include "mqtt.h"
+#include "sender.h"
+#include "spool.h"
+#include "wire.h"
+
+struct onboard_conf {
+    char *vehicle_id;
+    char *gpsd_host;
+    char *gpsd_port;
+    char *mqtt_host;
+    long long mqtt_port;
+    char *mqtt_user;
+    char *mqtt_password;
+    char *mqtt_cafile;
+    char *mqtt_certfile;
+    char *mqtt_keyfile;
+    long long mqtt_keepalive;
+    char *spool_dir;
+    long long spool_max_mb;
+    char *counter_input;
+    char *counter_device;
+    long long counter_baud;
+    long long counter_doors;
+    long long counter_silent_s;
+    long long door_timeout_s;
+    long long batch_records;
+    long long resend_s;
+    long long status_interval_s;
+};
+
+#define OPT(name, type, field, def, lo, hi, help)                             \
+    {name, type, offsetof(struct onboard_conf, field), def, lo, hi, 0, help}
+
+static const struct conf_option onboard_options[] = {
+    {"vehicle_id", CONF_STRING, offsetof(struct onboard_conf, vehicle_id),
+     NULL, 0, 0, 1,
+     "this bus's id in topics and the database: letters, digits, - and _"},
+    OPT("gpsd_host", CONF_STRING, gpsd_host, "127.0.0.1", 0, 0,
+        "gpsd to read fixes from"),
+    OPT("gpsd_port", CONF_STRING, gpsd_port, "2947", 0, 0, "gpsd's port"),
+    OPT("mqtt_host", CONF_STRING, mqtt_host, "127.0.0.1", 0, 0,
+        "MQTT broker host"),
+    OPT("mqtt_port", CONF_INT, mqtt_port, "1883", 1, 65535,
+        "MQTT broker port (8883 for TLS)"),
+    OPT("mqtt_user", CONF_STRING, mqtt_user, NULL, 0, 0,
+        "per-bus MQTT user name (none: anonymous)"),
+    OPT("mqtt_password_file", CONF_SECRET, mqtt_password, NULL, 0, 0,
+        "file holding the MQTT password; refused unless mode 0600 or "
+        "stricter"),
+    OPT("mqtt_cafile", CONF_STRING, mqtt_cafile, NULL, 0, 0,
+        "CA certificate: set it to connect over TLS"),
+    OPT("mqtt_certfile", CONF_STRING, mqtt_certfile, NULL, 0, 0,
+        "client certificate for TLS (optional)"),
+    OPT("mqtt_keyfile", CONF_STRING, mqtt_keyfile, NULL, 0, 0,
+        "client key for TLS (optional)"),
+    OPT("mqtt_keepalive", CONF_INT, mqtt_keepalive, "30", 5, 3600,
+        "seconds between MQTT keepalives: how fast a dead link is noticed"),
+    OPT("spool_dir", CONF_STRING, spool_dir, "/var/lib/shuttle-onboard", 0,
+        0, "directory of the on-disk journal (on the SD card)"),
+    OPT("spool_max_mb", CONF_INT, spool_max_mb, "64", 1, 65536,
+        "journal size bound; when full the oldest positions go first"),
+    OPT("counter_input", CONF_STRING, counter_input, "none", 0, 0,
+        "passenger counter driver: none, serial or udp"),
+    OPT("counter_device", CONF_STRING, counter_device, NULL, 0, 0,
+        "serial: the tty (/dev/ttyUSB0); udp: PORT or ADDR:PORT to bind"),
+    OPT("counter_baud", CONF_INT, counter_baud, "9600", 1200, 115200,
+        "serial speed: 9600, 19200, 38400, 57600 or 115200"),
+    OPT("counter_doors", CONF_INT, counter_doors, "2", 1, 8,
+        "doors with a counter, numbered from 1"),
+    OPT("counter_silent_s", CONF_INT, counter_silent_s, "120", 5, 86400,
+        "no line from the counter this long: reported silent"),
+    OPT("door_timeout_s", CONF_INT, door_timeout_s, "600", 10, 86400,
+        "a door open this long without a line is closed and flagged"),
+    OPT("batch_records", CONF_INT, batch_records, "500", 1, 2000,
+        "most records in one MQTT message"),
+    OPT("resend_s", CONF_INT, resend_s, "10", 1, 3600,
+        "no acknowledgement for this long: send the unacknowledged again"),
+    OPT("status_interval_s", CONF_INT, status_interval_s, "60", 5, 3600,
+        "seconds between health reports"),
+    {NULL, 0, 0, NULL, 0, 0, 0, NULL},
+};
+
+static volatile sig_atomic_t quit, reload;
+
+static void on_signal(int sig)
+{
+    if (sig == SIGHUP)
+        reload = 1;
+    else
+        quit = sig;
+}
+
+struct onboard {
+    struct onboard_conf conf;
+    const char *conffile;
+    char config_hash[17];
+    struct gnss *gnss;
+    struct mqtt *mqtt;
+    struct spool *spool;
+    struct sender *sender;
+    struct gtime gt;
+    /* passenger counter */
+    const struct counter_driver *cdrv;
+    struct counter_dev *cdev;
+    struct apc_reader *apc;
+    struct doors *doors;
+    int64_t counter_retry_ms;
+    /* the last fix, for the position of a door episode */
+    struct gnss_fix last_fix;
+    int64_t last_fix_mono;
+    int seq_floored; /* a fresh spool's numbering was moved past old seqs */
+    char topic_status[128], topic_ack[128];
+    int64_t gps_retry_ms, gps_backoff_ms;
+    int64_t mqtt_retry_ms, mqtt_backoff_ms;
+    int64_t next_status_ms, next_tick_ms;
+    uint64_t records_written;
+};
+
+static int64_t backoff_next(int64_t *backoff)
+{
+    *backoff = *backoff ? *backoff * 2 : 500;
+    if (*backoff > 30000)
+        *backoff = 30000;
+    return *backoff;
+}
+
+/*
+ * A spool with no state file (first boot, new SD card) does not know which
+ * seqs this bus already used. The backend's retained ack tells, once the
+ * link is up; until then numbering starts above the current time in
+ * microseconds: no bus writes a million records a second, so this is above
+ * any seq an earlier spool handed out, and still far below 2^63.
+ */
+static void onboard_seq_guard(struct onboard *o, int64_t t_ms)
+{
+    struct spool_stats st;
+
+    if (o->seq_floored)
+        return;
+    if (spool_stats(o->spool, &st) != SPOOL_OK || !st.fresh) {
+        o->seq_floored = 1;
+        return;
+    }
+    /* Before 2020 the clock is not set (no RTC, no fix yet): wait. */
+    if (t_ms < 1577836800000LL)
+        return;
+    if (spool_seq_floor(o->spool, (uint64_t)t_ms * 1000) == SPOOL_OK) {
+        o->seq_floored = 1;
+        log_info("new spool: numbering records from %" PRIu64,
+                 (uint64_t)t_ms * 1000);
+    }
+}
+
+static void onboard_append(struct onboard *o, enum spool_class cls,
+                           struct wire_record *r)
+{
+    uint8_t *buf;
+    size_t len;
+    uint64_t seq;
+    int rc;
+
+    onboard_seq_guard(o, r->t_ms);
+    r->seq = 0; /* the spool numbers it; the sender fills it in */
+    if (wire_record_encode(r, &buf, &len) != WIRE_OK) {
+        log_warnx("cannot encode a record: out of memory");
+        return;
+    }
+    rc = spool_append(o->spool, cls, r->t_ms, buf, len, &seq);
+    free(buf);
+    if (rc != SPOOL_OK) {
+        log_warn("spool append (%s)", spool_strerror(rc));
+        return;
+    }
+    o->records_written++;
+    sender_live(o->sender, seq);
+}
+
+static void onboard_on_fix(void *arg, const struct gnss_fix *f)
+{
+    struct onboard *o = arg;
+    struct wire_record r;
+
+    gtime_fix(&o->gt, f->t_ms, clock_mono_ms());
+    o->last_fix = *f;
+    o->last_fix_mono = clock_mono_ms();
+    wire_position_init(&r);
+    r.t_ms = f->t_ms;
+    r.time_source = WIRE_TIME_GPS;
+    r.u.pos.lat = f->lat;
+    r.u.pos.lon = f->lon;
+    r.u.pos.speed = f->speed;
+    r.u.pos.track = f->track;
+    r.u.pos.alt = f->alt;
+    r.u.pos.hdop = f->hdop;
+    r.u.pos.fix_mode = (uint32_t)f->mode;
+    r.u.pos.sats_used = f->sats_used;
+    onboard_append(o, SPOOL_POSITION, &r);
+}
+
+static int64_t onboard_now(const struct onboard *o,
+                           enum wire_time_source *src)
+{
+    return gtime_now(&o->gt, clock_mono_ms(), clock_wall_ms(), src);
+}
+
+static void onboard_on_event(struct onboard *o, const struct doors_event *ev)
+{
+    struct wire_record r;
+    enum wire_time_source src;
+
+    wire_count_init(&r);
+    onboard_now(o, &src);
+    r.t_ms = ev->door_close_ms;
+    r.time_source = src;
+    r.u.count.door = ev->door;
+    r.u.count.boarded = ev->boarded;
+    r.u.count.alighted = ev->alighted;
+    r.u.count.door_open_ms = ev->door_open_ms;
+    r.u.count.door_close_ms = ev->door_close_ms;
+    r.u.count.load_after = ev->load_after;
+    r.u.count.quality = ev->quality;
+    /* The bus stands still at a stop: a fix from the last 10 s is where the
+     * door closed. Older than that, say we do not know. */
+    if (o->last_fix_mono && clock_mono_ms() - o->last_fix_mono <= 10000) {
+        r.u.count.lat = o->last_fix.lat;
+        r.u.count.lon = o->last_fix.lon;
+    } else {
+        r.u.count.quality |= WIRE_Q_NO_POSITION;
+    }
+    log_debug("door %u: %u in, %u out, load %d", ev->door, ev->boarded,
+              ev->alighted, ev->load_after);
+    onboard_append(o, SPOOL_COUNT, &r);
+}
+
+static void onboard_counter_read(struct onboard *o)
+{
+    char buf[2048];
+    ssize_t n;
+
+    while ((n = o->cdrv->read(o->cdev, buf, sizeof buf - 1)) > 0) {
+        size_t off = 0;
+
+        for (;;) {
+            struct apc_msg m;
+            struct doors_event ev;
+            size_t used = 0;
+            int rc = apc_reader_next(o->apc, buf + off, (size_t)n - off,
+                                     &used, &m);
+
+            off += used;
+            if (rc == 0)
+                break;
+            if (rc < 0) {
+                log_debug("counter line rejected: %s", apc_strerror(rc));
+                continue;
+            }
+            if (doors_feed(o->doors, &m, onboard_now(o, NULL), &ev) == 1)
+                onboard_on_event(o, &ev);
+        }
+    }
+    if (n < 0) {
+        log_warn("counter input %s lost", o->conf.counter_device);
+        o->cdrv->close(o->cdev);
+        o->cdev = NULL;
+        apc_reader_reset(o->apc);
+        o->counter_retry_ms = clock_mono_ms() + 5000;
+    }
+}
+
+static void onboard_counter_open(struct onboard *o, int64_t now)
+{
+    struct counter_opts co;
+
+    if (!o->cdrv || o->cdev || now < o->counter_retry_ms)
+        return;
+    co.path = o->conf.counter_device;
+    co.baud = (long)o->conf.counter_baud;
+    if (o->cdrv->open(&co, &o->cdev) != 0) {
+        log_warn("counter %s %s", o->cdrv->name, o->conf.counter_device);
+        o->cdev = NULL;
+        o->counter_retry_ms = now + 5000;
+        return;
+    }
+    log_info("counter input %s %s open", o->cdrv->name,
+             o->conf.counter_device);
+}
+
+static void onboard_status(struct onboard *o, enum wire_status_state state)
+{
+    struct wire_status s;
+    struct spool_stats st;
+    uint8_t *buf;
+    size_t len;
+    int64_t now = onboard_now(o, NULL);
+
+    memset(&s, 0, sizeof s);
+    snprintf(s.vehicle_id, sizeof s.vehicle_id, "%s", o->conf.vehicle_id);
+    s.state = state;
+    s.t_ms = now;
+    snprintf(s.version, sizeof s.version, "%s", SHUTTLE_VERSION);
+    snprintf(s.config_hash, sizeof s.config_hash, "%s", o->config_hash);
+    if (spool_stats(o->spool, &st) == SPOOL_OK) {
+        s.spool_records = st.records;
+        s.spool_bytes = st.bytes;
+        s.oldest_unacked_age_s =
+            st.oldest_t_ms ? (now - st.oldest_t_ms) / 1000 : 0;
+        s.dropped_positions = st.dropped_positions;
+        s.dropped_counts = st.dropped_counts;
+        s.next_seq = st.next_seq;
+        s.acked_seq = st.acked_seq;
+    }
+    s.gps_connected = gnss_fd(o->gnss) >= 0;
+    s.gps_mode = (uint32_t)gnss_mode(o->gnss);
+    snprintf(s.counter_state, sizeof s.counter_state, "%s",
+             o->doors ? doors_counter_name(doors_counter_state(o->doors, now))
+                      : "none");
+    if (o->apc)
+        s.counter_rejected = apc_stats_rejected(apc_reader_stats(o->apc));
+    if (wire_status_encode(&s, &buf, &len) != WIRE_OK)
+        return;
+    mqtt_publish(o->mqtt, o->topic_status, buf, len, 1, true, NULL);
+    free(buf);
+}
+
+static void onboard_on_connect(void *arg, bool session_present)
+{
+    struct onboard *o = arg;
+
+    log_info("connected to broker %s:%lld", o->conf.mqtt_host,
+             o->conf.mqtt_port);
+    o->mqtt_backoff_ms = 0;
+    mqtt_subscribe(o->mqtt, o->topic_ack, 1);
+    sender_connected(o->sender);
+    onboard_status(o, WIRE_ONLINE);
+    o->next_status_ms = clock_mono_ms() + o->conf.status_interval_s * 1000;
+}
+
+static void onboard_on_disconnect(void *arg, int reason)
+{
+    struct onboard *o = arg;
+
+    log_warnx("lost broker %s:%lld (reason %d)", o->conf.mqtt_host,
+              o->conf.mqtt_port, reason);
+}
+
+static void onboard_on_message(void *arg, const char *topic,
+                               const void *payload, size_t len, bool retained)
+{
+    struct onboard *o = arg;
+    struct wire_ack a;
+    int detail = 0;
+
+    if (strcmp(topic, o->topic_ack) != 0)
+        return;
+    if (wire_ack_decode(payload, len, &a) != WIRE_OK ||
+        strcmp(a.vehicle_id, o->conf.vehicle_id) != 0) {
+        log_warnx("ignoring a malformed ack on %s (%zu bytes)", topic, len);
+        return;
+    }
+    /* Never number below what the backend already holds (lost spool). */
+    spool_seq_floor(o->spool, a.seq + 1);
+    if (sender_ack(o->sender, a.seq, clock_mono_ms(), &detail) != SENDER_OK)
+        log_warnx("spool ack %" PRIu64 ": %s", a.seq,
+                  spool_strerror(detail));
+}
+
+static void onboard_on_publish(void *arg, int mid)
+{
+    struct onboard *o = arg;
+
+    sender_puback(o->sender, mid);
+}
+
+static const struct mqtt_callbacks onboard_mqtt_cb = {
+    .on_connect = onboard_on_connect,
+    .on_disconnect = onboard_on_disconnect,
+    .on_message = onboard_on_message,
+    .on_publish = onboard_on_publish,
+};
+
+static void onboard_gps_try(struct onboard *o, int64_t now)
+{
+    char err[256];
+
+    if (gnss_fd(o->gnss) >= 0 || now < o->gps_retry_ms)
+        return;
+    if (gnss_connect(o->gnss, err, sizeof err) != GNSS_OK) {
+        o->gps_retry_ms = now + backoff_next(&o->gps_backoff_ms);
+        log_warnx("%s; retrying in %" PRId64 " ms", err, o->gps_backoff_ms);
+        return;
+    }
+    o->gps_backoff_ms = 0;
+    log_info("reading fixes from gpsd %s:%s", o->conf.gpsd_host,
+             o->conf.gpsd_port);
+}
+
+static void onboard_mqtt_try(struct onboard *o, int64_t now)
+{
+    char err[256];
+
+    if (mqtt_fd(o->mqtt) >= 0 || now < o->mqtt_retry_ms)
+        return;
+    if (mqtt_connect(o->mqtt, err, sizeof err) != MQTT_OK) {
+        o->mqtt_retry_ms = now + backoff_next(&o->mqtt_backoff_ms);
+        log_warnx("%s; retrying in %" PRId64 " ms", err, o->mqtt_backoff_ms);
+        return;
+    }
+    /* An async connect that fails later closes the socket: back off before
+     * the next try either way. */
+    o->mqtt_retry_ms = now + backoff_next(&o->mqtt_backoff_ms);
+}
+
+static void onboard_tick(struct onboard *o, int64_t now)
+{
+    struct doors_event ev;
+    int rc;
+
+    rc = spool_flush_due(o->spool, now);
+    if (rc < 0)
+        log_warn("spool flush (%s)", spool_strerror(rc));
+    if (now < o->next_tick_ms)
+        return;
+    o->next_tick_ms = now + 1000;
+    if (o->doors)
+        while (doors_tick(o->doors, onboard_now(o, NULL), &ev) == 1)
+            onboard_on_event(o, &ev);
+    if (mqtt_fd(o->mqtt) >= 0)
+        mqtt_handle_misc(o->mqtt);
+    if (mqtt_connected(o->mqtt) && now >= o->next_status_ms) {
+        onboard_status(o, WIRE_ONLINE);
+        o->next_status_ms = now + o->conf.status_interval_s * 1000;
+    }
+}
+
+static void onboard_run(struct onboard *o)
+{
+    while (!quit) {
+        struct pollfd pfd[3];
+        int ig = -1, im = -1, ic = -1, nfds = 0;
+        int64_t now = clock_mono_ms();
+        int64_t wake = o->next_tick_ms;
+        int64_t flush;
+        int detail = 0;
+        int fd;
+
+        if (reload) {
+            reload = 0;
+            log_info("SIGHUP: reload is done by restarting; configuration "
+                     "re-checked");
+        }
+        onboard_gps_try(o, now);
+        onboard_mqtt_try(o, now);
+        onboard_counter_open(o, now);
+        onboard_tick(o, now);
+        if (sender_pump(o->sender, now, onboard_now(o, NULL), &detail) !=
+            SENDER_OK)
+            log_warnx("spool read: %s", spool_strerror(detail));
+
+        if ((fd = gnss_fd(o->gnss)) >= 0) {
+            pfd[nfds] = (struct pollfd){.fd = fd, .events = POLLIN};
+            ig = nfds++;
+        } else if (o->gps_retry_ms < wake) {
+            wake = o->gps_retry_ms;
+        }
+        if ((fd = mqtt_fd(o->mqtt)) >= 0) {
+            pfd[nfds] = (struct pollfd){
+                .fd = fd,
+                .events = POLLIN | (mqtt_want_write(o->mqtt) ? POLLOUT : 0)};
+            im = nfds++;
+        } else if (o->mqtt_retry_ms < wake) {
+            wake = o->mqtt_retry_ms;
+        }
+        if (o->cdev) {
+            pfd[nfds] = (struct pollfd){.fd = o->cdrv->fd(o->cdev),
+                                        .events = POLLIN};
+            ic = nfds++;
+        }
+        flush = spool_next_flush_ms(o->spool, now);
+        if (flush >= 0 && now + flush < wake)
+            wake = now + flush;
+        if (poll(pfd, (nfds_t)nfds, wake > now ? (int)(wake - now) : 0) < 0) {
+            if (errno == EINTR)
+                continue;
+            fatal("poll");
+        }
+        if (ig >= 0 && pfd[ig].revents) {
+            if (gnss_read(o->gnss, onboard_on_fix, o) != GNSS_OK) {
+                log_warnx("lost gpsd %s:%s", o->conf.gpsd_host,
+                          o->conf.gpsd_port);
+                o->gps_retry_ms = clock_mono_ms() + 500;
+            }
+        }
+        if (ic >= 0 && pfd[ic].revents)
+            onboard_counter_read(o);
+        if (im >= 0 && mqtt_fd(o->mqtt) >= 0) {
+            if (pfd[im].revents & (POLLIN | POLLERR | POLLHUP))
+                mqtt_handle_read(o->mqtt);
+            if (mqtt_fd(o->mqtt) >= 0 && (pfd[im].revents & POLLOUT))
+                mqtt_handle_write(o->mqtt);
+        }
+    }
+}
+
+static void onboard_shutdown(struct onboard *o)
+{
+    struct doors_event ev;
+    int rc;
+
+    /* No boarding is lost at power-down: open episodes become records. */
+    if (o->doors)
+        while (doors_flush(o->doors, &ev) == 1)
+            onboard_on_event(o, &ev);
+    rc = spool_flush(o->spool);
+    if (rc != SPOOL_OK)
+        log_warn("spool flush (%s)", spool_strerror(rc));
+    if (mqtt_connected(o->mqtt)) {
+        int detail;
+
+        sender_pump(o->sender, clock_mono_ms(), onboard_now(o, NULL),
+                    &detail);
+        onboard_status(o, WIRE_OFFLINE);
+        for (int i = 0; i < 50 && mqtt_want_write(o->mqtt); i++)
+            mqtt_handle_write(o->mqtt);
+        mqtt_disconnect(o->mqtt);
+    }
+}
+
+static void usage(FILE *fp)
+{
+    fprintf(fp,
+            "usage: shuttle-onboard [-dhnv] [-f file] [-o key=value] "
+            "[--example-config]\n"
+            "  -f file   configuration (default /etc/shuttle/onboard.conf)\n"
+            "  -o k=v    set one option, after the file\n"
+            "  -n        check the configuration and exit\n"
+            "  -d        stay in the foreground, log to stderr\n"
+            "  -v        more verbose logging\n"
+            "  --example-config  print every option with its default\n");
+}
+
+static int onboard_load_conf(struct onboard *o, const char *file,
+                             const char **overrides, int n)
+{
+    char err[512];
+
+    if (conf_load(onboard_options, &o->conf, file, err, sizeof err) !=
+        CONF_OK) {
+        fprintf(stderr, "shuttle-onboard: %s\n", err);
+        return -1;
+    }
+    for (int i = 0; i < n; i++) {
+        char key[64];
+        const char *eq = strchr(overrides[i], '=');
+
+        if (!eq || (size_t)(eq - overrides[i]) >= sizeof key) {
+            fprintf(stderr, "shuttle-onboard: -o %s: expected key=value\n",
+                    overrides[i]);
+            return -1;
+        }
+        memcpy(key, overrides[i], (size_t)(eq - overrides[i]));
+        key[eq - overrides[i]] = '\0';
+        if (conf_set(onboard_options, &o->conf, key, eq + 1, err,
+                     sizeof err) != CONF_OK) {
+            fprintf(stderr, "shuttle-onboard: -o %s: %s\n", overrides[i],
+                    err);
+            return -1;
+        }
+    }
+    if (!wire_vid_ok(o->conf.vehicle_id)) {
+        fprintf(stderr,
+                "shuttle-onboard: %s: vehicle_id '%s' must be 1-%d letters, "
+                "digits, - or _\n",
+                file, o->conf.vehicle_id, WIRE_VID_MAX);
+        return -1;
+    }
+    if (strcmp(o->conf.counter_input, "none") != 0) {
+        if (!counter_driver_find(o->conf.counter_input)) {
+            fprintf(stderr,
+                    "shuttle-onboard: %s: counter_input '%s' is not none, "
+                    "serial or udp\n",
+                    file, o->conf.counter_input);
+            return -1;
+        }
+        if (!o->conf.counter_device) {
+            fprintf(stderr,
+                    "shuttle-onboard: %s: counter_input %s needs "
+                    "counter_device\n",
+                    file, o->conf.counter_input);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"example-config", no_argument, NULL, 'E'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *conffile = "/etc/shuttle/onboard.conf";
+    const char *overrides[32];
+    int noverrides = 0, check = 0, foreground = 0, verbose = 0, ch, rc;
+    struct onboard o;
+    struct mqtt_options mo;
+    struct spool_options so;
+    struct sender_options sdo;
+    struct wire_status will;
+    uint8_t *willbuf = NULL;
+    size_t willlen = 0;
+    char err[512];
+
+    while ((ch = getopt_long(argc, argv, "df:hno:v", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'd':
+            foreground = 1;
+            break;
+        case 'f':
+            conffile = optarg;
+            break;
+        case 'n':
+            check = 1;
+            break;
+        case 'o':
+            if (noverrides == 32) {
+                fprintf(stderr, "shuttle-onboard: too many -o options\n");
+                return 2;
+            }
+            overrides[noverrides++] = optarg;
+            break;
+        case 'v':
+            verbose++;
+            break;
+        case 'E':
+            conf_print_example(onboard_options, stdout);
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    memset(&o, 0, sizeof o);
+    o.conffile = conffile;
+    if (onboard_load_conf(&o, conffile, overrides, noverrides) != 0)
+        return 2;
+    if (check) {
+        printf("configuration OK\n");
+        return 0;
+    }
+    log_init(argv[0], foreground || isatty(2), verbose);
+    if (conf_file_hash(conffile, o.config_hash) != 0)
+        snprintf(o.config_hash, sizeof o.config_hash, "unknown");
+
+    memset(&so, 0, sizeof so);
+    so.max_bytes = (uint64_t)o.conf.spool_max_mb * 1024 * 1024;
+    rc = spool_open(o.conf.spool_dir, &so, &o.spool);
+    if (rc != SPOOL_OK)
+        fatalx("spool %s: %s%s%s", o.conf.spool_dir, spool_strerror(rc),
+               rc == SPOOL_ERR_IO ? ": " : "",
+               rc == SPOOL_ERR_IO ? strerror(errno) : "");
+    if (!foreground && daemon(0, 0) != 0)
+        fatal("daemon");
+
+    signal(SIGPIPE, SIG_IGN);
+    {
+        struct sigaction sa;
+
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_signal;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGHUP, &sa, NULL);
+    }
+    gtime_init(&o.gt);
+    if (gnss_new(o.conf.gpsd_host, o.conf.gpsd_port, &o.gnss) != GNSS_OK)
+        fatalx("out of memory");
+    if (wire_topic(o.topic_status, sizeof o.topic_status, o.conf.vehicle_id,
+                   "status") ||
+        wire_topic(o.topic_ack, sizeof o.topic_ack, o.conf.vehicle_id, "ack"))
+        fatalx("vehicle id too long");
+
+    if (strcmp(o.conf.counter_input, "none") != 0) {
+        struct doors_config dc = {
+            .ndoors = (unsigned)o.conf.counter_doors,
+            .close_timeout_ms = o.conf.door_timeout_s * 1000,
+            .silent_ms = o.conf.counter_silent_s * 1000,
+        };
+
+        o.cdrv = counter_driver_find(o.conf.counter_input);
+        o.apc = apc_reader_new((unsigned)o.conf.counter_doors);
+        o.doors = doors_new(&dc);
+        if (!o.apc || !o.doors)
+            fatalx("counter set-up failed (out of memory)");
+    }
+
+    mqtt_lib_init();
+    memset(&will, 0, sizeof will);
+    snprintf(will.vehicle_id, sizeof will.vehicle_id, "%s",
+             o.conf.vehicle_id);
+    will.state = WIRE_OFFLINE;
+    snprintf(will.version, sizeof will.version, "%s", SHUTTLE_VERSION);
+    snprintf(will.config_hash, sizeof will.config_hash, "%s", o.config_hash);
+    if (wire_status_encode(&will, &willbuf, &willlen) != WIRE_OK)
+        fatalx("out of memory");
+    memset(&mo, 0, sizeof mo);
+    mo.client_id = o.conf.vehicle_id;
+    mo.host = o.conf.mqtt_host;
+    mo.port = (int)o.conf.mqtt_port;
+    mo.keepalive_s = (int)o.conf.mqtt_keepalive;
+    mo.username = o.conf.mqtt_user;
+    mo.password = o.conf.mqtt_password;
+    mo.cafile = o.conf.mqtt_cafile;
+    mo.certfile = o.conf.mqtt_certfile;
+    mo.keyfile = o.conf.mqtt_keyfile;
+    mo.will_topic = o.topic_status;
+    mo.will_payload = willbuf;
+    mo.will_len = willlen;
+    mo.max_inflight = 20;
+    if (mqtt_new(&mo, &onboard_mqtt_cb, &o, &o.mqtt, err, sizeof err) !=
+        MQTT_OK)
+        fatalx("%s", err);
+    free(willbuf);
+
+    memset(&sdo, 0, sizeof sdo);
+    sdo.vehicle_id = o.conf.vehicle_id;
+    sdo.batch_records = (unsigned)o.conf.batch_records;
+    sdo.resend_ms = o.conf.resend_s * 1000;
+    if (sender_new(o.spool, o.mqtt, &sdo, &o.sender) != SENDER_OK)
+        fatalx("out of memory");
+
+    log_info("starting: vehicle %s, gpsd %s:%s, broker %s:%lld, spool %s",
+             o.conf.vehicle_id, o.conf.gpsd_host, o.conf.gpsd_port,
+             o.conf.mqtt_host, o.conf.mqtt_port, o.conf.spool_dir);
+    onboard_run(&o);
+    log_info("signal %d: flushing the spool and going offline", (int)quit);
+    onboard_shutdown(&o);
+
+    sender_free(o.sender);
+    mqtt_free(o.mqtt);
+    mqtt_lib_cleanup();
+    gnss_free(o.gnss);
+    if (o.cdev)
+        o.cdrv->close(o.cdev);
+    apc_reader_free(o.apc);
+    doors_free(o.doors);
+    rc = spool_close(o.spool);
+    if (rc != SPOOL_OK)
+        log_warn("spool close (%s)", spool_strerror(rc));
+    log_info("stopped after %" PRIu64 " records", o.records_written);
+    conf_free(onboard_options, &o.conf);
+    return 0;
+}

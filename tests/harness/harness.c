@@ -1,0 +1,1215 @@
+/* Integration-test harness: start, stop and poke real mosquitto, PostgreSQL
+ * and gpsd on loopback, in throw-away folders, and clean up after the test.
+ *
+ * Unlike the library code of the project this file keeps file-scope state:
+ * the registry of the processes and folders a test created. It has to be
+ * global because it is walked from atexit() and from signal handlers, where
+ * no context can be passed. */
+#include "harness.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <glob.h>
+#include <grp.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+
+#define HARNESS_MAX_PIDS 128
+#define HARNESS_MAX_PORTS 256
+#define HARNESS_STOP_MS 5000
+
+struct harness_proc {
+    struct harness_proc *next;
+    char *name;
+    char *log_path;
+    pid_t pid;
+    int stop_sig; /* first signal of harness_stop() */
+    int stop_ms;  /* grace before SIGKILL */
+    int exited;   /* reaped; result is valid */
+    int result;   /* exit code, or 128 + signal */
+    int slot;     /* index in live_pids[] */
+};
+
+struct harness_dir {
+    struct harness_dir *next;
+    char *path;
+};
+
+/* Memory the harness hands out and frees at harness_cleanup(). */
+struct harness_blob {
+    struct harness_blob *next;
+    /* the caller's bytes follow, aligned for any type */
+    max_align_t data[];
+};
+
+struct harness_mqtt {
+    char *dir;
+    char *conf;
+    char *log;     /* mosquitto's log_dest file */
+    char *out;     /* its stdout and stderr */
+    char *persist; /* persistence_location, with a trailing slash */
+    int port;
+    struct harness_proc *proc;
+};
+
+struct harness_pg {
+    char *dir; /* also the Unix socket folder */
+    char *data;
+    char *log;
+    char *conninfo;
+    char *bindir;
+    int port;
+    int fast;
+    struct harness_proc *proc;
+};
+
+struct harness_gpsd {
+    char *dir;
+    char *ctl;
+    char *log;
+    int port;
+    int udp_port;
+    struct harness_proc *proc;
+};
+
+static struct harness_proc *procs;
+static struct harness_dir *dirs;
+static struct harness_blob *blobs;
+static pid_t owner_pid;
+static int ports_given[HARNESS_MAX_PORTS];
+static int nports_given;
+/* Pids of running children, read by the signal handler. */
+static volatile sig_atomic_t live_pids[HARNESS_MAX_PIDS];
+
+static void harness_atexit(void)
+{
+    harness_cleanup();
+}
+
+/* Kill every child and its group, then die of SIG as we would have. */
+static void harness_on_signal(int sig)
+{
+    struct sigaction sa;
+    sigset_t set;
+    int i;
+
+    for (i = 0; i < HARNESS_MAX_PIDS; i++) {
+        pid_t pid = (pid_t)live_pids[i];
+        if (pid > 0) {
+            kill(-pid, SIGKILL);
+            kill(pid, SIGKILL);
+        }
+    }
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_DFL;
+    sigemptyset(&sa.sa_mask);
+    sigaction(sig, &sa, NULL);
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    sigprocmask(SIG_UNBLOCK, &set, NULL);
+    raise(sig);
+}
+
+static void harness_install(void)
+{
+    static const int sigs[] = {SIGINT, SIGTERM, SIGABRT};
+    struct sigaction sa;
+    size_t i;
+
+    if (owner_pid == getpid())
+        return;
+    if (owner_pid != 0) {
+        /* A child forked by the test: what it inherited is its parent's. */
+        procs = NULL;
+        dirs = NULL;
+        blobs = NULL;
+        for (i = 0; i < sizeof live_pids / sizeof live_pids[0]; i++)
+            live_pids[i] = 0;
+    }
+    owner_pid = getpid();
+    atexit(harness_atexit);
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = harness_on_signal;
+    sigemptyset(&sa.sa_mask);
+    for (i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
+        sigaction(sigs[i], &sa, NULL);
+}
+
+static void fail(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("harness: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+static void *harness_alloc(size_t size)
+{
+    struct harness_blob *b = calloc(1, sizeof *b + size);
+
+    if (b == NULL) {
+        fail("out of memory");
+        abort();
+    }
+    b->next = blobs;
+    blobs = b;
+    return b->data;
+}
+
+/* printf into memory owned by the harness. */
+__attribute__((format(printf, 1, 2))) static char *hprintf(const char *fmt, ...)
+{
+    va_list ap;
+    char *s;
+    int n;
+
+    va_start(ap, fmt);
+    n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        abort();
+    s = harness_alloc((size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    return s;
+}
+
+void harness_sleep_ms(int ms)
+{
+    struct timespec ts;
+
+    if (ms <= 0)
+        return;
+    ts.tv_sec = ms / 1000;
+    ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+static long long now_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int harness_wait_for(int (*pred)(void *), void *arg, int timeout_ms)
+{
+    long long end = now_ms() + timeout_ms;
+
+    for (;;) {
+        if (pred(arg))
+            return 0;
+        if (now_ms() >= end)
+            return -1;
+        harness_sleep_ms(50);
+    }
+}
+
+/* ---- ports ------------------------------------------------------------ */
+
+static int bind_loopback(int type, int port)
+{
+    struct sockaddr_in sin;
+    socklen_t len = sizeof sin;
+    int fd, got = -1;
+
+    fd = socket(AF_INET, type | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    memset(&sin, 0, sizeof sin);
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sin.sin_port = htons((unsigned short)port);
+    if (bind(fd, (struct sockaddr *)&sin, sizeof sin) == 0 &&
+        getsockname(fd, (struct sockaddr *)&sin, &len) == 0)
+        got = ntohs(sin.sin_port);
+    close(fd);
+    return got;
+}
+
+int harness_free_port(void)
+{
+    int tries, i;
+
+    for (tries = 0; tries < 200; tries++) {
+        int port = bind_loopback(SOCK_STREAM, 0);
+        int seen = 0;
+
+        if (port <= 0)
+            return -1;
+        for (i = 0; i < nports_given; i++)
+            seen |= ports_given[i] == port;
+        if (seen || bind_loopback(SOCK_DGRAM, port) != port)
+            continue;
+        if (nports_given < HARNESS_MAX_PORTS)
+            ports_given[nports_given++] = port;
+        return port;
+    }
+    fail("no free port found");
+    return -1;
+}
+
+int harness_tcp_connect(int port)
+{
+    struct sockaddr_in sin;
+    int fd;
+
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    memset(&sin, 0, sizeof sin);
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sin.sin_port = htons((unsigned short)port);
+    if (connect(fd, (struct sockaddr *)&sin, sizeof sin) < 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int harness_wait_port(int port, struct harness_proc *proc, int timeout_ms)
+{
+    long long end = now_ms() + timeout_ms;
+
+    for (;;) {
+        int fd = harness_tcp_connect(port);
+        if (fd >= 0) {
+            close(fd);
+            return 0;
+        }
+        if (proc != NULL && !harness_alive(proc))
+            return -1;
+        if (now_ms() >= end)
+            return -1;
+        harness_sleep_ms(5); /* services are up in ~10 ms: poll finely */
+    }
+}
+
+/* ---- folders and paths ---------------------------------------------- */
+
+/* Remove NAME (relative to the open folder ATFD) and all below it. */
+static void remove_tree_at(int atfd, const char *name)
+{
+    struct dirent *de;
+    DIR *d;
+    int fd;
+
+    if (unlinkat(atfd, name, 0) == 0 || (errno != EISDIR && errno != EPERM))
+        return;
+    fd = openat(atfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    d = fdopendir(fd);
+    if (d == NULL) {
+        close(fd);
+        return;
+    }
+    while ((de = readdir(d)) != NULL) {
+        if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+            remove_tree_at(dirfd(d), de->d_name);
+    }
+    closedir(d);
+    unlinkat(atfd, name, AT_REMOVEDIR);
+}
+
+int harness_rmtree(const char *path)
+{
+    remove_tree_at(AT_FDCWD, path);
+    return access(path, F_OK) < 0 && errno == ENOENT ? 0 : -1;
+}
+
+char *harness_tmpdir(const char *tag)
+{
+    struct harness_dir *d;
+    char *path;
+
+    harness_install();
+    path = hprintf("/tmp/shuttle-%s-XXXXXX", tag);
+    if (mkdtemp(path) == NULL) {
+        fail("mkdtemp %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    d = harness_alloc(sizeof *d);
+    d->path = path;
+    d->next = dirs;
+    dirs = d;
+    return path;
+}
+
+static int chown_tree(const char *path, uid_t uid, gid_t gid)
+{
+    struct dirent *de;
+    struct stat st;
+    DIR *d;
+    int rc = 0;
+
+    if (lchown(path, uid, gid) < 0 || lstat(path, &st) < 0)
+        return -1;
+    if (!S_ISDIR(st.st_mode))
+        return 0;
+    d = opendir(path);
+    if (d == NULL)
+        return -1;
+    while ((de = readdir(d)) != NULL) {
+        char sub[PATH_MAX];
+        int n;
+
+        if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+            continue;
+        n = snprintf(sub, sizeof sub, "%s/%s", path, de->d_name);
+        if (n < 0 || (size_t)n >= sizeof sub || chown_tree(sub, uid, gid) < 0)
+            rc = -1;
+    }
+    closedir(d);
+    return rc;
+}
+
+int harness_chown(const char *path, const char *user)
+{
+    struct passwd *pw = getpwnam(user);
+
+    if (pw == NULL) {
+        fail("no user %s", user);
+        return -1;
+    }
+    if (chown_tree(path, pw->pw_uid, pw->pw_gid) < 0) {
+        fail("chown %s to %s: %s", path, user, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+const char *harness_bin(const char *name)
+{
+    const char *dir = getenv("SHUTTLE_BIN_DIR");
+    char self[PATH_MAX];
+    ssize_t n;
+    char *slash;
+
+    if (dir != NULL && *dir != '\0')
+        return hprintf("%s/%s", dir, name);
+    n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0)
+        return hprintf("./%s", name);
+    self[n] = '\0';
+    slash = strrchr(self, '/');
+    if (slash != NULL)
+        *slash = '\0';
+    return hprintf("%s/%s", self, name);
+}
+
+const char *harness_shared_data(void)
+{
+    const char *dir = getenv("SHUTTLE_SHARED_DATA");
+    struct stat st;
+
+    if (dir == NULL || *dir == '\0' || stat(dir, &st) < 0 ||
+        !S_ISDIR(st.st_mode))
+        return NULL;
+    return dir;
+}
+
+void harness_log_tail(const char *path, int lines)
+{
+    char buf[8192];
+    size_t len;
+    long start;
+    char *p;
+    FILE *f;
+
+    if (path == NULL || (f = fopen(path, "r")) == NULL)
+        return;
+    fseek(f, 0, SEEK_END);
+    start = ftell(f) - (long)(sizeof buf - 1);
+    fseek(f, start > 0 ? start : 0, SEEK_SET);
+    len = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[len] = '\0';
+    p = buf + len;
+    if (p > buf && p[-1] == '\n')
+        p--;
+    while (p > buf && lines > 0) {
+        p--;
+        if (*p == '\n')
+            lines--;
+    }
+    if (*p == '\n')
+        p++;
+    fprintf(stderr, "---- last lines of %s ----\n%s", path, p);
+    if (len > 0 && buf[len - 1] != '\n')
+        fputc('\n', stderr);
+    fputs("----\n", stderr);
+}
+
+/* ---- processes ------------------------------------------------------ */
+
+/* In the child: make fd 3 the exec-error pipe and close everything above
+ * it, so the service inherits no socket or file of the test. */
+static void child_fds(int nullfd, int logfd, int errfd)
+{
+    int fd;
+
+    if (dup2(nullfd, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0)
+        _exit(127);
+    if (errfd != 3 && dup2(errfd, 3) < 0)
+        _exit(127);
+    fcntl(3, F_SETFD, FD_CLOEXEC);
+#ifdef SYS_close_range
+    if (syscall(SYS_close_range, 4U, ~0U, 0U) == 0)
+        return;
+#endif
+    for (fd = 4; fd < 4096; fd++)
+        close(fd);
+}
+
+static void child_signals(void)
+{
+    struct sigaction sa;
+    sigset_t none;
+    int sig;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = SIG_DFL;
+    sigemptyset(&sa.sa_mask);
+    for (sig = 1; sig < NSIG; sig++)
+        sigaction(sig, &sa, NULL); /* fails harmlessly for KILL, STOP */
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+static void register_pid(struct harness_proc *p)
+{
+    int i;
+
+    p->slot = -1;
+    for (i = 0; i < HARNESS_MAX_PIDS; i++) {
+        if (live_pids[i] == 0) {
+            live_pids[i] = p->pid;
+            p->slot = i;
+            return;
+        }
+    }
+}
+
+static void mark_exited(struct harness_proc *p, int status)
+{
+    if (WIFEXITED(status))
+        p->result = WEXITSTATUS(status);
+    else if (WIFSIGNALED(status))
+        p->result = 128 + WTERMSIG(status);
+    else
+        p->result = 255;
+    p->exited = 1;
+    if (p->slot >= 0)
+        live_pids[p->slot] = 0;
+}
+
+struct harness_proc *harness_spawn_as(const char *name, char *const argv[],
+                                      const char *log_path, const char *user)
+{
+    uid_t uid = 0;
+    gid_t gid = 0;
+    int nullfd, logfd, errpipe[2], child_errno = 0;
+    struct harness_proc *p;
+    pid_t parent, pid;
+    ssize_t n;
+
+    harness_install();
+    if (user != NULL) {
+        struct passwd *pw = getpwnam(user);
+        if (pw == NULL) {
+            fail("%s: no user %s", name, user);
+            return NULL;
+        }
+        uid = pw->pw_uid;
+        gid = pw->pw_gid;
+    }
+    logfd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (logfd < 0) {
+        fail("%s: open %s: %s", name, log_path, strerror(errno));
+        return NULL;
+    }
+    nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (nullfd < 0 || pipe(errpipe) < 0) {
+        fail("%s: %s", name, strerror(errno));
+        close(logfd);
+        if (nullfd >= 0)
+            close(nullfd);
+        return NULL;
+    }
+    fcntl(errpipe[0], F_SETFD, FD_CLOEXEC);
+    fcntl(errpipe[1], F_SETFD, FD_CLOEXEC);
+
+    parent = getpid();
+    fflush(NULL); /* or buffered output would be written twice */
+    pid = fork();
+    if (pid == 0) {
+        int e;
+
+        setpgid(0, 0);
+        child_fds(nullfd, logfd, errpipe[1]);
+        child_signals();
+        if (user != NULL && (setgroups(1, &gid) < 0 || setgid(gid) < 0 ||
+                             setuid(uid) < 0 || chdir("/") < 0)) {
+            e = errno;
+            (void)!write(3, &e, sizeof e);
+            _exit(127);
+        }
+        /* After setuid: changing credentials clears the death signal. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(127);
+        execvp(argv[0], argv);
+        e = errno;
+        (void)!write(3, &e, sizeof e);
+        _exit(127);
+    }
+    close(errpipe[1]);
+    close(nullfd);
+    close(logfd);
+    if (pid < 0) {
+        fail("%s: fork: %s", name, strerror(errno));
+        close(errpipe[0]);
+        return NULL;
+    }
+    setpgid(pid, pid); /* also here: no window where a kill misses it */
+
+    p = harness_alloc(sizeof *p);
+    p->name = hprintf("%s", name);
+    p->log_path = hprintf("%s", log_path);
+    p->pid = pid;
+    p->stop_sig = SIGTERM;
+    p->stop_ms = HARNESS_STOP_MS;
+    register_pid(p);
+    p->next = procs;
+    procs = p;
+
+    do
+        n = read(errpipe[0], &child_errno, sizeof child_errno);
+    while (n < 0 && errno == EINTR);
+    close(errpipe[0]);
+    if (n > 0) {
+        fail("%s: cannot run %s: %s", name, argv[0], strerror(child_errno));
+        harness_wait(p, -1);
+        return NULL;
+    }
+    return p;
+}
+
+struct harness_proc *harness_spawn(const char *name, char *const argv[],
+                                   const char *log_path)
+{
+    return harness_spawn_as(name, argv, log_path, NULL);
+}
+
+void harness_set_stop(struct harness_proc *p, int sig, int grace_ms)
+{
+    p->stop_sig = sig;
+    p->stop_ms = grace_ms;
+}
+
+pid_t harness_pid(const struct harness_proc *p)
+{
+    return p->pid;
+}
+
+int harness_kill(struct harness_proc *p, int sig)
+{
+    if (!harness_alive(p))
+        return -1;
+    return kill(p->pid, sig);
+}
+
+int harness_wait(struct harness_proc *p, int timeout_ms)
+{
+    long long end = now_ms() + (timeout_ms > 0 ? timeout_ms : 0);
+    int status;
+
+    while (!p->exited) {
+        pid_t r = waitpid(p->pid, &status, timeout_ms < 0 ? 0 : WNOHANG);
+
+        if (r == p->pid) {
+            mark_exited(p, status);
+        } else if (r < 0 && errno != EINTR) {
+            /* Reaped by someone else (a SIGCHLD handler of the test). */
+            p->exited = 1;
+            p->result = 255;
+            if (p->slot >= 0)
+                live_pids[p->slot] = 0;
+        } else if (r == 0) {
+            if (now_ms() >= end)
+                return -1;
+            harness_sleep_ms(10);
+        }
+    }
+    return p->result;
+}
+
+int harness_alive(struct harness_proc *p)
+{
+    harness_wait(p, 0);
+    return !p->exited;
+}
+
+int harness_stop(struct harness_proc *p)
+{
+    int rc;
+
+    if (p->exited)
+        return p->result;
+    kill(-p->pid, p->stop_sig);
+    kill(p->pid, p->stop_sig);
+    rc = harness_wait(p, p->stop_ms);
+    if (rc < 0) {
+        fail("%s (pid %d) ignored signal %d for %d ms: SIGKILL", p->name,
+             (int)p->pid, p->stop_sig, p->stop_ms);
+        kill(p->pid, SIGKILL);
+        rc = harness_wait(p, -1);
+    }
+    /* Leftovers in its group (helpers it started) go too. */
+    kill(-p->pid, SIGKILL);
+    return rc;
+}
+
+void harness_stop_all(void)
+{
+    struct harness_proc *p;
+
+    /* The list is newest first: stop in reverse order of start. */
+    for (p = procs; p != NULL; p = p->next)
+        harness_stop(p);
+}
+
+void harness_cleanup(void)
+{
+    const char *keep = getenv("SHUTTLE_KEEP_TMP");
+    struct harness_dir *d;
+
+    if (owner_pid != getpid())
+        return; /* a forked child of the test exiting */
+    harness_stop_all();
+    for (d = dirs; d != NULL; d = d->next) {
+        if (keep != NULL && strcmp(keep, "1") == 0)
+            fprintf(stderr, "harness: kept %s\n", d->path);
+        else
+            remove_tree_at(AT_FDCWD, d->path);
+    }
+    procs = NULL;
+    dirs = NULL;
+    while (blobs != NULL) {
+        struct harness_blob *next = blobs->next;
+        free(blobs);
+        blobs = next;
+    }
+    nports_given = 0;
+}
+
+/* Start failed: say why, show the log, stop what runs. */
+static void start_failed(struct harness_proc *p, const char *what,
+                         const char *log1, const char *log2)
+{
+    fail("%s did not start", what);
+    harness_log_tail(log1, 30);
+    if (log2 != NULL)
+        harness_log_tail(log2, 30);
+    if (p != NULL)
+        harness_stop(p);
+}
+
+/* The user a service should run as: USER when we are root, else none. */
+static const char *as_user(const char *user)
+{
+    return geteuid() == 0 ? user : NULL;
+}
+
+/* ---- mosquitto ------------------------------------------------------ */
+
+static int mosquitto_launch(struct harness_mqtt *m)
+{
+    char *argv[] = {"mosquitto", "-c", m->conf, NULL};
+    long long t0 = now_ms();
+
+    /* Started as root, mosquitto would switch to user mosquitto itself,
+     * and a change of credentials clears PR_SET_PDEATHSIG: start it as that
+     * user instead. */
+    m->proc = harness_spawn_as("mosquitto", argv, m->out, as_user("mosquitto"));
+    if (m->proc == NULL)
+        return -1;
+    if (harness_wait_port(m->port, m->proc, 10000) < 0) {
+        start_failed(m->proc, "mosquitto", m->out, m->log);
+        return -1;
+    }
+    if (getenv("SHUTTLE_HARNESS_VERBOSE") != NULL)
+        fprintf(stderr, "harness: mosquitto up on %d in %lld ms\n", m->port,
+                now_ms() - t0);
+    return 0;
+}
+
+struct harness_mqtt *harness_mosquitto_start(const char *extra_conf)
+{
+    struct harness_mqtt *m;
+    FILE *f;
+
+    m = harness_alloc(sizeof *m);
+    m->dir = harness_tmpdir("mqtt");
+    m->port = harness_free_port();
+    if (m->dir == NULL || m->port < 0)
+        return NULL;
+    m->conf = hprintf("%s/mosquitto.conf", m->dir);
+    m->log = hprintf("%s/mosquitto.log", m->dir);
+    m->out = hprintf("%s/stdout.log", m->dir);
+    m->persist = hprintf("%s/persist/", m->dir);
+    if (mkdir(m->persist, 0700) < 0) {
+        fail("mkdir %s: %s", m->persist, strerror(errno));
+        return NULL;
+    }
+    f = fopen(m->conf, "w");
+    if (f == NULL) {
+        fail("%s: %s", m->conf, strerror(errno));
+        return NULL;
+    }
+    fprintf(f,
+            "# written by the shuttle test harness\n"
+            "listener %d 127.0.0.1\n"
+            "allow_anonymous true\n"
+            "persistence true\n"
+            "persistence_location %s\n"
+            "max_queued_messages 1000000\n"
+            "max_inflight_messages 0\n"
+            "log_dest file %s\n"
+            "log_type error\nlog_type warning\nlog_type notice\n"
+            "log_type information\n"
+            "connection_messages true\n"
+            "log_timestamp_format %%Y-%%m-%%dT%%H:%%M:%%S\n",
+            m->port, m->persist, m->log);
+    if (extra_conf != NULL)
+        fprintf(f, "%s\n", extra_conf);
+    if (fclose(f) != 0) {
+        fail("%s: %s", m->conf, strerror(errno));
+        return NULL;
+    }
+    /* mosquitto runs as user mosquitto (see mosquitto_launch): its log
+     * file and persistence are in a folder that must be its own. */
+    if (as_user("mosquitto") != NULL && harness_chown(m->dir, "mosquitto") < 0)
+        return NULL;
+    if (mosquitto_launch(m) < 0)
+        return NULL;
+    return m;
+}
+
+int harness_mosquitto_port(const struct harness_mqtt *m)
+{
+    return m->port;
+}
+
+const char *harness_mosquitto_dir(const struct harness_mqtt *m)
+{
+    return m->dir;
+}
+
+const char *harness_mosquitto_log(const struct harness_mqtt *m)
+{
+    return m->log;
+}
+
+struct harness_proc *harness_mosquitto_proc(const struct harness_mqtt *m)
+{
+    return m->proc;
+}
+
+int harness_mosquitto_stop(struct harness_mqtt *m)
+{
+    return m->proc != NULL ? harness_stop(m->proc) : 0;
+}
+
+int harness_mosquitto_restart(struct harness_mqtt *m, int keep_persistence)
+{
+    harness_mosquitto_stop(m);
+    if (!keep_persistence) {
+        char *db = hprintf("%smosquitto.db", m->persist);
+        if (unlink(db) < 0 && errno != ENOENT) {
+            fail("unlink %s: %s", db, strerror(errno));
+            return -1;
+        }
+    }
+    return mosquitto_launch(m);
+}
+
+/* ---- PostgreSQL ----------------------------------------------------- */
+
+/* $SHUTTLE_PG_BINDIR, else the newest /usr/lib/postgresql/N/bin, else ""
+ * (then the programs are looked up in PATH). */
+static char *pg_bindir(void)
+{
+    const char *env = getenv("SHUTTLE_PG_BINDIR");
+    char *best = NULL;
+    long best_v = -1;
+    glob_t g;
+    size_t i;
+
+    if (env != NULL && *env != '\0')
+        return hprintf("%s/", env);
+    if (glob("/usr/lib/postgresql/*/bin/postgres", 0, NULL, &g) == 0) {
+        for (i = 0; i < g.gl_pathc; i++) {
+            long v = strtol(g.gl_pathv[i] + strlen("/usr/lib/postgresql/"),
+                            NULL, 10);
+            if (v > best_v) {
+                best_v = v;
+                best = g.gl_pathv[i];
+            }
+        }
+        if (best != NULL)
+            best =
+                hprintf("%.*s", (int)(strlen(best) - strlen("postgres")), best);
+        globfree(&g);
+    }
+    return best != NULL ? best : hprintf("%s", "");
+}
+
+static int pg_ready(void *arg)
+{
+    struct harness_pg *pg = arg;
+    char conninfo[PATH_MAX + 100];
+
+    if (!harness_alive(pg->proc))
+        return 1; /* stop waiting; the caller checks again */
+    snprintf(conninfo, sizeof conninfo,
+             "host=%s port=%d dbname=postgres user=postgres connect_timeout=2",
+             pg->dir, pg->port);
+    return PQping(conninfo) == PQPING_OK;
+}
+
+static int pg_launch(struct harness_pg *pg)
+{
+    char *postgres = hprintf("%spostgres", pg->bindir);
+    char *port = hprintf("%d", pg->port);
+    char *argv[] = {postgres, "-D", pg->data, "-k", pg->dir, "-p", port, "-c",
+                    "listen_addresses=",
+                    /* without FAST the list ends here */
+                    pg->fast ? "-c" : NULL, "fsync=off", "-c",
+                    "synchronous_commit=off", "-c", "full_page_writes=off",
+                    NULL};
+    long long t0 = now_ms();
+
+    pg->proc = harness_spawn_as("postgres", argv, pg->log, as_user("postgres"));
+    if (pg->proc == NULL)
+        return -1;
+    /* SIGTERM would be a "smart" shutdown that waits for every client. */
+    pg->proc->stop_sig = SIGINT;
+    pg->proc->stop_ms = 10000;
+    while (!pg_ready(pg) && now_ms() - t0 < 30000)
+        harness_sleep_ms(5);
+    if (!harness_alive(pg->proc) || !pg_ready(pg)) {
+        start_failed(pg->proc, "postgres", pg->log, NULL);
+        return -1;
+    }
+    if (getenv("SHUTTLE_HARNESS_VERBOSE") != NULL)
+        fprintf(stderr, "harness: postgres up in %lld ms\n", now_ms() - t0);
+    return 0;
+}
+
+struct harness_pg *harness_pg_start(int fast)
+{
+    struct harness_pg *pg;
+    struct harness_proc *initdb;
+    char *initdb_log;
+    long long t0 = now_ms();
+    PGconn *conn;
+    PGresult *res;
+    int ok;
+
+    pg = harness_alloc(sizeof *pg);
+    pg->fast = fast;
+    pg->dir = harness_tmpdir("pg");
+    pg->port = harness_free_port();
+    if (pg->dir == NULL || pg->port < 0)
+        return NULL;
+    pg->data = hprintf("%s/data", pg->dir);
+    pg->log = hprintf("%s/postgres.log", pg->dir);
+    pg->bindir = pg_bindir();
+    pg->conninfo = hprintf("host=%s port=%d dbname=shuttle user=postgres",
+                           pg->dir, pg->port);
+    initdb_log = hprintf("%s/initdb.log", pg->dir);
+    if (as_user("postgres") != NULL && harness_chown(pg->dir, "postgres") < 0)
+        return NULL;
+    {
+        /* --no-sync only skips initdb's own final fsync of the new files:
+         * a test never survives an OS crash, the server's fsync is kept. */
+        char *argv[] = {hprintf("%sinitdb", pg->bindir),
+                        "-D",
+                        pg->data,
+                        "-A",
+                        "trust",
+                        "-E",
+                        "UTF8",
+                        "--locale=C",
+                        "-U",
+                        "postgres",
+                        "--no-sync",
+                        NULL};
+        initdb =
+            harness_spawn_as("initdb", argv, initdb_log, as_user("postgres"));
+        if (initdb == NULL || harness_wait(initdb, 120000) != 0) {
+            if (initdb != NULL)
+                harness_stop(initdb);
+            start_failed(NULL, "initdb", initdb_log, NULL);
+            return NULL;
+        }
+    }
+    if (pg_launch(pg) < 0)
+        return NULL;
+
+    conn = PQconnectdb(hprintf("host=%s port=%d dbname=postgres "
+                               "user=postgres",
+                               pg->dir, pg->port));
+    res = PQexec(conn, "CREATE DATABASE shuttle");
+    ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    if (!ok)
+        fail("CREATE DATABASE shuttle: %s", PQerrorMessage(conn));
+    PQclear(res);
+    PQfinish(conn);
+    if (!ok) {
+        harness_stop(pg->proc);
+        return NULL;
+    }
+    if (getenv("SHUTTLE_HARNESS_VERBOSE") != NULL)
+        fprintf(stderr, "harness: cluster ready in %lld ms\n", now_ms() - t0);
+    return pg;
+}
+
+const char *harness_pg_conninfo(const struct harness_pg *pg)
+{
+    return pg->conninfo;
+}
+
+int harness_pg_port(const struct harness_pg *pg)
+{
+    return pg->port;
+}
+
+const char *harness_pg_dir(const struct harness_pg *pg)
+{
+    return pg->dir;
+}
+
+const char *harness_pg_log(const struct harness_pg *pg)
+{
+    return pg->log;
+}
+
+struct harness_proc *harness_pg_proc(const struct harness_pg *pg)
+{
+    return pg->proc;
+}
+
+int harness_pg_stop(struct harness_pg *pg, int immediate)
+{
+    if (pg->proc == NULL)
+        return 0;
+    /* Backends are not in the postmaster's process group (each calls
+     * setsid()), so the postmaster itself has to end them: SIGINT/SIGQUIT
+     * do, SIGKILL would not. */
+    pg->proc->stop_sig = immediate ? SIGQUIT : SIGINT;
+    return harness_stop(pg->proc);
+}
+
+int harness_pg_restart(struct harness_pg *pg)
+{
+    harness_pg_stop(pg, 0);
+    return pg_launch(pg);
+}
+
+/* Run SQL; the result (caller frees) or NULL after printing the error. */
+static PGresult *pg_run(struct harness_pg *pg, const char *sql)
+{
+    PGconn *conn = PQconnectdb(pg->conninfo);
+    PGresult *res;
+    ExecStatusType st;
+
+    if (PQstatus(conn) != CONNECTION_OK) {
+        fail("connect %s: %s", pg->conninfo, PQerrorMessage(conn));
+        PQfinish(conn);
+        return NULL;
+    }
+    res = PQexec(conn, sql);
+    st = PQresultStatus(res);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        fail("%s: %s", sql, PQerrorMessage(conn));
+        PQclear(res);
+        res = NULL;
+    }
+    PQfinish(conn);
+    return res;
+}
+
+int harness_pg_exec(struct harness_pg *pg, const char *sql)
+{
+    PGresult *res = pg_run(pg, sql);
+
+    PQclear(res);
+    return res != NULL ? 0 : -1;
+}
+
+long long harness_pg_scalar(struct harness_pg *pg, const char *sql)
+{
+    PGresult *res = pg_run(pg, sql);
+    long long v = -1;
+
+    if (res != NULL && PQntuples(res) > 0 && PQnfields(res) > 0 &&
+        !PQgetisnull(res, 0, 0)) {
+        const char *s = PQgetvalue(res, 0, 0);
+        char *end;
+
+        errno = 0;
+        v = strtoll(s, &end, 10);
+        if (errno != 0 || end == s || *end != '\0')
+            v = -1;
+    }
+    PQclear(res);
+    return v;
+}
+
+/* ---- gpsd ----------------------------------------------------------- */
+
+static int gpsd_launch(struct harness_gpsd *g)
+{
+    char *port = hprintf("%d", g->port);
+    char *source = hprintf("udp://127.0.0.1:%d", g->udp_port);
+    char *argv[] = {"gpsd", "-N", "-n",   "-b",   "-S",
+                    port,   "-F", g->ctl, source, NULL};
+    long long t0 = now_ms();
+
+    /* As root gpsd would drop to user gpsd itself, which clears
+     * PR_SET_PDEATHSIG: start it as that user. It needs no privilege for a
+     * UDP source. */
+    g->proc = harness_spawn_as("gpsd", argv, g->log, as_user("gpsd"));
+    if (g->proc == NULL)
+        return -1;
+    if (harness_wait_port(g->port, g->proc, 10000) < 0) {
+        start_failed(g->proc, "gpsd", g->log, NULL);
+        return -1;
+    }
+    if (getenv("SHUTTLE_HARNESS_VERBOSE") != NULL)
+        fprintf(stderr, "harness: gpsd up on %d in %lld ms\n", g->port,
+                now_ms() - t0);
+    return 0;
+}
+
+struct harness_gpsd *harness_gpsd_start(void)
+{
+    struct harness_gpsd *g;
+
+    g = harness_alloc(sizeof *g);
+    g->dir = harness_tmpdir("gpsd");
+    g->port = harness_free_port();
+    g->udp_port = harness_free_port();
+    if (g->dir == NULL || g->port < 0 || g->udp_port < 0)
+        return NULL;
+    g->ctl = hprintf("%s/control", g->dir);
+    g->log = hprintf("%s/gpsd.log", g->dir);
+    if (as_user("gpsd") != NULL && harness_chown(g->dir, "gpsd") < 0)
+        return NULL;
+    if (gpsd_launch(g) < 0)
+        return NULL;
+    return g;
+}
+
+int harness_gpsd_port(const struct harness_gpsd *g)
+{
+    return g->port;
+}
+
+int harness_gpsd_udp_port(const struct harness_gpsd *g)
+{
+    return g->udp_port;
+}
+
+const char *harness_gpsd_dir(const struct harness_gpsd *g)
+{
+    return g->dir;
+}
+
+const char *harness_gpsd_log(const struct harness_gpsd *g)
+{
+    return g->log;
+}
+
+struct harness_proc *harness_gpsd_proc(const struct harness_gpsd *g)
+{
+    return g->proc;
+}
+
+int harness_gpsd_send(struct harness_gpsd *g, const char *sentences)
+{
+    struct sockaddr_in sin;
+    const char *line = sentences;
+    int fd, sent = 0;
+
+    fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    memset(&sin, 0, sizeof sin);
+    sin.sin_family = AF_INET;
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    sin.sin_port = htons((unsigned short)g->udp_port);
+    while (*line != '\0') {
+        size_t len = strcspn(line, "\r\n");
+        char buf[1024];
+
+        if (len > 0) {
+            if (len + 2 > sizeof buf) {
+                close(fd);
+                return -1;
+            }
+            memcpy(buf, line, len);
+            memcpy(buf + len, "\r\n", 2);
+            if (sendto(fd, buf, len + 2, 0, (struct sockaddr *)&sin,
+                       sizeof sin) != (ssize_t)(len + 2)) {
+                fail("sendto udp %d: %s", g->udp_port, strerror(errno));
+                close(fd);
+                return -1;
+            }
+            sent++;
+        }
+        line += len;
+        line += strspn(line, "\r\n");
+    }
+    close(fd);
+    return sent;
+}
+
+int harness_gpsd_stop(struct harness_gpsd *g)
+{
+    return g->proc != NULL ? harness_stop(g->proc) : 0;
+}
+
+int harness_gpsd_restart(struct harness_gpsd *g)
+{
+    harness_gpsd_stop(g);
+    unlink(g->ctl); /* a stale socket left by a SIGKILLed gpsd */
+    return gpsd_launch(g);
+}

@@ -1,0 +1,190 @@
+/* Integration-test harness: start, stop and poke real mosquitto, PostgreSQL
+ * and gpsd on loopback, in throw-away folders, and clean up after the test. */
+#ifndef SHUTTLE_HARNESS_H
+#define SHUTTLE_HARNESS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Functions that start something return NULL (or -1) on failure after
+ * printing why, with the tail of the service's log, to stderr. Everything the
+ * harness starts or creates is registered; harness_stop_all() and
+ * harness_cleanup() undo it, and both also run at exit and on SIGINT,
+ * SIGTERM and SIGABRT (a signal kills the services with SIGKILL but leaves
+ * the folders). Children get PR_SET_PDEATHSIG(SIGKILL), so a test killed
+ * with SIGKILL leaves no service running either (and its folders too). */
+
+/* ---- ports, folders, paths ------------------------------------------ */
+
+/* A loopback port that is free for both TCP and UDP right now and was not
+ * returned before by this process; -1 on error. */
+int harness_free_port(void);
+
+/* A new folder /tmp/shuttle-TAG-XXXXXX, removed recursively by
+ * harness_cleanup() (or at exit) unless SHUTTLE_KEEP_TMP=1. The string
+ * belongs to the harness and lives until harness_cleanup(). NULL on error. */
+struct harness_dir;
+char *harness_tmpdir(const char *tag);
+
+/* Remove PATH and everything below it (symbolic links are not followed).
+ * 0 when PATH is gone afterwards, -1 otherwise. */
+int harness_rmtree(const char *path);
+
+/* Give PATH and, recursively, everything under it to USER (and USER's
+ * primary group). 0 on success, -1 on error. */
+int harness_chown(const char *path, const char *user);
+
+/* $SHUTTLE_BIN_DIR/NAME, or beside the test executable when the variable is
+ * unset. The string belongs to the harness (lives until harness_cleanup). */
+const char *harness_bin(const char *name);
+
+/* $SHUTTLE_SHARED_DATA when set and that folder exists, else NULL. */
+const char *harness_shared_data(void);
+
+/* Call PRED(ARG) every 50 ms until it returns nonzero: 0 when it did within
+ * TIMEOUT_MS, -1 when it did not. PRED is called at least once. */
+int harness_wait_for(int (*pred)(void *), void *arg, int timeout_ms);
+
+/* Sleep MS milliseconds (restarted after signals). */
+void harness_sleep_ms(int ms);
+
+/* Connect to 127.0.0.1:PORT over TCP: the connected socket, or -1. */
+int harness_tcp_connect(int port);
+
+/* Wait until 127.0.0.1:PORT accepts TCP connections: 0, or -1 after
+ * TIMEOUT_MS (or as soon as PROC, when not NULL, has exited). */
+struct harness_proc;
+int harness_wait_port(int port, struct harness_proc *proc, int timeout_ms);
+
+/* Print the last LINES lines of the file at PATH to stderr. */
+void harness_log_tail(const char *path, int lines);
+
+/* ---- processes ------------------------------------------------------ */
+
+/* Fork and exec ARGV[0] (searched in PATH) with ARGV, stdin from /dev/null,
+ * stdout and stderr appended to LOG_PATH, in a new process group, with
+ * PR_SET_PDEATHSIG(SIGKILL). NAME is for messages. NULL if the exec failed.
+ * The handle belongs to the harness; it stays valid until harness_cleanup. */
+struct harness_proc *harness_spawn(const char *name, char *const argv[],
+                                   const char *log_path);
+
+/* As harness_spawn, but when USER is not NULL the child first switches to
+ * that user (uid, and its primary group as only group) and to folder "/".
+ * The death signal is set after the switch: a change of credentials clears
+ * it, which is also why a daemon that drops privileges by itself (mosquitto
+ * and gpsd as root) outlives a SIGKILLed test unless started this way. */
+struct harness_proc *harness_spawn_as(const char *name, char *const argv[],
+                                      const char *log_path, const char *user);
+
+/* Send SIG to the process (not its group). 0, or -1 when it has exited. */
+int harness_kill(struct harness_proc *p, int sig);
+
+/* Wait up to TIMEOUT_MS (negative: forever) for the process to exit. Returns
+ * its exit code, 128+N when killed by signal N, or -1 on timeout. Calling
+ * again after it exited returns the same value. */
+int harness_wait(struct harness_proc *p, int timeout_ms);
+
+/* 1 while the process runs, 0 once it has exited (it is then reaped). */
+int harness_alive(struct harness_proc *p);
+
+pid_t harness_pid(const struct harness_proc *p);
+
+/* Stop one process: its stop signal (SIGTERM unless the service module chose
+ * another) to the process and its group, SIGKILL to both after 5 s. Returns
+ * as harness_wait(). */
+int harness_stop(struct harness_proc *p);
+
+/* Make harness_stop() send SIG first and wait GRACE_MS before SIGKILL. */
+void harness_set_stop(struct harness_proc *p, int sig, int grace_ms);
+
+/* Stop every process the harness started and that still runs. */
+void harness_stop_all(void);
+
+/* harness_stop_all(), then remove the folders and free what the harness
+ * owns. Every handle becomes invalid. Runs at exit too. */
+void harness_cleanup(void);
+
+/* ---- mosquitto ------------------------------------------------------ */
+
+struct harness_mqtt;
+
+/* Start mosquitto on 127.0.0.1:free port with anonymous access, persistence
+ * (in a folder owned by user mosquitto), max_queued_messages 1000000,
+ * max_inflight_messages 0 (no limit) and a log file, as user mosquitto
+ * when we are root; EXTRA_CONF (may be
+ * NULL) is appended to the config verbatim. Returns once the port accepts
+ * connections (at most 10 s). Note: mosquitto writes its persistence file
+ * only at exit and every autosave_interval (default 1800 s). */
+struct harness_mqtt *harness_mosquitto_start(const char *extra_conf);
+int harness_mosquitto_port(const struct harness_mqtt *m);
+const char *harness_mosquitto_dir(const struct harness_mqtt *m);
+const char *harness_mosquitto_log(const struct harness_mqtt *m);
+struct harness_proc *harness_mosquitto_proc(const struct harness_mqtt *m);
+
+/* SIGTERM (mosquitto saves its persistence file), SIGKILL after 5 s.
+ * Returns as harness_wait(). */
+int harness_mosquitto_stop(struct harness_mqtt *m);
+
+/* Stop when running, then start on the same port and config; with
+ * KEEP_PERSISTENCE 0 the persistence file is deleted first. 0 or -1. */
+int harness_mosquitto_restart(struct harness_mqtt *m, int keep_persistence);
+
+/* ---- PostgreSQL ----------------------------------------------------- */
+
+struct harness_pg;
+
+/* initdb a new cluster as user postgres (trust auth, UTF8, locale C) in a
+ * new folder, start postgres listening only on a Unix socket in that folder,
+ * wait until it accepts connections and create the database "shuttle".
+ * FAST nonzero turns off fsync, synchronous_commit and full_page_writes
+ * (only for tests that never crash the server). NULL on error. */
+struct harness_pg *harness_pg_start(int fast);
+
+/* "host=SOCKDIR port=PORT dbname=shuttle user=postgres"; owned by PG. */
+const char *harness_pg_conninfo(const struct harness_pg *pg);
+int harness_pg_port(const struct harness_pg *pg);
+const char *harness_pg_dir(const struct harness_pg *pg);
+const char *harness_pg_log(const struct harness_pg *pg);
+struct harness_proc *harness_pg_proc(const struct harness_pg *pg);
+
+/* Stop the server: IMMEDIATE 0 is a fast shutdown (SIGINT: sessions are
+ * ended, a checkpoint written), nonzero an immediate one (SIGQUIT: no
+ * checkpoint, crash recovery at the next start, like pg_ctl -m immediate).
+ * SIGKILL after 10 s. Returns as harness_wait(). */
+int harness_pg_stop(struct harness_pg *pg, int immediate);
+
+/* Stop (fast) when running, start again on the same cluster. 0 or -1. */
+int harness_pg_restart(struct harness_pg *pg);
+
+/* Run SQL (one or more statements) in database shuttle: 0, or -1 after
+ * printing the error. */
+int harness_pg_exec(struct harness_pg *pg, const char *sql);
+
+/* Run SQL; the first column of the first row as an integer, or -1 on error,
+ * no row, NULL or a value that is not an integer. */
+long long harness_pg_scalar(struct harness_pg *pg, const char *sql);
+
+/* ---- gpsd ----------------------------------------------------------- */
+
+struct harness_gpsd;
+
+/* Start gpsd in the foreground (-N -n -b) on a free TCP port, reading NMEA
+ * from UDP 127.0.0.1:udp_port, as user gpsd when we are root; returns once
+ * the TCP port accepts. */
+struct harness_gpsd *harness_gpsd_start(void);
+int harness_gpsd_port(const struct harness_gpsd *g);
+int harness_gpsd_udp_port(const struct harness_gpsd *g);
+const char *harness_gpsd_dir(const struct harness_gpsd *g);
+const char *harness_gpsd_log(const struct harness_gpsd *g);
+struct harness_proc *harness_gpsd_proc(const struct harness_gpsd *g);
+
+/* Send SENTENCES (lines separated by LF or CRLF) to gpsd's UDP source, one
+ * datagram per line, each ending in CRLF. Returns the number of datagrams
+ * sent, or -1 on error. */
+int harness_gpsd_send(struct harness_gpsd *g, const char *sentences);
+
+int harness_gpsd_stop(struct harness_gpsd *g);
+/* Stop when running, start again on the same ports. 0 or -1. */
+int harness_gpsd_restart(struct harness_gpsd *g);
+
+#endif
