@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Install what shuttle needs from Debian 12's packages, if it is missing.
+# Called by demo.sh and test.sh; safe to run again (installs nothing then).
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config
+  libmosquitto-dev mosquitto mosquitto-clients
+  libgps-dev gpsd
+  libpq-dev postgresql postgresql-client
+  protobuf-c-compiler libprotobuf-c-dev protobuf-compiler
+  libmicrohttpd-dev libcmocka-dev
+)
+if [ "${SHUTTLE_WITH_BROWSER:-0}" = 1 ]; then
+  packages+=(chromium)
+fi
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "setup: installing ${missing[*]}" >&2
+if [ "$(id -u)" -eq 0 ]; then
+  sudo=()
+elif command -v sudo >/dev/null; then
+  sudo=(sudo)
+else
+  echo "setup: need root (or sudo) to install: ${missing[*]}" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+# policy-rc.d keeps the packages from starting their own system-wide
+# mosquitto, gpsd and PostgreSQL: shuttle starts private ones.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee /usr/sbin/policy-rc.d >/dev/null
+  "${sudo[@]}" chmod 755 /usr/sbin/policy-rc.d
+  trap '"${sudo[@]}" rm -f /usr/sbin/policy-rc.d' EXIT
+fi
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The whole test suite: install what is missing, build with warnings as
+# errors, run unit and integration tests (real mosquitto, PostgreSQL and
+# gpsd, started by the tests), then the unit tests again under ASan/UBSan.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+jobs=$(nproc)
+
+cmake -S . -B build/test -DSHUTTLE_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build/test -j"$jobs"
+(cd build/test && ctest --output-on-failure 2>&1)
+
+cmake -S . -B build/sanitize -DSHUTTLE_WERROR=ON -DSHUTTLE_SANITIZE=ON \
+  -DCMAKE_BUILD_TYPE=Debug >/dev/null
+cmake --build build/sanitize -j"$jobs"
+(cd build/sanitize && ctest -L unit --output-on-failure 2>&1)
