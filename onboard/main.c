@@ -134,6 +134,9 @@ struct onboard {
     int64_t mqtt_retry_ms, mqtt_backoff_ms;
     int64_t next_status_ms, next_tick_ms;
     uint64_t records_written;
+    int saved_load; /* people on board, kept across a reload */
+    const char **overrides;
+    int noverrides;
 };
 
 static int64_t backoff_next(int64_t *backoff)
@@ -452,6 +455,194 @@ static void onboard_tick(struct onboard *o, int64_t now)
     }
 }
 
+
+/* Load `file` and the -o overrides into o->conf and check what the table
+ * cannot. Returns 0, or -1 with a message naming the file in err. */
+static int onboard_load_conf(struct onboard *o, const char *file,
+                             const char **overrides, int n, char *err,
+                             size_t errlen)
+{
+    char why[512];
+
+    if (conf_load(onboard_options, &o->conf, file, err, errlen) != CONF_OK)
+        return -1;
+    for (int i = 0; i < n; i++) {
+        char key[64];
+        const char *eq = strchr(overrides[i], '=');
+
+        if (!eq || (size_t)(eq - overrides[i]) >= sizeof key) {
+            snprintf(err, errlen, "-o %s: expected key=value", overrides[i]);
+            return -1;
+        }
+        memcpy(key, overrides[i], (size_t)(eq - overrides[i]));
+        key[eq - overrides[i]] = '\0';
+        if (conf_set(onboard_options, &o->conf, key, eq + 1, why,
+                     sizeof why) != CONF_OK) {
+            snprintf(err, errlen, "-o %s: %s", overrides[i], why);
+            return -1;
+        }
+    }
+    if (!wire_vid_ok(o->conf.vehicle_id)) {
+        snprintf(err, errlen,
+                 "%s: vehicle_id '%s' must be 1-%d letters, digits, - or _",
+                 file, o->conf.vehicle_id, WIRE_VID_MAX);
+        return -1;
+    }
+    if (strcmp(o->conf.counter_input, "none") != 0) {
+        if (!counter_driver_find(o->conf.counter_input)) {
+            snprintf(err, errlen,
+                     "%s: counter_input '%s' is not none, serial or udp",
+                     file, o->conf.counter_input);
+            return -1;
+        }
+        if (!o->conf.counter_device) {
+            snprintf(err, errlen, "%s: counter_input %s needs counter_device",
+                     file, o->conf.counter_input);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * Everything built from the configuration but the spool: gpsd, the broker
+ * link, the sender and the counter. SIGHUP tears these down and builds them
+ * again from the new configuration; the spool (and so every record) stays.
+ */
+static int onboard_start_parts(struct onboard *o, char *err, size_t errlen)
+{
+    struct mqtt_options mo;
+    struct sender_options sdo;
+    struct wire_status will;
+    uint8_t *willbuf;
+    size_t willlen;
+    int rc;
+
+    if (gnss_new(o->conf.gpsd_host, o->conf.gpsd_port, &o->gnss) != GNSS_OK) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (strcmp(o->conf.counter_input, "none") != 0) {
+        struct doors_config dc = {
+            .ndoors = (unsigned)o->conf.counter_doors,
+            .close_timeout_ms = o->conf.door_timeout_s * 1000,
+            .silent_ms = o->conf.counter_silent_s * 1000,
+        };
+
+        o->cdrv = counter_driver_find(o->conf.counter_input);
+        o->apc = apc_reader_new((unsigned)o->conf.counter_doors);
+        o->doors = doors_new(&dc);
+        if (!o->apc || !o->doors) {
+            snprintf(err, errlen, "counter set-up failed (out of memory)");
+            return -1;
+        }
+        doors_set_load(o->doors, o->saved_load);
+        o->counter_retry_ms = 0;
+    }
+    memset(&will, 0, sizeof will);
+    snprintf(will.vehicle_id, sizeof will.vehicle_id, "%s",
+             o->conf.vehicle_id);
+    will.state = WIRE_OFFLINE;
+    snprintf(will.version, sizeof will.version, "%s", SHUTTLE_VERSION);
+    snprintf(will.config_hash, sizeof will.config_hash, "%s",
+             o->config_hash);
+    if (wire_status_encode(&will, &willbuf, &willlen) != WIRE_OK) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    memset(&mo, 0, sizeof mo);
+    mo.client_id = o->conf.vehicle_id;
+    mo.host = o->conf.mqtt_host;
+    mo.port = (int)o->conf.mqtt_port;
+    mo.keepalive_s = (int)o->conf.mqtt_keepalive;
+    mo.username = o->conf.mqtt_user;
+    mo.password = o->conf.mqtt_password;
+    mo.cafile = o->conf.mqtt_cafile;
+    mo.certfile = o->conf.mqtt_certfile;
+    mo.keyfile = o->conf.mqtt_keyfile;
+    mo.will_topic = o->topic_status;
+    mo.will_payload = willbuf;
+    mo.will_len = willlen;
+    mo.max_inflight = 20;
+    rc = mqtt_new(&mo, &onboard_mqtt_cb, o, &o->mqtt, err, errlen);
+    free(willbuf);
+    if (rc != MQTT_OK)
+        return -1;
+    memset(&sdo, 0, sizeof sdo);
+    sdo.vehicle_id = o->conf.vehicle_id;
+    sdo.batch_records = (unsigned)o->conf.batch_records;
+    sdo.resend_ms = o->conf.resend_s * 1000;
+    if (sender_new(o->spool, o->mqtt, &sdo, &o->sender) != SENDER_OK) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    o->gps_retry_ms = o->mqtt_retry_ms = 0;
+    o->gps_backoff_ms = o->mqtt_backoff_ms = 0;
+    return 0;
+}
+
+static void onboard_stop_parts(struct onboard *o)
+{
+    sender_free(o->sender);
+    o->sender = NULL;
+    mqtt_free(o->mqtt);
+    o->mqtt = NULL;
+    gnss_free(o->gnss);
+    o->gnss = NULL;
+    if (o->cdev)
+        o->cdrv->close(o->cdev);
+    o->cdev = NULL;
+    o->cdrv = NULL;
+    apc_reader_free(o->apc);
+    o->apc = NULL;
+    if (o->doors)
+        o->saved_load = doors_load(o->doors);
+    doors_free(o->doors);
+    o->doors = NULL;
+}
+
+/*
+ * SIGHUP: read the file again. A bad file changes nothing. The vehicle id
+ * and the spool directory name the bus's identity and its records: they
+ * change only with a restart.
+ */
+static void onboard_reload(struct onboard *o)
+{
+    struct onboard n;
+    struct doors_event ev;
+    char err[512];
+
+    memset(&n, 0, sizeof n);
+    if (onboard_load_conf(&n, o->conffile, o->overrides, o->noverrides, err,
+                          sizeof err) != 0) {
+        log_warnx("SIGHUP: %s; keeping the running configuration", err);
+        conf_free(onboard_options, &n.conf);
+        return;
+    }
+    if (strcmp(n.conf.vehicle_id, o->conf.vehicle_id) != 0 ||
+        strcmp(n.conf.spool_dir, o->conf.spool_dir) != 0) {
+        log_warnx("SIGHUP: vehicle_id and spool_dir change only with a "
+                  "restart; keeping the running configuration");
+        conf_free(onboard_options, &n.conf);
+        return;
+    }
+    /* Open door episodes become records now, so no boarding is lost. */
+    if (o->doors)
+        while (doors_flush(o->doors, &ev) == 1)
+            onboard_on_event(o, &ev);
+    if (o->mqtt && mqtt_connected(o->mqtt))
+        mqtt_disconnect(o->mqtt);
+    onboard_stop_parts(o);
+    conf_free(onboard_options, &o->conf);
+    o->conf = n.conf;
+    if (conf_file_hash(o->conffile, o->config_hash) != 0)
+        snprintf(o->config_hash, sizeof o->config_hash, "unknown");
+    if (onboard_start_parts(o, err, sizeof err) != 0)
+        fatalx("SIGHUP: %s", err);
+    log_info("SIGHUP: configuration %s reloaded (hash %s)", o->conffile,
+             o->config_hash);
+}
+
 static void onboard_run(struct onboard *o)
 {
     while (!quit) {
@@ -465,8 +656,7 @@ static void onboard_run(struct onboard *o)
 
         if (reload) {
             reload = 0;
-            log_info("SIGHUP: reload is done by restarting; configuration "
-                     "re-checked");
+            onboard_reload(o);
         }
         onboard_gps_try(o, now);
         onboard_mqtt_try(o, now);
@@ -558,60 +748,6 @@ static void usage(FILE *fp)
             "  --example-config  print every option with its default\n");
 }
 
-static int onboard_load_conf(struct onboard *o, const char *file,
-                             const char **overrides, int n)
-{
-    char err[512];
-
-    if (conf_load(onboard_options, &o->conf, file, err, sizeof err) !=
-        CONF_OK) {
-        fprintf(stderr, "shuttle-onboard: %s\n", err);
-        return -1;
-    }
-    for (int i = 0; i < n; i++) {
-        char key[64];
-        const char *eq = strchr(overrides[i], '=');
-
-        if (!eq || (size_t)(eq - overrides[i]) >= sizeof key) {
-            fprintf(stderr, "shuttle-onboard: -o %s: expected key=value\n",
-                    overrides[i]);
-            return -1;
-        }
-        memcpy(key, overrides[i], (size_t)(eq - overrides[i]));
-        key[eq - overrides[i]] = '\0';
-        if (conf_set(onboard_options, &o->conf, key, eq + 1, err,
-                     sizeof err) != CONF_OK) {
-            fprintf(stderr, "shuttle-onboard: -o %s: %s\n", overrides[i],
-                    err);
-            return -1;
-        }
-    }
-    if (!wire_vid_ok(o->conf.vehicle_id)) {
-        fprintf(stderr,
-                "shuttle-onboard: %s: vehicle_id '%s' must be 1-%d letters, "
-                "digits, - or _\n",
-                file, o->conf.vehicle_id, WIRE_VID_MAX);
-        return -1;
-    }
-    if (strcmp(o->conf.counter_input, "none") != 0) {
-        if (!counter_driver_find(o->conf.counter_input)) {
-            fprintf(stderr,
-                    "shuttle-onboard: %s: counter_input '%s' is not none, "
-                    "serial or udp\n",
-                    file, o->conf.counter_input);
-            return -1;
-        }
-        if (!o->conf.counter_device) {
-            fprintf(stderr,
-                    "shuttle-onboard: %s: counter_input %s needs "
-                    "counter_device\n",
-                    file, o->conf.counter_input);
-            return -1;
-        }
-    }
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     static const struct option longopts[] = {
@@ -623,12 +759,7 @@ int main(int argc, char **argv)
     const char *overrides[32];
     int noverrides = 0, check = 0, foreground = 0, verbose = 0, ch, rc;
     struct onboard o;
-    struct mqtt_options mo;
     struct spool_options so;
-    struct sender_options sdo;
-    struct wire_status will;
-    uint8_t *willbuf = NULL;
-    size_t willlen = 0;
     char err[512];
 
     while ((ch = getopt_long(argc, argv, "df:hno:v", longopts, NULL)) != -1) {
@@ -665,8 +796,13 @@ int main(int argc, char **argv)
     }
     memset(&o, 0, sizeof o);
     o.conffile = conffile;
-    if (onboard_load_conf(&o, conffile, overrides, noverrides) != 0)
+    o.overrides = overrides;
+    o.noverrides = noverrides;
+    if (onboard_load_conf(&o, conffile, overrides, noverrides, err,
+                          sizeof err) != 0) {
+        fprintf(stderr, "shuttle-onboard: %s\n", err);
         return 2;
+    }
     if (check) {
         printf("configuration OK\n");
         return 0;
@@ -697,61 +833,13 @@ int main(int argc, char **argv)
         sigaction(SIGHUP, &sa, NULL);
     }
     gtime_init(&o.gt);
-    if (gnss_new(o.conf.gpsd_host, o.conf.gpsd_port, &o.gnss) != GNSS_OK)
-        fatalx("out of memory");
     if (wire_topic(o.topic_status, sizeof o.topic_status, o.conf.vehicle_id,
                    "status") ||
         wire_topic(o.topic_ack, sizeof o.topic_ack, o.conf.vehicle_id, "ack"))
         fatalx("vehicle id too long");
-
-    if (strcmp(o.conf.counter_input, "none") != 0) {
-        struct doors_config dc = {
-            .ndoors = (unsigned)o.conf.counter_doors,
-            .close_timeout_ms = o.conf.door_timeout_s * 1000,
-            .silent_ms = o.conf.counter_silent_s * 1000,
-        };
-
-        o.cdrv = counter_driver_find(o.conf.counter_input);
-        o.apc = apc_reader_new((unsigned)o.conf.counter_doors);
-        o.doors = doors_new(&dc);
-        if (!o.apc || !o.doors)
-            fatalx("counter set-up failed (out of memory)");
-    }
-
     mqtt_lib_init();
-    memset(&will, 0, sizeof will);
-    snprintf(will.vehicle_id, sizeof will.vehicle_id, "%s",
-             o.conf.vehicle_id);
-    will.state = WIRE_OFFLINE;
-    snprintf(will.version, sizeof will.version, "%s", SHUTTLE_VERSION);
-    snprintf(will.config_hash, sizeof will.config_hash, "%s", o.config_hash);
-    if (wire_status_encode(&will, &willbuf, &willlen) != WIRE_OK)
-        fatalx("out of memory");
-    memset(&mo, 0, sizeof mo);
-    mo.client_id = o.conf.vehicle_id;
-    mo.host = o.conf.mqtt_host;
-    mo.port = (int)o.conf.mqtt_port;
-    mo.keepalive_s = (int)o.conf.mqtt_keepalive;
-    mo.username = o.conf.mqtt_user;
-    mo.password = o.conf.mqtt_password;
-    mo.cafile = o.conf.mqtt_cafile;
-    mo.certfile = o.conf.mqtt_certfile;
-    mo.keyfile = o.conf.mqtt_keyfile;
-    mo.will_topic = o.topic_status;
-    mo.will_payload = willbuf;
-    mo.will_len = willlen;
-    mo.max_inflight = 20;
-    if (mqtt_new(&mo, &onboard_mqtt_cb, &o, &o.mqtt, err, sizeof err) !=
-        MQTT_OK)
+    if (onboard_start_parts(&o, err, sizeof err) != 0)
         fatalx("%s", err);
-    free(willbuf);
-
-    memset(&sdo, 0, sizeof sdo);
-    sdo.vehicle_id = o.conf.vehicle_id;
-    sdo.batch_records = (unsigned)o.conf.batch_records;
-    sdo.resend_ms = o.conf.resend_s * 1000;
-    if (sender_new(o.spool, o.mqtt, &sdo, &o.sender) != SENDER_OK)
-        fatalx("out of memory");
 
     log_info("starting: vehicle %s, gpsd %s:%s, broker %s:%lld, spool %s",
              o.conf.vehicle_id, o.conf.gpsd_host, o.conf.gpsd_port,
@@ -760,14 +848,8 @@ int main(int argc, char **argv)
     log_info("signal %d: flushing the spool and going offline", (int)quit);
     onboard_shutdown(&o);
 
-    sender_free(o.sender);
-    mqtt_free(o.mqtt);
+    onboard_stop_parts(&o);
     mqtt_lib_cleanup();
-    gnss_free(o.gnss);
-    if (o.cdev)
-        o.cdrv->close(o.cdev);
-    apc_reader_free(o.apc);
-    doors_free(o.doors);
     rc = spool_close(o.spool);
     if (rc != SPOOL_OK)
         log_warn("spool close (%s)", spool_strerror(rc));
