@@ -14,6 +14,9 @@
 
 #define DB_DEAD_KEEP 4096 /* bytes of a dead payload worth keeping */
 #define DB_LOCK_MIGRATE 0x5348544cLL /* advisory lock key: "SHTL" */
+/* Distinct service days in one commit, and remembered as having partitions.
+ * A backlog of more days than this is split over several commits. */
+#define DB_DAYS_MAX 64
 
 struct db_text {
     char *p;
@@ -44,6 +47,10 @@ struct db {
     size_t nstatus, capstatus;
     struct db_vehicle *veh;
     size_t nveh, capveh;
+    int32_t staged_days[DB_DAYS_MAX]; /* service days in the staged rows */
+    size_t nstaged_days;
+    int32_t known_days[DB_DAYS_MAX]; /* days whose partitions exist */
+    size_t nknown_days;
     uint64_t commits;
 };
 
@@ -95,6 +102,7 @@ static void db_clear_staged(struct db *d)
     d->ndead = 0;
     d->nstatus = 0;
     d->nveh = 0;
+    d->nstaged_days = 0;
 }
 
 void db_free(struct db *d)
@@ -170,15 +178,30 @@ int db_connect(struct db *d, char *err, size_t errlen)
     return DB_OK;
 }
 
-static int db_create_stage(struct db *d, char *err, size_t errlen)
+int db_prepare(struct db *d, char *err, size_t errlen)
 {
-    return db_exec(d,
-                   "CREATE TEMP TABLE IF NOT EXISTS stage_positions "
-                   "(LIKE positions INCLUDING DEFAULTS) ON COMMIT DELETE ROWS;"
-                   "CREATE TEMP TABLE IF NOT EXISTS stage_counts "
-                   "(LIKE passenger_counts INCLUDING DEFAULTS) "
-                   "ON COMMIT DELETE ROWS;",
-                   err, errlen);
+    /* Spelled out rather than LIKE positions: the ingest role may not read
+     * the raw tables, and LIKE needs that. Same columns, same order. */
+    int rc = db_exec(
+        d,
+        "CREATE TEMP TABLE IF NOT EXISTS stage_positions ("
+        " vehicle_id text, seq bigint, service_day date, t timestamptz,"
+        " received_at timestamptz DEFAULT now(), backlog boolean,"
+        " time_source smallint, lat double precision, lon double precision,"
+        " speed real, track real, alt real, hdop real, fix_mode smallint,"
+        " sats_used smallint) ON COMMIT DELETE ROWS;"
+        "CREATE TEMP TABLE IF NOT EXISTS stage_counts ("
+        " vehicle_id text, seq bigint, service_day date, t timestamptz,"
+        " received_at timestamptz DEFAULT now(), backlog boolean,"
+        " time_source smallint, door smallint, boarded smallint,"
+        " alighted smallint, door_open timestamptz, door_close timestamptz,"
+        " load_after smallint, lat double precision, lon double precision,"
+        " quality smallint) ON COMMIT DELETE ROWS;",
+        err, errlen);
+
+    if (rc != DB_OK)
+        db_drop(d);
+    return rc;
 }
 
 int db_migrate(struct db *d, char *err, size_t errlen)
@@ -250,8 +273,6 @@ unlock:
     snprintf(sql, sizeof sql, "SELECT pg_advisory_unlock(%lld)",
              DB_LOCK_MIGRATE);
     db_exec(d, sql, NULL, 0);
-    if (rc == DB_OK)
-        rc = db_create_stage(d, err, errlen);
     return rc;
 }
 
@@ -311,6 +332,40 @@ static void db_ts(char *buf, size_t len, int64_t ms)
              tm.tm_min, tm.tm_sec, frac);
 }
 
+/*
+ * The service day of a time: its date in Asia/Seoul, which has kept UTC+9
+ * without daylight saving since 1988. As days since the epoch.
+ */
+static int32_t db_service_day(int64_t t_ms)
+{
+    int64_t local_s = t_ms / 1000 + 9 * 3600;
+
+    return (int32_t)((local_s >= 0 ? local_s : local_s - 86399) / 86400);
+}
+
+static void db_day_text(char *buf, size_t len, int32_t day)
+{
+    time_t s = (time_t)day * 86400;
+    struct tm tm;
+
+    gmtime_r(&s, &tm);
+    snprintf(buf, len, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1,
+             tm.tm_mday);
+}
+
+/* Remember a staged row's day; false when the commit already spans
+ * DB_DAYS_MAX days. */
+static bool db_note_day(struct db *d, int32_t day)
+{
+    for (size_t i = 0; i < d->nstaged_days; i++)
+        if (d->staged_days[i] == day)
+            return true;
+    if (d->nstaged_days == DB_DAYS_MAX)
+        return false;
+    d->staged_days[d->nstaged_days++] = day;
+    return true;
+}
+
 /* COPY text for an optional number: \N when unknown. */
 static void db_num(char *buf, size_t len, double v, int decimals)
 {
@@ -349,9 +404,10 @@ static int db_stage_position(struct db *d, const char *vid,
                              const struct wire_record *r)
 {
     const struct wire_position *p = &r->u.pos;
-    char ts[40], speed[32], track[32], alt[32], hdop[32], sats[16];
+    char ts[40], day[16], speed[32], track[32], alt[32], hdop[32], sats[16];
 
     db_ts(ts, sizeof ts, r->t_ms);
+    db_day_text(day, sizeof day, db_service_day(r->t_ms));
     db_num(speed, sizeof speed, p->speed, 3);
     db_num(track, sizeof track, p->track, 2);
     db_num(alt, sizeof alt, p->alt, 2);
@@ -362,9 +418,9 @@ static int db_stage_position(struct db *d, const char *vid,
         snprintf(sats, sizeof sats, "\\N");
     d->npos++;
     return db_text_printf(&d->pos,
-                          "%s\t%" PRIu64 "\t%s\t%s\t%d\t%.9f\t%.9f\t%s\t%s\t%"
-                          "s\t%s\t%u\t%s\n",
-                          vid, r->seq, ts, r->backlog ? "t" : "f",
+                          "%s\t%" PRIu64 "\t%s\t%s\t%s\t%d\t%.9f\t%.9f\t%s\t"
+                          "%s\t%s\t%s\t%u\t%s\n",
+                          vid, r->seq, day, ts, r->backlog ? "t" : "f",
                           (int)r->time_source, p->lat, p->lon, speed, track,
                           alt, hdop, p->fix_mode, sats);
 }
@@ -373,9 +429,10 @@ static int db_stage_count(struct db *d, const char *vid,
                           const struct wire_record *r)
 {
     const struct wire_count *c = &r->u.count;
-    char ts[40], open[40], close[40], load[16], lat[32], lon[32];
+    char ts[40], day[16], open[40], close[40], load[16], lat[32], lon[32];
 
     db_ts(ts, sizeof ts, r->t_ms);
+    db_day_text(day, sizeof day, db_service_day(r->t_ms));
     if (c->door_open_ms)
         db_ts(open, sizeof open, c->door_open_ms);
     else
@@ -392,9 +449,9 @@ static int db_stage_count(struct db *d, const char *vid,
     db_num(lon, sizeof lon, c->lon, 9);
     d->ncnt++;
     return db_text_printf(&d->cnt,
-                          "%s\t%" PRIu64 "\t%s\t%s\t%d\t%u\t%u\t%u\t%s\t%s\t%"
-                          "s\t%s\t%s\t%u\n",
-                          vid, r->seq, ts, r->backlog ? "t" : "f",
+                          "%s\t%" PRIu64 "\t%s\t%s\t%s\t%d\t%u\t%u\t%u\t%s\t"
+                          "%s\t%s\t%s\t%s\t%u\n",
+                          vid, r->seq, day, ts, r->backlog ? "t" : "f",
                           (int)r->time_source, c->door, c->boarded,
                           c->alighted, open, close, load, lat, lon,
                           c->quality);
@@ -402,8 +459,16 @@ static int db_stage_count(struct db *d, const char *vid,
 
 int db_stage_batch(struct db *d, const struct wire_batch *b)
 {
+    size_t ndays = d->nstaged_days;
+
     if (d->npos + d->ncnt + b->n > d->max_staged)
         return DB_ERR_FULL;
+    for (size_t i = 0; i < b->n; i++) {
+        if (!db_note_day(d, db_service_day(b->records[i].t_ms))) {
+            d->nstaged_days = ndays;
+            return DB_ERR_FULL;
+        }
+    }
     if (db_note_vehicle(d, b) != DB_OK)
         return DB_ERR_NOMEM;
     for (size_t i = 0; i < b->n; i++) {
@@ -622,53 +687,145 @@ static int db_write_status(struct db *d, char *err, size_t errlen)
 }
 
 /*
- * The watermark of one vehicle: the end of the unbroken run of committed
- * seqs above the last watermark (or above the oldest seq the bus still
- * holds, when it gave up older ones). Computed from what is committed, not
- * from what this process saw, so several backends sharing a subscription
- * agree. GREATEST keeps it from moving back.
+ * The watermark of each vehicle touched: the end of the unbroken run of
+ * committed seqs above its last watermark (or above the oldest seq the bus
+ * still holds, when it gave up older ones). Computed from what is
+ * committed, not from what this process saw, so several backends sharing
+ * a subscription agree; GREATEST keeps it from moving back when two
+ * backends race. One statement for all vehicles of the commit.
  */
 static const char db_watermark_sql[] =
-    "WITH base AS (SELECT greatest("
-    "  coalesce((SELECT greatest(acked_seq, oldest_held - 1)"
-    "            FROM vehicle_progress WHERE vehicle_id = $1), 0),"
-    "  $2::bigint - 1) AS w),"
-    " s AS (SELECT seq FROM positions, base"
-    "       WHERE vehicle_id = $1 AND seq > base.w"
-    "       UNION ALL SELECT seq FROM passenger_counts, base"
-    "       WHERE vehicle_id = $1 AND seq > base.w),"
-    " r AS (SELECT seq, seq - row_number() OVER (ORDER BY seq) AS g FROM s),"
-    " n AS (SELECT coalesce((SELECT max(r.seq) FROM r, base WHERE r.g = base.w),"
-    "                       (SELECT w FROM base)) AS w)"
+    "WITH v AS (SELECT * FROM unnest($1::text[], $2::bigint[])"
+    "           AS v(vehicle_id, held)),"
+    " base AS (SELECT v.vehicle_id, v.held, greatest(coalesce(vp.acked_seq, 0),"
+    "          coalesce(vp.oldest_held, 0) - 1, v.held - 1) AS w"
+    "          FROM v LEFT JOIN vehicle_progress vp USING (vehicle_id)),"
+    " r AS (SELECT p.vehicle_id, p.seq, p.seq - row_number() OVER"
+    "       (PARTITION BY p.vehicle_id ORDER BY p.seq) AS g"
+    "       FROM pending_seqs p JOIN base b ON p.vehicle_id = b.vehicle_id"
+    "       AND p.seq > b.w),"
+    " n AS (SELECT b.vehicle_id, b.held, coalesce(max(r.seq), b.w) AS w"
+    "       FROM base b LEFT JOIN r ON r.vehicle_id = b.vehicle_id"
+    "       AND r.g = b.w GROUP BY b.vehicle_id, b.held, b.w)"
     " INSERT INTO vehicle_progress AS vp"
     "  (vehicle_id, acked_seq, oldest_held, last_seen)"
-    " SELECT $1, n.w, $2::bigint, now() FROM n"
+    " SELECT vehicle_id, w, held, now() FROM n"
     " ON CONFLICT (vehicle_id) DO UPDATE SET"
     "  acked_seq = greatest(vp.acked_seq, excluded.acked_seq),"
     "  oldest_held = greatest(vp.oldest_held, excluded.oldest_held),"
     "  last_seen = now()"
-    " RETURNING acked_seq";
+    " RETURNING vehicle_id, acked_seq";
+
+/* Seqs at or below a watermark are done with. */
+static const char db_pending_trim_sql[] =
+    "DELETE FROM pending_seqs p USING vehicle_progress vp"
+    " WHERE p.vehicle_id = vp.vehicle_id AND p.seq <= vp.acked_seq"
+    " AND p.vehicle_id = ANY($1::text[])";
 
 static int db_watermarks(struct db *d, db_ack_fn on_ack, void *arg,
                          char *err, size_t errlen)
 {
+    struct db_text vids = {0}, helds = {0};
+    const char *v[2];
+    PGresult *r;
+    int rc = DB_OK;
+
+    if (d->nveh == 0)
+        return DB_OK;
+    /* Vehicle ids are [A-Za-z0-9_-]: array literals need no quoting. */
     for (size_t i = 0; i < d->nveh; i++) {
-        char held[24];
-        const char *v[2] = {d->veh[i].vid, held};
+        if (db_text_printf(&vids, "%c%s", i ? ',' : '{', d->veh[i].vid) ||
+            db_text_printf(&helds, "%c%" PRIu64, i ? ',' : '{',
+                           d->veh[i].oldest_held)) {
+            rc = DB_ERR_NOMEM;
+            goto out;
+        }
+    }
+    if (db_text_printf(&vids, "}") || db_text_printf(&helds, "}")) {
+        rc = DB_ERR_NOMEM;
+        goto out;
+    }
+    v[0] = vids.p;
+    v[1] = helds.p;
+    r = PQexecParams(d->conn, db_watermark_sql, 2, NULL, v, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        db_errf(err, errlen, "watermark: %s", PQerrorMessage(d->conn));
+        PQclear(r);
+        rc = DB_ERR_QUERY;
+        goto out;
+    }
+    for (int i = 0; i < PQntuples(r); i++)
+        if (on_ack)
+            on_ack(arg, PQgetvalue(r, i, 0),
+                   strtoull(PQgetvalue(r, i, 1), NULL, 10));
+    PQclear(r);
+    r = PQexecParams(d->conn, db_pending_trim_sql, 1, NULL, v, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        db_errf(err, errlen, "watermark: %s", PQerrorMessage(d->conn));
+        rc = DB_ERR_QUERY;
+    }
+    PQclear(r);
+out:
+    free(vids.p);
+    free(helds.p);
+    return rc;
+}
+
+/* Make sure every staged day has its partitions, each in its own short
+ * transaction: creating one locks the parent table. */
+static int db_ensure_partitions(struct db *d, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < d->nstaged_days; i++) {
+        int32_t day = d->staged_days[i];
+        bool known = false;
+        char text[16];
+        const char *v[1] = {text};
         PGresult *r;
 
-        snprintf(held, sizeof held, "%" PRIu64, d->veh[i].oldest_held);
-        r = PQexecParams(d->conn, db_watermark_sql, 2, NULL, v, NULL, NULL,
-                         0);
-        if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-            db_errf(err, errlen, "watermark: %s", PQerrorMessage(d->conn));
+        for (size_t k = 0; k < d->nknown_days && !known; k++)
+            known = d->known_days[k] == day;
+        if (known)
+            continue;
+        db_day_text(text, sizeof text, day);
+        r = PQexecParams(d->conn, "SELECT shuttle_ensure_partition($1::date)",
+                         1, NULL, v, NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+            db_errf(err, errlen, "partition for %s: %s", text,
+                    PQerrorMessage(d->conn));
             PQclear(r);
             return DB_ERR_QUERY;
         }
-        if (on_ack)
-            on_ack(arg, d->veh[i].vid, strtoull(PQgetvalue(r, 0, 0), NULL, 10));
         PQclear(r);
+        /* A full cache starts over: it is only a shortcut. */
+        if (d->nknown_days == DB_DAYS_MAX)
+            d->nknown_days = 0;
+        d->known_days[d->nknown_days++] = day;
     }
+    return DB_OK;
+}
+
+int db_drop_positions_before(struct db *d, int64_t t_ms, int *dropped,
+                             char *err, size_t errlen)
+{
+    char text[16];
+    const char *v[1] = {text};
+    PGresult *r;
+
+    if (!db_connected(d))
+        return DB_ERR_CONNECT;
+    db_day_text(text, sizeof text, db_service_day(t_ms));
+    r = PQexecParams(d->conn,
+                     "SELECT shuttle_drop_positions_before($1::date)", 1,
+                     NULL, v, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        db_errf(err, errlen, "retention: %s", PQerrorMessage(d->conn));
+        PQclear(r);
+        return DB_ERR_QUERY;
+    }
+    *dropped = atoi(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    /* Dropped days may come back (a late backlog): ask again. */
+    d->nknown_days = 0;
     return DB_OK;
 }
 
@@ -682,16 +839,21 @@ int db_commit(struct db *d, db_ack_fn on_ack, void *arg, uint64_t *inserted,
         return DB_OK;
     if (!db_connected(d))
         return DB_ERR_CONNECT;
+    rc = db_ensure_partitions(d, err, errlen);
+    if (rc != DB_OK) {
+        db_drop(d);
+        return rc;
+    }
     rc = db_exec(d, "BEGIN", err, errlen);
     if (rc == DB_OK && d->npos)
         rc = db_copy(d,
-                     "COPY stage_positions (vehicle_id, seq, t, backlog,"
+                     "COPY stage_positions (vehicle_id, seq, service_day, t, backlog,"
                      " time_source, lat, lon, speed, track, alt, hdop,"
                      " fix_mode, sats_used) FROM STDIN",
                      &d->pos, err, errlen);
     if (rc == DB_OK && d->ncnt)
         rc = db_copy(d,
-                     "COPY stage_counts (vehicle_id, seq, t, backlog,"
+                     "COPY stage_counts (vehicle_id, seq, service_day, t, backlog,"
                      " time_source, door, boarded, alighted, door_open,"
                      " door_close, load_after, lat, lon, quality) FROM STDIN",
                      &d->cnt, err, errlen);
@@ -699,14 +861,24 @@ int db_commit(struct db *d, db_ack_fn on_ack, void *arg, uint64_t *inserted,
         rc = db_count_inserted(
             d,
             "INSERT INTO positions SELECT * FROM stage_positions"
-            " ON CONFLICT (vehicle_id, seq) DO NOTHING",
+            " ON CONFLICT (vehicle_id, seq, service_day) DO NOTHING",
             &n, err, errlen);
     if (rc == DB_OK && d->ncnt)
         rc = db_count_inserted(
             d,
             "INSERT INTO passenger_counts SELECT * FROM stage_counts"
-            " ON CONFLICT (vehicle_id, seq) DO NOTHING",
+            " ON CONFLICT (vehicle_id, seq, service_day) DO NOTHING",
             &n, err, errlen);
+    /* Every staged seq, new or re-sent, is a candidate for the watermark:
+     * a re-send after a database crash refills what the unlogged table
+     * lost. */
+    if (rc == DB_OK)
+        rc = db_exec(d,
+                     "INSERT INTO pending_seqs (vehicle_id, seq)"
+                     " SELECT vehicle_id, seq FROM stage_positions"
+                     " UNION ALL SELECT vehicle_id, seq FROM stage_counts"
+                     " ON CONFLICT DO NOTHING",
+                     err, errlen);
     if (rc == DB_OK)
         rc = db_write_dead(d, err, errlen);
     if (rc == DB_OK)

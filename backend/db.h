@@ -31,6 +31,10 @@ bool db_connected(const struct db *d);
  * once). */
 int db_migrate(struct db *d, char *err, size_t errlen);
 
+/* After connecting (and migrating): set up this session's staging tables.
+ * Returns DB_OK or DB_ERR_QUERY (e.g. the schema is missing). */
+int db_prepare(struct db *d, char *err, size_t errlen);
+
 /*
  * Stage a validated batch for the next commit. Staged rows live in memory
  * only: on a crash they are lost, which is safe because nothing staged is
@@ -62,6 +66,13 @@ typedef void (*db_ack_fn)(void *arg, const char *vid, uint64_t acked_seq);
  */
 int db_commit(struct db *d, db_ack_fn on_ack, void *arg, uint64_t *inserted,
               char *err, size_t errlen);
+
+/*
+ * Retention: drop the position partitions of service days before the day
+ * of `t_ms` (passenger counts are kept). *dropped gets the number of days.
+ */
+int db_drop_positions_before(struct db *d, int64_t t_ms, int *dropped,
+                             char *err, size_t errlen);
 
 /* Commits done and rows written since start (for metrics). */
 uint64_t db_commits(const struct db *d);

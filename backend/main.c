@@ -12,6 +12,7 @@
 #include "clock.h"
 #include "conf.h"
 #include "db.h"
+#include "gtfs.h"
 #include "ingest.h"
 #include "log.h"
 #include "mqtt.h"
@@ -19,6 +20,8 @@
 
 struct backend_conf {
     char *database;
+    char *admin_database;
+    long long raw_retention_days;
     char *mqtt_host;
     long long mqtt_port;
     char *mqtt_client_id;
@@ -41,6 +44,12 @@ struct backend_conf {
 static const struct conf_option backend_options[] = {
     OPT("database", CONF_STRING, database, "dbname=shuttle", 0, 0,
         "libpq connection string of the telemetry database"),
+    OPT("admin_database", CONF_STRING, admin_database, NULL, 0, 0,
+        "connection string of the schema owner, for migrations (default: "
+        "database); then database may log in as a shuttle_ingest member"),
+    OPT("raw_retention_days", CONF_INT, raw_retention_days, "0", 0, 36500,
+        "drop raw positions older than this many service days (0: keep "
+        "all); passenger counts are always kept"),
     OPT("mqtt_host", CONF_STRING, mqtt_host, "127.0.0.1", 0, 0,
         "MQTT broker host"),
     OPT("mqtt_port", CONF_INT, mqtt_port, "1883", 1, 65535,
@@ -94,6 +103,8 @@ struct backend {
     int64_t first_staged_ms; /* monotonic; 0: nothing staged */
     int64_t db_retry_ms, db_backoff_ms;
     int64_t mqtt_retry_ms, mqtt_backoff_ms;
+    int64_t next_retention_ms;
+    int migrated;
     uint64_t committed;
 };
 
@@ -119,12 +130,24 @@ static void backend_on_disconnect(void *arg, int reason)
               b->conf.mqtt_port, reason);
 }
 
+static void backend_commit(struct backend *b);
+
 static void backend_on_message(void *arg, const char *topic,
                                const void *payload, size_t len, bool retained)
 {
     struct backend *b = arg;
     int r = ingest_message(b->db, &b->stats, topic, payload, len,
                            clock_wall_ms(), &b->window);
+
+    /* Full (records or days): commit what is staged and try once more. */
+    if (r == INGEST_R_OVERLOAD && db_staged_items(b->db) > 0 &&
+        db_connected(b->db)) {
+        backend_commit(b);
+        b->stats.rejected[INGEST_R_OVERLOAD]--;
+        b->stats.messages--;
+        r = ingest_message(b->db, &b->stats, topic, payload, len,
+                           clock_wall_ms(), &b->window);
+    }
 
     if (r >= 0)
         log_warnx("refused message on %s (%zu bytes): %s", topic, len,
@@ -169,14 +192,36 @@ static int64_t backoff_next(int64_t *backoff)
     return *backoff;
 }
 
+/* Apply the migrations as the schema owner (admin_database, or database). */
+static int backend_migrate(const struct backend_conf *c, char *err,
+                           size_t errlen)
+{
+    struct db *admin;
+    int rc;
+
+    if (db_new(c->admin_database ? c->admin_database : c->database, 1,
+               &admin) != DB_OK) {
+        snprintf(err, errlen, "out of memory");
+        return DB_ERR_NOMEM;
+    }
+    rc = db_connect(admin, err, errlen);
+    if (rc == DB_OK)
+        rc = db_migrate(admin, err, errlen);
+    db_free(admin);
+    return rc;
+}
+
 static void backend_db_try(struct backend *b, int64_t now)
 {
     char err[512];
 
     if (db_connected(b->db) || now < b->db_retry_ms)
         return;
-    if (db_connect(b->db, err, sizeof err) != DB_OK ||
-        db_migrate(b->db, err, sizeof err) != DB_OK) {
+    if ((!b->migrated &&
+         (b->migrated = backend_migrate(&b->conf, err, sizeof err) == DB_OK) ==
+             0) ||
+        db_connect(b->db, err, sizeof err) != DB_OK ||
+        db_prepare(b->db, err, sizeof err) != DB_OK) {
         b->db_retry_ms = now + backoff_next(&b->db_backoff_ms);
         log_warnx("%s; retrying in %" PRId64 " ms", err, b->db_backoff_ms);
         return;
@@ -216,6 +261,24 @@ static void backend_commit(struct backend *b)
     b->first_staged_ms = 0;
 }
 
+/* Hourly: drop raw positions past the retention (if one is set). */
+static void backend_retention(struct backend *b, int64_t now)
+{
+    char err[512];
+    int dropped = 0;
+
+    if (b->conf.raw_retention_days == 0 || !db_connected(b->db))
+        return;
+    b->next_retention_ms = now + 3600 * 1000;
+    if (db_drop_positions_before(b->db,
+                                 clock_wall_ms() -
+                                     b->conf.raw_retention_days * 86400000LL,
+                                 &dropped, err, sizeof err) != DB_OK)
+        log_warnx("%s", err);
+    else if (dropped > 0)
+        log_info("retention: dropped %d days of raw positions", dropped);
+}
+
 static int backend_commit_due(struct backend *b, int64_t now)
 {
     if (db_staged_items(b->db) == 0)
@@ -239,6 +302,8 @@ static void backend_run(struct backend *b)
         backend_mqtt_try(b, now);
         if (backend_commit_due(b, now))
             backend_commit(b);
+        if (now >= b->next_retention_ms)
+            backend_retention(b, now);
 
         fd = mqtt_fd(b->mqtt);
         if (fd >= 0) {
@@ -282,6 +347,8 @@ static void usage(FILE *fp)
             "  -d        stay in the foreground, log to stderr\n"
             "  -v        more verbose logging\n"
             "  --migrate apply database migrations and exit\n"
+            "  --load-gtfs DIR  migrate, replace the GTFS feed with the one "
+            "in DIR, exit\n"
             "  --example-config  print every option with its default\n");
 }
 
@@ -290,6 +357,7 @@ int main(int argc, char **argv)
     static const struct option longopts[] = {
         {"help", no_argument, NULL, 'h'},
         {"migrate", no_argument, NULL, 'M'},
+        {"load-gtfs", required_argument, NULL, 'G'},
         {"example-config", no_argument, NULL, 'E'},
         {NULL, 0, NULL, 0},
     };
@@ -297,6 +365,7 @@ int main(int argc, char **argv)
     const char *overrides[32];
     int noverrides = 0;
     int check = 0, foreground = 0, verbose = 0, migrate = 0;
+    const char *gtfs_dir = NULL;
     struct backend b;
     struct mqtt_options mo;
     char err[512];
@@ -321,6 +390,10 @@ int main(int argc, char **argv)
             break;
         case 'v':
             verbose++;
+            break;
+        case 'G':
+            gtfs_dir = optarg;
+            migrate = 1; /* the feed's tables come with the schema */
             break;
         case 'M':
             migrate = 1;
@@ -377,12 +450,26 @@ int main(int argc, char **argv)
     if (db_new(b.conf.database, (size_t)b.conf.max_staged, &b.db) != DB_OK)
         fatalx("out of memory");
     if (migrate) {
-        if (db_connect(b.db, err, sizeof err) != DB_OK ||
-            db_migrate(b.db, err, sizeof err) != DB_OK) {
+        if (backend_migrate(&b.conf, err, sizeof err) != DB_OK) {
             log_warnx("%s", err);
             return 1;
         }
         log_info("database schema is up to date");
+        if (gtfs_dir) {
+            struct gtfs_summary gs;
+
+            if (gtfs_load(b.conf.database, gtfs_dir, &gs, err, sizeof err) !=
+                GTFS_OK) {
+                log_warnx("GTFS not loaded: %s", err);
+                db_free(b.db);
+                return 1;
+            }
+            printf("loaded feed %s: %lld routes, %lld stops, %lld trips, "
+                   "%lld stop times, %lld shape points\n",
+                   gs.feed_version[0] ? gs.feed_version : "(no feed_version)",
+                   gs.routes, gs.stops, gs.trips, gs.stop_times,
+                   gs.shape_points);
+        }
         db_free(b.db);
         return 0;
     }

@@ -1043,27 +1043,35 @@ int harness_pg_restart(struct harness_pg *pg)
     return pg_launch(pg);
 }
 
-/* Run SQL; the result (caller frees) or NULL after printing the error. */
-static PGresult *pg_run(struct harness_pg *pg, const char *sql)
+/* Run SQL; the result (caller frees) or NULL after printing the error
+ * unless QUIET. */
+static PGresult *pg_run_q(struct harness_pg *pg, const char *sql, int quiet)
 {
     PGconn *conn = PQconnectdb(pg->conninfo);
     PGresult *res;
     ExecStatusType st;
 
     if (PQstatus(conn) != CONNECTION_OK) {
-        fail("connect %s: %s", pg->conninfo, PQerrorMessage(conn));
+        if (!quiet)
+            fail("connect %s: %s", pg->conninfo, PQerrorMessage(conn));
         PQfinish(conn);
         return NULL;
     }
     res = PQexec(conn, sql);
     st = PQresultStatus(res);
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-        fail("%s: %s", sql, PQerrorMessage(conn));
+        if (!quiet)
+            fail("%s: %s", sql, PQerrorMessage(conn));
         PQclear(res);
         res = NULL;
     }
     PQfinish(conn);
     return res;
+}
+
+static PGresult *pg_run(struct harness_pg *pg, const char *sql)
+{
+    return pg_run_q(pg, sql, 0);
 }
 
 int harness_pg_exec(struct harness_pg *pg, const char *sql)
@@ -1074,9 +1082,10 @@ int harness_pg_exec(struct harness_pg *pg, const char *sql)
     return res != NULL ? 0 : -1;
 }
 
-long long harness_pg_scalar(struct harness_pg *pg, const char *sql)
+/* harness_pg_scalar, printing errors unless QUIET. */
+static long long pg_scalar_q(struct harness_pg *pg, const char *sql, int quiet)
 {
-    PGresult *res = pg_run(pg, sql);
+    PGresult *res = pg_run_q(pg, sql, quiet);
     long long v = -1;
 
     if (res != NULL && PQntuples(res) > 0 && PQnfields(res) > 0 &&
@@ -1091,6 +1100,33 @@ long long harness_pg_scalar(struct harness_pg *pg, const char *sql)
     }
     PQclear(res);
     return v;
+}
+
+long long harness_pg_scalar(struct harness_pg *pg, const char *sql)
+{
+    return pg_scalar_q(pg, sql, 0);
+}
+
+int harness_wait_scalar(struct harness_pg *pg, const char *sql, long long want,
+                        int timeout_ms)
+{
+    long long end = now_ms() + timeout_ms;
+    long long v;
+
+    for (;;) {
+        /* Quiet: while a daemon starts, the table may not exist yet. */
+        v = pg_scalar_q(pg, sql, 1);
+        if (v == want)
+            return 0;
+        if (now_ms() >= end)
+            break;
+        harness_sleep_ms(100);
+    }
+    fail("after %d ms, %s returned %lld, not %lld", timeout_ms, sql, v, want);
+    /* The error, if it was one. */
+    if (v == -1)
+        pg_scalar_q(pg, sql, 0);
+    return -1;
 }
 
 /* ---- gpsd ----------------------------------------------------------- */
@@ -1212,4 +1248,188 @@ int harness_gpsd_restart(struct harness_gpsd *g)
     harness_gpsd_stop(g);
     unlink(g->ctl); /* a stale socket left by a SIGKILLed gpsd */
     return gpsd_launch(g);
+}
+
+/* ---- our daemons ---------------------------------------------------- */
+
+const char *harness_proc_log(const struct harness_proc *p)
+{
+    return p->log_path;
+}
+
+int harness_log_has(const char *path, const char *needle)
+{
+    char buf[8192];
+    size_t keep = strlen(needle), have = 0, n;
+    int found = 0;
+    FILE *f;
+
+    if (keep == 0 || keep >= sizeof buf / 2 || (f = fopen(path, "r")) == NULL)
+        return 0;
+    /* Read in blocks, carrying the last strlen(needle)-1 bytes over so a
+     * match across two blocks is not missed. */
+    while (!found && (n = fread(buf + have, 1, sizeof buf - 1 - have, f)) > 0) {
+        have += n;
+        buf[have] = '\0';
+        found = strstr(buf, needle) != NULL;
+        if (have >= keep) {
+            memmove(buf, buf + have - (keep - 1), keep - 1);
+            have = keep - 1;
+        }
+    }
+    fclose(f);
+    return found;
+}
+
+/* What a daemon start waits for: its log saying every one of NEEDLES, or
+ * the daemon gone. */
+struct daemon_wait {
+    struct harness_proc *proc;
+    const char *const *needles;
+};
+
+static int daemon_ready(void *arg)
+{
+    const struct daemon_wait *w = arg;
+    size_t i;
+
+    if (!harness_alive(w->proc))
+        return 1; /* stop waiting; the caller checks again */
+    for (i = 0; w->needles[i] != NULL; i++)
+        if (!harness_log_has(w->proc->log_path, w->needles[i]))
+            return 0;
+    return 1;
+}
+
+/* Spawn ARGV (our daemon NAME, logging to LOG) and wait up to 15 s for
+ * NEEDLES in its log. The process, or NULL after showing the log. */
+static struct harness_proc *daemon_start(const char *name, char **argv,
+                                         const char *log,
+                                         const char *const *needles)
+{
+    struct daemon_wait w;
+    long long t0 = now_ms();
+
+    w.proc = harness_spawn(name, argv, log);
+    if (w.proc == NULL)
+        return NULL;
+    w.needles = needles;
+    /* SIGTERM is their orderly stop; give them time to flush and commit. */
+    harness_set_stop(w.proc, SIGTERM, 5000);
+    harness_wait_for(daemon_ready, &w, 15000);
+    if (!harness_alive(w.proc) || !daemon_ready(&w)) {
+        start_failed(w.proc, name, log, NULL);
+        return NULL;
+    }
+    if (getenv("SHUTTLE_HARNESS_VERBOSE") != NULL)
+        fprintf(stderr, "harness: %s up in %lld ms\n", name, now_ms() - t0);
+    return w.proc;
+}
+
+/* ARGV of NFIXED fixed words followed by "-o OPT" for each of EXTRA, in
+ * memory owned by the harness. */
+static char **daemon_argv(const char *const *fixed, size_t nfixed,
+                          const char *const *extra)
+{
+    size_t n = 0, i, k = 0;
+    char **argv;
+
+    while (extra != NULL && extra[n] != NULL)
+        n++;
+    argv = harness_alloc((nfixed + 2 * n + 1) * sizeof *argv);
+    for (i = 0; i < nfixed; i++)
+        argv[k++] = hprintf("%s", fixed[i]);
+    for (i = 0; i < n; i++) {
+        argv[k++] = hprintf("-o");
+        argv[k++] = hprintf("%s", extra[i]);
+    }
+    argv[k] = NULL;
+    return argv;
+}
+
+struct harness_proc *harness_backend_start(struct harness_pg *pg,
+                                           struct harness_mqtt *m,
+                                           const char *const *extra_opts)
+{
+    static const char *const needles[] = {"database ready",
+                                          "connected to broker", NULL};
+    char *dir = harness_tmpdir("backend");
+    char *conf, *log, *db, *port;
+    FILE *f;
+
+    if (dir == NULL)
+        return NULL;
+    conf = hprintf("%s/backend.conf", dir);
+    log = hprintf("%s/backend.log", dir);
+    /* An explicit (empty) file, or the backend would read
+     * /etc/shuttle/backend.conf when the machine has one. */
+    f = fopen(conf, "w");
+    if (f == NULL || fputs("# written by the shuttle test harness\n", f) < 0 ||
+        fclose(f) != 0) {
+        fail("%s: %s", conf, strerror(errno));
+        return NULL;
+    }
+    db = hprintf("database=%s", pg->conninfo);
+    port = hprintf("mqtt_port=%d", m->port);
+    {
+        const char *fixed[] = {
+            harness_bin("shuttle-backend"), "-d", "-f", conf, "-o", db, "-o",
+            "mqtt_host=127.0.0.1",          "-o", port};
+
+        return daemon_start(
+            "shuttle-backend",
+            daemon_argv(fixed, sizeof fixed / sizeof *fixed, extra_opts), log,
+            needles);
+    }
+}
+
+struct harness_proc *harness_onboard_start(const char *vid,
+                                           struct harness_gpsd *g,
+                                           struct harness_mqtt *m,
+                                           const char *spool_dir,
+                                           const char *const *extra_opts)
+{
+    static const char *const needles[] = {"connected to broker", NULL};
+    char *dir = harness_tmpdir("onboard");
+    char *conf, *log;
+    FILE *f;
+
+    if (dir == NULL)
+        return NULL;
+    conf = hprintf("%s/onboard.conf", dir);
+    log = hprintf("%s/onboard.log", dir);
+    if (spool_dir == NULL) {
+        spool_dir = hprintf("%s/spool", dir);
+        if (mkdir(spool_dir, 0700) < 0) {
+            fail("mkdir %s: %s", spool_dir, strerror(errno));
+            return NULL;
+        }
+    }
+    f = fopen(conf, "w");
+    if (f == NULL) {
+        fail("%s: %s", conf, strerror(errno));
+        return NULL;
+    }
+    fprintf(f,
+            "# written by the shuttle test harness\n"
+            "vehicle_id %s\n"
+            "gpsd_host 127.0.0.1\n"
+            "gpsd_port %d\n"
+            "mqtt_host 127.0.0.1\n"
+            "mqtt_port %d\n"
+            "spool_dir %s\n",
+            vid, g->port, m->port, spool_dir);
+    if (fclose(f) != 0) {
+        fail("%s: %s", conf, strerror(errno));
+        return NULL;
+    }
+    {
+        const char *fixed[] = {harness_bin("shuttle-onboard"), "-d", "-f",
+                               conf};
+
+        return daemon_start(
+            "shuttle-onboard",
+            daemon_argv(fixed, sizeof fixed / sizeof *fixed, extra_opts), log,
+            needles);
+    }
 }

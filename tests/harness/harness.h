@@ -187,4 +187,38 @@ int harness_gpsd_stop(struct harness_gpsd *g);
 /* Stop when running, start again on the same ports. 0 or -1. */
 int harness_gpsd_restart(struct harness_gpsd *g);
 
+/* ---- our daemons ---------------------------------------------------- */
+
+/* Start shuttle-backend (harness_bin) in the foreground on the database of
+ * PG and the broker M, with "-o key=value" for each of EXTRA_OPTS
+ * (NULL-terminated, may be NULL; later options win), its log in a new
+ * folder. Returns once the log says both "database ready" and "connected to
+ * broker" (at most 15 s), NULL otherwise. Several may be started, one after
+ * the other (a restart is a new start on the same PG and M). */
+struct harness_proc *harness_backend_start(struct harness_pg *pg,
+                                           struct harness_mqtt *m,
+                                           const char *const *extra_opts);
+
+/* Start shuttle-onboard for vehicle VID, reading gpsd G and publishing to
+ * M, from a config file written into a new folder (where its log goes too).
+ * SPOOL_DIR NULL: a "spool" folder beside the config. EXTRA_OPTS as for
+ * harness_backend_start. Returns once the log says "connected to broker"
+ * (at most 15 s), NULL otherwise. */
+struct harness_proc *harness_onboard_start(const char *vid,
+                                           struct harness_gpsd *g,
+                                           struct harness_mqtt *m,
+                                           const char *spool_dir,
+                                           const char *const *extra_opts);
+
+/* The log file of a process started by the harness (owned by the harness). */
+const char *harness_proc_log(const struct harness_proc *p);
+
+/* 1 when the file at PATH contains NEEDLE, else 0. */
+int harness_log_has(const char *path, const char *needle);
+
+/* Run SQL every 100 ms until harness_pg_scalar() returns WANT: 0 when it did
+ * within TIMEOUT_MS, else -1 after printing SQL and the last value. */
+int harness_wait_scalar(struct harness_pg *pg, const char *sql, long long want,
+                        int timeout_ms);
+
 #endif
