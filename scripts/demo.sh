@@ -58,9 +58,10 @@ chmod 755 "$top/work" "$work"
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 next_port=$((20000 + RANDOM % 20000))
-free_port() {
+free_port() { # free_port VAR: VAR gets the next free port (no subshell,
+  # so the counter moves on)
   while ! port_free "$next_port"; do next_port=$((next_port + 1)); done
-  echo "$next_port"; next_port=$((next_port + 1))
+  printf -v "$1" '%s' "$next_port"; next_port=$((next_port + 1))
 }
 spawn() { # spawn LOG CMD...: start in the background, remember the pid
   local log=$1; shift
@@ -80,7 +81,7 @@ pgbin=/usr/lib/postgresql/15/bin
 mkdir -p "$work/pg"; chown postgres "$work/pg"
 runuser -u postgres -- "$pgbin/initdb" -D "$work/pg/data" -A trust -E UTF8 \
   --locale=C --no-sync >"$work/initdb.log" 2>&1
-pgport=$(free_port)
+free_port pgport
 spawn "$work/postgres.log" runuser -u postgres -- "$pgbin/postgres" \
   -D "$work/pg/data" -c listen_addresses= -k "$work/pg" -p "$pgport"
 for _ in $(seq 50); do
@@ -89,7 +90,7 @@ done
 psql -q -h "$work/pg" -p "$pgport" -U postgres -c "CREATE DATABASE shuttle"
 db="host=$work/pg port=$pgport dbname=shuttle user=postgres"
 
-mqport=$(free_port)
+free_port mqport
 mkdir -p "$work/mosquitto"; chown mosquitto "$work/mosquitto"
 cat > "$work/mosquitto.conf" <<CONF
 listener $mqport 127.0.0.1
@@ -102,7 +103,7 @@ spawn "$work/mosquitto.log" mosquitto -c "$work/mosquitto.conf"
 
 gpsd_ports=() udp_ports=() counter_ports=()
 for i in 1 2 3 4 5 6; do
-  gp=$(free_port); up=$(free_port); cp=$(free_port)
+  free_port gp; free_port up; free_port cp
   gpsd_ports+=("$gp"); udp_ports+=("$up"); counter_ports+=("$cp")
   spawn "$work/gpsd-$i.log" gpsd -N -n -b -S "$gp" -F "$work/gpsd-$i.sock" \
     "udp://127.0.0.1:$up"

@@ -1,0 +1,687 @@
+/* trips_db: rebuild a service day's derived tables from the raw records. */
+#include "trips_db.h"
+
+#include <inttypes.h>
+#include <libpq-fe.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "clock.h"
+#include "trips.h"
+
+static void tdb_err(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void tdb_err(char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    size_t n;
+
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    n = strlen(err);
+    while (n && err[n - 1] == '\n')
+        err[--n] = '\0';
+}
+
+/* Midnight of a Seoul date (UTC+9, no daylight saving) in Unix ms. */
+static int tdb_day_ms(const char *day, int64_t *out)
+{
+    struct tm tm;
+    int y, m, d, n = 0;
+    time_t s;
+
+    if (sscanf(day, "%4d-%2d-%2d%n", &y, &m, &d, &n) != 3 ||
+        day[n] != '\0' || n != 10 || m < 1 || m > 12 || d < 1 || d > 31)
+        return -1;
+    memset(&tm, 0, sizeof tm);
+    tm.tm_year = y - 1900;
+    tm.tm_mon = m - 1;
+    tm.tm_mday = d;
+    s = timegm(&tm);
+    {
+        struct tm back;
+
+        gmtime_r(&s, &back);
+        if (back.tm_mday != tm.tm_mday || back.tm_mon != tm.tm_mon)
+            return -1; /* 2026-02-30 */
+    }
+    *out = (int64_t)s * 1000 - 9 * 3600 * 1000LL;
+    return 0;
+}
+
+static PGresult *tdb_query(PGconn *c, const char *sql, const char *day,
+                           char *err, size_t errlen)
+{
+    const char *v[1] = {day};
+    PGresult *r = PQexecParams(c, sql, day ? 1 : 0, NULL, v, NULL, NULL, 0);
+
+    if (PQresultStatus(r) != PGRES_TUPLES_OK &&
+        PQresultStatus(r) != PGRES_COMMAND_OK) {
+        tdb_err(err, errlen, "%s", PQerrorMessage(c));
+        PQclear(r);
+        return NULL;
+    }
+    return r;
+}
+
+static int tdb_stop_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct trips_stop *)a)->id,
+                  ((const struct trips_stop *)b)->id);
+}
+
+static int tdb_stop_index(const struct trips_feed *f, const char *id)
+{
+    struct trips_stop key;
+    const struct trips_stop *s;
+
+    snprintf(key.id, sizeof key.id, "%s", id);
+    s = bsearch(&key, f->stops, f->nstops, sizeof *s, tdb_stop_cmp);
+    return s ? (int)(s - f->stops) : -1;
+}
+
+static void tdb_feed_free(struct trips_feed *f)
+{
+    free(f->stops);
+    free(f->st);
+    free(f->trips);
+    memset(f, 0, sizeof *f);
+}
+
+static int tdb_load_feed(PGconn *c, const char *day, struct trips_feed *f,
+                         char *err, size_t errlen)
+{
+    PGresult *r;
+    int n;
+
+    r = tdb_query(c,
+                  "SELECT stop_id, stop_lat, stop_lon FROM gtfs_stops"
+                  " WHERE stop_lat IS NOT NULL ORDER BY stop_id",
+                  NULL, err, errlen);
+    if (!r)
+        return TRIPS_DB_ERR_QUERY;
+    n = PQntuples(r);
+    f->stops = calloc((size_t)n + 1, sizeof *f->stops);
+    if (!f->stops) {
+        PQclear(r);
+        return TRIPS_DB_ERR_NOMEM;
+    }
+    for (int i = 0; i < n; i++) {
+        snprintf(f->stops[i].id, sizeof f->stops[i].id, "%s",
+                 PQgetvalue(r, i, 0));
+        f->stops[i].lat = atof(PQgetvalue(r, i, 1));
+        f->stops[i].lon = atof(PQgetvalue(r, i, 2));
+    }
+    f->nstops = (size_t)n;
+    /* ORDER BY uses the database's collation; bsearch needs strcmp's. */
+    qsort(f->stops, f->nstops, sizeof *f->stops, tdb_stop_cmp);
+    PQclear(r);
+
+    r = tdb_query(c,
+                  "SELECT t.trip_id, t.route_id, coalesce(t.block_id, ''),"
+                  " coalesce(t.direction_id, -1), st.stop_id,"
+                  " st.stop_sequence, st.arrival_secs, st.departure_secs"
+                  " FROM gtfs_trips t JOIN gtfs_stop_times st USING (trip_id)"
+                  " WHERE t.service_id IN (SELECT gtfs_services_on($1))"
+                  " ORDER BY t.trip_id COLLATE \"C\", st.stop_sequence",
+                  day, err, errlen);
+    if (!r)
+        return TRIPS_DB_ERR_QUERY;
+    n = PQntuples(r);
+    f->st = calloc((size_t)n + 1, sizeof *f->st);
+    f->trips = calloc((size_t)n + 1, sizeof *f->trips);
+    if (!f->st || !f->trips) {
+        PQclear(r);
+        return TRIPS_DB_ERR_NOMEM;
+    }
+    for (int i = 0; i < n; i++) {
+        const char *trip = PQgetvalue(r, i, 0);
+        struct trips_stop_time *st = &f->st[f->nst];
+        struct trips_trip *t;
+
+        if (f->ntrips == 0 || strcmp(f->trips[f->ntrips - 1].id, trip)) {
+            t = &f->trips[f->ntrips++];
+            snprintf(t->id, sizeof t->id, "%s", trip);
+            snprintf(t->route_id, sizeof t->route_id, "%s",
+                     PQgetvalue(r, i, 1));
+            snprintf(t->block_id, sizeof t->block_id, "%s",
+                     PQgetvalue(r, i, 2));
+            t->direction = atoi(PQgetvalue(r, i, 3));
+            t->first = f->nst;
+        }
+        t = &f->trips[f->ntrips - 1];
+        st->stop = tdb_stop_index(f, PQgetvalue(r, i, 4));
+        if (st->stop < 0) {
+            tdb_err(err, errlen, "trip %s calls at unknown stop %s", trip,
+                    PQgetvalue(r, i, 4));
+            PQclear(r);
+            return TRIPS_DB_ERR_FEED;
+        }
+        st->sequence = atoi(PQgetvalue(r, i, 5));
+        st->arr_s = atoi(PQgetvalue(r, i, 6));
+        st->dep_s = atoi(PQgetvalue(r, i, 7));
+        f->nst++;
+        t->n++;
+    }
+    PQclear(r);
+    if (f->ntrips == 0) {
+        tdb_err(err, errlen,
+                "no trips run on %s in the loaded timetable (load one with "
+                "shuttle-backend --load-gtfs DIR)",
+                day);
+        return TRIPS_DB_ERR_FEED;
+    }
+    return trips_feed_finish(f) == 0 ? TRIPS_DB_OK : TRIPS_DB_ERR_NOMEM;
+}
+
+/* One vehicle's raw input and what was built from it. */
+struct tdb_vehicle {
+    char id[TRIPS_ID_MAX];
+    struct trips_fix *fixes;
+    size_t nfixes;
+    struct trips_door *doors;
+    size_t ndoors;
+    struct trips_visit *visits;
+    size_t nvisits;
+};
+
+static void tdb_vehicles_free(struct tdb_vehicle *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].fixes);
+        free(v[i].doors);
+        free(v[i].visits);
+    }
+    free(v);
+}
+
+/* The vehicle named `id`, added at the end if new (input is sorted). */
+static struct tdb_vehicle *tdb_vehicle(struct tdb_vehicle **v, size_t *n,
+                                       const char *id)
+{
+    struct tdb_vehicle *g;
+
+    for (size_t i = *n; i > 0; i--)
+        if (strcmp((*v)[i - 1].id, id) == 0)
+            return &(*v)[i - 1];
+    g = realloc(*v, (*n + 1) * sizeof *g);
+    if (!g)
+        return NULL;
+    *v = g;
+    memset(&g[*n], 0, sizeof g[*n]);
+    snprintf(g[*n].id, sizeof g[*n].id, "%s", id);
+    return &g[(*n)++];
+}
+
+static int tdb_vehicle_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct tdb_vehicle *)a)->id,
+                  ((const struct tdb_vehicle *)b)->id);
+}
+
+static int tdb_load_raw(PGconn *c, const char *day, struct tdb_vehicle **vs,
+                        size_t *nv, char *err, size_t errlen)
+{
+    PGresult *r;
+    int n;
+
+    /* (vehicle, time, seq): the order the bus observed, whatever order
+     * the records reached the database in. */
+    r = tdb_query(c,
+                  "SELECT vehicle_id, (extract(epoch FROM t) * 1000)::bigint,"
+                  " lat, lon, coalesce(speed, 'NaN')"
+                  " FROM positions WHERE service_day = $1"
+                  " ORDER BY vehicle_id COLLATE \"C\", t, seq",
+                  day, err, errlen);
+    if (!r)
+        return TRIPS_DB_ERR_QUERY;
+    n = PQntuples(r);
+    for (int i = 0; i < n;) {
+        struct tdb_vehicle *v = tdb_vehicle(vs, nv, PQgetvalue(r, i, 0));
+        int j = i;
+
+        if (!v) {
+            PQclear(r);
+            return TRIPS_DB_ERR_NOMEM;
+        }
+        while (j < n && strcmp(PQgetvalue(r, j, 0), v->id) == 0)
+            j++;
+        v->fixes = calloc((size_t)(j - i), sizeof *v->fixes);
+        if (!v->fixes) {
+            PQclear(r);
+            return TRIPS_DB_ERR_NOMEM;
+        }
+        for (int k = i; k < j; k++) {
+            struct trips_fix *x = &v->fixes[v->nfixes++];
+
+            x->t_ms = strtoll(PQgetvalue(r, k, 1), NULL, 10);
+            x->lat = atof(PQgetvalue(r, k, 2));
+            x->lon = atof(PQgetvalue(r, k, 3));
+            x->speed = strtod(PQgetvalue(r, k, 4), NULL);
+        }
+        i = j;
+    }
+    PQclear(r);
+
+    r = tdb_query(c,
+                  "SELECT vehicle_id, (extract(epoch FROM t) * 1000)::bigint,"
+                  " coalesce((extract(epoch FROM door_open) * 1000)::bigint, 0),"
+                  " coalesce((extract(epoch FROM door_close) * 1000)::bigint, 0),"
+                  " coalesce(lat, 'NaN'), coalesce(lon, 'NaN'), boarded,"
+                  " alighted, coalesce(load_after, -1)"
+                  " FROM passenger_counts WHERE service_day = $1"
+                  " ORDER BY vehicle_id COLLATE \"C\", t, seq",
+                  day, err, errlen);
+    if (!r)
+        return TRIPS_DB_ERR_QUERY;
+    n = PQntuples(r);
+    for (int i = 0; i < n;) {
+        struct tdb_vehicle *v = tdb_vehicle(vs, nv, PQgetvalue(r, i, 0));
+        int j = i;
+
+        if (!v) {
+            PQclear(r);
+            return TRIPS_DB_ERR_NOMEM;
+        }
+        while (j < n && strcmp(PQgetvalue(r, j, 0), v->id) == 0)
+            j++;
+        v->doors = calloc((size_t)(j - i), sizeof *v->doors);
+        if (!v->doors) {
+            PQclear(r);
+            return TRIPS_DB_ERR_NOMEM;
+        }
+        for (int k = i; k < j; k++) {
+            struct trips_door *d = &v->doors[v->ndoors++];
+
+            d->t_ms = strtoll(PQgetvalue(r, k, 1), NULL, 10);
+            d->open_ms = strtoll(PQgetvalue(r, k, 2), NULL, 10);
+            d->close_ms = strtoll(PQgetvalue(r, k, 3), NULL, 10);
+            d->lat = strtod(PQgetvalue(r, k, 4), NULL);
+            d->lon = strtod(PQgetvalue(r, k, 5), NULL);
+            d->boarded = atoi(PQgetvalue(r, k, 6));
+            d->alighted = atoi(PQgetvalue(r, k, 7));
+            d->load_after = atoi(PQgetvalue(r, k, 8));
+            d->visit = -1;
+        }
+        i = j;
+    }
+    PQclear(r);
+    /* A vehicle with only door events came second: keep a stable order. */
+    if (*nv > 1)
+        qsort(*vs, *nv, sizeof **vs, tdb_vehicle_cmp);
+    return TRIPS_DB_OK;
+}
+
+struct tdb_buf {
+    char *p;
+    size_t len, cap;
+};
+
+static int tdb_printf(struct tdb_buf *b, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int tdb_printf(struct tdb_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    for (;;) {
+        va_start(ap, fmt);
+        n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0,
+                      fmt, ap);
+        va_end(ap);
+        if (n < 0)
+            return -1;
+        if (b->p && (size_t)n < b->cap - b->len) {
+            b->len += (size_t)n;
+            return 0;
+        }
+        {
+            size_t cap = b->cap ? b->cap * 2 : 65536;
+            char *p;
+
+            while (cap < b->len + (size_t)n + 1)
+                cap *= 2;
+            p = realloc(b->p, cap);
+            if (!p)
+                return -1;
+            b->p = p;
+            b->cap = cap;
+        }
+    }
+}
+
+static void tdb_ts(char *buf, size_t len, int64_t ms)
+{
+    time_t s = (time_t)(ms / 1000);
+    struct tm tm;
+
+    gmtime_r(&s, &tm);
+    snprintf(buf, len, "%04d-%02d-%02d %02d:%02d:%02d.%03d+00",
+             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+             tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+}
+
+static int tdb_copy(PGconn *c, const char *sql, const struct tdb_buf *b,
+                    char *err, size_t errlen)
+{
+    PGresult *r = PQexec(c, sql);
+
+    if (PQresultStatus(r) != PGRES_COPY_IN) {
+        tdb_err(err, errlen, "%s", PQerrorMessage(c));
+        PQclear(r);
+        return TRIPS_DB_ERR_QUERY;
+    }
+    PQclear(r);
+    if ((b->len && PQputCopyData(c, b->p, (int)b->len) != 1) ||
+        PQputCopyEnd(c, NULL) != 1) {
+        tdb_err(err, errlen, "%s", PQerrorMessage(c));
+        return TRIPS_DB_ERR_QUERY;
+    }
+    r = PQgetResult(c);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        tdb_err(err, errlen, "%s", PQerrorMessage(c));
+        PQclear(r);
+        while ((r = PQgetResult(c)))
+            PQclear(r);
+        return TRIPS_DB_ERR_QUERY;
+    }
+    PQclear(r);
+    while ((r = PQgetResult(c)))
+        PQclear(r);
+    return TRIPS_DB_OK;
+}
+
+/* Per-run tallies: counts by visit, the terminal visit split between the
+ * run that ends and the run that starts there. */
+static void tdb_tally(struct tdb_vehicle *vs, size_t nv,
+                      struct trips_run *runs)
+{
+    for (size_t i = 0; i < nv; i++) {
+        for (size_t k = 0; k < vs[i].nvisits; k++) {
+            const struct trips_visit *v = &vs[i].visits[k];
+
+            if (v->run >= 0) {
+                struct trips_run *r = &runs[v->run];
+
+                r->alighted += v->alighted;
+                if (v->run_starting < 0) {
+                    r->boarded += v->boarded;
+                    if (v->load_after > r->peak_load)
+                        r->peak_load = v->load_after;
+                }
+            }
+            if (v->run_starting >= 0) {
+                struct trips_run *r = &runs[v->run_starting];
+
+                r->boarded += v->boarded;
+                if (v->load_after > r->peak_load)
+                    r->peak_load = v->load_after;
+            }
+        }
+    }
+}
+
+int trips_db_rebuild(const char *conninfo, const char *day,
+                     struct trips_db_summary *sum, char *err, size_t errlen)
+{
+    struct trips_feed f;
+    struct trips_params p;
+    struct tdb_vehicle *vs = NULL;
+    struct trips_run *runs = NULL;
+    size_t nv = 0, nruns = 0;
+    struct tdb_buf visits = {0}, outcomes = {0};
+    int64_t t0 = clock_mono_ms();
+    int64_t day_ms;
+    int rc;
+    PGconn *c;
+    PGresult *r;
+
+    memset(sum, 0, sizeof *sum);
+    memset(&f, 0, sizeof f);
+    if (tdb_day_ms(day, &day_ms) != 0) {
+        tdb_err(err, errlen, "'%s' is not a date (YYYY-MM-DD)", day);
+        return TRIPS_DB_ERR_DATE;
+    }
+    c = PQconnectdb(conninfo);
+    if (PQstatus(c) != CONNECTION_OK) {
+        tdb_err(err, errlen, "PostgreSQL: %s", PQerrorMessage(c));
+        PQfinish(c);
+        return TRIPS_DB_ERR_CONNECT;
+    }
+    trips_params_default(&p);
+    /* One snapshot for the whole read: records committed meanwhile wait
+     * for the next rebuild rather than half-appearing in this one. */
+    r = tdb_query(c, "BEGIN ISOLATION LEVEL REPEATABLE READ", NULL, err,
+                  errlen);
+    if (!r) {
+        rc = TRIPS_DB_ERR_QUERY;
+        goto out;
+    }
+    PQclear(r);
+    rc = tdb_load_feed(c, day, &f, err, errlen);
+    if (rc != TRIPS_DB_OK)
+        goto out;
+    f.day_ms = day_ms;
+    rc = tdb_load_raw(c, day, &vs, &nv, err, errlen);
+    if (rc != TRIPS_DB_OK)
+        goto out;
+    r = tdb_query(c, "COMMIT", NULL, err, errlen);
+    if (!r) {
+        rc = TRIPS_DB_ERR_QUERY;
+        goto out;
+    }
+    PQclear(r);
+
+    rc = TRIPS_DB_ERR_NOMEM;
+    for (size_t i = 0; i < nv; i++) {
+        if (trips_visits(&f, &p, vs[i].fixes, vs[i].nfixes, vs[i].doors,
+                         vs[i].ndoors, &vs[i].visits, &vs[i].nvisits) != 0 ||
+            trips_runs(&f, &p, vs[i].id, vs[i].visits, vs[i].nvisits, &runs,
+                       &nruns) != 0)
+            goto out;
+        sum->fixes += vs[i].nfixes;
+        sum->doors += vs[i].ndoors;
+        sum->visits += vs[i].nvisits;
+    }
+    if (trips_assign(&f, &p, runs, nruns) != 0)
+        goto out;
+    tdb_tally(vs, nv, runs);
+    sum->vehicles = nv;
+    sum->runs = nruns;
+
+    /* stop_visits */
+    for (size_t i = 0; i < nv; i++) {
+        for (size_t k = 0; k < vs[i].nvisits; k++) {
+            const struct trips_visit *v = &vs[i].visits[k];
+            char arr[80], dep[80], rs[80] = "\\N", sched[80] = "\\N";
+            char trip[TRIPS_ID_MAX + 2] = "\\N", seq[16] = "\\N";
+            char load[16] = "\\N";
+
+            tdb_ts(arr, sizeof arr, v->arr_ms);
+            tdb_ts(dep, sizeof dep, v->dep_ms);
+            if (v->run >= 0) {
+                const struct trips_run *run = &runs[v->run];
+
+                tdb_ts(rs, sizeof rs, run->start_ms);
+                if (run->trip >= 0) {
+                    const struct trips_trip *t = &f.trips[run->trip];
+                    int pos = -1;
+
+                    for (size_t q = 0; q < t->n && pos < 0; q++)
+                        if (f.st[t->first + q].stop == v->stop)
+                            pos = (int)q;
+                    snprintf(trip, sizeof trip, "%s", t->id);
+                    if (pos >= 0) {
+                        snprintf(seq, sizeof seq, "%d",
+                                 f.st[t->first + (size_t)pos].sequence);
+                        tdb_ts(sched, sizeof sched,
+                               trips_sched_ms(
+                                   &f, f.st[t->first + (size_t)pos].arr_s));
+                    }
+                }
+            }
+            if (v->load_after >= 0)
+                snprintf(load, sizeof load, "%d", v->load_after);
+            if (tdb_printf(&visits,
+                           "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%"
+                           "s\t%d\n",
+                           day, vs[i].id, f.stops[v->stop].id, arr, dep,
+                           v->stopped ? "t" : "f", rs, trip, seq, sched,
+                           v->boarded, v->alighted, load, v->doors) != 0)
+                goto out;
+        }
+        for (size_t k = 0; k < vs[i].ndoors; k++) {
+            const struct trips_door *d = &vs[i].doors[k];
+
+            sum->boarded += d->boarded;
+            sum->alighted += d->alighted;
+            if (d->visit < 0 || (vs[i].visits[d->visit].run < 0 &&
+                                 vs[i].visits[d->visit].run_starting < 0))
+                sum->unattributed += d->boarded;
+        }
+    }
+
+    /* trip_outcomes: every scheduled trip, run or not */
+    for (size_t t = 0; t < f.ntrips; t++) {
+        const struct trips_trip *tr = &f.trips[t];
+        const struct trips_run *run = NULL;
+        char ss[80], se[80], as[80] = "\\N", ae[80] = "\\N";
+        char sd[24] = "\\N", ed[24] = "\\N", veh[TRIPS_ID_MAX + 2] = "\\N";
+        char peak[16] = "\\N", dir[16] = "\\N";
+        const char *status = "missed";
+        int visited = 0, boarded = 0, alighted = 0;
+
+        for (size_t q = 0; q < nruns && !run; q++)
+            if (runs[q].trip == (int)t)
+                run = &runs[q];
+        tdb_ts(ss, sizeof ss, trips_sched_ms(&f, f.st[tr->first].dep_s));
+        tdb_ts(se, sizeof se,
+               trips_sched_ms(&f, f.st[tr->first + tr->n - 1].arr_s));
+        if (tr->direction >= 0)
+            snprintf(dir, sizeof dir, "%d", tr->direction);
+        sum->trips++;
+        if (run) {
+            int64_t sdep = trips_sched_ms(
+                &f, f.st[tr->first + (size_t)run->first_pos].dep_s);
+            int64_t sarr = trips_sched_ms(
+                &f, f.st[tr->first + (size_t)run->last_pos].arr_s);
+
+            status = run->last_pos == (int)tr->n - 1 ||
+                             run->matched >= (int)(0.8 * (double)tr->n)
+                         ? "operated"
+                         : "partial";
+            tdb_ts(as, sizeof as, run->start_ms);
+            tdb_ts(ae, sizeof ae, run->end_ms);
+            snprintf(sd, sizeof sd, "%" PRId64, (run->start_ms - sdep) / 1000);
+            snprintf(ed, sizeof ed, "%" PRId64, (run->end_ms - sarr) / 1000);
+            snprintf(veh, sizeof veh, "%s", run->vehicle_id);
+            if (run->peak_load >= 0)
+                snprintf(peak, sizeof peak, "%d", run->peak_load);
+            visited = run->matched;
+            boarded = run->boarded;
+            alighted = run->alighted;
+            if (status[0] == 'o')
+                sum->operated++;
+            else
+                sum->partial++;
+            if (status[0] == 'o' && run->start_ms - sdep > p.late_ms)
+                sum->late++;
+        } else {
+            sum->missed++;
+        }
+        if (tdb_printf(&outcomes,
+                       "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%"
+                       "zu\t%d\t%d\t%d\t%s\n",
+                       day, tr->id, tr->route_id, dir,
+                       tr->block_id[0] ? tr->block_id : "\\N", ss, se, status,
+                       veh, as, ae, sd, ed, tr->n, visited, boarded, alighted,
+                       peak) != 0)
+            goto out;
+    }
+
+    /* Replace the day whole. */
+    {
+        const char *v[1] = {day};
+        static const char *const del[] = {
+            "DELETE FROM stop_visits WHERE service_day = $1",
+            "DELETE FROM trip_outcomes WHERE service_day = $1",
+            "DELETE FROM daily_ridership WHERE service_day = $1",
+        };
+        char ins[512];
+
+        r = tdb_query(c, "BEGIN", NULL, err, errlen);
+        if (!r) {
+            rc = TRIPS_DB_ERR_QUERY;
+            goto out;
+        }
+        PQclear(r);
+        for (size_t i = 0; i < sizeof del / sizeof *del; i++) {
+            r = PQexecParams(c, del[i], 1, NULL, v, NULL, NULL, 0);
+            if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+                tdb_err(err, errlen, "%s", PQerrorMessage(c));
+                PQclear(r);
+                rc = TRIPS_DB_ERR_QUERY;
+                goto rollback;
+            }
+            PQclear(r);
+        }
+        rc = tdb_copy(c,
+                      "COPY stop_visits (service_day, vehicle_id, stop_id,"
+                      " arrival, departure, stopped, run_start, trip_id,"
+                      " stop_sequence, scheduled_arrival, boarded, alighted,"
+                      " load_after, door_events) FROM STDIN",
+                      &visits, err, errlen);
+        if (rc == TRIPS_DB_OK)
+            rc = tdb_copy(c,
+                          "COPY trip_outcomes (service_day, trip_id, route_id,"
+                          " direction_id, block_id, scheduled_start,"
+                          " scheduled_end, status, vehicle_id, actual_start,"
+                          " actual_end, start_delay_s, end_delay_s,"
+                          " stops_scheduled, stops_visited, boarded, alighted,"
+                          " peak_load) FROM STDIN",
+                          &outcomes, err, errlen);
+        if (rc != TRIPS_DB_OK)
+            goto rollback;
+        snprintf(ins, sizeof ins,
+                 "INSERT INTO daily_ridership (service_day, boarded,"
+                 " alighted, runs_scheduled, runs_operated, runs_partial,"
+                 " runs_missed, runs_late, unattributed_boarded) VALUES"
+                 " ($1, %ld, %ld, %zu, %zu, %zu, %zu, %zu, %ld)",
+                 sum->boarded, sum->alighted, sum->trips, sum->operated,
+                 sum->partial, sum->missed, sum->late, sum->unattributed);
+        r = PQexecParams(c, ins, 1, NULL, v, NULL, NULL, 0);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            tdb_err(err, errlen, "%s", PQerrorMessage(c));
+            PQclear(r);
+            rc = TRIPS_DB_ERR_QUERY;
+            goto rollback;
+        }
+        PQclear(r);
+        r = tdb_query(c, "COMMIT", NULL, err, errlen);
+        if (!r) {
+            rc = TRIPS_DB_ERR_QUERY;
+            goto out;
+        }
+        PQclear(r);
+        rc = TRIPS_DB_OK;
+        goto out;
+rollback:
+        PQclear(PQexec(c, "ROLLBACK"));
+    }
+out:
+    sum->seconds = (double)(clock_mono_ms() - t0) / 1000.0;
+    free(visits.p);
+    free(outcomes.p);
+    free(runs);
+    tdb_vehicles_free(vs, nv);
+    tdb_feed_free(&f);
+    PQfinish(c);
+    return rc;
+}

@@ -1,0 +1,585 @@
+/* sim_bus: plan each bus's day and replay it second by second. */
+#include "sim_bus.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sim_geo.h"
+
+#define SIM_ACCEL 0.8         /* m/s^2, a loaded bus pulling away */
+#define SIM_VMAX (55.0 / 3.6) /* no faster than this, whatever the plan */
+#define SIM_DEADHEAD (30.0 / 3.6)
+#define SIM_LAYOVER 300.0      /* scheduled minimum at a terminal */
+#define SIM_LAYOVER_LATE 120.0 /* what a driver running late still takes */
+#define SIM_PIECE_GAP 5400.0   /* a longer gap: the bus parks at the depot */
+#define SIM_WARMUP 600.0       /* switched on this long before a piece */
+#define SIM_SAME_PLACE 150.0   /* closer than this needs no deadhead */
+
+enum sim_leg_kind { SIM_LEG_STAY, SIM_LEG_MOVE };
+
+/* A piece of a bus's day: standing at LAT0/LON0, or moving LEN metres with
+ * a trapezoid speed profile (accelerate at A, cruise at V, brake at A),
+ * along LINE from D0 towards D1 or, without a line, straight from point 0
+ * to point 1. */
+struct sim_leg {
+    int kind;
+    double t0, t1;
+    const struct sim_line *line;
+    double d0, d1;
+    double lat0, lon0, lat1, lon1;
+    double len, v, a;
+};
+
+struct sim_bus {
+    struct sim_leg *legs;
+    int nlegs, caplegs;
+    struct sim_span *power;
+    int npower, cappower;
+    struct sim_cline *cl;
+    int ncl, capcl;
+    struct sim_span *drop;
+    int ndrop, capdrop;
+    int cursor, pcursor;
+    double track;
+};
+
+/* Room for one more element in *P (N used, *CAP allocated). */
+static int sim_grow(void **p, int *cap, int n, size_t size)
+{
+    void *q;
+    int c;
+
+    if (n < *cap)
+        return 0;
+    c = *cap ? *cap * 2 : 64;
+    q = realloc(*p, (size_t)c * size);
+    if (!q)
+        return -1;
+    *p = q;
+    *cap = c;
+    return 0;
+}
+
+#define SIM_PUSH(arr, n, cap, ptr)                                             \
+    (sim_grow((void **)&(arr), &(cap), (n), sizeof *(arr)) == 0                \
+         ? ((ptr) = &(arr)[(n)++], 0)                                          \
+         : -1)
+
+static double sim_bump(double x, double mu, double sigma)
+{
+    double z = (x - mu) / sigma;
+
+    return exp(-0.5 * z * z);
+}
+
+/* Traffic: slower in the morning and evening rush. */
+static double sim_traffic(double secs)
+{
+    double h = secs / 3600.0;
+
+    return 0.95 + 0.20 * sim_bump(h, 7.9, 0.6) + 0.25 * sim_bump(h, 18.1, 0.7);
+}
+
+/* Seconds the doors stay open: one door, people board one at a time
+ * (showing a pass) and alight a bit faster. */
+static double sim_dwell(struct sim_rng *r, int board, int alight)
+{
+    double s =
+        (6.0 + 2.5 * board + 1.6 * alight) * exp(0.15 * sim_rng_normal(r));
+
+    return s < 8.0 ? 8.0 : s;
+}
+
+static void sim_leg_profile(struct sim_leg *l)
+{
+    double T = l->t1 - l->t0, L = l->len, a = SIM_ACCEL;
+
+    if (T <= 0 || L <= 0) {
+        l->a = 1;
+        l->v = 0;
+        return;
+    }
+    if (a * a * T * T >= 4 * a * L) {
+        l->a = a;
+        l->v = (a * T - sqrt(a * a * T * T - 4 * a * L)) / 2;
+    } else { /* too little time to reach a cruise: accelerate, then brake */
+        l->a = 4 * L / (T * T);
+        l->v = l->a * T / 2;
+    }
+}
+
+/* Distance covered TAU seconds into the leg; *V the speed then. */
+static double sim_leg_s(const struct sim_leg *l, double tau, double *v)
+{
+    double T = l->t1 - l->t0, ta = l->v / l->a;
+
+    if (tau <= 0 || l->v <= 0) {
+        *v = 0;
+        return tau <= 0 ? 0 : (tau >= T ? l->len : 0);
+    }
+    if (tau >= T) {
+        *v = 0;
+        return l->len;
+    }
+    if (tau < ta) {
+        *v = l->a * tau;
+        return 0.5 * l->a * tau * tau;
+    }
+    if (tau < T - ta) {
+        *v = l->v;
+        return 0.5 * l->a * ta * ta + l->v * (tau - ta);
+    }
+    *v = l->a * (T - tau);
+    return l->len - 0.5 * l->a * (T - tau) * (T - tau);
+}
+
+/* When the leg has covered X metres (X in [0, len]). */
+static double sim_leg_time_at(const struct sim_leg *l, double x)
+{
+    double lo = 0, hi = l->t1 - l->t0, v;
+
+    for (int i = 0; i < 50; i++) {
+        double mid = (lo + hi) / 2;
+
+        if (sim_leg_s(l, mid, &v) < x)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return l->t0 + (lo + hi) / 2;
+}
+
+static void sim_leg_point(const struct sim_leg *l, double s, double *lat,
+                          double *lon)
+{
+    if (l->kind == SIM_LEG_STAY) {
+        *lat = l->lat0;
+        *lon = l->lon0;
+    } else if (l->line) {
+        sim_geo_at(l->line, l->d0 + (l->d1 >= l->d0 ? s : -s), lat, lon);
+    } else {
+        double f = l->len > 0 ? s / l->len : 0;
+
+        *lat = l->lat0 + (l->lat1 - l->lat0) * f;
+        *lon = l->lon0 + (l->lon1 - l->lon0) * f;
+    }
+}
+
+static int sim_stay(struct sim_bus *b, double t0, double t1, double lat,
+                    double lon)
+{
+    struct sim_leg *l;
+
+    if (t1 <= t0)
+        return 0;
+    if (SIM_PUSH(b->legs, b->nlegs, b->caplegs, l) != 0)
+        return -1;
+    memset(l, 0, sizeof *l);
+    l->kind = SIM_LEG_STAY;
+    l->t0 = t0;
+    l->t1 = t1;
+    l->lat0 = l->lat1 = lat;
+    l->lon0 = l->lon1 = lon;
+    return 0;
+}
+
+static struct sim_leg *sim_move(struct sim_bus *b, double t0, double t1,
+                                const struct sim_line *line, double d0,
+                                double d1, double lat0, double lon0,
+                                double lat1, double lon1)
+{
+    struct sim_leg *l;
+
+    if (SIM_PUSH(b->legs, b->nlegs, b->caplegs, l) != 0)
+        return NULL;
+    memset(l, 0, sizeof *l);
+    l->kind = SIM_LEG_MOVE;
+    l->t0 = t0;
+    l->t1 = t1;
+    l->line = line;
+    l->d0 = d0;
+    l->d1 = d1;
+    l->lat0 = lat0;
+    l->lon0 = lon0;
+    l->lat1 = lat1;
+    l->lon1 = lon1;
+    l->len = line ? fabs(d1 - d0) : sim_geo_dist(lat0, lon0, lat1, lon1);
+    sim_leg_profile(l);
+    return l;
+}
+
+static int sim_power(struct sim_bus *b, double t0, double t1)
+{
+    struct sim_span *s;
+
+    if (SIM_PUSH(b->power, b->npower, b->cappower, s) != 0)
+        return -1;
+    s->t0 = t0;
+    s->t1 = t1;
+    return 0;
+}
+
+static int sim_cl(struct sim_bus *b, double t, int type, int in, int out)
+{
+    struct sim_cline *c;
+
+    if (SIM_PUSH(b->cl, b->ncl, b->capcl, c) != 0)
+        return -1;
+    c->t = t;
+    c->type = type;
+    c->in = in;
+    c->out = out;
+    return 0;
+}
+
+/* What an imperfect counter sees of N people: some missed, a few counted
+ * twice. */
+static int sim_counted(struct sim_rng *r, int n, double err)
+{
+    int c = 0;
+
+    for (int i = 0; i < n; i++) {
+        double u = sim_rng_u01(r);
+
+        c += u < err ? 0 : u < err + err / 3 ? 2 : 1;
+    }
+    return c;
+}
+
+/* A door episode: open, the counts in small batches, close. */
+static int sim_door(struct sim_bus *b, struct sim_rng *r, double t_open,
+                    double t_close, int in, int out)
+{
+    int left_in = in, left_out = out, parts = 0;
+
+    if (sim_cl(b, t_open, SIM_CL_OPEN, 0, 0) != 0)
+        return -1;
+    while (left_in > 0 || left_out > 0) {
+        int i = left_in > 0 ? 1 + (int)(sim_rng_u01(r) * 4) : 0;
+        int o = left_out > 0 ? 1 + (int)(sim_rng_u01(r) * 4) : 0;
+        double f;
+
+        i = i > left_in ? left_in : i;
+        o = o > left_out ? left_out : o;
+        left_in -= i;
+        left_out -= o;
+        parts++;
+        /* Spread over the episode, all before the close (protocol rule). */
+        f = 1.0 - 1.0 / (parts + 1.0);
+        if (sim_cl(b, t_open + 0.5 + (t_close - t_open - 1.0) * f, SIM_CL_COUNT,
+                   i, o) != 0)
+            return -1;
+    }
+    return sim_cl(b, t_close, SIM_CL_CLOSE, 0, 0);
+}
+
+static int sim_visit(struct sim_plan *p, int *cap, const struct sim_visit *v)
+{
+    struct sim_visit *n;
+
+    if (SIM_PUSH(p->visits, p->nvisits, *cap, n) != 0)
+        return -1;
+    *n = *v;
+    return 0;
+}
+
+/* The line that best serves as the road from point A to point B (a shape
+ * that starts near A and ends near B), or NULL. */
+static const struct sim_line *sim_road(const struct sim_feed *f, double alat,
+                                       double alon, double blat, double blon)
+{
+    const struct sim_line *best = NULL;
+
+    for (int i = 0; i < f->nlines; i++) {
+        const struct sim_line *l = &f->lines[i];
+
+        if (l->n < 2 || sim_geo_dist(alat, alon, l->lat[0], l->lon[0]) > 300 ||
+            sim_geo_dist(blat, blon, l->lat[l->n - 1], l->lon[l->n - 1]) > 300)
+            continue;
+        if (!best || l->d[l->n - 1] < best->d[best->n - 1])
+            best = l;
+    }
+    return best;
+}
+
+struct sim_where {
+    int have;
+    double t, lat, lon;
+};
+
+/* Drive trip K: from standing at its first stop at T_START to standing at
+ * its last. */
+static int sim_drive(const struct sim_feed *f, const struct sim_demand *d,
+                     const struct sim_plan_opts *o, struct sim_rng *rng,
+                     struct sim_plan *p, int *vcap, int bi, int k,
+                     double t_start, double f_day, struct sim_where *w)
+{
+    struct sim_bus *b = p->bus[bi];
+    const struct sim_trip *tr = &f->trips[k];
+    const struct sim_line *line = &f->lines[tr->line];
+    const struct sim_stop_time *s0 = sim_feed_st(f, tr, 0);
+    const struct sim_stop_time *sl = sim_feed_st(f, tr, tr->nst - 1);
+    double sched = s0->dep + (o->late_s ? o->late_s[k] : 0);
+    double lat, lon, t, v_sched, f_trip, run;
+    int b0 = d->board[tr->first_st], load, from = 0;
+    double dwell0 = b0 ? sim_dwell(rng, b0, 0) : 0, dep0;
+    struct sim_visit v;
+
+    sim_geo_at(line, s0->dist, &lat, &lon);
+    dep0 = t_start + dwell0 + 5;
+    if (dep0 < sched)
+        dep0 = sched;
+    if (sim_stay(b, t_start, dep0, lat, lon) != 0)
+        return -1;
+    memset(&v, 0, sizeof v);
+    v.bus = bi;
+    v.trip = k;
+    v.arr = t_start;
+    v.dep = dep0;
+    v.board = v.load = load = b0;
+    v.board_counted = sim_counted(rng, b0, o->counter_error);
+    if (b0 && sim_door(b, rng, dep0 - dwell0, dep0 - 3, v.board_counted, 0))
+        return -1;
+    if (sim_visit(p, vcap, &v) != 0)
+        return -1;
+    p->trip_dep[k] = dep0;
+
+    /* The timetable's running speed, net of the dwell it allows for. */
+    run = (sl->arr - s0->dep) - 20.0 * (tr->nst - 2);
+    v_sched = run > 0 ? (sl->dist - s0->dist) / run : 20 / 3.6;
+    if (v_sched <= 0.5)
+        v_sched = 20 / 3.6;
+    f_trip = exp(0.05 * sim_rng_normal(rng));
+    t = dep0;
+    for (int j = 1; j < tr->nst; j++) {
+        const struct sim_stop_time *sj = sim_feed_st(f, tr, j);
+        int bj = d->board[tr->first_st + j], aj = d->alight[tr->first_st + j];
+        const struct sim_stop_time *sf = sim_feed_st(f, tr, from);
+        double T = 0, arr, dep, dwell;
+        struct sim_leg *leg;
+
+        if (bj + aj == 0 && j < tr->nst - 1)
+            continue; /* nobody to pick up or set down: drive past */
+        for (int m = from; m < j; m++) {
+            double len =
+                sim_feed_st(f, tr, m + 1)->dist - sim_feed_st(f, tr, m)->dist;
+            double seg = len / v_sched * sim_traffic(t + T) * f_day * f_trip *
+                         exp(0.08 * sim_rng_normal(rng));
+
+            T += seg < len / SIM_VMAX ? len / SIM_VMAX : seg;
+        }
+        if (T < 5)
+            T = 5;
+        sim_geo_at(line, sj->dist, &lat, &lon);
+        leg = sim_move(b, t, t + T, line, sf->dist, sj->dist, 0, 0, 0, 0);
+        if (!leg)
+            return -1;
+        for (int m = from + 1; m < j; m++) {
+            double tm =
+                sim_leg_time_at(leg, sim_feed_st(f, tr, m)->dist - sf->dist);
+
+            memset(&v, 0, sizeof v);
+            v.bus = bi;
+            v.trip = k;
+            v.j = m;
+            v.arr = v.dep = tm;
+            v.load = load;
+            if (sim_visit(p, vcap, &v) != 0)
+                return -1;
+        }
+        arr = t + T;
+        dwell = sim_dwell(rng, bj, aj);
+        dep = arr + dwell + 4;
+        memset(&v, 0, sizeof v);
+        v.bus = bi;
+        v.trip = k;
+        v.j = j;
+        v.arr = arr;
+        v.dep = dep;
+        v.board = bj;
+        v.alight = aj;
+        load += bj - aj;
+        v.load = load;
+        v.board_counted = sim_counted(rng, bj, o->counter_error);
+        v.alight_counted = sim_counted(rng, aj, o->counter_error);
+        if (sim_stay(b, arr, dep, lat, lon) != 0 ||
+            sim_door(b, rng, arr + 2, dep - 2, v.board_counted,
+                     v.alight_counted) != 0 ||
+            sim_visit(p, vcap, &v) != 0)
+            return -1;
+        t = dep;
+        from = j;
+    }
+    w->have = 1;
+    w->t = t;
+    w->lat = lat;
+    w->lon = lon;
+    return 0;
+}
+
+static int sim_plan_bus(const struct sim_feed *f, const struct sim_demand *d,
+                        const struct sim_plan_opts *o, struct sim_rng *rng,
+                        struct sim_plan *p, int *vcap, int bi, double f_day)
+{
+    struct sim_bus *b = p->bus[bi];
+    struct sim_where w = {0, 0, 0, 0};
+    double on = 0;
+
+    for (int k = 0; k < f->ntrips; k++) {
+        const struct sim_trip *tr = &f->trips[k];
+        double sched, slat, slon, t_start;
+
+        if (tr->block != bi)
+            continue;
+        if (o->missed && o->missed[k]) {
+            p->trip_dep[k] = -1;
+            continue;
+        }
+        sched = sim_feed_st(f, tr, 0)->dep + (o->late_s ? o->late_s[k] : 0);
+        sim_geo_at(&f->lines[tr->line], sim_feed_st(f, tr, 0)->dist, &slat,
+                   &slon);
+        if (!w.have || sched - w.t > SIM_PIECE_GAP) {
+            /* Park at the depot between the morning and the evening. */
+            if (w.have) {
+                if (sim_stay(b, w.t, w.t + SIM_LAYOVER, w.lat, w.lon) != 0 ||
+                    sim_power(b, on, w.t + SIM_LAYOVER) != 0)
+                    return -1;
+            }
+            on = sched - SIM_WARMUP;
+            t_start = on;
+        } else if (sim_geo_dist(w.lat, w.lon, slat, slon) > SIM_SAME_PLACE) {
+            /* Deadhead: empty, non-stop, over the road the other
+             * direction takes when there is one. */
+            const struct sim_line *road = sim_road(f, w.lat, w.lon, slat, slon);
+            double len = road ? road->d[road->n - 1]
+                              : sim_geo_dist(w.lat, w.lon, slat, slon);
+            double dur = len / SIM_DEADHEAD * f_day * sim_traffic(w.t) + 30;
+            double go = w.t + SIM_LAYOVER;
+
+            if (go + dur > sched - 60)
+                go = sched - 60 - dur;
+            if (go < w.t + SIM_LAYOVER_LATE)
+                go = w.t + SIM_LAYOVER_LATE;
+            if (sim_stay(b, w.t, go, w.lat, w.lon) != 0 ||
+                !sim_move(b, go, go + dur, road, 0,
+                          road ? road->d[road->n - 1] : 0, w.lat, w.lon, slat,
+                          slon))
+                return -1;
+            t_start = go + dur;
+        } else {
+            t_start = w.t;
+        }
+        if (sim_drive(f, d, o, rng, p, vcap, bi, k, t_start, f_day, &w) != 0)
+            return -1;
+    }
+    if (w.have && (sim_stay(b, w.t, w.t + SIM_LAYOVER, w.lat, w.lon) != 0 ||
+                   sim_power(b, on, w.t + SIM_LAYOVER) != 0))
+        return -1;
+    /* GPS dropouts: about one every 45 minutes, 5 to 40 s long. */
+    for (int i = 0; i < b->npower; i++) {
+        double t = b->power[i].t0;
+
+        for (;;) {
+            struct sim_span *s;
+
+            t += -log(1.0 - sim_rng_u01(rng)) * 2700.0;
+            if (t >= b->power[i].t1)
+                break;
+            if (SIM_PUSH(b->drop, b->ndrop, b->capdrop, s) != 0)
+                return -1;
+            s->t0 = t;
+            s->t1 = t + 5 + 35 * sim_rng_u01(rng);
+            t = s->t1;
+        }
+    }
+    return 0;
+}
+
+int sim_plan_make(const struct sim_feed *f, const struct sim_demand *d,
+                  const struct sim_plan_opts *o, struct sim_rng *rng,
+                  struct sim_plan *p)
+{
+    int vcap = 0;
+    double f_day = exp(0.06 * sim_rng_normal(rng)); /* a slow or quick day */
+
+    memset(p, 0, sizeof *p);
+    p->nbus = f->nblocks;
+    p->bus = calloc((size_t)f->nblocks + 1, sizeof *p->bus);
+    p->trip_dep = calloc((size_t)f->ntrips + 1, sizeof *p->trip_dep);
+    if (!p->bus || !p->trip_dep)
+        goto fail;
+    for (int i = 0; i < p->nbus; i++) {
+        p->bus[i] = calloc(1, sizeof *p->bus[i]);
+        if (!p->bus[i] || sim_plan_bus(f, d, o, rng, p, &vcap, i, f_day) != 0)
+            goto fail;
+    }
+    return 0;
+fail:
+    sim_plan_free(p);
+    return -1;
+}
+
+void sim_plan_free(struct sim_plan *p)
+{
+    for (int i = 0; p->bus && i < p->nbus; i++) {
+        if (!p->bus[i])
+            continue;
+        free(p->bus[i]->legs);
+        free(p->bus[i]->power);
+        free(p->bus[i]->cl);
+        free(p->bus[i]->drop);
+        free(p->bus[i]);
+    }
+    free(p->bus);
+    free(p->visits);
+    free(p->trip_dep);
+    memset(p, 0, sizeof *p);
+}
+
+int sim_bus_at(struct sim_plan *p, int bi, double t, double *lat, double *lon,
+               double *speed, double *track)
+{
+    struct sim_bus *b = p->bus[bi];
+    const struct sim_leg *l;
+    double s, v, la2, lo2;
+
+    while (b->pcursor < b->npower && b->power[b->pcursor].t1 <= t)
+        b->pcursor++;
+    if (b->pcursor >= b->npower || t < b->power[b->pcursor].t0 || b->nlegs == 0)
+        return 0;
+    while (b->cursor < b->nlegs - 1 && b->legs[b->cursor].t1 <= t)
+        b->cursor++;
+    l = &b->legs[b->cursor];
+    s = sim_leg_s(l, t - l->t0, &v);
+    if (l->kind == SIM_LEG_STAY)
+        v = 0;
+    sim_leg_point(l, s, lat, lon);
+    if (v > 0.3 && l->len > 0) {
+        double ahead = s + 2 > l->len ? l->len : s + 2;
+        double la1 = *lat, lo1 = *lon;
+
+        if (ahead - s < 1) { /* at the very end: look back instead */
+            sim_leg_point(l, s - 2 < 0 ? 0 : s - 2, &la1, &lo1);
+            ahead = s;
+        }
+        sim_leg_point(l, ahead, &la2, &lo2);
+        if (sim_geo_dist(la1, lo1, la2, lo2) > 0.5)
+            b->track = sim_geo_bearing(la1, lo1, la2, lo2);
+    }
+    *speed = v;
+    *track = b->track;
+    return 1;
+}
+
+const struct sim_cline *sim_bus_clines(const struct sim_plan *p, int b, int *n)
+{
+    *n = p->bus[b]->ncl;
+    return p->bus[b]->cl;
+}
+
+const struct sim_span *sim_bus_dropouts(const struct sim_plan *p, int b, int *n)
+{
+    *n = p->bus[b]->ndrop;
+    return p->bus[b]->drop;
+}
