@@ -562,6 +562,29 @@ uint64_t db_commits(const struct db *d)
     return d->commits;
 }
 
+int db_fd(const struct db *d)
+{
+    return db_connected(d) ? PQsocket(d->conn) : -1;
+}
+
+int db_check(struct db *d, char *err, size_t errlen)
+{
+    PGnotify *n;
+
+    if (!d->conn)
+        return DB_ERR_CONNECT;
+    if (!PQconsumeInput(d->conn) || PQstatus(d->conn) != CONNECTION_OK) {
+        db_errf(err, errlen, "database connection lost: %s",
+                PQerrorMessage(d->conn));
+        db_drop(d);
+        return DB_ERR_CONNECT;
+    }
+    /* Nobody LISTENs, but a NOTIFY would otherwise pile up here. */
+    while ((n = PQnotifies(d->conn)) != NULL)
+        PQfreemem(n);
+    return DB_OK;
+}
+
 static int db_copy(struct db *d, const char *sql, const struct db_text *t,
                    char *err, size_t errlen)
 {

@@ -77,4 +77,14 @@ int db_drop_positions_before(struct db *d, int64_t t_ms, int *dropped,
 /* Commits done and rows written since start (for metrics). */
 uint64_t db_commits(const struct db *d);
 
+/* The connection's socket, or -1 when not connected. Between commits it is
+ * idle, so poll it for POLLIN: it becomes readable when the server ends the
+ * session (shutdown, restart, pg_terminate_backend). */
+int db_fd(const struct db *d);
+
+/* Read what the server sent while idle. DB_OK, or DB_ERR_CONNECT (with the
+ * reason) when the server has gone: the connection is closed, so
+ * db_connected turns false now rather than at the next commit. */
+int db_check(struct db *d, char *err, size_t errlen);
+
 #endif

@@ -7,14 +7,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "clock.h"
 #include "conf.h"
 #include "db.h"
+#include "fleet.h"
 #include "gtfs.h"
+#include "trips_db.h"
+#include "http.h"
 #include "ingest.h"
 #include "log.h"
+#include "metrics.h"
 #include "mqtt.h"
 #include "wire.h"
 
@@ -22,6 +27,7 @@ struct backend_conf {
     char *database;
     char *admin_database;
     long long raw_retention_days;
+    long long rebuild_interval_s;
     char *mqtt_host;
     long long mqtt_port;
     char *mqtt_client_id;
@@ -36,6 +42,8 @@ struct backend_conf {
     long long max_staged;
     long long max_age_days;
     long long max_ahead_s;
+    char *http_listen;
+    long long http_port;
 };
 
 #define OPT(name, type, field, def, lo, hi, help)                             \
@@ -50,6 +58,9 @@ static const struct conf_option backend_options[] = {
     OPT("raw_retention_days", CONF_INT, raw_retention_days, "0", 0, 36500,
         "drop raw positions older than this many service days (0: keep "
         "all); passenger counts are always kept"),
+    OPT("rebuild_interval_s", CONF_INT, rebuild_interval_s, "60", 0, 86400,
+        "rebuild today's stop visits, runs and ridership this often (0: "
+        "never; then run shuttle-backend --rebuild DATE from cron)"),
     OPT("mqtt_host", CONF_STRING, mqtt_host, "127.0.0.1", 0, 0,
         "MQTT broker host"),
     OPT("mqtt_port", CONF_INT, mqtt_port, "1883", 1, 65535,
@@ -84,6 +95,10 @@ static const struct conf_option backend_options[] = {
         "records observed longer ago than this are dead letters"),
     OPT("max_ahead_s", CONF_INT, max_ahead_s, "86400", 1, 31536000,
         "records stamped this far in the future are dead letters"),
+    OPT("http_listen", CONF_STRING, http_listen, "127.0.0.1", 0, 0,
+        "address serving /metrics and /healthz (none: no HTTP server)"),
+    OPT("http_port", CONF_INT, http_port, "9464", 0, 65535,
+        "port serving /metrics and /healthz (0: no HTTP server)"),
     {NULL, 0, 0, NULL, 0, 0, 0, NULL},
 };
 
@@ -104,9 +119,19 @@ struct backend {
     int64_t db_retry_ms, db_backoff_ms;
     int64_t mqtt_retry_ms, mqtt_backoff_ms;
     int64_t next_retention_ms;
+    int64_t next_rebuild_ms;
+    char rebuilt_day[16]; /* the service day rebuilt last */
     int migrated;
     uint64_t committed;
+    uint64_t commit_failures;
+    /* Time taken and records staged, per commit that succeeded. */
+    struct metrics_hist commit_seconds, commit_records;
+    struct fleet *fleet; /* per-vehicle last seen and ack, for /metrics */
+    struct http *http;   /* NULL: no HTTP server */
 };
+
+/* Vehicles tracked for /metrics; beyond this they are only counted. */
+#define BACKEND_FLEET_MAX 100000
 
 static void backend_on_connect(void *arg, bool session_present)
 {
@@ -132,6 +157,127 @@ static void backend_on_disconnect(void *arg, int reason)
 
 static void backend_commit(struct backend *b);
 
+static int backend_metrics_init(struct backend *b)
+{
+    static const double secs[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                  0.25,  0.5,    1,     2.5,  5,     10};
+    static const double recs[] = {1,    10,   50,    100,   500,
+                                  1000, 5000, 10000, 50000, 100000};
+
+    if (metrics_hist_init(&b->commit_seconds, secs,
+                          sizeof secs / sizeof *secs) != METRICS_OK ||
+        metrics_hist_init(&b->commit_records, recs,
+                          sizeof recs / sizeof *recs) != METRICS_OK)
+        return -1;
+    return fleet_new(BACKEND_FLEET_MAX, &b->fleet) == FLEET_OK ? 0 : -1;
+}
+
+/* Note an accepted message for the per-vehicle metrics. */
+static void backend_seen(struct backend *b, const char *topic)
+{
+    char vid[WIRE_VID_MAX + 1];
+    const char *kind = wire_topic_parse(topic, vid);
+
+    /* Only telemetry: a status report may be the Last Will the broker
+     * publishes for a bus that has gone. A full table counts the vehicle
+     * in fleet_refused, which /metrics shows. */
+    if (kind && strcmp(kind, "telemetry") == 0)
+        (void)fleet_seen(b->fleet, vid, clock_wall_ms());
+}
+
+/* /metrics: every family once, in a fixed order. */
+static void backend_collect(void *arg, struct metrics_buf *m)
+{
+    struct backend *b = arg;
+    const struct ingest_stats *st = &b->stats;
+    struct metrics_label l[2] = {{NULL, NULL}, {NULL, NULL}};
+    size_t i, n = fleet_count(b->fleet);
+
+    l[0].name = "version";
+    l[0].value = SHUTTLE_VERSION;
+    metrics_gauge(m, "shuttle_backend_build_info",
+                  "the running version, as a label", l, 1);
+    metrics_counter(m, "shuttle_backend_messages_total",
+                    "MQTT messages received", NULL, st->messages);
+    metrics_counter(m, "shuttle_backend_records_received_total",
+                    "telemetry records accepted and staged", NULL, st->records);
+    metrics_counter(m, "shuttle_backend_statuses_total",
+                    "status reports accepted", NULL, st->statuses);
+    l[0].name = "reason";
+    for (int r = 0; r < INGEST_R_COUNT; r++) {
+        l[0].value = ingest_reason_name(r);
+        metrics_counter(m, "shuttle_backend_rejected_total",
+                        "messages refused: dead letters, and overload "
+                        "(dropped for the bus to re-send)",
+                        l, st->rejected[r]);
+    }
+    metrics_counter(m, "shuttle_backend_records_committed_total",
+                    "new rows committed (re-sent duplicates not counted)", NULL,
+                    b->committed);
+    metrics_counter(m, "shuttle_backend_commits_total",
+                    "transactions committed", NULL, db_commits(b->db));
+    metrics_counter(m, "shuttle_backend_commit_failures_total",
+                    "commits that failed (staged rows kept for a retry)", NULL,
+                    b->commit_failures);
+    metrics_histogram(m, "shuttle_backend_commit_records",
+                      "records staged per successful commit", NULL,
+                      &b->commit_records);
+    metrics_histogram(m, "shuttle_backend_commit_duration_seconds",
+                      "time a successful commit took, acks included", NULL,
+                      &b->commit_seconds);
+    metrics_gauge(m, "shuttle_backend_staged_records",
+                  "records staged for the next commit", NULL,
+                  (double)db_staged_records(b->db));
+    metrics_gauge(m, "shuttle_backend_database_connected",
+                  "1 while connected to PostgreSQL", NULL,
+                  db_connected(b->db) ? 1 : 0);
+    metrics_gauge(m, "shuttle_backend_mqtt_connected",
+                  "1 while connected to the MQTT broker", NULL,
+                  mqtt_connected(b->mqtt) ? 1 : 0);
+    metrics_gauge(m, "shuttle_backend_vehicles",
+                  "vehicles heard from since start", NULL, (double)n);
+    metrics_counter(m, "shuttle_backend_vehicles_untracked_total",
+                    "new vehicles not tracked: the table was full", NULL,
+                    fleet_refused(b->fleet));
+    l[0].name = "vehicle";
+    for (i = 0; i < n; i++) {
+        const struct fleet_vehicle *v = fleet_at(b->fleet, i);
+
+        l[0].value = v->vid;
+        metrics_gauge(m, "shuttle_backend_vehicle_last_seen_seconds",
+                      "Unix time of the vehicle's last accepted batch", l,
+                      (double)v->seen_ms / 1000.0);
+    }
+    for (i = 0; i < n; i++) {
+        const struct fleet_vehicle *v = fleet_at(b->fleet, i);
+
+        if (!v->acked)
+            continue;
+        l[0].value = v->vid;
+        metrics_gauge(m, "shuttle_backend_vehicle_acked_seq",
+                      "last seq acknowledged to the vehicle", l,
+                      (double)v->acked_seq);
+    }
+}
+
+/* /healthz: healthy while both ends of the pipe are connected. */
+static int backend_health(void *arg, char *why, size_t whylen)
+{
+    struct backend *b = arg;
+    bool db = db_connected(b->db), broker = mqtt_connected(b->mqtt);
+
+    if (db && broker)
+        return 1;
+    snprintf(why, whylen, "%s%s%s down", db ? "" : "database",
+             !db && !broker ? " and " : "", broker ? "" : "broker");
+    return 0;
+}
+
+static const struct http_callbacks backend_http_cb = {
+    .collect = backend_collect,
+    .health = backend_health,
+};
+
 static void backend_on_message(void *arg, const char *topic,
                                const void *payload, size_t len, bool retained)
 {
@@ -152,6 +298,8 @@ static void backend_on_message(void *arg, const char *topic,
     if (r >= 0)
         log_warnx("refused message on %s (%zu bytes): %s", topic, len,
                   ingest_reason_name(r));
+    else
+        backend_seen(b, topic);
     if (b->first_staged_ms == 0 && db_staged_items(b->db) > 0)
         b->first_staged_ms = clock_mono_ms();
 }
@@ -170,6 +318,7 @@ static void backend_on_ack(void *arg, const char *vid, uint64_t seq)
     uint8_t *buf;
     size_t len;
 
+    (void)fleet_acked(b->fleet, vid, seq);
     memset(&a, 0, sizeof a);
     snprintf(a.vehicle_id, sizeof a.vehicle_id, "%s", vid);
     a.seq = seq;
@@ -190,6 +339,24 @@ static int64_t backoff_next(int64_t *backoff)
     if (*backoff > 30000)
         *backoff = 30000;
     return *backoff;
+}
+
+/* The schema owner's connection string: migrations, the timetable and the
+ * derived tables are written through it. */
+static const char *backend_admin(const struct backend_conf *c)
+{
+    return c->admin_database ? c->admin_database : c->database;
+}
+
+static void backend_log_rebuild(const char *day,
+                                const struct trips_db_summary *s)
+{
+    log_info("rebuilt %s in %.2f s: %zu vehicles, %zu fixes, %zu door "
+             "events, %zu stop visits, %zu runs; trips %zu scheduled, %zu "
+             "operated, %zu partial, %zu missed, %zu late; %ld boarded",
+             day, s->seconds, s->vehicles, s->fixes, s->doors, s->visits,
+             s->runs, s->trips, s->operated, s->partial, s->missed, s->late,
+             s->boarded);
 }
 
 /* Apply the migrations as the schema owner (admin_database, or database). */
@@ -246,19 +413,35 @@ static void backend_commit(struct backend *b)
 {
     char err[512];
     uint64_t n = 0;
+    size_t records = db_staged_records(b->db);
+    int64_t t0;
     int rc;
 
     if (db_staged_items(b->db) == 0 || !db_connected(b->db))
         return;
+    t0 = clock_mono_us();
     rc = db_commit(b->db, backend_on_ack, b, &n, err, sizeof err);
     if (rc != DB_OK) {
+        b->commit_failures++;
         log_warnx("commit failed, keeping %zu staged records: %s",
                   db_staged_records(b->db), err);
         b->db_retry_ms = clock_mono_ms() + backoff_next(&b->db_backoff_ms);
         return;
     }
+    metrics_hist_observe(&b->commit_seconds,
+                         (double)(clock_mono_us() - t0) / 1e6);
+    metrics_hist_observe(&b->commit_records, (double)records);
     b->committed += n;
     b->first_staged_ms = 0;
+}
+
+/* The server spoke while we were idle: usually to say it is going away. */
+static void backend_db_check(struct backend *b)
+{
+    char err[512];
+
+    if (db_connected(b->db) && db_check(b->db, err, sizeof err) != DB_OK)
+        log_warnx("%s; reconnecting", err);
 }
 
 /* Hourly: drop raw positions past the retention (if one is set). */
@@ -279,6 +462,44 @@ static void backend_retention(struct backend *b, int64_t now)
         log_info("retention: dropped %d days of raw positions", dropped);
 }
 
+/* Today's service day in Asia/Seoul (UTC+9, no daylight saving). */
+static void backend_today(char *buf, size_t len)
+{
+    time_t s = (time_t)(clock_wall_ms() / 1000) + 9 * 3600;
+    struct tm tm;
+
+    gmtime_r(&s, &tm);
+    strftime(buf, len, "%Y-%m-%d", &tm);
+}
+
+/*
+ * Keep today's derived tables current for the reports. When the day turns,
+ * the day before is rebuilt once more, with whatever arrived late. The loop
+ * waits for it: a day of six buses takes well under a second; a large
+ * fleet should set rebuild_interval_s 0 and rebuild from a separate
+ * process.
+ */
+static void backend_rebuild(struct backend *b, int64_t now)
+{
+    struct trips_db_summary ts;
+    char today[16], err[512];
+
+    b->next_rebuild_ms = now + b->conf.rebuild_interval_s * 1000;
+    if (!db_connected(b->db))
+        return;
+    backend_today(today, sizeof today);
+    if (b->rebuilt_day[0] && strcmp(b->rebuilt_day, today) != 0 &&
+        trips_db_rebuild(backend_admin(&b->conf), b->rebuilt_day, &ts, err,
+                         sizeof err) == TRIPS_DB_OK)
+        backend_log_rebuild(b->rebuilt_day, &ts);
+    snprintf(b->rebuilt_day, sizeof b->rebuilt_day, "%s", today);
+    if (trips_db_rebuild(backend_admin(&b->conf), today, &ts, err,
+                         sizeof err) != TRIPS_DB_OK)
+        log_debug("rebuild of %s: %s", today, err);
+    else if (log_getverbose() > 0)
+        backend_log_rebuild(today, &ts);
+}
+
 static int backend_commit_due(struct backend *b, int64_t now)
 {
     if (db_staged_items(b->db) == 0)
@@ -292,10 +513,12 @@ static void backend_run(struct backend *b)
     int64_t last_misc = 0;
 
     while (!quit) {
-        struct pollfd pfd[1];
+        struct pollfd pfd[3];
         int64_t now = clock_mono_ms();
         int timeout = 1000;
         int nfds = 0;
+        int mi = -1, hi = -1, di = -1; /* slots: broker, http, database */
+        int hto;
         int fd;
 
         backend_db_try(b, now);
@@ -304,12 +527,24 @@ static void backend_run(struct backend *b)
             backend_commit(b);
         if (now >= b->next_retention_ms)
             backend_retention(b, now);
+        if (b->conf.rebuild_interval_s > 0 && now >= b->next_rebuild_ms)
+            backend_rebuild(b, now);
 
         fd = mqtt_fd(b->mqtt);
         if (fd >= 0) {
-            pfd[0].fd = fd;
-            pfd[0].events = POLLIN | (mqtt_want_write(b->mqtt) ? POLLOUT : 0);
-            nfds = 1;
+            mi = nfds++;
+            pfd[mi].fd = fd;
+            pfd[mi].events = POLLIN | (mqtt_want_write(b->mqtt) ? POLLOUT : 0);
+        }
+        if ((fd = http_fd(b->http)) >= 0) {
+            hi = nfds++;
+            pfd[hi].fd = fd;
+            pfd[hi].events = POLLIN;
+        }
+        if ((fd = db_fd(b->db)) >= 0) {
+            di = nfds++;
+            pfd[di].fd = fd;
+            pfd[di].events = POLLIN;
         }
         if (db_staged_items(b->db) > 0) {
             int64_t left = b->first_staged_ms + b->conf.batch_age_ms - now;
@@ -318,15 +553,24 @@ static void backend_run(struct backend *b)
         if (!db_connected(b->db) && b->db_retry_ms - now < timeout)
             timeout = (int)(b->db_retry_ms - now > 0 ? b->db_retry_ms - now
                                                      : 0);
+        hto = http_timeout_ms(b->http);
+        if (hto >= 0 && hto < timeout)
+            timeout = hto;
         if (poll(pfd, (nfds_t)nfds, timeout) < 0) {
             if (errno == EINTR)
                 continue;
             fatal("poll");
         }
-        if (nfds && (pfd[0].revents & (POLLIN | POLLERR | POLLHUP)))
+        if (mi >= 0 && (pfd[mi].revents & (POLLIN | POLLERR | POLLHUP)))
             mqtt_handle_read(b->mqtt);
-        if (nfds && mqtt_fd(b->mqtt) >= 0 && (pfd[0].revents & POLLOUT))
+        if (mi >= 0 && mqtt_fd(b->mqtt) >= 0 && (pfd[mi].revents & POLLOUT))
             mqtt_handle_write(b->mqtt);
+        /* MHD must also run once its timeout is up, activity or not; an
+         * early run is harmless. It fails only when misconfigured. */
+        if (hi >= 0 && (pfd[hi].revents || (hto >= 0 && hto <= timeout)))
+            (void)http_run(b->http);
+        if (di >= 0 && pfd[di].revents)
+            backend_db_check(b);
         now = clock_mono_ms();
         if (now - last_misc >= 1000) {
             last_misc = now;
@@ -347,6 +591,8 @@ static void usage(FILE *fp)
             "  -d        stay in the foreground, log to stderr\n"
             "  -v        more verbose logging\n"
             "  --migrate apply database migrations and exit\n"
+            "  --rebuild DATE   migrate, rebuild the derived tables of that "
+            "service day (YYYY-MM-DD, Asia/Seoul) from raw records, exit\n"
             "  --load-gtfs DIR  migrate, replace the GTFS feed with the one "
             "in DIR, exit\n"
             "  --example-config  print every option with its default\n");
@@ -358,6 +604,7 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {"migrate", no_argument, NULL, 'M'},
         {"load-gtfs", required_argument, NULL, 'G'},
+        {"rebuild", required_argument, NULL, 'R'},
         {"example-config", no_argument, NULL, 'E'},
         {NULL, 0, NULL, 0},
     };
@@ -366,6 +613,7 @@ int main(int argc, char **argv)
     int noverrides = 0;
     int check = 0, foreground = 0, verbose = 0, migrate = 0;
     const char *gtfs_dir = NULL;
+    const char *rebuild_day = NULL;
     struct backend b;
     struct mqtt_options mo;
     char err[512];
@@ -390,6 +638,10 @@ int main(int argc, char **argv)
             break;
         case 'v':
             verbose++;
+            break;
+        case 'R':
+            rebuild_day = optarg;
+            migrate = 1;
             break;
         case 'G':
             gtfs_dir = optarg;
@@ -458,8 +710,8 @@ int main(int argc, char **argv)
         if (gtfs_dir) {
             struct gtfs_summary gs;
 
-            if (gtfs_load(b.conf.database, gtfs_dir, &gs, err, sizeof err) !=
-                GTFS_OK) {
+            if (gtfs_load(backend_admin(&b.conf), gtfs_dir, &gs, err,
+                          sizeof err) != GTFS_OK) {
                 log_warnx("GTFS not loaded: %s", err);
                 db_free(b.db);
                 return 1;
@@ -469,6 +721,18 @@ int main(int argc, char **argv)
                    gs.feed_version[0] ? gs.feed_version : "(no feed_version)",
                    gs.routes, gs.stops, gs.trips, gs.stop_times,
                    gs.shape_points);
+        }
+        if (rebuild_day) {
+            struct trips_db_summary ts;
+            int rc = trips_db_rebuild(backend_admin(&b.conf), rebuild_day,
+                                      &ts, err, sizeof err);
+
+            if (rc != TRIPS_DB_OK) {
+                log_warnx("rebuild of %s failed: %s", rebuild_day, err);
+                db_free(b.db);
+                return rc == TRIPS_DB_ERR_DATE ? 2 : 1;
+            }
+            backend_log_rebuild(rebuild_day, &ts);
         }
         db_free(b.db);
         return 0;
@@ -501,6 +765,18 @@ int main(int argc, char **argv)
     if (mqtt_new(&mo, &backend_mqtt_cb, &b, &b.mqtt, err, sizeof err) !=
         MQTT_OK)
         fatalx("%s", err);
+    if (backend_metrics_init(&b) != 0)
+        fatalx("out of memory");
+    {
+        struct http_options ho = {b.conf.http_listen, (int)b.conf.http_port};
+
+        if (http_new(&ho, &backend_http_cb, &b, &b.http, err, sizeof err) !=
+            HTTP_OK)
+            fatalx("%s", err);
+        if (b.http)
+            log_info("serving /metrics and /healthz on %s port %lld",
+                     b.conf.http_listen, b.conf.http_port);
+    }
     log_info("starting: database '%s', broker %s:%lld, topic %s",
              b.conf.database, b.conf.mqtt_host, b.conf.mqtt_port,
              b.conf.telemetry_topic);
@@ -519,6 +795,8 @@ int main(int argc, char **argv)
     log_info("stopped: %" PRIu64 " records committed, %" PRIu64
              " messages seen",
              b.committed, b.stats.messages);
+    http_free(b.http);
+    fleet_free(b.fleet);
     mqtt_free(b.mqtt);
     mqtt_lib_cleanup();
     db_free(b.db);

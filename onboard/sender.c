@@ -75,6 +75,7 @@ void sender_free(struct sender *s)
 
 void sender_connected(struct sender *s)
 {
+    s->npending = 0;
     s->inflight = 0;
     s->cursor = s->acked;
     s->nsent_live = 0;
@@ -89,8 +90,17 @@ void sender_puback(struct sender *s, int mid)
 
 void sender_live(struct sender *s, uint64_t seq)
 {
-    if (s->npending < SENDER_LIVE_MAX)
-        s->pending_live[s->npending++] = seq;
+    /* Offline, every record is backlog by the time the link returns: only
+     * what is appended while connected jumps the queue. */
+    if (!mqtt_connected(s->mqtt))
+        return;
+    /* Keep the newest: the oldest pending one is the least live. */
+    if (s->npending == SENDER_LIVE_MAX) {
+        memmove(s->pending_live, s->pending_live + 1,
+                (SENDER_LIVE_MAX - 1) * sizeof *s->pending_live);
+        s->npending--;
+    }
+    s->pending_live[s->npending++] = seq;
 }
 
 static bool sender_was_sent_live(const struct sender *s, uint64_t seq)

@@ -91,6 +91,7 @@ psql -q -h "$work/pg" -p "$pgport" -U postgres -c "CREATE DATABASE shuttle"
 db="host=$work/pg port=$pgport dbname=shuttle user=postgres"
 
 free_port mqport
+free_port httpport
 mkdir -p "$work/mosquitto"; chown mosquitto "$work/mosquitto"
 cat > "$work/mosquitto.conf" <<CONF
 listener $mqport 127.0.0.1
@@ -113,7 +114,7 @@ echo "demo: loading the GTFS feed (deploy/gtfs)" >&2
 "$bin/shuttle-backend" -o "database=$db" --load-gtfs deploy/gtfs
 
 spawn "$work/backend.log" "$bin/shuttle-backend" -d -o "database=$db" \
-  -o "mqtt_port=$mqport"
+  -o "mqtt_port=$mqport" -o "http_port=$httpport"
 wait_log "$work/backend.log" "connected to broker" 10
 for i in 1 2 3 4 5 6; do
   cat > "$work/onboard-$i.conf" <<CONF
@@ -150,7 +151,10 @@ for _ in $(seq 600); do
   [ "$left" = 0 ] && break
   sleep 0.2
 done
-sleep 2
+sleep 1
+# The backend keeps today's derived tables current by itself; the
+# simulated day is yesterday's, so build it now.
+"$bin/shuttle-backend" -o "database=$db" --rebuild "$date"
 
 psql -q -h "$work/pg" -p "$pgport" -U postgres shuttle <<SQL
 \echo
@@ -170,6 +174,7 @@ if [ -x "$bin/shuttle-report" ]; then
   echo "demo: HTML report: $work/report-$date.html" >&2
 fi
 echo "demo: logs and data in $work" >&2
+echo "demo: the backend's metrics were at http://127.0.0.1:$httpport/metrics" >&2
 if [ "$keep" = 1 ]; then
   echo "demo: services left running (--keep); database: psql \"$db\"" >&2
 fi
