@@ -10,9 +10,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "migrations.h"
 
-#define DB_DEAD_KEEP 4096 /* bytes of a dead payload worth keeping */
+#define DB_DEAD_KEEP 4096            /* bytes of a dead payload worth keeping */
 #define DB_LOCK_MIGRATE 0x5348544cLL /* advisory lock key: "SHTL" */
 /* Distinct service days in one commit, and remembered as having partitions.
  * A backlog of more days than this is split over several commits. */
@@ -214,8 +215,7 @@ int db_migrate(struct db *d, char *err, size_t errlen)
 
     if (!db_connected(d))
         return DB_ERR_CONNECT;
-    snprintf(sql, sizeof sql, "SELECT pg_advisory_lock(%lld)",
-             DB_LOCK_MIGRATE);
+    snprintf(sql, sizeof sql, "SELECT pg_advisory_lock(%lld)", DB_LOCK_MIGRATE);
     if (db_exec(d, sql, err, errlen) != DB_OK)
         return DB_ERR_QUERY;
     if (db_exec(d,
@@ -319,19 +319,6 @@ static int db_text_printf(struct db_text *t, const char *fmt, ...)
     return DB_OK;
 }
 
-/* A timestamp PostgreSQL's COPY reads exactly, from Unix ms. */
-static void db_ts(char *buf, size_t len, int64_t ms)
-{
-    time_t s = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
-    int frac = (int)(ms - (int64_t)s * 1000);
-    struct tm tm;
-
-    gmtime_r(&s, &tm);
-    snprintf(buf, len, "%04d-%02d-%02d %02d:%02d:%02d.%03d+00",
-             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-             tm.tm_min, tm.tm_sec, frac);
-}
-
 /*
  * The service day of a time: its date in Asia/Seoul, which has kept UTC+9
  * without daylight saving since 1988. As days since the epoch.
@@ -341,16 +328,6 @@ static int32_t db_service_day(int64_t t_ms)
     int64_t local_s = t_ms / 1000 + 9 * 3600;
 
     return (int32_t)((local_s >= 0 ? local_s : local_s - 86399) / 86400);
-}
-
-static void db_day_text(char *buf, size_t len, int32_t day)
-{
-    time_t s = (time_t)day * 86400;
-    struct tm tm;
-
-    gmtime_r(&s, &tm);
-    snprintf(buf, len, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1,
-             tm.tm_mday);
 }
 
 /* Remember a staged row's day; false when the commit already spans
@@ -404,10 +381,11 @@ static int db_stage_position(struct db *d, const char *vid,
                              const struct wire_record *r)
 {
     const struct wire_position *p = &r->u.pos;
-    char ts[40], day[16], speed[32], track[32], alt[32], hdop[32], sats[16];
+    char ts[CLOCK_TEXT_MAX], day[CLOCK_TEXT_MAX], speed[32], track[32], alt[32],
+        hdop[32], sats[16];
 
-    db_ts(ts, sizeof ts, r->t_ms);
-    db_day_text(day, sizeof day, db_service_day(r->t_ms));
+    clock_text_ms(ts, r->t_ms);
+    clock_text_day(day, db_service_day(r->t_ms));
     db_num(speed, sizeof speed, p->speed, 3);
     db_num(track, sizeof track, p->track, 2);
     db_num(alt, sizeof alt, p->alt, 2);
@@ -429,16 +407,17 @@ static int db_stage_count(struct db *d, const char *vid,
                           const struct wire_record *r)
 {
     const struct wire_count *c = &r->u.count;
-    char ts[40], day[16], open[40], close[40], load[16], lat[32], lon[32];
+    char ts[CLOCK_TEXT_MAX], day[CLOCK_TEXT_MAX], open[CLOCK_TEXT_MAX],
+        close[CLOCK_TEXT_MAX], load[16], lat[32], lon[32];
 
-    db_ts(ts, sizeof ts, r->t_ms);
-    db_day_text(day, sizeof day, db_service_day(r->t_ms));
+    clock_text_ms(ts, r->t_ms);
+    clock_text_day(day, db_service_day(r->t_ms));
     if (c->door_open_ms)
-        db_ts(open, sizeof open, c->door_open_ms);
+        clock_text_ms(open, c->door_open_ms);
     else
         snprintf(open, sizeof open, "\\N");
     if (c->door_close_ms)
-        db_ts(close, sizeof close, c->door_close_ms);
+        clock_text_ms(close, c->door_close_ms);
     else
         snprintf(close, sizeof close, "\\N");
     if (c->load_after >= 0)
@@ -452,9 +431,8 @@ static int db_stage_count(struct db *d, const char *vid,
                           "%s\t%" PRIu64 "\t%s\t%s\t%s\t%d\t%u\t%u\t%u\t%s\t"
                           "%s\t%s\t%s\t%s\t%u\n",
                           vid, r->seq, day, ts, r->backlog ? "t" : "f",
-                          (int)r->time_source, c->door, c->boarded,
-                          c->alighted, open, close, load, lat, lon,
-                          c->quality);
+                          (int)r->time_source, c->door, c->boarded, c->alighted,
+                          open, close, load, lat, lon, c->quality);
 }
 
 int db_stage_batch(struct db *d, const struct wire_batch *b)
@@ -660,11 +638,11 @@ static int db_write_status(struct db *d, char *err, size_t errlen)
 {
     for (size_t i = 0; i < d->nstatus; i++) {
         const struct wire_status *s = &d->status[i];
-        char t[40], recs[24], age[24], mode[8], dp[24], dc[24];
+        char t[CLOCK_TEXT_MAX], recs[24], age[24], mode[8], dp[24], dc[24];
         const char *v[11];
         PGresult *r;
 
-        db_ts(t, sizeof t, s->t_ms);
+        clock_text_ms(t, s->t_ms);
         snprintf(recs, sizeof recs, "%" PRIu64, s->spool_records);
         snprintf(age, sizeof age, "%" PRId64, s->oldest_unacked_age_s);
         snprintf(mode, sizeof mode, "%u", s->gps_mode);
@@ -745,8 +723,8 @@ static const char db_pending_trim_sql[] =
     " WHERE p.vehicle_id = vp.vehicle_id AND p.seq <= vp.acked_seq"
     " AND p.vehicle_id = ANY($1::text[])";
 
-static int db_watermarks(struct db *d, db_ack_fn on_ack, void *arg,
-                         char *err, size_t errlen)
+static int db_watermarks(struct db *d, db_ack_fn on_ack, void *arg, char *err,
+                         size_t errlen)
 {
     struct db_text vids = {0}, helds = {0};
     const char *v[2];
@@ -801,7 +779,7 @@ static int db_ensure_partitions(struct db *d, char *err, size_t errlen)
     for (size_t i = 0; i < d->nstaged_days; i++) {
         int32_t day = d->staged_days[i];
         bool known = false;
-        char text[16];
+        char text[CLOCK_TEXT_MAX];
         const char *v[1] = {text};
         PGresult *r;
 
@@ -809,7 +787,7 @@ static int db_ensure_partitions(struct db *d, char *err, size_t errlen)
             known = d->known_days[k] == day;
         if (known)
             continue;
-        db_day_text(text, sizeof text, day);
+        clock_text_day(text, day);
         r = PQexecParams(d->conn, "SELECT shuttle_ensure_partition($1::date)",
                          1, NULL, v, NULL, NULL, 0);
         if (PQresultStatus(r) != PGRES_TUPLES_OK) {
@@ -830,16 +808,15 @@ static int db_ensure_partitions(struct db *d, char *err, size_t errlen)
 int db_drop_positions_before(struct db *d, int64_t t_ms, int *dropped,
                              char *err, size_t errlen)
 {
-    char text[16];
+    char text[CLOCK_TEXT_MAX];
     const char *v[1] = {text};
     PGresult *r;
 
     if (!db_connected(d))
         return DB_ERR_CONNECT;
-    db_day_text(text, sizeof text, db_service_day(t_ms));
-    r = PQexecParams(d->conn,
-                     "SELECT shuttle_drop_positions_before($1::date)", 1,
-                     NULL, v, NULL, NULL, 0);
+    clock_text_day(text, db_service_day(t_ms));
+    r = PQexecParams(d->conn, "SELECT shuttle_drop_positions_before($1::date)",
+                     1, NULL, v, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         db_errf(err, errlen, "retention: %s", PQerrorMessage(d->conn));
         PQclear(r);
@@ -869,17 +846,19 @@ int db_commit(struct db *d, db_ack_fn on_ack, void *arg, uint64_t *inserted,
     }
     rc = db_exec(d, "BEGIN", err, errlen);
     if (rc == DB_OK && d->npos)
-        rc = db_copy(d,
-                     "COPY stage_positions (vehicle_id, seq, service_day, t, backlog,"
-                     " time_source, lat, lon, speed, track, alt, hdop,"
-                     " fix_mode, sats_used) FROM STDIN",
-                     &d->pos, err, errlen);
+        rc = db_copy(
+            d,
+            "COPY stage_positions (vehicle_id, seq, service_day, t, backlog,"
+            " time_source, lat, lon, speed, track, alt, hdop,"
+            " fix_mode, sats_used) FROM STDIN",
+            &d->pos, err, errlen);
     if (rc == DB_OK && d->ncnt)
-        rc = db_copy(d,
-                     "COPY stage_counts (vehicle_id, seq, service_day, t, backlog,"
-                     " time_source, door, boarded, alighted, door_open,"
-                     " door_close, load_after, lat, lon, quality) FROM STDIN",
-                     &d->cnt, err, errlen);
+        rc = db_copy(
+            d,
+            "COPY stage_counts (vehicle_id, seq, service_day, t, backlog,"
+            " time_source, door, boarded, alighted, door_open,"
+            " door_close, load_after, lat, lon, quality) FROM STDIN",
+            &d->cnt, err, errlen);
     if (rc == DB_OK && d->npos)
         rc = db_count_inserted(
             d,

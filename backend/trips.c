@@ -222,7 +222,7 @@ int trips_visits(const struct trips_feed *f, const struct trips_params *p,
 
         for (size_t k = 0; k < b.n; k++) {
             const struct trips_visit *v = &b.v[k];
-            int64_t gap = tc < v->arr_ms ? v->arr_ms - tc
+            int64_t gap = tc < v->arr_ms   ? v->arr_ms - tc
                           : tc > v->dep_ms ? tc - v->dep_ms
                                            : 0;
 
@@ -292,12 +292,10 @@ oom:
 }
 
 /* How far a run can follow pattern `pat` from visit i (at position k). */
-static void trips_follow(const struct trips_feed *f,
-                         const struct trips_params *p,
-                         const struct trips_trip *t,
-                         const struct trips_visit *v, size_t nv, size_t i,
-                         int k, size_t *end, int *last, int *matched,
-                         int *halts)
+static void
+trips_follow(const struct trips_feed *f, const struct trips_params *p,
+             const struct trips_trip *t, const struct trips_visit *v, size_t nv,
+             size_t i, int k, size_t *end, int *last, int *matched, int *halts)
 {
     size_t e = i;
     int l = k, m = 1, h = v[i].stopped;
@@ -423,9 +421,9 @@ static int trips_pair_cmp(const void *a, const void *b)
 }
 
 /* Greedy matching, cheapest pair first, every run and trip used once. */
-static int trips_match(const struct trips_feed *f,
-                       const struct trips_params *p, struct trips_run *runs,
-                       size_t nruns, char (*vblock)[TRIPS_ID_MAX])
+static int trips_match(const struct trips_feed *f, const struct trips_params *p,
+                       struct trips_run *runs, size_t nruns,
+                       char (*vblock)[TRIPS_ID_MAX])
 {
     struct trips_pair *pairs = NULL;
     size_t np = 0, cap = 0;
@@ -482,7 +480,7 @@ static int trips_match(const struct trips_feed *f,
 int trips_assign(const struct trips_feed *f, const struct trips_params *p,
                  struct trips_run *runs, size_t nruns)
 {
-    char (*vblock)[TRIPS_ID_MAX];
+    char(*vblock)[TRIPS_ID_MAX];
     int rc;
 
     if (trips_match(f, p, runs, nruns, NULL) != 0)

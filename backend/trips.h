@@ -23,16 +23,16 @@ struct trips_stop {
 /* One stop of a scheduled trip. Times are seconds after midnight of the
  * service day (GTFS allows more than 24 h). */
 struct trips_stop_time {
-    int stop;       /* index into the feed's stops */
-    int sequence;   /* GTFS stop_sequence */
+    int stop;     /* index into the feed's stops */
+    int sequence; /* GTFS stop_sequence */
     int32_t arr_s, dep_s;
 };
 
 struct trips_trip {
     char id[TRIPS_ID_MAX], route_id[TRIPS_ID_MAX], block_id[TRIPS_ID_MAX];
-    int direction;            /* -1 unknown */
-    size_t first, n;          /* its stop times in the feed's array */
-    int pattern;              /* trips with the same stops share one */
+    int direction;   /* -1 unknown */
+    size_t first, n; /* its stop times in the feed's array */
+    int pattern;     /* trips with the same stops share one */
 };
 
 /* The day's timetable. trips_feed_finish() fills `pattern` of each trip. */
@@ -54,8 +54,8 @@ struct trips_fix {
 };
 
 struct trips_door {
-    int64_t t_ms, open_ms, close_ms; /* open 0: unknown */
-    double lat, lon;                 /* NAN: no position */
+    int64_t t_ms, open_ms, close_ms;   /* open 0: unknown */
+    double lat, lon;                   /* NAN: no position */
     int boarded, alighted, load_after; /* load -1: unknown */
     int visit;                         /* out: visit index, -1 none */
 };
@@ -63,8 +63,8 @@ struct trips_door {
 struct trips_visit {
     int stop;
     int64_t arr_ms, dep_ms;
-    bool stopped;       /* slowed to a halt or opened doors */
-    int run;            /* index in the day's runs, -1: none */
+    bool stopped; /* slowed to a halt or opened doors */
+    int run;      /* index in the day's runs, -1: none */
     int boarded, alighted, load_after, doors;
     /* A terminal visit can end one run and start the next: the run that
      * starts here (or -1). Its alightings belong to the run that ends. */
@@ -74,23 +74,23 @@ struct trips_visit {
 struct trips_run {
     char vehicle_id[TRIPS_ID_MAX];
     int pattern;
-    size_t first_visit, last_visit;  /* in that vehicle's visits */
-    int first_pos, last_pos;         /* positions in the pattern */
-    int matched;                     /* pattern stops visited */
-    int64_t start_ms, end_ms;        /* departure first, arrival last */
-    int trip;                        /* assigned trip, -1 none */
+    size_t first_visit, last_visit; /* in that vehicle's visits */
+    int first_pos, last_pos;        /* positions in the pattern */
+    int matched;                    /* pattern stops visited */
+    int64_t start_ms, end_ms;       /* departure first, arrival last */
+    int trip;                       /* assigned trip, -1 none */
     int boarded, alighted, peak_load;
 };
 
 struct trips_params {
-    double enter_m;      /* a fix this close to a stop is at it: 30 */
-    double leave_m;      /* ... and stays at it until this far: 50 */
-    double halt_mps;     /* slower than this counts as stopped: 1.0 */
-    int64_t merge_ms;    /* same-stop visits closer than this merge: 15 min */
-    int64_t gap_ms;      /* a run breaks after this long between stops: 40 min */
-    int64_t assign_ms;   /* a run more than this off schedule is no trip's */
-    double min_share;    /* a run covers at least this share of its stops */
-    int64_t late_ms;     /* later than this at the start: late (5 min) */
+    double enter_m;    /* a fix this close to a stop is at it: 30 */
+    double leave_m;    /* ... and stays at it until this far: 50 */
+    double halt_mps;   /* slower than this counts as stopped: 1.0 */
+    int64_t merge_ms;  /* same-stop visits closer than this merge: 15 min */
+    int64_t gap_ms;    /* a run breaks after this long between stops: 40 min */
+    int64_t assign_ms; /* a run more than this off schedule is no trip's */
+    double min_share;  /* a run covers at least this share of its stops */
+    int64_t late_ms;   /* later than this at the start: late (5 min) */
 };
 
 void trips_params_default(struct trips_params *p);

@@ -36,8 +36,8 @@ static int tdb_day_ms(const char *day, int64_t *out)
     int y, m, d, n = 0;
     time_t s;
 
-    if (sscanf(day, "%4d-%2d-%2d%n", &y, &m, &d, &n) != 3 ||
-        day[n] != '\0' || n != 10 || m < 1 || m > 12 || d < 1 || d > 31)
+    if (sscanf(day, "%4d-%2d-%2d%n", &y, &m, &d, &n) != 3 || day[n] != '\0' ||
+        n != 10 || m < 1 || m > 12 || d < 1 || d > 31)
         return -1;
     memset(&tm, 0, sizeof tm);
     tm.tm_year = y - 1900;
@@ -269,15 +269,16 @@ static int tdb_load_raw(PGconn *c, const char *day, struct tdb_vehicle **vs,
     }
     PQclear(r);
 
-    r = tdb_query(c,
-                  "SELECT vehicle_id, (extract(epoch FROM t) * 1000)::bigint,"
-                  " coalesce((extract(epoch FROM door_open) * 1000)::bigint, 0),"
-                  " coalesce((extract(epoch FROM door_close) * 1000)::bigint, 0),"
-                  " coalesce(lat, 'NaN'), coalesce(lon, 'NaN'), boarded,"
-                  " alighted, coalesce(load_after, -1)"
-                  " FROM passenger_counts WHERE service_day = $1"
-                  " ORDER BY vehicle_id COLLATE \"C\", t, seq",
-                  day, err, errlen);
+    r = tdb_query(
+        c,
+        "SELECT vehicle_id, (extract(epoch FROM t) * 1000)::bigint,"
+        " coalesce((extract(epoch FROM door_open) * 1000)::bigint, 0),"
+        " coalesce((extract(epoch FROM door_close) * 1000)::bigint, 0),"
+        " coalesce(lat, 'NaN'), coalesce(lon, 'NaN'), boarded,"
+        " alighted, coalesce(load_after, -1)"
+        " FROM passenger_counts WHERE service_day = $1"
+        " ORDER BY vehicle_id COLLATE \"C\", t, seq",
+        day, err, errlen);
     if (!r)
         return TRIPS_DB_ERR_QUERY;
     n = PQntuples(r);
@@ -357,17 +358,6 @@ static int tdb_printf(struct tdb_buf *b, const char *fmt, ...)
     }
 }
 
-static void tdb_ts(char *buf, size_t len, int64_t ms)
-{
-    time_t s = (time_t)(ms / 1000);
-    struct tm tm;
-
-    gmtime_r(&s, &tm);
-    snprintf(buf, len, "%04d-%02d-%02d %02d:%02d:%02d.%03d+00",
-             tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-             tm.tm_min, tm.tm_sec, (int)(ms % 1000));
-}
-
 static int tdb_copy(PGconn *c, const char *sql, const struct tdb_buf *b,
                     char *err, size_t errlen)
 {
@@ -400,8 +390,7 @@ static int tdb_copy(PGconn *c, const char *sql, const struct tdb_buf *b,
 
 /* Per-run tallies: counts by visit, the terminal visit split between the
  * run that ends and the run that starts there. */
-static void tdb_tally(struct tdb_vehicle *vs, size_t nv,
-                      struct trips_run *runs)
+static void tdb_tally(struct tdb_vehicle *vs, size_t nv, struct trips_run *runs)
 {
     for (size_t i = 0; i < nv; i++) {
         for (size_t k = 0; k < vs[i].nvisits; k++) {
@@ -500,16 +489,17 @@ int trips_db_rebuild(const char *conninfo, const char *day,
     for (size_t i = 0; i < nv; i++) {
         for (size_t k = 0; k < vs[i].nvisits; k++) {
             const struct trips_visit *v = &vs[i].visits[k];
-            char arr[80], dep[80], rs[80] = "\\N", sched[80] = "\\N";
+            char arr[CLOCK_TEXT_MAX], dep[CLOCK_TEXT_MAX],
+                rs[CLOCK_TEXT_MAX] = "\\N", sched[CLOCK_TEXT_MAX] = "\\N";
             char trip[TRIPS_ID_MAX + 2] = "\\N", seq[16] = "\\N";
             char load[16] = "\\N";
 
-            tdb_ts(arr, sizeof arr, v->arr_ms);
-            tdb_ts(dep, sizeof dep, v->dep_ms);
+            clock_text_ms(arr, v->arr_ms);
+            clock_text_ms(dep, v->dep_ms);
             if (v->run >= 0) {
                 const struct trips_run *run = &runs[v->run];
 
-                tdb_ts(rs, sizeof rs, run->start_ms);
+                clock_text_ms(rs, run->start_ms);
                 if (run->trip >= 0) {
                     const struct trips_trip *t = &f.trips[run->trip];
                     int pos = -1;
@@ -521,9 +511,9 @@ int trips_db_rebuild(const char *conninfo, const char *day,
                     if (pos >= 0) {
                         snprintf(seq, sizeof seq, "%d",
                                  f.st[t->first + (size_t)pos].sequence);
-                        tdb_ts(sched, sizeof sched,
-                               trips_sched_ms(
-                                   &f, f.st[t->first + (size_t)pos].arr_s));
+                        clock_text_ms(
+                            sched, trips_sched_ms(
+                                       &f, f.st[t->first + (size_t)pos].arr_s));
                     }
                 }
             }
@@ -552,7 +542,8 @@ int trips_db_rebuild(const char *conninfo, const char *day,
     for (size_t t = 0; t < f.ntrips; t++) {
         const struct trips_trip *tr = &f.trips[t];
         const struct trips_run *run = NULL;
-        char ss[80], se[80], as[80] = "\\N", ae[80] = "\\N";
+        char ss[CLOCK_TEXT_MAX], se[CLOCK_TEXT_MAX], as[CLOCK_TEXT_MAX] = "\\N",
+                                                     ae[CLOCK_TEXT_MAX] = "\\N";
         char sd[24] = "\\N", ed[24] = "\\N", veh[TRIPS_ID_MAX + 2] = "\\N";
         char peak[16] = "\\N", dir[16] = "\\N";
         const char *status = "missed";
@@ -561,9 +552,9 @@ int trips_db_rebuild(const char *conninfo, const char *day,
         for (size_t q = 0; q < nruns && !run; q++)
             if (runs[q].trip == (int)t)
                 run = &runs[q];
-        tdb_ts(ss, sizeof ss, trips_sched_ms(&f, f.st[tr->first].dep_s));
-        tdb_ts(se, sizeof se,
-               trips_sched_ms(&f, f.st[tr->first + tr->n - 1].arr_s));
+        clock_text_ms(ss, trips_sched_ms(&f, f.st[tr->first].dep_s));
+        clock_text_ms(se,
+                      trips_sched_ms(&f, f.st[tr->first + tr->n - 1].arr_s));
         if (tr->direction >= 0)
             snprintf(dir, sizeof dir, "%d", tr->direction);
         sum->trips++;
@@ -577,8 +568,8 @@ int trips_db_rebuild(const char *conninfo, const char *day,
                              run->matched >= (int)(0.8 * (double)tr->n)
                          ? "operated"
                          : "partial";
-            tdb_ts(as, sizeof as, run->start_ms);
-            tdb_ts(ae, sizeof ae, run->end_ms);
+            clock_text_ms(as, run->start_ms);
+            clock_text_ms(ae, run->end_ms);
             snprintf(sd, sizeof sd, "%" PRId64, (run->start_ms - sdep) / 1000);
             snprintf(ed, sizeof ed, "%" PRId64, (run->end_ms - sarr) / 1000);
             snprintf(veh, sizeof veh, "%s", run->vehicle_id);
@@ -672,7 +663,7 @@ int trips_db_rebuild(const char *conninfo, const char *day,
         PQclear(r);
         rc = TRIPS_DB_OK;
         goto out;
-rollback:
+    rollback:
         PQclear(PQexec(c, "ROLLBACK"));
     }
 out:

@@ -14,4 +14,14 @@ int64_t clock_mono_ms(void);
  * a millisecond (a small commit does). */
 int64_t clock_mono_us(void);
 
+/* Room for the text of clock_text_ms and clock_text_day. */
+#define CLOCK_TEXT_MAX 32
+
+/* "YYYY-MM-DD HH:MM:SS.mmm+00" (UTC) for Unix ms: what PostgreSQL reads as
+ * a timestamptz. `buf` holds CLOCK_TEXT_MAX bytes. Returns buf. */
+char *clock_text_ms(char *buf, int64_t ms);
+
+/* "YYYY-MM-DD" of `days` since 1970-01-01. `buf` holds CLOCK_TEXT_MAX. */
+char *clock_text_day(char *buf, int64_t days);
+
 #endif

@@ -48,12 +48,14 @@ struct onboard_conf {
     long long status_interval_s;
 };
 
-#define OPT(name, type, field, def, lo, hi, help)                             \
-    {name, type, offsetof(struct onboard_conf, field), def, lo, hi, 0, help}
+#define OPT(name, type, field, def, lo, hi, help)                              \
+    {                                                                          \
+        name, type, offsetof(struct onboard_conf, field), def, lo, hi, 0, help \
+    }
 
 static const struct conf_option onboard_options[] = {
-    {"vehicle_id", CONF_STRING, offsetof(struct onboard_conf, vehicle_id),
-     NULL, 0, 0, 1,
+    {"vehicle_id", CONF_STRING, offsetof(struct onboard_conf, vehicle_id), NULL,
+     0, 0, 1,
      "this bus's id in topics and the database: letters, digits, - and _"},
     OPT("gpsd_host", CONF_STRING, gpsd_host, "127.0.0.1", 0, 0,
         "gpsd to read fixes from"),
@@ -75,8 +77,8 @@ static const struct conf_option onboard_options[] = {
         "client key for TLS (optional)"),
     OPT("mqtt_keepalive", CONF_INT, mqtt_keepalive, "30", 5, 3600,
         "seconds between MQTT keepalives: how fast a dead link is noticed"),
-    OPT("spool_dir", CONF_STRING, spool_dir, "/var/lib/shuttle-onboard", 0,
-        0, "directory of the on-disk journal (on the SD card)"),
+    OPT("spool_dir", CONF_STRING, spool_dir, "/var/lib/shuttle-onboard", 0, 0,
+        "directory of the on-disk journal (on the SD card)"),
     OPT("spool_max_mb", CONF_INT, spool_max_mb, "64", 1, 65536,
         "journal size bound; when full the oldest positions go first"),
     OPT("counter_input", CONF_STRING, counter_input, "none", 0, 0,
@@ -220,8 +222,7 @@ static void onboard_on_fix(void *arg, const struct gnss_fix *f)
     onboard_append(o, SPOOL_POSITION, &r);
 }
 
-static int64_t onboard_now(const struct onboard *o,
-                           enum wire_time_source *src)
+static int64_t onboard_now(const struct onboard *o, enum wire_time_source *src)
 {
     return gtime_now(&o->gt, clock_mono_ms(), clock_wall_ms(), src);
 }
@@ -267,8 +268,8 @@ static void onboard_counter_read(struct onboard *o)
             struct apc_msg m;
             struct doors_event ev;
             size_t used = 0;
-            int rc = apc_reader_next(o->apc, buf + off, (size_t)n - off,
-                                     &used, &m);
+            int rc =
+                apc_reader_next(o->apc, buf + off, (size_t)n - off, &used, &m);
 
             off += used;
             if (rc == 0)
@@ -304,8 +305,7 @@ static void onboard_counter_open(struct onboard *o, int64_t now)
         o->counter_retry_ms = now + 5000;
         return;
     }
-    log_info("counter input %s %s open", o->cdrv->name,
-             o->conf.counter_device);
+    log_info("counter input %s %s open", o->cdrv->name, o->conf.counter_device);
 }
 
 static void onboard_status(struct onboard *o, enum wire_status_state state)
@@ -383,8 +383,7 @@ static void onboard_on_message(void *arg, const char *topic,
     /* Never number below what the backend already holds (lost spool). */
     spool_seq_floor(o->spool, a.seq + 1);
     if (sender_ack(o->sender, a.seq, clock_mono_ms(), &detail) != SENDER_OK)
-        log_warnx("spool ack %" PRIu64 ": %s", a.seq,
-                  spool_strerror(detail));
+        log_warnx("spool ack %" PRIu64 ": %s", a.seq, spool_strerror(detail));
 }
 
 static void onboard_on_publish(void *arg, int mid)
@@ -455,7 +454,6 @@ static void onboard_tick(struct onboard *o, int64_t now)
     }
 }
 
-
 /* Load `file` and the -o overrides into o->conf and check what the table
  * cannot. Returns 0, or -1 with a message naming the file in err. */
 static int onboard_load_conf(struct onboard *o, const char *file,
@@ -476,9 +474,9 @@ static int onboard_load_conf(struct onboard *o, const char *file,
         }
         memcpy(key, overrides[i], (size_t)(eq - overrides[i]));
         key[eq - overrides[i]] = '\0';
-        if (conf_set(onboard_options, &o->conf, key, eq + 1, why,
-                     sizeof why) != CONF_OK) {
-            snprintf(err, errlen, "-o %s: %s", overrides[i], why);
+        if (conf_set(onboard_options, &o->conf, key, eq + 1, why, sizeof why) !=
+            CONF_OK) {
+            snprintf(err, errlen, "-o %.100s: %.300s", overrides[i], why);
             return -1;
         }
     }
@@ -491,8 +489,8 @@ static int onboard_load_conf(struct onboard *o, const char *file,
     if (strcmp(o->conf.counter_input, "none") != 0) {
         if (!counter_driver_find(o->conf.counter_input)) {
             snprintf(err, errlen,
-                     "%s: counter_input '%s' is not none, serial or udp",
-                     file, o->conf.counter_input);
+                     "%s: counter_input '%s' is not none, serial or udp", file,
+                     o->conf.counter_input);
             return -1;
         }
         if (!o->conf.counter_device) {
@@ -540,12 +538,10 @@ static int onboard_start_parts(struct onboard *o, char *err, size_t errlen)
         o->counter_retry_ms = 0;
     }
     memset(&will, 0, sizeof will);
-    snprintf(will.vehicle_id, sizeof will.vehicle_id, "%s",
-             o->conf.vehicle_id);
+    snprintf(will.vehicle_id, sizeof will.vehicle_id, "%s", o->conf.vehicle_id);
     will.state = WIRE_OFFLINE;
     snprintf(will.version, sizeof will.version, "%s", SHUTTLE_VERSION);
-    snprintf(will.config_hash, sizeof will.config_hash, "%s",
-             o->config_hash);
+    snprintf(will.config_hash, sizeof will.config_hash, "%s", o->config_hash);
     if (wire_status_encode(&will, &willbuf, &willlen) != WIRE_OK) {
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -681,8 +677,8 @@ static void onboard_run(struct onboard *o)
             wake = o->mqtt_retry_ms;
         }
         if (o->cdev) {
-            pfd[nfds] = (struct pollfd){.fd = o->cdrv->fd(o->cdev),
-                                        .events = POLLIN};
+            pfd[nfds] =
+                (struct pollfd){.fd = o->cdrv->fd(o->cdev), .events = POLLIN};
             ic = nfds++;
         }
         flush = spool_next_flush_ms(o->spool, now);
@@ -726,8 +722,7 @@ static void onboard_shutdown(struct onboard *o)
     if (mqtt_connected(o->mqtt)) {
         int detail;
 
-        sender_pump(o->sender, clock_mono_ms(), onboard_now(o, NULL),
-                    &detail);
+        sender_pump(o->sender, clock_mono_ms(), onboard_now(o, NULL), &detail);
         onboard_status(o, WIRE_OFFLINE);
         for (int i = 0; i < 50 && mqtt_want_write(o->mqtt); i++)
             mqtt_handle_write(o->mqtt);

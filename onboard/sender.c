@@ -22,10 +22,10 @@ struct sender {
     char topic[128];
     struct spool_item *items;
     struct wire_record *recs;
-    uint64_t acked;        /* backend's watermark */
-    uint64_t cursor;       /* highest seq the backlog pass has published */
+    uint64_t acked;  /* backend's watermark */
+    uint64_t cursor; /* highest seq the backlog pass has published */
     uint64_t pending_live[SENDER_LIVE_MAX];
-    unsigned npending;     /* appended, not yet published */
+    unsigned npending; /* appended, not yet published */
     uint64_t sent_live[SENDER_LIVE_MAX];
     unsigned nsent_live;
     unsigned inflight;     /* batches awaiting PUBACK */
@@ -122,8 +122,7 @@ static void sender_prune_live(struct sender *s)
     s->nsent_live = j;
 }
 
-int sender_ack(struct sender *s, uint64_t seq, int64_t now_mono_ms,
-               int *detail)
+int sender_ack(struct sender *s, uint64_t seq, int64_t now_mono_ms, int *detail)
 {
     int rc;
 
@@ -145,8 +144,7 @@ int sender_ack(struct sender *s, uint64_t seq, int64_t now_mono_ms,
 }
 
 /* Encode items[0..n) into one batch and publish it. */
-static int sender_publish(struct sender *s, size_t n, int64_t now_ms,
-                          bool live)
+static int sender_publish(struct sender *s, size_t n, int64_t now_ms, bool live)
 {
     struct wire_batch b;
     uint8_t *buf;
@@ -243,8 +241,8 @@ int sender_pump(struct sender *s, int64_t now_mono_ms, int64_t now_ms,
         size_t n = 0, k = 0;
         uint64_t last;
 
-        rc = spool_peek(s->sp, s->cursor, s->o.batch_records,
-                        s->o.batch_bytes, s->items, &n);
+        rc = spool_peek(s->sp, s->cursor, s->o.batch_records, s->o.batch_bytes,
+                        s->items, &n);
         if (rc != SPOOL_OK) {
             *detail = rc;
             return SENDER_ERR_SPOOL;

@@ -431,10 +431,13 @@ static void replace_field(const char *s, int i, const char *value, char *out,
     n = snprintf(body, sizeof body, "%.*s%s%.*s", (int)(start - s), s, value,
                  (int)(star - end), end);
     assert_true(n > 0 && (size_t)n < sizeof body);
+    /* Checked, not truncated: a sentence cut short would test nothing. */
     if (ok)
-        snprintf(out, len, "%s*%02X", body, nmea_checksum(body));
+        n = snprintf(out, len, "%s*%02X", body,
+                     (unsigned)(nmea_checksum(body) & 0xff));
     else
-        snprintf(out, len, "%s%s", body, star);
+        n = snprintf(out, len, "%s%s", body, star);
+    assert_true(n > 0 && (size_t)n < len);
 }
 
 /*
