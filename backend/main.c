@@ -546,7 +546,9 @@ static void backend_run(struct backend *b)
             pfd[di].fd = fd;
             pfd[di].events = POLLIN;
         }
-        if (db_staged_items(b->db) > 0) {
+        /* Without a database nothing can be committed: wait for the retry
+         * below, or the overdue batch makes this loop spin. */
+        if (db_staged_items(b->db) > 0 && db_connected(b->db)) {
             int64_t left = b->first_staged_ms + b->conf.batch_age_ms - now;
             timeout = left < 0 ? 0 : (int)left;
         }
@@ -578,6 +580,47 @@ static void backend_run(struct backend *b)
                 mqtt_handle_misc(b->mqtt);
         }
     }
+}
+
+/*
+ * --migrate, --load-gtfs DIR, --rebuild DATE: migrate, then load or rebuild,
+ * as the schema owner. Returns the exit code: 0, 1 (database), 2 (bad date).
+ */
+static int backend_oneshot(const struct backend_conf *c, const char *gtfs_dir,
+                           const char *rebuild_day)
+{
+    char err[512];
+
+    if (backend_migrate(c, err, sizeof err) != DB_OK) {
+        log_warnx("%s", err);
+        return 1;
+    }
+    log_info("database schema is up to date");
+    if (gtfs_dir) {
+        struct gtfs_summary gs;
+
+        if (gtfs_load(backend_admin(c), gtfs_dir, &gs, err, sizeof err) !=
+            GTFS_OK) {
+            log_warnx("GTFS not loaded: %s", err);
+            return 1;
+        }
+        printf("loaded feed %s: %lld routes, %lld stops, %lld trips, "
+               "%lld stop times, %lld shape points\n",
+               gs.feed_version[0] ? gs.feed_version : "(no feed_version)",
+               gs.routes, gs.stops, gs.trips, gs.stop_times, gs.shape_points);
+    }
+    if (rebuild_day) {
+        struct trips_db_summary ts;
+        int rc = trips_db_rebuild(backend_admin(c), rebuild_day, &ts, err,
+                                  sizeof err);
+
+        if (rc != TRIPS_DB_OK) {
+            log_warnx("rebuild of %s failed: %s", rebuild_day, err);
+            return rc == TRIPS_DB_ERR_DATE ? 2 : 1;
+        }
+        backend_log_rebuild(rebuild_day, &ts);
+    }
+    return 0;
 }
 
 static void usage(FILE *fp)
@@ -697,46 +740,16 @@ int main(int argc, char **argv)
         return 0;
     }
 
+    if (migrate) {
+        int rc = backend_oneshot(&b.conf, gtfs_dir, rebuild_day);
+
+        conf_free(backend_options, &b.conf);
+        return rc;
+    }
     b.window.past_ms = b.conf.max_age_days * 24 * 3600 * 1000;
     b.window.future_ms = b.conf.max_ahead_s * 1000;
     if (db_new(b.conf.database, (size_t)b.conf.max_staged, &b.db) != DB_OK)
         fatalx("out of memory");
-    if (migrate) {
-        if (backend_migrate(&b.conf, err, sizeof err) != DB_OK) {
-            log_warnx("%s", err);
-            return 1;
-        }
-        log_info("database schema is up to date");
-        if (gtfs_dir) {
-            struct gtfs_summary gs;
-
-            if (gtfs_load(backend_admin(&b.conf), gtfs_dir, &gs, err,
-                          sizeof err) != GTFS_OK) {
-                log_warnx("GTFS not loaded: %s", err);
-                db_free(b.db);
-                return 1;
-            }
-            printf("loaded feed %s: %lld routes, %lld stops, %lld trips, "
-                   "%lld stop times, %lld shape points\n",
-                   gs.feed_version[0] ? gs.feed_version : "(no feed_version)",
-                   gs.routes, gs.stops, gs.trips, gs.stop_times,
-                   gs.shape_points);
-        }
-        if (rebuild_day) {
-            struct trips_db_summary ts;
-            int rc = trips_db_rebuild(backend_admin(&b.conf), rebuild_day,
-                                      &ts, err, sizeof err);
-
-            if (rc != TRIPS_DB_OK) {
-                log_warnx("rebuild of %s failed: %s", rebuild_day, err);
-                db_free(b.db);
-                return rc == TRIPS_DB_ERR_DATE ? 2 : 1;
-            }
-            backend_log_rebuild(rebuild_day, &ts);
-        }
-        db_free(b.db);
-        return 0;
-    }
     if (!foreground && daemon(0, 0) != 0)
         fatal("daemon");
 
