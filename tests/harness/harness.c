@@ -1372,9 +1372,10 @@ struct harness_proc *harness_backend_start(struct harness_pg *pg,
     db = hprintf("database=%s", pg->conninfo);
     port = hprintf("mqtt_port=%d", m->port);
     {
+        /* No HTTP unless a test asks: the default port may be taken. */
         const char *fixed[] = {
             harness_bin("shuttle-backend"), "-d", "-f", conf, "-o", db, "-o",
-            "mqtt_host=127.0.0.1",          "-o", port};
+            "mqtt_host=127.0.0.1",          "-o", port, "-o", "http_port=0"};
 
         return daemon_start(
             "shuttle-backend",

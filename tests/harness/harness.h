@@ -190,11 +190,12 @@ int harness_gpsd_restart(struct harness_gpsd *g);
 /* ---- our daemons ---------------------------------------------------- */
 
 /* Start shuttle-backend (harness_bin) in the foreground on the database of
- * PG and the broker M, with "-o key=value" for each of EXTRA_OPTS
- * (NULL-terminated, may be NULL; later options win), its log in a new
- * folder. Returns once the log says both "database ready" and "connected to
- * broker" (at most 15 s), NULL otherwise. Several may be started, one after
- * the other (a restart is a new start on the same PG and M). */
+ * PG and the broker M, HTTP off (http_port=0), with "-o key=value" for each
+ * of EXTRA_OPTS (NULL-terminated, may be NULL; later options win), its log
+ * in a new folder. Returns once the log says both "database ready" and
+ * "connected to broker" (at most 15 s), NULL otherwise. Several may be
+ * started, one after the other (a restart is a new start on the same PG and
+ * M). */
 struct harness_proc *harness_backend_start(struct harness_pg *pg,
                                            struct harness_mqtt *m,
                                            const char *const *extra_opts);

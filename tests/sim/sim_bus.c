@@ -40,6 +40,8 @@ struct sim_bus {
     int ncl, capcl;
     struct sim_span *drop;
     int ndrop, capdrop;
+    struct sim_span *idle;
+    int nidle, capidle;
     int cursor, pcursor;
     double track;
 };
@@ -313,7 +315,8 @@ struct sim_where {
 static int sim_drive(const struct sim_feed *f, const struct sim_demand *d,
                      const struct sim_plan_opts *o, struct sim_rng *rng,
                      struct sim_plan *p, int *vcap, int bi, int k,
-                     double t_start, double f_day, struct sim_where *w)
+                     double t_start, double not_before, double f_day,
+                     struct sim_where *w)
 {
     struct sim_bus *b = p->bus[bi];
     const struct sim_trip *tr = &f->trips[k];
@@ -330,6 +333,8 @@ static int sim_drive(const struct sim_feed *f, const struct sim_demand *d,
     dep0 = t_start + dwell0 + 5;
     if (dep0 < sched)
         dep0 = sched;
+    if (dep0 < not_before) /* an idle holds the bus here */
+        dep0 = not_before;
     if (sim_stay(b, t_start, dep0, lat, lon) != 0)
         return -1;
     memset(&v, 0, sizeof v);
@@ -418,17 +423,107 @@ static int sim_drive(const struct sim_feed *f, const struct sim_demand *d,
     return 0;
 }
 
+/* The idles of this bus still to be placed (done[i] set once placed). */
+struct sim_idles {
+    const struct sim_plan_opts *o;
+    int bus;
+    unsigned char done[SIM_MAX_EVENTS];
+};
+
+/*
+ * The bus stands at a terminal from FROM and would leave at UNTIL: place
+ * every idle not yet placed that is due before it would leave (the earliest
+ * first, one after the other) and return when it may leave now.
+ */
+static int sim_idle_hold(struct sim_bus *b, struct sim_idles *st, double from,
+                         double until, double *leave)
+{
+    const struct sim_plan_opts *o = st->o;
+
+    for (;;) {
+        int next = -1;
+
+        for (int i = 0; i < o->nidles && i < SIM_MAX_EVENTS; i++)
+            if (!st->done[i] && o->idles[i].bus == st->bus &&
+                o->idles[i].t < until &&
+                (next < 0 || o->idles[i].t < o->idles[next].t))
+                next = i;
+        if (next < 0)
+            break;
+        {
+            const struct sim_event *e = &o->idles[next];
+            double t0 = e->t > from ? e->t : from;
+            struct sim_span *s;
+
+            if (SIM_PUSH(b->idle, b->nidle, b->capidle, s) != 0)
+                return -1;
+            s->t0 = t0;
+            s->t1 = t0 + e->dur;
+            st->done[next] = 1;
+            from = s->t1;
+            if (until < s->t1)
+                until = s->t1;
+        }
+    }
+    *leave = until;
+    return 0;
+}
+
+static int sim_span_cmp(const void *a, const void *b)
+{
+    const struct sim_span *x = a, *y = b;
+
+    return x->t0 < y->t0 ? -1 : x->t0 > y->t0;
+}
+
+/* Add the dropouts asked for to the random ones, keeping the list sorted
+ * and without overlaps (the replay walks it with one cursor). */
+static int sim_add_dropouts(struct sim_bus *b, const struct sim_plan_opts *o,
+                            int bi)
+{
+    int n = 0;
+
+    for (int i = 0; i < o->ndropouts; i++) {
+        struct sim_span *s;
+
+        if (o->dropouts[i].bus != bi)
+            continue;
+        if (SIM_PUSH(b->drop, b->ndrop, b->capdrop, s) != 0)
+            return -1;
+        s->t0 = o->dropouts[i].t;
+        s->t1 = o->dropouts[i].t + o->dropouts[i].dur;
+    }
+    if (b->ndrop < 2)
+        return 0;
+    qsort(b->drop, (size_t)b->ndrop, sizeof *b->drop, sim_span_cmp);
+    for (int i = 1; i < b->ndrop; i++) {
+        if (b->drop[i].t0 <= b->drop[n].t1) {
+            if (b->drop[i].t1 > b->drop[n].t1)
+                b->drop[n].t1 = b->drop[i].t1;
+        } else {
+            b->drop[++n] = b->drop[i];
+        }
+    }
+    b->ndrop = n + 1;
+    return 0;
+}
+
 static int sim_plan_bus(const struct sim_feed *f, const struct sim_demand *d,
                         const struct sim_plan_opts *o, struct sim_rng *rng,
                         struct sim_plan *p, int *vcap, int bi, double f_day)
 {
     struct sim_bus *b = p->bus[bi];
     struct sim_where w = {0, 0, 0, 0};
+    struct sim_idles idl;
     double on = 0;
+
+    memset(&idl, 0, sizeof idl);
+    idl.o = o;
+    idl.bus = bi;
 
     for (int k = 0; k < f->ntrips; k++) {
         const struct sim_trip *tr = &f->trips[k];
-        double sched, slat, slon, t_start;
+        double sched, slat, slon, t_start, hold;
 
         if (tr->block != bi)
             continue;
@@ -442,8 +537,11 @@ static int sim_plan_bus(const struct sim_feed *f, const struct sim_demand *d,
         if (!w.have || sched - w.t > SIM_PIECE_GAP) {
             /* Park at the depot between the morning and the evening. */
             if (w.have) {
-                if (sim_stay(b, w.t, w.t + SIM_LAYOVER, w.lat, w.lon) != 0 ||
-                    sim_power(b, on, w.t + SIM_LAYOVER) != 0)
+                double off;
+
+                if (sim_idle_hold(b, &idl, w.t, w.t + SIM_LAYOVER, &off) ||
+                    sim_stay(b, w.t, off, w.lat, w.lon) != 0 ||
+                    sim_power(b, on, off) != 0)
                     return -1;
             }
             on = sched - SIM_WARMUP;
@@ -461,6 +559,8 @@ static int sim_plan_bus(const struct sim_feed *f, const struct sim_demand *d,
                 go = sched - 60 - dur;
             if (go < w.t + SIM_LAYOVER_LATE)
                 go = w.t + SIM_LAYOVER_LATE;
+            if (sim_idle_hold(b, &idl, w.t, go, &go) != 0)
+                return -1;
             if (sim_stay(b, w.t, go, w.lat, w.lon) != 0 ||
                 !sim_move(b, go, go + dur, road, 0,
                           road ? road->d[road->n - 1] : 0, w.lat, w.lon, slat,
@@ -470,12 +570,20 @@ static int sim_plan_bus(const struct sim_feed *f, const struct sim_demand *d,
         } else {
             t_start = w.t;
         }
-        if (sim_drive(f, d, o, rng, p, vcap, bi, k, t_start, f_day, &w) != 0)
+        /* At the first stop: an idle due before the departure holds it. */
+        if (sim_idle_hold(b, &idl, t_start, sched, &hold) != 0 ||
+            sim_drive(f, d, o, rng, p, vcap, bi, k, t_start, hold, f_day,
+                      &w) != 0)
             return -1;
     }
-    if (w.have && (sim_stay(b, w.t, w.t + SIM_LAYOVER, w.lat, w.lon) != 0 ||
-                   sim_power(b, on, w.t + SIM_LAYOVER) != 0))
-        return -1;
+    if (w.have) {
+        double off;
+
+        if (sim_idle_hold(b, &idl, w.t, w.t + SIM_LAYOVER, &off) != 0 ||
+            sim_stay(b, w.t, off, w.lat, w.lon) != 0 ||
+            sim_power(b, on, off) != 0)
+            return -1;
+    }
     /* GPS dropouts: about one every 45 minutes, 5 to 40 s long. */
     for (int i = 0; i < b->npower; i++) {
         double t = b->power[i].t0;
@@ -493,7 +601,7 @@ static int sim_plan_bus(const struct sim_feed *f, const struct sim_demand *d,
             t = s->t1;
         }
     }
-    return 0;
+    return sim_add_dropouts(b, o, bi);
 }
 
 int sim_plan_make(const struct sim_feed *f, const struct sim_demand *d,
@@ -529,6 +637,7 @@ void sim_plan_free(struct sim_plan *p)
         free(p->bus[i]->power);
         free(p->bus[i]->cl);
         free(p->bus[i]->drop);
+        free(p->bus[i]->idle);
         free(p->bus[i]);
     }
     free(p->bus);
@@ -582,4 +691,10 @@ const struct sim_span *sim_bus_dropouts(const struct sim_plan *p, int b, int *n)
 {
     *n = p->bus[b]->ndrop;
     return p->bus[b]->drop;
+}
+
+const struct sim_span *sim_bus_idles(const struct sim_plan *p, int b, int *n)
+{
+    *n = p->bus[b]->nidle;
+    return p->bus[b]->idle;
 }

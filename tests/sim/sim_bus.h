@@ -32,11 +32,28 @@ struct sim_span {
 
 struct sim_bus;
 
+#define SIM_MAX_EVENTS 32 /* idles (and dropouts) asked for, at most */
+
+/* A disturbance asked for on the command line: bus index, when (seconds
+ * after midnight), how long (seconds). */
+struct sim_event {
+    int bus;
+    double t, dur;
+};
+
 struct sim_plan_opts {
     int seats;
     double counter_error;        /* fraction of people the counter misses */
     const unsigned char *missed; /* per trip, may be NULL */
     const int *late_s;           /* per trip delay at the start, may be NULL */
+    /* GPS without a fix from t for dur, whatever the bus is doing (it
+     * keeps driving its schedule; counters keep counting). */
+    const struct sim_event *dropouts;
+    int ndropouts;
+    /* The bus stands at a terminal with the engine on for dur, from t or
+     * from its next terminal stand after t (see sim_plan_make). */
+    const struct sim_event *idles;
+    int nidles;
 };
 
 struct sim_plan {
@@ -47,8 +64,18 @@ struct sim_plan {
     double *trip_dep; /* per trip: actual departure; -1 missed */
 };
 
-/* Plan the day for every block of F. RNG drives travel and dwell times and
- * counting errors. Returns 0, or -1 when out of memory. */
+/*
+ * Plan the day for every block of F. RNG drives travel and dwell times and
+ * counting errors. Returns 0, or -1 when out of memory.
+ *
+ * An idle (o->idles) happens at a terminal stand: the warm-up at the first
+ * stop before a piece of work, the layover after a run, or the last stand
+ * before the bus is switched off. It begins at t when the bus stands at a
+ * terminal then, else when it next gets to one (the end of the run under
+ * way at t), and lasts dur. A run that was due to leave meanwhile leaves
+ * when the idle ends, late; the runs after it catch up by laying over
+ * less. Idles placed after a piece's last run delay nothing.
+ */
 int sim_plan_make(const struct sim_feed *f, const struct sim_demand *d,
                   const struct sim_plan_opts *o, struct sim_rng *rng,
                   struct sim_plan *p);
@@ -63,8 +90,12 @@ int sim_bus_at(struct sim_plan *p, int b, double t, double *lat, double *lon,
 /* The counter sentences of bus B, in time order. */
 const struct sim_cline *sim_bus_clines(const struct sim_plan *p, int b, int *n);
 
-/* The spans of bus B during which its GPS has no fix. */
+/* The spans of bus B during which its GPS has no fix (random ones and
+ * those asked for), in time order, not overlapping. */
 const struct sim_span *sim_bus_dropouts(const struct sim_plan *p, int b,
                                         int *n);
+
+/* The idles of bus B as they were placed, in time order. */
+const struct sim_span *sim_bus_idles(const struct sim_plan *p, int b, int *n);
 
 #endif

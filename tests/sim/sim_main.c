@@ -46,6 +46,9 @@ struct options {
     int nlate;
     char *miss[32];
     int nmiss;
+    /* bus is still 1-based here: the number of blocks is not known yet */
+    struct sim_event dropout[SIM_MAX_EVENTS], idle[SIM_MAX_EVENTS];
+    int ndropout, nidle;
     int quiet;
 };
 
@@ -89,6 +92,16 @@ static void usage(FILE *fp)
         "  --gps-noise M        GPS error, metres (default 3)\n"
         "  --counter-error PCT  people the counter misses, percent "
         "(default 3)\n"
+        "  --dropout BUS:HH:MM:MIN  bus BUS (1 = bus-1) has no GPS fix for MIN\n"
+        "                       minutes from HH:MM; it keeps to its schedule\n"
+        "                       and its receiver keeps sending no-fix "
+        "sentences\n"
+        "  --idle BUS:HH:MM:MIN  bus BUS stands at a terminal, engine on, for "
+        "MIN\n"
+        "                       minutes from HH:MM (or from its next "
+        "terminal\n"
+        "                       stand after HH:MM); a run due meanwhile "
+        "leaves late\n"
         "  --quiet              no progress line\n");
 }
 
@@ -126,6 +139,22 @@ static int parse_ports(const char *s, int *ports, int *n)
     return *n > 0 ? 0 : -1;
 }
 
+/* "BUS:HH:MM:MIN" (BUS 1-based, MIN 1..600) into E; -1 when malformed. */
+static int parse_event(const char *s, struct sim_event *e)
+{
+    int bus, h, m, n = 0;
+    double min;
+
+    if (sscanf(s, "%d:%d:%d:%lf%n", &bus, &h, &m, &min, &n) != 4 ||
+        s[n] != '\0' || bus < 1 || bus > MAX_BUSES || h < 0 || h > 47 ||
+        m < 0 || m > 59 || !(min > 0 && min <= 600))
+        return -1;
+    e->bus = bus;
+    e->t = h * 3600 + m * 60;
+    e->dur = min * 60;
+    return 0;
+}
+
 static double parse_num(const char *opt, const char *s, double lo, double hi)
 {
     char *end;
@@ -159,6 +188,8 @@ static void parse_args(int argc, char **argv, struct options *o)
         O_MISS,
         O_NOISE,
         O_CERR,
+        O_DROPOUT,
+        O_IDLE,
         O_QUIET
     };
     static const struct option longopts[] = {
@@ -177,6 +208,8 @@ static void parse_args(int argc, char **argv, struct options *o)
         {"miss", required_argument, NULL, O_MISS},
         {"gps-noise", required_argument, NULL, O_NOISE},
         {"counter-error", required_argument, NULL, O_CERR},
+        {"dropout", required_argument, NULL, O_DROPOUT},
+        {"idle", required_argument, NULL, O_IDLE},
         {"quiet", no_argument, NULL, O_QUIET},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -253,6 +286,22 @@ static void parse_args(int argc, char **argv, struct options *o)
             }
             o->miss[o->nmiss++] = optarg;
             break;
+        case O_DROPOUT:
+        case O_IDLE: {
+            int *n = ch == O_IDLE ? &o->nidle : &o->ndropout;
+            struct sim_event *e = ch == O_IDLE ? o->idle : o->dropout;
+
+            if (*n == SIM_MAX_EVENTS || parse_event(optarg, &e[*n]) != 0) {
+                fprintf(stderr,
+                        "shuttle-sim: --%s %s: expected BUS:HH:MM:MIN "
+                        "(at most %d)\n",
+                        ch == O_IDLE ? "idle" : "dropout", optarg,
+                        SIM_MAX_EVENTS);
+                exit(2);
+            }
+            (*n)++;
+            break;
+        }
         case O_QUIET:
             o->quiet = 1;
             break;
@@ -287,10 +336,11 @@ static void iso_utc(char *buf, size_t len, const struct sim_feed *f, double t)
     int ms = (int)((t - whole) * 1000);
     struct tm tm;
 
+    size_t n;
+
     gmtime_r(&s, &tm);
-    snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-             ms > 999 ? 999 : ms);
+    n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, len - n, ".%03uZ", (unsigned)(ms > 999 ? 999 : ms) % 1000u);
 }
 
 static int write_truth(const char *path, const struct sim_feed *f,
@@ -309,7 +359,7 @@ static int write_truth(const char *path, const struct sim_feed *f,
         const struct sim_visit *v = &p->visits[i];
         const struct sim_trip *t = &f->trips[v->trip];
         const struct sim_stop_time *st = sim_feed_st(f, t, v->j);
-        char a[40], d[40];
+        char a[96], d[96];
 
         if (v->arr < start || v->arr >= end)
             continue;
@@ -433,6 +483,17 @@ int main(int argc, char **argv)
         fprintf(stderr, "shuttle-sim: %s\n", err);
         return 1;
     }
+    for (int i = 0; i < o.ndropout + o.nidle; i++) {
+        struct sim_event *e =
+            i < o.ndropout ? &o.dropout[i] : &o.idle[i - o.ndropout];
+
+        if (e->bus > f->nblocks) {
+            fprintf(stderr, "shuttle-sim: bus %d: %s has only %d buses\n",
+                    e->bus, o.date, f->nblocks);
+            return 2;
+        }
+        e->bus--; /* from now on an index */
+    }
     if (f->nblocks > MAX_BUSES || (o.ngps && o.ngps < f->nblocks) ||
         (o.ncounter && o.ncounter < f->nblocks)) {
         fprintf(stderr,
@@ -483,6 +544,10 @@ int main(int argc, char **argv)
     po.counter_error = o.counter_error;
     po.missed = missed;
     po.late_s = late_s;
+    po.dropouts = o.dropout;
+    po.ndropouts = o.ndropout;
+    po.idles = o.idle;
+    po.nidles = o.nidle;
     if (sim_plan_make(f, &dem, &po, &rng_plan, &plan) != 0) {
         fprintf(stderr, "shuttle-sim: out of memory\n");
         return 1;
@@ -653,6 +718,26 @@ int main(int argc, char **argv)
            quit ? " (interrupted)" : "", (unsigned long long)o.seed, plan.nbus,
            sched_win, ops, miss, riders_win, counted_win, dem.total,
            dem.left_behind, max_load, fixes, clines, snd.sent, snd.failed);
+    /* Where the disturbances asked for ended up, for whoever checks. */
+    for (int i = 0; i < o.ndropout; i++) {
+        const struct sim_event *e = &o.dropout[i];
+        int a = (int)e->t, z = (int)(e->t + e->dur);
+
+        printf("dropout=bus-%d %02d:%02d:%02d-%02d:%02d:%02d\n", e->bus + 1,
+               a / 3600, a / 60 % 60, a % 60, z / 3600, z / 60 % 60, z % 60);
+    }
+    for (int b = 0; b < plan.nbus; b++) {
+        int n;
+        const struct sim_span *s = sim_bus_idles(&plan, b, &n);
+
+        for (int i = 0; i < n; i++) {
+            int a = (int)s[i].t0, z = (int)s[i].t1;
+
+            printf("idle=bus-%d %02d:%02d:%02d-%02d:%02d:%02d\n", b + 1,
+                   a / 3600, a / 60 % 60, a % 60, z / 3600, z / 60 % 60,
+                   z % 60);
+        }
+    }
     close(snd.fd);
     sim_plan_free(&plan);
     sim_demand_free(&dem);
