@@ -717,23 +717,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "shuttle-backend: %s\n", err);
         return 2;
     }
-    for (int i = 0; i < noverrides; i++) {
-        char key[64];
-        const char *eq = strchr(overrides[i], '=');
-
-        if (!eq || (size_t)(eq - overrides[i]) >= sizeof key) {
-            fprintf(stderr, "shuttle-backend: -o %s: expected key=value\n",
-                    overrides[i]);
-            return 2;
-        }
-        memcpy(key, overrides[i], (size_t)(eq - overrides[i]));
-        key[eq - overrides[i]] = '\0';
-        if (conf_set(backend_options, &b.conf, key, eq + 1, err,
-                     sizeof err) != CONF_OK) {
-            fprintf(stderr, "shuttle-backend: -o %s: %s\n", overrides[i],
-                    err);
-            return 2;
-        }
+    if (conf_set_pairs(backend_options, &b.conf, overrides, noverrides, err,
+                       sizeof err) != CONF_OK) {
+        fprintf(stderr, "shuttle-backend: %s\n", err);
+        return 2;
     }
     if (check) {
         printf("configuration OK\n");

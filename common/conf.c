@@ -168,6 +168,29 @@ int conf_set(const struct conf_option *table, void *dst, const char *key,
     return conf_assign(o, dst, value, err, errlen);
 }
 
+int conf_set_pairs(const struct conf_option *table, void *dst,
+                   const char *const *pairs, int n, char *err, size_t errlen)
+{
+    for (int i = 0; i < n; i++) {
+        char key[64], why[512];
+        const char *eq = strchr(pairs[i], '=');
+        int rc;
+
+        if (!eq || eq == pairs[i] || (size_t)(eq - pairs[i]) >= sizeof key) {
+            snprintf(err, errlen, "-o %.200s: expected key=value", pairs[i]);
+            return CONF_ERR_SYNTAX;
+        }
+        memcpy(key, pairs[i], (size_t)(eq - pairs[i]));
+        key[eq - pairs[i]] = '\0';
+        rc = conf_set(table, dst, key, eq + 1, why, sizeof why);
+        if (rc != CONF_OK) {
+            snprintf(err, errlen, "-o %.100s: %.300s", pairs[i], why);
+            return rc;
+        }
+    }
+    return CONF_OK;
+}
+
 static char *conf_trim(char *s)
 {
     char *end;

@@ -58,6 +58,13 @@ int conf_load(const struct conf_option *table, void *dst, const char *path,
 int conf_set(const struct conf_option *table, void *dst, const char *key,
              const char *value, char *err, size_t errlen);
 
+/*
+ * Apply command-line overrides, each "key=value", in order (after the file).
+ * On error writes "-o ARG: what is wrong" into err and returns the error.
+ */
+int conf_set_pairs(const struct conf_option *table, void *dst,
+                   const char *const *pairs, int n, char *err, size_t errlen);
+
 /* Free the strings of dst allocated by conf_load/conf_defaults/conf_set. */
 void conf_free(const struct conf_option *table, void *dst);
 

@@ -137,7 +137,7 @@ struct onboard {
     int64_t next_status_ms, next_tick_ms;
     uint64_t records_written;
     int saved_load; /* people on board, kept across a reload */
-    const char **overrides;
+    const char *const *overrides;
     int noverrides;
 };
 
@@ -457,29 +457,14 @@ static void onboard_tick(struct onboard *o, int64_t now)
 /* Load `file` and the -o overrides into o->conf and check what the table
  * cannot. Returns 0, or -1 with a message naming the file in err. */
 static int onboard_load_conf(struct onboard *o, const char *file,
-                             const char **overrides, int n, char *err,
+                             const char *const *overrides, int n, char *err,
                              size_t errlen)
 {
-    char why[512];
-
     if (conf_load(onboard_options, &o->conf, file, err, errlen) != CONF_OK)
         return -1;
-    for (int i = 0; i < n; i++) {
-        char key[64];
-        const char *eq = strchr(overrides[i], '=');
-
-        if (!eq || (size_t)(eq - overrides[i]) >= sizeof key) {
-            snprintf(err, errlen, "-o %s: expected key=value", overrides[i]);
-            return -1;
-        }
-        memcpy(key, overrides[i], (size_t)(eq - overrides[i]));
-        key[eq - overrides[i]] = '\0';
-        if (conf_set(onboard_options, &o->conf, key, eq + 1, why, sizeof why) !=
-            CONF_OK) {
-            snprintf(err, errlen, "-o %.100s: %.300s", overrides[i], why);
-            return -1;
-        }
-    }
+    if (conf_set_pairs(onboard_options, &o->conf, overrides, n, err,
+                       errlen) != CONF_OK)
+        return -1;
     if (!wire_vid_ok(o->conf.vehicle_id)) {
         snprintf(err, errlen,
                  "%s: vehicle_id '%s' must be 1-%d letters, digits, - or _",

@@ -126,6 +126,28 @@ static void test_secret_must_be_private(void **state)
     free(secret);
 }
 
+static void test_overrides(void **state)
+{
+    struct cfg c;
+    char err[256];
+    const char *good[] = {"port=2000", "host=broker.example", "rate=3"};
+    const char *bad[] = {"port=2000", "noequals"};
+    const char *range[] = {"port=0"};
+
+    assert_int_equal(conf_defaults(table, &c, err, sizeof err), CONF_OK);
+    assert_int_equal(conf_set_pairs(table, &c, good, 3, err, sizeof err),
+                     CONF_OK);
+    assert_int_equal(c.port, 2000);
+    assert_string_equal(c.host, "broker.example");
+    assert_int_equal(conf_set_pairs(table, &c, bad, 2, err, sizeof err),
+                     CONF_ERR_SYNTAX);
+    assert_string_equal(err, "-o noequals: expected key=value");
+    assert_int_equal(conf_set_pairs(table, &c, range, 1, err, sizeof err),
+                     CONF_ERR_SYNTAX);
+    assert_string_equal(err, "-o port=0: port: 0 is outside [1, 65535]");
+    conf_free(table, &c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -133,6 +155,7 @@ int main(void)
         cmocka_unit_test(test_error_names_file_and_line),
         cmocka_unit_test(test_unknown_and_missing),
         cmocka_unit_test(test_secret_must_be_private),
+        cmocka_unit_test(test_overrides),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
