@@ -12,7 +12,7 @@ packages=(
   libmicrohttpd-dev libcmocka-dev
 )
 if [ "${SHUTTLE_WITH_BROWSER:-0}" = 1 ]; then
-  packages+=(chromium)
+  packages+=(chromium fonts-noto-cjk)
 fi
 
 missing=()

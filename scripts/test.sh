@@ -5,7 +5,8 @@
 # the backend garbage again under ASan/UBSan.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh
+# The HTML report test renders in headless Chromium.
+SHUTTLE_WITH_BROWSER=1 scripts/setup.sh
 jobs=$(nproc)
 
 cmake -S . -B build/test -DSHUTTLE_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
