@@ -582,7 +582,9 @@ int trips_db_rebuild(const char *conninfo, const char *day,
                 sum->operated++;
             else
                 sum->partial++;
-            if (status[0] == 'o' && run->start_ms - sdep > p.late_ms)
+            /* Late as the report counts it: any run that started more
+             * than late_ms after its schedule, complete or not. */
+            if (run->start_ms - sdep > p.late_ms)
                 sum->late++;
         } else {
             sum->missed++;

@@ -62,7 +62,7 @@ CREATE TABLE daily_ridership (
     runs_operated  integer NOT NULL,
     runs_partial   integer NOT NULL,
     runs_missed    integer NOT NULL,
-    runs_late      integer NOT NULL,   -- operated, started > 5 min late
+    runs_late      integer NOT NULL,   -- ran (fully or partly), started > 5 min late
     unattributed_boarded integer NOT NULL, -- door episodes at no known stop
     built_at       timestamptz NOT NULL DEFAULT now()
 );
