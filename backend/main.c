@@ -46,8 +46,10 @@ struct backend_conf {
     long long http_port;
 };
 
-#define OPT(name, type, field, def, lo, hi, help)                             \
-    {name, type, offsetof(struct backend_conf, field), def, lo, hi, 0, help}
+#define OPT(name, type, field, def, lo, hi, help)                              \
+    {                                                                          \
+        name, type, offsetof(struct backend_conf, field), def, lo, hi, 0, help \
+    }
 
 static const struct conf_option backend_options[] = {
     OPT("database", CONF_STRING, database, "dbname=shuttle", 0, 0,
@@ -65,8 +67,7 @@ static const struct conf_option backend_options[] = {
         "MQTT broker host"),
     OPT("mqtt_port", CONF_INT, mqtt_port, "1883", 1, 65535,
         "MQTT broker port (8883 for TLS)"),
-    OPT("mqtt_client_id", CONF_STRING, mqtt_client_id, "shuttle-backend", 0,
-        0,
+    OPT("mqtt_client_id", CONF_STRING, mqtt_client_id, "shuttle-backend", 0, 0,
         "fixed client id: the broker keeps this session's queue while the "
         "backend is down; give each backend process its own"),
     OPT("mqtt_user", CONF_STRING, mqtt_user, NULL, 0, 0,
@@ -76,14 +77,13 @@ static const struct conf_option backend_options[] = {
     OPT("mqtt_cafile", CONF_STRING, mqtt_cafile, NULL, 0, 0,
         "CA certificate: set it to connect over TLS"),
     OPT("mqtt_session_expiry", CONF_INT, mqtt_session_expiry, "604800", 60,
-        4294967295.0,
-        "seconds the broker keeps our session while we are away"),
+        4294967295.0, "seconds the broker keeps our session while we are away"),
     OPT("telemetry_topic", CONF_STRING, telemetry_topic,
         "shuttle/v1/+/telemetry", 0, 0,
         "subscription for telemetry; $share/GROUP/shuttle/v1/+/telemetry "
         "spreads the load over several backends"),
-    OPT("status_topic", CONF_STRING, status_topic, "shuttle/v1/+/status", 0,
-        0, "subscription for bus status reports"),
+    OPT("status_topic", CONF_STRING, status_topic, "shuttle/v1/+/status", 0, 0,
+        "subscription for bus status reports"),
     OPT("batch_records", CONF_INT, batch_records, "5000", 1, 100000,
         "commit when this many records are staged"),
     OPT("batch_age_ms", CONF_INT, batch_age_ms, "50", 1, 10000,
@@ -333,14 +333,6 @@ static void backend_on_ack(void *arg, const char *vid, uint64_t seq)
     free(buf);
 }
 
-static int64_t backoff_next(int64_t *backoff)
-{
-    *backoff = *backoff ? *backoff * 2 : 500;
-    if (*backoff > 30000)
-        *backoff = 30000;
-    return *backoff;
-}
-
 /* The schema owner's connection string: migrations, the timetable and the
  * derived tables are written through it. */
 static const char *backend_admin(const struct backend_conf *c)
@@ -389,7 +381,7 @@ static void backend_db_try(struct backend *b, int64_t now)
              0) ||
         db_connect(b->db, err, sizeof err) != DB_OK ||
         db_prepare(b->db, err, sizeof err) != DB_OK) {
-        b->db_retry_ms = now + backoff_next(&b->db_backoff_ms);
+        b->db_retry_ms = now + clock_backoff_next(&b->db_backoff_ms, 30000);
         log_warnx("%s; retrying in %" PRId64 " ms", err, b->db_backoff_ms);
         return;
     }
@@ -404,7 +396,7 @@ static void backend_mqtt_try(struct backend *b, int64_t now)
     if (mqtt_fd(b->mqtt) >= 0 || now < b->mqtt_retry_ms)
         return;
     if (mqtt_connect(b->mqtt, err, sizeof err) != MQTT_OK) {
-        b->mqtt_retry_ms = now + backoff_next(&b->mqtt_backoff_ms);
+        b->mqtt_retry_ms = now + clock_backoff_next(&b->mqtt_backoff_ms, 30000);
         log_warnx("%s; retrying in %" PRId64 " ms", err, b->mqtt_backoff_ms);
     }
 }
@@ -425,7 +417,8 @@ static void backend_commit(struct backend *b)
         b->commit_failures++;
         log_warnx("commit failed, keeping %zu staged records: %s",
                   db_staged_records(b->db), err);
-        b->db_retry_ms = clock_mono_ms() + backoff_next(&b->db_backoff_ms);
+        b->db_retry_ms =
+            clock_mono_ms() + clock_backoff_next(&b->db_backoff_ms, 30000);
         return;
     }
     metrics_hist_observe(&b->commit_seconds,
@@ -453,10 +446,9 @@ static void backend_retention(struct backend *b, int64_t now)
     if (b->conf.raw_retention_days == 0 || !db_connected(b->db))
         return;
     b->next_retention_ms = now + 3600 * 1000;
-    if (db_drop_positions_before(b->db,
-                                 clock_wall_ms() -
-                                     b->conf.raw_retention_days * 86400000LL,
-                                 &dropped, err, sizeof err) != DB_OK)
+    if (db_drop_positions_before(
+            b->db, clock_wall_ms() - b->conf.raw_retention_days * 86400000LL,
+            &dropped, err, sizeof err) != DB_OK)
         log_warnx("%s", err);
     else if (dropped > 0)
         log_info("retention: dropped %d days of raw positions", dropped);
@@ -553,8 +545,8 @@ static void backend_run(struct backend *b)
             timeout = left < 0 ? 0 : (int)left;
         }
         if (!db_connected(b->db) && b->db_retry_ms - now < timeout)
-            timeout = (int)(b->db_retry_ms - now > 0 ? b->db_retry_ms - now
-                                                     : 0);
+            timeout =
+                (int)(b->db_retry_ms - now > 0 ? b->db_retry_ms - now : 0);
         hto = http_timeout_ms(b->http);
         if (hto >= 0 && hto < timeout)
             timeout = hto;
@@ -783,8 +775,8 @@ int main(int argc, char **argv)
 
     backend_run(&b);
 
-    log_info("signal %d: committing %zu staged records and stopping",
-             (int)quit, db_staged_records(b.db));
+    log_info("signal %d: committing %zu staged records and stopping", (int)quit,
+             db_staged_records(b.db));
     backend_commit(&b);
     if (mqtt_fd(b.mqtt) >= 0) {
         /* Let the last acks out before saying goodbye. */

@@ -54,3 +54,11 @@ char *clock_text_day(char *buf, int64_t days)
     strftime(buf, CLOCK_TEXT_MAX, "%Y-%m-%d", &tm);
     return buf;
 }
+
+int64_t clock_backoff_next(int64_t *backoff_ms, int64_t max_ms)
+{
+    *backoff_ms = *backoff_ms ? *backoff_ms * 2 : 500;
+    if (*backoff_ms > max_ms)
+        *backoff_ms = max_ms;
+    return *backoff_ms;
+}

@@ -14,6 +14,12 @@ int64_t clock_mono_ms(void);
  * a millisecond (a small commit does). */
 int64_t clock_mono_us(void);
 
+/*
+ * Exponential back-off for reconnects: 0.5 s, 1 s, 2 s ... up to max_ms.
+ * *backoff_ms holds the state (0 after a success). Returns the next wait.
+ */
+int64_t clock_backoff_next(int64_t *backoff_ms, int64_t max_ms);
+
 /* Room for the text of clock_text_ms and clock_text_day. */
 #define CLOCK_TEXT_MAX 32
 

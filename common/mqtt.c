@@ -8,13 +8,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
+
+/* A connection not up (CONNACK) this long after it was started is given up
+ * and started afresh: a TCP connect can hang half-open, and libmosquitto
+ * waits on it forever in an external loop. */
+#define MQTT_CONNECT_TIMEOUT_MS 15000
+
 struct mqtt {
     struct mosquitto *mosq;
-    char *host;
-    int port;
-    int keepalive_s;
-    uint32_t session_expiry_s;
+    struct mqtt_options o; /* strings owned, copied from the caller */
+    void *will;            /* copy of the Last Will payload */
     bool connected;
+    int64_t connect_started; /* monotonic ms; 0: not connecting */
     const struct mqtt_callbacks *cb;
     void *arg;
 };
@@ -43,6 +49,7 @@ static void mqtt__on_connect(struct mosquitto *mosq, void *obj, int rc,
         return;
     }
     m->connected = true;
+    m->connect_started = 0;
     if (m->cb->on_connect)
         m->cb->on_connect(m->arg, (flags & 1) != 0);
 }
@@ -78,30 +85,30 @@ static void mqtt__on_publish(struct mosquitto *mosq, void *obj, int mid,
         m->cb->on_publish(m->arg, mid);
 }
 
-int mqtt_new(const struct mqtt_options *o, const struct mqtt_callbacks *cb,
-             void *arg, struct mqtt **out, char *err, size_t errlen)
+static char *mqtt__dup(const char *s, bool *ok)
 {
-    struct mqtt *m;
+    char *d;
+
+    if (!s)
+        return NULL;
+    d = strdup(s);
+    if (!d)
+        *ok = false;
+    return d;
+}
+
+/* A libmosquitto client with every option applied. */
+static int mqtt__create(struct mqtt *m, char *err, size_t errlen)
+{
+    const struct mqtt_options *o = &m->o;
     int rc;
 
-    m = calloc(1, sizeof *m);
-    if (!m)
-        return MQTT_ERR_NOMEM;
-    m->cb = cb;
-    m->arg = arg;
-    m->port = o->port;
-    m->keepalive_s = o->keepalive_s > 0 ? o->keepalive_s : 30;
-    m->session_expiry_s = o->session_expiry_s;
-    m->host = strdup(o->host ? o->host : "127.0.0.1");
     m->mosq = mosquitto_new(o->client_id, o->session_expiry_s == 0, m);
-    if (!m->host || !m->mosq) {
-        snprintf(err, errlen, "cannot create MQTT client: %s",
-                 strerror(errno));
-        mqtt_free(m);
+    if (!m->mosq) {
+        snprintf(err, errlen, "cannot create MQTT client: %s", strerror(errno));
         return MQTT_ERR_NOMEM;
     }
-    mosquitto_int_option(m->mosq, MOSQ_OPT_PROTOCOL_VERSION,
-                         MQTT_PROTOCOL_V5);
+    mosquitto_int_option(m->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
     mosquitto_int_option(m->mosq, MOSQ_OPT_TCP_NODELAY, 1);
     mosquitto_max_inflight_messages_set(
         m->mosq, o->max_inflight > 0 ? (unsigned)o->max_inflight : 20);
@@ -112,9 +119,7 @@ int mqtt_new(const struct mqtt_options *o, const struct mqtt_callbacks *cb,
     if (o->username) {
         rc = mosquitto_username_pw_set(m->mosq, o->username, o->password);
         if (rc != MOSQ_ERR_SUCCESS) {
-            snprintf(err, errlen, "MQTT user name: %s",
-                     mosquitto_strerror(rc));
-            mqtt_free(m);
+            snprintf(err, errlen, "MQTT user name: %s", mosquitto_strerror(rc));
             return MQTT_ERR_CONFIG;
         }
     }
@@ -124,19 +129,60 @@ int mqtt_new(const struct mqtt_options *o, const struct mqtt_callbacks *cb,
         if (rc != MOSQ_ERR_SUCCESS) {
             snprintf(err, errlen, "MQTT TLS files (%s): %s", o->cafile,
                      mosquitto_strerror(rc));
-            mqtt_free(m);
             return MQTT_ERR_CONFIG;
         }
     }
     if (o->will_topic) {
         rc = mosquitto_will_set_v5(m->mosq, o->will_topic, (int)o->will_len,
-                                   o->will_payload, 1, true, NULL);
+                                   m->will, 1, true, NULL);
         if (rc != MOSQ_ERR_SUCCESS) {
-            snprintf(err, errlen, "MQTT Last Will: %s",
-                     mosquitto_strerror(rc));
-            mqtt_free(m);
+            snprintf(err, errlen, "MQTT Last Will: %s", mosquitto_strerror(rc));
             return MQTT_ERR_CONFIG;
         }
+    }
+    return MQTT_OK;
+}
+
+int mqtt_new(const struct mqtt_options *o, const struct mqtt_callbacks *cb,
+             void *arg, struct mqtt **out, char *err, size_t errlen)
+{
+    struct mqtt *m;
+    bool ok = true;
+    int rc;
+
+    m = calloc(1, sizeof *m);
+    if (!m)
+        return MQTT_ERR_NOMEM;
+    m->cb = cb;
+    m->arg = arg;
+    m->o = *o;
+    if (m->o.keepalive_s <= 0)
+        m->o.keepalive_s = 30;
+    m->o.client_id = mqtt__dup(o->client_id, &ok);
+    m->o.host = mqtt__dup(o->host ? o->host : "127.0.0.1", &ok);
+    m->o.username = mqtt__dup(o->username, &ok);
+    m->o.password = mqtt__dup(o->password, &ok);
+    m->o.cafile = mqtt__dup(o->cafile, &ok);
+    m->o.certfile = mqtt__dup(o->certfile, &ok);
+    m->o.keyfile = mqtt__dup(o->keyfile, &ok);
+    m->o.will_topic = mqtt__dup(o->will_topic, &ok);
+    if (o->will_topic && o->will_len) {
+        m->will = malloc(o->will_len);
+        if (m->will)
+            memcpy(m->will, o->will_payload, o->will_len);
+        else
+            ok = false;
+    }
+    m->o.will_payload = m->will;
+    if (!ok) {
+        snprintf(err, errlen, "out of memory");
+        mqtt_free(m);
+        return MQTT_ERR_NOMEM;
+    }
+    rc = mqtt__create(m, err, errlen);
+    if (rc != MQTT_OK) {
+        mqtt_free(m);
+        return rc;
     }
     *out = m;
     return MQTT_OK;
@@ -148,7 +194,15 @@ void mqtt_free(struct mqtt *m)
         return;
     if (m->mosq)
         mosquitto_destroy(m->mosq);
-    free(m->host);
+    free((char *)m->o.client_id);
+    free((char *)m->o.host);
+    free((char *)m->o.username);
+    free((char *)m->o.password);
+    free((char *)m->o.cafile);
+    free((char *)m->o.certfile);
+    free((char *)m->o.keyfile);
+    free((char *)m->o.will_topic);
+    free(m->will);
     free(m);
 }
 
@@ -157,24 +211,28 @@ int mqtt_connect(struct mqtt *m, char *err, size_t errlen)
     int rc;
 
     m->connected = false;
-    if (m->session_expiry_s > 0) {
+    if (!m->mosq && (rc = mqtt__create(m, err, errlen)) != MQTT_OK)
+        return rc;
+    m->connect_started = clock_mono_ms();
+    if (m->o.session_expiry_s > 0) {
         /* The session expiry must travel in CONNECT, and libmosquitto only
          * takes CONNECT properties on the blocking call; its TCP connect
          * is all that blocks, and a depot broker answers at once. */
         mosquitto_property *props = NULL;
 
         mosquitto_property_add_int32(&props, MQTT_PROP_SESSION_EXPIRY_INTERVAL,
-                                     m->session_expiry_s);
-        rc = mosquitto_connect_bind_v5(m->mosq, m->host, m->port,
-                                       m->keepalive_s, NULL, props);
+                                     m->o.session_expiry_s);
+        rc = mosquitto_connect_bind_v5(m->mosq, m->o.host, m->o.port,
+                                       m->o.keepalive_s, NULL, props);
         mosquitto_property_free_all(&props);
     } else {
         /* On a bus the link may hang for minutes: never block the loop. */
-        rc = mosquitto_connect_async(m->mosq, m->host, m->port,
-                                     m->keepalive_s);
+        rc = mosquitto_connect_async(m->mosq, m->o.host, m->o.port,
+                                     m->o.keepalive_s);
     }
     if (rc != MOSQ_ERR_SUCCESS) {
-        snprintf(err, errlen, "MQTT connect to %s:%d: %s", m->host, m->port,
+        m->connect_started = 0;
+        snprintf(err, errlen, "MQTT connect to %s:%d: %s", m->o.host, m->o.port,
                  rc == MOSQ_ERR_ERRNO ? strerror(errno)
                                       : mosquitto_strerror(rc));
         return MQTT_ERR_CONNECT;
@@ -184,12 +242,12 @@ int mqtt_connect(struct mqtt *m, char *err, size_t errlen)
 
 int mqtt_fd(struct mqtt *m)
 {
-    return mosquitto_socket(m->mosq);
+    return m->mosq ? mosquitto_socket(m->mosq) : -1;
 }
 
 bool mqtt_want_write(struct mqtt *m)
 {
-    return mosquitto_want_write(m->mosq);
+    return m->mosq && mosquitto_want_write(m->mosq);
 }
 
 bool mqtt_connected(struct mqtt *m)
@@ -211,24 +269,46 @@ static int mqtt__result(struct mqtt *m, int rc)
 
 int mqtt_handle_read(struct mqtt *m)
 {
+    if (!m->mosq)
+        return MQTT_ERR_NOCONN;
     return mqtt__result(m, mosquitto_loop_read(m->mosq, 64));
 }
 
 int mqtt_handle_write(struct mqtt *m)
 {
+    if (!m->mosq)
+        return MQTT_ERR_NOCONN;
     return mqtt__result(m, mosquitto_loop_write(m->mosq, 64));
 }
 
 int mqtt_handle_misc(struct mqtt *m)
 {
+    if (!m->mosq)
+        return MQTT_ERR_NOCONN;
+    if (!m->connected && m->connect_started &&
+        clock_mono_ms() - m->connect_started > MQTT_CONNECT_TIMEOUT_MS) {
+        /* Throw the client away, socket and all; the next mqtt_connect
+         * builds a new one. Nothing is lost: what was queued in it was
+         * never acknowledged, and the caller sends it again. */
+        mosquitto_destroy(m->mosq);
+        m->mosq = NULL;
+        m->connect_started = 0;
+        if (m->cb->on_disconnect)
+            m->cb->on_disconnect(m->arg, MOSQ_ERR_CONN_PENDING);
+        return MQTT_ERR_IO;
+    }
     return mqtt__result(m, mosquitto_loop_misc(m->mosq));
 }
 
 int mqtt_publish(struct mqtt *m, const char *topic, const void *payload,
                  size_t len, int qos, bool retain, int *mid)
 {
-    int rc = mosquitto_publish_v5(m->mosq, mid, topic, (int)len, payload, qos,
-                                  retain, NULL);
+    int rc;
+
+    if (!m->mosq)
+        return MQTT_ERR_NOCONN;
+    rc = mosquitto_publish_v5(m->mosq, mid, topic, (int)len, payload, qos,
+                              retain, NULL);
 
     if (rc == MOSQ_ERR_NOMEM)
         return MQTT_ERR_NOMEM;
@@ -239,13 +319,19 @@ int mqtt_publish(struct mqtt *m, const char *topic, const void *payload,
 
 int mqtt_subscribe(struct mqtt *m, const char *pattern, int qos)
 {
-    int rc = mosquitto_subscribe_v5(m->mosq, NULL, pattern, qos, 0, NULL);
+    int rc;
+
+    if (!m->mosq)
+        return MQTT_ERR_NOCONN;
+    rc = mosquitto_subscribe_v5(m->mosq, NULL, pattern, qos, 0, NULL);
 
     return rc == MOSQ_ERR_SUCCESS ? MQTT_OK : MQTT_ERR_IO;
 }
 
 void mqtt_disconnect(struct mqtt *m)
 {
+    if (!m->mosq)
+        return;
     mosquitto_disconnect_v5(m->mosq, 0, NULL);
     /* Push the DISCONNECT out before the caller closes up. */
     mosquitto_loop_write(m->mosq, 1);

@@ -46,6 +46,7 @@ struct onboard_conf {
     long long batch_records;
     long long resend_s;
     long long status_interval_s;
+    long long reconnect_max_s;
 };
 
 #define OPT(name, type, field, def, lo, hi, help)                              \
@@ -99,8 +100,14 @@ static const struct conf_option onboard_options[] = {
         "no acknowledgement for this long: send the unacknowledged again"),
     OPT("status_interval_s", CONF_INT, status_interval_s, "60", 5, 3600,
         "seconds between health reports"),
+    OPT("reconnect_max_s", CONF_INT, reconnect_max_s, "30", 1, 3600,
+        "longest wait between attempts to reach gpsd or the broker"),
     {NULL, 0, 0, NULL, 0, 0, 0, NULL},
 };
+
+/* A gateway may batch many counter lines in one datagram: read it whole
+ * (a UDP read cuts off what does not fit). */
+#define ONBOARD_CBUF 65536
 
 static volatile sig_atomic_t quit, reload;
 
@@ -126,6 +133,7 @@ struct onboard {
     struct counter_dev *cdev;
     struct apc_reader *apc;
     struct doors *doors;
+    char *cbuf; /* ONBOARD_CBUF bytes: one whole UDP datagram */
     int64_t counter_retry_ms;
     /* the last fix, for the position of a door episode */
     struct gnss_fix last_fix;
@@ -140,14 +148,6 @@ struct onboard {
     const char *const *overrides;
     int noverrides;
 };
-
-static int64_t backoff_next(int64_t *backoff)
-{
-    *backoff = *backoff ? *backoff * 2 : 500;
-    if (*backoff > 30000)
-        *backoff = 30000;
-    return *backoff;
-}
 
 /*
  * A spool with no state file (first boot, new SD card) does not know which
@@ -258,10 +258,10 @@ static void onboard_on_event(struct onboard *o, const struct doors_event *ev)
 
 static void onboard_counter_read(struct onboard *o)
 {
-    char buf[2048];
+    char *buf = o->cbuf;
     ssize_t n;
 
-    while ((n = o->cdrv->read(o->cdev, buf, sizeof buf - 1)) > 0) {
+    while ((n = o->cdrv->read(o->cdev, buf, ONBOARD_CBUF - 1)) > 0) {
         size_t off = 0;
 
         for (;;) {
@@ -407,7 +407,9 @@ static void onboard_gps_try(struct onboard *o, int64_t now)
     if (gnss_fd(o->gnss) >= 0 || now < o->gps_retry_ms)
         return;
     if (gnss_connect(o->gnss, err, sizeof err) != GNSS_OK) {
-        o->gps_retry_ms = now + backoff_next(&o->gps_backoff_ms);
+        o->gps_retry_ms =
+            now + clock_backoff_next(&o->gps_backoff_ms,
+                                     o->conf.reconnect_max_s * 1000);
         log_warnx("%s; retrying in %" PRId64 " ms", err, o->gps_backoff_ms);
         return;
     }
@@ -423,13 +425,16 @@ static void onboard_mqtt_try(struct onboard *o, int64_t now)
     if (mqtt_fd(o->mqtt) >= 0 || now < o->mqtt_retry_ms)
         return;
     if (mqtt_connect(o->mqtt, err, sizeof err) != MQTT_OK) {
-        o->mqtt_retry_ms = now + backoff_next(&o->mqtt_backoff_ms);
+        o->mqtt_retry_ms =
+            now + clock_backoff_next(&o->mqtt_backoff_ms,
+                                     o->conf.reconnect_max_s * 1000);
         log_warnx("%s; retrying in %" PRId64 " ms", err, o->mqtt_backoff_ms);
         return;
     }
     /* An async connect that fails later closes the socket: back off before
      * the next try either way. */
-    o->mqtt_retry_ms = now + backoff_next(&o->mqtt_backoff_ms);
+    o->mqtt_retry_ms = now + clock_backoff_next(&o->mqtt_backoff_ms,
+                                                o->conf.reconnect_max_s * 1000);
 }
 
 static void onboard_tick(struct onboard *o, int64_t now)
@@ -462,8 +467,8 @@ static int onboard_load_conf(struct onboard *o, const char *file,
 {
     if (conf_load(onboard_options, &o->conf, file, err, errlen) != CONF_OK)
         return -1;
-    if (conf_set_pairs(onboard_options, &o->conf, overrides, n, err,
-                       errlen) != CONF_OK)
+    if (conf_set_pairs(onboard_options, &o->conf, overrides, n, err, errlen) !=
+        CONF_OK)
         return -1;
     if (!wire_vid_ok(o->conf.vehicle_id)) {
         snprintf(err, errlen,
@@ -515,7 +520,8 @@ static int onboard_start_parts(struct onboard *o, char *err, size_t errlen)
         o->cdrv = counter_driver_find(o->conf.counter_input);
         o->apc = apc_reader_new((unsigned)o->conf.counter_doors);
         o->doors = doors_new(&dc);
-        if (!o->apc || !o->doors) {
+        o->cbuf = malloc(ONBOARD_CBUF);
+        if (!o->apc || !o->doors || !o->cbuf) {
             snprintf(err, errlen, "counter set-up failed (out of memory)");
             return -1;
         }
@@ -580,6 +586,8 @@ static void onboard_stop_parts(struct onboard *o)
         o->saved_load = doors_load(o->doors);
     doors_free(o->doors);
     o->doors = NULL;
+    free(o->cbuf);
+    o->cbuf = NULL;
 }
 
 /*

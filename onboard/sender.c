@@ -49,6 +49,8 @@ int sender_new(struct spool *sp, struct mqtt *m, const struct sender_options *o,
         s->o.batch_bytes = 64 * 1024;
     if (s->o.window_batches == 0)
         s->o.window_batches = 8;
+    if (s->o.max_ahead == 0)
+        s->o.max_ahead = 5000;
     if (s->o.resend_ms <= 0)
         s->o.resend_ms = 10000;
     s->items = calloc(s->o.batch_records, sizeof *s->items);
@@ -237,7 +239,8 @@ int sender_pump(struct sender *s, int64_t now_mono_ms, int64_t now_ms,
     rc = sender_pump_live(s, now_ms, detail);
     if (rc != SENDER_OK)
         return rc;
-    while (s->inflight < s->o.window_batches) {
+    while (s->inflight < s->o.window_batches &&
+           s->cursor - s->acked < s->o.max_ahead) {
         size_t n = 0, k = 0;
         uint64_t last;
 

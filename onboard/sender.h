@@ -11,10 +11,14 @@ struct sender;
 
 struct sender_options {
     const char *vehicle_id;
-    unsigned batch_records;   /* most records in one batch */
-    unsigned batch_bytes;     /* most payload bytes in one batch */
-    unsigned window_batches;  /* batches published and not yet PUBACKed */
-    int64_t resend_ms;        /* no ack progress this long: send again */
+    unsigned batch_records;  /* most records in one batch */
+    unsigned batch_bytes;    /* most payload bytes in one batch */
+    unsigned window_batches; /* batches published and not yet PUBACKed */
+    /* Backlog published ahead of the backend's ack, in seqs. The broker
+     * queues what we publish in one line: a live record published behind
+     * a whole day of backlog would wait for all of it. */
+    unsigned max_ahead;
+    int64_t resend_ms; /* no ack progress this long: send again */
 };
 
 struct sender_stats {

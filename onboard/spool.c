@@ -1286,7 +1286,10 @@ int spool_ack(struct spool *s, uint64_t seq)
         struct seg *g = s->segs[0];
 
         seg_apply_ack(s, g);
-        if (g->head < g->n)
+        /* The segment being appended to stays, acked or not: removing it
+         * would make the next append create a file and sync the directory,
+         * once a second at 1 Hz with a prompt backend. It goes once sealed. */
+        if (g->head < g->n || g == s->active)
             break;
         seg_remove(s, 0, 0);
     }
