@@ -1,0 +1,165 @@
+/* itest: small helpers the integration tests share. */
+#include "itest.h"
+
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include <libpq-fe.h>
+
+#include "harness.h"
+#include "nmea.h"
+
+int64_t itest_wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t itest_mono_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int itest_log_count(const char *path, const char *needle)
+{
+    char line[4096];
+    int n = 0;
+    FILE *f = fopen(path, "r");
+
+    if (f == NULL)
+        return 0;
+    while (fgets(line, sizeof line, f) != NULL)
+        n += strstr(line, needle) != NULL;
+    fclose(f);
+    return n;
+}
+
+/* "2024-05-01T12:34:56.789Z" at the start of LINE as Unix ms, or -1. */
+static int64_t stamp_ms(const char *line)
+{
+    struct tm tm;
+    int ms;
+
+    memset(&tm, 0, sizeof tm);
+    if (sscanf(line, "%4d-%2d-%2dT%2d:%2d:%2d.%3dZ", &tm.tm_year, &tm.tm_mon,
+               &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &ms) != 7)
+        return -1;
+    tm.tm_year -= 1900;
+    tm.tm_mon -= 1;
+    return (int64_t)timegm(&tm) * 1000 + ms;
+}
+
+int64_t itest_log_time(const char *path, const char *needle, int nth)
+{
+    char line[4096];
+    int64_t t = -1;
+    FILE *f = fopen(path, "r");
+
+    if (f == NULL)
+        return -1;
+    while (fgets(line, sizeof line, f) != NULL)
+        if (strstr(line, needle) != NULL && --nth == 0) {
+            t = stamp_ms(line);
+            break;
+        }
+    fclose(f);
+    return t;
+}
+
+long long itest_dir_bytes(const char *dir)
+{
+    struct dirent *de;
+    long long sum = 0;
+    DIR *d = opendir(dir);
+
+    if (d == NULL)
+        return -1;
+    while ((de = readdir(d)) != NULL) {
+        char path[4096];
+        struct stat st;
+
+        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
+            sum += st.st_size;
+    }
+    closedir(d);
+    return sum;
+}
+
+int itest_send_fix(struct harness_gpsd *g, int64_t t_ms, double lat,
+                   double lon)
+{
+    time_t t = (time_t)(t_ms / 1000);
+    int ms = (int)(t_ms % 1000);
+    char buf[256];
+    int n;
+
+    n = nmea_rmc(buf, sizeof buf, t, ms, lat, lon, 15.0, 45.0, 1);
+    if (n < 0 || nmea_gga(buf + n, sizeof buf - (size_t)n, t, ms, lat, lon, 1,
+                          10, 0.8, 15.0) < 0)
+        return -1;
+    return harness_gpsd_send(g, buf) == 2 ? 0 : -1;
+}
+
+int itest_episodes_found(struct harness_pg *pg, const char *vid,
+                         const struct itest_episode *ep, size_t n, int *found,
+                         long long *total)
+{
+    size_t cap = 512 + n * 48, off;
+    char *sql = malloc(cap);
+    const char *params[1] = {vid};
+    PGconn *c;
+    PGresult *r;
+    int rc = -1;
+
+    if (sql == NULL)
+        return -1;
+    /* Every episode with the number of stored rows like it, in order; and
+     * the vehicle's total as a last row with k = -1. */
+    off = (size_t)snprintf(sql, cap,
+                           "SELECT e.k, (SELECT count(*) FROM passenger_counts"
+                           " p WHERE p.vehicle_id = $1 AND p.door = e.d AND"
+                           " p.boarded = e.b AND p.alighted = e.a) FROM"
+                           " (VALUES (-2, 0, 0, 0)");
+    for (size_t i = 0; i < n; i++)
+        off += (size_t)snprintf(sql + off, cap - off, ",(%zu,%u,%u,%u)", i,
+                                ep[i].door, ep[i].boarded, ep[i].alighted);
+    snprintf(sql + off, cap - off,
+             ") e(k, d, b, a) WHERE e.k >= 0 UNION ALL SELECT -1, count(*)"
+             " FROM passenger_counts WHERE vehicle_id = $1");
+    c = PQconnectdb(harness_pg_conninfo(pg));
+    if (PQstatus(c) != CONNECTION_OK) {
+        fprintf(stderr, "itest: %s", PQerrorMessage(c));
+        PQfinish(c);
+        free(sql);
+        return -1;
+    }
+    r = PQexecParams(c, sql, 1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        fprintf(stderr, "itest: episodes: %s", PQerrorMessage(c));
+    } else {
+        for (int i = 0; i < PQntuples(r); i++) {
+            long k = strtol(PQgetvalue(r, i, 0), NULL, 10);
+            long long v = strtoll(PQgetvalue(r, i, 1), NULL, 10);
+
+            if (k == -1)
+                *total = v;
+            else if (k >= 0 && (size_t)k < n)
+                found[k] = (int)v;
+        }
+        rc = 0;
+    }
+    PQclear(r);
+    PQfinish(c);
+    free(sql);
+    return rc;
+}

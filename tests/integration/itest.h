@@ -1,0 +1,47 @@
+/* itest: small helpers the integration tests share: clocks, daemon logs,
+ * spool size, fixes into gpsd, passenger-count episodes out of PostgreSQL. */
+#ifndef SHUTTLE_ITEST_H
+#define SHUTTLE_ITEST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct harness_gpsd;
+struct harness_pg;
+
+/* CLOCK_REALTIME and CLOCK_MONOTONIC in milliseconds. */
+int64_t itest_wall_ms(void);
+int64_t itest_mono_ms(void);
+
+/* Lines of the log at PATH that contain NEEDLE (0 when it cannot be read). */
+int itest_log_count(const char *path, const char *needle);
+
+/* The time stamp (Unix ms, from the "YYYY-MM-DDTHH:MM:SS.mmmZ" our daemons
+ * start each line with) of the NTH (from 1) line of PATH containing NEEDLE,
+ * or -1 when there is no such line. */
+int64_t itest_log_time(const char *path, const char *needle, int nth);
+
+/* Bytes in the regular files directly in DIR (a spool), or -1. */
+long long itest_dir_bytes(const char *dir);
+
+/* One epoch, $GPRMC and $GPGGA with a 3D fix at T_MS (Unix ms), into gpsd.
+ * 0, or -1 when gpsd's UDP port did not take both. */
+int itest_send_fix(struct harness_gpsd *g, int64_t t_ms, double lat,
+                   double lon);
+
+/* A passenger-count episode as sent by the fake gateway. */
+struct itest_episode {
+    unsigned door, boarded, alighted;
+};
+
+/*
+ * For each of the N episodes, how many rows of passenger_counts of VID have
+ * its door, boarded and alighted, into FOUND[i]. Episodes should have
+ * distinct (boarded, alighted) pairs or the counts say nothing. Also the
+ * total rows of VID into *TOTAL. 0, or -1 after printing the error.
+ */
+int itest_episodes_found(struct harness_pg *pg, const char *vid,
+                         const struct itest_episode *ep, size_t n, int *found,
+                         long long *total);
+
+#endif
