@@ -30,10 +30,22 @@ struct db_dead {
     size_t kept, len;
 };
 
-/* A vehicle touched by the staged rows, and the oldest seq it still holds. */
+/* A vehicle touched by the staged rows: the oldest seq it still holds, and
+ * the seqs staged for it (to see whether they simply extend its watermark). */
 struct db_vehicle {
     char vid[WIRE_VID_MAX + 1];
     uint64_t oldest_held;
+    uint64_t *seqs;
+    size_t nseq, capseq;
+    bool slow;       /* the watermark needs the database's walk */
+    uint64_t fast_w; /* when not slow: the new watermark */
+};
+
+/* The watermark this process last read back for a vehicle. The database's
+ * value only grows, so this is a lower bound of it. */
+struct db_acked {
+    char vid[WIRE_VID_MAX + 1];
+    uint64_t acked;
 };
 
 struct db {
@@ -48,6 +60,8 @@ struct db {
     size_t nstatus, capstatus;
     struct db_vehicle *veh;
     size_t nveh, capveh;
+    struct db_acked *acked; /* open addressing, capacity a power of two */
+    size_t nacked, capacked;
     int32_t staged_days[DB_DAYS_MAX]; /* service days in the staged rows */
     size_t nstaged_days;
     int32_t known_days[DB_DAYS_MAX]; /* days whose partitions exist */
@@ -117,7 +131,10 @@ void db_free(struct db *d)
     free(d->cnt.p);
     free(d->dead);
     free(d->status);
+    for (size_t i = 0; i < d->capveh; i++)
+        free(d->veh[i].seqs);
     free(d->veh);
+    free(d->acked);
     free(d->conninfo);
     free(d);
 }
@@ -352,29 +369,155 @@ static void db_num(char *buf, size_t len, double v, int decimals)
         snprintf(buf, len, "\\N");
 }
 
-static int db_note_vehicle(struct db *d, const struct wire_batch *b)
+/* The staged vehicle of batch b (added if new), or NULL when out of
+ * memory. */
+static struct db_vehicle *db_note_vehicle(struct db *d,
+                                          const struct wire_batch *b)
 {
+    struct db_vehicle *v;
+
     for (size_t i = 0; i < d->nveh; i++) {
         if (strcmp(d->veh[i].vid, b->vehicle_id) == 0) {
             if (b->oldest_held_seq > d->veh[i].oldest_held)
                 d->veh[i].oldest_held = b->oldest_held_seq;
-            return DB_OK;
+            return &d->veh[i];
         }
     }
     if (d->nveh == d->capveh) {
         size_t cap = d->capveh ? d->capveh * 2 : 16;
-        struct db_vehicle *v = realloc(d->veh, cap * sizeof *v);
+        struct db_vehicle *g = realloc(d->veh, cap * sizeof *g);
 
-        if (!v)
-            return DB_ERR_NOMEM;
-        d->veh = v;
+        if (!g)
+            return NULL;
+        /* Slots keep their seq buffers from commit to commit. */
+        memset(g + d->capveh, 0, (cap - d->capveh) * sizeof *g);
+        d->veh = g;
         d->capveh = cap;
     }
-    snprintf(d->veh[d->nveh].vid, sizeof d->veh[d->nveh].vid, "%s",
-             b->vehicle_id);
-    d->veh[d->nveh].oldest_held = b->oldest_held_seq;
-    d->nveh++;
+    v = &d->veh[d->nveh++];
+    snprintf(v->vid, sizeof v->vid, "%s", b->vehicle_id);
+    v->oldest_held = b->oldest_held_seq;
+    v->nseq = 0;
+    v->slow = false;
+    return v;
+}
+
+static int db_note_seq(struct db_vehicle *v, uint64_t seq)
+{
+    if (v->nseq == v->capseq) {
+        size_t cap = v->capseq ? v->capseq * 2 : 64;
+        uint64_t *g = realloc(v->seqs, cap * sizeof *g);
+
+        if (!g)
+            return DB_ERR_NOMEM;
+        v->seqs = g;
+        v->capseq = cap;
+    }
+    v->seqs[v->nseq++] = seq;
     return DB_OK;
+}
+
+static uint64_t db_hash(const char *s)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 0x100000001b3ULL;
+    return h;
+}
+
+/* The cache slot of vid: its entry, or the empty slot where it belongs. */
+static struct db_acked *db_acked_slot(const struct db *d, const char *vid)
+{
+    size_t mask = d->capacked - 1, i = (size_t)db_hash(vid) & mask;
+
+    while (d->acked[i].vid[0] && strcmp(d->acked[i].vid, vid) != 0)
+        i = (i + 1) & mask;
+    return &d->acked[i];
+}
+
+/* What this process last saw of vid's watermark, or false if nothing. */
+static bool db_acked_get(const struct db *d, const char *vid, uint64_t *out)
+{
+    const struct db_acked *e;
+
+    if (d->nacked == 0)
+        return false;
+    e = db_acked_slot(d, vid);
+    if (!e->vid[0])
+        return false;
+    *out = e->acked;
+    return true;
+}
+
+static int db_acked_put(struct db *d, const char *vid, uint64_t acked)
+{
+    struct db_acked *e;
+
+    if (2 * (d->nacked + 1) > d->capacked) {
+        size_t cap = d->capacked ? d->capacked * 2 : 256;
+        struct db_acked *old = d->acked;
+        size_t oldcap = d->capacked;
+
+        d->acked = calloc(cap, sizeof *d->acked);
+        if (!d->acked) {
+            d->acked = old;
+            return DB_ERR_NOMEM;
+        }
+        d->capacked = cap;
+        d->nacked = 0;
+        for (size_t i = 0; i < oldcap; i++) {
+            if (old[i].vid[0]) {
+                *db_acked_slot(d, old[i].vid) = old[i];
+                d->nacked++;
+            }
+        }
+        free(old);
+    }
+    e = db_acked_slot(d, vid);
+    if (!e->vid[0]) {
+        snprintf(e->vid, sizeof e->vid, "%s", vid);
+        d->nacked++;
+    }
+    if (acked > e->acked)
+        e->acked = acked;
+    return DB_OK;
+}
+
+static int db_seq_cmp(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+    return x < y ? -1 : x > y;
+}
+
+/*
+ * Does a vehicle's batch simply extend its watermark? Then the new one is
+ * known without asking the database: everything up to the last watermark
+ * this process read back is committed (it only grows), and this commit
+ * adds the next seqs without a gap. Anything else — a vehicle new to this
+ * process, a gap, records out of order — takes the database's walk over
+ * pending_seqs. Sets v->slow; returns the new watermark for a fast one.
+ */
+static uint64_t db_classify(const struct db *d, struct db_vehicle *v)
+{
+    uint64_t w;
+
+    v->slow = true;
+    if (!db_acked_get(d, v->vid, &w))
+        return 0;
+    if (v->oldest_held > 0 && v->oldest_held - 1 > w)
+        w = v->oldest_held - 1;
+    qsort(v->seqs, v->nseq, sizeof *v->seqs, db_seq_cmp);
+    for (size_t i = 0; i < v->nseq; i++) {
+        if (v->seqs[i] <= w)
+            continue; /* re-sent */
+        if (v->seqs[i] != w + 1)
+            return 0;
+        w = v->seqs[i];
+    }
+    v->slow = false;
+    return w;
 }
 
 static int db_stage_position(struct db *d, const char *vid,
@@ -438,6 +581,7 @@ static int db_stage_count(struct db *d, const char *vid,
 int db_stage_batch(struct db *d, const struct wire_batch *b)
 {
     size_t ndays = d->nstaged_days;
+    struct db_vehicle *v;
 
     if (d->npos + d->ncnt + b->n > d->max_staged)
         return DB_ERR_FULL;
@@ -447,13 +591,16 @@ int db_stage_batch(struct db *d, const struct wire_batch *b)
             return DB_ERR_FULL;
         }
     }
-    if (db_note_vehicle(d, b) != DB_OK)
+    v = db_note_vehicle(d, b);
+    if (!v)
         return DB_ERR_NOMEM;
     for (size_t i = 0; i < b->n; i++) {
         const struct wire_record *r = &b->records[i];
         int rc = r->kind == WIRE_POSITION
                      ? db_stage_position(d, b->vehicle_id, r)
                      : db_stage_count(d, b->vehicle_id, r);
+        if (rc == DB_OK)
+            rc = db_note_seq(v, r->seq);
         if (rc != DB_OK)
             return rc;
     }
@@ -723,52 +870,164 @@ static const char db_pending_trim_sql[] =
     " WHERE p.vehicle_id = vp.vehicle_id AND p.seq <= vp.acked_seq"
     " AND p.vehicle_id = ANY($1::text[])";
 
-static int db_watermarks(struct db *d, db_ack_fn on_ack, void *arg, char *err,
-                         size_t errlen)
-{
-    struct db_text vids = {0}, helds = {0};
-    const char *v[2];
-    PGresult *r;
-    int rc = DB_OK;
+/* A fast vehicle's new watermark, GREATEST with what is there (another
+ * backend may be ahead). */
+static const char db_fast_sql[] =
+    "INSERT INTO vehicle_progress AS vp"
+    " (vehicle_id, acked_seq, oldest_held, last_seen)"
+    " SELECT v, w, h, now() FROM unnest($1::text[], $2::bigint[],"
+    " $3::bigint[]) AS u(v, w, h)"
+    " ON CONFLICT (vehicle_id) DO UPDATE SET"
+    "  acked_seq = greatest(vp.acked_seq, excluded.acked_seq),"
+    "  oldest_held = greatest(vp.oldest_held, excluded.oldest_held),"
+    "  last_seen = now()"
+    " RETURNING vehicle_id, acked_seq";
 
-    if (d->nveh == 0)
-        return DB_OK;
-    /* Vehicle ids are [A-Za-z0-9_-]: array literals need no quoting. */
+/* Fast vehicles with seqs waiting above a gap: the walk may now pass it. */
+static const char db_pending_probe_sql[] =
+    "SELECT DISTINCT vehicle_id FROM pending_seqs"
+    " WHERE vehicle_id = ANY($1::text[])";
+
+/* A slow vehicle's staged seqs become candidates for the walk. */
+static const char db_pending_add_sql[] =
+    "INSERT INTO pending_seqs (vehicle_id, seq)"
+    " SELECT vehicle_id, seq FROM stage_positions"
+    " WHERE vehicle_id = ANY($1::text[])"
+    " UNION ALL SELECT vehicle_id, seq FROM stage_counts"
+    " WHERE vehicle_id = ANY($1::text[])"
+    " ON CONFLICT DO NOTHING";
+
+/* Array literals of the slow (or fast) vehicles: ids, oldest held seqs and
+ * fast watermarks. Vehicle ids are [A-Za-z0-9_-], so nothing needs quoting.
+ * Returns the number of vehicles, or -1 when out of memory. */
+static int db_arrays(const struct db *d, bool slow, struct db_text *vids,
+                     struct db_text *helds, struct db_text *ws)
+{
+    int n = 0;
+
+    vids->len = helds->len = ws->len = 0;
     for (size_t i = 0; i < d->nveh; i++) {
-        if (db_text_printf(&vids, "%c%s", i ? ',' : '{', d->veh[i].vid) ||
-            db_text_printf(&helds, "%c%" PRIu64, i ? ',' : '{',
-                           d->veh[i].oldest_held)) {
-            rc = DB_ERR_NOMEM;
-            goto out;
-        }
+        const struct db_vehicle *v = &d->veh[i];
+
+        if (v->slow != slow)
+            continue;
+        if (db_text_printf(vids, "%c%s", n ? ',' : '{', v->vid) ||
+            db_text_printf(helds, "%c%" PRIu64, n ? ',' : '{',
+                           v->oldest_held) ||
+            db_text_printf(ws, "%c%" PRIu64, n ? ',' : '{', v->fast_w))
+            return -1;
+        n++;
     }
-    if (db_text_printf(&vids, "}") || db_text_printf(&helds, "}")) {
-        rc = DB_ERR_NOMEM;
-        goto out;
-    }
-    v[0] = vids.p;
-    v[1] = helds.p;
-    r = PQexecParams(d->conn, db_watermark_sql, 2, NULL, v, NULL, NULL, 0);
+    if (db_text_printf(vids, "}") || db_text_printf(helds, "}") ||
+        db_text_printf(ws, "}"))
+        return -1;
+    return n;
+}
+
+/* Run a watermark statement; every row (vehicle, acked) is remembered and
+ * reported. */
+static int db_ack_rows(struct db *d, const char *sql, int nparams,
+                       const char *const *v, db_ack_fn on_ack, void *arg,
+                       char *err, size_t errlen)
+{
+    PGresult *r = PQexecParams(d->conn, sql, nparams, NULL, v, NULL, NULL, 0);
+
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         db_errf(err, errlen, "watermark: %s", PQerrorMessage(d->conn));
         PQclear(r);
-        rc = DB_ERR_QUERY;
-        goto out;
+        return DB_ERR_QUERY;
     }
-    for (int i = 0; i < PQntuples(r); i++)
+    for (int i = 0; i < PQntuples(r); i++) {
+        uint64_t acked = strtoull(PQgetvalue(r, i, 1), NULL, 10);
+
+        db_acked_put(d, PQgetvalue(r, i, 0), acked);
         if (on_ack)
-            on_ack(arg, PQgetvalue(r, i, 0),
-                   strtoull(PQgetvalue(r, i, 1), NULL, 10));
-    PQclear(r);
-    r = PQexecParams(d->conn, db_pending_trim_sql, 1, NULL, v, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-        db_errf(err, errlen, "watermark: %s", PQerrorMessage(d->conn));
-        rc = DB_ERR_QUERY;
+            on_ack(arg, PQgetvalue(r, i, 0), acked);
     }
     PQclear(r);
+    return DB_OK;
+}
+
+static int db_exec_params(struct db *d, const char *sql, int nparams,
+                          const char *const *v, char *err, size_t errlen)
+{
+    PGresult *r = PQexecParams(d->conn, sql, nparams, NULL, v, NULL, NULL, 0);
+    ExecStatusType st = PQresultStatus(r);
+
+    PQclear(r);
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        db_errf(err, errlen, "%s", PQerrorMessage(d->conn));
+        return DB_ERR_QUERY;
+    }
+    return DB_OK;
+}
+
+/* Inside the transaction: remember the slow vehicles' seqs for the walk. */
+static int db_pending_add(struct db *d, char *err, size_t errlen)
+{
+    struct db_text vids = {0}, helds = {0}, ws = {0};
+    const char *v[1];
+    int n = db_arrays(d, true, &vids, &helds, &ws);
+    int rc = DB_OK;
+
+    if (n < 0)
+        rc = DB_ERR_NOMEM;
+    else if (n > 0) {
+        v[0] = vids.p;
+        rc = db_exec_params(d, db_pending_add_sql, 1, v, err, errlen);
+    }
+    free(vids.p);
+    free(helds.p);
+    free(ws.p);
+    return rc;
+}
+
+/* After the commit: the new watermark of every vehicle touched. */
+static int db_watermarks(struct db *d, db_ack_fn on_ack, void *arg, char *err,
+                         size_t errlen)
+{
+    struct db_text vids = {0}, helds = {0}, ws = {0};
+    const char *v[3];
+    int n, rc = DB_OK;
+
+    n = db_arrays(d, false, &vids, &helds, &ws);
+    if (n > 0) {
+        PGresult *r;
+
+        v[0] = vids.p;
+        v[1] = ws.p;
+        v[2] = helds.p;
+        rc = db_ack_rows(d, db_fast_sql, 3, v, on_ack, arg, err, errlen);
+        if (rc != DB_OK)
+            goto out;
+        r = PQexecParams(d->conn, db_pending_probe_sql, 1, NULL, v, NULL, NULL,
+                         0);
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+            db_errf(err, errlen, "watermark: %s", PQerrorMessage(d->conn));
+            PQclear(r);
+            rc = DB_ERR_QUERY;
+            goto out;
+        }
+        for (int i = 0; i < PQntuples(r); i++)
+            for (size_t k = 0; k < d->nveh; k++)
+                if (strcmp(d->veh[k].vid, PQgetvalue(r, i, 0)) == 0)
+                    d->veh[k].slow = true;
+        PQclear(r);
+    }
+    n = db_arrays(d, true, &vids, &helds, &ws);
+    if (n < 0)
+        rc = DB_ERR_NOMEM;
+    if (n > 0) {
+        v[0] = vids.p;
+        v[1] = helds.p;
+        rc = db_ack_rows(d, db_watermark_sql, 2, v, on_ack, arg, err, errlen);
+        if (rc == DB_OK)
+            rc = db_exec_params(d, db_pending_trim_sql, 1, v, err, errlen);
+    }
 out:
     free(vids.p);
     free(helds.p);
+    free(ws.p);
     return rc;
 }
 
@@ -844,6 +1103,8 @@ int db_commit(struct db *d, db_ack_fn on_ack, void *arg, uint64_t *inserted,
         db_drop(d);
         return rc;
     }
+    for (size_t i = 0; i < d->nveh; i++)
+        d->veh[i].fast_w = db_classify(d, &d->veh[i]);
     rc = db_exec(d, "BEGIN", err, errlen);
     if (rc == DB_OK && d->npos)
         rc = db_copy(
@@ -871,16 +1132,11 @@ int db_commit(struct db *d, db_ack_fn on_ack, void *arg, uint64_t *inserted,
             "INSERT INTO passenger_counts SELECT * FROM stage_counts"
             " ON CONFLICT (vehicle_id, seq, service_day) DO NOTHING",
             &n, err, errlen);
-    /* Every staged seq, new or re-sent, is a candidate for the watermark:
+    /* The seqs of vehicles whose watermark needs the walk, new or re-sent:
      * a re-send after a database crash refills what the unlogged table
      * lost. */
     if (rc == DB_OK)
-        rc = db_exec(d,
-                     "INSERT INTO pending_seqs (vehicle_id, seq)"
-                     " SELECT vehicle_id, seq FROM stage_positions"
-                     " UNION ALL SELECT vehicle_id, seq FROM stage_counts"
-                     " ON CONFLICT DO NOTHING",
-                     err, errlen);
+        rc = db_pending_add(d, err, errlen);
     if (rc == DB_OK)
         rc = db_write_dead(d, err, errlen);
     if (rc == DB_OK)
