@@ -404,6 +404,10 @@ int trips_runs(const struct trips_feed *f, const struct trips_params *p,
     return 0;
 }
 
+/* How much more leaving early weighs than leaving late, when runs are
+ * matched to trips. */
+#define TRIPS_EARLY_WEIGHT 3
+
 struct trips_pair {
     size_t run, trip;
     int64_t cost;
@@ -442,9 +446,14 @@ static int trips_match(const struct trips_feed *f, const struct trips_params *p,
                 continue;
             sched = trips_sched_ms(
                 f, f->st[tr->first + (size_t)runs[r].first_pos].dep_s);
-            cost = llabs(runs[r].start_ms - sched);
-            if (cost > p->assign_ms)
+            cost = runs[r].start_ms - sched;
+            if (llabs(cost) > p->assign_ms)
                 continue;
+            /* Buses run late often and by a lot, early seldom and by
+             * little: a run 15 min before one trip and 30 min after the
+             * trip before it is the earlier trip, running late. */
+            if (cost < 0)
+                cost = -cost * TRIPS_EARLY_WEIGHT;
             /* A bus keeps to its block: another block's trip costs a few
              * minutes more, so a late run is not mistaken for the next. */
             if (vblock && vblock[r][0] && strcmp(vblock[r], tr->block_id))
