@@ -710,10 +710,16 @@ int db_check(struct db *d, char *err, size_t errlen)
     return DB_OK;
 }
 
+/* db_copy's answer when the rows repeat a stored key (a re-send). */
+#define DB_DUPLICATE 1
+
+/* COPY the text t with `sql`; *rows (may be NULL) gets the rows copied.
+ * Returns DB_OK, DB_DUPLICATE (unique violation) or DB_ERR_QUERY. */
 static int db_copy(struct db *d, const char *sql, const struct db_text *t,
-                   char *err, size_t errlen)
+                   uint64_t *rows, char *err, size_t errlen)
 {
     PGresult *r = PQexec(d->conn, sql);
+    int rc = DB_OK;
 
     if (PQresultStatus(r) != PGRES_COPY_IN) {
         db_errf(err, errlen, "%s", PQerrorMessage(d->conn));
@@ -728,16 +734,17 @@ static int db_copy(struct db *d, const char *sql, const struct db_text *t,
     }
     r = PQgetResult(d->conn);
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+
+        rc = state && strcmp(state, "23505") == 0 ? DB_DUPLICATE : DB_ERR_QUERY;
         db_errf(err, errlen, "%s", PQerrorMessage(d->conn));
-        PQclear(r);
-        while ((r = PQgetResult(d->conn)))
-            PQclear(r);
-        return DB_ERR_QUERY;
+    } else if (rows) {
+        *rows += strtoull(PQcmdTuples(r), NULL, 10);
     }
     PQclear(r);
     while ((r = PQgetResult(d->conn)))
         PQclear(r);
-    return DB_OK;
+    return rc;
 }
 
 static int db_count_inserted(struct db *d, const char *sql, uint64_t *n,
@@ -753,6 +760,42 @@ static int db_count_inserted(struct db *d, const char *sql, uint64_t *n,
     *n += strtoull(PQcmdTuples(r), NULL, 10);
     PQclear(r);
     return DB_OK;
+}
+
+/*
+ * Rows go straight into their table with COPY: that is the fast path, and
+ * nearly every batch takes it. A batch repeating a stored record (the bus
+ * re-sent what it had no ack for) makes COPY fail on the key; then the
+ * rows go again through the session's staging table and INSERT ... ON
+ * CONFLICT DO NOTHING, which keeps the new ones and drops the repeats.
+ */
+static int db_write_rows(struct db *d, const char *table, const char *stage,
+                         const char *cols, const struct db_text *t, uint64_t *n,
+                         char *err, size_t errlen)
+{
+    char sql[512];
+    int rc = db_exec(d, "SAVEPOINT direct", err, errlen);
+
+    if (rc != DB_OK)
+        return rc;
+    snprintf(sql, sizeof sql, "COPY %s (%s) FROM STDIN", table, cols);
+    rc = db_copy(d, sql, t, n, err, errlen);
+    if (rc == DB_OK)
+        return db_exec(d, "RELEASE SAVEPOINT direct", err, errlen);
+    if (rc != DB_DUPLICATE)
+        return rc;
+    rc = db_exec(d, "ROLLBACK TO SAVEPOINT direct", err, errlen);
+    if (rc != DB_OK)
+        return rc;
+    snprintf(sql, sizeof sql, "COPY %s (%s) FROM STDIN", stage, cols);
+    rc = db_copy(d, sql, t, NULL, err, errlen);
+    if (rc != DB_OK)
+        return rc == DB_DUPLICATE ? DB_ERR_QUERY : rc;
+    snprintf(sql, sizeof sql,
+             "INSERT INTO %s SELECT * FROM %s"
+             " ON CONFLICT (vehicle_id, seq, service_day) DO NOTHING",
+             table, stage);
+    return db_count_inserted(d, sql, n, err, errlen);
 }
 
 static int db_write_dead(struct db *d, char *err, size_t errlen)
@@ -891,10 +934,7 @@ static const char db_pending_probe_sql[] =
 /* A slow vehicle's staged seqs become candidates for the walk. */
 static const char db_pending_add_sql[] =
     "INSERT INTO pending_seqs (vehicle_id, seq)"
-    " SELECT vehicle_id, seq FROM stage_positions"
-    " WHERE vehicle_id = ANY($1::text[])"
-    " UNION ALL SELECT vehicle_id, seq FROM stage_counts"
-    " WHERE vehicle_id = ANY($1::text[])"
+    " SELECT * FROM unnest($1::text[], $2::bigint[])"
     " ON CONFLICT DO NOTHING";
 
 /* Array literals of the slow (or fast) vehicles: ids, oldest held seqs and
@@ -962,23 +1002,40 @@ static int db_exec_params(struct db *d, const char *sql, int nparams,
     return DB_OK;
 }
 
-/* Inside the transaction: remember the slow vehicles' seqs for the walk. */
+/* Inside the transaction: remember the slow vehicles' seqs for the walk
+ * (from memory: the rows may not have gone through a staging table). */
 static int db_pending_add(struct db *d, char *err, size_t errlen)
 {
-    struct db_text vids = {0}, helds = {0}, ws = {0};
-    const char *v[1];
-    int n = db_arrays(d, true, &vids, &helds, &ws);
+    struct db_text vids = {0}, seqs = {0};
+    const char *v[2];
+    size_t n = 0;
     int rc = DB_OK;
 
-    if (n < 0)
-        rc = DB_ERR_NOMEM;
-    else if (n > 0) {
-        v[0] = vids.p;
-        rc = db_exec_params(d, db_pending_add_sql, 1, v, err, errlen);
+    for (size_t i = 0; i < d->nveh && rc == DB_OK; i++) {
+        const struct db_vehicle *veh = &d->veh[i];
+
+        if (!veh->slow)
+            continue;
+        for (size_t k = 0; k < veh->nseq; k++, n++) {
+            if (db_text_printf(&vids, "%c%s", n ? ',' : '{', veh->vid) ||
+                db_text_printf(&seqs, "%c%" PRIu64, n ? ',' : '{',
+                               veh->seqs[k])) {
+                rc = DB_ERR_NOMEM;
+                break;
+            }
+        }
+    }
+    if (rc == DB_OK && n > 0) {
+        if (db_text_printf(&vids, "}") || db_text_printf(&seqs, "}")) {
+            rc = DB_ERR_NOMEM;
+        } else {
+            v[0] = vids.p;
+            v[1] = seqs.p;
+            rc = db_exec_params(d, db_pending_add_sql, 2, v, err, errlen);
+        }
     }
     free(vids.p);
-    free(helds.p);
-    free(ws.p);
+    free(seqs.p);
     return rc;
 }
 
@@ -1107,31 +1164,17 @@ int db_commit(struct db *d, db_ack_fn on_ack, void *arg, uint64_t *inserted,
         d->veh[i].fast_w = db_classify(d, &d->veh[i]);
     rc = db_exec(d, "BEGIN", err, errlen);
     if (rc == DB_OK && d->npos)
-        rc = db_copy(
-            d,
-            "COPY stage_positions (vehicle_id, seq, service_day, t, backlog,"
-            " time_source, lat, lon, speed, track, alt, hdop,"
-            " fix_mode, sats_used) FROM STDIN",
-            &d->pos, err, errlen);
+        rc = db_write_rows(d, "positions", "stage_positions",
+                           "vehicle_id, seq, service_day, t, backlog,"
+                           " time_source, lat, lon, speed, track, alt, hdop,"
+                           " fix_mode, sats_used",
+                           &d->pos, &n, err, errlen);
     if (rc == DB_OK && d->ncnt)
-        rc = db_copy(
-            d,
-            "COPY stage_counts (vehicle_id, seq, service_day, t, backlog,"
-            " time_source, door, boarded, alighted, door_open,"
-            " door_close, load_after, lat, lon, quality) FROM STDIN",
-            &d->cnt, err, errlen);
-    if (rc == DB_OK && d->npos)
-        rc = db_count_inserted(
-            d,
-            "INSERT INTO positions SELECT * FROM stage_positions"
-            " ON CONFLICT (vehicle_id, seq, service_day) DO NOTHING",
-            &n, err, errlen);
-    if (rc == DB_OK && d->ncnt)
-        rc = db_count_inserted(
-            d,
-            "INSERT INTO passenger_counts SELECT * FROM stage_counts"
-            " ON CONFLICT (vehicle_id, seq, service_day) DO NOTHING",
-            &n, err, errlen);
+        rc = db_write_rows(d, "passenger_counts", "stage_counts",
+                           "vehicle_id, seq, service_day, t, backlog,"
+                           " time_source, door, boarded, alighted, door_open,"
+                           " door_close, load_after, lat, lon, quality",
+                           &d->cnt, &n, err, errlen);
     /* The seqs of vehicles whose watermark needs the walk, new or re-sent:
      * a re-send after a database crash refills what the unlogged table
      * lost. */
