@@ -21,6 +21,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "mqtt.h"
+#include "proc.h"
 #include "wire.h"
 
 struct backend_conf {
@@ -729,19 +730,8 @@ int main(int argc, char **argv)
     b.window.future_ms = b.conf.max_ahead_s * 1000;
     if (db_new(b.conf.database, (size_t)b.conf.max_staged, &b.db) != DB_OK)
         fatalx("out of memory");
-    if (!foreground && daemon(0, 0) != 0)
+    if (proc_setup(foreground, on_signal, 0) != 0)
         fatal("daemon");
-
-    signal(SIGPIPE, SIG_IGN);
-    {
-        struct sigaction sa;
-
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_signal;
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGTERM, &sa, NULL);
-        sigaction(SIGINT, &sa, NULL);
-    }
 
     mqtt_lib_init();
     memset(&mo, 0, sizeof mo);

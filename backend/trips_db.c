@@ -225,94 +225,102 @@ static int tdb_vehicle_cmp(const void *a, const void *b)
                   ((const struct tdb_vehicle *)b)->id);
 }
 
+/* Fill one vehicle's fixes from rows [i, j) of the positions query. */
+static int tdb_take_fixes(struct tdb_vehicle *v, PGresult *r, int i, int j)
+{
+    v->fixes = calloc((size_t)(j - i), sizeof *v->fixes);
+    if (!v->fixes)
+        return TRIPS_DB_ERR_NOMEM;
+    for (int k = i; k < j; k++) {
+        struct trips_fix *x = &v->fixes[v->nfixes++];
+
+        x->t_ms = strtoll(PQgetvalue(r, k, 1), NULL, 10);
+        x->lat = atof(PQgetvalue(r, k, 2));
+        x->lon = atof(PQgetvalue(r, k, 3));
+        x->speed = strtod(PQgetvalue(r, k, 4), NULL);
+    }
+    return TRIPS_DB_OK;
+}
+
+/* Fill one vehicle's door episodes from rows [i, j) of the counts query. */
+static int tdb_take_doors(struct tdb_vehicle *v, PGresult *r, int i, int j)
+{
+    v->doors = calloc((size_t)(j - i), sizeof *v->doors);
+    if (!v->doors)
+        return TRIPS_DB_ERR_NOMEM;
+    for (int k = i; k < j; k++) {
+        struct trips_door *d = &v->doors[v->ndoors++];
+
+        d->t_ms = strtoll(PQgetvalue(r, k, 1), NULL, 10);
+        d->open_ms = strtoll(PQgetvalue(r, k, 2), NULL, 10);
+        d->close_ms = strtoll(PQgetvalue(r, k, 3), NULL, 10);
+        d->lat = strtod(PQgetvalue(r, k, 4), NULL);
+        d->lon = strtod(PQgetvalue(r, k, 5), NULL);
+        d->boarded = atoi(PQgetvalue(r, k, 6));
+        d->alighted = atoi(PQgetvalue(r, k, 7));
+        d->load_after = atoi(PQgetvalue(r, k, 8));
+        d->visit = -1;
+    }
+    return TRIPS_DB_OK;
+}
+
+/* Run `sql` (rows ordered by vehicle) and hand each vehicle's rows to
+ * `take`. */
+static int tdb_load_by_vehicle(PGconn *c, const char *sql, const char *day,
+                               int (*take)(struct tdb_vehicle *, PGresult *,
+                                           int, int),
+                               struct tdb_vehicle **vs, size_t *nv, char *err,
+                               size_t errlen)
+{
+    PGresult *r = tdb_query(c, sql, day, err, errlen);
+    int n, rc = TRIPS_DB_OK;
+
+    if (!r)
+        return TRIPS_DB_ERR_QUERY;
+    n = PQntuples(r);
+    for (int i = 0; i < n && rc == TRIPS_DB_OK;) {
+        struct tdb_vehicle *v = tdb_vehicle(vs, nv, PQgetvalue(r, i, 0));
+        int j = i;
+
+        if (!v) {
+            rc = TRIPS_DB_ERR_NOMEM;
+            break;
+        }
+        while (j < n && strcmp(PQgetvalue(r, j, 0), v->id) == 0)
+            j++;
+        rc = take(v, r, i, j);
+        i = j;
+    }
+    PQclear(r);
+    return rc;
+}
+
 static int tdb_load_raw(PGconn *c, const char *day, struct tdb_vehicle **vs,
                         size_t *nv, char *err, size_t errlen)
 {
-    PGresult *r;
-    int n;
-
     /* (vehicle, time, seq): the order the bus observed, whatever order
      * the records reached the database in. */
-    r = tdb_query(c,
-                  "SELECT vehicle_id, (extract(epoch FROM t) * 1000)::bigint,"
-                  " lat, lon, coalesce(speed, 'NaN')"
-                  " FROM positions WHERE service_day = $1"
-                  " ORDER BY vehicle_id COLLATE \"C\", t, seq",
-                  day, err, errlen);
-    if (!r)
-        return TRIPS_DB_ERR_QUERY;
-    n = PQntuples(r);
-    for (int i = 0; i < n;) {
-        struct tdb_vehicle *v = tdb_vehicle(vs, nv, PQgetvalue(r, i, 0));
-        int j = i;
-
-        if (!v) {
-            PQclear(r);
-            return TRIPS_DB_ERR_NOMEM;
-        }
-        while (j < n && strcmp(PQgetvalue(r, j, 0), v->id) == 0)
-            j++;
-        v->fixes = calloc((size_t)(j - i), sizeof *v->fixes);
-        if (!v->fixes) {
-            PQclear(r);
-            return TRIPS_DB_ERR_NOMEM;
-        }
-        for (int k = i; k < j; k++) {
-            struct trips_fix *x = &v->fixes[v->nfixes++];
-
-            x->t_ms = strtoll(PQgetvalue(r, k, 1), NULL, 10);
-            x->lat = atof(PQgetvalue(r, k, 2));
-            x->lon = atof(PQgetvalue(r, k, 3));
-            x->speed = strtod(PQgetvalue(r, k, 4), NULL);
-        }
-        i = j;
-    }
-    PQclear(r);
-
-    r = tdb_query(
+    int rc = tdb_load_by_vehicle(
         c,
         "SELECT vehicle_id, (extract(epoch FROM t) * 1000)::bigint,"
-        " coalesce((extract(epoch FROM door_open) * 1000)::bigint, 0),"
-        " coalesce((extract(epoch FROM door_close) * 1000)::bigint, 0),"
-        " coalesce(lat, 'NaN'), coalesce(lon, 'NaN'), boarded,"
-        " alighted, coalesce(load_after, -1)"
-        " FROM passenger_counts WHERE service_day = $1"
+        " lat, lon, coalesce(speed, 'NaN')"
+        " FROM positions WHERE service_day = $1"
         " ORDER BY vehicle_id COLLATE \"C\", t, seq",
-        day, err, errlen);
-    if (!r)
-        return TRIPS_DB_ERR_QUERY;
-    n = PQntuples(r);
-    for (int i = 0; i < n;) {
-        struct tdb_vehicle *v = tdb_vehicle(vs, nv, PQgetvalue(r, i, 0));
-        int j = i;
+        day, tdb_take_fixes, vs, nv, err, errlen);
 
-        if (!v) {
-            PQclear(r);
-            return TRIPS_DB_ERR_NOMEM;
-        }
-        while (j < n && strcmp(PQgetvalue(r, j, 0), v->id) == 0)
-            j++;
-        v->doors = calloc((size_t)(j - i), sizeof *v->doors);
-        if (!v->doors) {
-            PQclear(r);
-            return TRIPS_DB_ERR_NOMEM;
-        }
-        for (int k = i; k < j; k++) {
-            struct trips_door *d = &v->doors[v->ndoors++];
-
-            d->t_ms = strtoll(PQgetvalue(r, k, 1), NULL, 10);
-            d->open_ms = strtoll(PQgetvalue(r, k, 2), NULL, 10);
-            d->close_ms = strtoll(PQgetvalue(r, k, 3), NULL, 10);
-            d->lat = strtod(PQgetvalue(r, k, 4), NULL);
-            d->lon = strtod(PQgetvalue(r, k, 5), NULL);
-            d->boarded = atoi(PQgetvalue(r, k, 6));
-            d->alighted = atoi(PQgetvalue(r, k, 7));
-            d->load_after = atoi(PQgetvalue(r, k, 8));
-            d->visit = -1;
-        }
-        i = j;
-    }
-    PQclear(r);
+    if (rc == TRIPS_DB_OK)
+        rc = tdb_load_by_vehicle(
+            c,
+            "SELECT vehicle_id, (extract(epoch FROM t) * 1000)::bigint,"
+            " coalesce((extract(epoch FROM door_open) * 1000)::bigint, 0),"
+            " coalesce((extract(epoch FROM door_close) * 1000)::bigint, 0),"
+            " coalesce(lat, 'NaN'), coalesce(lon, 'NaN'), boarded,"
+            " alighted, coalesce(load_after, -1)"
+            " FROM passenger_counts WHERE service_day = $1"
+            " ORDER BY vehicle_id COLLATE \"C\", t, seq",
+            day, tdb_take_doors, vs, nv, err, errlen);
+    if (rc != TRIPS_DB_OK)
+        return rc;
     /* A vehicle with only door events came second: keep a stable order. */
     if (*nv > 1)
         qsort(*vs, *nv, sizeof **vs, tdb_vehicle_cmp);

@@ -19,6 +19,7 @@
 #include "gtime.h"
 #include "log.h"
 #include "mqtt.h"
+#include "proc.h"
 #include "sender.h"
 #include "spool.h"
 #include "wire.h"
@@ -806,20 +807,8 @@ int main(int argc, char **argv)
         fatalx("spool %s: %s%s%s", o.conf.spool_dir, spool_strerror(rc),
                rc == SPOOL_ERR_IO ? ": " : "",
                rc == SPOOL_ERR_IO ? strerror(errno) : "");
-    if (!foreground && daemon(0, 0) != 0)
+    if (proc_setup(foreground, on_signal, 1) != 0)
         fatal("daemon");
-
-    signal(SIGPIPE, SIG_IGN);
-    {
-        struct sigaction sa;
-
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_signal;
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGTERM, &sa, NULL);
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGHUP, &sa, NULL);
-    }
     gtime_init(&o.gt);
     if (wire_topic(o.topic_status, sizeof o.topic_status, o.conf.vehicle_id,
                    "status") ||
