@@ -223,7 +223,9 @@ int sender_pump(struct sender *s, int64_t now_mono_ms, int64_t now_ms,
 
     if (!mqtt_connected(s->mqtt))
         return SENDER_OK;
-    if (s->progress_mono == 0)
+    /* The re-send clock runs only while something is unacknowledged: after
+     * an idle hour the first record must not look overdue at once. */
+    if (s->progress_mono == 0 || s->cursor <= s->acked)
         s->progress_mono = now_mono_ms;
     /* Nothing acknowledged for a while although we sent: a batch was lost
      * (broker restart without persistence, backend crash). Start over from
