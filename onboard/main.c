@@ -38,6 +38,7 @@ struct onboard_conf {
     long long mqtt_keepalive;
     char *spool_dir;
     long long spool_max_mb;
+    long long spool_sync_ms;
     char *counter_input;
     char *counter_device;
     long long counter_baud;
@@ -83,6 +84,9 @@ static const struct conf_option onboard_options[] = {
         "directory of the on-disk journal (on the SD card)"),
     OPT("spool_max_mb", CONF_INT, spool_max_mb, "64", 1, 65536,
         "journal size bound; when full the oldest positions go first"),
+    OPT("spool_sync_ms", CONF_INT, spool_sync_ms, "1000", 100, 60000,
+        "positions reach the SD card at most this often (passenger counts "
+        "at once); a power cut loses at most this much of the track"),
     OPT("counter_input", CONF_STRING, counter_input, "none", 0, 0,
         "passenger counter driver: none, serial or udp"),
     OPT("counter_device", CONF_STRING, counter_device, NULL, 0, 0,
@@ -802,6 +806,7 @@ int main(int argc, char **argv)
 
     memset(&so, 0, sizeof so);
     so.max_bytes = (uint64_t)o.conf.spool_max_mb * 1024 * 1024;
+    so.flush_interval_ms = (uint32_t)o.conf.spool_sync_ms;
     rc = spool_open(o.conf.spool_dir, &so, &o.spool);
     if (rc != SPOOL_OK)
         fatalx("spool %s: %s%s%s", o.conf.spool_dir, spool_strerror(rc),
