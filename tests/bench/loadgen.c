@@ -73,6 +73,7 @@ struct loadgen {
     double wait_s;
     const char *prefix;
     int window;
+    unsigned ahead; /* --ack: records a vehicle may have unacknowledged */
     unsigned show_failures;
 
     struct lg_vehicle *veh;
@@ -356,17 +357,22 @@ static int64_t lg_pump(struct loadgen *lg, int64_t now)
         uint64_t first = v->resend_next;
         unsigned n;
 
-        if (first == 0 || first > v->sent) {
+        /* Like the onboard: re-send no further ahead of the ack than a
+         * vehicle may run, or a slow backend is buried in repeats. */
+        uint64_t last =
+            v->sent < v->acked + lg->ahead ? v->sent : v->acked + lg->ahead;
+
+        if (first == 0 || first > last) {
             v->resend_next = 0;
         } else {
             if (!lg_can_send(lg, vi))
                 break;
-            n = (unsigned)(v->sent - first + 1 < lg->batch ? v->sent - first + 1
-                                                           : lg->batch);
+            n = (unsigned)(last - first + 1 < lg->batch ? last - first + 1
+                                                        : lg->batch);
             if (lg_publish(lg, vi, first, n, true) != 0)
                 break;
             budget--;
-            v->resend_next = first + n <= v->sent ? first + n : 0;
+            v->resend_next = first + n <= last ? first + n : 0;
             if (v->resend_next)
                 continue;
         }
@@ -393,6 +399,11 @@ static int64_t lg_pump(struct loadgen *lg, int64_t now)
         if (lg->records && lg->records - lg->new_records < n)
             n = (unsigned)(lg->records - lg->new_records);
         if (!lg_can_send(lg, vi))
+            break;
+        /* A bus stops sending new records far ahead of its ack, as the
+         * onboard's max_ahead makes it. Wait for it rather than skip it:
+         * every bus must get its equal share, in turn. */
+        if (lg->ack && lg->veh[vi].sent - lg->veh[vi].acked >= lg->ahead)
             break;
         if (lg_publish(lg, vi, lg->veh[vi].sent + 1, n, false) != 0)
             break;
@@ -637,6 +648,8 @@ static void lg_usage(FILE *fp)
             "measure\n"
             "                       publish -> delivery (the broker floor)\n"
             "      --resend-ms T    re-send timeout in --ack mode (10000)\n"
+            "      --ahead N        --ack: most unacknowledged records per "
+            "vehicle (50)\n"
             "      --wait-s W       deadline for the final acks (120)\n"
             "      --prefix S       vehicle id prefix (lg-)\n"
             "      --window W       unacknowledged publishes per connection "
@@ -649,7 +662,7 @@ static void lg_usage(FILE *fp)
 
 static int lg_parse(struct loadgen *lg, int argc, char **argv)
 {
-    enum { O_RESEND = 256, O_WAIT, O_PREFIX, O_WINDOW, O_FAIL };
+    enum { O_RESEND = 256, O_WAIT, O_PREFIX, O_WINDOW, O_FAIL, O_AHEAD };
     static const struct option longopts[] = {
         {"port", required_argument, NULL, 'p'},
         {"host", required_argument, NULL, 'H'},
@@ -665,6 +678,7 @@ static int lg_parse(struct loadgen *lg, int argc, char **argv)
         {"wait-s", required_argument, NULL, O_WAIT},
         {"prefix", required_argument, NULL, O_PREFIX},
         {"window", required_argument, NULL, O_WINDOW},
+        {"ahead", required_argument, NULL, O_AHEAD},
         {"failures", required_argument, NULL, O_FAIL},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -680,6 +694,7 @@ static int lg_parse(struct loadgen *lg, int argc, char **argv)
     lg->wait_s = 120;
     lg->prefix = "lg-";
     lg->window = 1000;
+    lg->ahead = 50;
     lg->show_failures = 20;
     while ((ch = getopt_long(argc, argv, "p:H:n:r:b:d:m:c:aeh", longopts,
                              NULL)) != -1) {
@@ -723,6 +738,9 @@ static int lg_parse(struct loadgen *lg, int argc, char **argv)
         case O_PREFIX:
             lg->prefix = optarg;
             break;
+        case O_AHEAD:
+            lg->ahead = (unsigned)strtoul(optarg, NULL, 10);
+            break;
         case O_WINDOW:
             lg->window = atoi(optarg);
             break;
@@ -740,8 +758,8 @@ static int lg_parse(struct loadgen *lg, int argc, char **argv)
     if (lg->nveh < 1 || lg->nveh > 99999 || lg->batch < 1 ||
         lg->batch > WIRE_BATCH_MAX || lg->nconn < 1 ||
         lg->nconn > LG_MAX_CONN || lg->port < 1 || lg->window < 1 ||
-        lg->rate < 0 || (lg->ack && lg->echo) || lg->resend_us < 100000 ||
-        strlen(lg->prefix) + 5 > WIRE_VID_MAX) {
+        lg->ahead < 1 || lg->rate < 0 || (lg->ack && lg->echo) ||
+        lg->resend_us < 100000 || strlen(lg->prefix) + 5 > WIRE_VID_MAX) {
         fprintf(stderr, "shuttle-loadgen: option out of range (vehicles "
                         "1..99999, batch 1..2000, connections 1..64, "
                         "resend-ms >= 100, not both --ack and --echo)\n");
@@ -831,6 +849,9 @@ int main(int argc, char **argv)
             next_check = now + 100000;
         }
         wake = lg_pump(&lg, now);
+        /* A bus held back by its ack must still get its re-send check. */
+        if (lg.ack && wake > next_check)
+            wake = next_check;
         if (!lg.generating) {
             if (deadline == 0)
                 deadline = now + (int64_t)(lg.wait_s * 1e6);
