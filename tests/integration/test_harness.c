@@ -461,7 +461,7 @@ static void test_spawn_wait_kill(void **state)
     /* The shell ignores SIGTERM: harness_stop must escalate to SIGKILL. */
     {
         char *argv[] = {"sh", "-c", "trap '' TERM; sleep 30 & wait", NULL};
-        p = harness_spawn("stubborn", argv, log);
+        p = harness_spawn("obstinate", argv, log);
     }
     assert_non_null(p);
     harness_sleep_ms(100);
