@@ -703,20 +703,24 @@ int main(int argc, char **argv)
         if (conf_load(backend_options, &b.conf, conffile, err, sizeof err) !=
             CONF_OK) {
             fprintf(stderr, "shuttle-backend: %s\n", err);
+            conf_free(backend_options, &b.conf);
             return 2;
         }
     } else if (conf_defaults(backend_options, &b.conf, err, sizeof err) !=
                CONF_OK) {
         fprintf(stderr, "shuttle-backend: %s\n", err);
+        conf_free(backend_options, &b.conf);
         return 2;
     }
     if (conf_set_pairs(backend_options, &b.conf, overrides, noverrides, err,
                        sizeof err) != CONF_OK) {
         fprintf(stderr, "shuttle-backend: %s\n", err);
+        conf_free(backend_options, &b.conf);
         return 2;
     }
     if (check) {
         printf("configuration OK\n");
+        conf_free(backend_options, &b.conf);
         return 0;
     }
 

@@ -794,10 +794,12 @@ int main(int argc, char **argv)
     if (onboard_load_conf(&o, conffile, overrides, noverrides, err,
                           sizeof err) != 0) {
         fprintf(stderr, "shuttle-onboard: %s\n", err);
+        conf_free(onboard_options, &o.conf);
         return 2;
     }
     if (check) {
         printf("configuration OK\n");
+        conf_free(onboard_options, &o.conf);
         return 0;
     }
     log_init(argv[0], foreground || isatty(2), verbose);
