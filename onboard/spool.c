@@ -87,6 +87,9 @@ struct spool {
     size_t wlen, wcap;
     int dirty; /* records not yet fdatasync'd */
     int64_t last_sync_ms;
+    /* A COUNT was synced since the last spool_flush_due: that sync made
+     * the positions durable too, so the positions' second starts anew. */
+    int count_synced;
 
     struct seg *rd_seg; /* cached read descriptor of a sealed segment */
     int rd_fd;
@@ -1127,6 +1130,8 @@ int spool_append(struct spool *s, enum spool_class cls, int64_t t_ms,
 
     if (cls == SPOOL_COUNT) {
         err = sync_active(s);
+        if (err == SPOOL_OK)
+            s->count_synced = 1;
         if (err != SPOOL_OK) {
             int e = errno;
 
@@ -1166,6 +1171,12 @@ int spool_flush_due(struct spool *s, int64_t now_mono_ms)
 
     if (!s)
         return SPOOL_ERR_INVAL;
+    if (s->count_synced) {
+        /* The count's own sync stands for this second's: one sync a
+         * second in all, door events or not. */
+        s->count_synced = 0;
+        s->last_sync_ms = now_mono_ms;
+    }
     if (spool_next_flush_ms(s, now_mono_ms) != 0)
         return 0;
     err = sync_active(s);
@@ -1179,7 +1190,7 @@ int64_t spool_next_flush_ms(const struct spool *s, int64_t now_mono_ms)
 
     if (!s || !s->active || (!s->dirty && s->wlen == 0))
         return -1;
-    if (s->last_sync_ms == INT64_MIN)
+    if (s->last_sync_ms == INT64_MIN || s->count_synced)
         return 0;
     due = s->last_sync_ms + s->opt.flush_interval_ms - now_mono_ms;
     return due > 0 ? due : 0;

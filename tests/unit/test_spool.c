@@ -652,6 +652,16 @@ static void test_fsync_policy(void **state)
     assert_int_equal(b.writes, a.writes + 1);
     assert_int_equal(file_size(seg), (off_t)b.bytes);
     assert_int_equal(spool_next_flush_ms(s, 9000), -1);
+
+    /* The count's sync counts as the second's: positions after it wait a
+     * whole second from then, so door events add no syncs. */
+    assert_int_equal(spool_flush_due(s, 9000), 0);
+    assert_int_equal(spool_append(s, SPOOL_POSITION, 1, "p", 1, &seq),
+                     SPOOL_OK);
+    assert_int_equal(spool_flush_due(s, 9999), 0);
+    assert_int_equal(spool_stats(s, &a), SPOOL_OK);
+    assert_int_equal(a.fsyncs, b.fsyncs);
+    assert_int_equal(spool_flush_due(s, 10000), 1);
     assert_int_equal(spool_close(s), SPOOL_OK);
     clear_dir(dir, 1);
     free(dir);
