@@ -103,3 +103,93 @@ int nmea_gga(char *buf, size_t len, time_t t, int ms, double lat, double lon,
         return -1;
     return finish(buf, len, body);
 }
+
+void nmea_field(const char *s, int i, char *out, size_t len)
+{
+    size_t n;
+
+    while (i-- > 0 && s != NULL) {
+        s = strchr(s, ',');
+        if (s != NULL)
+            s++;
+    }
+    if (s == NULL) {
+        out[0] = '\0';
+        return;
+    }
+    n = strcspn(s, ",*\r\n");
+    if (n >= len)
+        n = len - 1;
+    memcpy(out, s, n);
+    out[n] = '\0';
+}
+
+long long nmea_tod_ms(const char *s)
+{
+    int h, m;
+    double sec;
+
+    if (strlen(s) < 6 || sscanf(s, "%2d%2d%lf", &h, &m, &sec) != 3)
+        return -1;
+    return (long long)h * 3600000 + m * 60000 + llround(sec * 1000);
+}
+
+/* S with field I replaced by VALUE, into OUT; see nmea_redate for the
+ * checksum. Returns 0, or -1 when OUT is too small. */
+static int nmea_replace_field(const char *s, int i, const char *value,
+                              char *out, size_t len)
+{
+    const char *start = s, *end, *star = strchr(s, '*');
+    unsigned int sum;
+    int ok, n;
+    char body[1024];
+
+    ok = star != NULL && sscanf(star + 1, "%2X", &sum) == 1 &&
+         (int)sum == nmea_checksum(s);
+    while (i-- > 0 && start != NULL) {
+        start = strchr(start, ',');
+        if (start != NULL)
+            start++;
+    }
+    if (start == NULL || star == NULL || start > star) {
+        n = snprintf(out, len, "%s", s);
+        return n < 0 || (size_t)n >= len ? -1 : 0;
+    }
+    end = start + strcspn(start, ",*");
+    n = snprintf(body, sizeof body, "%.*s%s%.*s", (int)(start - s), s, value,
+                 (int)(star - end), end);
+    if (n < 0 || (size_t)n >= sizeof body)
+        return -1;
+    if (ok)
+        n = snprintf(out, len, "%s*%02X", body,
+                     (unsigned)(nmea_checksum(body) & 0xff));
+    else
+        n = snprintf(out, len, "%s%s", body, star);
+    return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+int nmea_redate(const char *s, const struct tm *day, char *out, size_t len)
+{
+    char v[16], tmp[1024];
+    int n;
+
+    if (strlen(s) >= 7 && strncmp(s + 3, "RMC,", 4) == 0) {
+        snprintf(v, sizeof v, "%02d%02d%02d", day->tm_mday % 100,
+                 (day->tm_mon + 1) % 100, day->tm_year % 100);
+        return nmea_replace_field(s, 9, v, out, len);
+    }
+    if (strlen(s) >= 7 && strncmp(s + 3, "ZDA,", 4) == 0) {
+        snprintf(v, sizeof v, "%02d", day->tm_mday % 100);
+        if (nmea_replace_field(s, 2, v, tmp, sizeof tmp) != 0)
+            return -1;
+        snprintf(v, sizeof v, "%02d", (day->tm_mon + 1) % 100);
+        if (nmea_replace_field(tmp, 3, v, out, len) != 0)
+            return -1;
+        snprintf(v, sizeof v, "%04d", (day->tm_year + 1900) % 10000);
+        if (nmea_replace_field(out, 4, v, tmp, sizeof tmp) != 0)
+            return -1;
+        s = tmp;
+    }
+    n = snprintf(out, len, "%s", s);
+    return n < 0 || (size_t)n >= len ? -1 : 0;
+}

@@ -25,4 +25,21 @@ int nmea_rmc(char *buf, size_t len, time_t t, int ms, double lat, double lon,
 int nmea_gga(char *buf, size_t len, time_t t, int ms, double lat, double lon,
              int quality, int sats, double hdop, double alt);
 
+/* Field I (0: the sentence type) of sentence S into OUT (LEN bytes, NUL
+ * terminated), without the checksum; "" when S has no such field. */
+void nmea_field(const char *s, int i, char *out, size_t len);
+
+/* "hhmmss[.fff]" as milliseconds of the day, or -1. */
+long long nmea_tod_ms(const char *s);
+
+/*
+ * Sentence S with the date fields of an RMC or ZDA set to DAY (other
+ * sentences are copied as they are), into OUT. The checksum is recomputed
+ * only when S's own was right: a corrupt sentence stays corrupt. For
+ * replaying old captures: gpsd 3.22 takes a date before its release for a
+ * GPS week rollover and moves it 1024 weeks ahead. Returns 0, or -1 when
+ * OUT is too small.
+ */
+int nmea_redate(const char *s, const struct tm *day, char *out, size_t len);
+
 #endif

@@ -95,8 +95,7 @@ long long itest_dir_bytes(const char *dir)
     return sum;
 }
 
-int itest_send_fix(struct harness_gpsd *g, int64_t t_ms, double lat,
-                   double lon)
+int itest_send_fix(struct harness_gpsd *g, int64_t t_ms, double lat, double lon)
 {
     time_t t = (time_t)(t_ms / 1000);
     int ms = (int)(t_ms % 1000);
@@ -161,5 +160,34 @@ int itest_episodes_found(struct harness_pg *pg, const char *vid,
     PQclear(r);
     PQfinish(c);
     free(sql);
+    return rc;
+}
+
+int itest_episodes_once(struct harness_pg *pg, const char *vid,
+                        const struct itest_episode *ep, size_t n)
+{
+    int *found = calloc(n ? n : 1, sizeof *found);
+    long long total = 0;
+    int rc = 0;
+
+    if (!found || itest_episodes_found(pg, vid, ep, n, found, &total) != 0) {
+        free(found);
+        return -1;
+    }
+    for (size_t e = 0; e < n; e++) {
+        if (found[e] != 1) {
+            fprintf(stderr,
+                    "episode %zu (door %u, %u in, %u out) stored %d "
+                    "times\n",
+                    e, ep[e].door, ep[e].boarded, ep[e].alighted, found[e]);
+            rc = -1;
+        }
+    }
+    if (total != (long long)n) {
+        fprintf(stderr, "%lld count rows for %s, %zu episodes sent\n", total,
+                vid, n);
+        rc = -1;
+    }
+    free(found);
     return rc;
 }

@@ -44,4 +44,11 @@ int itest_episodes_found(struct harness_pg *pg, const char *vid,
                          const struct itest_episode *ep, size_t n, int *found,
                          long long *total);
 
+/*
+ * Every one of the N episodes is stored exactly once for VID, and nothing
+ * else is. 0, or -1 after printing each episode that is not.
+ */
+int itest_episodes_once(struct harness_pg *pg, const char *vid,
+                        const struct itest_episode *ep, size_t n);
+
 #endif

@@ -269,39 +269,6 @@ struct capture {
     size_t nfix;
 };
 
-/* Field I (0: the sentence type) of the comma-separated SENTENCE, copied
- * into OUT without the checksum. */
-static void field(const char *s, int i, char *out, size_t len)
-{
-    size_t n;
-
-    while (i-- > 0 && s != NULL) {
-        s = strchr(s, ',');
-        if (s != NULL)
-            s++;
-    }
-    if (s == NULL) {
-        out[0] = '\0';
-        return;
-    }
-    n = strcspn(s, ",*\r\n");
-    if (n >= len)
-        n = len - 1;
-    memcpy(out, s, n);
-    out[n] = '\0';
-}
-
-/* "hhmmss[.fff]" as ms of the day, or -1. */
-static long long parse_tod(const char *s)
-{
-    int h, m;
-    double sec;
-
-    if (strlen(s) < 6 || sscanf(s, "%2d%2d%lf", &h, &m, &sec) != 3)
-        return -1;
-    return (long long)h * 3600000 + m * 60000 + llround(sec * 1000);
-}
-
 /* "ddmm.mmmm" or "dddmm.mmmm" with hemisphere H, in degrees; NAN when
  * empty. */
 static double parse_angle(const char *v, const char *h)
@@ -337,7 +304,7 @@ static void capture_add(struct capture *c, const char *line)
     assert_non_null(c->lines[c->nlines]);
     c->nlines++;
 
-    field(line, 0, type, sizeof type);
+    nmea_field(line, 0, type, sizeof type);
     if (strlen(type) != 6 || type[0] != '$')
         return;
     for (k = 0; k < sizeof kinds / sizeof kinds[0]; k++)
@@ -346,8 +313,8 @@ static void capture_add(struct capture *c, const char *line)
     if (k == sizeof kinds / sizeof kinds[0])
         return;
     for (i = 0; i < 6; i++)
-        field(line, kinds[k].idx[i], f[i], sizeof f[i]);
-    x.tod_ms = parse_tod(f[0]);
+        nmea_field(line, kinds[k].idx[i], f[i], sizeof f[i]);
+    x.tod_ms = nmea_tod_ms(f[0]);
     if (x.tod_ms < 0)
         return;
     x.lat = parse_angle(f[1], f[2]);
@@ -405,70 +372,6 @@ static int capture_valid_epochs(const struct capture *c)
     return n;
 }
 
-/* S with field I (0: the type) replaced by VALUE, into OUT. The checksum
- * is recomputed only when S's own was right: a corrupt sentence stays
- * corrupt. */
-static void replace_field(const char *s, int i, const char *value, char *out,
-                          size_t len)
-{
-    const char *start = s, *end, *star = strchr(s, '*');
-    unsigned int sum;
-    int ok, n;
-    char body[1024];
-
-    ok = star != NULL && sscanf(star + 1, "%2X", &sum) == 1 &&
-         (int)sum == nmea_checksum(s);
-    while (i-- > 0 && start != NULL) {
-        start = strchr(start, ',');
-        if (start != NULL)
-            start++;
-    }
-    if (start == NULL || star == NULL) {
-        snprintf(out, len, "%s", s);
-        return;
-    }
-    end = start + strcspn(start, ",*");
-    n = snprintf(body, sizeof body, "%.*s%s%.*s", (int)(start - s), s, value,
-                 (int)(star - end), end);
-    assert_true(n > 0 && (size_t)n < sizeof body);
-    /* Checked, not truncated: a sentence cut short would test nothing. */
-    if (ok)
-        n = snprintf(out, len, "%s*%02X", body,
-                     (unsigned)(nmea_checksum(body) & 0xff));
-    else
-        n = snprintf(out, len, "%s%s", body, star);
-    assert_true(n > 0 && (size_t)n < len);
-}
-
-/*
- * The date fields of RMC and ZDA set to DAY. gpsd takes a date before its
- * own release for a GPS week rollover and adds 1024 weeks (2014-12-31 came
- * out as 2034), and the backend rightly refuses records from the future.
- * The time of day, position and validity, which the test checks, are left
- * as captured.
- */
-static void redate(const char *s, const struct tm *day, char *out, size_t len)
-{
-    char v[48], tmp[1024];
-
-    snprintf(out, len, "%s", s);
-    if (strlen(s) < 7)
-        return;
-    if (strncmp(s + 3, "RMC,", 4) == 0) {
-        snprintf(v, sizeof v, "%02d%02d%02d", day->tm_mday, day->tm_mon + 1,
-                 day->tm_year % 100);
-        replace_field(s, 9, v, out, len);
-    } else if (strncmp(s + 3, "ZDA,", 4) == 0) {
-        snprintf(v, sizeof v, "%02d", day->tm_mday);
-        replace_field(s, 2, v, tmp, sizeof tmp);
-        snprintf(v, sizeof v, "%02d", day->tm_mon + 1);
-        replace_field(tmp, 3, v, out, len);
-        snprintf(v, sizeof v, "%04d", day->tm_year + 1900);
-        replace_field(out, 4, v, tmp, sizeof tmp);
-        snprintf(out, len, "%s", tmp);
-    }
-}
-
 /* Send the capture's sentences in order, pausing 20 ms whenever an RMC or
  * GGA starts a new epoch (a new time of day), as a receiver would between
  * its cycles. */
@@ -487,13 +390,13 @@ static void capture_replay(const struct capture *c, struct harness_gpsd *g)
 
         if (strlen(s) > 6 && (strncmp(s + 3, "RMC,", 4) == 0 ||
                               strncmp(s + 3, "GGA,", 4) == 0)) {
-            field(s, 1, tod, sizeof tod);
-            if (parse_tod(tod) != epoch) {
-                epoch = parse_tod(tod);
+            nmea_field(s, 1, tod, sizeof tod);
+            if (nmea_tod_ms(tod) != epoch) {
+                epoch = nmea_tod_ms(tod);
                 harness_sleep_ms(20);
             }
         }
-        redate(s, &day, out, sizeof out);
+        assert_int_equal(nmea_redate(s, &day, out, sizeof out), 0);
         assert_int_equal(harness_gpsd_send(g, out), 1);
     }
 }
