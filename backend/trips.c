@@ -1,4 +1,5 @@
 /* trips: stop visits, runs and their scheduled trips from one day's fixes. */
+#define _GNU_SOURCE /* qsort_r */
 #include "trips.h"
 
 #include <math.h>
@@ -292,13 +293,15 @@ oom:
 }
 
 /* How far a run can follow pattern `pat` from visit i (at position k). */
-static void
-trips_follow(const struct trips_feed *f, const struct trips_params *p,
-             const struct trips_trip *t, const struct trips_visit *v, size_t nv,
-             size_t i, int k, size_t *end, int *last, int *matched, int *halts)
+static void trips_follow(const struct trips_feed *f,
+                         const struct trips_params *p,
+                         const struct trips_trip *t,
+                         const struct trips_visit *v, size_t nv, size_t i,
+                         int k, size_t *end, int *last, int *matched,
+                         int *halts, int *pax)
 {
     size_t e = i;
-    int l = k, m = 1, h = v[i].stopped;
+    int l = k, m = 1, h = v[i].stopped, x = 0;
 
     for (size_t j = i + 1; j < nv && l < (int)t->n - 1; j++) {
         int k2;
@@ -317,12 +320,34 @@ trips_follow(const struct trips_feed *f, const struct trips_params *p,
         l = k2;
         m++;
         h += v[j].stopped;
+        /* People who rode from one of its stops to the next. */
+        x += v[e].boarded + v[j].alighted;
         e = j;
     }
     *end = e;
     *last = l;
     *matched = m;
     *halts = h;
+    *pax = x;
+}
+
+/* Whether a trip of pattern `pat` is due to leave its stop `pos` within
+ * the matching window of t_ms. */
+static bool trips_pattern_due(const struct trips_feed *f,
+                              const struct trips_params *p, int pat, int pos,
+                              int64_t t_ms)
+{
+    for (size_t i = 0; i < f->ntrips; i++) {
+        const struct trips_trip *t = &f->trips[i];
+        int64_t d;
+
+        if (t->pattern != pat || (size_t)pos >= t->n)
+            continue;
+        d = t_ms - trips_sched_ms(f, f->st[t->first + (size_t)pos].dep_s);
+        if (d <= p->assign_ms && d >= -p->assign_ms)
+            return true;
+    }
+    return false;
 }
 
 int trips_runs(const struct trips_feed *f, const struct trips_params *p,
@@ -330,14 +355,17 @@ int trips_runs(const struct trips_feed *f, const struct trips_params *p,
                struct trips_run **runs, size_t *nruns)
 {
     size_t i = 0;
+    bool counted = false; /* the door counters reported this day */
 
+    for (size_t j = 0; j < nv && !counted; j++)
+        counted = v[j].doors > 0;
     while (i < nv) {
         int best_pat = -1, best_k = 0, best_last = 0, best_m = 0;
         size_t best_end = i;
 
         for (int pat = 0; pat < f->npatterns; pat++) {
             const struct trips_trip *t = trips_pattern_trip(f, pat);
-            int k, last, m, h;
+            int k, last, m, h, pax;
             size_t end;
             double need;
 
@@ -348,14 +376,29 @@ int trips_runs(const struct trips_feed *f, const struct trips_params *p,
             k = trips_pattern_pos(f, t, v[i].stop, 0);
             if (k < 0 || k > 2)
                 continue;
-            trips_follow(f, p, t, v, nv, i, k, &end, &last, &m, &h);
+            trips_follow(f, p, t, v, nv, i, k, &end, &last, &m, &h, &pax);
             need = p->min_share * (double)t->n;
             if (m < 2 || (double)m < need)
                 continue;
             /* A bus driving back empty passes the stops of the other
-             * direction without halting: that is a deadhead, not a run. */
-            if (h < 2 || 3 * h < m)
-                continue;
+             * direction without halting: that is a deadhead, not a run.
+             * People who rode it from one of its stops to another make
+             * it a run, however few its halts. Without them the halts
+             * tell: a deadhead halts at its ends (the terminals) at most,
+             * so a third of the stops between them must see one, or the
+             * bus halted at a third of all and a trip of the pattern was
+             * due then (an empty last trip of the evening is still run).
+             * Without door counts that day the halts alone decide. */
+            if (!(counted && pax > 0)) {
+                int mid = h - v[i].stopped - (end > i ? v[end].stopped : 0);
+                bool between = m > 2 ? mid >= 1 && 3 * mid >= m - 2 : h >= 2;
+                bool halts = h >= 2 && 3 * h >= m;
+
+                if (!between &&
+                    !(halts && (!counted ||
+                                trips_pattern_due(f, p, pat, k, v[i].dep_ms))))
+                    continue;
+            }
             if (m > best_m || (m == best_m && k < best_k)) {
                 best_pat = pat;
                 best_k = k;
@@ -404,123 +447,303 @@ int trips_runs(const struct trips_feed *f, const struct trips_params *p,
     return 0;
 }
 
-/* How much more leaving early weighs than leaving late, when runs are
- * matched to trips. */
+/*
+ * Matching runs to trips follows the block. A block's trips are driven in
+ * order by one bus, so each vehicle's runs (in time order) are aligned
+ * with a sequence of trips whose scheduled starts only grow: a bus running
+ * late stays on its trip, late, instead of looking early for the next one.
+ * Per vehicle this is a small dynamic programme; the best alignment is,
+ * first, the one that gives a trip to the most runs, then the cheapest.
+ * Costs are in milliseconds of schedule deviation:
+ */
+/* leaving early weighs this much more than leaving late (buses run late
+ * often and by a lot, early seldom and by little) */
 #define TRIPS_EARLY_WEIGHT 3
+/* a trip of the block left out between two the bus drove: what a missed
+ * trip costs, so a run is not pulled back onto it by a few minutes */
+#define TRIPS_SKIP_MS (20 * 60 * 1000)
+/* the bus's next run is on another block (a swap, a spare bus): rarer
+ * than running late, so it weighs more than a skipped trip of its own */
+#define TRIPS_SWITCH_MS (30 * 60 * 1000)
 
-struct trips_pair {
-    size_t run, trip;
-    int64_t cost;
+struct trips_score {
+    int n;        /* runs given a trip */
+    int64_t cost; /* their deviation and transition costs */
 };
 
-static int trips_pair_cmp(const void *a, const void *b)
+static bool trips_better(struct trips_score a, struct trips_score b)
 {
-    const struct trips_pair *x = a, *y = b;
-
-    if (x->cost != y->cost)
-        return x->cost < y->cost ? -1 : 1;
-    if (x->run != y->run)
-        return x->run < y->run ? -1 : 1;
-    return x->trip < y->trip ? -1 : x->trip > y->trip;
+    return a.n > b.n || (a.n == b.n && a.cost < b.cost);
 }
 
-/* Greedy matching, cheapest pair first, every run and trip used once. */
-static int trips_match(const struct trips_feed *f, const struct trips_params *p,
-                       struct trips_run *runs, size_t nruns,
-                       char (*vblock)[TRIPS_ID_MAX])
+/* What the matcher needs of each trip, computed once. */
+struct trips_tinfo {
+    int64_t start_ms; /* scheduled departure from its first stop */
+    int block;        /* index among the day's block ids, -1: none */
+    int block_pos;    /* its place in the block, by start */
+};
+
+struct trips_matcher {
+    const struct trips_feed *f;
+    const struct trips_params *p;
+    struct trips_run *runs;
+    struct trips_tinfo *ti;
+    size_t *order;  /* run indices by (vehicle, start) */
+    size_t *vfirst; /* per vehicle: first index into order; [nveh]: end */
+    size_t nveh;
+    bool *excluded; /* [vehicle * ntrips + trip]: lost to another bus */
+    /* The programme's tables, sized for the longest vehicle. */
+    struct trips_score *dp, *next;
+    int *back;  /* [run * (ntrips + 1) + state]: previous state */
+    bool *took; /* ... and whether that run took the state's trip */
+};
+
+static int trips_run_cmp(const void *a, const void *b, void *arg)
 {
-    struct trips_pair *pairs = NULL;
-    size_t np = 0, cap = 0;
-    bool *taken;
+    const struct trips_run *runs = arg;
+    const struct trips_run *x = &runs[*(const size_t *)a];
+    const struct trips_run *y = &runs[*(const size_t *)b];
+    int c = strcmp(x->vehicle_id, y->vehicle_id);
 
-    taken = calloc(f->ntrips ? f->ntrips : 1, sizeof *taken);
-    if (!taken)
+    if (c)
+        return c;
+    if (x->start_ms != y->start_ms)
+        return x->start_ms < y->start_ms ? -1 : 1;
+    return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
+}
+
+/* Scheduled start of trip t where run r joined it (its first stop seen). */
+static int64_t trips_run_sched(const struct trips_feed *f,
+                               const struct trips_run *r,
+                               const struct trips_trip *t)
+{
+    return trips_sched_ms(f, f->st[t->first + (size_t)r->first_pos].dep_s);
+}
+
+/* Deviation cost of run r on trip t, or -1 when t is not r's to take. */
+static int64_t trips_pair_cost(const struct trips_matcher *m, size_t r,
+                               size_t t)
+{
+    const struct trips_run *run = &m->runs[r];
+    const struct trips_trip *tr = &m->f->trips[t];
+    int64_t d;
+
+    if (tr->pattern != run->pattern)
         return -1;
-    for (size_t r = 0; r < nruns; r++) {
-        runs[r].trip = -1;
-        for (size_t t = 0; t < f->ntrips; t++) {
-            const struct trips_trip *tr = &f->trips[t];
-            int64_t sched, cost;
+    d = run->start_ms - trips_run_sched(m->f, run, tr);
+    if (d > m->p->assign_ms || d < -m->p->assign_ms)
+        return -1;
+    return d < 0 ? -d * TRIPS_EARLY_WEIGHT : d;
+}
 
-            if (tr->pattern != runs[r].pattern)
-                continue;
-            sched = trips_sched_ms(
-                f, f->st[tr->first + (size_t)runs[r].first_pos].dep_s);
-            cost = runs[r].start_ms - sched;
-            if (llabs(cost) > p->assign_ms)
-                continue;
-            /* Buses run late often and by a lot, early seldom and by
-             * little: a run 15 min before one trip and 30 min after the
-             * trip before it is the earlier trip, running late. */
-            if (cost < 0)
-                cost = -cost * TRIPS_EARLY_WEIGHT;
-            /* A bus keeps to its block: another block's trip costs a few
-             * minutes more, so a late run is not mistaken for the next. */
-            if (vblock && vblock[r][0] && strcmp(vblock[r], tr->block_id))
-                cost += 5 * 60 * 1000;
-            if (np == cap) {
-                size_t nc = cap ? cap * 2 : 256;
-                struct trips_pair *g = realloc(pairs, nc * sizeof *g);
+/* Cost of driving trip t right after trip s (s < 0: t is the first). */
+static int64_t trips_step_cost(const struct trips_matcher *m, int s, size_t t)
+{
+    const struct trips_tinfo *a, *b = &m->ti[t];
 
-                if (!g) {
-                    free(pairs);
-                    free(taken);
-                    return -1;
-                }
-                pairs = g;
-                cap = nc;
-            }
-            pairs[np++] = (struct trips_pair){r, t, cost};
+    if (s < 0)
+        return 0;
+    a = &m->ti[s];
+    if (a->block >= 0 && a->block == b->block)
+        return (int64_t)(b->block_pos - a->block_pos - 1) * TRIPS_SKIP_MS;
+    return TRIPS_SWITCH_MS;
+}
+
+/* Align vehicle v's runs with trips; sets their run->trip. */
+static void trips_solve_vehicle(struct trips_matcher *m, size_t v)
+{
+    size_t nt = m->f->ntrips, ns = nt + 1; /* state 0: no trip yet */
+    size_t first = m->vfirst[v], n = m->vfirst[v + 1] - first;
+    const bool *ex = &m->excluded[v * nt];
+    const struct trips_score none = {-1, 0};
+    size_t best = 0;
+
+    for (size_t s = 0; s < ns; s++)
+        m->dp[s] = none;
+    m->dp[0] = (struct trips_score){0, 0};
+    for (size_t i = 0; i < n; i++) {
+        size_t r = m->order[first + i];
+        int *back = &m->back[i * ns];
+        bool *took = &m->took[i * ns];
+
+        /* The run may take no trip: every state carries over. */
+        for (size_t s = 0; s < ns; s++) {
+            m->next[s] = m->dp[s];
+            back[s] = (int)s;
+            took[s] = false;
         }
+        for (size_t t = 0; t < nt; t++) {
+            int64_t pc = ex[t] ? -1 : trips_pair_cost(m, r, t);
+
+            if (pc < 0)
+                continue;
+            for (size_t s = 0; s < ns; s++) {
+                struct trips_score c;
+
+                if (m->dp[s].n < 0)
+                    continue;
+                /* Trips follow one another: the one before started
+                 * earlier (by schedule). */
+                if (s > 0 && (m->ti[s - 1].start_ms > m->ti[t].start_ms ||
+                              (m->ti[s - 1].start_ms == m->ti[t].start_ms &&
+                               s - 1 >= t)))
+                    continue;
+                c.n = m->dp[s].n + 1;
+                c.cost = m->dp[s].cost + pc + trips_step_cost(m, (int)s - 1, t);
+                if (trips_better(c, m->next[t + 1])) {
+                    m->next[t + 1] = c;
+                    back[t + 1] = (int)s;
+                    took[t + 1] = true;
+                }
+            }
+        }
+        memcpy(m->dp, m->next, ns * sizeof *m->dp);
     }
-    if (np)
-        qsort(pairs, np, sizeof *pairs, trips_pair_cmp);
-    for (size_t i = 0; i < np; i++) {
-        if (runs[pairs[i].run].trip >= 0 || taken[pairs[i].trip])
+    for (size_t s = 1; s < ns; s++)
+        if (m->dp[s].n >= 0 && trips_better(m->dp[s], m->dp[best]))
+            best = s;
+    for (size_t i = n; i-- > 0;) {
+        size_t r = m->order[first + i];
+
+        m->runs[r].trip = m->took[i * ns + best] ? (int)best - 1 : -1;
+        best = (size_t)m->back[i * ns + best];
+    }
+}
+
+/* Of two runs claiming one trip, the one nearer its schedule keeps it;
+ * ties go by vehicle id, so the outcome never depends on input order. */
+static bool trips_claim_wins(const struct trips_matcher *m, size_t a, size_t b,
+                             size_t t)
+{
+    int64_t ca = trips_pair_cost(m, a, t), cb = trips_pair_cost(m, b, t);
+    int c;
+
+    if (ca != cb)
+        return ca < cb;
+    c = strcmp(m->runs[a].vehicle_id, m->runs[b].vehicle_id);
+    if (c)
+        return c < 0;
+    return m->runs[a].start_ms < m->runs[b].start_ms;
+}
+
+/* Index of the trip ids' blocks: each trip's block and place in it. */
+static void trips_block_index(const struct trips_feed *f,
+                              struct trips_tinfo *ti)
+{
+    int nb = 0;
+
+    for (size_t t = 0; t < f->ntrips; t++) {
+        ti[t].start_ms = trips_sched_ms(f, f->st[f->trips[t].first].dep_s);
+        ti[t].block = -1;
+        if (!f->trips[t].block_id[0])
             continue;
-        runs[pairs[i].run].trip = (int)pairs[i].trip;
-        taken[pairs[i].trip] = true;
+        for (size_t u = 0; u < t && ti[t].block < 0; u++)
+            if (!strcmp(f->trips[u].block_id, f->trips[t].block_id))
+                ti[t].block = ti[u].block;
+        if (ti[t].block < 0)
+            ti[t].block = nb++;
     }
-    free(pairs);
-    free(taken);
-    return 0;
+    for (size_t t = 0; t < f->ntrips; t++) {
+        ti[t].block_pos = 0;
+        for (size_t u = 0; u < f->ntrips && ti[t].block >= 0; u++)
+            if (ti[u].block == ti[t].block &&
+                (ti[u].start_ms < ti[t].start_ms ||
+                 (ti[u].start_ms == ti[t].start_ms && u < t)))
+                ti[t].block_pos++;
+    }
 }
 
 int trips_assign(const struct trips_feed *f, const struct trips_params *p,
                  struct trips_run *runs, size_t nruns)
 {
-    char(*vblock)[TRIPS_ID_MAX];
-    int rc;
+    struct trips_matcher m = {.f = f, .p = p, .runs = runs};
+    size_t nt = f->ntrips, longest = 0;
+    size_t *claim = NULL;
+    bool *dirty = NULL;
+    int rc = -1;
 
-    if (trips_match(f, p, runs, nruns, NULL) != 0)
-        return -1;
-    /* Second pass: the block each vehicle drove most in the first. */
-    vblock = calloc(nruns ? nruns : 1, sizeof *vblock);
-    if (!vblock)
-        return -1;
-    for (size_t r = 0; r < nruns; r++) {
-        int best = 0;
-
-        for (size_t q = 0; q < nruns; q++) {
-            int n = 0;
-
-            if (runs[q].trip < 0 ||
-                strcmp(runs[q].vehicle_id, runs[r].vehicle_id))
-                continue;
-            for (size_t s = 0; s < nruns; s++)
-                if (runs[s].trip >= 0 &&
-                    !strcmp(runs[s].vehicle_id, runs[r].vehicle_id) &&
-                    !strcmp(f->trips[runs[s].trip].block_id,
-                            f->trips[runs[q].trip].block_id))
-                    n++;
-            if (n > best) {
-                best = n;
-                memcpy(vblock[r], f->trips[runs[q].trip].block_id,
-                       TRIPS_ID_MAX);
-            }
+    for (size_t r = 0; r < nruns; r++)
+        runs[r].trip = -1;
+    if (nruns == 0 || nt == 0)
+        return 0;
+    m.ti = calloc(nt, sizeof *m.ti);
+    m.order = calloc(nruns, sizeof *m.order);
+    m.vfirst = calloc(nruns + 1, sizeof *m.vfirst);
+    claim = calloc(nt, sizeof *claim);
+    if (!m.ti || !m.order || !m.vfirst || !claim)
+        goto out;
+    trips_block_index(f, m.ti);
+    for (size_t r = 0; r < nruns; r++)
+        m.order[r] = r;
+    qsort_r(m.order, nruns, sizeof *m.order, trips_run_cmp, runs);
+    for (size_t i = 0; i < nruns; i++)
+        if (i == 0 || strcmp(runs[m.order[i]].vehicle_id,
+                             runs[m.order[i - 1]].vehicle_id)) {
+            if (m.nveh && i - m.vfirst[m.nveh - 1] > longest)
+                longest = i - m.vfirst[m.nveh - 1];
+            m.vfirst[m.nveh++] = i;
         }
+    m.vfirst[m.nveh] = nruns;
+    if (nruns - m.vfirst[m.nveh - 1] > longest)
+        longest = nruns - m.vfirst[m.nveh - 1];
+    m.excluded = calloc(m.nveh * nt, sizeof *m.excluded);
+    dirty = calloc(m.nveh, sizeof *dirty);
+    m.dp = calloc(nt + 1, sizeof *m.dp);
+    m.next = calloc(nt + 1, sizeof *m.next);
+    m.back = calloc(longest * (nt + 1), sizeof *m.back);
+    m.took = calloc(longest * (nt + 1), sizeof *m.took);
+    if (!m.excluded || !dirty || !m.dp || !m.next || !m.back || !m.took)
+        goto out;
+    for (size_t v = 0; v < m.nveh; v++)
+        dirty[v] = true;
+    /* Each vehicle aligns on its own; where two claim one trip, the loser
+     * is barred from it and aligns again. Every round bars at least one
+     * (vehicle, trip) pair, so this ends. */
+    for (;;) {
+        bool again = false;
+
+        for (size_t v = 0; v < m.nveh; v++)
+            if (dirty[v]) {
+                trips_solve_vehicle(&m, v);
+                dirty[v] = false;
+            }
+        for (size_t t = 0; t < nt; t++)
+            claim[t] = SIZE_MAX;
+        for (size_t v = 0; v < m.nveh; v++)
+            for (size_t i = m.vfirst[v]; i < m.vfirst[v + 1]; i++) {
+                size_t r = m.order[i];
+                int t = runs[r].trip;
+
+                if (t < 0)
+                    continue;
+                if (claim[t] == SIZE_MAX ||
+                    trips_claim_wins(&m, r, claim[t], (size_t)t))
+                    claim[t] = r;
+            }
+        for (size_t v = 0; v < m.nveh; v++)
+            for (size_t i = m.vfirst[v]; i < m.vfirst[v + 1]; i++) {
+                size_t r = m.order[i];
+                int t = runs[r].trip;
+
+                if (t >= 0 && claim[t] != r) {
+                    m.excluded[v * nt + (size_t)t] = true;
+                    dirty[v] = again = true;
+                }
+            }
+        if (!again)
+            break;
     }
-    rc = trips_match(f, p, runs, nruns, vblock);
-    free(vblock);
+    rc = 0;
+out:
+    free(m.ti);
+    free(m.order);
+    free(m.vfirst);
+    free(m.excluded);
+    free(m.dp);
+    free(m.next);
+    free(m.back);
+    free(m.took);
+    free(claim);
+    free(dirty);
     return rc;
 }

@@ -120,8 +120,13 @@ int trips_runs(const struct trips_feed *f, const struct trips_params *p,
 
 /*
  * Match every run of the day (all vehicles) to at most one scheduled trip
- * and each trip to at most one run: nearest start first, preferring the
- * block a vehicle drives most. Sets run->trip.
+ * and each trip to at most one run, following the blocks: a vehicle's runs
+ * take trips in schedule order, a late bus stays on its own trip, a trip
+ * of its block left out is missed, and a vehicle may change block (a bus
+ * swap). Where two vehicles claim a trip, the one nearer its schedule
+ * keeps it. Sets run->trip (-1: none). The result depends only on the
+ * runs, not on their order in the array. Returns 0, or -1 when out of
+ * memory.
  */
 int trips_assign(const struct trips_feed *f, const struct trips_params *p,
                  struct trips_run *runs, size_t nruns);

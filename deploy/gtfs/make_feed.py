@@ -207,12 +207,12 @@ def main():
     out["calendar.txt"] = [
         "service_id,monday,tuesday,wednesday,thursday,friday,saturday,sunday,"
         "start_date,end_date",
-        "DAILY,1,1,1,1,1,1,1,20250101,20271231"]
+        "DAILY,1,1,1,1,1,1,1,20250101,20301231"]
     out["feed_info.txt"] = [
         "feed_publisher_name,feed_publisher_url,feed_lang,feed_start_date,"
         "feed_end_date,feed_version",
         "shuttle project (illustrative feed),"
-        "https://www.seo.incheon.kr,ko,20250101,20271231,illustrative-2025.1"]
+        "https://www.seo.incheon.kr,ko,20250101,20301231,illustrative-2025.1"]
     for name, lines in out.items():
         with open(os.path.join(HERE, name), "w", encoding="utf-8",
                   newline="") as f:

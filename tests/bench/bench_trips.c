@@ -23,6 +23,7 @@
 #include "sim_feed.h"
 #include "sim_geo.h"
 #include "sim_rng.h"
+#include "sim_trips.h"
 #include "trips.h"
 #include "trips_db.h"
 
@@ -197,84 +198,18 @@ static struct bench_vehicle *make_day(const struct bench_opts *o,
     vs = xcalloc((size_t)*nv, sizeof *vs);
 
     for (int b = 0; b < nbus; b++) {
-        struct sim_rng rn;
-        int ncl, ndrop, ci = 0, di = 0, load = 0;
-        const struct sim_cline *cl = sim_bus_clines(&plan, b, &ncl);
-        const struct sim_span *dr = sim_bus_dropouts(&plan, b, &ndrop);
-        size_t capf = 0, capd = 0;
-        struct trips_fix *fx = NULL;
-        struct trips_door *dd = NULL;
-        size_t nf = 0, nd = 0;
-        double en = 0, ee = 0, open_t = 0, lat = 0, lon = 0;
-        int in = 0, out = 0, have = 0;
+        struct sim_trips_gps g = {o->seed, o->noise, 0};
+        struct sim_trips_vehicle day;
+        const struct trips_fix *fx;
+        const struct trips_door *dd;
+        size_t nf, nd;
 
-        sim_rng_init(&rn, o->seed, 100 + (uint64_t)b);
-        for (int t = 0; t < 30 * 3600; t++) {
-            double tl, tn, speed, track;
-            int on = sim_bus_at(&plan, b, t, &tl, &tn, &speed, &track);
-
-            if (on) {
-                /* A slowly wandering receiver error plus jitter, as the
-                 * simulator's. */
-                en = 0.95 * en + 0.31 * o->noise * sim_rng_normal(&rn);
-                ee = 0.95 * ee + 0.31 * o->noise * sim_rng_normal(&rn);
-                lat = tl;
-                lon = tn;
-                sim_geo_offset(&lat, &lon,
-                               en + 0.3 * o->noise * sim_rng_normal(&rn),
-                               ee + 0.3 * o->noise * sim_rng_normal(&rn));
-                have = 1;
-                while (di < ndrop && dr[di].t1 <= t)
-                    di++;
-                if (!(di < ndrop && dr[di].t0 <= t)) {
-                    if (nf == capf) {
-                        capf = capf ? capf * 2 : 4096;
-                        fx = realloc(fx, capf * sizeof *fx);
-                        if (!fx)
-                            die("out of memory");
-                    }
-                    fx[nf].t_ms = ((int64_t)f->day0 + t) * 1000;
-                    fx[nf].lat = lat;
-                    fx[nf].lon = lon;
-                    fx[nf].speed = speed > 0.5 ? speed : 0;
-                    nf++;
-                }
-            }
-            /* Door episodes of this second: the row is written at the
-             * close, where the bus then is. */
-            for (; ci < ncl && cl[ci].t < t + 1; ci++) {
-                if (cl[ci].type == SIM_CL_OPEN) {
-                    open_t = cl[ci].t;
-                    in = out = 0;
-                } else if (cl[ci].type == SIM_CL_COUNT) {
-                    in += cl[ci].in;
-                    out += cl[ci].out;
-                } else {
-                    struct trips_door *e;
-
-                    load += in - out;
-                    if (load < 0)
-                        load = 0;
-                    if (nd == capd) {
-                        capd = capd ? capd * 2 : 1024;
-                        dd = realloc(dd, capd * sizeof *dd);
-                        if (!dd)
-                            die("out of memory");
-                    }
-                    e = &dd[nd++];
-                    memset(e, 0, sizeof *e);
-                    e->open_ms = (int64_t)((f->day0 + open_t) * 1000);
-                    e->close_ms = (int64_t)((f->day0 + cl[ci].t) * 1000);
-                    e->t_ms = e->close_ms;
-                    e->lat = have ? lat : NAN;
-                    e->lon = have ? lon : NAN;
-                    e->boarded = in;
-                    e->alighted = out;
-                    e->load_after = load;
-                    e->visit = -1;
-                }
-            }
-        }
+        if (sim_trips_vehicle(&plan, f, b, &g, &day) != 0)
+            die("out of memory");
+        fx = day.fixes;
+        dd = day.doors;
+        nf = day.nfixes;
+        nd = day.ndoors;
         for (int c = 0; c < o->copies; c++) {
             struct bench_vehicle *v = &vs[c * nbus + b];
             size_t i = 0, j = 0;
@@ -309,85 +244,16 @@ static struct bench_vehicle *make_day(const struct bench_opts *o,
                     buf_printf(cnt,
                                "%s\t%lld\t%s\t%s\t1\t%d\t%d\t%s\t%s\t%d\t%.17g"
                                "\t%.17g\n",
-                               v->id, seq, o->date, t2, e->boarded,
-                               e->alighted, t1, t2, e->load_after, e->lat,
-                               e->lon);
+                               v->id, seq, o->date, t2, e->boarded, e->alighted,
+                               t1, t2, e->load_after, e->lat, e->lon);
                 }
             }
         }
-        free(fx);
-        free(dd);
+        sim_trips_vehicle_free(&day);
     }
     sim_plan_free(&plan);
     sim_demand_free(&dem);
     return vs;
-}
-
-static int stop_cmp(const void *a, const void *b)
-{
-    return strcmp(((const struct trips_stop *)a)->id,
-                  ((const struct trips_stop *)b)->id);
-}
-
-static int trip_idx_cmp(const void *a, const void *b, void *arg)
-{
-    const struct sim_feed *f = arg;
-
-    return strcmp(f->trips[*(const int *)a].trip_id,
-                  f->trips[*(const int *)b].trip_id);
-}
-
-/* The same timetable as trips_db.c builds from the gtfs_* tables: stops by
- * id, trips by id (byte order), stop times by sequence. */
-static void make_feed(const struct sim_feed *sf, int64_t day_ms,
-                      struct trips_feed *f)
-{
-    int *order = xcalloc((size_t)sf->ntrips, sizeof *order);
-
-    memset(f, 0, sizeof *f);
-    f->stops = xcalloc((size_t)sf->nstops, sizeof *f->stops);
-    for (int i = 0; i < sf->nstops; i++) {
-        snprintf(f->stops[i].id, sizeof f->stops[i].id, "%s",
-                 sf->stops[i].stop_id);
-        f->stops[i].lat = sf->stops[i].lat;
-        f->stops[i].lon = sf->stops[i].lon;
-    }
-    f->nstops = (size_t)sf->nstops;
-    qsort(f->stops, f->nstops, sizeof *f->stops, stop_cmp);
-    for (int i = 0; i < sf->ntrips; i++)
-        order[i] = i;
-    qsort_r(order, (size_t)sf->ntrips, sizeof *order, trip_idx_cmp,
-            (void *)sf);
-    f->trips = xcalloc((size_t)sf->ntrips, sizeof *f->trips);
-    f->st = xcalloc((size_t)sf->nst, sizeof *f->st);
-    for (int k = 0; k < sf->ntrips; k++) {
-        const struct sim_trip *st = &sf->trips[order[k]];
-        struct trips_trip *t = &f->trips[f->ntrips++];
-
-        snprintf(t->id, sizeof t->id, "%s", st->trip_id);
-        snprintf(t->route_id, sizeof t->route_id, "%s", st->route_id);
-        snprintf(t->block_id, sizeof t->block_id, "%s",
-                 st->block_id ? st->block_id : "");
-        t->direction = st->direction;
-        t->first = f->nst;
-        for (int j = 0; j < st->nst; j++) {
-            const struct sim_stop_time *x = sim_feed_st(sf, st, j);
-            struct trips_stop_time *y = &f->st[f->nst++];
-            struct trips_stop key, *hit;
-
-            snprintf(key.id, sizeof key.id, "%s", sf->stops[x->stop].stop_id);
-            hit = bsearch(&key, f->stops, f->nstops, sizeof key, stop_cmp);
-            y->stop = hit ? (int)(hit - f->stops) : 0;
-            y->sequence = x->seq;
-            y->arr_s = x->arr;
-            y->dep_s = x->dep;
-        }
-        t->n = (size_t)st->nst;
-    }
-    f->day_ms = day_ms;
-    if (trips_feed_finish(f) != 0)
-        die("out of memory");
-    free(order);
 }
 
 /* The algorithm alone on the in-memory day: visits and runs per vehicle,
@@ -449,14 +315,13 @@ static void print_machine(PGconn *c)
 
 static void usage(FILE *fp)
 {
-    fprintf(fp,
-            "usage: shuttle-bench-trips [options]\n"
-            "  --copies N   the 6-bus fleet N times over (default 1)\n"
-            "  --repeat N   timed rebuilds and algorithm runs (default 5)\n"
-            "  --date D     service day (default 2026-03-02)\n"
-            "  --seed N     simulator seed (default 1)\n"
-            "  --gtfs DIR   feed to load (default the source tree's "
-            "deploy/gtfs)\n");
+    fprintf(fp, "usage: shuttle-bench-trips [options]\n"
+                "  --copies N   the 6-bus fleet N times over (default 1)\n"
+                "  --repeat N   timed rebuilds and algorithm runs (default 5)\n"
+                "  --date D     service day (default 2026-03-02)\n"
+                "  --seed N     simulator seed (default 1)\n"
+                "  --gtfs DIR   feed to load (default the source tree's "
+                "deploy/gtfs)\n");
 }
 
 int main(int argc, char **argv)
@@ -470,8 +335,8 @@ int main(int argc, char **argv)
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    struct bench_opts o = {BENCH_SOURCE_DIR "/deploy/gtfs", "2026-03-02", 1,
-                           5, 1, 3.0};
+    struct bench_opts o = {
+        BENCH_SOURCE_DIR "/deploy/gtfs", "2026-03-02", 1, 5, 1, 3.0};
     struct harness_pg *pg;
     struct db *db;
     struct sim_feed *sf;
@@ -530,11 +395,10 @@ int main(int argc, char **argv)
         db_migrate(db, err, sizeof err) != 0)
         die("schema: %s", err);
     db_free(db);
-    if (gtfs_load(harness_pg_conninfo(pg), o.gtfs, NULL, err, sizeof err) !=
-        0)
+    if (gtfs_load(harness_pg_conninfo(pg), o.gtfs, NULL, err, sizeof err) != 0)
         die("GTFS %s: %s", o.gtfs, err);
-    if (sim_feed_load(harness_pg_conninfo(pg), o.date, &sf, err,
-                      sizeof err) != 0)
+    if (sim_feed_load(harness_pg_conninfo(pg), o.date, &sf, err, sizeof err) !=
+        0)
         die("%s", err);
 
     vs = make_day(&o, sf, &pos, &cnt, &nv);
@@ -546,8 +410,7 @@ int main(int argc, char **argv)
     if (PQstatus(c) != CONNECTION_OK)
         die("%s", PQerrorMessage(c));
     print_machine(c);
-    snprintf(sql, sizeof sql, "SELECT shuttle_ensure_partition('%s')",
-             o.date);
+    snprintf(sql, sizeof sql, "SELECT shuttle_ensure_partition('%s')", o.date);
     PQclear(PQexec(c, sql));
     copy_in(c,
             "COPY positions (vehicle_id, seq, service_day, t, lat, lon,"
@@ -581,7 +444,8 @@ int main(int argc, char **argv)
         }
     }
     /* The algorithm alone, on the same records already in memory. */
-    make_feed(sf, (int64_t)sf->day0 * 1000, &tf);
+    if (sim_trips_feed(sf, (int64_t)sf->day0 * 1000, &tf) != 0)
+        die("out of memory");
     for (int i = -1; i < o.repeat; i++) {
         double w0 = now_s(CLOCK_MONOTONIC);
 
@@ -595,8 +459,8 @@ int main(int argc, char **argv)
 
     printf("rebuild: %zu fixes, %zu door events -> %zu stop visits, %zu "
            "runs; %zu trips: %zu operated, %zu partial, %zu missed\n",
-           sum.fixes, sum.doors, sum.visits, sum.runs, sum.trips,
-           sum.operated, sum.partial, sum.missed);
+           sum.fixes, sum.doors, sum.visits, sum.runs, sum.trips, sum.operated,
+           sum.partial, sum.missed);
     if (algo_runs != sum.runs || visits != sum.visits)
         printf("note: in memory the algorithm made %zu visits and %zu runs "
                "(the rows' rounding differs)\n",
@@ -621,9 +485,7 @@ int main(int argc, char **argv)
     free(wall);
     free(cpu);
     free(algo);
-    free(tf.stops);
-    free(tf.st);
-    free(tf.trips);
+    sim_trips_feed_free(&tf);
     sim_feed_free(sf);
     PQfinish(c);
     harness_cleanup();
