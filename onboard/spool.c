@@ -1283,7 +1283,7 @@ int spool_seq_floor(struct spool *s, uint64_t min_next)
 
 int spool_ack(struct spool *s, uint64_t seq)
 {
-    int err = SPOOL_OK;
+    int err = SPOOL_OK, removed = 0;
 
     if (!s)
         return SPOOL_ERR_INVAL;
@@ -1303,8 +1303,48 @@ int spool_ack(struct spool *s, uint64_t seq)
         if (g->head < g->n || g == s->active)
             break;
         seg_remove(s, 0, 0);
+        removed = 1;
+    }
+    /* The unlink is durable only once the directory is: without this a
+     * power cut can bring acked segments back (offered again, harmless) or
+     * leave the directory's blocks half written. */
+    if (removed) {
+        int e = do_sync(s, s->dirfd, 0);
+
+        if (err == SPOOL_OK)
+            err = e;
     }
     return err;
+}
+
+int spool_discard(struct spool *s, uint64_t seq)
+{
+    if (!s || seq == 0)
+        return SPOOL_ERR_INVAL;
+    for (size_t k = 0; k < s->nseg; k++) {
+        struct seg *g = s->segs[k];
+        uint32_t i;
+
+        if (g->n == 0 || seg_seq(g, g->n - 1) < seq)
+            continue;
+        i = seg_lower(g, seq);
+        if (i < g->head || i >= g->n || seg_seq(g, i) != seq ||
+            (g->ent[i] & ENT_GONE))
+            return SPOOL_ERR_INVAL;
+        if (g->ent[i] & ENT_COUNT)
+            s->dropped_cnt++;
+        else
+            s->dropped_pos++;
+        held_add(s, g, g->ent[i], -1);
+        g->ent[i] |= ENT_GONE;
+        return SPOOL_OK;
+    }
+    return SPOOL_ERR_INVAL;
+}
+
+uint64_t spool_next_seq(const struct spool *s)
+{
+    return s->next_seq;
 }
 
 uint64_t spool_oldest_held(const struct spool *s)
