@@ -270,9 +270,13 @@ static int onboard_refuse(struct onboard *o, const struct wire_record *r)
     /* The seq is the spool's to give; any valid one will do here. */
     v.seq = 1;
     /* The receiver's clock: a set system clock is nearer the backend's than
-     * a fix that may be off by weeks; GPS when the system clock is not set. */
+     * a fix that may be off by weeks; GPS when the system clock is not set;
+     * with neither (the first fix after a boot without RTC) the time cannot
+     * be judged, only the rest. */
     if (clock_wall_ms() >= ONBOARD_CLOCK_SET_MS)
         now = clock_wall_ms();
+    else if (src == WIRE_TIME_SYSTEM)
+        now = r->t_ms;
     if (wire_record_validate(&v, now, NULL, why, sizeof why) == WIRE_OK)
         return 0;
     o->refused_at_source++;
