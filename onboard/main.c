@@ -119,8 +119,8 @@ static const struct conf_option onboard_options[] = {
  * (a UDP read cuts off what does not fit). */
 #define ONBOARD_CBUF 65536
 
-/* A time before 2020 means the clock is not set (no RTC, no fix yet). */
-#define ONBOARD_CLOCK_SET_MS 1577836800000LL
+/* A time before this means the clock is not set (no RTC, no fix yet). */
+#define ONBOARD_CLOCK_SET_MS GTIME_CLOCK_SET_MS
 /* Seqs follow the time in microseconds (onboard_seq_guard): none can reach
  * 2100-01-01 in microseconds, however the bus's clock went. */
 #define ONBOARD_SEQ_REACH 4102444800000000ULL
@@ -128,10 +128,6 @@ static const struct conf_option onboard_options[] = {
  * years is 1e10. */
 #define ONBOARD_SEQ_MARGIN 10000000000ULL
 
-/* GPS week rollover: the 10-bit week number wraps every 1024 weeks. */
-#define ONBOARD_GPS_EPOCH_MS (1024LL * 7 * 86400 * 1000)
-/* A corrected fix must land this close to a set system clock. */
-#define ONBOARD_ROLLOVER_NEAR_MS (86400LL * 1000)
 /* Passenger counts made before the clock was known, waiting for a fix. */
 #define ONBOARD_HELD_MAX 256
 
@@ -316,37 +312,6 @@ static void onboard_append(struct onboard *o, enum spool_class cls,
     sender_live(o->sender, seq);
 }
 
-/*
- * GPS week rollover: a receiver (or gpsd's guess of the era) can put fixes
- * 1024 weeks off. With the system clock set, a fix far from it is moved by
- * 1024 weeks when that lands within a day of the clock; a fix before 2020
- * is moved forward whatever the clock. Returns the time to use; *moved is
- * set when it was corrected.
- */
-static int64_t onboard_rollover(int64_t fix_ms, int64_t wall_ms, int *moved)
-{
-    *moved = 0;
-    while (fix_ms < ONBOARD_CLOCK_SET_MS) {
-        fix_ms += ONBOARD_GPS_EPOCH_MS;
-        *moved = 1;
-    }
-    if (wall_ms < ONBOARD_CLOCK_SET_MS)
-        return fix_ms;
-    if (fix_ms - wall_ms > ONBOARD_ROLLOVER_NEAR_MS &&
-        llabs(fix_ms - ONBOARD_GPS_EPOCH_MS - wall_ms) <=
-            ONBOARD_ROLLOVER_NEAR_MS) {
-        *moved = 1;
-        return fix_ms - ONBOARD_GPS_EPOCH_MS;
-    }
-    if (wall_ms - fix_ms > ONBOARD_ROLLOVER_NEAR_MS &&
-        llabs(fix_ms + ONBOARD_GPS_EPOCH_MS - wall_ms) <=
-            ONBOARD_ROLLOVER_NEAR_MS) {
-        *moved = 1;
-        return fix_ms + ONBOARD_GPS_EPOCH_MS;
-    }
-    return fix_ms;
-}
-
 static void onboard_append(struct onboard *o, enum spool_class cls,
                            struct wire_record *r);
 
@@ -387,7 +352,7 @@ static void onboard_on_fix(void *arg, const struct gnss_fix *f)
     int64_t t_ms;
     int moved;
 
-    t_ms = onboard_rollover(f->t_ms, clock_wall_ms(), &moved);
+    t_ms = gtime_rollover(f->t_ms, clock_wall_ms(), &moved);
     if (moved && o->rollover_fixed++ == 0)
         log_warnx("GPS time %" PRId64 " is 1024 weeks off (week rollover): "
                   "corrected to %" PRId64,
