@@ -243,12 +243,12 @@ static void onboard_ack_floor(struct onboard *o, uint64_t ack)
     if (spool_seq_floor(o->spool, ack + 1) == SPOOL_OK) {
         o->seq_floored = 1;
         log_info("fresh spool: numbering records above the backend's ack "
-                 "%" PRIu64, ack);
+                 "%" PRIu64,
+                 ack);
     }
 }
 
-static int64_t onboard_now(const struct onboard *o,
-                           enum wire_time_source *src);
+static int64_t onboard_now(const struct onboard *o, enum wire_time_source *src);
 
 /*
  * The backend's rule set (wire_record_validate), applied before a record is
@@ -281,7 +281,8 @@ static int onboard_refuse(struct onboard *o, const struct wire_record *r)
         o->refused_log_mono = clock_mono_ms();
         log_warnx("refused at source, not journaled (%" PRIu64 " so far): "
                   "%s",
-                  o->refused_at_source, why + (strncmp(why, "seq 1: ", 7) ? 0 : 7));
+                  o->refused_at_source,
+                  why + (strncmp(why, "seq 1: ", 7) ? 0 : 7));
     }
     return 1;
 }
@@ -329,8 +330,7 @@ static void onboard_release_held(struct onboard *o)
         struct onboard_held *h = &o->held[i];
         struct wire_record *r = &h->r;
         int64_t shift =
-            gtime_now(&o->gt, r->t_ms - h->wall_minus_mono, 0, NULL) -
-            r->t_ms;
+            gtime_now(&o->gt, r->t_ms - h->wall_minus_mono, 0, NULL) - r->t_ms;
 
         r->t_ms += shift;
         if (r->u.count.door_open_ms)

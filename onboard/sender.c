@@ -39,8 +39,8 @@ struct sender {
     unsigned nsent_live;
     int mids[SENDER_MIDS_MAX]; /* telemetry publishes awaiting PUBACK */
     unsigned inflight;
-    uint64_t published; /* highest seq ever published */
-    uint64_t claim;     /* highest plausible ack; may be above published */
+    uint64_t published;    /* highest seq ever published */
+    uint64_t claim;        /* highest plausible ack; may be above published */
     int64_t progress_mono; /* last ack progress or connect */
     int64_t resend_wait;   /* back-off: wait before the next re-send */
     unsigned resend_k;     /* re-sends since the last progress */

@@ -124,9 +124,10 @@ int spool_peek(struct spool *s, uint64_t after_seq, size_t max_records,
 
 /*
  * The backend committed everything up to `seq`: frees those records
- * (deleting whole segments, then syncing the directory). The watermark is persisted lazily, so after a
- * crash some acked records may be offered again. An ack at or above the
- * next seq also raises the numbering above it (see spool_seq_floor).
+ * (deleting whole segments, then syncing the directory). The watermark is
+ * persisted lazily, so after a crash some acked records may be offered again.
+ * An ack at or above the next seq also raises the numbering above it (see
+ * spool_seq_floor).
  */
 int spool_ack(struct spool *s, uint64_t seq);
 

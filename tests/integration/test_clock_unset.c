@@ -55,9 +55,8 @@ static void test_clock_unset(void **state)
 
         /* Only the onboard gets the 1970 clock. ASan wants to be first in
          * the preload list; under it the shim comes second. */
-        assert_int_equal(setenv("LD_PRELOAD",
-                                harness_bin("libshuttle_fakeclock.so"), 1),
-                         0);
+        assert_int_equal(
+            setenv("LD_PRELOAD", harness_bin("libshuttle_fakeclock.so"), 1), 0);
         assert_int_equal(setenv("SHUTTLE_FAKE_WALL_S", CU_FAKE_WALL_S, 1), 0);
         assert_int_equal(setenv("ASAN_OPTIONS", "verify_asan_link_order=0", 1),
                          0);

@@ -31,8 +31,20 @@ static int read_status(struct harness_mqtt *m, const char *dir,
 {
     static int n;
     char port[16], log[512];
-    char *argv[] = {"mosquitto_sub", "-h", "127.0.0.1", "-p", port, "-t",
-                    topic_status, "-C", "1", "-W", "10", "-F", "%x", NULL};
+    char *argv[] = {"mosquitto_sub",
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    port,
+                    "-t",
+                    topic_status,
+                    "-C",
+                    "1",
+                    "-W",
+                    "10",
+                    "-F",
+                    "%x",
+                    NULL};
     struct harness_proc *p;
     static char hex[2 * WIRE_PAYLOAD_MAX + 8];
     static uint8_t bin[WIRE_PAYLOAD_MAX];
@@ -79,8 +91,19 @@ static int forge_ack(struct harness_mqtt *m, const char *dir, uint64_t seq)
 {
     struct wire_ack a;
     char port[16], file[512], log[512];
-    char *argv[] = {"mosquitto_pub", "-h", "127.0.0.1", "-p", port,
-                    "-t", topic_ack, "-r", "-q", "1", "-f", file, NULL};
+    char *argv[] = {"mosquitto_pub",
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    port,
+                    "-t",
+                    topic_ack,
+                    "-r",
+                    "-q",
+                    "1",
+                    "-f",
+                    file,
+                    NULL};
     struct harness_proc *p;
     uint8_t *buf;
     size_t len;
@@ -114,8 +137,8 @@ static void test_forged_ack(void **state)
     struct harness_pg *pg = harness_pg_start(1);
     struct harness_gpsd *g = harness_gpsd_start();
     char *dir = harness_tmpdir("forged");
-    const char *opts[] = {"status_interval_s=5", "resend_s=1",
-                          "resend_max_s=4", NULL};
+    const char *opts[] = {"status_interval_s=5", "resend_s=1", "resend_max_s=4",
+                          NULL};
     struct harness_proc *ob, *be;
     struct wire_status st;
     int64_t t0 = (itest_wall_ms() / 1000 - 600) * 1000;
@@ -137,9 +160,9 @@ static void test_forged_ack(void **state)
     assert_non_null(ob);
 
     for (i = 0; i < FA_PRE; i++, k++) {
-        assert_int_equal(itest_send_fix(g, t0 + k * 1000, 37.5 + k * 1e-4,
-                                        127.0 + k * 1e-4),
-                         0);
+        assert_int_equal(
+            itest_send_fix(g, t0 + k * 1000, 37.5 + k * 1e-4, 127.0 + k * 1e-4),
+            0);
         harness_sleep_ms(50);
     }
     snprintf(sql, sizeof sql,
@@ -149,9 +172,9 @@ static void test_forged_ack(void **state)
     /* The backend goes away; the bus keeps recording and publishing. */
     assert_int_equal(harness_stop(be), 0);
     for (i = 0; i < FA_AWAY; i++, k++) {
-        assert_int_equal(itest_send_fix(g, t0 + k * 1000, 37.5 + k * 1e-4,
-                                        127.0 + k * 1e-4),
-                         0);
+        assert_int_equal(
+            itest_send_fix(g, t0 + k * 1000, 37.5 + k * 1e-4, 127.0 + k * 1e-4),
+            0);
         harness_sleep_ms(50);
     }
     /* The broker loses what it queued for the backend: from here on only
@@ -175,29 +198,27 @@ static void test_forged_ack(void **state)
     assert_int_equal(forge_ack(m, dir, UINT64_MAX), 0);
     harness_sleep_ms(1000);
     for (i = 0; i < FA_AFTER; i++, k++) {
-        assert_int_equal(itest_send_fix(g, t0 + k * 1000, 37.5 + k * 1e-4,
-                                        127.0 + k * 1e-4),
-                         0);
+        assert_int_equal(
+            itest_send_fix(g, t0 + k * 1000, 37.5 + k * 1e-4, 127.0 + k * 1e-4),
+            0);
         harness_sleep_ms(50);
     }
     assert_int_equal(fresh_status(m, dir, &st), 0);
     print_message("after: next_seq %" PRIu64 ", acked %" PRIu64 ", %" PRIu64
                   " records held, %" PRIu64 " acks refused\n",
-                  st.next_seq, st.acked_seq, st.spool_records,
-                  st.acks_refused);
+                  st.next_seq, st.acked_seq, st.spool_records, st.acks_refused);
     /* Numbering moved only by the records appended since. */
     assert_true(st.next_seq == next_before + FA_AFTER);
     assert_true(st.spool_records >= FA_AWAY + FA_AFTER);
     assert_true(st.acks_refused >= 2);
-    assert_true(harness_log_has(harness_proc_log(ob),
-                                "above the highest seq issued"));
+    assert_true(
+        harness_log_has(harness_proc_log(ob), "above the highest seq issued"));
 
     /* The backend returns: everything is stored, each record once. */
     be = harness_backend_start(pg, m, NULL);
     assert_non_null(be);
-    assert_int_equal(harness_wait_scalar(pg, sql, FA_PRE + FA_AWAY + FA_AFTER,
-                                         60000),
-                     0);
+    assert_int_equal(
+        harness_wait_scalar(pg, sql, FA_PRE + FA_AWAY + FA_AFTER, 60000), 0);
     snprintf(sql, sizeof sql,
              "SELECT count(DISTINCT t) FROM positions WHERE vehicle_id = '%s'",
              FA_VID);

@@ -24,8 +24,8 @@
 
 /* Messages and bytes mosquitto_sub saw, from its "%U %l" lines (Unix time
  * with nanoseconds, payload length), by slot of BO_SLOT_S from T0_S. */
-static int tally(const char *path, double t0_s, long long *bytes,
-                 int *msgs, int nslot)
+static int tally(const char *path, double t0_s, long long *bytes, int *msgs,
+                 int nslot)
 {
     FILE *fp = fopen(path, "r");
     double t;
@@ -72,9 +72,9 @@ static void test_resend_backoff(void **state)
     ob = harness_onboard_start(BO_VID, g, m, NULL, opts);
     assert_non_null(ob);
     for (i = 0; i < BO_PRE; i++, k++) {
-        assert_int_equal(itest_send_fix(g, t0 + k * 1000, 37.5 + k * 1e-4,
-                                        127.0 + k * 1e-4),
-                         0);
+        assert_int_equal(
+            itest_send_fix(g, t0 + k * 1000, 37.5 + k * 1e-4, 127.0 + k * 1e-4),
+            0);
         harness_sleep_ms(50);
     }
     snprintf(sql, sizeof sql,
@@ -84,9 +84,9 @@ static void test_resend_backoff(void **state)
     /* The backend goes away: no acks from now on. */
     assert_int_equal(harness_stop(be), 0);
     for (i = 0; i < BO_AWAY; i++, k++) {
-        assert_int_equal(itest_send_fix(g, t0 + k * 1000, 37.5 + k * 1e-4,
-                                        127.0 + k * 1e-4),
-                         0);
+        assert_int_equal(
+            itest_send_fix(g, t0 + k * 1000, 37.5 + k * 1e-4, 127.0 + k * 1e-4),
+            0);
         harness_sleep_ms(5);
     }
     /* The fixes themselves are published live; watching starts after. */
@@ -95,8 +95,9 @@ static void test_resend_backoff(void **state)
     snprintf(port, sizeof port, "%d", harness_mosquitto_port(m));
     snprintf(log, sizeof log, "%s/telemetry.txt", dir);
     {
-        char *argv[] = {"mosquitto_sub", "-h", "127.0.0.1", "-p", port,
-                        "-t", topic, "-q", "1", "-F", "%U %l", NULL};
+        char *argv[] = {
+            "mosquitto_sub", "-h", "127.0.0.1", "-p", port,    "-t",
+            topic,           "-q", "1",         "-F", "%U %l", NULL};
 
         sub = harness_spawn("mosquitto_sub", argv, log);
         assert_non_null(sub);
@@ -131,8 +132,7 @@ static void test_resend_backoff(void **state)
      * backend's queued session brings everything in, once. */
     be = harness_backend_start(pg, m, NULL);
     assert_non_null(be);
-    assert_int_equal(harness_wait_scalar(pg, sql, BO_PRE + BO_AWAY, 90000),
-                     0);
+    assert_int_equal(harness_wait_scalar(pg, sql, BO_PRE + BO_AWAY, 90000), 0);
     snprintf(sql, sizeof sql,
              "SELECT count(DISTINCT seq) FROM positions "
              "WHERE vehicle_id = '%s'",

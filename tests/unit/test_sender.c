@@ -120,8 +120,8 @@ static uint64_t append_fix(struct fx *f, int64_t t_ms)
     r.u.pos.lon = 127.0;
     r.u.pos.fix_mode = 3;
     assert_int_equal(wire_record_encode(&r, &buf, &len), WIRE_OK);
-    assert_int_equal(
-        spool_append(f->sp, SPOOL_POSITION, t_ms, buf, len, &seq), SPOOL_OK);
+    assert_int_equal(spool_append(f->sp, SPOOL_POSITION, t_ms, buf, len, &seq),
+                     SPOOL_OK);
     free(buf);
     return seq;
 }
