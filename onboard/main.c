@@ -47,6 +47,7 @@ struct onboard_conf {
     long long door_timeout_s;
     long long batch_records;
     long long resend_s;
+    long long resend_max_s;
     long long status_interval_s;
     long long reconnect_max_s;
 };
@@ -102,7 +103,11 @@ static const struct conf_option onboard_options[] = {
     OPT("batch_records", CONF_INT, batch_records, "500", 1, 2000,
         "most records in one MQTT message"),
     OPT("resend_s", CONF_INT, resend_s, "10", 1, 3600,
-        "no acknowledgement for this long: send the unacknowledged again"),
+        "no acknowledgement for this long: send the oldest unacknowledged "
+        "batch again"),
+    OPT("resend_max_s", CONF_INT, resend_max_s, "600", 1, 86400,
+        "each re-send without an acknowledgement doubles the wait (with "
+        "jitter), up to this"),
     OPT("status_interval_s", CONF_INT, status_interval_s, "60", 5, 3600,
         "seconds between health reports"),
     OPT("reconnect_max_s", CONF_INT, reconnect_max_s, "30", 1, 3600,
@@ -113,6 +118,18 @@ static const struct conf_option onboard_options[] = {
 /* A gateway may batch many counter lines in one datagram: read it whole
  * (a UDP read cuts off what does not fit). */
 #define ONBOARD_CBUF 65536
+
+/* A time before this means the clock is not set (no RTC, no fix yet). */
+#define ONBOARD_CLOCK_SET_MS GTIME_CLOCK_SET_MS
+/* Seqs follow the time in microseconds (onboard_seq_guard): none can reach
+ * 2100-01-01 in microseconds, however the bus's clock went. */
+#define ONBOARD_SEQ_REACH 4102444800000000ULL
+/* Records a spool may issue above its time floor: 10 a second for 30
+ * years is 1e10. */
+#define ONBOARD_SEQ_MARGIN 10000000000ULL
+
+/* Passenger counts made before the clock was known, waiting for a fix. */
+#define ONBOARD_HELD_MAX 256
 
 static volatile sig_atomic_t quit, reload;
 
@@ -144,6 +161,17 @@ struct onboard {
     struct gnss_fix last_fix;
     int64_t last_fix_mono;
     int seq_floored; /* a fresh spool's numbering was moved past old seqs */
+    int ack_seen;    /* an ack arrived since start: later ones move no floor */
+    /* Counts made before the clock was known: journaled, they would carry
+     * 1970 and be dead letters. Re-stamped from the first fix. */
+    struct onboard_held {
+        struct wire_record r;
+        int64_t wall_minus_mono; /* at the event: maps its times to mono */
+    } held[ONBOARD_HELD_MAX];
+    unsigned nheld;
+    uint64_t refused_at_source; /* records the backend would refuse */
+    uint64_t rollover_fixed;    /* fixes moved by 1024 weeks */
+    int64_t refused_log_mono;   /* last refusal logged (rate limit) */
     char topic_status[128], topic_ack[128];
     int64_t gps_retry_ms, gps_backoff_ms;
     int64_t mqtt_retry_ms, mqtt_backoff_ms;
@@ -172,13 +200,91 @@ static void onboard_seq_guard(struct onboard *o, int64_t t_ms)
         return;
     }
     /* Before 2020 the clock is not set (no RTC, no fix yet): wait. */
-    if (t_ms < 1577836800000LL)
+    if (t_ms < ONBOARD_CLOCK_SET_MS)
         return;
     if (spool_seq_floor(o->spool, (uint64_t)t_ms * 1000) == SPOOL_OK) {
         o->seq_floored = 1;
         log_info("new spool: numbering records from %" PRIu64,
                  (uint64_t)t_ms * 1000);
     }
+}
+
+/*
+ * A bus whose spool was lost (new SD card) must number above what the
+ * backend already holds, and the backend's retained ack is how it learns
+ * that. But anyone may publish an ack, so the numbering moves only for the
+ * first ack after a fresh journal was opened (the retained one) and only
+ * within what the time-in-microseconds scheme of onboard_seq_guard can
+ * reach: a seq no real bus handed out (UINT64_MAX, which would also wrap
+ * the floor to 0) is refused, and the numbering stays.
+ */
+static void onboard_ack_floor(struct onboard *o, uint64_t ack)
+{
+    struct spool_stats st;
+    int64_t wall = clock_wall_ms();
+    uint64_t reach;
+
+    if (ack < spool_next_seq(o->spool))
+        return;
+    if (o->ack_seen || spool_stats(o->spool, &st) != SPOOL_OK || !st.fresh)
+        return; /* sender_ack refuses and logs it */
+    /* A clock before 2020 is not set: bound by the scheme's end instead. */
+    reach = wall >= ONBOARD_CLOCK_SET_MS ? (uint64_t)wall * 1000
+                                         : ONBOARD_SEQ_REACH;
+    if (reach < spool_next_seq(o->spool))
+        reach = spool_next_seq(o->spool);
+    reach += ONBOARD_SEQ_MARGIN;
+    if (ack >= reach) {
+        log_warnx("fresh spool: retained ack %" PRIu64 " is beyond any seq a "
+                  "bus can have issued (%" PRIu64 "): numbering stays",
+                  ack, reach);
+        return;
+    }
+    if (spool_seq_floor(o->spool, ack + 1) == SPOOL_OK) {
+        o->seq_floored = 1;
+        log_info("fresh spool: numbering records above the backend's ack "
+                 "%" PRIu64,
+                 ack);
+    }
+}
+
+static int64_t onboard_now(const struct onboard *o, enum wire_time_source *src);
+
+/*
+ * The backend's rule set (wire_record_validate), applied before a record is
+ * journaled: one the backend would refuse is never sent, it is counted as
+ * refused at source (in the status) and logged, at most once a minute.
+ * Returns 1 if `r` was refused.
+ */
+static int onboard_refuse(struct onboard *o, const struct wire_record *r)
+{
+    struct wire_record v = *r;
+    enum wire_time_source src;
+    int64_t now = onboard_now(o, &src);
+    char why[160];
+
+    /* The seq is the spool's to give; any valid one will do here. */
+    v.seq = 1;
+    /* The receiver's clock: a set system clock is nearer the backend's than
+     * a fix that may be off by weeks; GPS when the system clock is not set;
+     * with neither (the first fix after a boot without RTC) the time cannot
+     * be judged, only the rest. */
+    if (clock_wall_ms() >= ONBOARD_CLOCK_SET_MS)
+        now = clock_wall_ms();
+    else if (src == WIRE_TIME_SYSTEM)
+        now = r->t_ms;
+    if (wire_record_validate(&v, now, NULL, why, sizeof why) == WIRE_OK)
+        return 0;
+    o->refused_at_source++;
+    if (o->refused_log_mono == 0 ||
+        clock_mono_ms() - o->refused_log_mono >= 60000) {
+        o->refused_log_mono = clock_mono_ms();
+        log_warnx("refused at source, not journaled (%" PRIu64 " so far): "
+                  "%s",
+                  o->refused_at_source,
+                  why + (strncmp(why, "seq 1: ", 7) ? 0 : 7));
+    }
+    return 1;
 }
 
 static void onboard_append(struct onboard *o, enum spool_class cls,
@@ -189,6 +295,8 @@ static void onboard_append(struct onboard *o, enum spool_class cls,
     uint64_t seq;
     int rc;
 
+    if (onboard_refuse(o, r))
+        return;
     onboard_seq_guard(o, r->t_ms);
     r->seq = 0; /* the spool numbers it; the sender fills it in */
     if (wire_record_encode(r, &buf, &len) != WIRE_OK) {
@@ -205,16 +313,52 @@ static void onboard_append(struct onboard *o, enum spool_class cls,
     sender_live(o->sender, seq);
 }
 
+static void onboard_append(struct onboard *o, enum spool_class cls,
+                           struct wire_record *r);
+
+/* The first usable fix: the counts held since boot get their time. Their
+ * times were the system clock's; through the clock's offset from the
+ * monotonic clock at the event, they are placed on the fix's time line. */
+static void onboard_release_held(struct onboard *o)
+{
+    unsigned n = o->nheld;
+
+    if (n == 0)
+        return;
+    o->nheld = 0;
+    for (unsigned i = 0; i < n; i++) {
+        struct onboard_held *h = &o->held[i];
+        struct wire_record *r = &h->r;
+        int64_t shift =
+            gtime_now(&o->gt, r->t_ms - h->wall_minus_mono, 0, NULL) - r->t_ms;
+
+        r->t_ms += shift;
+        if (r->u.count.door_open_ms)
+            r->u.count.door_open_ms += shift;
+        if (r->u.count.door_close_ms)
+            r->u.count.door_close_ms += shift;
+        r->time_source = WIRE_TIME_CARRIED;
+        onboard_append(o, SPOOL_COUNT, r);
+    }
+    log_info("%u passenger counts made before the clock was known "
+             "re-stamped from the first fix",
+             n);
+}
+
 static void onboard_on_fix(void *arg, const struct gnss_fix *f)
 {
     struct onboard *o = arg;
     struct wire_record r;
+    int64_t t_ms;
+    int moved;
 
-    gtime_fix(&o->gt, f->t_ms, clock_mono_ms());
-    o->last_fix = *f;
-    o->last_fix_mono = clock_mono_ms();
+    t_ms = gtime_rollover(f->t_ms, clock_wall_ms(), &moved);
+    if (moved && o->rollover_fixed++ == 0)
+        log_warnx("GPS time %" PRId64 " is 1024 weeks off (week rollover): "
+                  "corrected to %" PRId64,
+                  f->t_ms, t_ms);
     wire_position_init(&r);
-    r.t_ms = f->t_ms;
+    r.t_ms = t_ms;
     r.time_source = WIRE_TIME_GPS;
     r.u.pos.lat = f->lat;
     r.u.pos.lon = f->lon;
@@ -224,7 +368,16 @@ static void onboard_on_fix(void *arg, const struct gnss_fix *f)
     r.u.pos.hdop = f->hdop;
     r.u.pos.fix_mode = (uint32_t)f->mode;
     r.u.pos.sats_used = f->sats_used;
+    /* A fix the backend would refuse (its time beyond a set clock's
+     * window) must not become the bus's time either. */
+    if (onboard_refuse(o, &r))
+        return;
+    gtime_fix(&o->gt, t_ms, clock_mono_ms());
+    o->last_fix = *f;
+    o->last_fix.t_ms = t_ms;
+    o->last_fix_mono = clock_mono_ms();
     onboard_append(o, SPOOL_POSITION, &r);
+    onboard_release_held(o);
 }
 
 static int64_t onboard_now(const struct onboard *o, enum wire_time_source *src)
@@ -258,6 +411,21 @@ static void onboard_on_event(struct onboard *o, const struct doors_event *ev)
     }
     log_debug("door %u: %u in, %u out, load %d", ev->door, ev->boarded,
               ev->alighted, ev->load_after);
+    /* No fix yet and a system clock that is not set (no RTC): the count's
+     * times mean nothing to the backend. Keep it until the first fix. */
+    if (src == WIRE_TIME_SYSTEM && clock_wall_ms() < ONBOARD_CLOCK_SET_MS) {
+        if (o->nheld == ONBOARD_HELD_MAX) {
+            o->refused_at_source++;
+            log_warnx("no fix and no clock: %d passenger counts already "
+                      "wait for a time; this one is refused at source",
+                      ONBOARD_HELD_MAX);
+            return;
+        }
+        o->held[o->nheld].r = r;
+        o->held[o->nheld].wall_minus_mono = clock_wall_ms() - clock_mono_ms();
+        o->nheld++;
+        return;
+    }
     onboard_append(o, SPOOL_COUNT, &r);
 }
 
@@ -344,6 +512,13 @@ static void onboard_status(struct onboard *o, enum wire_status_state state)
                       : "none");
     if (o->apc)
         s.counter_rejected = apc_stats_rejected(apc_reader_stats(o->apc));
+    {
+        struct sender_stats ss;
+
+        sender_stats(o->sender, &ss);
+        s.acks_refused = ss.acks_refused;
+    }
+    s.refused_at_source = o->refused_at_source;
     if (wire_status_encode(&s, &buf, &len) != WIRE_OK)
         return;
     mqtt_publish(o->mqtt, o->topic_status, buf, len, 1, true, NULL);
@@ -385,10 +560,19 @@ static void onboard_on_message(void *arg, const char *topic,
         log_warnx("ignoring a malformed ack on %s (%zu bytes)", topic, len);
         return;
     }
-    /* Never number below what the backend already holds (lost spool). */
-    spool_seq_floor(o->spool, a.seq + 1);
-    if (sender_ack(o->sender, a.seq, clock_mono_ms(), &detail) != SENDER_OK)
+    onboard_ack_floor(o, a.seq);
+    o->ack_seen = 1;
+    switch (sender_ack(o->sender, a.seq, clock_mono_ms(), &detail)) {
+    case SENDER_OK:
+        break;
+    case SENDER_ERR_ACK:
+        log_warnx("ack %" PRIu64 " on %s is above the highest seq issued "
+                  "(%" PRIu64 "): refused, nothing freed",
+                  a.seq, topic, spool_next_seq(o->spool) - 1);
+        break;
+    default:
         log_warnx("spool ack %" PRIu64 ": %s", a.seq, spool_strerror(detail));
+    }
 }
 
 static void onboard_on_publish(void *arg, int mid)
@@ -564,6 +748,8 @@ static int onboard_start_parts(struct onboard *o, char *err, size_t errlen)
     sdo.vehicle_id = o->conf.vehicle_id;
     sdo.batch_records = (unsigned)o->conf.batch_records;
     sdo.resend_ms = o->conf.resend_s * 1000;
+    sdo.resend_max_ms = o->conf.resend_max_s * 1000;
+    sdo.seed = (unsigned)getpid() ^ (unsigned)clock_mono_ms();
     if (sender_new(o->spool, o->mqtt, &sdo, &o->sender) != SENDER_OK) {
         snprintf(err, errlen, "out of memory");
         return -1;
@@ -714,6 +900,13 @@ static void onboard_shutdown(struct onboard *o)
     if (o->doors)
         while (doors_flush(o->doors, &ev) == 1)
             onboard_on_event(o, &ev);
+    if (o->nheld > 0) {
+        o->refused_at_source += o->nheld;
+        log_warnx("%u passenger counts made before the clock was known are "
+                  "lost: no fix came to give them a time",
+                  o->nheld);
+        o->nheld = 0;
+    }
     rc = spool_flush(o->spool);
     if (rc != SPOOL_OK)
         log_warn("spool flush (%s)", spool_strerror(rc));

@@ -14,6 +14,15 @@
 #define SENDER_LIVE_MAX 64
 /* A record observed longer ago than this is flagged as backlog. */
 #define SENDER_LIVE_AGE_MS 5000
+/* Telemetry publishes awaiting PUBACK that we can tell apart from others
+ * (the status). Past it the oldest is forgotten: the window then merely
+ * opens one PUBACK early. */
+#define SENDER_MIDS_MAX 256
+/* Batches one re-send publishes: the oldest from the ack. It is a probe:
+ * if the backend is back, its ack resumes full-rate sending at once; if
+ * not, re-sending everything in flight would only fill the broker's queue
+ * for a backend that is away. */
+#define SENDER_RESEND_BATCHES 1u
 
 struct sender {
     struct spool *sp;
@@ -28,8 +37,15 @@ struct sender {
     unsigned npending; /* appended, not yet published */
     uint64_t sent_live[SENDER_LIVE_MAX];
     unsigned nsent_live;
-    unsigned inflight;     /* batches awaiting PUBACK */
+    int mids[SENDER_MIDS_MAX]; /* telemetry publishes awaiting PUBACK */
+    unsigned inflight;
+    uint64_t published;    /* highest seq ever published */
+    uint64_t claim;        /* highest plausible ack; may be above published */
     int64_t progress_mono; /* last ack progress or connect */
+    int64_t resend_wait;   /* back-off: wait before the next re-send */
+    unsigned resend_k;     /* re-sends since the last progress */
+    unsigned budget;       /* backlog batches allowed until progress */
+    uint32_t rng;
     struct sender_stats st;
 };
 
@@ -53,6 +69,16 @@ int sender_new(struct spool *sp, struct mqtt *m, const struct sender_options *o,
         s->o.max_ahead = 5000;
     if (s->o.resend_ms <= 0)
         s->o.resend_ms = 10000;
+    if (s->o.resend_max_ms <= 0) {
+        s->o.resend_max_ms = s->o.resend_ms * 64;
+        if (s->o.resend_max_ms > 3600000)
+            s->o.resend_max_ms = 3600000;
+    }
+    if (s->o.resend_max_ms < s->o.resend_ms)
+        s->o.resend_max_ms = s->o.resend_ms;
+    s->rng = o->seed ? o->seed : 0x9e3779b9u;
+    s->resend_wait = s->o.resend_ms;
+    s->budget = UINT32_MAX;
     s->items = calloc(s->o.batch_records, sizeof *s->items);
     s->recs = calloc(s->o.batch_records, sizeof *s->recs);
     if (!s->items || !s->recs ||
@@ -62,6 +88,7 @@ int sender_new(struct spool *sp, struct mqtt *m, const struct sender_options *o,
     }
     s->acked = spool_oldest_held(sp) - 1;
     s->cursor = s->acked;
+    s->published = s->claim = s->acked;
     *out = s;
     return SENDER_OK;
 }
@@ -82,12 +109,40 @@ void sender_connected(struct sender *s)
     s->cursor = s->acked;
     s->nsent_live = 0;
     s->progress_mono = 0;
+    /* A new link is no news from the backend: while re-sends are backing
+     * off, a flapping link must not send everything in flight each time. */
+    if (s->resend_k > 0)
+        s->budget = SENDER_RESEND_BATCHES;
 }
 
 void sender_puback(struct sender *s, int mid)
 {
-    if (s->inflight > 0)
+    for (unsigned i = 0; i < s->inflight; i++)
+        if (s->mids[i] == mid) {
+            s->mids[i] = s->mids[--s->inflight];
+            return;
+        }
+}
+
+static void sender_track_mid(struct sender *s, int mid)
+{
+    if (s->inflight == SENDER_MIDS_MAX) {
+        memmove(s->mids, s->mids + 1, (SENDER_MIDS_MAX - 1) * sizeof *s->mids);
         s->inflight--;
+    }
+    s->mids[s->inflight++] = mid;
+}
+
+/* xorshift32: the jitter needs no quality, only no shared state. */
+static uint32_t sender_rand(struct sender *s)
+{
+    uint32_t x = s->rng;
+
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    s->rng = x;
+    return x;
 }
 
 void sender_live(struct sender *s, uint64_t seq)
@@ -124,25 +179,44 @@ static void sender_prune_live(struct sender *s)
     s->nsent_live = j;
 }
 
-int sender_ack(struct sender *s, uint64_t seq, int64_t now_mono_ms, int *detail)
+/* Free the spool up to the ack, but never above what we have published:
+ * what was never sent cannot have been committed, whoever says so. */
+static int sender_apply(struct sender *s, int64_t now_mono_ms, int *detail)
 {
+    uint64_t upto = s->claim < s->published ? s->claim : s->published;
     int rc;
 
-    if (seq <= s->acked)
+    if (upto <= s->acked)
         return SENDER_OK;
-    s->acked = seq;
-    if (s->cursor < seq)
-        s->cursor = seq;
+    s->acked = upto;
+    if (s->cursor < upto)
+        s->cursor = upto;
     s->progress_mono = now_mono_ms;
-    s->st.acked_seq = seq;
+    s->resend_k = 0;
+    s->resend_wait = s->o.resend_ms;
+    s->budget = UINT32_MAX;
+    s->st.acked_seq = upto;
     s->st.last_ack_mono_ms = now_mono_ms;
+    s->st.resend_wait_ms = 0;
     sender_prune_live(s);
-    rc = spool_ack(s->sp, seq);
+    rc = spool_ack(s->sp, upto);
     if (rc != SPOOL_OK) {
         *detail = rc;
         return SENDER_ERR_SPOOL;
     }
     return SENDER_OK;
+}
+
+int sender_ack(struct sender *s, uint64_t seq, int64_t now_mono_ms, int *detail)
+{
+    /* next_seq - 1 is the highest seq issued (next_seq >= 1 always). */
+    if (seq >= spool_next_seq(s->sp)) {
+        s->st.acks_refused++;
+        return SENDER_ERR_ACK;
+    }
+    if (seq > s->claim)
+        s->claim = seq;
+    return sender_apply(s, now_mono_ms, detail);
 }
 
 /* Encode items[0..n) into one batch and publish it. */
@@ -151,17 +225,24 @@ static int sender_publish(struct sender *s, size_t n, int64_t now_ms, bool live)
     struct wire_batch b;
     uint8_t *buf;
     size_t len, k = 0;
-    int rc;
+    uint64_t top = 0;
+    int rc, mid = 0;
 
     for (size_t i = 0; i < n; i++) {
         struct wire_record *r = &s->recs[k];
 
-        /* A record the spool cannot give back intact is lost; the
-         * oldest_held mark lets the backend's watermark pass it. */
+        /* Intact on disk (its CRC passed) but not a record: it can never
+         * be sent. Held, it would keep the backend's watermark below it
+         * for good; given up, oldest_held_seq lets the watermark pass. */
         if (wire_record_decode(s->items[i].payload, s->items[i].len, r) !=
-            WIRE_OK)
+            WIRE_OK) {
+            if (spool_discard(s->sp, s->items[i].seq) == SPOOL_OK)
+                s->st.undecodable++;
             continue;
+        }
         r->seq = s->items[i].seq;
+        if (r->seq > top)
+            top = r->seq;
         r->backlog = !live && now_ms - r->t_ms > SENDER_LIVE_AGE_MS;
         k++;
     }
@@ -174,10 +255,13 @@ static int sender_publish(struct sender *s, size_t n, int64_t now_ms, bool live)
     b.records = s->recs;
     if (wire_batch_encode(&b, &buf, &len) != WIRE_OK)
         return MQTT_ERR_NOMEM;
-    rc = mqtt_publish(s->mqtt, s->topic, buf, len, 1, false, NULL);
+    rc = mqtt_publish(s->mqtt, s->topic, buf, len, 1, false, &mid);
     free(buf);
     if (rc == MQTT_OK) {
-        s->inflight++;
+        sender_track_mid(s, mid);
+        if (top > s->published)
+            s->published = top;
+        s->st.published_seq = s->published;
         s->st.batches++;
         s->st.records += k;
         if (live)
@@ -216,32 +300,49 @@ static int sender_pump_live(struct sender *s, int64_t now_ms, int *detail)
     return SENDER_OK;
 }
 
+/* Nothing acknowledged for the current wait although we sent: a batch
+ * may be lost (broker restart without persistence, backend crash), or the
+ * backend is away. Start over from the watermark, but with one batch only,
+ * and wait twice as long before the next try. */
+static void sender_resend(struct sender *s, int64_t now_mono_ms)
+{
+    int64_t w;
+
+    s->cursor = s->acked;
+    s->nsent_live = 0;
+    s->inflight = 0;
+    s->budget = SENDER_RESEND_BATCHES;
+    s->progress_mono = now_mono_ms;
+    s->st.resends++;
+    if (s->resend_k < 30)
+        s->resend_k++;
+    w = s->o.resend_ms << (s->resend_k < 20 ? s->resend_k : 20);
+    if (w > s->o.resend_max_ms || w <= 0)
+        w = s->o.resend_max_ms;
+    /* Between half and all of it. */
+    s->resend_wait = w - (int64_t)(sender_rand(s) % (uint32_t)(w / 2 + 1));
+    s->st.resend_wait_ms = s->resend_wait;
+}
+
 int sender_pump(struct sender *s, int64_t now_mono_ms, int64_t now_ms,
                 int *detail)
 {
+    bool outstanding;
     int rc;
 
     if (!mqtt_connected(s->mqtt))
         return SENDER_OK;
+    outstanding = s->cursor > s->acked || s->published > s->acked;
     /* The re-send clock runs only while something is unacknowledged: after
      * an idle hour the first record must not look overdue at once. */
-    if (s->progress_mono == 0 || s->cursor <= s->acked)
+    if (s->progress_mono == 0 || !outstanding)
         s->progress_mono = now_mono_ms;
-    /* Nothing acknowledged for a while although we sent: a batch was lost
-     * (broker restart without persistence, backend crash). Start over from
-     * the watermark; the backend drops what it already has. */
-    if (s->cursor > s->acked &&
-        now_mono_ms - s->progress_mono >= s->o.resend_ms) {
-        s->cursor = s->acked;
-        s->nsent_live = 0;
-        s->inflight = 0;
-        s->progress_mono = now_mono_ms;
-        s->st.resends++;
-    }
+    if (outstanding && now_mono_ms - s->progress_mono >= s->resend_wait)
+        sender_resend(s, now_mono_ms);
     rc = sender_pump_live(s, now_ms, detail);
     if (rc != SENDER_OK)
         return rc;
-    while (s->inflight < s->o.window_batches &&
+    while (s->inflight < s->o.window_batches && s->budget > 0 &&
            s->cursor - s->acked < s->o.max_ahead) {
         size_t n = 0, k = 0;
         uint64_t last;
@@ -261,9 +362,13 @@ int sender_pump(struct sender *s, int64_t now_mono_ms, int64_t now_ms,
         if (sender_publish(s, k, now_ms, false) != MQTT_OK)
             break;
         s->cursor = last;
+        if (s->budget != UINT32_MAX)
+            s->budget--;
         sender_prune_live(s);
     }
-    return SENDER_OK;
+    /* An ack above what we had published (a restart: the backend has what
+     * the previous run sent) frees what we have published since. */
+    return sender_apply(s, now_mono_ms, detail);
 }
 
 void sender_stats(const struct sender *s, struct sender_stats *st)

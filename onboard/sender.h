@@ -19,11 +19,20 @@ struct sender_options {
      * a whole day of backlog would wait for all of it. */
     unsigned max_ahead;
     int64_t resend_ms; /* no ack progress this long: send again */
+    /* Each re-send without progress doubles the wait, up to this (with
+     * jitter, so a fleet that lost its backend together does not re-send
+     * together). 0: 64 times resend_ms, at most an hour. */
+    int64_t resend_max_ms;
+    unsigned seed; /* for the jitter */
 };
 
 struct sender_stats {
     uint64_t batches, records, live_records, resends;
-    uint64_t acked_seq;
+    uint64_t acked_seq;     /* what the spool was freed up to */
+    uint64_t published_seq; /* highest seq ever published */
+    uint64_t acks_refused;  /* acks above the highest seq issued */
+    uint64_t undecodable;   /* held records that did not decode: dropped */
+    int64_t resend_wait_ms; /* the current back-off; 0 after progress */
     int64_t last_ack_mono_ms;
 };
 
@@ -31,6 +40,7 @@ enum sender_err {
     SENDER_OK = 0,
     SENDER_ERR_NOMEM = -1,
     SENDER_ERR_SPOOL = -2, /* the spool failed; its error is in *detail */
+    SENDER_ERR_ACK = -3,   /* an ack above any seq issued: ignored */
 };
 
 /* `sp` and `m` must outlive the sender. */
@@ -42,11 +52,19 @@ void sender_free(struct sender *s);
  * oldest, since whatever was in flight may be lost with the old link. */
 void sender_connected(struct sender *s);
 
-/* A PUBACK arrived: one more batch may go out. */
+/* A PUBACK arrived. If `mid` is one of our telemetry publishes, one more
+ * batch may go out; any other mid (the status) is ignored. */
 void sender_puback(struct sender *s, int mid);
 
-/* The backend's ack: every seq <= `seq` is committed. Frees the spool up to
- * it. Returns SENDER_OK or SENDER_ERR_SPOOL (spool error in *detail). */
+/*
+ * The backend's ack: every seq <= `seq` is committed. Anyone who can
+ * publish on the ack topic can send one, so it is bounded: an ack above the
+ * highest seq the spool ever issued is refused (SENDER_ERR_ACK, counted in
+ * acks_refused, nothing freed), and the spool is freed only up to the
+ * highest seq this sender has published; the rest of a plausible ack is
+ * applied as publishing passes it. Returns SENDER_OK, SENDER_ERR_ACK or
+ * SENDER_ERR_SPOOL (spool error in *detail).
+ */
 int sender_ack(struct sender *s, uint64_t seq, int64_t now_mono_ms,
                int *detail);
 
@@ -55,7 +73,11 @@ void sender_live(struct sender *s, uint64_t seq);
 
 /*
  * Publish what is due: live records first, then backlog batches while the
- * window allows, and re-send after resend_ms without ack progress.
+ * window allows. Without ack progress for resend_ms it re-sends the oldest
+ * batch from the ack (not everything in flight) and waits twice as long
+ * (jittered, capped at resend_max_ms) before the next re-send; ack progress
+ * resets the wait and resumes full-rate sending. A held record that does
+ * not decode is dropped from the spool (counted) so the watermark passes.
  * `now_ms` is the bus's best time (records older than a few seconds are
  * flagged backlog). Returns SENDER_OK or an error.
  */

@@ -103,7 +103,7 @@ struct spool {
 };
 
 /* CRC-32C (Castagnoli), reflected, half-byte table: small and fast enough. */
-static uint32_t crc32c(uint32_t crc, const unsigned char *p, size_t len)
+static uint32_t spool__crc32c(uint32_t crc, const unsigned char *p, size_t len)
 {
     static const uint32_t t[16] = {
         0x00000000, 0x105ec76f, 0x20bd8ede, 0x30e349b1, 0x417b1dbc, 0x5125dad3,
@@ -120,19 +120,19 @@ static uint32_t crc32c(uint32_t crc, const unsigned char *p, size_t len)
     return ~crc;
 }
 
-static void put32(unsigned char *p, uint32_t v)
+static void spool__put32(unsigned char *p, uint32_t v)
 {
     for (int i = 0; i < 4; i++)
         p[i] = (unsigned char)(v >> (8 * i));
 }
 
-static void put64(unsigned char *p, uint64_t v)
+static void spool__put64(unsigned char *p, uint64_t v)
 {
     for (int i = 0; i < 8; i++)
         p[i] = (unsigned char)(v >> (8 * i));
 }
 
-static uint32_t get32(const unsigned char *p)
+static uint32_t spool__get32(const unsigned char *p)
 {
     uint32_t v = 0;
 
@@ -141,7 +141,7 @@ static uint32_t get32(const unsigned char *p)
     return v;
 }
 
-static uint64_t get64(const unsigned char *p)
+static uint64_t spool__get64(const unsigned char *p)
 {
     uint64_t v = 0;
 
@@ -150,22 +150,22 @@ static uint64_t get64(const unsigned char *p)
     return v;
 }
 
-static void hdr_encode(unsigned char *p, const struct rec *r)
+static void spool__hdr_encode(unsigned char *p, const struct rec *r)
 {
-    put32(p + 4, r->len);
-    put64(p + 8, r->seq);
-    put64(p + 16, (uint64_t)r->t_ms);
+    spool__put32(p + 4, r->len);
+    spool__put64(p + 8, r->seq);
+    spool__put64(p + 16, (uint64_t)r->t_ms);
     p[24] = (unsigned char)r->cls;
     p[25] = p[26] = p[27] = 0;
 }
 
 /* Decodes a header; rejects what our writer can never have produced. */
-static int hdr_decode(const unsigned char *p, struct rec *r)
+static int spool__hdr_decode(const unsigned char *p, struct rec *r)
 {
-    r->crc = get32(p);
-    r->len = get32(p + 4);
-    r->seq = get64(p + 8);
-    r->t_ms = (int64_t)get64(p + 16);
+    r->crc = spool__get32(p);
+    r->len = spool__get32(p + 4);
+    r->seq = spool__get64(p + 8);
+    r->t_ms = (int64_t)spool__get64(p + 16);
     r->cls = p[24];
     if (r->len > SPOOL_PAYLOAD_LIMIT || r->cls > SPOOL_COUNT || p[25] ||
         p[26] || p[27] || r->seq == 0)
@@ -174,18 +174,19 @@ static int hdr_decode(const unsigned char *p, struct rec *r)
 }
 
 /* The CRC covers the header after the CRC field, then the payload. */
-static uint32_t rec_crc(const unsigned char *hdr, const unsigned char *pl,
-                        size_t len)
+static uint32_t spool__rec_crc(const unsigned char *hdr,
+                               const unsigned char *pl, size_t len)
 {
-    return crc32c(crc32c(0, hdr + 4, HDR - 4), pl, len);
+    return spool__crc32c(spool__crc32c(0, hdr + 4, HDR - 4), pl, len);
 }
 
-static void seg_name(char *buf, size_t size, uint64_t id, const char *ext)
+static void spool__seg_name(char *buf, size_t size, uint64_t id,
+                            const char *ext)
 {
     snprintf(buf, size, "%020" PRIu64 ".%s", id, ext);
 }
 
-static int do_sync(struct spool *s, int fd, int data_only)
+static int spool__do_sync(struct spool *s, int fd, int data_only)
 {
     s->fsyncs++;
     if ((data_only ? fdatasync(fd) : fsync(fd)) < 0)
@@ -193,7 +194,7 @@ static int do_sync(struct spool *s, int fd, int data_only)
     return SPOOL_OK;
 }
 
-static int write_all(int fd, const void *buf, size_t len, uint64_t off)
+static int spool__write_all(int fd, const void *buf, size_t len, uint64_t off)
 {
     const unsigned char *p = buf;
 
@@ -215,7 +216,7 @@ static int write_all(int fd, const void *buf, size_t len, uint64_t off)
 }
 
 /* Short reads mean the file changed under us: treat as damage. */
-static int read_all(int fd, void *buf, size_t len, uint64_t off)
+static int spool__read_all(int fd, void *buf, size_t len, uint64_t off)
 {
     unsigned char *p = buf;
 
@@ -237,35 +238,35 @@ static int read_all(int fd, void *buf, size_t len, uint64_t off)
 
 /* ---- state file ---- */
 
-static int state_write(struct spool *s)
+static int spool__state_write(struct spool *s)
 {
     unsigned char b[STATE_SIZE] = {0};
     int fd, err;
 
     memcpy(b, STATE_MAGIC, 8);
-    put64(b + 8, s->reserved);
-    put64(b + 16, s->acked);
-    put64(b + 24, s->dropped_pos);
-    put64(b + 32, s->dropped_cnt);
-    put32(b + 40, crc32c(0, b, 40));
+    spool__put64(b + 8, s->reserved);
+    spool__put64(b + 16, s->acked);
+    spool__put64(b + 24, s->dropped_pos);
+    spool__put64(b + 32, s->dropped_cnt);
+    spool__put32(b + 40, spool__crc32c(0, b, 40));
     fd = openat(s->dirfd, "state.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
                 0600);
     if (fd < 0)
         return SPOOL_ERR_IO;
-    err = write_all(fd, b, sizeof b, 0);
+    err = spool__write_all(fd, b, sizeof b, 0);
     if (err == SPOOL_OK)
-        err = do_sync(s, fd, 0);
+        err = spool__do_sync(s, fd, 0);
     close(fd);
     if (err == SPOOL_OK &&
         renameat(s->dirfd, "state.tmp", s->dirfd, "state") < 0)
         err = SPOOL_ERR_IO;
     if (err == SPOOL_OK)
-        err = do_sync(s, s->dirfd, 0);
+        err = spool__do_sync(s, s->dirfd, 0);
     return err;
 }
 
 /* A missing or damaged state file leaves s->fresh set. */
-static void state_read(struct spool *s)
+static void spool__state_read(struct spool *s)
 {
     unsigned char b[STATE_SIZE];
     int fd = openat(s->dirfd, "state", O_RDONLY | O_CLOEXEC);
@@ -273,12 +274,13 @@ static void state_read(struct spool *s)
     s->fresh = 1;
     if (fd < 0)
         return;
-    if (read_all(fd, b, sizeof b, 0) == SPOOL_OK &&
-        memcmp(b, STATE_MAGIC, 8) == 0 && get32(b + 40) == crc32c(0, b, 40)) {
-        s->reserved = get64(b + 8);
-        s->acked = get64(b + 16);
-        s->dropped_pos = get64(b + 24);
-        s->dropped_cnt = get64(b + 32);
+    if (spool__read_all(fd, b, sizeof b, 0) == SPOOL_OK &&
+        memcmp(b, STATE_MAGIC, 8) == 0 &&
+        spool__get32(b + 40) == spool__crc32c(0, b, 40)) {
+        s->reserved = spool__get64(b + 8);
+        s->acked = spool__get64(b + 16);
+        s->dropped_pos = spool__get64(b + 24);
+        s->dropped_cnt = spool__get64(b + 32);
         s->fresh = 0;
     }
     close(fd);
@@ -286,13 +288,13 @@ static void state_read(struct spool *s)
 
 /* ---- the per-segment index ---- */
 
-static uint64_t seg_seq(const struct seg *g, uint32_t i)
+static uint64_t spool__seg_seq(const struct seg *g, uint32_t i)
 {
     return g->first_seq + (g->seqd ? g->seqd[i] : i);
 }
 
 /* First index whose seq >= seq (g->n if none). */
-static uint32_t seg_lower(const struct seg *g, uint64_t seq)
+static uint32_t spool__seg_lower(const struct seg *g, uint64_t seq)
 {
     uint32_t lo = 0, hi = g->n;
 
@@ -304,7 +306,7 @@ static uint32_t seg_lower(const struct seg *g, uint64_t seq)
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
 
-        if (seg_seq(g, mid) < seq)
+        if (spool__seg_seq(g, mid) < seq)
             lo = mid + 1;
         else
             hi = mid;
@@ -312,7 +314,7 @@ static uint32_t seg_lower(const struct seg *g, uint64_t seq)
     return lo;
 }
 
-static int seg_push(struct seg *g, uint64_t seq, uint32_t ent)
+static int spool__seg_push(struct seg *g, uint64_t seq, uint32_t ent)
 {
     uint64_t d;
 
@@ -354,7 +356,7 @@ static int seg_push(struct seg *g, uint64_t seq, uint32_t ent)
 }
 
 /* Sealed segments never grow again: give back the doubling slack. */
-static void seg_shrink(struct seg *g)
+static void spool__seg_shrink(struct seg *g)
 {
     uint32_t *p;
 
@@ -369,7 +371,7 @@ static void seg_shrink(struct seg *g)
         g->seqd = p;
 }
 
-static void seg_free(struct seg *g)
+static void spool__seg_free(struct seg *g)
 {
     if (g) {
         free(g->ent);
@@ -379,7 +381,8 @@ static void seg_free(struct seg *g)
 }
 
 /* Counts the entry as held (or no longer held, sign -1). */
-static void held_add(struct spool *s, struct seg *g, uint32_t ent, int sign)
+static void spool__held_add(struct spool *s, struct seg *g, uint32_t ent,
+                            int sign)
 {
     if (ent & ENT_GONE)
         return;
@@ -392,17 +395,18 @@ static void held_add(struct spool *s, struct seg *g, uint32_t ent, int sign)
     }
 }
 
-static void seg_apply_ack(struct spool *s, struct seg *g)
+static void spool__seg_apply_ack(struct spool *s, struct seg *g)
 {
-    uint32_t h = s->acked == UINT64_MAX ? g->n : seg_lower(g, s->acked + 1);
+    uint32_t h =
+        s->acked == UINT64_MAX ? g->n : spool__seg_lower(g, s->acked + 1);
 
     for (uint32_t i = g->head; i < h; i++)
-        held_add(s, g, g->ent[i], -1);
+        spool__held_add(s, g, g->ent[i], -1);
     if (h > g->head)
         g->head = h;
 }
 
-static int segs_insert(struct spool *s, struct seg *g)
+static int spool__segs_insert(struct spool *s, struct seg *g)
 {
     if (s->nseg == s->segcap) {
         size_t nc = s->segcap ? s->segcap * 2 : 16;
@@ -421,7 +425,7 @@ static int segs_insert(struct spool *s, struct seg *g)
  * Deletes segs[k] and its file; what it still held counts as dropped when
  * `dropped` is set (size bound), otherwise it must have been all acked.
  */
-static void seg_remove(struct spool *s, size_t k, int dropped)
+static void spool__seg_remove(struct spool *s, size_t k, int dropped)
 {
     struct seg *g = s->segs[k];
     char name[32];
@@ -447,16 +451,16 @@ static void seg_remove(struct spool *s, size_t k, int dropped)
         s->adisk = 0;
         s->dirty = 0;
     }
-    seg_name(name, sizeof name, g->id, "seg");
+    spool__seg_name(name, sizeof name, g->id, "seg");
     unlinkat(s->dirfd, name, 0);
-    seg_free(g);
+    spool__seg_free(g);
     memmove(s->segs + k, s->segs + k + 1, (s->nseg - k - 1) * sizeof *s->segs);
     s->nseg--;
 }
 
 /* ---- reading records back ---- */
 
-static int seg_fd(struct spool *s, struct seg *g)
+static int spool__seg_fd(struct spool *s, struct seg *g)
 {
     char name[32];
 
@@ -467,7 +471,7 @@ static int seg_fd(struct spool *s, struct seg *g)
     if (s->rd_fd >= 0)
         close(s->rd_fd);
     s->rd_seg = NULL;
-    seg_name(name, sizeof name, g->id, "seg");
+    spool__seg_name(name, sizeof name, g->id, "seg");
     s->rd_fd = openat(s->dirfd, name, O_RDONLY | O_CLOEXEC);
     if (s->rd_fd < 0)
         return -1;
@@ -476,8 +480,8 @@ static int seg_fd(struct spool *s, struct seg *g)
 }
 
 /* Bytes of a segment, from its file or, past adisk, from the write buffer. */
-static int seg_read(struct spool *s, struct seg *g, uint64_t off, void *dst,
-                    size_t len)
+static int spool__seg_read(struct spool *s, struct seg *g, uint64_t off,
+                           void *dst, size_t len)
 {
     unsigned char *d = dst;
     int fd;
@@ -497,13 +501,13 @@ static int seg_read(struct spool *s, struct seg *g, uint64_t off, void *dst,
         memcpy(d + (len - from_buf), s->wbuf, from_buf);
         len -= from_buf;
     }
-    fd = seg_fd(s, g);
+    fd = spool__seg_fd(s, g);
     if (fd < 0)
         return SPOOL_ERR_IO;
-    return read_all(fd, d, len, off);
+    return spool__read_all(fd, d, len, off);
 }
 
-static int rbuf_reserve(struct spool *s, size_t need)
+static int spool__rbuf_reserve(struct spool *s, size_t need)
 {
     if (need > s->rcap) {
         size_t nc = s->rcap * 2 > need ? s->rcap * 2 : need;
@@ -522,31 +526,32 @@ static int rbuf_reserve(struct spool *s, size_t need)
  * there), the payload into s->rbuf + at (growing it), and checks that it is
  * the record the index says.
  */
-static int rec_read(struct spool *s, struct seg *g, uint32_t i,
-                    unsigned char *hdr, int have_hdr, size_t at, struct rec *r)
+static int spool__rec_read(struct spool *s, struct seg *g, uint32_t i,
+                           unsigned char *hdr, int have_hdr, size_t at,
+                           struct rec *r)
 {
     uint64_t off = g->ent[i] & ENT_OFF_MASK;
-    int err = have_hdr ? SPOOL_OK : seg_read(s, g, off, hdr, HDR);
+    int err = have_hdr ? SPOOL_OK : spool__seg_read(s, g, off, hdr, HDR);
 
     if (err == SPOOL_OK)
-        err = hdr_decode(hdr, r);
+        err = spool__hdr_decode(hdr, r);
     if (err == SPOOL_OK &&
-        (r->seq != seg_seq(g, i) ||
+        (r->seq != spool__seg_seq(g, i) ||
          (r->cls == SPOOL_COUNT) != !!(g->ent[i] & ENT_COUNT)))
         err = SPOOL_ERR_CORRUPT;
     if (err == SPOOL_OK)
-        err = rbuf_reserve(s, at + r->len);
+        err = spool__rbuf_reserve(s, at + r->len);
     if (err == SPOOL_OK)
-        err = seg_read(s, g, off + HDR, s->rbuf + at, r->len);
-    if (err == SPOOL_OK && rec_crc(hdr, s->rbuf + at, r->len) != r->crc)
+        err = spool__seg_read(s, g, off + HDR, s->rbuf + at, r->len);
+    if (err == SPOOL_OK && spool__rec_crc(hdr, s->rbuf + at, r->len) != r->crc)
         err = SPOOL_ERR_CORRUPT;
     return err;
 }
 
 /* A record rotted since open: stop offering it rather than stall on it. */
-static void rec_mark_gone(struct spool *s, struct seg *g, uint32_t i)
+static void spool__rec_mark_gone(struct spool *s, struct seg *g, uint32_t i)
 {
-    held_add(s, g, g->ent[i], -1);
+    spool__held_add(s, g, g->ent[i], -1);
     g->ent[i] |= ENT_GONE;
     s->corrupt++;
 }
@@ -554,14 +559,14 @@ static void rec_mark_gone(struct spool *s, struct seg *g, uint32_t i)
 /* ---- writing ---- */
 
 /* On failure the file is cut back so it never holds half a buffer. */
-static int write_out(struct spool *s)
+static int spool__write_out(struct spool *s)
 {
     int err;
 
     if (s->wlen == 0)
         return SPOOL_OK;
     s->writes++;
-    err = write_all(s->afd, s->wbuf, s->wlen, s->adisk);
+    err = spool__write_all(s->afd, s->wbuf, s->wlen, s->adisk);
     if (err != SPOOL_OK) {
         int e = errno;
 
@@ -576,29 +581,29 @@ static int write_out(struct spool *s)
     return SPOOL_OK;
 }
 
-static int sync_active(struct spool *s)
+static int spool__sync_active(struct spool *s)
 {
     int err;
 
     if (!s->active || (!s->dirty && s->wlen == 0))
         return SPOOL_OK;
-    err = write_out(s);
+    err = spool__write_out(s);
     if (err == SPOOL_OK)
-        err = do_sync(s, s->afd, 1);
+        err = spool__do_sync(s, s->afd, 1);
     if (err == SPOOL_OK)
         s->dirty = 0;
     return err;
 }
 
 /* Makes the active segment durable and read-only: appends start a new one. */
-static int seal_active(struct spool *s)
+static int spool__seal_active(struct spool *s)
 {
-    int err = sync_active(s);
+    int err = spool__sync_active(s);
 
     if (err != SPOOL_OK)
         return err;
     if (s->active) {
-        seg_shrink(s->active);
+        spool__seg_shrink(s->active);
         close(s->afd);
         s->afd = -1;
         s->active = NULL;
@@ -607,7 +612,7 @@ static int seal_active(struct spool *s)
     return SPOOL_OK;
 }
 
-static int create_active(struct spool *s)
+static int spool__create_active(struct spool *s)
 {
     struct seg *g = calloc(1, sizeof *g);
     char name[32];
@@ -616,7 +621,7 @@ static int create_active(struct spool *s)
     if (!g)
         return SPOOL_ERR_NOMEM;
     g->id = s->next_seq;
-    seg_name(name, sizeof name, g->id, "seg");
+    spool__seg_name(name, sizeof name, g->id, "seg");
     s->afd =
         openat(s->dirfd, name, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (s->afd < 0) {
@@ -624,9 +629,9 @@ static int create_active(struct spool *s)
         return SPOOL_ERR_IO;
     }
     /* The name must survive a power cut before a COUNT in it is durable. */
-    err = do_sync(s, s->dirfd, 0);
+    err = spool__do_sync(s, s->dirfd, 0);
     if (err == SPOOL_OK)
-        err = segs_insert(s, g);
+        err = spool__segs_insert(s, g);
     if (err != SPOOL_OK) {
         close(s->afd);
         s->afd = -1;
@@ -644,7 +649,7 @@ static int create_active(struct spool *s)
  * Rewrites segs[k] with only its held counts (see the comment at the top).
  * The new file replaces the old one by rename, so a crash leaves either.
  */
-static int seg_compact(struct spool *s, size_t k)
+static int spool__seg_compact(struct spool *s, size_t k)
 {
     struct seg *g = s->segs[k], *ng;
     char name[32], tmp[32];
@@ -652,18 +657,18 @@ static int seg_compact(struct spool *s, size_t k)
     uint64_t off = 0;
     int fd, err = SPOOL_OK;
 
-    if (g == s->active && (err = seal_active(s)) != SPOOL_OK)
+    if (g == s->active && (err = spool__seal_active(s)) != SPOOL_OK)
         return err;
     if (g->held_cnt == 0) {
-        seg_remove(s, k, 1);
-        return do_sync(s, s->dirfd, 0);
+        spool__seg_remove(s, k, 1);
+        return spool__do_sync(s, s->dirfd, 0);
     }
     ng = calloc(1, sizeof *ng);
     if (!ng)
         return SPOOL_ERR_NOMEM;
     ng->id = g->id;
-    seg_name(name, sizeof name, g->id, "seg");
-    seg_name(tmp, sizeof tmp, g->id, "tmp");
+    spool__seg_name(name, sizeof name, g->id, "seg");
+    spool__seg_name(tmp, sizeof tmp, g->id, "tmp");
     fd = openat(s->dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0) {
         free(ng);
@@ -675,32 +680,32 @@ static int seg_compact(struct spool *s, size_t k)
 
         if ((g->ent[i] & (ENT_GONE | ENT_COUNT)) != ENT_COUNT)
             continue;
-        rerr = rec_read(s, g, i, hdr, 0, HDR, &r);
+        rerr = spool__rec_read(s, g, i, hdr, 0, HDR, &r);
         if (rerr == SPOOL_ERR_CORRUPT) {
-            rec_mark_gone(s, g, i);
+            spool__rec_mark_gone(s, g, i);
             continue;
         }
         err = rerr;
         if (err == SPOOL_OK) {
             memcpy(s->rbuf, hdr, HDR);
-            err = write_all(fd, s->rbuf, HDR + r.len, off);
+            err = spool__write_all(fd, s->rbuf, HDR + r.len, off);
         }
         if (err == SPOOL_OK)
-            err = seg_push(ng, r.seq, (uint32_t)off | ENT_COUNT);
+            err = spool__seg_push(ng, r.seq, (uint32_t)off | ENT_COUNT);
         off += HDR + r.len;
     }
     if (err == SPOOL_OK)
-        err = do_sync(s, fd, 1);
+        err = spool__do_sync(s, fd, 1);
     close(fd);
     if (err == SPOOL_OK && renameat(s->dirfd, tmp, s->dirfd, name) < 0)
         err = SPOOL_ERR_IO;
     if (err == SPOOL_OK)
-        err = do_sync(s, s->dirfd, 0);
+        err = spool__do_sync(s, s->dirfd, 0);
     if (err != SPOOL_OK) {
         int e = errno;
 
         unlinkat(s->dirfd, tmp, 0);
-        seg_free(ng);
+        spool__seg_free(ng);
         errno = e;
         return err;
     }
@@ -714,14 +719,14 @@ static int seg_compact(struct spool *s, size_t k)
     ng->held_cnt = ng->n;
     ng->size = off;
     s->total_bytes = s->total_bytes - g->size + off;
-    seg_shrink(ng);
+    spool__seg_shrink(ng);
     s->segs[k] = ng;
-    seg_free(g);
+    spool__seg_free(g);
     return SPOOL_OK;
 }
 
 /* Frees space until `need` more bytes fit under max_bytes. */
-static int make_room(struct spool *s, uint64_t need)
+static int spool__make_room(struct spool *s, uint64_t need)
 {
     while (s->total_bytes + need > s->opt.max_bytes && s->nseg > 0) {
         size_t k;
@@ -733,7 +738,7 @@ static int make_room(struct spool *s, uint64_t need)
                 s->segs[k]->held_pos + s->segs[k]->held_cnt == 0)
                 break;
         if (k < s->nseg) {
-            seg_remove(s, k, 1);
+            spool__seg_remove(s, k, 1);
             continue;
         }
         for (k = 0; k < s->nseg && s->segs[k]->held_pos == 0; k++)
@@ -743,17 +748,17 @@ static int make_room(struct spool *s, uint64_t need)
             for (k = 0; k < s->nseg && s->segs[k]->head == 0; k++)
                 ;
         if (k < s->nseg) {
-            err = seg_compact(s, k);
+            err = spool__seg_compact(s, k);
         } else if (s->segs[0] == s->active) {
             /* Only the active segment is left and it holds counts. */
-            err = seal_active(s);
+            err = spool__seal_active(s);
             if (err == SPOOL_OK) {
-                seg_remove(s, 0, 1);
-                err = do_sync(s, s->dirfd, 0);
+                spool__seg_remove(s, 0, 1);
+                err = spool__do_sync(s, s->dirfd, 0);
             }
         } else {
-            seg_remove(s, 0, 1);
-            err = do_sync(s, s->dirfd, 0);
+            spool__seg_remove(s, 0, 1);
+            err = spool__do_sync(s, s->dirfd, 0);
         }
         if (err != SPOOL_OK)
             return err;
@@ -767,16 +772,17 @@ static int make_room(struct spool *s, uint64_t need)
  * Is there a whole, intact record at b[off..size) with seq > min_seq that
  * can join g? Fills r if so.
  */
-static int scan_valid(const unsigned char *b, uint64_t size, uint64_t off,
-                      uint64_t min_seq, const struct seg *g, struct rec *r)
+static int spool__scan_valid(const unsigned char *b, uint64_t size,
+                             uint64_t off, uint64_t min_seq,
+                             const struct seg *g, struct rec *r)
 {
-    if (size - off < HDR || hdr_decode(b + off, r) != SPOOL_OK)
+    if (size - off < HDR || spool__hdr_decode(b + off, r) != SPOOL_OK)
         return 0;
     if (r->len > size - off - HDR || r->seq <= min_seq)
         return 0;
     if (g->n > 0 && r->seq - g->first_seq > UINT32_MAX)
         return 0;
-    return rec_crc(b + off, b + off + HDR, r->len) == r->crc;
+    return spool__rec_crc(b + off, b + off + HDR, r->len) == r->crc;
 }
 
 /*
@@ -785,8 +791,9 @@ static int scan_valid(const unsigned char *b, uint64_t size, uint64_t off,
  * impossible), so one bad sector costs only the records in it; what follows
  * the last intact record is a torn tail and is cut off.
  */
-static int scan_segment(struct spool *s, uint64_t id, unsigned char **buf,
-                        size_t *bufcap, uint64_t *last_seq)
+static int spool__scan_segment(struct spool *s, uint64_t id,
+                               unsigned char **buf, size_t *bufcap,
+                               uint64_t *last_seq)
 {
     struct seg *g = calloc(1, sizeof *g);
     char name[32];
@@ -797,7 +804,7 @@ static int scan_segment(struct spool *s, uint64_t id, unsigned char **buf,
     if (!g)
         return SPOOL_ERR_NOMEM;
     g->id = id;
-    seg_name(name, sizeof name, id, "seg");
+    spool__seg_name(name, sizeof name, id, "seg");
     fd = openat(s->dirfd, name, O_RDWR | O_CLOEXEC);
     if (fd < 0 || fstat(fd, &st) < 0) {
         err = SPOOL_ERR_IO;
@@ -816,22 +823,22 @@ static int scan_segment(struct spool *s, uint64_t id, unsigned char **buf,
         *buf = p;
         *bufcap = size;
     }
-    if (size > 0 && (err = read_all(fd, *buf, size, 0)) != SPOOL_OK)
+    if (size > 0 && (err = spool__read_all(fd, *buf, size, 0)) != SPOOL_OK)
         goto out;
     while (off < size) {
         struct rec r;
 
-        if (!scan_valid(*buf, size, off, *last_seq, g, &r)) {
+        if (!spool__scan_valid(*buf, size, off, *last_seq, g, &r)) {
             off++;
             continue;
         }
         if (off != good_end)
             s->corrupt++; /* a damaged stretch before this record */
-        err = seg_push(g, r.seq,
-                       (uint32_t)off | (r.cls == SPOOL_COUNT ? ENT_COUNT : 0));
+        err = spool__seg_push(
+            g, r.seq, (uint32_t)off | (r.cls == SPOOL_COUNT ? ENT_COUNT : 0));
         if (err != SPOOL_OK)
             goto out;
-        held_add(s, g, g->ent[g->n - 1], 1);
+        spool__held_add(s, g, g->ent[g->n - 1], 1);
         *last_seq = r.seq;
         off += HDR + r.len;
         good_end = off;
@@ -849,8 +856,8 @@ static int scan_segment(struct spool *s, uint64_t id, unsigned char **buf,
         unlinkat(s->dirfd, name, 0);
         goto out;
     }
-    seg_shrink(g);
-    err = segs_insert(s, g);
+    spool__seg_shrink(g);
+    err = spool__segs_insert(s, g);
     if (err == SPOOL_OK) {
         s->total_bytes += g->size;
         g = NULL;
@@ -860,13 +867,13 @@ out:
         s->held_pos -= g->held_pos;
         s->held_cnt -= g->held_cnt;
     }
-    seg_free(g);
+    spool__seg_free(g);
     if (fd >= 0)
         close(fd);
     return err;
 }
 
-static int cmp_u64(const void *a, const void *b)
+static int spool__cmp_u64(const void *a, const void *b)
 {
     uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
 
@@ -874,7 +881,7 @@ static int cmp_u64(const void *a, const void *b)
 }
 
 /* Segment ids in order; stray tmp files of an interrupted rewrite go. */
-static int list_segments(struct spool *s, uint64_t **ids, size_t *n)
+static int spool__list_segments(struct spool *s, uint64_t **ids, size_t *n)
 {
     int fd = dup(s->dirfd);
     DIR *d;
@@ -918,12 +925,12 @@ static int list_segments(struct spool *s, uint64_t **ids, size_t *n)
     }
     closedir(d);
     if (*n > 1)
-        qsort(*ids, *n, sizeof **ids, cmp_u64);
+        qsort(*ids, *n, sizeof **ids, spool__cmp_u64);
     return SPOOL_OK;
 }
 
-static void options_fill(struct spool_options *o,
-                         const struct spool_options *in)
+static void spool__options_fill(struct spool_options *o,
+                                const struct spool_options *in)
 {
     if (in)
         *o = *in;
@@ -966,7 +973,7 @@ int spool_open(const char *dir, const struct spool_options *opt,
         return SPOOL_ERR_NOMEM;
     s->afd = s->rd_fd = s->dirfd = -1;
     s->last_sync_ms = INT64_MIN;
-    options_fill(&s->opt, opt);
+    spool__options_fill(&s->opt, opt);
     if (s->opt.max_bytes < 2 * ((uint64_t)HDR + s->opt.max_payload)) {
         free(s);
         return SPOOL_ERR_INVAL;
@@ -995,10 +1002,10 @@ int spool_open(const char *dir, const struct spool_options *opt,
         goto fail;
     }
     unlinkat(s->dirfd, "state.tmp", 0);
-    state_read(s);
-    err = list_segments(s, &ids, &nids);
+    spool__state_read(s);
+    err = spool__list_segments(s, &ids, &nids);
     for (size_t i = 0; i < nids && err == SPOOL_OK; i++)
-        err = scan_segment(s, ids[i], &buf, &bufcap, &last_seq);
+        err = spool__scan_segment(s, ids[i], &buf, &bufcap, &last_seq);
     free(ids);
     free(buf);
     if (err != SPOOL_OK)
@@ -1013,9 +1020,9 @@ int spool_open(const char *dir, const struct spool_options *opt,
     if (s->acked >= s->next_seq)
         s->acked = s->next_seq - 1;
     for (size_t k = 0; k < s->nseg;) {
-        seg_apply_ack(s, s->segs[k]);
+        spool__seg_apply_ack(s, s->segs[k]);
         if (s->segs[k]->head == s->segs[k]->n)
-            seg_remove(s, k, 0);
+            spool__seg_remove(s, k, 0);
         else
             k++;
     }
@@ -1026,7 +1033,7 @@ fail : {
     int e = errno;
 
     for (size_t k = 0; k < s->nseg; k++)
-        seg_free(s->segs[k]);
+        spool__seg_free(s->segs[k]);
     free(s->segs);
     if (s->dirfd >= 0)
         close(s->dirfd);
@@ -1044,10 +1051,10 @@ int spool_close(struct spool *s)
 
     if (!s)
         return SPOOL_OK;
-    err = sync_active(s);
+    err = spool__sync_active(s);
     /* Exact, so a clean restart leaves no gap in the numbering. */
     s->reserved = s->next_seq;
-    e2 = state_write(s);
+    e2 = spool__state_write(s);
     if (err == SPOOL_OK)
         err = e2;
     if (s->afd >= 0)
@@ -1055,7 +1062,7 @@ int spool_close(struct spool *s)
     if (s->rd_fd >= 0)
         close(s->rd_fd);
     for (size_t k = 0; k < s->nseg; k++)
-        seg_free(s->segs[k]);
+        spool__seg_free(s->segs[k]);
     free(s->segs);
     close(s->dirfd); /* drops the lock */
     free(s->wbuf);
@@ -1065,7 +1072,7 @@ int spool_close(struct spool *s)
 }
 
 /* No seq is handed out before a state file says it was reserved. */
-static int reserve_seq(struct spool *s)
+static int spool__reserve_seq(struct spool *s)
 {
     uint64_t old = s->reserved;
     int err;
@@ -1073,7 +1080,7 @@ static int reserve_seq(struct spool *s)
     if (s->next_seq < s->reserved)
         return SPOOL_OK;
     s->reserved = s->next_seq + s->opt.seq_block;
-    err = state_write(s);
+    err = spool__state_write(s);
     if (err != SPOOL_OK)
         s->reserved = old;
     return err;
@@ -1093,17 +1100,17 @@ int spool_append(struct spool *s, enum spool_class cls, int64_t t_ms,
         return SPOOL_ERR_INVAL;
     if (len > s->opt.max_payload)
         return SPOOL_ERR_TOOBIG;
-    if ((err = make_room(s, need)) != SPOOL_OK)
+    if ((err = spool__make_room(s, need)) != SPOOL_OK)
         return err;
     if (s->active && s->active->n > 0 &&
         s->active->size + need > s->opt.segment_bytes &&
-        (err = seal_active(s)) != SPOOL_OK)
+        (err = spool__seal_active(s)) != SPOOL_OK)
         return err;
-    if ((err = reserve_seq(s)) != SPOOL_OK)
+    if ((err = spool__reserve_seq(s)) != SPOOL_OK)
         return err;
-    if (!s->active && (err = create_active(s)) != SPOOL_OK)
+    if (!s->active && (err = spool__create_active(s)) != SPOOL_OK)
         return err;
-    if (s->wlen + need > s->wcap && (err = write_out(s)) != SPOOL_OK)
+    if (s->wlen + need > s->wcap && (err = spool__write_out(s)) != SPOOL_OK)
         return err;
 
     g = s->active;
@@ -1113,23 +1120,23 @@ int spool_append(struct spool *s, enum spool_class cls, int64_t t_ms,
     r.t_ms = t_ms;
     r.cls = cls;
     p = s->wbuf + s->wlen;
-    hdr_encode(p, &r);
+    spool__hdr_encode(p, &r);
     if (len > 0)
         memcpy(p + HDR, payload, len);
-    put32(p, rec_crc(p, p + HDR, len));
-    err =
-        seg_push(g, r.seq, (uint32_t)at | (cls == SPOOL_COUNT ? ENT_COUNT : 0));
+    spool__put32(p, spool__rec_crc(p, p + HDR, len));
+    err = spool__seg_push(g, r.seq,
+                          (uint32_t)at | (cls == SPOOL_COUNT ? ENT_COUNT : 0));
     if (err != SPOOL_OK)
         return err;
     s->next_seq++;
     s->wlen += need;
     g->size += need;
     s->total_bytes += need;
-    held_add(s, g, g->ent[g->n - 1], 1);
+    spool__held_add(s, g, g->ent[g->n - 1], 1);
     s->dirty = 1;
 
     if (cls == SPOOL_COUNT) {
-        err = sync_active(s);
+        err = spool__sync_active(s);
         if (err == SPOOL_OK)
             s->count_synced = 1;
         if (err != SPOOL_OK) {
@@ -1145,7 +1152,7 @@ int spool_append(struct spool *s, enum spool_class cls, int64_t t_ms,
             } else {
                 s->wlen -= need;
             }
-            held_add(s, g, g->ent[g->n - 1], -1);
+            spool__held_add(s, g, g->ent[g->n - 1], -1);
             g->n--;
             g->size -= need;
             s->total_bytes -= need;
@@ -1162,7 +1169,7 @@ int spool_flush(struct spool *s)
 {
     if (!s)
         return SPOOL_ERR_INVAL;
-    return sync_active(s);
+    return spool__sync_active(s);
 }
 
 int spool_flush_due(struct spool *s, int64_t now_mono_ms)
@@ -1179,7 +1186,7 @@ int spool_flush_due(struct spool *s, int64_t now_mono_ms)
     }
     if (spool_next_flush_ms(s, now_mono_ms) != 0)
         return 0;
-    err = sync_active(s);
+    err = spool__sync_active(s);
     s->last_sync_ms = now_mono_ms;
     return err != SPOOL_OK ? err : 1;
 }
@@ -1215,9 +1222,9 @@ int spool_peek(struct spool *s, uint64_t after_seq, size_t max_records,
         struct seg *g = s->segs[k];
         uint32_t i;
 
-        if (g->n == 0 || seg_seq(g, g->n - 1) < start)
+        if (g->n == 0 || spool__seg_seq(g, g->n - 1) < start)
             continue;
-        i = seg_lower(g, start);
+        i = spool__seg_lower(g, start);
         if (i < g->head)
             i = g->head;
         for (; i < g->n && got < max_records; i++) {
@@ -1226,15 +1233,15 @@ int spool_peek(struct spool *s, uint64_t after_seq, size_t max_records,
 
             if (g->ent[i] & ENT_GONE)
                 continue;
-            err = seg_read(s, g, g->ent[i] & ENT_OFF_MASK, hdr, HDR);
+            err = spool__seg_read(s, g, g->ent[i] & ENT_OFF_MASK, hdr, HDR);
             if (err == SPOOL_OK)
-                err = hdr_decode(hdr, &r);
+                err = spool__hdr_decode(hdr, &r);
             if (err == SPOOL_OK && got > 0 && used + r.len > max_bytes)
                 goto done;
             if (err == SPOOL_OK)
-                err = rec_read(s, g, i, hdr, 1, used, &r);
+                err = spool__rec_read(s, g, i, hdr, 1, used, &r);
             if (err == SPOOL_ERR_CORRUPT) {
-                rec_mark_gone(s, g, i);
+                spool__rec_mark_gone(s, g, i);
                 err = SPOOL_OK;
                 continue;
             }
@@ -1269,13 +1276,13 @@ int spool_seq_floor(struct spool *s, uint64_t min_next)
     if (min_next <= s->next_seq)
         return SPOOL_OK;
     /* A jump inside the active segment would make its index sparse. */
-    if ((err = seal_active(s)) != SPOOL_OK)
+    if ((err = spool__seal_active(s)) != SPOOL_OK)
         return err;
     s->next_seq = min_next;
     if (s->reserved >= min_next)
         return SPOOL_OK; /* a crash already resumes at or above it */
     s->reserved = min_next + s->opt.seq_block;
-    err = state_write(s);
+    err = spool__state_write(s);
     if (err != SPOOL_OK)
         s->reserved = old; /* next_seq stays raised for this run */
     return err;
@@ -1283,7 +1290,7 @@ int spool_seq_floor(struct spool *s, uint64_t min_next)
 
 int spool_ack(struct spool *s, uint64_t seq)
 {
-    int err = SPOOL_OK;
+    int err = SPOOL_OK, removed = 0;
 
     if (!s)
         return SPOOL_ERR_INVAL;
@@ -1296,15 +1303,55 @@ int spool_ack(struct spool *s, uint64_t seq)
     while (s->nseg > 0) {
         struct seg *g = s->segs[0];
 
-        seg_apply_ack(s, g);
+        spool__seg_apply_ack(s, g);
         /* The segment being appended to stays, acked or not: removing it
          * would make the next append create a file and sync the directory,
          * once a second at 1 Hz with a prompt backend. It goes once sealed. */
         if (g->head < g->n || g == s->active)
             break;
-        seg_remove(s, 0, 0);
+        spool__seg_remove(s, 0, 0);
+        removed = 1;
+    }
+    /* The unlink is durable only once the directory is: without this a
+     * power cut can bring acked segments back (offered again, harmless) or
+     * leave the directory's blocks half written. */
+    if (removed) {
+        int e = spool__do_sync(s, s->dirfd, 0);
+
+        if (err == SPOOL_OK)
+            err = e;
     }
     return err;
+}
+
+int spool_discard(struct spool *s, uint64_t seq)
+{
+    if (!s || seq == 0)
+        return SPOOL_ERR_INVAL;
+    for (size_t k = 0; k < s->nseg; k++) {
+        struct seg *g = s->segs[k];
+        uint32_t i;
+
+        if (g->n == 0 || spool__seg_seq(g, g->n - 1) < seq)
+            continue;
+        i = spool__seg_lower(g, seq);
+        if (i < g->head || i >= g->n || spool__seg_seq(g, i) != seq ||
+            (g->ent[i] & ENT_GONE))
+            return SPOOL_ERR_INVAL;
+        if (g->ent[i] & ENT_COUNT)
+            s->dropped_cnt++;
+        else
+            s->dropped_pos++;
+        spool__held_add(s, g, g->ent[i], -1);
+        g->ent[i] |= ENT_GONE;
+        return SPOOL_OK;
+    }
+    return SPOOL_ERR_INVAL;
+}
+
+uint64_t spool_next_seq(const struct spool *s)
+{
+    return s->next_seq;
 }
 
 uint64_t spool_oldest_held(const struct spool *s)
@@ -1314,7 +1361,7 @@ uint64_t spool_oldest_held(const struct spool *s)
 
         for (uint32_t i = g->head; i < g->n; i++)
             if (!(g->ent[i] & ENT_GONE))
-                return seg_seq(g, i);
+                return spool__seg_seq(g, i);
     }
     return s->next_seq;
 }
@@ -1355,9 +1402,9 @@ int spool_stats(struct spool *s, struct spool_stats *st)
 
             if (g->ent[i] & ENT_GONE)
                 continue;
-            if (seg_read(s, g, g->ent[i] & ENT_OFF_MASK, hdr, HDR) ==
+            if (spool__seg_read(s, g, g->ent[i] & ENT_OFF_MASK, hdr, HDR) ==
                     SPOOL_OK &&
-                hdr_decode(hdr, &r) == SPOOL_OK)
+                spool__hdr_decode(hdr, &r) == SPOOL_OK)
                 st->oldest_t_ms = r.t_ms;
             found = 1;
             break;

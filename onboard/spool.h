@@ -124,9 +124,10 @@ int spool_peek(struct spool *s, uint64_t after_seq, size_t max_records,
 
 /*
  * The backend committed everything up to `seq`: frees those records
- * (deleting whole segments). The watermark is persisted lazily, so after a
- * crash some acked records may be offered again. An ack at or above the
- * next seq also raises the numbering above it (see spool_seq_floor).
+ * (deleting whole segments, then syncing the directory). The watermark is
+ * persisted lazily, so after a crash some acked records may be offered again.
+ * An ack at or above the next seq also raises the numbering above it (see
+ * spool_seq_floor).
  */
 int spool_ack(struct spool *s, uint64_t seq);
 
@@ -136,6 +137,19 @@ int spool_ack(struct spool *s, uint64_t seq);
  * pass the backend's retained ack + 1. Never lowers the seq.
  */
 int spool_seq_floor(struct spool *s, uint64_t min_next);
+
+/*
+ * Gives up the held record `seq` (it cannot be sent: it does not decode):
+ * it counts as dropped (dropped_positions or dropped_counts, by its class)
+ * and spool_oldest_held passes it, so the backend's watermark can too.
+ * Payload pointers of the last spool_peek stay valid. SPOOL_ERR_INVAL if
+ * `seq` is not held.
+ */
+int spool_discard(struct spool *s, uint64_t seq);
+
+/* The seq the next append gets: every seq below it was issued (or skipped,
+ * never to be reused). */
+uint64_t spool_next_seq(const struct spool *s);
 
 /*
  * The oldest seq still held; everything below it was acked or dropped. If

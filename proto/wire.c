@@ -554,6 +554,9 @@ int wire_status_encode(const struct wire_status *s, uint8_t **out,
         pb.acked_seq = s->acked_seq;
         pb.has_counter_rejected = 1;
         pb.counter_rejected = s->counter_rejected;
+        pb.has_acks_refused = pb.has_refused_at_source = 1;
+        pb.acks_refused = s->acks_refused;
+        pb.refused_at_source = s->refused_at_source;
     }
     return wire_pack(&pb.base, out, len);
 }
@@ -597,6 +600,8 @@ int wire_status_decode(const uint8_t *buf, size_t len, struct wire_status *s)
     s->next_seq = pb->next_seq;
     s->acked_seq = pb->acked_seq;
     s->counter_rejected = pb->counter_rejected;
+    s->acks_refused = pb->acks_refused;
+    s->refused_at_source = pb->refused_at_source;
     shuttle__v1__status__free_unpacked(pb, NULL);
     return wire_vid_ok(s->vehicle_id) ? WIRE_OK : WIRE_ERR_VEHICLE;
 }

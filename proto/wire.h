@@ -97,6 +97,9 @@ struct wire_status {
     uint64_t dropped_positions, dropped_counts;
     uint64_t next_seq, acked_seq;
     uint64_t counter_rejected;
+    uint64_t acks_refused;      /* acks above any seq the bus issued */
+    uint64_t refused_at_source; /* records the backend would refuse: never
+                                   journaled */
 };
 
 struct wire_ack {
