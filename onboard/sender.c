@@ -40,7 +40,6 @@ struct sender {
     int mids[SENDER_MIDS_MAX]; /* telemetry publishes awaiting PUBACK */
     unsigned inflight;
     uint64_t published;    /* highest seq ever published */
-    uint64_t claim;        /* highest plausible ack; may be above published */
     int64_t progress_mono; /* last ack progress or connect */
     int64_t resend_wait;   /* back-off: wait before the next re-send */
     unsigned resend_k;     /* re-sends since the last progress */
@@ -88,7 +87,7 @@ int sender_new(struct spool *sp, struct mqtt *m, const struct sender_options *o,
     }
     s->acked = spool_oldest_held(sp) - 1;
     s->cursor = s->acked;
-    s->published = s->claim = s->acked;
+    s->published = s->acked;
     *out = s;
     return SENDER_OK;
 }
@@ -179,11 +178,15 @@ static void sender_prune_live(struct sender *s)
     s->nsent_live = j;
 }
 
-/* Free the spool up to the ack, but never above what we have published:
- * what was never sent cannot have been committed, whoever says so. */
-static int sender_apply(struct sender *s, int64_t now_mono_ms, int *detail)
+/* Free the spool up to the ack, but never above what we had published
+ * when it came: what was not sent then cannot have been committed, whoever
+ * says so. (After a restart the backend may hold more than this run has
+ * sent; re-sending it costs a duplicate, and the backend acks again after
+ * every commit it is part of.) */
+static int sender_apply(struct sender *s, uint64_t seq, int64_t now_mono_ms,
+                        int *detail)
 {
-    uint64_t upto = s->claim < s->published ? s->claim : s->published;
+    uint64_t upto = seq < s->published ? seq : s->published;
     int rc;
 
     if (upto <= s->acked)
@@ -214,9 +217,7 @@ int sender_ack(struct sender *s, uint64_t seq, int64_t now_mono_ms, int *detail)
         s->st.acks_refused++;
         return SENDER_ERR_ACK;
     }
-    if (seq > s->claim)
-        s->claim = seq;
-    return sender_apply(s, now_mono_ms, detail);
+    return sender_apply(s, seq, now_mono_ms, detail);
 }
 
 /* Encode items[0..n) into one batch and publish it. */
@@ -366,9 +367,7 @@ int sender_pump(struct sender *s, int64_t now_mono_ms, int64_t now_ms,
             s->budget--;
         sender_prune_live(s);
     }
-    /* An ack above what we had published (a restart: the backend has what
-     * the previous run sent) frees what we have published since. */
-    return sender_apply(s, now_mono_ms, detail);
+    return SENDER_OK;
 }
 
 void sender_stats(const struct sender *s, struct sender_stats *st)

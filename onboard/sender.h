@@ -61,8 +61,9 @@ void sender_puback(struct sender *s, int mid);
  * publish on the ack topic can send one, so it is bounded: an ack above the
  * highest seq the spool ever issued is refused (SENDER_ERR_ACK, counted in
  * acks_refused, nothing freed), and the spool is freed only up to the
- * highest seq this sender has published; the rest of a plausible ack is
- * applied as publishing passes it. Returns SENDER_OK, SENDER_ERR_ACK or
+ * highest seq this sender had published when the ack came (what was not
+ * sent then cannot be committed; the backend acks again after each commit
+ * a re-sent record is part of). Returns SENDER_OK, SENDER_ERR_ACK or
  * SENDER_ERR_SPOOL (spool error in *detail).
  */
 int sender_ack(struct sender *s, uint64_t seq, int64_t now_mono_ms,
