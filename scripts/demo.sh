@@ -31,7 +31,7 @@ done
 
 work=$top/work/demo
 svc=""    # the services' folder (under $TMPDIR), once made
-pids=()
+pids=() logs=() # what was started, and where each writes
 
 say() { echo "demo: $*" >&2; }
 # fail WHAT LOG ADVICE: say what failed, show the end of its log (if any)
@@ -131,11 +131,14 @@ mkdir -p "$work"
 trap on_exit EXIT
 
 say "building (log: $work/build.log)"
-{ cmake -S . -B build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo &&
-  cmake --build build/release -j"$(nproc)"; } >"$work/build.log" 2>&1 ||
+# From the checkout's real path ($PWD's too, which cmake reads): its cache
+# holds the path, and a link to the checkout must not make it stale.
+src=$(pwd -P)
+(cd -P "$src" && cmake -S . -B build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo &&
+  cmake --build build/release -j"$(nproc)") >"$work/build.log" 2>&1 ||
   fail "building with cmake" "$work/build.log" \
     "fix the error shown; if build/release is left from another checkout or compiler, remove it and run the demo again"
-bin=$top/build/release/bin
+bin=$src/build/release/bin
 
 # The services run as their own users (as root: postgres, mosquitto, gpsd;
 # otherwise as you), and those must reach their folders: a checkout under
@@ -178,7 +181,7 @@ free_port() { # free_port VAR: VAR gets the next free port (no subshell,
 spawn() { # spawn LOG CMD...: start in the background from /, remember the pid
   local log=$1; shift
   (cd / && exec "$@") >"$log" 2>&1 &
-  pids+=($!); echo $! >> "$work/pids"
+  pids+=($!); logs+=("$log"); echo $! >> "$work/pids"
 }
 again="run the demo again (it picks new ports); if an earlier demo is still up, scripts/demo.sh --stop first"
 # wait_for WHAT LOG PID SECONDS ADVICE CMD...: until CMD succeeds; fails
@@ -288,18 +291,17 @@ for i in 1 2 3 4 5 6; do
     "${onboard_pids[$((i - 1))]}" 10 "see the log; $again" \
     log_has "$work/onboard-$i.log" "connected to broker"
 done
-# still_up: every daemon still running, or fail with the log of one that is not.
+# still_up: everything started still running, or fail with the log of one
+# that is not.
 still_up() {
   local i
-  kill -0 "$backend_pid" 2>/dev/null ||
-    fail "shuttle-backend exited" "$work/backend.log" \
-      "see the log (a crash is a bug: please report it with the log); run the demo again"
-  for i in 1 2 3 4 5 6; do
-    kill -0 "${onboard_pids[$((i - 1))]}" 2>/dev/null ||
-      fail "shuttle-onboard bus-$i exited" "$work/onboard-$i.log" \
-        "see the log (a crash is a bug: please report it with the log); run the demo again"
+  for i in "${!pids[@]}"; do
+    kill -0 "${pids[$i]}" 2>/dev/null ||
+      fail "$(basename "${logs[$i]}" .log) exited" "${logs[$i]}" \
+        "see the log (a crash of shuttle-* is a bug: please report it with the log); run the demo again"
   done
 }
+still_up
 
 join() { local IFS=,; echo "$*"; }
 simargs=(--database "$db" --date "$date" --seed "$seed" --speed "$speed"
