@@ -54,7 +54,7 @@ trap 'exit 130' INT TERM
 
 # ---- stopping ----------------------------------------------------------
 
-# stop_pids PID...: TERM (INT for a postmaster), wait up to 5 s, then KILL.
+# stop_pids PID...: TERM, wait up to 5 s, then KILL (a postmaster: stop_pg).
 stop_pids() {
   local p i alive
   for p in "$@"; do kill "$p" 2>/dev/null || true; done
