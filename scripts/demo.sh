@@ -319,21 +319,21 @@ still_up
 
 # Every bus's last record acknowledged: the database holds the whole day.
 say "waiting for the buses' spools to drain"
-left=""
+behind=""
 for _ in $(seq 600); do
-  left=$(psql -qAt -h "$svc/pg" -p "$pgport" -U postgres shuttle -c "
+  behind=$(psql -qAt -h "$svc/pg" -p "$pgport" -U postgres shuttle -c "
     SELECT count(*) FROM vehicle_progress vp
     WHERE vp.acked_seq < (SELECT max(seq) FROM (
       SELECT seq FROM positions p WHERE p.vehicle_id = vp.vehicle_id
       UNION ALL
       SELECT seq FROM passenger_counts c WHERE c.vehicle_id = vp.vehicle_id) s)" \
-    2>>"$work/psql.log") || left="?"
-  [ "$left" = 0 ] && break
+    2>>"$work/psql.log") || behind="?"
+  [ "$behind" = 0 ] && break
   still_up
   sleep 0.2
 done
-[ "$left" = 0 ] ||
-  fail "the buses' spools did not drain in 2 minutes ($left buses behind)" \
+[ "$behind" = 0 ] ||
+  fail "the buses' spools did not drain in 2 minutes ($behind buses behind)" \
     "$work/backend.log" \
     "see the backend's log above and $work/onboard-*.log; run with --keep to look around"
 sleep 1
