@@ -2,14 +2,17 @@
 # The main job on one machine: a private PostgreSQL, mosquitto and one gpsd
 # per bus, six shuttle-onboard daemons and shuttle-backend, driven through a
 # simulated service day by shuttle-sim; then what was stored, per bus.
-# Everything runs in ./work/demo and is stopped on exit; run it as often as
-# you like. Options: --speed N (default 300), --date YYYY-MM-DD, --seed N,
-# --start HH:MM --end HH:MM (part of a day), --keep (leave the services up).
+# Logs, spools and the report go to ./work/demo; what the services' own
+# users must reach (database, broker) to a private folder under $TMPDIR
+# (default /tmp), removed on exit. Everything is stopped on exit; run it as
+# often as you like. Options: --speed N (default 300), --date YYYY-MM-DD,
+# --seed N, --start HH:MM --end HH:MM (part of a day), --keep (leave the
+# services up), --stop (stop what --keep left up).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 top=$(pwd)
 
-speed=300 date="" seed=1 start="" end="" keep=0
+speed=300 date="" seed=1 start="" end="" keep=0 stop_only=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --speed) speed=$2; shift 2 ;;
@@ -18,43 +21,155 @@ while [ $# -gt 0 ]; do
     --start) start=$2; shift 2 ;;
     --end) end=$2; shift 2 ;;
     --keep) keep=1; shift ;;
-    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
+    --stop) stop_only=1; shift ;;
+    -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
     *) echo "demo: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 # Yesterday in Seoul by default: the report's default day.
 [ -n "$date" ] || date=$(TZ=Asia/Seoul date -d yesterday +%F)
 
-scripts/setup.sh
-echo "demo: building" >&2
-cmake -S . -B build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-cmake --build build/release -j"$(nproc)" >/dev/null
-bin=$top/build/release/bin
-
 work=$top/work/demo
-pids=()
-stop_all() {
-  local p
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  # postgres: a fast shutdown through its own signal.
-  [ -f "$work/pg/data/postmaster.pid" ] &&
-    kill -INT "$(head -1 "$work/pg/data/postmaster.pid")" 2>/dev/null || true
-  sleep 0.5
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-}
-if [ "$keep" = 0 ]; then trap stop_all EXIT; fi
+svc=""    # the services' folder (under $TMPDIR), once made
+pids=() logs=() # what was started, and where each writes
 
-# A stale demo (killed hard) may still hold its folder: stop what it left.
-if [ -f "$work/pids" ]; then
-  while read -r p; do kill -9 "$p" 2>/dev/null || true; done < "$work/pids"
+say() { echo "demo: $*" >&2; }
+# fail WHAT LOG ADVICE: say what failed, show the end of its log (if any)
+# and what to do, and exit (the exit trap stops what was started).
+fail() {
+  say "FAILED: $1"
+  if [ -n "$2" ] && [ -s "$2" ]; then
+    say "last lines of $2:"
+    tail -n 20 "$2" | sed 's/^/  | /' >&2
+  elif [ -n "$2" ]; then
+    say "($2 is empty)"
+  fi
+  say "what to do: $3"
+  exit 1
+}
+# Anything that fails without its own message above: where, and what to do.
+trap 'rc=$?; say "FAILED (exit $rc) at scripts/demo.sh line $LINENO: $BASH_COMMAND";
+  say "what to do: see the output above and the logs in $work; run with bash -x scripts/demo.sh to trace"' ERR
+trap 'exit 130' INT TERM
+
+# ---- stopping ----------------------------------------------------------
+
+# stop_pids PID...: TERM, wait up to 5 s, then KILL (a postmaster: stop_pg).
+stop_pids() {
+  local p i alive
+  for p in "$@"; do kill "$p" 2>/dev/null || true; done
+  for ((i = 0; i < 50; i++)); do
+    alive=0
+    for p in "$@"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && return 0
+    sleep 0.1
+  done
+  for p in "$@"; do kill -9 "$p" 2>/dev/null || true; done
+}
+postmaster_pid() { # postmaster_pid DATADIR: the running server's pid, if any
+  [ -f "$1/postmaster.pid" ] && head -1 "$1/postmaster.pid" 2>/dev/null || true
+}
+stop_pg() { # stop_pg DATADIR: a fast shutdown, waited for (10 s at most)
+  local pm i
+  pm=$(postmaster_pid "$1")
+  [ -n "$pm" ] || return 0
+  kill -INT "$pm" 2>/dev/null || return 0
+  for ((i = 0; i < 100; i++)); do
+    kill -0 "$pm" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  kill -QUIT "$pm" 2>/dev/null || true
+}
+is_our_svc() { # is_our_svc DIR: a services folder this script made
+  case "$1" in */shuttle-demo-??????) [ -d "$1" ] ;; *) false ;; esac
+}
+# What an earlier demo left (killed hard, or run with --keep).
+stop_stale() {
+  local old="" left=()
+  old=$(readlink "$work/services" 2>/dev/null || true)
+  is_our_svc "$old" && stop_pg "$old/pg/data"
+  stop_pg "$work/pg/data" # a demo of before the services' folder
+  [ -f "$work/pids" ] && mapfile -t left < "$work/pids"
+  [ ${#left[@]} -gt 0 ] && stop_pids "${left[@]}"
+  is_our_svc "$old" && rm -rf "$old"
+  rm -f "$work/pids" "$work/services"
+}
+on_exit() {
+  local rc=$?
+  trap - ERR
+  if [ "$keep" = 1 ] && [ -n "$svc" ]; then
+    say "services left running (--keep):"
+    say "  logs, spools, report: $work"
+    say "  database and broker data: $svc (link: $work/services)"
+    [ -n "${db:-}" ] && say "  database: psql \"$db\""
+    [ -n "${mqport:-}" ] && say "  broker: mosquitto_sub -p $mqport -t 'shuttle/#' -v"
+    say "  stop them with scripts/demo.sh --stop (a new demo also stops them first)"
+    return $rc
+  fi
+  [ -n "$svc" ] && stop_pg "$svc/pg/data"
+  [ ${#pids[@]} -gt 0 ] && stop_pids "${pids[@]}"
+  if is_our_svc "$svc"; then rm -rf "$svc"; fi
+  rm -f "$work/pids" "$work/services"
+  return $rc
+}
+
+if [ "$stop_only" = 1 ]; then
+  stop_stale
+  say "stopped what an earlier demo left running"
+  exit 0
 fi
-if [ -f "$work/pg/data/postmaster.pid" ]; then
-  kill -QUIT "$(head -1 "$work/pg/data/postmaster.pid")" 2>/dev/null || true
-  sleep 1
-fi
+
+# ---- preparing -----------------------------------------------------------
+
+scripts/setup.sh ||
+  fail "installing Debian's packages (scripts/setup.sh)" "" \
+    "see apt's messages above; run as root or as a user with sudo, then run the demo again"
+
+stop_stale
 rm -rf "$work"
 mkdir -p "$work"
-chmod 755 "$top/work" "$work"
+trap on_exit EXIT
+
+say "building (log: $work/build.log)"
+# From the checkout's real path ($PWD's too, which cmake reads): its cache
+# holds the path, and a link to the checkout must not make it stale.
+src=$(pwd -P)
+(cd -P "$src" && cmake -S . -B build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo &&
+  cmake --build build/release -j"$(nproc)") >"$work/build.log" 2>&1 ||
+  fail "building with cmake" "$work/build.log" \
+    "fix the error shown; if build/release is left from another checkout or compiler, remove it and run the demo again"
+bin=$src/build/release/bin
+
+# The services run as their own users (as root: postgres, mosquitto, gpsd;
+# otherwise as you), and those must reach their folders: a checkout under
+# a 0700 folder (root's home) is out of their reach, so their folders are
+# in a private one under $TMPDIR, open to enter, each its user's own.
+root=0
+[ "$(id -u)" = 0 ] && root=1
+as_user() { # as_user USER: run_as=(the prefix that runs a command as USER)
+  run_as=()
+  [ "$root" = 1 ] &&
+    run_as=(setpriv --reuid="$1" --regid="$(id -g "$1")" --init-groups --)
+  return 0
+}
+tmp=${TMPDIR:-/tmp}
+svc=$(mktemp -d "$tmp/shuttle-demo-XXXXXX") ||
+  fail "making the services' folder in $tmp" "" \
+    "set TMPDIR to a folder you can write to (e.g. TMPDIR=/tmp) and run the demo again"
+chmod 755 "$svc"
+ln -sfn "$svc" "$work/services"
+mkdir "$svc/pg" "$svc/mosquitto" "$svc/gpsd"
+if [ "$root" = 1 ]; then
+  chown postgres: "$svc/pg"
+  chown mosquitto: "$svc/mosquitto"
+  chown gpsd: "$svc/gpsd"
+  for d in postgres:pg mosquitto:mosquitto gpsd:gpsd; do
+    as_user "${d%%:*}"
+    "${run_as[@]}" test -w "$svc/${d#*:}" ||
+      fail "user ${d%%:*} cannot reach $svc/${d#*:}" "" \
+        "a folder above $svc is closed to other users: set TMPDIR to a folder every user can enter (e.g. TMPDIR=/tmp) and run the demo again"
+  done
+fi
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 next_port=$((20000 + RANDOM % 20000))
@@ -63,59 +178,102 @@ free_port() { # free_port VAR: VAR gets the next free port (no subshell,
   while ! port_free "$next_port"; do next_port=$((next_port + 1)); done
   printf -v "$1" '%s' "$next_port"; next_port=$((next_port + 1))
 }
-spawn() { # spawn LOG CMD...: start in the background, remember the pid
+spawn() { # spawn LOG CMD...: start in the background from /, remember the pid
   local log=$1; shift
-  "$@" >"$log" 2>&1 &
-  pids+=($!); echo $! >> "$work/pids"
+  (cd / && exec "$@") >"$log" 2>&1 &
+  pids+=($!); logs+=("$log"); echo $! >> "$work/pids"
 }
-wait_log() { # wait_log FILE TEXT SECONDS
-  local i
-  for ((i = 0; i < $3 * 10; i++)); do
-    grep -q "$2" "$1" 2>/dev/null && return 0; sleep 0.1
+again="run the demo again (it picks new ports); if an earlier demo is still up, scripts/demo.sh --stop first"
+# wait_for WHAT LOG PID SECONDS ADVICE CMD...: until CMD succeeds; fails
+# with LOG's tail if PID exits or time runs out.
+wait_for() {
+  local what=$1 log=$2 pid=$3 secs=$4 advice=$5 i
+  shift 5
+  for ((i = 0; i < secs * 10; i++)); do
+    "$@" && return 0
+    kill -0 "$pid" 2>/dev/null || fail "$what exited" "$log" "$advice"
+    sleep 0.1
   done
-  echo "demo: timed out waiting for '$2' in $1:" >&2; tail -5 "$1" >&2; exit 1
+  fail "$what not ready after $secs s" "$log" "$advice"
 }
+port_open() { ! port_free "$1"; }
+log_has() { grep -q "$2" "$1" 2>/dev/null; }
 
-echo "demo: starting PostgreSQL, mosquitto, 6 gpsd" >&2
-pgbin=/usr/lib/postgresql/15/bin
-mkdir -p "$work/pg"; chown postgres "$work/pg"
-runuser -u postgres -- "$pgbin/initdb" -D "$work/pg/data" -A trust -E UTF8 \
-  --locale=C --no-sync >"$work/initdb.log" 2>&1
-free_port pgport
-spawn "$work/postgres.log" runuser -u postgres -- "$pgbin/postgres" \
-  -D "$work/pg/data" -c listen_addresses= -k "$work/pg" -p "$pgport"
-for _ in $(seq 50); do
-  "$pgbin/pg_isready" -q -h "$work/pg" -p "$pgport" && break; sleep 0.1
+# ---- the services ------------------------------------------------------
+
+say "starting PostgreSQL, mosquitto, 6 gpsd (their data: $svc)"
+pgbin=""
+for d in /usr/lib/postgresql/*/bin; do
+  [ -x "$d/postgres" ] && pgbin=$d # the newest (the glob sorts)
 done
-psql -q -h "$work/pg" -p "$pgport" -U postgres -c "CREATE DATABASE shuttle"
-db="host=$work/pg port=$pgport dbname=shuttle user=postgres"
+[ -n "$pgbin" ] ||
+  fail "finding PostgreSQL's server (/usr/lib/postgresql/*/bin/postgres)" "" \
+    "install it (apt-get install postgresql, or run scripts/setup.sh) and run the demo again"
+as_user postgres
+pg_as=("${run_as[@]}")
+(cd / && exec "${pg_as[@]}" "$pgbin/initdb" -D "$svc/pg/data" -U postgres \
+  -A trust -E UTF8 --locale=C --no-sync) >"$work/initdb.log" 2>&1 ||
+  fail "initdb (a new PostgreSQL cluster in $svc/pg/data)" "$work/initdb.log" \
+    "fix what the log says (disk space? memory?) and run the demo again"
+free_port pgport
+spawn "$work/postgres.log" "${pg_as[@]}" "$pgbin/postgres" \
+  -D "$svc/pg/data" -c listen_addresses= -k "$svc/pg" -p "$pgport"
+wait_for "PostgreSQL" "$work/postgres.log" "${pids[-1]}" 30 "$again" \
+  "$pgbin/pg_isready" -q -h "$svc/pg" -p "$pgport"
+psql -q -h "$svc/pg" -p "$pgport" -U postgres -c "CREATE DATABASE shuttle" \
+  >"$work/psql.log" 2>&1 ||
+  fail "creating the database" "$work/psql.log" \
+    "see $work/postgres.log; run the demo again"
+db="host=$svc/pg port=$pgport dbname=shuttle user=postgres"
 
 free_port mqport
 free_port httpport
-mkdir -p "$work/mosquitto"; chown mosquitto "$work/mosquitto"
-cat > "$work/mosquitto.conf" <<CONF
+cat > "$svc/mosquitto/mosquitto.conf" <<CONF
 listener $mqport 127.0.0.1
 allow_anonymous true
 persistence true
-persistence_location $work/mosquitto/
+persistence_location $svc/mosquitto/
 max_queued_messages 1000000
 CONF
-spawn "$work/mosquitto.log" mosquitto -c "$work/mosquitto.conf"
+chmod 644 "$svc/mosquitto/mosquitto.conf"
+# As its own user from the start: it reads its configuration again on a
+# reload, and writes its persistence as that user.
+as_user mosquitto
+spawn "$work/mosquitto.log" "${run_as[@]}" mosquitto -c "$svc/mosquitto/mosquitto.conf"
+wait_for "mosquitto" "$work/mosquitto.log" "${pids[-1]}" 10 "$again" \
+  port_open "$mqport"
 
-gpsd_ports=() udp_ports=() counter_ports=()
+# gpsd needs no privilege for a UDP source: started as its user, it has
+# none to drop.
+as_user gpsd
+gpsd_ports=() udp_ports=() counter_ports=() gpsd_pids=()
 for i in 1 2 3 4 5 6; do
   free_port gp; free_port up; free_port cp
   gpsd_ports+=("$gp"); udp_ports+=("$up"); counter_ports+=("$cp")
-  spawn "$work/gpsd-$i.log" gpsd -N -n -b -S "$gp" -F "$work/gpsd-$i.sock" \
-    "udp://127.0.0.1:$up"
+  spawn "$work/gpsd-$i.log" "${run_as[@]}" gpsd -N -n -b -S "$gp" \
+    -F "$svc/gpsd/gpsd-$i.sock" "udp://127.0.0.1:$up"
+  gpsd_pids+=("${pids[-1]}")
+done
+for i in 1 2 3 4 5 6; do
+  wait_for "gpsd $i" "$work/gpsd-$i.log" "${gpsd_pids[$((i - 1))]}" 10 "$again" \
+    port_open "${gpsd_ports[$((i - 1))]}"
 done
 
-echo "demo: loading the GTFS feed (deploy/gtfs)" >&2
-"$bin/shuttle-backend" -o "database=$db" --load-gtfs deploy/gtfs
+# ---- shuttle -----------------------------------------------------------
+
+say "loading the GTFS feed (deploy/gtfs)"
+"$bin/shuttle-backend" -o "database=$db" --load-gtfs deploy/gtfs \
+  >"$work/load-gtfs.log" 2>&1 ||
+  fail "loading the GTFS feed of deploy/gtfs" "$work/load-gtfs.log" \
+    "fix the feed file the log names (or git checkout deploy/gtfs) and run the demo again"
+sed 's/^/demo: /' "$work/load-gtfs.log" >&2
 
 spawn "$work/backend.log" "$bin/shuttle-backend" -d -o "database=$db" \
   -o "mqtt_port=$mqport" -o "http_port=$httpport"
-wait_log "$work/backend.log" "connected to broker" 10
+backend_pid=${pids[-1]}
+wait_for "shuttle-backend" "$work/backend.log" "$backend_pid" 10 \
+  "see the log; $again" log_has "$work/backend.log" "connected to broker"
+onboard_pids=()
 for i in 1 2 3 4 5 6; do
   cat > "$work/onboard-$i.conf" <<CONF
 vehicle_id bus-$i
@@ -126,8 +284,24 @@ counter_input udp
 counter_device 127.0.0.1:${counter_ports[$((i - 1))]}
 CONF
   spawn "$work/onboard-$i.log" "$bin/shuttle-onboard" -d -f "$work/onboard-$i.conf"
+  onboard_pids+=("${pids[-1]}")
 done
-for i in 1 2 3 4 5 6; do wait_log "$work/onboard-$i.log" "connected to broker" 10; done
+for i in 1 2 3 4 5 6; do
+  wait_for "shuttle-onboard bus-$i" "$work/onboard-$i.log" \
+    "${onboard_pids[$((i - 1))]}" 10 "see the log; $again" \
+    log_has "$work/onboard-$i.log" "connected to broker"
+done
+# still_up: everything started still running, or fail with the log of one
+# that is not.
+still_up() {
+  local i
+  for i in "${!pids[@]}"; do
+    kill -0 "${pids[$i]}" 2>/dev/null ||
+      fail "$(basename "${logs[$i]}" .log) exited" "${logs[$i]}" \
+        "see the log (a crash of shuttle-* is a bug: please report it with the log); run the demo again"
+  done
+}
+still_up
 
 join() { local IFS=,; echo "$*"; }
 simargs=(--database "$db" --date "$date" --seed "$seed" --speed "$speed"
@@ -136,27 +310,41 @@ simargs=(--database "$db" --date "$date" --seed "$seed" --speed "$speed"
   --truth "$work/truth.csv")
 [ -n "$start" ] && simargs+=(--start "$start")
 [ -n "$end" ] && simargs+=(--end "$end")
-echo "demo: simulating $date (seed $seed) at ${speed}x" >&2
-"$bin/shuttle-sim" "${simargs[@]}"
+say "simulating $date (seed $seed) at ${speed}x (log: $work/sim.log)"
+if ! "$bin/shuttle-sim" "${simargs[@]}" 2>&1 | tee "$work/sim.log"; then
+  fail "shuttle-sim" "$work/sim.log" \
+    "check the options (--date, --start, --end, --speed; see --help) and run the demo again"
+fi
+still_up
 
 # Every bus's last record acknowledged: the database holds the whole day.
-echo "demo: waiting for the buses' spools to drain" >&2
+say "waiting for the buses' spools to drain"
+behind=""
 for _ in $(seq 600); do
-  left=$(psql -qAt -h "$work/pg" -p "$pgport" -U postgres shuttle -c "
+  behind=$(psql -qAt -h "$svc/pg" -p "$pgport" -U postgres shuttle -c "
     SELECT count(*) FROM vehicle_progress vp
     WHERE vp.acked_seq < (SELECT max(seq) FROM (
       SELECT seq FROM positions p WHERE p.vehicle_id = vp.vehicle_id
       UNION ALL
-      SELECT seq FROM passenger_counts c WHERE c.vehicle_id = vp.vehicle_id) s)")
-  [ "$left" = 0 ] && break
+      SELECT seq FROM passenger_counts c WHERE c.vehicle_id = vp.vehicle_id) s)" \
+    2>>"$work/psql.log") || behind="?"
+  [ "$behind" = 0 ] && break
+  still_up
   sleep 0.2
 done
+[ "$behind" = 0 ] ||
+  fail "the buses' spools did not drain in 2 minutes ($behind buses behind)" \
+    "$work/backend.log" \
+    "see the backend's log above and $work/onboard-*.log; run with --keep to look around"
 sleep 1
 # The backend keeps today's derived tables current by itself; the
 # simulated day is yesterday's, so build it now.
-"$bin/shuttle-backend" -o "database=$db" --rebuild "$date"
+"$bin/shuttle-backend" -o "database=$db" --rebuild "$date" \
+  >"$work/rebuild.log" 2>&1 ||
+  fail "rebuilding the runs of $date" "$work/rebuild.log" \
+    "see the log; run the demo again (with --keep to look around)"
 
-psql -q -h "$work/pg" -p "$pgport" -U postgres shuttle <<SQL
+psql -q -h "$svc/pg" -p "$pgport" -U postgres shuttle 2>>"$work/psql.log" <<SQL ||
 \echo
 \echo 'Stored per bus'
 SELECT v.vehicle_id AS bus,
@@ -167,14 +355,16 @@ SELECT v.vehicle_id AS bus,
        (SELECT count(*) FROM dead_letters d WHERE d.vehicle_id = v.vehicle_id) AS dead_letters
 FROM vehicle_progress v ORDER BY 1;
 SQL
+  fail "reading what was stored" "$work/psql.log" \
+    "see $work/postgres.log; run the demo again (with --keep to look around)"
 if [ -x "$bin/shuttle-report" ]; then
-  "$bin/shuttle-report" -o "database=$db" daily --date "$date"
+  "$bin/shuttle-report" -o "database=$db" daily --date "$date" \
+    2>"$work/report.log" &&
   "$bin/shuttle-report" -o "database=$db" daily --date "$date" --format html \
-    > "$work/report-$date.html"
-  echo "demo: HTML report: $work/report-$date.html" >&2
+    > "$work/report-$date.html" 2>>"$work/report.log" ||
+    fail "shuttle-report" "$work/report.log" \
+      "see the log; run the demo again (with --keep to look around)"
+  say "HTML report: $work/report-$date.html"
 fi
-echo "demo: logs and data in $work" >&2
-echo "demo: the backend's metrics were at http://127.0.0.1:$httpport/metrics" >&2
-if [ "$keep" = 1 ]; then
-  echo "demo: services left running (--keep); database: psql \"$db\"" >&2
-fi
+say "logs and spools in $work"
+say "the backend's metrics were at http://127.0.0.1:$httpport/metrics"

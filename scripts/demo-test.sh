@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Checks of scripts/demo.sh (about a minute once the demo's build is done):
+# it runs from a checkout other users cannot enter (this checkout, reached
+# through a link in a 0700 folder, as under root's home), --keep leaves the
+# services up and --stop stops them, and a step that fails shows its log's
+# tail and what to do, and leaves nothing running. Each run replaces
+# ./work/demo; do not run it beside a demo of the same checkout.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+top=$(pwd)
+
+t=$(mktemp -d) # mode 0700: what is under it is closed to other users
+fake=$(mktemp -d)
+trap 'rm -rf "$t" "$fake"' EXIT
+chmod 755 "$fake"
+ln -s "$top" "$t/shuttle"
+demo=$t/shuttle/scripts/demo.sh
+work=$t/shuttle/work/demo
+failures=0
+
+bad() { echo "demo-test: FAILED: $*" >&2; failures=$((failures + 1)); }
+run() { # run NAME CMD...: output to $t/NAME.out, status to rc
+  echo "demo-test: $1" >&2
+  local name=$1; shift
+  rc=0; "$@" >"$t/$name.out" 2>&1 || rc=$?
+}
+expect() { # expect NAME TEXT: the run's output has TEXT
+  grep -q -- "$2" "$t/$1.out" && return 0
+  bad "$1: no '$2' in its output; its end:"
+  tail -n 15 "$t/$1.out" | sed 's/^/  | /' >&2
+}
+svc_of() { # the services' folder a run named
+  sed -n 's/.*(their data: \(.*\))$/\1/p' "$t/$1.out" | head -1
+}
+gone() { # gone NAME: the run's services' folder is removed
+  local s
+  s=$(svc_of "$1")
+  [ -n "$s" ] && [ ! -e "$s" ] || bad "$1: services' folder '$s' left behind"
+}
+
+# 1. From the closed checkout, kept, then stopped.
+run keep "$demo" --start 06:00 --end 06:05 --keep
+[ "$rc" = 0 ] || bad "keep: exit $rc"
+expect keep "HTML report:"
+expect keep "scripts/demo.sh --stop"
+pids=$(cat "$work/pids" 2>/dev/null || true)
+[ -n "$pids" ] || bad "keep: no $work/pids"
+for p in $pids; do kill -0 "$p" 2>/dev/null || bad "keep: pid $p not running"; done
+s=$(svc_of keep)
+n=$(psql -qAt -h "$s/pg" -p "$(sed -n 's/.*port=\([0-9]*\) dbname.*/\1/p' "$t/keep.out" | head -1)" \
+  -U postgres shuttle -c "SELECT count(*) FROM positions" 2>&1 || true)
+[ "${n:-0}" -gt 0 ] 2>/dev/null || bad "keep: kept database answered '$n'"
+run stop "$demo" --stop
+[ "$rc" = 0 ] || bad "stop: exit $rc"
+sleep 0.5
+for p in $pids; do ! kill -0 "$p" 2>/dev/null || bad "stop: pid $p still running"; done
+[ ! -e "$s" ] || bad "stop: $s left behind"
+
+# 2. A service that cannot start (mosquitto, as on a port taken).
+cat > "$fake/mosquitto" <<'EOF'
+#!/bin/sh
+echo "Error: Address already in use"
+exit 1
+EOF
+chmod 755 "$fake/mosquitto"
+run broker env PATH="$fake:$PATH" "$demo" --start 06:00 --end 06:05
+[ "$rc" = 1 ] || bad "broker: exit $rc, not 1"
+expect broker "FAILED: mosquitto exited"
+expect broker "last lines of $work/mosquitto.log"
+expect broker "Address already in use"
+expect broker "what to do: "
+gone broker
+
+# 3. As root: a TMPDIR that the services' users cannot enter.
+if [ "$(id -u)" = 0 ]; then
+  mkdir "$t/closed"
+  run closed env TMPDIR="$t/closed" "$demo" --start 06:00 --end 06:05
+  [ "$rc" = 1 ] || bad "closed: exit $rc, not 1"
+  expect closed "FAILED: user postgres cannot reach"
+  expect closed "what to do: .*TMPDIR"
+  [ -z "$(ls -A "$t/closed")" ] || bad "closed: $t/closed not emptied"
+fi
+
+if [ "$failures" -gt 0 ]; then
+  echo "demo-test: $failures check(s) failed" >&2
+  exit 1
+fi
+echo "demo-test: all passed" >&2
