@@ -430,6 +430,72 @@ static void test_forged_far_ahead(void **state)
     assert_int_equal(retained_ack("bus-d"), 49);
 }
 
+/* (d) A commit the database refuses for what one row holds (here a
+ * trigger standing for any check the rule set does not know) is narrowed
+ * down to that row and that status; everything else commits. */
+static void test_commit_narrowed(void **state)
+{
+    struct wire_status s;
+
+    (void)state;
+    start();
+    assert_int_equal(
+        harness_pg_exec(
+            px.pg,
+            "CREATE FUNCTION refuse_13() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN IF NEW.vehicle_id = 'bus-n' AND NEW.seq = 13 THEN "
+            "RAISE EXCEPTION 'seq 13 refused' USING ERRCODE = '22023'; "
+            "END IF; RETURN NEW; END $$;"
+            "CREATE TRIGGER refuse_13 BEFORE INSERT ON positions FOR EACH "
+            "ROW EXECUTE FUNCTION refuse_13();"
+            "CREATE FUNCTION refuse_status() RETURNS trigger LANGUAGE "
+            "plpgsql AS $$ BEGIN IF NEW.vehicle_id = 'bus-s' THEN RAISE "
+            "EXCEPTION 'status refused' USING ERRCODE = '23514'; END IF; "
+            "RETURN NEW; END $$;"
+            "CREATE TRIGGER refuse_status BEFORE INSERT OR UPDATE ON "
+            "vehicle_status FOR EACH ROW EXECUTE FUNCTION refuse_status();"),
+        0);
+    s = status_of("bus-s", 1);
+    publish_status(&s);
+    publish_positions("bus-n", 1, 10, 1);
+    publish_positions("bus-ok", 1, 5, 1);
+    publish_positions("bus-n", 11, 20, 11);
+    publish_positions("bus-ok", 6, 10, 6);
+    expect_committed("beside the refused row", "bus-ok", 1, 10);
+    if (wait_q(19, "SELECT count(*) FROM positions WHERE vehicle_id = "
+                   "'bus-n' AND seq BETWEEN 1 AND 20") != 0)
+        fail_msg("bus-n's 19 acceptable records were not stored");
+    if (wait_q(20, "SELECT acked_seq FROM vehicle_progress WHERE "
+                   "vehicle_id = 'bus-n'") != 0)
+        fail_msg("bus-n's watermark did not pass the refused seq 13");
+    assert_int_equal(q("SELECT count(*) FROM dead_letters WHERE vehicle_id "
+                       "= 'bus-n' AND seq = 13 AND reason LIKE "
+                       "'database: %%seq 13 refused%%'"),
+                     1);
+    if (wait_q(1, "SELECT count(*) FROM dead_letters WHERE vehicle_id = "
+                  "'bus-s' AND seq IS NULL AND reason LIKE "
+                  "'database: %%status refused%%'") != 0)
+        fail_msg("the refused status is not a dead letter");
+    assert_int_equal(retained_ack("bus-n"), 20);
+    assert_true(harness_alive(px.be));
+}
+
+/* (e) Another backend's retention dropped a day this backend remembers
+ * as having partitions: the next rows of that day are stored at once,
+ * not after the hourly retention run. */
+static void test_partition_dropped_elsewhere(void **state)
+{
+    (void)state;
+    start();
+    publish_positions("bus-r", 1, 5, 1);
+    expect_committed("before the drop", "bus-r", 1, 5);
+    assert_true(q("SELECT shuttle_drop_positions_before(current_date + 3)") >=
+                1);
+    publish_positions("bus-r", 6, 10, 6);
+    expect_committed("after the drop", "bus-r", 6, 10);
+    assert_int_equal(q("SELECT count(*) FROM dead_letters"), 0);
+}
+
 static int teardown(void **state)
 {
     (void)state;
@@ -443,6 +509,8 @@ int main(void)
         cmocka_unit_test_teardown(test_poisoned_status_and_count, teardown),
         cmocka_unit_test_teardown(test_record_from_1970, teardown),
         cmocka_unit_test_teardown(test_forged_far_ahead, teardown),
+        cmocka_unit_test_teardown(test_commit_narrowed, teardown),
+        cmocka_unit_test_teardown(test_partition_dropped_elsewhere, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
