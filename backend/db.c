@@ -1215,11 +1215,16 @@ static int db_ack_rows(struct db *d, const char *sql, int nparams,
         return DB_ERR_QUERY;
     }
     for (int i = 0; i < PQntuples(r); i++) {
-        uint64_t acked = strtoull(PQgetvalue(r, i, 1), NULL, 10);
+        const char *vid = PQgetvalue(r, i, 0);
+        uint64_t acked = strtoull(PQgetvalue(r, i, 1), NULL, 10), seen;
 
-        db_acked_put(d, PQgetvalue(r, i, 0), acked);
+        /* The row is GREATEST-updated, yet answers of two statements can
+         * arrive in either order: never report less than already done. */
+        db_acked_put(d, vid, acked);
+        if (db_acked_get(d, vid, &seen) && seen > acked)
+            acked = seen;
         if (on_ack)
-            on_ack(arg, PQgetvalue(r, i, 0), acked);
+            on_ack(arg, vid, acked);
     }
     PQclear(r);
     return DB_OK;

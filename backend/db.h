@@ -73,7 +73,10 @@ int db_stage_status(struct db *d, const struct wire_status *s);
 size_t db_staged_records(const struct db *d);
 size_t db_staged_items(const struct db *d); /* records + dead + status */
 
-/* Called once per vehicle after a commit with its new watermark. */
+/* Called once per vehicle after a commit with its new watermark: never
+ * lower than one this handle reported before. (Two backends may still
+ * publish theirs in either order; the next commit of the vehicle by
+ * either corrects the retained ack.) */
 typedef void (*db_ack_fn)(void *arg, const char *vid, uint64_t acked_seq);
 
 /*
