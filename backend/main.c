@@ -212,6 +212,13 @@ static void backend_collect(void *arg, struct metrics_buf *m)
                         "(dropped for the bus to re-send)",
                         l, st->rejected[r]);
     }
+    metrics_counter(m, "shuttle_backend_records_refused_total",
+                    "records refused alone (dead letters, seqs settled)", NULL,
+                    st->dead_records);
+    metrics_counter(m, "shuttle_backend_commit_narrowed_total",
+                    "rows, statuses and dead letters a commit refused for "
+                    "their content and set aside",
+                    NULL, db_narrowed(b->db));
     metrics_counter(m, "shuttle_backend_records_committed_total",
                     "new rows committed (re-sent duplicates not counted)", NULL,
                     b->committed);
