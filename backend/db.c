@@ -1108,10 +1108,14 @@ static int db_write_status(struct db *d, bool narrow, char *err,
 /*
  * The watermark of each vehicle touched: the end of the unbroken run of
  * committed seqs above its last watermark (or above the oldest seq the bus
- * still holds, when it gave up older ones). That claim moves the
- * watermark over a gap only as far as the bus's last online status says
- * it has issued seqs (next_seq): without that, one forged batch with a
- * far-ahead oldest_held_seq would acknowledge records never stored. Computed from what is
+ * still holds, when it gave up older ones). Once a vehicle has a
+ * watermark, that claim moves it over a gap only as far as the bus's last
+ * online status says it has issued seqs (next_seq): without that, one
+ * forged batch with a far-ahead oldest_held_seq would acknowledge records
+ * never stored. A vehicle new to the database has nothing to protect yet,
+ * and a fresh spool numbers from far above 1: there the claim (already
+ * capped at the batch's lowest seq) stands. A bus that skips numbering
+ * later (a new spool, records dropped when full) waits for its next status. Computed from what is
  * committed, not from what this process saw, so several backends sharing
  * a subscription agree; GREATEST keeps it from moving back when two
  * backends race. One statement for all vehicles of the commit.
@@ -1120,12 +1124,14 @@ static const char db_watermark_sql[] =
     "WITH v AS (SELECT * FROM unnest($1::text[], $2::bigint[])"
     "           AS v(vehicle_id, held)),"
     " b0 AS (SELECT v.vehicle_id, v.held, vs.next_seq,"
+    "        vp.vehicle_id IS NULL AS fresh,"
     "        greatest(coalesce(vp.acked_seq, 0),"
     "        coalesce(vp.oldest_held, 0) - 1) AS w0"
     "        FROM v LEFT JOIN vehicle_progress vp USING (vehicle_id)"
     "        LEFT JOIN vehicle_status vs USING (vehicle_id)),"
-    " b1 AS (SELECT vehicle_id, least(held, greatest(coalesce(next_seq, 0),"
-    "        w0 + 1)) AS held, w0 FROM b0),"
+    " b1 AS (SELECT vehicle_id, CASE WHEN fresh THEN held"
+    "        ELSE least(held, greatest(coalesce(next_seq, 0), w0 + 1)) END"
+    "        AS held, w0 FROM b0),"
     " base AS (SELECT vehicle_id, held, greatest(w0, held - 1) AS w"
     "          FROM b1),"
     " r AS (SELECT p.vehicle_id, p.seq, p.seq - row_number() OVER"
