@@ -26,8 +26,16 @@ struct db_text {
 
 struct db_dead {
     char *topic, *vid, *reason;
+    uint64_t seq; /* the refused record's, or 0 for a whole message */
     void *payload;
     size_t kept, len;
+};
+
+/* One staged batch's rows in the COPY texts: the unit a failed commit is
+ * narrowed down to before going row by row. */
+struct db_unit {
+    char vid[WIRE_VID_MAX + 1];
+    size_t pos_off, pos_end, cnt_off, cnt_end;
 };
 
 /* A vehicle touched by the staged rows: the oldest seq it still holds, and
@@ -56,6 +64,10 @@ struct db {
     size_t npos, ncnt;
     struct db_dead *dead;
     size_t ndead, capdead;
+    struct db_unit *units;
+    size_t nunits, capunits;
+    char sqlstate[6]; /* of the last failed statement, "" if none */
+    uint64_t narrowed; /* items a failed commit sent to dead letters */
     struct wire_status *status;
     size_t nstatus, capstatus;
     struct db_vehicle *veh;
@@ -115,6 +127,7 @@ static void db_clear_staged(struct db *d)
         free(d->dead[i].payload);
     }
     d->ndead = 0;
+    d->nunits = 0;
     d->nstatus = 0;
     d->nveh = 0;
     d->nstaged_days = 0;
@@ -130,6 +143,7 @@ void db_free(struct db *d)
     free(d->pos.p);
     free(d->cnt.p);
     free(d->dead);
+    free(d->units);
     free(d->status);
     for (size_t i = 0; i < d->capveh; i++)
         free(d->veh[i].seqs);
@@ -152,12 +166,22 @@ static void db_drop(struct db *d)
     }
 }
 
+/* Remember why a statement failed: a data error is the rows' fault, and
+ * narrowed down; anything else is the connection's or the server's. */
+static void db_note_state(struct db *d, const PGresult *r)
+{
+    const char *st = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+
+    snprintf(d->sqlstate, sizeof d->sqlstate, "%s", st ? st : "");
+}
+
 static int db_exec(struct db *d, const char *sql, char *err, size_t errlen)
 {
     PGresult *r = PQexec(d->conn, sql);
     ExecStatusType st = PQresultStatus(r);
 
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        db_note_state(d, r);
         db_errf(err, errlen, "%s", PQerrorMessage(d->conn));
         PQclear(r);
         return DB_ERR_QUERY;
@@ -371,15 +395,15 @@ static void db_num(char *buf, size_t len, double v, int decimals)
 
 /* The staged vehicle of batch b (added if new), or NULL when out of
  * memory. */
-static struct db_vehicle *db_note_vehicle(struct db *d,
-                                          const struct wire_batch *b)
+static struct db_vehicle *db_note_vehicle(struct db *d, const char *vid,
+                                          uint64_t held)
 {
     struct db_vehicle *v;
 
     for (size_t i = 0; i < d->nveh; i++) {
-        if (strcmp(d->veh[i].vid, b->vehicle_id) == 0) {
-            if (b->oldest_held_seq > d->veh[i].oldest_held)
-                d->veh[i].oldest_held = b->oldest_held_seq;
+        if (strcmp(d->veh[i].vid, vid) == 0) {
+            if (held > d->veh[i].oldest_held)
+                d->veh[i].oldest_held = held;
             return &d->veh[i];
         }
     }
@@ -395,8 +419,8 @@ static struct db_vehicle *db_note_vehicle(struct db *d,
         d->capveh = cap;
     }
     v = &d->veh[d->nveh++];
-    snprintf(v->vid, sizeof v->vid, "%s", b->vehicle_id);
-    v->oldest_held = b->oldest_held_seq;
+    snprintf(v->vid, sizeof v->vid, "%s", vid);
+    v->oldest_held = held;
     v->nseq = 0;
     v->slow = false;
     return v;
@@ -506,8 +530,10 @@ static uint64_t db_classify(const struct db *d, struct db_vehicle *v)
     v->slow = true;
     if (!db_acked_get(d, v->vid, &w))
         return 0;
+    /* A claim that would skip seqs is checked against the bus's status,
+     * which only the database's walk does. */
     if (v->oldest_held > 0 && v->oldest_held - 1 > w)
-        w = v->oldest_held - 1;
+        return 0;
     qsort(v->seqs, v->nseq, sizeof *v->seqs, db_seq_cmp);
     for (size_t i = 0; i < v->nseq; i++) {
         if (v->seqs[i] <= w)
@@ -582,6 +608,7 @@ int db_stage_batch(struct db *d, const struct wire_batch *b)
 {
     size_t ndays = d->nstaged_days;
     struct db_vehicle *v;
+    struct db_unit *u;
 
     if (d->npos + d->ncnt + b->n > d->max_staged)
         return DB_ERR_FULL;
@@ -591,9 +618,26 @@ int db_stage_batch(struct db *d, const struct wire_batch *b)
             return DB_ERR_FULL;
         }
     }
-    v = db_note_vehicle(d, b);
+    v = db_note_vehicle(d, b->vehicle_id, b->oldest_held_seq);
     if (!v)
         return DB_ERR_NOMEM;
+    if (b->n == 0)
+        return DB_OK;
+    if (d->nunits == d->capunits) {
+        size_t cap = d->capunits ? d->capunits * 2 : 64;
+        struct db_unit *g = realloc(d->units, cap * sizeof *g);
+
+        if (!g)
+            return DB_ERR_NOMEM;
+        d->units = g;
+        d->capunits = cap;
+    }
+    u = &d->units[d->nunits++];
+    snprintf(u->vid, sizeof u->vid, "%s", b->vehicle_id);
+    u->pos_off = d->pos.len;
+    u->cnt_off = d->cnt.len;
+    u->pos_end = u->pos_off;
+    u->cnt_end = u->cnt_off;
     for (size_t i = 0; i < b->n; i++) {
         const struct wire_record *r = &b->records[i];
         int rc = r->kind == WIRE_POSITION
@@ -601,6 +645,8 @@ int db_stage_batch(struct db *d, const struct wire_batch *b)
                      : db_stage_count(d, b->vehicle_id, r);
         if (rc == DB_OK)
             rc = db_note_seq(v, r->seq);
+        u->pos_end = d->pos.len;
+        u->cnt_end = d->cnt.len;
         if (rc != DB_OK)
             return rc;
     }
@@ -612,15 +658,14 @@ static char *db_strdup0(const char *s)
     return s ? strdup(s) : NULL;
 }
 
-int db_stage_dead(struct db *d, const char *topic, const char *vid,
-                  const char *reason, const void *payload, size_t len)
+/* Append a dead letter, without the cap (a narrowed commit's refusals
+ * must all find a place). */
+static int db_add_dead(struct db *d, const char *topic, const char *vid,
+                       uint64_t seq, const char *reason, const void *payload,
+                       size_t len)
 {
     struct db_dead *x;
 
-    /* Dead letters are rare; a flood of them must not eat the memory the
-     * good records need. */
-    if (d->ndead >= 10000)
-        return DB_ERR_FULL;
     if (d->ndead == d->capdead) {
         size_t cap = d->capdead ? d->capdead * 2 : 16;
         struct db_dead *p = realloc(d->dead, cap * sizeof *p);
@@ -633,6 +678,7 @@ int db_stage_dead(struct db *d, const char *topic, const char *vid,
     x = &d->dead[d->ndead];
     memset(x, 0, sizeof *x);
     x->len = len;
+    x->seq = seq;
     x->kept = len < DB_DEAD_KEEP ? len : DB_DEAD_KEEP;
     x->topic = db_strdup0(topic);
     x->vid = db_strdup0(vid);
@@ -649,6 +695,40 @@ int db_stage_dead(struct db *d, const char *topic, const char *vid,
         memcpy(x->payload, payload, x->kept);
     d->ndead++;
     return DB_OK;
+}
+
+int db_stage_dead(struct db *d, const char *topic, const char *vid,
+                  const char *reason, const void *payload, size_t len)
+{
+    /* Dead letters are rare; a flood of them must not eat the memory the
+     * good records need. */
+    if (d->ndead >= 10000)
+        return DB_ERR_FULL;
+    return db_add_dead(d, topic, vid, 0, reason, payload, len);
+}
+
+int db_stage_dead_record(struct db *d, const char *topic, const char *vid,
+                         uint64_t seq, const char *reason,
+                         const void *payload, size_t len)
+{
+    struct db_vehicle *v;
+    int rc;
+
+    if (d->ndead >= 10000)
+        return DB_ERR_FULL;
+    /* Settle first: a dead letter without its settled seq would leave the
+     * bus stalled on it; the reverse only loses the dead letter's copy. */
+    if (seq >= 1 && seq <= (uint64_t)INT64_MAX) {
+        v = db_note_vehicle(d, vid, 0);
+        if (!v)
+            return DB_ERR_NOMEM;
+        rc = db_note_seq(v, seq);
+        if (rc != DB_OK)
+            return rc;
+    } else {
+        seq = 0; /* not a seq the database can hold: nothing to settle */
+    }
+    return db_add_dead(d, topic, vid, seq, reason, payload, len);
 }
 
 int db_stage_status(struct db *d, const struct wire_status *s)
@@ -687,6 +767,11 @@ uint64_t db_commits(const struct db *d)
     return d->commits;
 }
 
+uint64_t db_narrowed(const struct db *d)
+{
+    return d->narrowed;
+}
+
 int db_fd(const struct db *d)
 {
     return db_connected(d) ? PQsocket(d->conn) : -1;
@@ -722,11 +807,13 @@ static int db_copy(struct db *d, const char *sql, const struct db_text *t,
     int rc = DB_OK;
 
     if (PQresultStatus(r) != PGRES_COPY_IN) {
+        db_note_state(d, r);
         db_errf(err, errlen, "%s", PQerrorMessage(d->conn));
         PQclear(r);
         return DB_ERR_QUERY;
     }
     PQclear(r);
+    d->sqlstate[0] = '\0';
     if (PQputCopyData(d->conn, t->p, (int)t->len) != 1 ||
         PQputCopyEnd(d->conn, NULL) != 1) {
         db_errf(err, errlen, "%s", PQerrorMessage(d->conn));
@@ -737,6 +824,7 @@ static int db_copy(struct db *d, const char *sql, const struct db_text *t,
         const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
 
         rc = state && strcmp(state, "23505") == 0 ? DB_DUPLICATE : DB_ERR_QUERY;
+        db_note_state(d, r);
         db_errf(err, errlen, "%s", PQerrorMessage(d->conn));
     } else if (rows) {
         *rows += strtoull(PQcmdTuples(r), NULL, 10);
@@ -753,6 +841,7 @@ static int db_count_inserted(struct db *d, const char *sql, uint64_t *n,
     PGresult *r = PQexec(d->conn, sql);
 
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        db_note_state(d, r);
         db_errf(err, errlen, "%s", PQerrorMessage(d->conn));
         PQclear(r);
         return DB_ERR_QUERY;
@@ -787,6 +876,12 @@ static int db_write_rows(struct db *d, const char *table, const char *stage,
     rc = db_exec(d, "ROLLBACK TO SAVEPOINT direct", err, errlen);
     if (rc != DB_OK)
         return rc;
+    /* A narrowed commit comes here once per batch: each must find only
+     * its own rows in the staging table. */
+    snprintf(sql, sizeof sql, "DELETE FROM %s", stage);
+    rc = db_exec(d, sql, err, errlen);
+    if (rc != DB_OK)
+        return rc;
     snprintf(sql, sizeof sql, "COPY %s (%s) FROM STDIN", stage, cols);
     rc = db_copy(d, sql, t, NULL, err, errlen);
     if (rc != DB_OK)
@@ -798,81 +893,214 @@ static int db_write_rows(struct db *d, const char *table, const char *stage,
     return db_count_inserted(d, sql, n, err, errlen);
 }
 
-static int db_write_dead(struct db *d, char *err, size_t errlen)
+static int db_insert_dead(struct db *d, const struct db_dead *x, char *err,
+                          size_t errlen)
+{
+    char len[24], seq[24];
+    const char *v[6] = {x->topic, x->vid, x->reason, x->payload, len,
+                        x->seq ? seq : NULL};
+    int l[6] = {0, 0, 0, (int)x->kept, 0, 0};
+    int f[6] = {0, 0, 0, 1, 0, 0};
+    PGresult *r;
+
+    snprintf(len, sizeof len, "%zu", x->len);
+    snprintf(seq, sizeof seq, "%" PRIu64, x->seq);
+    r = PQexecParams(d->conn,
+                     "INSERT INTO dead_letters "
+                     "(topic, vehicle_id, reason, payload, payload_len, seq) "
+                     "VALUES ($1, $2, $3, $4, $5, $6)",
+                     6, NULL, v, l, f, 0);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        db_note_state(d, r);
+        db_errf(err, errlen, "dead letter: %s", PQerrorMessage(d->conn));
+        PQclear(r);
+        return DB_ERR_QUERY;
+    }
+    PQclear(r);
+    return DB_OK;
+}
+
+/* A data error: the rows' fault (SQLSTATE class 22 data exception, 23
+ * integrity), on a connection that is still there. Anything else (the
+ * server going away, out of disk, a lock timeout) is no reason to blame
+ * a message. */
+static bool db_data_error(const struct db *d)
+{
+    return d->conn && PQstatus(d->conn) == CONNECTION_OK &&
+           (strncmp(d->sqlstate, "22", 2) == 0 ||
+            strncmp(d->sqlstate, "23", 2) == 0);
+}
+
+/* db_savepoint_end's answer when the item's data was refused: it is
+ * rolled back and the transaction goes on without it. */
+#define DB_REFUSED 2
+
+static int db_savepoint_begin(struct db *d, char *err, size_t errlen)
+{
+    return db_exec(d, "SAVEPOINT item", err, errlen);
+}
+
+/* Close the savepoint opened before one item whose write returned rc:
+ * DB_OK, DB_REFUSED (a data error, undone), or the error. */
+static int db_savepoint_end(struct db *d, int rc, char *err, size_t errlen)
+{
+    char why[512];
+
+    if (rc == DB_OK)
+        return db_exec(d, "RELEASE SAVEPOINT item", err, errlen);
+    if (!db_data_error(d))
+        return rc;
+    if (db_exec(d, "ROLLBACK TO SAVEPOINT item", why, sizeof why) != DB_OK ||
+        db_exec(d, "RELEASE SAVEPOINT item", why, sizeof why) != DB_OK) {
+        db_errf(err, errlen, "%s", why);
+        return DB_ERR_QUERY;
+    }
+    return DB_REFUSED;
+}
+
+static int db_write_dead(struct db *d, bool narrow, char *err, size_t errlen)
 {
     for (size_t i = 0; i < d->ndead; i++) {
-        const struct db_dead *x = &d->dead[i];
-        char len[24];
-        const char *v[5] = {x->topic, x->vid, x->reason, x->payload, len};
-        int l[5] = {0, 0, 0, (int)x->kept, 0};
-        int f[5] = {0, 0, 0, 1, 0};
-        PGresult *r;
+        int rc;
 
-        snprintf(len, sizeof len, "%zu", x->len);
-        r = PQexecParams(d->conn,
-                         "INSERT INTO dead_letters "
-                         "(topic, vehicle_id, reason, payload, payload_len) "
-                         "VALUES ($1, $2, $3, $4, $5)",
-                         5, NULL, v, l, f, 0);
-        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-            db_errf(err, errlen, "dead letter: %s", PQerrorMessage(d->conn));
-            PQclear(r);
-            return DB_ERR_QUERY;
+        if (!narrow) {
+            rc = db_insert_dead(d, &d->dead[i], err, errlen);
+            if (rc != DB_OK)
+                return rc;
+            continue;
         }
-        PQclear(r);
+        /* A dead letter the database refuses has nowhere left to go: it
+         * is counted and dropped, the rest goes on. */
+        rc = db_savepoint_begin(d, err, errlen);
+        if (rc == DB_OK)
+            rc = db_savepoint_end(d, db_insert_dead(d, &d->dead[i], err,
+                                                    errlen),
+                                  err, errlen);
+        if (rc == DB_REFUSED)
+            d->narrowed++;
+        else if (rc != DB_OK)
+            return rc;
     }
     return DB_OK;
 }
 
-static int db_write_status(struct db *d, char *err, size_t errlen)
+static int db_insert_status(struct db *d, const struct wire_status *s,
+                            char *err, size_t errlen)
+{
+    char t[CLOCK_TEXT_MAX], recs[24], age[24], mode[16], dp[24], dc[24],
+        next[24], acked[24];
+    const char *v[13];
+    PGresult *r;
+    bool online = s->state == WIRE_ONLINE;
+
+    clock_text_ms(t, s->t_ms);
+    snprintf(recs, sizeof recs, "%" PRIu64, s->spool_records);
+    snprintf(age, sizeof age, "%" PRId64, s->oldest_unacked_age_s);
+    snprintf(mode, sizeof mode, "%u", s->gps_mode);
+    snprintf(dp, sizeof dp, "%" PRIu64, s->dropped_positions);
+    snprintf(dc, sizeof dc, "%" PRIu64, s->dropped_counts);
+    snprintf(next, sizeof next, "%" PRIu64, s->next_seq);
+    snprintf(acked, sizeof acked, "%" PRIu64, s->acked_seq);
+    v[0] = s->vehicle_id;
+    v[1] = online ? "t" : "f";
+    v[2] = s->t_ms ? t : NULL;
+    v[3] = s->version[0] ? s->version : NULL;
+    v[4] = s->config_hash[0] ? s->config_hash : NULL;
+    v[5] = recs;
+    v[6] = age;
+    v[7] = mode;
+    v[8] = s->counter_state[0] ? s->counter_state : NULL;
+    v[9] = dp;
+    v[10] = dc;
+    /* A Last Will knows nothing of the numbering: keep the last known. */
+    v[11] = online ? next : NULL;
+    v[12] = online ? acked : NULL;
+    r = PQexecParams(
+        d->conn,
+        "INSERT INTO vehicle_status (vehicle_id, online, t, version,"
+        " config_hash, spool_records, oldest_unacked_age_s, gps_mode,"
+        " counter_state, dropped_positions, dropped_counts, next_seq,"
+        " acked_seq, received_at)"
+        " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13, now())"
+        " ON CONFLICT (vehicle_id) DO UPDATE SET online = excluded.online,"
+        " t = excluded.t, version = coalesce(excluded.version,"
+        " vehicle_status.version), config_hash = coalesce("
+        "excluded.config_hash, vehicle_status.config_hash),"
+        " spool_records = excluded.spool_records,"
+        " oldest_unacked_age_s = excluded.oldest_unacked_age_s,"
+        " gps_mode = excluded.gps_mode,"
+        " counter_state = excluded.counter_state,"
+        " dropped_positions = excluded.dropped_positions,"
+        " dropped_counts = excluded.dropped_counts,"
+        " next_seq = coalesce(excluded.next_seq, vehicle_status.next_seq),"
+        " acked_seq = coalesce(excluded.acked_seq, vehicle_status.acked_seq),"
+        " received_at = now()",
+        13, NULL, v, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        db_note_state(d, r);
+        db_errf(err, errlen, "status: %s", PQerrorMessage(d->conn));
+        PQclear(r);
+        return DB_ERR_QUERY;
+    }
+    PQclear(r);
+    return DB_OK;
+}
+
+/* A status the database refused, as a dead letter (re-encoded: the
+ * original payload is not kept past staging). */
+static int db_status_dead(struct db *d, const struct wire_status *s,
+                          const char *why, char *err, size_t errlen)
+{
+    struct db_dead x;
+    char topic[128], reason[600];
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc;
+
+    memset(&x, 0, sizeof x);
+    if (wire_topic(topic, sizeof topic, s->vehicle_id, "status") != 0)
+        snprintf(topic, sizeof topic, "status");
+    snprintf(reason, sizeof reason, "database: %s", why);
+    if (wire_status_encode(s, &buf, &len) != WIRE_OK)
+        len = 0;
+    x.topic = topic;
+    x.vid = (char *)s->vehicle_id;
+    x.reason = reason;
+    x.payload = buf ? buf : (void *)"";
+    x.kept = len < DB_DEAD_KEEP ? len : DB_DEAD_KEEP;
+    x.len = len;
+    rc = db_savepoint_begin(d, err, errlen);
+    if (rc == DB_OK)
+        rc = db_savepoint_end(d, db_insert_dead(d, &x, err, errlen), err,
+                              errlen);
+    free(buf);
+    return rc == DB_REFUSED ? DB_OK : rc;
+}
+
+static int db_write_status(struct db *d, bool narrow, char *err,
+                           size_t errlen)
 {
     for (size_t i = 0; i < d->nstatus; i++) {
-        const struct wire_status *s = &d->status[i];
-        char t[CLOCK_TEXT_MAX], recs[24], age[24], mode[8], dp[24], dc[24];
-        const char *v[11];
-        PGresult *r;
+        char why[512];
+        int rc;
 
-        clock_text_ms(t, s->t_ms);
-        snprintf(recs, sizeof recs, "%" PRIu64, s->spool_records);
-        snprintf(age, sizeof age, "%" PRId64, s->oldest_unacked_age_s);
-        snprintf(mode, sizeof mode, "%u", s->gps_mode);
-        snprintf(dp, sizeof dp, "%" PRIu64, s->dropped_positions);
-        snprintf(dc, sizeof dc, "%" PRIu64, s->dropped_counts);
-        v[0] = s->vehicle_id;
-        v[1] = s->state == WIRE_ONLINE ? "t" : "f";
-        v[2] = s->t_ms ? t : NULL;
-        v[3] = s->version[0] ? s->version : NULL;
-        v[4] = s->config_hash[0] ? s->config_hash : NULL;
-        v[5] = recs;
-        v[6] = age;
-        v[7] = mode;
-        v[8] = s->counter_state[0] ? s->counter_state : NULL;
-        v[9] = dp;
-        v[10] = dc;
-        r = PQexecParams(
-            d->conn,
-            "INSERT INTO vehicle_status (vehicle_id, online, t, version,"
-            " config_hash, spool_records, oldest_unacked_age_s, gps_mode,"
-            " counter_state, dropped_positions, dropped_counts, received_at)"
-            " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11, now())"
-            " ON CONFLICT (vehicle_id) DO UPDATE SET online = excluded.online,"
-            " t = excluded.t, version = coalesce(excluded.version,"
-            " vehicle_status.version), config_hash = coalesce("
-            "excluded.config_hash, vehicle_status.config_hash),"
-            " spool_records = excluded.spool_records,"
-            " oldest_unacked_age_s = excluded.oldest_unacked_age_s,"
-            " gps_mode = excluded.gps_mode,"
-            " counter_state = excluded.counter_state,"
-            " dropped_positions = excluded.dropped_positions,"
-            " dropped_counts = excluded.dropped_counts,"
-            " received_at = now()",
-            11, NULL, v, NULL, NULL, 0);
-        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-            db_errf(err, errlen, "status: %s", PQerrorMessage(d->conn));
-            PQclear(r);
-            return DB_ERR_QUERY;
+        if (!narrow) {
+            rc = db_insert_status(d, &d->status[i], err, errlen);
+            if (rc != DB_OK)
+                return rc;
+            continue;
         }
-        PQclear(r);
+        rc = db_savepoint_begin(d, err, errlen);
+        if (rc == DB_OK)
+            rc = db_savepoint_end(
+                d, db_insert_status(d, &d->status[i], why, sizeof why), err,
+                errlen);
+        if (rc == DB_REFUSED) {
+            d->narrowed++;
+            rc = db_status_dead(d, &d->status[i], why, err, errlen);
+        }
+        if (rc != DB_OK)
+            return rc;
     }
     return DB_OK;
 }
@@ -880,7 +1108,14 @@ static int db_write_status(struct db *d, char *err, size_t errlen)
 /*
  * The watermark of each vehicle touched: the end of the unbroken run of
  * committed seqs above its last watermark (or above the oldest seq the bus
- * still holds, when it gave up older ones). Computed from what is
+ * still holds, when it gave up older ones). Once a vehicle has a
+ * watermark, that claim moves it over a gap only as far as the bus's last
+ * online status says it has issued seqs (next_seq): without that, one
+ * forged batch with a far-ahead oldest_held_seq would acknowledge records
+ * never stored. A vehicle new to the database has nothing to protect yet,
+ * and a fresh spool numbers from far above 1: there the claim (already
+ * capped at the batch's lowest seq) stands. A bus that skips numbering
+ * later (a new spool, records dropped when full) waits for its next status. Computed from what is
  * committed, not from what this process saw, so several backends sharing
  * a subscription agree; GREATEST keeps it from moving back when two
  * backends race. One statement for all vehicles of the commit.
@@ -888,9 +1123,17 @@ static int db_write_status(struct db *d, char *err, size_t errlen)
 static const char db_watermark_sql[] =
     "WITH v AS (SELECT * FROM unnest($1::text[], $2::bigint[])"
     "           AS v(vehicle_id, held)),"
-    " base AS (SELECT v.vehicle_id, v.held, greatest(coalesce(vp.acked_seq, 0),"
-    "          coalesce(vp.oldest_held, 0) - 1, v.held - 1) AS w"
-    "          FROM v LEFT JOIN vehicle_progress vp USING (vehicle_id)),"
+    " b0 AS (SELECT v.vehicle_id, v.held, vs.next_seq,"
+    "        vp.vehicle_id IS NULL AS fresh,"
+    "        greatest(coalesce(vp.acked_seq, 0),"
+    "        coalesce(vp.oldest_held, 0) - 1) AS w0"
+    "        FROM v LEFT JOIN vehicle_progress vp USING (vehicle_id)"
+    "        LEFT JOIN vehicle_status vs USING (vehicle_id)),"
+    " b1 AS (SELECT vehicle_id, CASE WHEN fresh THEN held"
+    "        ELSE least(held, greatest(coalesce(next_seq, 0), w0 + 1)) END"
+    "        AS held, w0 FROM b0),"
+    " base AS (SELECT vehicle_id, held, greatest(w0, held - 1) AS w"
+    "          FROM b1),"
     " r AS (SELECT p.vehicle_id, p.seq, p.seq - row_number() OVER"
     "       (PARTITION BY p.vehicle_id ORDER BY p.seq) AS g"
     "       FROM pending_seqs p JOIN base b ON p.vehicle_id = b.vehicle_id"
@@ -978,11 +1221,16 @@ static int db_ack_rows(struct db *d, const char *sql, int nparams,
         return DB_ERR_QUERY;
     }
     for (int i = 0; i < PQntuples(r); i++) {
-        uint64_t acked = strtoull(PQgetvalue(r, i, 1), NULL, 10);
+        const char *vid = PQgetvalue(r, i, 0);
+        uint64_t acked = strtoull(PQgetvalue(r, i, 1), NULL, 10), seen;
 
-        db_acked_put(d, PQgetvalue(r, i, 0), acked);
+        /* The row is GREATEST-updated, yet answers of two statements can
+         * arrive in either order: never report less than already done. */
+        db_acked_put(d, vid, acked);
+        if (db_acked_get(d, vid, &seen) && seen > acked)
+            acked = seen;
         if (on_ack)
-            on_ack(arg, PQgetvalue(r, i, 0), acked);
+            on_ack(arg, vid, acked);
     }
     PQclear(r);
     return DB_OK;
@@ -994,6 +1242,8 @@ static int db_exec_params(struct db *d, const char *sql, int nparams,
     PGresult *r = PQexecParams(d->conn, sql, nparams, NULL, v, NULL, NULL, 0);
     ExecStatusType st = PQresultStatus(r);
 
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+        db_note_state(d, r);
     PQclear(r);
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
         db_errf(err, errlen, "%s", PQerrorMessage(d->conn));
@@ -1145,6 +1395,148 @@ int db_drop_positions_before(struct db *d, int64_t t_ms, int *dropped,
     return DB_OK;
 }
 
+#define DB_POS_COLS                                                           \
+    "vehicle_id, seq, service_day, t, backlog, time_source, lat, lon,"       \
+    " speed, track, alt, hdop, fix_mode, sats_used"
+#define DB_CNT_COLS                                                           \
+    "vehicle_id, seq, service_day, t, backlog, time_source, door, boarded,"  \
+    " alighted, door_open, door_close, load_after, lat, lon, quality"
+
+/* Write the rows of text t[off, end) (whole lines) into positions (pos) or
+ * passenger_counts. */
+static int db_write_slice(struct db *d, bool pos, const struct db_text *t,
+                          size_t off, size_t end, uint64_t *n, char *err,
+                          size_t errlen)
+{
+    struct db_text slice = {t->p + off, end - off, end - off};
+
+    if (end == off)
+        return DB_OK;
+    return pos ? db_write_rows(d, "positions", "stage_positions", DB_POS_COLS,
+                               &slice, n, err, errlen)
+               : db_write_rows(d, "passenger_counts", "stage_counts",
+                               DB_CNT_COLS, &slice, n, err, errlen);
+}
+
+/* One row of a batch the database refused: a dead letter, its seq settled
+ * (it is among the vehicle's staged seqs already). */
+static int db_row_dead(struct db *d, const char *vid, const char *line,
+                       size_t len, const char *why)
+{
+    const char *tab = memchr(line, '\t', len);
+    char topic[128], reason[600];
+    uint64_t seq = tab ? strtoull(tab + 1, NULL, 10) : 0;
+
+    d->narrowed++;
+    if (wire_topic(topic, sizeof topic, vid, "telemetry") != 0)
+        snprintf(topic, sizeof topic, "telemetry");
+    snprintf(reason, sizeof reason, "database: %s", why);
+    return db_add_dead(d, topic, vid, seq, reason, line, len);
+}
+
+/* Row by row through one batch's slice of t, each in a savepoint. */
+static int db_write_rows_narrow(struct db *d, bool pos, const char *vid,
+                                const struct db_text *t, size_t off,
+                                size_t end, uint64_t *n, char *err,
+                                size_t errlen)
+{
+    while (off < end) {
+        const char *nl = memchr(t->p + off, '\n', end - off);
+        size_t next = nl ? (size_t)(nl - t->p) + 1 : end;
+        char why[512];
+        int rc = db_savepoint_begin(d, err, errlen);
+
+        if (rc == DB_OK)
+            rc = db_savepoint_end(
+                d, db_write_slice(d, pos, t, off, next, n, why, sizeof why),
+                err, errlen);
+        if (rc == DB_REFUSED)
+            rc = db_row_dead(d, vid, t->p + off, next - off, why);
+        if (rc != DB_OK)
+            return rc;
+        off = next;
+    }
+    return DB_OK;
+}
+
+/* The raw rows: all at once, or (narrow) batch by batch and the refused
+ * batches row by row. */
+static int db_write_all_rows(struct db *d, bool narrow, uint64_t *n,
+                             char *err, size_t errlen)
+{
+    int rc = DB_OK;
+
+    if (!narrow) {
+        rc = db_write_slice(d, true, &d->pos, 0, d->pos.len, n, err, errlen);
+        if (rc == DB_OK)
+            rc = db_write_slice(d, false, &d->cnt, 0, d->cnt.len, n, err,
+                                errlen);
+        return rc;
+    }
+    for (size_t i = 0; i < d->nunits && rc == DB_OK; i++) {
+        const struct db_unit *u = &d->units[i];
+
+        rc = db_savepoint_begin(d, err, errlen);
+        if (rc == DB_OK) {
+            int w = db_write_slice(d, true, &d->pos, u->pos_off, u->pos_end,
+                                   n, err, errlen);
+            if (w == DB_OK)
+                w = db_write_slice(d, false, &d->cnt, u->cnt_off, u->cnt_end,
+                                   n, err, errlen);
+            rc = db_savepoint_end(d, w, err, errlen);
+        }
+        if (rc == DB_REFUSED) {
+            rc = db_write_rows_narrow(d, true, u->vid, &d->pos, u->pos_off,
+                                      u->pos_end, n, err, errlen);
+            if (rc == DB_OK)
+                rc = db_write_rows_narrow(d, false, u->vid, &d->cnt,
+                                          u->cnt_off, u->cnt_end, n, err,
+                                          errlen);
+        }
+    }
+    return rc;
+}
+
+/* One transaction of everything staged. On a data error the transaction
+ * is rolled back and DB_REFUSED returned, the connection kept. */
+static int db_commit_once(struct db *d, bool narrow, uint64_t *n, char *err,
+                          size_t errlen)
+{
+    size_t ndead = d->ndead;
+    int rc;
+
+    *n = 0;
+    d->sqlstate[0] = '\0';
+    rc = db_exec(d, "BEGIN", err, errlen);
+    if (rc == DB_OK)
+        rc = db_write_all_rows(d, narrow, n, err, errlen);
+    /* The seqs of vehicles whose watermark needs the walk, new or re-sent:
+     * a re-send after a database crash refills what the unlogged table
+     * lost. */
+    if (rc == DB_OK)
+        rc = db_pending_add(d, err, errlen);
+    if (rc == DB_OK)
+        rc = db_write_dead(d, narrow, err, errlen);
+    if (rc == DB_OK)
+        rc = db_write_status(d, narrow, err, errlen);
+    if (rc == DB_OK)
+        rc = db_exec(d, "COMMIT", err, errlen);
+    if (rc == DB_OK)
+        return DB_OK;
+    /* Dead letters a narrowing added belong to that attempt only. */
+    for (size_t i = ndead; i < d->ndead; i++) {
+        free(d->dead[i].topic);
+        free(d->dead[i].vid);
+        free(d->dead[i].reason);
+        free(d->dead[i].payload);
+    }
+    d->ndead = ndead;
+    if (db_data_error(d) &&
+        db_exec(d, "ROLLBACK", NULL, 0) == DB_OK)
+        return DB_REFUSED;
+    return rc;
+}
+
 int db_commit(struct db *d, db_ack_fn on_ack, void *arg, uint64_t *inserted,
               char *err, size_t errlen)
 {
@@ -1162,30 +1554,24 @@ int db_commit(struct db *d, db_ack_fn on_ack, void *arg, uint64_t *inserted,
     }
     for (size_t i = 0; i < d->nveh; i++)
         d->veh[i].fast_w = db_classify(d, &d->veh[i]);
-    rc = db_exec(d, "BEGIN", err, errlen);
-    if (rc == DB_OK && d->npos)
-        rc = db_write_rows(d, "positions", "stage_positions",
-                           "vehicle_id, seq, service_day, t, backlog,"
-                           " time_source, lat, lon, speed, track, alt, hdop,"
-                           " fix_mode, sats_used",
-                           &d->pos, &n, err, errlen);
-    if (rc == DB_OK && d->ncnt)
-        rc = db_write_rows(d, "passenger_counts", "stage_counts",
-                           "vehicle_id, seq, service_day, t, backlog,"
-                           " time_source, door, boarded, alighted, door_open,"
-                           " door_close, load_after, lat, lon, quality",
-                           &d->cnt, &n, err, errlen);
-    /* The seqs of vehicles whose watermark needs the walk, new or re-sent:
-     * a re-send after a database crash refills what the unlogged table
-     * lost. */
-    if (rc == DB_OK)
-        rc = db_pending_add(d, err, errlen);
-    if (rc == DB_OK)
-        rc = db_write_dead(d, err, errlen);
-    if (rc == DB_OK)
-        rc = db_write_status(d, err, errlen);
-    if (rc == DB_OK)
-        rc = db_exec(d, "COMMIT", err, errlen);
+    rc = db_commit_once(d, false, &n, err, errlen);
+    if (rc == DB_REFUSED && strcmp(d->sqlstate, "23514") == 0) {
+        /* "No partition for the row": another backend's retention dropped
+         * a day this process remembered as there. Ask again, once. */
+        d->nknown_days = 0;
+        rc = db_ensure_partitions(d, err, errlen);
+        if (rc == DB_OK)
+            rc = db_commit_once(d, false, &n, err, errlen);
+    }
+    if (rc == DB_REFUSED) {
+        /* Some row, status or dead letter is refused for what it holds:
+         * find it (batch by batch, then row by row), make it a dead
+         * letter, commit the rest. One bad message must not hold up
+         * every vehicle's records. */
+        rc = db_commit_once(d, true, &n, err, errlen);
+        if (rc == DB_REFUSED)
+            rc = DB_ERR_QUERY; /* narrowed and still refused: give up */
+    }
     if (rc != DB_OK) {
         /* Keep the staged rows: they are retried on the next connection. */
         db_drop(d);

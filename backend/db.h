@@ -36,10 +36,17 @@ int db_migrate(struct db *d, char *err, size_t errlen);
 int db_prepare(struct db *d, char *err, size_t errlen);
 
 /*
- * Stage a validated batch for the next commit. Staged rows live in memory
- * only: on a crash they are lost, which is safe because nothing staged is
+ * Stage a batch of validated records for the next commit (the batch may
+ * hold none: then only its oldest_held_seq is noted, which the caller has
+ * bounded with wire_batch_held_bound). Staged rows live in memory only: on
+ * a crash they are lost, which is safe because nothing staged is
  * acknowledged, so the bus sends it again. Returns DB_ERR_FULL when over
  * max_staged records; the caller drops the batch (the bus re-sends it).
+ *
+ * If the commit is refused for what some rows hold (a data or integrity
+ * error), it is narrowed down: batch by batch, then row by row; each
+ * refused row becomes a dead letter with its seq settled, each refused
+ * status a dead letter, and the rest commits (db_narrowed counts them).
  */
 int db_stage_batch(struct db *d, const struct wire_batch *b);
 
@@ -48,13 +55,28 @@ int db_stage_batch(struct db *d, const struct wire_batch *b);
 int db_stage_dead(struct db *d, const char *topic, const char *vid,
                   const char *reason, const void *payload, size_t len);
 
-/* Stage a vehicle's status report (the last one per vehicle wins). */
+/*
+ * Stage the dead letter of one refused record of vid's batch (payload: the
+ * batch's), and settle its seq: it counts for the watermark as if stored,
+ * so the watermark passes it and the bus frees it. A seq outside
+ * 1..INT64_MAX is not settled. DB_ERR_FULL when 10,000 dead letters are
+ * staged already (then nothing is staged: the bus re-sends the record).
+ */
+int db_stage_dead_record(struct db *d, const char *topic, const char *vid,
+                         uint64_t seq, const char *reason,
+                         const void *payload, size_t len);
+
+/* Stage a vehicle's status report (the last one per vehicle wins); the
+ * caller has checked it with wire_status_validate. */
 int db_stage_status(struct db *d, const struct wire_status *s);
 
 size_t db_staged_records(const struct db *d);
 size_t db_staged_items(const struct db *d); /* records + dead + status */
 
-/* Called once per vehicle after a commit with its new watermark. */
+/* Called once per vehicle after a commit with its new watermark: never
+ * lower than one this handle reported before. (Two backends may still
+ * publish theirs in either order; the next commit of the vehicle by
+ * either corrects the retained ack.) */
 typedef void (*db_ack_fn)(void *arg, const char *vid, uint64_t acked_seq);
 
 /*
@@ -76,6 +98,10 @@ int db_drop_positions_before(struct db *d, int64_t t_ms, int *dropped,
 
 /* Commits done and rows written since start (for metrics). */
 uint64_t db_commits(const struct db *d);
+
+/* Rows, statuses and dead letters that commits refused for their content
+ * and narrowed out, since start. */
+uint64_t db_narrowed(const struct db *d);
 
 /* The connection's socket, or -1 when not connected. Between commits it is
  * idle, so poll it for POLLIN: it becomes readable when the server ends the

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "trips.h"
+
 #define GTFS_LOCK 0x47544653LL /* advisory lock key: "GTFS" */
 #define GTFS_MAX_COLS 64
 #define GTFS_HEADER_MAX 4096
@@ -325,6 +327,14 @@ static int gtfs_load_file(struct gtfs_ctx *c, const struct gtfs_file *gf,
     return gtfs_exec(c, gf->file, sql);
 }
 
+/* Longest id the trip rebuild takes: TRIPS_ID_MAX less the NUL. */
+#define GTFS_ID_MAX_TEXT "63"
+_Static_assert(TRIPS_ID_MAX == 64, "GTFS_ID_MAX_TEXT follows TRIPS_ID_MAX");
+#define GTFS_ID_BAD(col)                                                      \
+    "(octet_length(" col ") > " GTFS_ID_MAX_TEXT " OR strpos(" col            \
+    ", chr(9)) > 0 OR strpos(" col ", chr(10)) > 0 OR strpos(" col            \
+    ", chr(13)) > 0 OR strpos(" col ", chr(92)) > 0)"
+
 /* Checks PostgreSQL's constraints cannot express. Each query returns the
  * offending row's description, or no row. */
 static const struct gtfs_check {
@@ -362,6 +372,24 @@ static const struct gtfs_check {
      "SELECT format('trip %s: shape_id %s is not in shapes.txt', trip_id,"
      " shape_id) FROM gtfs_trips WHERE shape_id IS NOT NULL"
      " AND shape_id NOT IN (SELECT shape_id FROM gtfs_shapes)"
+     " ORDER BY trip_id LIMIT 1"},
+    /* The trip rebuild holds ids in TRIPS_ID_MAX (64) bytes and writes them
+     * as COPY text: a longer id would be compared cut short (every stop
+     * time a trip of its own), a tab, newline or backslash would shift the
+     * row's columns. Such a feed is refused here, naming the id. */
+    {"stops.txt",
+     "SELECT format('stop_id %s is longer than " GTFS_ID_MAX_TEXT " bytes or"
+     " holds a tab, newline or backslash', stop_id) FROM gtfs_stops"
+     " WHERE " GTFS_ID_BAD("stop_id") " ORDER BY stop_id LIMIT 1"},
+    {"routes.txt",
+     "SELECT format('route_id %s is longer than " GTFS_ID_MAX_TEXT " bytes or"
+     " holds a tab, newline or backslash', route_id) FROM gtfs_routes"
+     " WHERE " GTFS_ID_BAD("route_id") " ORDER BY route_id LIMIT 1"},
+    {"trips.txt",
+     "SELECT format('trip_id %s or its block_id %s is longer than "
+     GTFS_ID_MAX_TEXT " bytes or holds a tab, newline or backslash', trip_id,"
+     " block_id) FROM gtfs_trips WHERE " GTFS_ID_BAD("trip_id") " OR ("
+     " block_id IS NOT NULL AND " GTFS_ID_BAD("block_id") ")"
      " ORDER BY trip_id LIMIT 1"},
     {NULL, NULL},
 };

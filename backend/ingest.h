@@ -19,23 +19,38 @@ enum ingest_reason {
     INGEST_R_COUNT
 };
 
+/* What ingest_message did with a message. */
+enum ingest_err {
+    INGEST_OK = 0,            /* staged (records refused one by one are
+                                 dead letters: ingest_stats.dead_records) */
+    INGEST_ERR_REFUSED = -1,  /* the whole message is a dead letter */
+    INGEST_ERR_OVERLOAD = -2, /* staging full: nothing staged, the bus
+                                 re-sends */
+};
+
 struct ingest_stats {
     uint64_t messages;     /* MQTT messages seen */
     uint64_t records;      /* records staged */
     uint64_t statuses;
-    uint64_t rejected[INGEST_R_COUNT];
+    uint64_t dead_records; /* records refused alone, their seqs settled */
+    uint64_t rejected[INGEST_R_COUNT]; /* messages (records for INVALID) */
 };
 
 const char *ingest_reason_name(enum ingest_reason r);
 
 /*
- * Handle one message. Telemetry is decoded and validated against the topic
- * and the window `w` around `now_ms` (NULL: defaults); good batches are staged in `d`, bad ones staged as dead
- * letters with the reason. Status reports are staged too. Returns the reason
- * it was refused, or -1 when it was accepted. Never fails the process.
+ * Handle one message. Telemetry is decoded and its envelope checked against
+ * the topic; then each record on its own against the rule set, with the
+ * window `w` around `now_ms` (NULL: defaults): good records are staged in
+ * `d`, each bad one becomes a dead letter with its seq, which is settled so
+ * the watermark passes it. The batch's oldest_held_seq claim is bounded by
+ * its lowest seq. Status reports are checked with wire_status_validate and
+ * staged, or dead-lettered. Returns an ingest_err; for INGEST_ERR_REFUSED
+ * and INGEST_ERR_OVERLOAD `*reason` (may be NULL) says why. Never fails the
+ * process.
  */
 int ingest_message(struct db *d, struct ingest_stats *st, const char *topic,
                    const void *payload, size_t len, int64_t now_ms,
-                   const struct wire_window *w);
+                   const struct wire_window *w, enum ingest_reason *reason);
 
 #endif

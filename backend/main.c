@@ -212,6 +212,13 @@ static void backend_collect(void *arg, struct metrics_buf *m)
                         "(dropped for the bus to re-send)",
                         l, st->rejected[r]);
     }
+    metrics_counter(m, "shuttle_backend_records_refused_total",
+                    "records refused alone (dead letters, seqs settled)", NULL,
+                    st->dead_records);
+    metrics_counter(m, "shuttle_backend_commit_narrowed_total",
+                    "rows, statuses and dead letters a commit refused for "
+                    "their content and set aside",
+                    NULL, db_narrowed(b->db));
     metrics_counter(m, "shuttle_backend_records_committed_total",
                     "new rows committed (re-sent duplicates not counted)", NULL,
                     b->committed);
@@ -283,24 +290,30 @@ static void backend_on_message(void *arg, const char *topic,
                                const void *payload, size_t len, bool retained)
 {
     struct backend *b = arg;
+    enum ingest_reason why = INGEST_R_COUNT;
+    uint64_t dead = b->stats.dead_records;
     int r = ingest_message(b->db, &b->stats, topic, payload, len,
-                           clock_wall_ms(), &b->window);
+                           clock_wall_ms(), &b->window, &why);
 
     /* Full (records or days): commit what is staged and try once more. */
-    if (r == INGEST_R_OVERLOAD && db_staged_items(b->db) > 0 &&
+    if (r == INGEST_ERR_OVERLOAD && db_staged_items(b->db) > 0 &&
         db_connected(b->db)) {
         backend_commit(b);
         b->stats.rejected[INGEST_R_OVERLOAD]--;
         b->stats.messages--;
         r = ingest_message(b->db, &b->stats, topic, payload, len,
-                           clock_wall_ms(), &b->window);
+                           clock_wall_ms(), &b->window, &why);
     }
 
-    if (r >= 0)
+    if (r != INGEST_OK)
         log_warnx("refused message on %s (%zu bytes): %s", topic, len,
-                  ingest_reason_name(r));
+                  ingest_reason_name(why));
     else
         backend_seen(b, topic);
+    if (b->stats.dead_records > dead)
+        log_warnx("refused %" PRIu64 " record(s) on %s: dead letters, "
+                  "their seqs settled",
+                  b->stats.dead_records - dead, topic);
     if (b->first_staged_ms == 0 && db_staged_items(b->db) > 0)
         b->first_staged_ms = clock_mono_ms();
 }
@@ -407,13 +420,19 @@ static void backend_commit(struct backend *b)
     char err[512];
     uint64_t n = 0;
     size_t records = db_staged_records(b->db);
+    uint64_t narrowed;
     int64_t t0;
     int rc;
 
     if (db_staged_items(b->db) == 0 || !db_connected(b->db))
         return;
     t0 = clock_mono_us();
+    narrowed = db_narrowed(b->db);
     rc = db_commit(b->db, backend_on_ack, b, &n, err, sizeof err);
+    if (db_narrowed(b->db) > narrowed)
+        log_warnx("commit refused %" PRIu64 " item(s) for their content: "
+                  "dead letters, the rest committed",
+                  db_narrowed(b->db) - narrowed);
     if (rc != DB_OK) {
         b->commit_failures++;
         log_warnx("commit failed, keeping %zu staged records: %s",

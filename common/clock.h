@@ -20,11 +20,15 @@ int64_t clock_mono_us(void);
  */
 int64_t clock_backoff_next(int64_t *backoff_ms, int64_t max_ms);
 
-/* Room for the text of clock_text_ms and clock_text_day. */
-#define CLOCK_TEXT_MAX 32
+/* Room for the text of clock_text_ms and clock_text_day, for any int64:
+ * "-292275055-05-16 16:47:04.192+00" is 32 characters and a NUL. */
+#define CLOCK_TEXT_MAX 40
 
 /* "YYYY-MM-DD HH:MM:SS.mmm+00" (UTC) for Unix ms: what PostgreSQL reads as
- * a timestamptz. `buf` holds CLOCK_TEXT_MAX bytes. Returns buf. */
+ * a timestamptz for years 1..9999 (the rule set keeps stored times there).
+ * Any int64 is safe: years beyond four digits get more digits (and a
+ * minus sign before year 0), never more than CLOCK_TEXT_MAX - 1
+ * characters. `buf` holds CLOCK_TEXT_MAX bytes. Returns buf. */
 char *clock_text_ms(char *buf, int64_t ms);
 
 /* "YYYY-MM-DD" of `days` since 1970-01-01. `buf` holds CLOCK_TEXT_MAX. */

@@ -29,6 +29,83 @@ static void wire_why(char *why, size_t whylen, const char *fmt, ...)
     va_end(ap);
 }
 
+/*
+ * The last instant every consumer reads: 9999-12-31T23:59:59.999Z. A
+ * timestamp column holds more, but ISO text, reports and the bus's own
+ * formatting stop at four-digit years.
+ */
+#define WIRE_T_MAX_MS 253402300799999LL
+
+/* Copy a decoded string into a fixed field, cutting a too-long one at a
+ * character boundary so the cut never makes valid UTF-8 invalid. */
+static void wire__copy_text(char *dst, size_t dstlen, const char *src)
+{
+    size_t n = strlen(src);
+
+    if (n >= dstlen) {
+        n = dstlen - 1;
+        while (n > 0 && ((unsigned char)src[n] & 0xC0) == 0x80)
+            n--;
+    }
+    memcpy(dst, src, n);
+    dst[n] = '\0';
+}
+
+bool wire_utf8_ok(const char *s)
+{
+    const unsigned char *p = (const unsigned char *)s;
+
+    while (*p) {
+        uint32_t c;
+        int more;
+
+        if (*p < 0x80) {
+            /* C0 controls and DEL have no place in a label; they would
+             * also need escaping in every text format downstream. */
+            if (*p < 0x20 || *p == 0x7f)
+                return false;
+            p++;
+            continue;
+        }
+        if (*p >= 0xC2 && *p <= 0xDF) {
+            c = *p & 0x1Fu;
+            more = 1;
+        } else if (*p >= 0xE0 && *p <= 0xEF) {
+            c = *p & 0x0Fu;
+            more = 2;
+        } else if (*p >= 0xF0 && *p <= 0xF4) {
+            c = *p & 0x07u;
+            more = 3;
+        } else {
+            return false; /* continuation byte first, C0/C1, or > U+10FFFF */
+        }
+        p++;
+        for (int i = 0; i < more; i++, p++) {
+            if ((*p & 0xC0) != 0x80)
+                return false; /* also stops at the terminating NUL */
+            c = (c << 6) | (*p & 0x3Fu);
+        }
+        /* Overlong forms, UTF-16 surrogates, beyond U+10FFFF. */
+        if ((more == 2 && c < 0x800) || (more == 3 && c < 0x10000) ||
+            (c >= 0xD800 && c <= 0xDFFF) || c > 0x10FFFF)
+            return false;
+    }
+    return true;
+}
+
+/* Printable ASCII only, from `extra` or alphanumerics. */
+static bool wire__ascii_ok(const char *s, const char *extra)
+{
+    for (; *s; s++) {
+        char c = *s;
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+              (c >= '0' && c <= '9') || (c && strchr(extra, c))))
+            return false;
+    }
+    return true;
+}
+
 const char *wire_strerror(int err)
 {
     switch (err) {
@@ -401,12 +478,32 @@ void wire_batch_free(struct wire_batch *b)
     b->n = 0;
 }
 
+/* Is t within [now - past, now + future] and inside WIRE_T_MAX_MS? In
+ * 64-bit arithmetic that cannot overflow, whatever the window says. */
+static bool wire__time_in(int64_t t, int64_t now_ms,
+                          const struct wire_window *w)
+{
+    int64_t past = w ? w->past_ms : WIRE_PAST_MS;
+    int64_t future = w ? w->future_ms : WIRE_FUTURE_MS;
+
+    if (t < 0 || t > WIRE_T_MAX_MS || now_ms < 0 || now_ms > WIRE_T_MAX_MS)
+        return false;
+    if (past < 0)
+        past = 0;
+    if (future < 0)
+        future = 0;
+    /* Both sides are now within [-2^62, 2^62]: no overflow. */
+    if (past > WIRE_T_MAX_MS)
+        past = WIRE_T_MAX_MS;
+    if (future > WIRE_T_MAX_MS)
+        future = WIRE_T_MAX_MS;
+    return t >= now_ms - past && t <= now_ms + future;
+}
+
 int wire_record_validate(const struct wire_record *r, int64_t now_ms,
                          const struct wire_window *w, char *why,
                          size_t whylen)
 {
-    int64_t past = w ? w->past_ms : WIRE_PAST_MS;
-    int64_t future = w ? w->future_ms : WIRE_FUTURE_MS;
 
     if (r->seq == 0) {
         wire_why(why, whylen, "seq 0 is reserved");
@@ -417,7 +514,7 @@ int wire_record_validate(const struct wire_record *r, int64_t now_ms,
                  (unsigned long long)r->seq);
         return WIRE_ERR_INVALID;
     }
-    if (r->t_ms < now_ms - past || r->t_ms > now_ms + future) {
+    if (!wire__time_in(r->t_ms, now_ms, w)) {
         wire_why(why, whylen, "seq %llu: time %lld ms is %s",
                  (unsigned long long)r->seq, (long long)r->t_ms,
                  r->t_ms > now_ms ? "too far in the future"
@@ -479,6 +576,20 @@ int wire_record_validate(const struct wire_record *r, int64_t now_ms,
                      (unsigned long long)r->seq);
             return WIRE_ERR_INVALID;
         }
+        /* Door times are observation times like t: the same window, or
+         * they would reach the database (and the report) unchecked. */
+        if ((c->door_open_ms && !wire__time_in(c->door_open_ms, now_ms, w)) ||
+            (c->door_close_ms && !wire__time_in(c->door_close_ms, now_ms, w))) {
+            wire_why(why, whylen,
+                     "seq %llu: door time %lld ms is outside the time window",
+                     (unsigned long long)r->seq,
+                     (long long)(c->door_open_ms &&
+                                         !wire__time_in(c->door_open_ms,
+                                                        now_ms, w)
+                                     ? c->door_open_ms
+                                     : c->door_close_ms));
+            return WIRE_ERR_INVALID;
+        }
         if (c->door_open_ms && c->door_close_ms &&
             c->door_close_ms < c->door_open_ms) {
             wire_why(why, whylen, "seq %llu: door closed before it opened",
@@ -497,9 +608,9 @@ int wire_record_validate(const struct wire_record *r, int64_t now_ms,
     return WIRE_ERR_INVALID;
 }
 
-int wire_batch_validate(const struct wire_batch *b, const char *topic_vid,
-                        int64_t now_ms, const struct wire_window *w,
-                        char *why, size_t whylen)
+int wire_batch_validate_header(const struct wire_batch *b,
+                               const char *topic_vid, char *why,
+                               size_t whylen)
 {
     if (!wire_vid_ok(b->vehicle_id)) {
         wire_why(why, whylen, "malformed vehicle id in payload");
@@ -514,10 +625,124 @@ int wire_batch_validate(const struct wire_batch *b, const char *topic_vid,
         wire_why(why, whylen, "batch holds no records");
         return WIRE_ERR_INVALID;
     }
-    for (size_t i = 0; i < b->n; i++) {
-        int rc = wire_record_validate(&b->records[i], now_ms, w, why, whylen);
-        if (rc != WIRE_OK)
-            return rc;
+    if (b->oldest_held_seq > (uint64_t)INT64_MAX) {
+        wire_why(why, whylen, "oldest held seq %llu exceeds the database's "
+                              "bigint",
+                 (unsigned long long)b->oldest_held_seq);
+        return WIRE_ERR_INVALID;
+    }
+    return WIRE_OK;
+}
+
+uint64_t wire_batch_held_bound(const struct wire_batch *b)
+{
+    uint64_t low = UINT64_MAX;
+
+    for (size_t i = 0; i < b->n; i++)
+        if (b->records[i].seq < low)
+            low = b->records[i].seq;
+    /* The bus sends from what it holds, so nothing it sends lies below
+     * what it says it holds: a claim above the batch is not believed. */
+    return b->oldest_held_seq <= low ? b->oldest_held_seq : low;
+}
+
+int wire_batch_validate(const struct wire_batch *b, const char *topic_vid,
+                        int64_t now_ms, const struct wire_window *w,
+                        char *why, size_t whylen)
+{
+    int rc = wire_batch_validate_header(b, topic_vid, why, whylen);
+
+    if (rc != WIRE_OK)
+        return rc;
+    for (size_t i = 0; i < b->n && rc == WIRE_OK; i++)
+        rc = wire_record_validate(&b->records[i], now_ms, w, why, whylen);
+    return rc;
+}
+
+int wire_status_validate(const struct wire_status *s, const char *topic_vid,
+                         char *why, size_t whylen)
+{
+    const struct {
+        const char *name;
+        uint64_t v;
+    } counters[] = {
+        {"spool_records", s->spool_records},
+        {"spool_bytes", s->spool_bytes},
+        {"dropped_positions", s->dropped_positions},
+        {"dropped_counts", s->dropped_counts},
+        {"next_seq", s->next_seq},
+        {"acked_seq", s->acked_seq},
+        {"counter_rejected", s->counter_rejected},
+    };
+
+    if (!wire_vid_ok(s->vehicle_id)) {
+        wire_why(why, whylen, "malformed vehicle id in payload");
+        return WIRE_ERR_VEHICLE;
+    }
+    if (topic_vid && strcmp(s->vehicle_id, topic_vid) != 0) {
+        wire_why(why, whylen, "payload vehicle '%s' differs from topic's '%s'",
+                 s->vehicle_id, topic_vid);
+        return WIRE_ERR_VEHICLE;
+    }
+    if ((unsigned)s->state > WIRE_ONLINE) {
+        wire_why(why, whylen, "unknown state %d", (int)s->state);
+        return WIRE_ERR_INVALID;
+    }
+    /* Not the record window: a bus without a fix may report its 1970
+     * system clock, and its health is still worth keeping. */
+    if (s->t_ms < 0 || s->t_ms > WIRE_T_MAX_MS) {
+        wire_why(why, whylen, "status time %lld ms outside 1970..9999",
+                 (long long)s->t_ms);
+        return WIRE_ERR_INVALID;
+    }
+    if (s->gps_mode > 3) {
+        wire_why(why, whylen, "gps mode %u is not 0..3", s->gps_mode);
+        return WIRE_ERR_INVALID;
+    }
+    for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++) {
+        if (counters[i].v > (uint64_t)INT64_MAX) {
+            wire_why(why, whylen, "%s %llu exceeds the database's bigint",
+                     counters[i].name, (unsigned long long)counters[i].v);
+            return WIRE_ERR_INVALID;
+        }
+    }
+    if (!wire_utf8_ok(s->version)) {
+        wire_why(why, whylen, "version is not printable UTF-8");
+        return WIRE_ERR_INVALID;
+    }
+    if (!wire__ascii_ok(s->config_hash, "")) {
+        wire_why(why, whylen, "config hash is not alphanumeric");
+        return WIRE_ERR_INVALID;
+    }
+    if (!wire__ascii_ok(s->counter_state, "_-")) {
+        wire_why(why, whylen, "counter state is not [A-Za-z0-9_-]");
+        return WIRE_ERR_INVALID;
+    }
+    return WIRE_OK;
+}
+
+int wire_ack_validate(const struct wire_ack *a, const char *topic_vid,
+                      char *why, size_t whylen)
+{
+    if (!wire_vid_ok(a->vehicle_id)) {
+        wire_why(why, whylen, "malformed vehicle id in payload");
+        return WIRE_ERR_VEHICLE;
+    }
+    if (topic_vid && strcmp(a->vehicle_id, topic_vid) != 0) {
+        wire_why(why, whylen, "payload vehicle '%s' differs from topic's '%s'",
+                 a->vehicle_id, topic_vid);
+        return WIRE_ERR_VEHICLE;
+    }
+    /* Seqs are bigint in the database, so no honest ack is above this. */
+    if (a->seq > (uint64_t)INT64_MAX) {
+        wire_why(why, whylen, "ack seq %llu exceeds the database's bigint",
+                 (unsigned long long)a->seq);
+        return WIRE_ERR_INVALID;
+    }
+    if (a->t_ms < 0 || a->t_ms > WIRE_T_MAX_MS) {
+        wire_why(why, whylen, "ack time %lld ms outside 1970..9999",
+                 (long long)a->t_ms);
+        return WIRE_ERR_INVALID;
     }
     return WIRE_OK;
 }
@@ -583,13 +808,13 @@ int wire_status_decode(const uint8_t *buf, size_t len, struct wire_status *s)
                                                               : WIRE_OFFLINE;
     s->t_ms = pb->t_ms;
     if (pb->version)
-        snprintf(s->version, sizeof s->version, "%s", pb->version);
+        wire__copy_text(s->version, sizeof s->version, pb->version);
     if (pb->config_hash)
-        snprintf(s->config_hash, sizeof s->config_hash, "%s",
-                 pb->config_hash);
+        wire__copy_text(s->config_hash, sizeof s->config_hash,
+                        pb->config_hash);
     if (pb->counter_state)
-        snprintf(s->counter_state, sizeof s->counter_state, "%s",
-                 pb->counter_state);
+        wire__copy_text(s->counter_state, sizeof s->counter_state,
+                        pb->counter_state);
     s->spool_records = pb->spool_records;
     s->spool_bytes = pb->spool_bytes;
     s->oldest_unacked_age_s = pb->oldest_unacked_age_s;

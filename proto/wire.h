@@ -86,7 +86,8 @@ enum wire_status_state { WIRE_OFFLINE = 0, WIRE_ONLINE = 1 };
 struct wire_status {
     char vehicle_id[WIRE_VID_MAX + 1];
     enum wire_status_state state;
-    int64_t t_ms;
+    int64_t t_ms; /* 0: unknown */
+    /* Decoding cuts too-long strings at a character boundary. */
     char version[32];
     char config_hash[17];
     uint64_t spool_records, spool_bytes;
@@ -154,20 +155,66 @@ struct wire_window {
 };
 
 /*
- * Validate one record's meaning: coordinates in range and not (0,0), fix
- * mode 2 or 3, time within [now - past, now + future] (`now_ms` is the
- * receiver's clock; `w` NULL means the defaults), counts within bounds.
+ * Validate one record's meaning: seq 1..INT64_MAX, coordinates in range
+ * and not (0,0), fix mode 2 or 3, time (and door times) within
+ * [now - past, now + future] and 1970..9999 (`now_ms` is the receiver's
+ * clock; `w` NULL means the defaults), counts within bounds.
  * Returns WIRE_OK or WIRE_ERR_INVALID with a reason in why.
  */
 int wire_record_validate(const struct wire_record *r, int64_t now_ms,
                          const struct wire_window *w, char *why,
                          size_t whylen);
 
-/* Validate a batch's vehicle id against the topic's and every record; the
- * first bad record makes the whole batch a dead letter. */
+/*
+ * The rule set. What a record, a status and an ack may contain is decided
+ * here and only here: the backend applies it to what it receives, the bus
+ * to what it is about to journal and to the acks it gets. A message that
+ * passes can be stored: every integer fits its database column, every time
+ * renders as a timestamp, every string is valid UTF-8 of its charset.
+ *
+ * Door times (door_open_ms, door_close_ms) when given must lie in the same
+ * window as t_ms, and close not before open.
+ */
+
+/* The envelope of a batch alone: vehicle id well-formed and equal to the
+ * topic's (topic_vid NULL: not compared), at least one record,
+ * oldest_held_seq within bigint. WIRE_OK, WIRE_ERR_VEHICLE or
+ * WIRE_ERR_INVALID with a reason. Records are judged one by one with
+ * wire_record_validate: a bad one is that record's fate, not the batch's. */
+int wire_batch_validate_header(const struct wire_batch *b,
+                               const char *topic_vid, char *why,
+                               size_t whylen);
+
+/* Header and every record; the first bad record fails the whole batch
+ * (for a sender checking what it built). */
 int wire_batch_validate(const struct wire_batch *b, const char *topic_vid,
                         int64_t now_ms, const struct wire_window *w,
                         char *why, size_t whylen);
+
+/* The batch's oldest_held_seq claim as far as the batch itself supports
+ * it: never above its lowest record seq (0 when not given). */
+uint64_t wire_batch_held_bound(const struct wire_batch *b);
+
+/*
+ * A status: vehicle id as for a batch; t_ms 0 (unknown) or within
+ * 1970..9999 (not the record window: a bus without a fix reports its
+ * system clock); gps_mode 0..3; every uint64 counter <= INT64_MAX;
+ * version printable UTF-8 (no control characters); config_hash
+ * [A-Za-z0-9]*; counter_state [A-Za-z0-9_-]*. Returns WIRE_OK,
+ * WIRE_ERR_VEHICLE or WIRE_ERR_INVALID with a reason in why.
+ */
+int wire_status_validate(const struct wire_status *s, const char *topic_vid,
+                         char *why, size_t whylen);
+
+/* An ack: vehicle id as for a batch, seq <= INT64_MAX (no seq above is
+ * ever committed), t_ms 0 or within 1970..9999. Whether the seq is above
+ * what the bus issued is the bus's own check. */
+int wire_ack_validate(const struct wire_ack *a, const char *topic_vid,
+                      char *why, size_t whylen);
+
+/* True if `s` is valid UTF-8 (shortest forms, no surrogates, at most
+ * U+10FFFF) without C0 control characters or DEL. */
+bool wire_utf8_ok(const char *s);
 
 /* True if `vid` is a well-formed vehicle id. */
 bool wire_vid_ok(const char *vid);

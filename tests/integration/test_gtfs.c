@@ -247,6 +247,20 @@ static void test_load_check_reload(void **state)
     assert_non_null(strstr(slurp(log), "stops.txt"));
     assert_non_null(strstr(slurp(log), "line 3, column stop_lat"));
 
+    /* A trip id longer than the trip rebuild holds (63 bytes) is refused
+     * at load, naming it, rather than compared cut short later. */
+    snprintf(cmd, sizeof cmd,
+             "cp '%s'/*.txt '%s'/ && sed -i 's/R1-IN-0600,/R1-IN-0600-%s,/' "
+             "'%s/trips.txt' '%s/stop_times.txt'",
+             feed_dir, bad,
+             "with-a-suffix-that-makes-it-longer-than-sixty-three-bytes",
+             bad, bad);
+    assert_int_equal(system(cmd), 0);
+    assert_int_equal(load_feed(bad, log, sizeof log), 1);
+    assert_non_null(strstr(slurp(log), "trips.txt"));
+    assert_non_null(strstr(slurp(log), "longer than 63 bytes"));
+    check_feed();
+
     /* Extra columns a real feed may carry are ignored, not fatal. */
     snprintf(cmd, sizeof cmd,
              "cp '%s'/*.txt '%s'/ && sed -i '1s/\\r$/,vendor_note\\r/; "

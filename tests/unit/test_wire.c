@@ -979,6 +979,221 @@ static void test_validate_batch(void **state)
     free(b.records);
 }
 
+
+/* Door times are times: the same window as t, not only in order. */
+static void test_validate_door_times(void **state)
+{
+    struct wire_record r, ok = make_count(42, NOW_MS - 1000, true);
+    const int64_t bad[] = {1, NOW_MS - 401 * DAY_MS, NOW_MS + 2 * DAY_MS,
+                           10000000000000000LL, -4000000000000000000LL,
+                           INT64_MIN, INT64_MAX};
+
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        r = ok, r.u.count.door_open_ms = bad[i];
+        if (bad[i] > r.u.count.door_close_ms)
+            r.u.count.door_close_ms = 0; /* not "closed before" */
+        expect_invalid(&r, "door time");
+        r = ok, r.u.count.door_close_ms = bad[i];
+        if (bad[i] < r.u.count.door_open_ms)
+            r.u.count.door_open_ms = 0;
+        expect_invalid(&r, "door time");
+    }
+    /* Only one known, the other 0 (unknown): fine. */
+    r = ok, r.u.count.door_open_ms = 0;
+    expect_valid(&r);
+    r = ok, r.u.count.door_close_ms = 0;
+    expect_valid(&r);
+}
+
+/* Times that would overflow a naive now - past: refused, no UB. */
+static void test_validate_time_extremes(void **state)
+{
+    struct wire_record r = make_position(7, NOW_MS, false);
+    struct wire_window huge = {INT64_MAX, INT64_MAX};
+    char why[256];
+
+    r.t_ms = INT64_MIN;
+    expect_invalid(&r, "too far in the past");
+    r.t_ms = 10000000000000000LL;
+    expect_invalid(&r, "future");
+    r.t_ms = INT64_MIN;
+    assert_int_equal(wire_record_validate(&r, NOW_MS, &huge, why, sizeof why),
+                     WIRE_ERR_INVALID);
+    r.t_ms = INT64_MAX;
+    assert_int_equal(wire_record_validate(&r, NOW_MS, &huge, why, sizeof why),
+                     WIRE_ERR_INVALID);
+    r.t_ms = 1; /* 1970, inside a huge window: still a valid time */
+    assert_int_equal(wire_record_validate(&r, NOW_MS, &huge, why, sizeof why),
+                     WIRE_OK);
+}
+
+static struct wire_status good_status(void)
+{
+    struct wire_status s;
+
+    memset(&s, 0, sizeof s);
+    snprintf(s.vehicle_id, sizeof s.vehicle_id, "%s", VID);
+    s.state = WIRE_ONLINE;
+    s.t_ms = NOW_MS;
+    snprintf(s.version, sizeof s.version, "0.1.0-\xc3\xa9");
+    snprintf(s.config_hash, sizeof s.config_hash, "0123456789abcdef");
+    snprintf(s.counter_state, sizeof s.counter_state, "silent");
+    s.gps_mode = 3;
+    s.next_seq = 5000;
+    s.acked_seq = 4999;
+    return s;
+}
+
+static void expect_status(const struct wire_status *s, int want,
+                          const char *needle)
+{
+    char why[256] = "";
+
+    assert_int_equal(wire_status_validate(s, VID, why, sizeof why), want);
+    if (needle && !strstr(why, needle))
+        fail_msg("reason '%s' lacks '%s'", why, needle);
+}
+
+static void test_validate_status(void **state)
+{
+    struct wire_status s, ok = good_status();
+    uint64_t *counters[] = {&s.spool_records,     &s.spool_bytes,
+                            &s.dropped_positions, &s.dropped_counts,
+                            &s.next_seq,          &s.acked_seq,
+                            &s.counter_rejected};
+
+    expect_status(&ok, WIRE_OK, NULL);
+    s = ok, s.t_ms = 0; /* unknown */
+    expect_status(&s, WIRE_OK, NULL);
+    s = ok, s.t_ms = 1000; /* a bus without a fix and without an RTC */
+    expect_status(&s, WIRE_OK, NULL);
+    s = ok, s.t_ms = 10000000000000000LL;
+    expect_status(&s, WIRE_ERR_INVALID, "time");
+    s = ok, s.t_ms = -1;
+    expect_status(&s, WIRE_ERR_INVALID, "time");
+    s = ok, s.t_ms = INT64_MIN;
+    expect_status(&s, WIRE_ERR_INVALID, "time");
+    s = ok, s.gps_mode = 4;
+    expect_status(&s, WIRE_ERR_INVALID, "gps mode");
+    s = ok, s.gps_mode = 40000;
+    expect_status(&s, WIRE_ERR_INVALID, "gps mode");
+    for (size_t i = 0; i < sizeof counters / sizeof counters[0]; i++) {
+        s = ok;
+        *counters[i] = (uint64_t)INT64_MAX;
+        expect_status(&s, WIRE_OK, NULL);
+        *counters[i] = (uint64_t)INT64_MAX + 1;
+        expect_status(&s, WIRE_ERR_INVALID, "bigint");
+        *counters[i] = UINT64_MAX;
+        expect_status(&s, WIRE_ERR_INVALID, "bigint");
+    }
+    s = ok, snprintf(s.version, sizeof s.version, "1.0\xff");
+    expect_status(&s, WIRE_ERR_INVALID, "version");
+    s = ok, snprintf(s.version, sizeof s.version, "1.0\n");
+    expect_status(&s, WIRE_ERR_INVALID, "version");
+    s = ok, snprintf(s.config_hash, sizeof s.config_hash, "abc\xc3\xa9");
+    expect_status(&s, WIRE_ERR_INVALID, "config hash");
+    s = ok, snprintf(s.counter_state, sizeof s.counter_state, "ok\x80");
+    expect_status(&s, WIRE_ERR_INVALID, "counter state");
+    s = ok, snprintf(s.vehicle_id, sizeof s.vehicle_id, "bus-18");
+    expect_status(&s, WIRE_ERR_VEHICLE, "differs");
+    s = ok, snprintf(s.vehicle_id, sizeof s.vehicle_id, "bus 17");
+    expect_status(&s, WIRE_ERR_VEHICLE, NULL);
+}
+
+/* A long multi-byte version is cut at a character, not inside one. */
+static void test_status_decode_cuts_at_character(void **state)
+{
+    /* Status { vehicle_id "bus-17", state ONLINE, version 19 x U+00E9 }
+     * by hand: the encoder cannot send more than its 31-byte field. */
+    uint8_t msg[2 + 6 + 2 + 2 + 38];
+    struct wire_status d;
+    size_t n = 0;
+
+    msg[n++] = 0x0a;
+    msg[n++] = 6;
+    memcpy(msg + n, VID, 6);
+    n += 6;
+    msg[n++] = 0x10;
+    msg[n++] = 1;
+    msg[n++] = 0x22;
+    msg[n++] = 38;
+    for (int i = 0; i < 19; i++, n += 2)
+        memcpy(msg + n, "\xc3\xa9", 2);
+    assert_int_equal(n, sizeof msg);
+    assert_int_equal(wire_status_decode(msg, n, &d), WIRE_OK);
+    /* 31 bytes would split the 16th character: 15 are kept. */
+    assert_int_equal(strlen(d.version), 30);
+    assert_true(wire_utf8_ok(d.version));
+    assert_int_equal(wire_status_validate(&d, VID, NULL, 0), WIRE_OK);
+}
+
+static void test_validate_ack(void **state)
+{
+    struct wire_ack a;
+    char why[256] = "";
+
+    memset(&a, 0, sizeof a);
+    snprintf(a.vehicle_id, sizeof a.vehicle_id, "%s", VID);
+    a.seq = 77;
+    a.t_ms = NOW_MS;
+    assert_int_equal(wire_ack_validate(&a, VID, why, sizeof why), WIRE_OK);
+    a.seq = (uint64_t)INT64_MAX;
+    assert_int_equal(wire_ack_validate(&a, VID, why, sizeof why), WIRE_OK);
+    a.seq = UINT64_MAX;
+    assert_int_equal(wire_ack_validate(&a, VID, why, sizeof why),
+                     WIRE_ERR_INVALID);
+    assert_non_null(strstr(why, "bigint"));
+    a.seq = 77;
+    a.t_ms = -5;
+    assert_int_equal(wire_ack_validate(&a, VID, why, sizeof why),
+                     WIRE_ERR_INVALID);
+    a.t_ms = 0;
+    assert_int_equal(wire_ack_validate(&a, "bus-18", why, sizeof why),
+                     WIRE_ERR_VEHICLE);
+}
+
+static void test_utf8(void **state)
+{
+    assert_true(wire_utf8_ok(""));
+    assert_true(wire_utf8_ok("abc \xea\xb0\x80 \xf0\x9f\x9a\x8c"));
+    assert_false(wire_utf8_ok("\xc0\xaf"));         /* overlong '/' */
+    assert_false(wire_utf8_ok("\xe0\x80\xaf"));     /* overlong */
+    assert_false(wire_utf8_ok("\xed\xa0\x80"));     /* surrogate */
+    assert_false(wire_utf8_ok("\xf4\x90\x80\x80")); /* > U+10FFFF */
+    assert_false(wire_utf8_ok("\xc3"));             /* cut */
+    assert_false(wire_utf8_ok("\x80"));
+    assert_false(wire_utf8_ok("a\tb"));
+    assert_false(wire_utf8_ok("\x7f"));
+}
+
+/* The header alone, and what a batch can say about its oldest held seq. */
+static void test_batch_header_and_held(void **state)
+{
+    struct wire_batch b = make_batch(5); /* seqs as make_batch numbers them */
+    uint64_t low = UINT64_MAX;
+    char why[256];
+
+    for (size_t i = 0; i < b.n; i++)
+        if (b.records[i].seq < low)
+            low = b.records[i].seq;
+    b.records[2].seq = 0; /* a bad record is not the header's business */
+    assert_int_equal(wire_batch_validate_header(&b, VID, why, sizeof why),
+                     WIRE_OK);
+    b.records[2].seq = low + 2;
+    b.oldest_held_seq = 0;
+    assert_int_equal(wire_batch_held_bound(&b), 0);
+    b.oldest_held_seq = low;
+    assert_int_equal(wire_batch_held_bound(&b), low);
+    b.oldest_held_seq = low - 1;
+    assert_int_equal(wire_batch_held_bound(&b), low - 1);
+    b.oldest_held_seq = low + 1000000;
+    assert_int_equal(wire_batch_held_bound(&b), low);
+    b.oldest_held_seq = (uint64_t)INT64_MAX + 1;
+    assert_int_equal(wire_batch_validate_header(&b, VID, why, sizeof why),
+                     WIRE_ERR_INVALID);
+    free(b.records);
+}
+
 /* ---- topics ------------------------------------------------------------- */
 
 static void test_topic_parse(void **state)
@@ -1072,6 +1287,13 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_batch_round_trip),
+        cmocka_unit_test(test_validate_door_times),
+        cmocka_unit_test(test_validate_time_extremes),
+        cmocka_unit_test(test_validate_status),
+        cmocka_unit_test(test_status_decode_cuts_at_character),
+        cmocka_unit_test(test_validate_ack),
+        cmocka_unit_test(test_utf8),
+        cmocka_unit_test(test_batch_header_and_held),
         cmocka_unit_test(test_batch_round_trip_no_oldest_held),
         cmocka_unit_test(test_record_round_trip),
         cmocka_unit_test(test_unknown_time_source),
