@@ -177,6 +177,10 @@ struct onboard {
     int64_t mqtt_retry_ms, mqtt_backoff_ms;
     int64_t next_status_ms, next_tick_ms;
     uint64_t records_written;
+    /* Dropped records the last status told of. A drop or a numbering jump
+     * makes a gap the backend's watermark may pass only when a status
+     * says so: one goes out at the next tick, not a status interval later. */
+    uint64_t reported_drops;
     int saved_load; /* people on board, kept across a reload */
     const char *const *overrides;
     int noverrides;
@@ -204,6 +208,7 @@ static void onboard_seq_guard(struct onboard *o, int64_t t_ms)
         return;
     if (spool_seq_floor(o->spool, (uint64_t)t_ms * 1000) == SPOOL_OK) {
         o->seq_floored = 1;
+        o->next_status_ms = 0;
         log_info("new spool: numbering records from %" PRIu64,
                  (uint64_t)t_ms * 1000);
     }
@@ -242,6 +247,7 @@ static void onboard_ack_floor(struct onboard *o, uint64_t ack)
     }
     if (spool_seq_floor(o->spool, ack + 1) == SPOOL_OK) {
         o->seq_floored = 1;
+        o->next_status_ms = 0;
         log_info("fresh spool: numbering records above the backend's ack "
                  "%" PRIu64,
                  ack);
@@ -502,6 +508,7 @@ static void onboard_status(struct onboard *o, enum wire_status_state state)
             st.oldest_t_ms ? (now - st.oldest_t_ms) / 1000 : 0;
         s.dropped_positions = st.dropped_positions;
         s.dropped_counts = st.dropped_counts;
+        o->reported_drops = st.dropped_positions + st.dropped_counts;
         s.next_seq = st.next_seq;
         s.acked_seq = st.acked_seq;
     }
@@ -642,6 +649,13 @@ static void onboard_tick(struct onboard *o, int64_t now)
             onboard_on_event(o, &ev);
     if (mqtt_fd(o->mqtt) >= 0)
         mqtt_handle_misc(o->mqtt);
+    {
+        struct spool_stats st;
+
+        if (spool_stats(o->spool, &st) == SPOOL_OK &&
+            st.dropped_positions + st.dropped_counts != o->reported_drops)
+            o->next_status_ms = 0;
+    }
     if (mqtt_connected(o->mqtt) && now >= o->next_status_ms) {
         onboard_status(o, WIRE_ONLINE);
         o->next_status_ms = now + o->conf.status_interval_s * 1000;

@@ -20,3 +20,8 @@ cmake --build build/sanitize -j"$jobs"
   ctest -L unit --output-on-failure 2>&1 &&
   ctest -R '^(test_dead_letters|test_http|test_backend_kill)$' \
     --output-on-failure 2>&1)
+
+# The demo from a checkout other users cannot enter (as under root's home),
+# --keep/--stop, and a failing step's message (about a minute after its
+# build).
+scripts/demo-test.sh
