@@ -168,13 +168,13 @@ static int explain(PGconn *c, const char *date, double *plan, double *exec)
     const char *vals[2] = {date, "ko"};
 
     *plan = *exec = 0;
-    for (int i = 0; i < rquery_daily_nsql(); i++) {
+    for (int i = 0; i < report_query_daily_nsql(); i++) {
         char sql[8192];
         PGresult *res;
         const char *js, *p;
 
         snprintf(sql, sizeof sql, "EXPLAIN (ANALYZE, FORMAT JSON) %s",
-                 rquery_daily_sql(i));
+                 report_query_daily_sql(i));
         res = PQexecParams(c, sql, 2, types, vals, NULL, NULL, 0);
         if (PQresultStatus(res) != PGRES_TUPLES_OK) {
             fprintf(stderr, "EXPLAIN: %s", PQresultErrorMessage(res));
@@ -207,13 +207,13 @@ int main(int argc, char **argv)
     char dbopt[512], log[1024], *sql, err[512], feed[1024];
     const char *src = getenv("SHUTTLE_SOURCE_DIR");
     double *tq, *tp, *tplan, *texec, med_q, med_plan, p95_p, x, y;
-    struct rquery_params p = {.target = 1500,
+    struct report_query_params p = {.target = 1500,
                               .seats = 45,
                               .crowded_pct = 90,
                               .late_s = 300,
                               .counter_pct = 10,
                               .counter_slack = 2};
-    struct rquery *rq;
+    struct report_query *rq;
     PGconn *conn;
     uint64_t rng = 0x9e3779b97f4a7c15ULL;
     long first;
@@ -233,7 +233,7 @@ int main(int argc, char **argv)
     if (runs < 1 || days < 1 || days > 3660)
         return 2;
     snprintf(feed, sizeof feed, "%s/deploy/gtfs", src ? src : ".");
-    rtext_parse_date(FIRST_DAY, &first, err, sizeof err);
+    report_text_parse_date(FIRST_DAY, &first, err, sizeof err);
 
     pg = harness_pg_start(1);
     if (pg == NULL)
@@ -278,23 +278,23 @@ int main(int argc, char **argv)
     tp = calloc((size_t)runs, sizeof *tp);
     tplan = calloc((size_t)runs, sizeof *tplan);
     texec = calloc((size_t)runs, sizeof *texec);
-    if (rquery_open(harness_pg_conninfo(pg), &rq, err, sizeof err) !=
-        RQUERY_OK) {
+    if (report_query_open(harness_pg_conninfo(pg), &rq, err, sizeof err) !=
+        REPORT_QUERY_OK) {
         fprintf(stderr, "%s\n", err);
         return 1;
     }
     conn = PQconnectdb(harness_pg_conninfo(pg));
     for (int i = 0; i < runs; i++) {
-        struct rquery_daily d;
+        struct report_query_daily d;
         char date[11];
 
         rng ^= rng << 13;
         rng ^= rng >> 7;
         rng ^= rng << 17;
-        rtext_format_date(first + (long)(rng % (uint64_t)days), date);
+        report_text_format_date(first + (long)(rng % (uint64_t)days), date);
 
         t0 = clock_mono_us();
-        if (rquery_daily(rq, &p, date, &d, err, sizeof err) != RQUERY_OK) {
+        if (report_query_daily(rq, &p, date, &d, err, sizeof err) != REPORT_QUERY_OK) {
             fprintf(stderr, "%s: %s\n", date, err);
             return 1;
         }
@@ -304,20 +304,20 @@ int main(int argc, char **argv)
                     d.nstops);
             return 1;
         }
-        rquery_daily_free(&d);
+        report_query_daily_free(&d);
         if ((tp[i] = time_process(dbopt, date)) < 0 ||
             explain(conn, date, &tplan[i], &texec[i]) != 0)
             return 1;
     }
     PQfinish(conn);
-    rquery_close(rq);
+    report_query_close(rq);
 
     printf("daily report, %d random days of %d (4 queries each):\n", runs,
            days);
     stats(tq, runs, &med_q, &x, &y);
     stats(tplan, runs, &med_plan, &x, &y);
     stats(tp, runs, &x, &p95_p, &y);
-    line("in-process fetch (rquery_daily)", tq, runs);
+    line("in-process fetch (report_query_daily)", tq, runs);
     line("whole process (json to /dev/null)", tp, runs);
     line("EXPLAIN ANALYZE planning (sum)", tplan, runs);
     line("EXPLAIN ANALYZE execution (sum)", texec, runs);

@@ -643,7 +643,7 @@ static void test_text(void **state)
             snprintf(line, sizeof line, "%.*s", (int)len, row);
             /* the last column is right-aligned, so each row ends where the
              * dashes end */
-            assert_int_equal(rtext_width(line), wdash);
+            assert_int_equal(report_text_width(line), wdash);
             row += len + 1;
         }
     }

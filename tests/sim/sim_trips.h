@@ -1,5 +1,5 @@
 /* sim_trips: a planned simulated day handed straight to the trip builder's
- * algorithm (backend/trips.h), without NMEA, MQTT or SQL in between. */
+ * algorithm (backend/trips/trips.h), without NMEA, MQTT or SQL in between. */
 #ifndef SHUTTLE_SIM_TRIPS_H
 #define SHUTTLE_SIM_TRIPS_H
 

@@ -13,7 +13,7 @@
 #define OID_DATE 1082
 #define OID_TEXT 25
 
-struct rquery {
+struct report_query {
     PGconn *conn;
 };
 
@@ -80,22 +80,22 @@ static const char range_sql[] =
     " LEFT JOIN daily_ridership r ON r.service_day = d::date"
     " ORDER BY d";
 
-int rquery_daily_nsql(void)
+int report_query_daily_nsql(void)
 {
     return SQL_N;
 }
 
-const char *rquery_daily_sql(int i)
+const char *report_query_daily_sql(int i)
 {
     return i >= 0 && i < SQL_N ? daily_sql[i] : NULL;
 }
 
-int rquery_is_crowded(int peak, int seats, int pct)
+int report_query_is_crowded(int peak, int seats, int pct)
 {
     return (long long)peak * 100 >= (long long)seats * pct;
 }
 
-int rquery_counter_suspect(int boarded, int alighted, int pct, int slack)
+int report_query_counter_suspect(int boarded, int alighted, int pct, int slack)
 {
     long long diff =
         boarded > alighted ? boarded - alighted : alighted - boarded;
@@ -104,7 +104,7 @@ int rquery_counter_suspect(int boarded, int alighted, int pct, int slack)
     return diff * 100 > big * pct + (long long)slack * 100;
 }
 
-void rquery_conninfo_display(const char *conninfo, char *out, size_t outlen)
+void report_query_conninfo_display(const char *conninfo, char *out, size_t outlen)
 {
     PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
     size_t o = 0;
@@ -131,20 +131,20 @@ void rquery_conninfo_display(const char *conninfo, char *out, size_t outlen)
     PQconninfoFree(opts);
 }
 
-int rquery_open(const char *conninfo, struct rquery **out, char *err,
+int report_query_open(const char *conninfo, struct report_query **out, char *err,
                 size_t errlen)
 {
     /* Ours first: with expand_dbname the conninfo's own settings win. */
     const char *const keys[] = {"connect_timeout", "application_name", "dbname",
                                 NULL};
     const char *const vals[] = {"10", "shuttle-report", conninfo, NULL};
-    struct rquery *q = calloc(1, sizeof *q);
+    struct report_query *q = calloc(1, sizeof *q);
     char shown[512];
 
     *out = NULL;
     if (q == NULL) {
         snprintf(err, errlen, "out of memory");
-        return RQUERY_ERR_NOMEM;
+        return REPORT_QUERY_ERR_NOMEM;
     }
     q->conn = PQconnectdbParams(keys, vals, 1);
     if (q->conn == NULL || PQstatus(q->conn) != CONNECTION_OK) {
@@ -153,19 +153,19 @@ int rquery_open(const char *conninfo, struct rquery **out, char *err,
 
         /* libpq messages end in a newline (sometimes two lines); keep the
          * first line, our caller adds its own line end. */
-        rquery_conninfo_display(conninfo, shown, sizeof shown);
+        report_query_conninfo_display(conninfo, shown, sizeof shown);
         if (strchr(why, '\n') != NULL)
             len = (size_t)(strchr(why, '\n') - why);
         snprintf(err, errlen, "cannot connect to database '%s': %.*s", shown,
                  (int)len, why);
-        rquery_close(q);
-        return RQUERY_ERR_CONNECT;
+        report_query_close(q);
+        return REPORT_QUERY_ERR_CONNECT;
     }
     *out = q;
-    return RQUERY_OK;
+    return REPORT_QUERY_OK;
 }
 
-void rquery_close(struct rquery *q)
+void report_query_close(struct report_query *q)
 {
     if (q == NULL)
         return;
@@ -174,7 +174,7 @@ void rquery_close(struct rquery *q)
     free(q);
 }
 
-static PGresult *run(struct rquery *q, const char *sql, const char *p1,
+static PGresult *run(struct report_query *q, const char *sql, const char *p1,
                      const char *p2, char *err, size_t errlen)
 {
     const Oid types[2] = {OID_DATE, OID_TEXT};
@@ -193,7 +193,7 @@ static PGresult *run(struct rquery *q, const char *sql, const char *p1,
     return res;
 }
 
-static int cmd(struct rquery *q, const char *sql, char *err, size_t errlen)
+static int cmd(struct report_query *q, const char *sql, char *err, size_t errlen)
 {
     PGresult *res = PQexec(q->conn, sql);
     int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
@@ -204,7 +204,7 @@ static int cmd(struct rquery *q, const char *sql, char *err, size_t errlen)
         snprintf(err, errlen, "%s: %.*s", sql, (int)strcspn(msg, "\n"), msg);
     }
     PQclear(res);
-    return ok ? RQUERY_OK : RQUERY_ERR_QUERY;
+    return ok ? REPORT_QUERY_OK : REPORT_QUERY_ERR_QUERY;
 }
 
 static int geti(const PGresult *res, int row, int col)
@@ -224,15 +224,15 @@ static double pct1(long long n, long long of)
     return of > 0 ? round(1000.0 * (double)n / (double)of) / 10.0 : 0.0;
 }
 
-static int fetch_runs(struct rquery_daily *d, const PGresult *res)
+static int fetch_runs(struct report_query_daily *d, const PGresult *res)
 {
     int n = PQntuples(res);
 
     d->runs = calloc(n > 0 ? (size_t)n : 1, sizeof *d->runs);
     if (d->runs == NULL)
-        return RQUERY_ERR_NOMEM;
+        return REPORT_QUERY_ERR_NOMEM;
     for (int i = 0; i < n; i++) {
-        struct rquery_run *r = &d->runs[i];
+        struct report_query_run *r = &d->runs[i];
         const char *st = PQgetvalue(res, i, 4);
 
         d->nruns++;
@@ -241,11 +241,11 @@ static int fetch_runs(struct rquery_daily *d, const PGresult *res)
         r->route_name = dup(PQgetvalue(res, i, 2));
         r->vehicle_id = dup(PQgetvalue(res, i, 9));
         if (!r->trip_id || !r->route_id || !r->route_name || !r->vehicle_id)
-            return RQUERY_ERR_NOMEM;
+            return REPORT_QUERY_ERR_NOMEM;
         r->direction = geti(res, i, 3);
-        r->status = strcmp(st, "operated") == 0  ? RQUERY_OPERATED
-                    : strcmp(st, "partial") == 0 ? RQUERY_PARTIAL
-                                                 : RQUERY_MISSED;
+        r->status = strcmp(st, "operated") == 0  ? REPORT_QUERY_OPERATED
+                    : strcmp(st, "partial") == 0 ? REPORT_QUERY_PARTIAL
+                                                 : REPORT_QUERY_MISSED;
         snprintf(r->sched_start, sizeof r->sched_start, "%s",
                  PQgetvalue(res, i, 5));
         r->sched_min = geti(res, i, 6);
@@ -258,24 +258,24 @@ static int fetch_runs(struct rquery_daily *d, const PGresult *res)
         r->has_peak = !PQgetisnull(res, i, 12);
         r->peak_load = geti(res, i, 12);
         r->load_pct = pct1(r->peak_load, d->p.seats);
-        r->crowded = r->has_peak && rquery_is_crowded(r->peak_load, d->p.seats,
+        r->crowded = r->has_peak && report_query_is_crowded(r->peak_load, d->p.seats,
                                                       d->p.crowded_pct);
-        r->late = r->status != RQUERY_MISSED && r->has_delay &&
+        r->late = r->status != REPORT_QUERY_MISSED && r->has_delay &&
                   r->delay_s > d->p.late_s;
         r->counter_suspect =
-            r->status != RQUERY_MISSED &&
-            rquery_counter_suspect(r->boarded, r->alighted, d->p.counter_pct,
+            r->status != REPORT_QUERY_MISSED &&
+            report_query_counter_suspect(r->boarded, r->alighted, d->p.counter_pct,
                                    d->p.counter_slack);
         d->runs_late += r->late;
         d->runs_crowded += r->crowded;
         d->runs_counter_suspect += r->counter_suspect;
     }
-    return RQUERY_OK;
+    return REPORT_QUERY_OK;
 }
 
 static int route_cmp(const void *a, const void *b)
 {
-    const struct rquery_route *x = a, *y = b;
+    const struct report_query_route *x = a, *y = b;
     int c = strcmp(x->route_id, y->route_id);
 
     return c ? c : x->direction - y->direction;
@@ -283,14 +283,14 @@ static int route_cmp(const void *a, const void *b)
 
 /* Per route and direction, summed from the runs so that the table always
  * adds up to the runs listed below it. */
-static int build_routes(struct rquery_daily *d)
+static int build_routes(struct report_query_daily *d)
 {
     d->routes = calloc(d->nruns > 0 ? d->nruns : 1, sizeof *d->routes);
     if (d->routes == NULL)
-        return RQUERY_ERR_NOMEM;
+        return REPORT_QUERY_ERR_NOMEM;
     for (size_t i = 0; i < d->nruns; i++) {
-        const struct rquery_run *r = &d->runs[i];
-        struct rquery_route *g = NULL;
+        const struct report_query_run *r = &d->runs[i];
+        struct report_query_route *g = NULL;
 
         for (size_t j = 0; j < d->nroutes; j++)
             if (strcmp(d->routes[j].route_id, r->route_id) == 0 &&
@@ -301,46 +301,46 @@ static int build_routes(struct rquery_daily *d)
             g->route_id = dup(r->route_id);
             g->route_name = dup(r->route_name);
             if (!g->route_id || !g->route_name)
-                return RQUERY_ERR_NOMEM;
+                return REPORT_QUERY_ERR_NOMEM;
             g->direction = r->direction;
         }
         g->runs++;
-        g->operated += r->status == RQUERY_OPERATED;
-        g->partial += r->status == RQUERY_PARTIAL;
-        g->missed += r->status == RQUERY_MISSED;
+        g->operated += r->status == REPORT_QUERY_OPERATED;
+        g->partial += r->status == REPORT_QUERY_PARTIAL;
+        g->missed += r->status == REPORT_QUERY_MISSED;
         g->late += r->late;
         g->crowded += r->crowded;
         g->boarded += r->boarded;
         g->alighted += r->alighted;
     }
     qsort(d->routes, d->nroutes, sizeof *d->routes, route_cmp);
-    return RQUERY_OK;
+    return REPORT_QUERY_OK;
 }
 
-static int fetch_stops(struct rquery_daily *d, const PGresult *res)
+static int fetch_stops(struct report_query_daily *d, const PGresult *res)
 {
     int n = PQntuples(res);
 
     d->stops = calloc(n > 0 ? (size_t)n : 1, sizeof *d->stops);
     if (d->stops == NULL)
-        return RQUERY_ERR_NOMEM;
+        return REPORT_QUERY_ERR_NOMEM;
     for (int i = 0; i < n; i++) {
-        struct rquery_stop *s = &d->stops[i];
+        struct report_query_stop *s = &d->stops[i];
 
         d->nstops++;
         s->stop_id = dup(PQgetvalue(res, i, 0));
         s->name = dup(PQgetvalue(res, i, 1));
         if (!s->stop_id || !s->name)
-            return RQUERY_ERR_NOMEM;
+            return REPORT_QUERY_ERR_NOMEM;
         s->visits = geti(res, i, 2);
         s->boarded = geti(res, i, 3);
         s->alighted = geti(res, i, 4);
     }
-    return RQUERY_OK;
+    return REPORT_QUERY_OK;
 }
 
 /* The day's queries, inside the caller's transaction. */
-static int daily_fetch(struct rquery *q, struct rquery_daily *d,
+static int daily_fetch(struct report_query *q, struct report_query_daily *d,
                        const char *lang, char *err, size_t errlen)
 {
     PGresult *res;
@@ -348,7 +348,7 @@ static int daily_fetch(struct rquery *q, struct rquery_daily *d,
 
     if ((res = run(q, daily_sql[SQL_SUMMARY], d->date, lang, err, errlen)) ==
         NULL)
-        return RQUERY_ERR_QUERY;
+        return REPORT_QUERY_ERR_QUERY;
     if (PQntuples(res) == 0) {
         PQclear(res);
         /* Tell "not built yet" from "nothing recorded": the fix differs. */
@@ -357,11 +357,11 @@ static int daily_fetch(struct rquery *q, struct rquery_daily *d,
                   " WHERE service_day = $1 AND $2 IS NOT NULL",
                   d->date, lang, err, errlen);
         if (res == NULL)
-            return RQUERY_ERR_QUERY;
+            return REPORT_QUERY_ERR_QUERY;
         d->raw_counts = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
         PQclear(res);
         snprintf(err, errlen, "%s has no daily_ridership row", d->date);
-        return RQUERY_ERR_EMPTY;
+        return REPORT_QUERY_ERR_EMPTY;
     }
     d->boarded = geti(res, 0, 0);
     d->alighted = geti(res, 0, 1);
@@ -375,25 +375,25 @@ static int daily_fetch(struct rquery *q, struct rquery_daily *d,
     PQclear(res);
 
     if ((res = run(q, daily_sql[SQL_RUNS], d->date, lang, err, errlen)) == NULL)
-        return RQUERY_ERR_QUERY;
+        return REPORT_QUERY_ERR_QUERY;
     rc = fetch_runs(d, res);
     PQclear(res);
-    if (rc == RQUERY_OK)
+    if (rc == REPORT_QUERY_OK)
         rc = build_routes(d);
-    if (rc != RQUERY_OK)
+    if (rc != REPORT_QUERY_OK)
         return rc;
 
     if ((res = run(q, daily_sql[SQL_STOPS], d->date, lang, err, errlen)) ==
         NULL)
-        return RQUERY_ERR_QUERY;
+        return REPORT_QUERY_ERR_QUERY;
     rc = fetch_stops(d, res);
     PQclear(res);
-    if (rc != RQUERY_OK)
+    if (rc != REPORT_QUERY_OK)
         return rc;
 
     if ((res = run(q, daily_sql[SQL_HOURLY], d->date, lang, err, errlen)) ==
         NULL)
-        return RQUERY_ERR_QUERY;
+        return REPORT_QUERY_ERR_QUERY;
     for (int i = 0; i < PQntuples(res); i++) {
         int h = geti(res, i, 0);
 
@@ -403,11 +403,11 @@ static int daily_fetch(struct rquery *q, struct rquery_daily *d,
         }
     }
     PQclear(res);
-    return RQUERY_OK;
+    return REPORT_QUERY_OK;
 }
 
-int rquery_daily(struct rquery *q, const struct rquery_params *p,
-                 const char *date, struct rquery_daily *d, char *err,
+int report_query_daily(struct report_query *q, const struct report_query_params *p,
+                 const char *date, struct report_query_daily *d, char *err,
                  size_t errlen)
 {
     const char *lang = p->english ? "en" : "ko";
@@ -419,10 +419,10 @@ int rquery_daily(struct rquery *q, const struct rquery_params *p,
     /* One snapshot: a rebuild of the day committing between two of the
      * queries must not make the totals disagree with the runs. */
     rc = cmd(q, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err, errlen);
-    if (rc != RQUERY_OK)
+    if (rc != REPORT_QUERY_OK)
         return rc;
     rc = daily_fetch(q, d, lang, err, errlen);
-    if (rc == RQUERY_ERR_NOMEM)
+    if (rc == REPORT_QUERY_ERR_NOMEM)
         snprintf(err, errlen, "out of memory");
     /* Read only: ROLLBACK ends it as well as COMMIT and works after an
      * error too. */
@@ -430,7 +430,7 @@ int rquery_daily(struct rquery *q, const struct rquery_params *p,
     return rc;
 }
 
-void rquery_daily_free(struct rquery_daily *d)
+void report_query_daily_free(struct report_query_daily *d)
 {
     for (size_t i = 0; i < d->nruns; i++) {
         free(d->runs[i].trip_id);
@@ -455,8 +455,8 @@ void rquery_daily_free(struct rquery_daily *d)
     d->nruns = d->nroutes = d->nstops = 0;
 }
 
-int rquery_range(struct rquery *q, const struct rquery_params *p,
-                 const char *from, const char *to, struct rquery_range *r,
+int report_query_range(struct report_query *q, const struct report_query_params *p,
+                 const char *from, const char *to, struct report_query_range *r,
                  char *err, size_t errlen)
 {
     const Oid types[2] = {OID_DATE, OID_DATE};
@@ -476,17 +476,17 @@ int rquery_range(struct rquery *q, const struct rquery_params *p,
         snprintf(err, errlen, "query failed: %.*s", (int)strcspn(msg, "\n"),
                  msg);
         PQclear(res);
-        return RQUERY_ERR_QUERY;
+        return REPORT_QUERY_ERR_QUERY;
     }
     n = PQntuples(res);
     r->days = calloc(n > 0 ? (size_t)n : 1, sizeof *r->days);
     if (r->days == NULL) {
         PQclear(res);
         snprintf(err, errlen, "out of memory");
-        return RQUERY_ERR_NOMEM;
+        return REPORT_QUERY_ERR_NOMEM;
     }
     for (int i = 0; i < n; i++) {
-        struct rquery_day *d = &r->days[r->ndays++];
+        struct report_query_day *d = &r->days[r->ndays++];
 
         snprintf(d->date, sizeof d->date, "%s", PQgetvalue(res, i, 0));
         d->built = PQgetvalue(res, i, 1)[0] == 't';
@@ -509,13 +509,13 @@ int rquery_range(struct rquery *q, const struct rquery_params *p,
     r->boarded_total = built_sum;
     if (r->days_built == 0) {
         snprintf(err, errlen, "no day from %s to %s has been built", from, to);
-        return RQUERY_ERR_EMPTY;
+        return REPORT_QUERY_ERR_EMPTY;
     }
     r->boarded_mean = round(10.0 * (double)built_sum / r->days_built) / 10.0;
-    return RQUERY_OK;
+    return REPORT_QUERY_OK;
 }
 
-void rquery_range_free(struct rquery_range *r)
+void report_query_range_free(struct report_query_range *r)
 {
     free(r->days);
     r->days = NULL;

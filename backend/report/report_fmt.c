@@ -10,105 +10,105 @@
 #include "report_text.h"
 
 /* {English, Korean} */
-static const char *const labels[RFMT_L_N][2] = {
-    [RFMT_L_TITLE_DAILY] = {"Geomdan commuter bus: daily report",
+static const char *const labels[REPORT_FMT_L_N][2] = {
+    [REPORT_FMT_L_TITLE_DAILY] = {"Geomdan commuter bus: daily report",
                             "검단산단 무료통근버스 일일 운행 보고"},
-    [RFMT_L_TITLE_RANGE] = {"Geomdan commuter bus: daily ridership trend",
+    [REPORT_FMT_L_TITLE_RANGE] = {"Geomdan commuter bus: daily ridership trend",
                             "검단산단 무료통근버스 일별 이용 추이"},
-    [RFMT_L_BUILT_AT] = {"built at", "집계 시각"},
-    [RFMT_L_RIDERS] = {"Riders (boardings)", "이용객(승차)"},
-    [RFMT_L_TARGET] = {"target", "목표"},
-    [RFMT_L_OF_TARGET] = {"of target", "목표 대비"},
-    [RFMT_L_ALIGHTED] = {"alighted", "하차"},
-    [RFMT_L_UNATTRIBUTED] = {"boardings at no known stop",
+    [REPORT_FMT_L_BUILT_AT] = {"built at", "집계 시각"},
+    [REPORT_FMT_L_RIDERS] = {"Riders (boardings)", "이용객(승차)"},
+    [REPORT_FMT_L_TARGET] = {"target", "목표"},
+    [REPORT_FMT_L_OF_TARGET] = {"of target", "목표 대비"},
+    [REPORT_FMT_L_ALIGHTED] = {"alighted", "하차"},
+    [REPORT_FMT_L_UNATTRIBUTED] = {"boardings at no known stop",
                              "정류장 미확인 승차"},
-    [RFMT_L_RUNS] = {"Runs", "운행"},
-    [RFMT_L_SCHEDULED] = {"scheduled", "계획"},
-    [RFMT_L_OPERATED] = {"operated", "운행"},
-    [RFMT_L_PARTIAL] = {"partial", "일부 운행"},
-    [RFMT_L_MISSED] = {"missed", "결행"},
-    [RFMT_L_LATE] = {"late", "지연"},
-    [RFMT_L_CROWDED] = {"crowded", "혼잡"},
-    [RFMT_L_SUSPECT] = {"counter suspect", "계수 의심"},
-    [RFMT_L_SEC_ROUTES] = {"By route and direction", "노선·방향별"},
-    [RFMT_L_SEC_RUNS] = {"Runs", "회차별 운행"},
-    [RFMT_L_SEC_STOPS] = {"By stop", "정류장별"},
-    [RFMT_L_SEC_HOURLY] = {"Boardings by hour", "시간대별 승차"},
-    [RFMT_L_SEC_COUNTERS] = {"Counter quality", "승하차 계수 품질"},
-    [RFMT_L_SEC_LOAD] = {"Peak load per run", "회차별 최대 재차 인원"},
-    [RFMT_L_SEC_TREND] = {"Riders per day", "일별 이용객"},
-    [RFMT_L_SEC_BELOW] = {"Days below target", "목표 미달일"},
-    [RFMT_L_ROUTE] = {"route", "노선"},
-    [RFMT_L_DIRECTION] = {"dir.", "방향"},
-    [RFMT_L_DIR_IN] = {"in", "출근"},
-    [RFMT_L_DIR_OUT] = {"out", "퇴근"},
-    [RFMT_L_TRIP] = {"trip", "회차"},
-    [RFMT_L_SCHED_START] = {"sched.", "계획 출발"},
-    [RFMT_L_ACTUAL_START] = {"actual", "실제 출발"},
-    [RFMT_L_DELAY] = {"delay", "지연"},
-    [RFMT_L_VEHICLE] = {"vehicle", "차량"},
-    [RFMT_L_BOARDED] = {"boarded", "승차"},
-    [RFMT_L_PEAK] = {"peak load", "최대 재차"},
-    [RFMT_L_SEATS] = {"seats", "좌석"},
-    [RFMT_L_STATUS] = {"status", "상태"},
-    [RFMT_L_NOTES] = {"notes", "비고"},
-    [RFMT_L_STOP_ID] = {"stop id", "정류장 ID"},
-    [RFMT_L_STOP] = {"stop", "정류장"},
-    [RFMT_L_VISITS] = {"stops made", "정차"},
-    [RFMT_L_HOUR] = {"hour", "시"},
-    [RFMT_L_DATE] = {"date", "날짜"},
-    [RFMT_L_WEEKDAY] = {"day", "요일"},
-    [RFMT_L_DIFF] = {"difference", "차이"},
-    [RFMT_L_NONE] = {"none", "없음"},
-    [RFMT_L_NOT_BUILT] = {"not built", "미집계"},
-    [RFMT_L_DAYS] = {"days", "일"},
-    [RFMT_L_DAYS_BUILT] = {"days built", "집계된 날"},
-    [RFMT_L_MEAN] = {"mean per day", "일평균"},
-    [RFMT_L_TOTAL] = {"total", "합계"},
-    [RFMT_L_BAR] = {"", ""},
+    [REPORT_FMT_L_RUNS] = {"Runs", "운행"},
+    [REPORT_FMT_L_SCHEDULED] = {"scheduled", "계획"},
+    [REPORT_FMT_L_OPERATED] = {"operated", "운행"},
+    [REPORT_FMT_L_PARTIAL] = {"partial", "일부 운행"},
+    [REPORT_FMT_L_MISSED] = {"missed", "결행"},
+    [REPORT_FMT_L_LATE] = {"late", "지연"},
+    [REPORT_FMT_L_CROWDED] = {"crowded", "혼잡"},
+    [REPORT_FMT_L_SUSPECT] = {"counter suspect", "계수 의심"},
+    [REPORT_FMT_L_SEC_ROUTES] = {"By route and direction", "노선·방향별"},
+    [REPORT_FMT_L_SEC_RUNS] = {"Runs", "회차별 운행"},
+    [REPORT_FMT_L_SEC_STOPS] = {"By stop", "정류장별"},
+    [REPORT_FMT_L_SEC_HOURLY] = {"Boardings by hour", "시간대별 승차"},
+    [REPORT_FMT_L_SEC_COUNTERS] = {"Counter quality", "승하차 계수 품질"},
+    [REPORT_FMT_L_SEC_LOAD] = {"Peak load per run", "회차별 최대 재차 인원"},
+    [REPORT_FMT_L_SEC_TREND] = {"Riders per day", "일별 이용객"},
+    [REPORT_FMT_L_SEC_BELOW] = {"Days below target", "목표 미달일"},
+    [REPORT_FMT_L_ROUTE] = {"route", "노선"},
+    [REPORT_FMT_L_DIRECTION] = {"dir.", "방향"},
+    [REPORT_FMT_L_DIR_IN] = {"in", "출근"},
+    [REPORT_FMT_L_DIR_OUT] = {"out", "퇴근"},
+    [REPORT_FMT_L_TRIP] = {"trip", "회차"},
+    [REPORT_FMT_L_SCHED_START] = {"sched.", "계획 출발"},
+    [REPORT_FMT_L_ACTUAL_START] = {"actual", "실제 출발"},
+    [REPORT_FMT_L_DELAY] = {"delay", "지연"},
+    [REPORT_FMT_L_VEHICLE] = {"vehicle", "차량"},
+    [REPORT_FMT_L_BOARDED] = {"boarded", "승차"},
+    [REPORT_FMT_L_PEAK] = {"peak load", "최대 재차"},
+    [REPORT_FMT_L_SEATS] = {"seats", "좌석"},
+    [REPORT_FMT_L_STATUS] = {"status", "상태"},
+    [REPORT_FMT_L_NOTES] = {"notes", "비고"},
+    [REPORT_FMT_L_STOP_ID] = {"stop id", "정류장 ID"},
+    [REPORT_FMT_L_STOP] = {"stop", "정류장"},
+    [REPORT_FMT_L_VISITS] = {"stops made", "정차"},
+    [REPORT_FMT_L_HOUR] = {"hour", "시"},
+    [REPORT_FMT_L_DATE] = {"date", "날짜"},
+    [REPORT_FMT_L_WEEKDAY] = {"day", "요일"},
+    [REPORT_FMT_L_DIFF] = {"difference", "차이"},
+    [REPORT_FMT_L_NONE] = {"none", "없음"},
+    [REPORT_FMT_L_NOT_BUILT] = {"not built", "미집계"},
+    [REPORT_FMT_L_DAYS] = {"days", "일"},
+    [REPORT_FMT_L_DAYS_BUILT] = {"days built", "집계된 날"},
+    [REPORT_FMT_L_MEAN] = {"mean per day", "일평균"},
+    [REPORT_FMT_L_TOTAL] = {"total", "합계"},
+    [REPORT_FMT_L_BAR] = {"", ""},
 };
 
-const char *rfmt_label(int english, enum rfmt_label id)
+const char *report_fmt_label(int english, enum report_fmt_label id)
 {
-    if ((int)id < 0 || id >= RFMT_L_N || labels[id][0] == NULL)
+    if ((int)id < 0 || id >= REPORT_FMT_L_N || labels[id][0] == NULL)
         return "?";
     return labels[id][english ? 0 : 1];
 }
 
-const char *rfmt_weekday(int english, long days)
+const char *report_fmt_weekday(int english, long days)
 {
     static const char *const en[] = {"Mon", "Tue", "Wed", "Thu",
                                      "Fri", "Sat", "Sun"};
     static const char *const ko[] = {"월", "화", "수", "목", "금", "토", "일"};
-    int w = rtext_weekday(days);
+    int w = report_text_weekday(days);
 
     return english ? en[w] : ko[w];
 }
 
-const char *rfmt_direction(int english, int direction)
+const char *report_fmt_direction(int english, int direction)
 {
     if (direction == 0)
-        return rfmt_label(english, RFMT_L_DIR_IN);
+        return report_fmt_label(english, REPORT_FMT_L_DIR_IN);
     if (direction == 1)
-        return rfmt_label(english, RFMT_L_DIR_OUT);
+        return report_fmt_label(english, REPORT_FMT_L_DIR_OUT);
     return "-";
 }
 
-const char *rfmt_status(int english, enum rquery_status s)
+const char *report_fmt_status(int english, enum report_query_status s)
 {
-    return rfmt_label(english, s == RQUERY_OPERATED  ? RFMT_L_OPERATED
-                               : s == RQUERY_PARTIAL ? RFMT_L_PARTIAL
-                                                     : RFMT_L_MISSED);
+    return report_fmt_label(english, s == REPORT_QUERY_OPERATED  ? REPORT_FMT_L_OPERATED
+                               : s == REPORT_QUERY_PARTIAL ? REPORT_FMT_L_PARTIAL
+                                                     : REPORT_FMT_L_MISSED);
 }
 
-const char *rfmt_status_key(enum rquery_status s)
+const char *report_fmt_status_key(enum report_query_status s)
 {
-    return s == RQUERY_OPERATED  ? "operated"
-           : s == RQUERY_PARTIAL ? "partial"
+    return s == REPORT_QUERY_OPERATED  ? "operated"
+           : s == REPORT_QUERY_PARTIAL ? "partial"
                                  : "missed";
 }
 
-void rfmt_suspect_rule(int english, int pct, int slack, char *out,
+void report_fmt_suspect_rule(int english, int pct, int slack, char *out,
                        size_t outlen)
 {
     if (english)
@@ -123,21 +123,21 @@ void rfmt_suspect_rule(int english, int pct, int slack, char *out,
                  pct, slack);
 }
 
-void rfmt_delay(int delay_s, char *out, size_t outlen)
+void report_fmt_delay(int delay_s, char *out, size_t outlen)
 {
     int a = delay_s < 0 ? -delay_s : delay_s;
 
     snprintf(out, outlen, "%c%d:%02d", delay_s < 0 ? '-' : '+', a / 60, a % 60);
 }
 
-int rfmt_table_parse(const char *name, enum rfmt_table *t)
+int report_fmt_table_parse(const char *name, enum report_fmt_table *t)
 {
     static const char *const names[] = {"summary", "routes", "runs",
                                         "stops",   "hourly", "days"};
 
     for (int i = 0; i < (int)(sizeof names / sizeof names[0]); i++)
         if (strcmp(name, names[i]) == 0) {
-            *t = (enum rfmt_table)i;
+            *t = (enum report_fmt_table)i;
             return 0;
         }
     return -1;
@@ -149,7 +149,7 @@ int rfmt_table_parse(const char *name, enum rfmt_table *t)
 
 struct col {
     const char *key;     /* CSV header */
-    enum rfmt_label lab; /* text header */
+    enum report_fmt_label lab; /* text header */
     int right;           /* numbers align right */
 };
 
@@ -228,22 +228,22 @@ static void table_text(FILE *fp, const struct table *t, int english)
     int last;
 
     for (int c = 0; c < t->ncols && c < 16; c++) {
-        w[c] = rtext_width(rfmt_label(english, t->cols[c].lab));
+        w[c] = report_text_width(report_fmt_label(english, t->cols[c].lab));
         for (size_t r = 0; r < t->nrows; r++) {
-            size_t cw = rtext_width(table_cell(t, r, c));
+            size_t cw = report_text_width(table_cell(t, r, c));
 
             if (cw > w[c])
                 w[c] = cw;
         }
     }
     last = t->ncols < 16 ? t->ncols - 1 : 15;
-    while (last > 0 && rfmt_label(english, t->cols[last].lab)[0] == '\0')
+    while (last > 0 && report_fmt_label(english, t->cols[last].lab)[0] == '\0')
         last--;
     for (int c = 0; c <= last; c++) {
         if (c)
             fputs("  ", fp);
         /* The last column is not padded: no trailing blanks. */
-        rtext_pad(fp, rfmt_label(english, t->cols[c].lab),
+        report_text_pad(fp, report_fmt_label(english, t->cols[c].lab),
                   c == last && !t->cols[c].right ? 0 : w[c], t->cols[c].right);
     }
     fputc('\n', fp);
@@ -262,7 +262,7 @@ static void table_text(FILE *fp, const struct table *t, int english)
         for (int c = 0; c <= last; c++) {
             if (c)
                 fputs("  ", fp);
-            rtext_pad(fp, table_cell(t, r, c),
+            report_text_pad(fp, table_cell(t, r, c),
                       c == last && !t->cols[c].right ? 0 : w[c],
                       t->cols[c].right);
         }
@@ -275,14 +275,14 @@ static void table_csv(FILE *fp, const struct table *t)
     for (int c = 0; c < t->ncols; c++) {
         if (c)
             fputc(',', fp);
-        rtext_csv_field(fp, t->cols[c].key);
+        report_text_csv_field(fp, t->cols[c].key);
     }
     fputs("\r\n", fp); /* RFC 4180 line ends */
     for (size_t r = 0; r < t->nrows; r++) {
         for (int c = 0; c < t->ncols; c++) {
             if (c)
                 fputc(',', fp);
-            rtext_csv_field(fp, table_cell(t, r, c));
+            report_text_csv_field(fp, table_cell(t, r, c));
         }
         fputs("\r\n", fp);
     }
@@ -291,23 +291,23 @@ static void table_csv(FILE *fp, const struct table *t)
 #define NCOLS(a) ((int)(sizeof(a) / sizeof((a)[0])))
 
 static const struct col summary_cols[] = {
-    {"date", RFMT_L_DATE, 0},
-    {"boarded", RFMT_L_BOARDED, 1},
-    {"target", RFMT_L_TARGET, 1},
-    {"pct_of_target", RFMT_L_OF_TARGET, 1},
-    {"alighted", RFMT_L_ALIGHTED, 1},
-    {"unattributed_boarded", RFMT_L_UNATTRIBUTED, 1},
-    {"runs_scheduled", RFMT_L_SCHEDULED, 1},
-    {"runs_operated", RFMT_L_OPERATED, 1},
-    {"runs_partial", RFMT_L_PARTIAL, 1},
-    {"runs_missed", RFMT_L_MISSED, 1},
-    {"runs_late", RFMT_L_LATE, 1},
-    {"runs_crowded", RFMT_L_CROWDED, 1},
-    {"runs_counter_suspect", RFMT_L_SUSPECT, 1},
-    {"built_at", RFMT_L_BUILT_AT, 0},
+    {"date", REPORT_FMT_L_DATE, 0},
+    {"boarded", REPORT_FMT_L_BOARDED, 1},
+    {"target", REPORT_FMT_L_TARGET, 1},
+    {"pct_of_target", REPORT_FMT_L_OF_TARGET, 1},
+    {"alighted", REPORT_FMT_L_ALIGHTED, 1},
+    {"unattributed_boarded", REPORT_FMT_L_UNATTRIBUTED, 1},
+    {"runs_scheduled", REPORT_FMT_L_SCHEDULED, 1},
+    {"runs_operated", REPORT_FMT_L_OPERATED, 1},
+    {"runs_partial", REPORT_FMT_L_PARTIAL, 1},
+    {"runs_missed", REPORT_FMT_L_MISSED, 1},
+    {"runs_late", REPORT_FMT_L_LATE, 1},
+    {"runs_crowded", REPORT_FMT_L_CROWDED, 1},
+    {"runs_counter_suspect", REPORT_FMT_L_SUSPECT, 1},
+    {"built_at", REPORT_FMT_L_BUILT_AT, 0},
 };
 
-static int build_summary(struct table *t, const struct rquery_daily *d)
+static int build_summary(struct table *t, const struct report_query_daily *d)
 {
     table_init(t, summary_cols, NCOLS(summary_cols));
     return table_row(t, "%s|%d|%d|%.1f|%d|%d|%d|%d|%d|%d|%d|%d|%d|%s", d->date,
@@ -318,25 +318,25 @@ static int build_summary(struct table *t, const struct rquery_daily *d)
 }
 
 static const struct col route_cols[] = {
-    {"route_id", RFMT_L_ROUTE, 0},  {"direction", RFMT_L_DIRECTION, 0},
-    {"runs", RFMT_L_SCHEDULED, 1},  {"operated", RFMT_L_OPERATED, 1},
-    {"partial", RFMT_L_PARTIAL, 1}, {"missed", RFMT_L_MISSED, 1},
-    {"late", RFMT_L_LATE, 1},       {"crowded", RFMT_L_CROWDED, 1},
-    {"boarded", RFMT_L_BOARDED, 1}, {"alighted", RFMT_L_ALIGHTED, 1},
+    {"route_id", REPORT_FMT_L_ROUTE, 0},  {"direction", REPORT_FMT_L_DIRECTION, 0},
+    {"runs", REPORT_FMT_L_SCHEDULED, 1},  {"operated", REPORT_FMT_L_OPERATED, 1},
+    {"partial", REPORT_FMT_L_PARTIAL, 1}, {"missed", REPORT_FMT_L_MISSED, 1},
+    {"late", REPORT_FMT_L_LATE, 1},       {"crowded", REPORT_FMT_L_CROWDED, 1},
+    {"boarded", REPORT_FMT_L_BOARDED, 1}, {"alighted", REPORT_FMT_L_ALIGHTED, 1},
 };
 
-static int build_routes(struct table *t, const struct rquery_daily *d,
+static int build_routes(struct table *t, const struct report_query_daily *d,
                         int english, int machine)
 {
     table_init(t, route_cols, NCOLS(route_cols));
     for (size_t i = 0; i < d->nroutes; i++) {
-        const struct rquery_route *g = &d->routes[i];
+        const struct report_query_route *g = &d->routes[i];
         char dir[8];
 
         snprintf(dir, sizeof dir, "%d", g->direction);
         if (table_row(t, "%s|%s|%d|%d|%d|%d|%d|%d|%d|%d",
                       machine ? g->route_id : g->route_name,
-                      machine ? dir : rfmt_direction(english, g->direction),
+                      machine ? dir : report_fmt_direction(english, g->direction),
                       g->runs, g->operated, g->partial, g->missed, g->late,
                       g->crowded, g->boarded, g->alighted) != 0)
             return -1;
@@ -345,46 +345,46 @@ static int build_routes(struct table *t, const struct rquery_daily *d,
 }
 
 static const struct col run_cols[] = {
-    {"trip_id", RFMT_L_TRIP, 0},
-    {"route_id", RFMT_L_ROUTE, 0},
-    {"direction", RFMT_L_DIRECTION, 0},
-    {"scheduled_start", RFMT_L_SCHED_START, 0},
-    {"actual_start", RFMT_L_ACTUAL_START, 0},
-    {"delay_s", RFMT_L_DELAY, 1},
-    {"vehicle_id", RFMT_L_VEHICLE, 0},
-    {"boarded", RFMT_L_BOARDED, 1},
-    {"alighted", RFMT_L_ALIGHTED, 1},
-    {"peak_load", RFMT_L_PEAK, 1},
-    {"seats", RFMT_L_SEATS, 1},
-    {"status", RFMT_L_STATUS, 0},
-    {"crowded", RFMT_L_CROWDED, 1},
-    {"late", RFMT_L_LATE, 1},
-    {"counter_suspect", RFMT_L_SUSPECT, 1},
+    {"trip_id", REPORT_FMT_L_TRIP, 0},
+    {"route_id", REPORT_FMT_L_ROUTE, 0},
+    {"direction", REPORT_FMT_L_DIRECTION, 0},
+    {"scheduled_start", REPORT_FMT_L_SCHED_START, 0},
+    {"actual_start", REPORT_FMT_L_ACTUAL_START, 0},
+    {"delay_s", REPORT_FMT_L_DELAY, 1},
+    {"vehicle_id", REPORT_FMT_L_VEHICLE, 0},
+    {"boarded", REPORT_FMT_L_BOARDED, 1},
+    {"alighted", REPORT_FMT_L_ALIGHTED, 1},
+    {"peak_load", REPORT_FMT_L_PEAK, 1},
+    {"seats", REPORT_FMT_L_SEATS, 1},
+    {"status", REPORT_FMT_L_STATUS, 0},
+    {"crowded", REPORT_FMT_L_CROWDED, 1},
+    {"late", REPORT_FMT_L_LATE, 1},
+    {"counter_suspect", REPORT_FMT_L_SUSPECT, 1},
 };
 
 /* The text form folds the three flags into one notes column. */
 static const struct col run_cols_text[] = {
-    {"trip_id", RFMT_L_TRIP, 0},
-    {"route_id", RFMT_L_ROUTE, 0},
-    {"direction", RFMT_L_DIRECTION, 0},
-    {"scheduled_start", RFMT_L_SCHED_START, 0},
-    {"actual_start", RFMT_L_ACTUAL_START, 0},
-    {"delay_s", RFMT_L_DELAY, 1},
-    {"vehicle_id", RFMT_L_VEHICLE, 0},
-    {"boarded", RFMT_L_BOARDED, 1},
-    {"alighted", RFMT_L_ALIGHTED, 1},
-    {"peak_load", RFMT_L_PEAK, 1},
-    {"status", RFMT_L_STATUS, 0},
-    {"notes", RFMT_L_NOTES, 0},
+    {"trip_id", REPORT_FMT_L_TRIP, 0},
+    {"route_id", REPORT_FMT_L_ROUTE, 0},
+    {"direction", REPORT_FMT_L_DIRECTION, 0},
+    {"scheduled_start", REPORT_FMT_L_SCHED_START, 0},
+    {"actual_start", REPORT_FMT_L_ACTUAL_START, 0},
+    {"delay_s", REPORT_FMT_L_DELAY, 1},
+    {"vehicle_id", REPORT_FMT_L_VEHICLE, 0},
+    {"boarded", REPORT_FMT_L_BOARDED, 1},
+    {"alighted", REPORT_FMT_L_ALIGHTED, 1},
+    {"peak_load", REPORT_FMT_L_PEAK, 1},
+    {"status", REPORT_FMT_L_STATUS, 0},
+    {"notes", REPORT_FMT_L_NOTES, 0},
 };
 
-static int build_runs(struct table *t, const struct rquery_daily *d,
+static int build_runs(struct table *t, const struct report_query_daily *d,
                       int english, int machine)
 {
     table_init(t, machine ? run_cols : run_cols_text,
                machine ? NCOLS(run_cols) : NCOLS(run_cols_text));
     for (size_t i = 0; i < d->nruns; i++) {
-        const struct rquery_run *r = &d->runs[i];
+        const struct report_query_run *r = &d->runs[i];
         char delay[16] = "", peak[24] = "", dir[8], notes[CELL];
         int rc;
 
@@ -392,7 +392,7 @@ static int build_runs(struct table *t, const struct rquery_daily *d,
             if (machine)
                 snprintf(delay, sizeof delay, "%d", r->delay_s);
             else
-                rfmt_delay(r->delay_s, delay, sizeof delay);
+                report_fmt_delay(r->delay_s, delay, sizeof delay);
         }
         if (r->has_peak && machine)
             snprintf(peak, sizeof peak, "%d", r->peak_load);
@@ -404,21 +404,21 @@ static int build_runs(struct table *t, const struct rquery_daily *d,
                            r->trip_id, r->route_id, dir, r->sched_start,
                            r->actual_start, delay, r->vehicle_id, r->boarded,
                            r->alighted, peak, d->p.seats,
-                           rfmt_status_key(r->status), r->crowded, r->late,
+                           report_fmt_status_key(r->status), r->crowded, r->late,
                            r->counter_suspect);
         } else {
             snprintf(notes, sizeof notes, "%s%s%s%s%s",
-                     r->crowded ? rfmt_label(english, RFMT_L_CROWDED) : "",
+                     r->crowded ? report_fmt_label(english, REPORT_FMT_L_CROWDED) : "",
                      r->crowded && (r->late || r->counter_suspect) ? ", " : "",
-                     r->late ? rfmt_label(english, RFMT_L_LATE) : "",
+                     r->late ? report_fmt_label(english, REPORT_FMT_L_LATE) : "",
                      r->late && r->counter_suspect ? ", " : "",
-                     r->counter_suspect ? rfmt_label(english, RFMT_L_SUSPECT)
+                     r->counter_suspect ? report_fmt_label(english, REPORT_FMT_L_SUSPECT)
                                         : "");
             rc = table_row(t, "%s|%s|%s|%s|%s|%s|%s|%d|%d|%s|%s|%s", r->trip_id,
-                           r->route_id, rfmt_direction(english, r->direction),
+                           r->route_id, report_fmt_direction(english, r->direction),
                            r->sched_start, r->actual_start, delay,
                            r->vehicle_id, r->boarded, r->alighted, peak,
-                           rfmt_status(english, r->status), notes);
+                           report_fmt_status(english, r->status), notes);
         }
         if (rc != 0)
             return -1;
@@ -427,16 +427,16 @@ static int build_runs(struct table *t, const struct rquery_daily *d,
 }
 
 static const struct col stop_cols[] = {
-    {"stop_id", RFMT_L_STOP_ID, 0},   {"stop_name", RFMT_L_STOP, 0},
-    {"stops_made", RFMT_L_VISITS, 1}, {"boarded", RFMT_L_BOARDED, 1},
-    {"alighted", RFMT_L_ALIGHTED, 1},
+    {"stop_id", REPORT_FMT_L_STOP_ID, 0},   {"stop_name", REPORT_FMT_L_STOP, 0},
+    {"stops_made", REPORT_FMT_L_VISITS, 1}, {"boarded", REPORT_FMT_L_BOARDED, 1},
+    {"alighted", REPORT_FMT_L_ALIGHTED, 1},
 };
 
-static int build_stops(struct table *t, const struct rquery_daily *d)
+static int build_stops(struct table *t, const struct report_query_daily *d)
 {
     table_init(t, stop_cols, NCOLS(stop_cols));
     for (size_t i = 0; i < d->nstops; i++) {
-        const struct rquery_stop *s = &d->stops[i];
+        const struct report_query_stop *s = &d->stops[i];
 
         if (table_row(t, "%s|%s|%d|%d|%d", s->stop_id, s->name, s->visits,
                       s->boarded, s->alighted) != 0)
@@ -446,14 +446,14 @@ static int build_stops(struct table *t, const struct rquery_daily *d)
 }
 
 static const struct col hour_cols[] = {
-    {"hour", RFMT_L_HOUR, 1},
-    {"boarded", RFMT_L_BOARDED, 1},
-    {"alighted", RFMT_L_ALIGHTED, 1},
-    {"bar", RFMT_L_BAR, 0},
+    {"hour", REPORT_FMT_L_HOUR, 1},
+    {"boarded", REPORT_FMT_L_BOARDED, 1},
+    {"alighted", REPORT_FMT_L_ALIGHTED, 1},
+    {"bar", REPORT_FMT_L_BAR, 0},
 };
 
 /* Text shows only hours with passengers and a bar; CSV all 24 hours. */
-static int build_hourly(struct table *t, const struct rquery_daily *d,
+static int build_hourly(struct table *t, const struct report_query_daily *d,
                         int machine)
 {
     int max = 1;
@@ -478,55 +478,55 @@ static int build_hourly(struct table *t, const struct rquery_daily *d,
 }
 
 static const struct col day_cols[] = {
-    {"date", RFMT_L_DATE, 0},
-    {"weekday", RFMT_L_WEEKDAY, 0},
-    {"built", RFMT_L_NOTES, 0},
-    {"boarded", RFMT_L_BOARDED, 1},
-    {"pct_of_target", RFMT_L_OF_TARGET, 1},
-    {"below_target", RFMT_L_SEC_BELOW, 1},
-    {"runs_scheduled", RFMT_L_SCHEDULED, 1},
-    {"runs_operated", RFMT_L_OPERATED, 1},
-    {"runs_partial", RFMT_L_PARTIAL, 1},
-    {"runs_missed", RFMT_L_MISSED, 1},
-    {"runs_late", RFMT_L_LATE, 1},
+    {"date", REPORT_FMT_L_DATE, 0},
+    {"weekday", REPORT_FMT_L_WEEKDAY, 0},
+    {"built", REPORT_FMT_L_NOTES, 0},
+    {"boarded", REPORT_FMT_L_BOARDED, 1},
+    {"pct_of_target", REPORT_FMT_L_OF_TARGET, 1},
+    {"below_target", REPORT_FMT_L_SEC_BELOW, 1},
+    {"runs_scheduled", REPORT_FMT_L_SCHEDULED, 1},
+    {"runs_operated", REPORT_FMT_L_OPERATED, 1},
+    {"runs_partial", REPORT_FMT_L_PARTIAL, 1},
+    {"runs_missed", REPORT_FMT_L_MISSED, 1},
+    {"runs_late", REPORT_FMT_L_LATE, 1},
 };
 
 static const struct col day_cols_text[] = {
-    {"date", RFMT_L_DATE, 0},
-    {"weekday", RFMT_L_WEEKDAY, 0},
-    {"boarded", RFMT_L_BOARDED, 1},
-    {"pct_of_target", RFMT_L_OF_TARGET, 1},
-    {"runs_operated", RFMT_L_OPERATED, 1},
-    {"runs_partial", RFMT_L_PARTIAL, 1},
-    {"runs_missed", RFMT_L_MISSED, 1},
-    {"runs_late", RFMT_L_LATE, 1},
-    {"notes", RFMT_L_NOTES, 0},
+    {"date", REPORT_FMT_L_DATE, 0},
+    {"weekday", REPORT_FMT_L_WEEKDAY, 0},
+    {"boarded", REPORT_FMT_L_BOARDED, 1},
+    {"pct_of_target", REPORT_FMT_L_OF_TARGET, 1},
+    {"runs_operated", REPORT_FMT_L_OPERATED, 1},
+    {"runs_partial", REPORT_FMT_L_PARTIAL, 1},
+    {"runs_missed", REPORT_FMT_L_MISSED, 1},
+    {"runs_late", REPORT_FMT_L_LATE, 1},
+    {"notes", REPORT_FMT_L_NOTES, 0},
 };
 
-static int build_days(struct table *t, const struct rquery_range *r,
+static int build_days(struct table *t, const struct report_query_range *r,
                       int english, int machine)
 {
     table_init(t, machine ? day_cols : day_cols_text,
                machine ? NCOLS(day_cols) : NCOLS(day_cols_text));
     for (size_t i = 0; i < r->ndays; i++) {
-        const struct rquery_day *d = &r->days[i];
+        const struct report_query_day *d = &r->days[i];
         long days = 0;
         char err[64], pct[16], b[16], o[16], p[16], m[16], l[16];
         int rc;
 
-        rtext_parse_date(d->date, &days, err, sizeof err);
+        report_text_parse_date(d->date, &days, err, sizeof err);
         if (machine) {
             rc = table_row(t, "%s|%s|%d|%d|%.1f|%d|%d|%d|%d|%d|%d", d->date,
-                           rfmt_weekday(1, days), d->built, d->boarded,
+                           report_fmt_weekday(1, days), d->built, d->boarded,
                            d->pct_of_target, d->below_target, d->runs_scheduled,
                            d->runs_operated, d->runs_partial, d->runs_missed,
                            d->runs_late);
         } else if (!d->built) {
             rc = table_row(t, "%s|%s|%s|%s|%s|%s|%s|%s|%s", d->date,
-                           rfmt_weekday(english, days), "", "", "", "", "", "",
-                           rfmt_label(english, RFMT_L_NOT_BUILT));
+                           report_fmt_weekday(english, days), "", "", "", "", "", "",
+                           report_fmt_label(english, REPORT_FMT_L_NOT_BUILT));
         } else {
-            rtext_thousands(d->boarded, b, sizeof b);
+            report_text_thousands(d->boarded, b, sizeof b);
             snprintf(pct, sizeof pct, "%.1f %%", d->pct_of_target);
             snprintf(o, sizeof o, "%d", d->runs_operated);
             snprintf(p, sizeof p, "%d", d->runs_partial);
@@ -534,8 +534,8 @@ static int build_days(struct table *t, const struct rquery_range *r,
             snprintf(l, sizeof l, "%d", d->runs_late);
             rc = table_row(
                 t, "%s|%s|%s|%s|%s|%s|%s|%s|%s", d->date,
-                rfmt_weekday(english, days), b, pct, o, p, m, l,
-                d->below_target ? rfmt_label(english, RFMT_L_SEC_BELOW) : "");
+                report_fmt_weekday(english, days), b, pct, o, p, m, l,
+                d->below_target ? report_fmt_label(english, REPORT_FMT_L_SEC_BELOW) : "");
         }
         if (rc != 0)
             return -1;
@@ -547,7 +547,7 @@ static int build_days(struct table *t, const struct rquery_range *r,
 
 static void heading(FILE *fp, const char *title)
 {
-    size_t w = rtext_width(title);
+    size_t w = report_text_width(title);
 
     fprintf(fp, "\n%s\n", title);
     for (size_t i = 0; i < w; i++)
@@ -572,99 +572,99 @@ static int finish(FILE *fp)
     return fflush(fp) == 0 && !ferror(fp) ? 0 : -1;
 }
 
-int rfmt_daily_text(FILE *fp, const struct rquery_daily *d, int english)
+int report_fmt_daily_text(FILE *fp, const struct report_query_daily *d, int english)
 {
     struct table t;
     char a[160], b[32], c[32];
     long days = 0;
     int suspects = 0, rc;
 
-    rtext_parse_date(d->date, &days, a, sizeof a);
-    fprintf(fp, "%s  %s (%s)\n", rfmt_label(english, RFMT_L_TITLE_DAILY),
-            d->date, rfmt_weekday(english, days));
-    fprintf(fp, "%s %s\n\n", rfmt_label(english, RFMT_L_BUILT_AT), d->built_at);
+    report_text_parse_date(d->date, &days, a, sizeof a);
+    fprintf(fp, "%s  %s (%s)\n", report_fmt_label(english, REPORT_FMT_L_TITLE_DAILY),
+            d->date, report_fmt_weekday(english, days));
+    fprintf(fp, "%s %s\n\n", report_fmt_label(english, REPORT_FMT_L_BUILT_AT), d->built_at);
     fprintf(fp, "%s: %s / %s %s (%.1f %%)\n",
-            rfmt_label(english, RFMT_L_RIDERS),
-            rtext_thousands(d->boarded, a, sizeof a),
-            rfmt_label(english, RFMT_L_TARGET),
-            rtext_thousands(d->p.target, b, sizeof b), d->pct_of_target);
-    fprintf(fp, "%s %s, %s %s\n", rfmt_label(english, RFMT_L_ALIGHTED),
-            rtext_thousands(d->alighted, a, sizeof a),
-            rfmt_label(english, RFMT_L_UNATTRIBUTED),
-            rtext_thousands(d->unattributed, c, sizeof c));
+            report_fmt_label(english, REPORT_FMT_L_RIDERS),
+            report_text_thousands(d->boarded, a, sizeof a),
+            report_fmt_label(english, REPORT_FMT_L_TARGET),
+            report_text_thousands(d->p.target, b, sizeof b), d->pct_of_target);
+    fprintf(fp, "%s %s, %s %s\n", report_fmt_label(english, REPORT_FMT_L_ALIGHTED),
+            report_text_thousands(d->alighted, a, sizeof a),
+            report_fmt_label(english, REPORT_FMT_L_UNATTRIBUTED),
+            report_text_thousands(d->unattributed, c, sizeof c));
     fprintf(fp, "%s: %s %d, %s %d, %s %d, %s %d, %s %d, %s %d, %s %d\n",
-            rfmt_label(english, RFMT_L_RUNS),
-            rfmt_label(english, RFMT_L_SCHEDULED), d->runs_scheduled,
-            rfmt_label(english, RFMT_L_OPERATED), d->runs_operated,
-            rfmt_label(english, RFMT_L_PARTIAL), d->runs_partial,
-            rfmt_label(english, RFMT_L_MISSED), d->runs_missed,
-            rfmt_label(english, RFMT_L_LATE), d->runs_late,
-            rfmt_label(english, RFMT_L_CROWDED), d->runs_crowded,
-            rfmt_label(english, RFMT_L_SUSPECT), d->runs_counter_suspect);
+            report_fmt_label(english, REPORT_FMT_L_RUNS),
+            report_fmt_label(english, REPORT_FMT_L_SCHEDULED), d->runs_scheduled,
+            report_fmt_label(english, REPORT_FMT_L_OPERATED), d->runs_operated,
+            report_fmt_label(english, REPORT_FMT_L_PARTIAL), d->runs_partial,
+            report_fmt_label(english, REPORT_FMT_L_MISSED), d->runs_missed,
+            report_fmt_label(english, REPORT_FMT_L_LATE), d->runs_late,
+            report_fmt_label(english, REPORT_FMT_L_CROWDED), d->runs_crowded,
+            report_fmt_label(english, REPORT_FMT_L_SUSPECT), d->runs_counter_suspect);
 
-    heading(fp, rfmt_label(english, RFMT_L_SEC_ROUTES));
+    heading(fp, report_fmt_label(english, REPORT_FMT_L_SEC_ROUTES));
     rc = build_routes(&t, d, english, 0);
     if (print_table(fp, &t, rc, english) != 0)
         return -1;
-    heading(fp, rfmt_label(english, RFMT_L_SEC_RUNS));
+    heading(fp, report_fmt_label(english, REPORT_FMT_L_SEC_RUNS));
     rc = build_runs(&t, d, english, 0);
     if (print_table(fp, &t, rc, english) != 0)
         return -1;
-    heading(fp, rfmt_label(english, RFMT_L_SEC_STOPS));
+    heading(fp, report_fmt_label(english, REPORT_FMT_L_SEC_STOPS));
     rc = build_stops(&t, d);
     if (print_table(fp, &t, rc, english) != 0)
         return -1;
-    heading(fp, rfmt_label(english, RFMT_L_SEC_HOURLY));
+    heading(fp, report_fmt_label(english, REPORT_FMT_L_SEC_HOURLY));
     rc = build_hourly(&t, d, 0);
     if (print_table(fp, &t, rc, english) != 0)
         return -1;
 
-    heading(fp, rfmt_label(english, RFMT_L_SEC_COUNTERS));
-    fprintf(fp, "%s %s, %s %s (%s %+d)\n", rfmt_label(english, RFMT_L_BOARDED),
-            rtext_thousands(d->boarded, a, sizeof a),
-            rfmt_label(english, RFMT_L_ALIGHTED),
-            rtext_thousands(d->alighted, b, sizeof b),
-            rfmt_label(english, RFMT_L_DIFF), d->boarded - d->alighted);
-    rfmt_suspect_rule(english, d->p.counter_pct, d->p.counter_slack, a,
+    heading(fp, report_fmt_label(english, REPORT_FMT_L_SEC_COUNTERS));
+    fprintf(fp, "%s %s, %s %s (%s %+d)\n", report_fmt_label(english, REPORT_FMT_L_BOARDED),
+            report_text_thousands(d->boarded, a, sizeof a),
+            report_fmt_label(english, REPORT_FMT_L_ALIGHTED),
+            report_text_thousands(d->alighted, b, sizeof b),
+            report_fmt_label(english, REPORT_FMT_L_DIFF), d->boarded - d->alighted);
+    report_fmt_suspect_rule(english, d->p.counter_pct, d->p.counter_slack, a,
                       sizeof a);
     fprintf(fp, "%s\n", a);
     for (size_t i = 0; i < d->nruns; i++) {
-        const struct rquery_run *r = &d->runs[i];
+        const struct report_query_run *r = &d->runs[i];
 
         if (!r->counter_suspect)
             continue;
         fprintf(fp, "  %s  %s %s: %s %d, %s %d (%+d)\n", r->trip_id,
                 r->sched_start, r->vehicle_id,
-                rfmt_label(english, RFMT_L_BOARDED), r->boarded,
-                rfmt_label(english, RFMT_L_ALIGHTED), r->alighted,
+                report_fmt_label(english, REPORT_FMT_L_BOARDED), r->boarded,
+                report_fmt_label(english, REPORT_FMT_L_ALIGHTED), r->alighted,
                 r->boarded - r->alighted);
         suspects++;
     }
     if (suspects == 0)
-        fprintf(fp, "  (%s)\n", rfmt_label(english, RFMT_L_NONE));
+        fprintf(fp, "  (%s)\n", report_fmt_label(english, REPORT_FMT_L_NONE));
     return finish(fp);
 }
 
-int rfmt_daily_csv(FILE *fp, const struct rquery_daily *d, int english,
-                   enum rfmt_table which)
+int report_fmt_daily_csv(FILE *fp, const struct report_query_daily *d, int english,
+                   enum report_fmt_table which)
 {
     struct table t;
     int rc;
 
     switch (which) {
-    case RFMT_T_SUMMARY:
+    case REPORT_FMT_T_SUMMARY:
         rc = build_summary(&t, d);
         break;
-    case RFMT_T_ROUTES:
+    case REPORT_FMT_T_ROUTES:
         rc = build_routes(&t, d, english, 1);
         break;
-    case RFMT_T_STOPS:
+    case REPORT_FMT_T_STOPS:
         rc = build_stops(&t, d);
         break;
-    case RFMT_T_HOURLY:
+    case REPORT_FMT_T_HOURLY:
         rc = build_hourly(&t, d, 1);
         break;
-    case RFMT_T_RUNS:
+    case REPORT_FMT_T_RUNS:
     default:
         rc = build_runs(&t, d, english, 1);
         break;
@@ -679,43 +679,43 @@ int rfmt_daily_csv(FILE *fp, const struct rquery_daily *d, int english,
     return finish(fp);
 }
 
-int rfmt_range_text(FILE *fp, const struct rquery_range *r, int english)
+int report_fmt_range_text(FILE *fp, const struct report_query_range *r, int english)
 {
     struct table t;
     char a[32], b[32];
     int shown = 0, rc;
 
-    fprintf(fp, "%s  %s .. %s\n\n", rfmt_label(english, RFMT_L_TITLE_RANGE),
+    fprintf(fp, "%s  %s .. %s\n\n", report_fmt_label(english, REPORT_FMT_L_TITLE_RANGE),
             r->from, r->to);
-    fprintf(fp, "%s %zu, %s %d, %s %d\n", rfmt_label(english, RFMT_L_DAYS),
-            r->ndays, rfmt_label(english, RFMT_L_DAYS_BUILT), r->days_built,
-            rfmt_label(english, RFMT_L_SEC_BELOW), r->days_below);
-    fprintf(fp, "%s %s, %s %.1f / %s %s\n", rfmt_label(english, RFMT_L_TOTAL),
-            rtext_thousands(r->boarded_total, a, sizeof a),
-            rfmt_label(english, RFMT_L_MEAN), r->boarded_mean,
-            rfmt_label(english, RFMT_L_TARGET),
-            rtext_thousands(r->p.target, b, sizeof b));
+    fprintf(fp, "%s %zu, %s %d, %s %d\n", report_fmt_label(english, REPORT_FMT_L_DAYS),
+            r->ndays, report_fmt_label(english, REPORT_FMT_L_DAYS_BUILT), r->days_built,
+            report_fmt_label(english, REPORT_FMT_L_SEC_BELOW), r->days_below);
+    fprintf(fp, "%s %s, %s %.1f / %s %s\n", report_fmt_label(english, REPORT_FMT_L_TOTAL),
+            report_text_thousands(r->boarded_total, a, sizeof a),
+            report_fmt_label(english, REPORT_FMT_L_MEAN), r->boarded_mean,
+            report_fmt_label(english, REPORT_FMT_L_TARGET),
+            report_text_thousands(r->p.target, b, sizeof b));
 
-    heading(fp, rfmt_label(english, RFMT_L_SEC_TREND));
+    heading(fp, report_fmt_label(english, REPORT_FMT_L_SEC_TREND));
     rc = build_days(&t, r, english, 0);
     if (print_table(fp, &t, rc, english) != 0)
         return -1;
-    heading(fp, rfmt_label(english, RFMT_L_SEC_BELOW));
+    heading(fp, report_fmt_label(english, REPORT_FMT_L_SEC_BELOW));
     for (size_t i = 0; i < r->ndays; i++) {
-        const struct rquery_day *d = &r->days[i];
+        const struct report_query_day *d = &r->days[i];
 
         if (!d->built || !d->below_target)
             continue;
         fprintf(fp, "  %s  %s (%.1f %%)\n", d->date,
-                rtext_thousands(d->boarded, a, sizeof a), d->pct_of_target);
+                report_text_thousands(d->boarded, a, sizeof a), d->pct_of_target);
         shown++;
     }
     if (shown == 0)
-        fprintf(fp, "  (%s)\n", rfmt_label(english, RFMT_L_NONE));
+        fprintf(fp, "  (%s)\n", report_fmt_label(english, REPORT_FMT_L_NONE));
     return finish(fp);
 }
 
-int rfmt_range_csv(FILE *fp, const struct rquery_range *r, int english)
+int report_fmt_range_csv(FILE *fp, const struct report_query_range *r, int english)
 {
     struct table t;
 
@@ -734,11 +734,11 @@ int rfmt_range_csv(FILE *fp, const struct rquery_range *r, int english)
 /* "key": — separators are the caller's. */
 static void jkey(FILE *fp, const char *key)
 {
-    rtext_json_string(fp, key);
+    report_text_json_string(fp, key);
     fputc(':', fp);
 }
 
-static void jparams(FILE *fp, const struct rquery_params *p)
+static void jparams(FILE *fp, const struct report_query_params *p)
 {
     fprintf(fp,
             "\"params\":{\"target_riders\":%d,\"seats\":%d,"
@@ -753,11 +753,11 @@ static const char *jbool(int b)
     return b ? "true" : "false";
 }
 
-int rfmt_daily_json(FILE *fp, const struct rquery_daily *d, int english)
+int report_fmt_daily_json(FILE *fp, const struct report_query_daily *d, int english)
 {
     fprintf(fp, "{\"report\":\"daily\",\"date\":\"%s\",", d->date);
     jkey(fp, "built_at");
-    rtext_json_string(fp, d->built_at);
+    report_text_json_string(fp, d->built_at);
     fprintf(fp, ",\"lang\":\"%s\",", english ? "en" : "ko");
     jparams(fp, &d->p);
     fprintf(fp,
@@ -774,14 +774,14 @@ int rfmt_daily_json(FILE *fp, const struct rquery_daily *d, int english)
 
     fputs(",\n\"routes\":[", fp);
     for (size_t i = 0; i < d->nroutes; i++) {
-        const struct rquery_route *g = &d->routes[i];
+        const struct report_query_route *g = &d->routes[i];
 
         fputs(i ? ",\n{" : "\n{", fp);
         jkey(fp, "route_id");
-        rtext_json_string(fp, g->route_id);
+        report_text_json_string(fp, g->route_id);
         fputc(',', fp);
         jkey(fp, "route_name");
-        rtext_json_string(fp, g->route_name);
+        report_text_json_string(fp, g->route_name);
         fprintf(fp,
                 ",\"direction\":%d,\"runs\":%d,\"operated\":%d,"
                 "\"partial\":%d,\"missed\":%d,\"late\":%d,\"crowded\":%d,"
@@ -792,20 +792,20 @@ int rfmt_daily_json(FILE *fp, const struct rquery_daily *d, int english)
 
     fputs("],\n\"runs\":[", fp);
     for (size_t i = 0; i < d->nruns; i++) {
-        const struct rquery_run *r = &d->runs[i];
+        const struct report_query_run *r = &d->runs[i];
 
         fputs(i ? ",\n{" : "\n{", fp);
         jkey(fp, "trip_id");
-        rtext_json_string(fp, r->trip_id);
+        report_text_json_string(fp, r->trip_id);
         fputc(',', fp);
         jkey(fp, "route_id");
-        rtext_json_string(fp, r->route_id);
+        report_text_json_string(fp, r->route_id);
         fprintf(fp,
                 ",\"direction\":%d,\"status\":\"%s\","
                 "\"scheduled_start\":\"%s\",\"actual_start\":",
-                r->direction, rfmt_status_key(r->status), r->sched_start);
+                r->direction, report_fmt_status_key(r->status), r->sched_start);
         if (r->actual_start[0])
-            rtext_json_string(fp, r->actual_start);
+            report_text_json_string(fp, r->actual_start);
         else
             fputs("null", fp);
         if (r->has_delay)
@@ -814,7 +814,7 @@ int rfmt_daily_json(FILE *fp, const struct rquery_daily *d, int english)
             fputs(",\"delay_s\":null", fp);
         fputs(",\"vehicle_id\":", fp);
         if (r->vehicle_id[0])
-            rtext_json_string(fp, r->vehicle_id);
+            report_text_json_string(fp, r->vehicle_id);
         else
             fputs("null", fp);
         fprintf(fp, ",\"boarded\":%d,\"alighted\":%d", r->boarded, r->alighted);
@@ -829,14 +829,14 @@ int rfmt_daily_json(FILE *fp, const struct rquery_daily *d, int english)
 
     fputs("],\n\"stops\":[", fp);
     for (size_t i = 0; i < d->nstops; i++) {
-        const struct rquery_stop *s = &d->stops[i];
+        const struct report_query_stop *s = &d->stops[i];
 
         fputs(i ? ",\n{" : "\n{", fp);
         jkey(fp, "stop_id");
-        rtext_json_string(fp, s->stop_id);
+        report_text_json_string(fp, s->stop_id);
         fputc(',', fp);
         jkey(fp, "stop_name");
-        rtext_json_string(fp, s->name);
+        report_text_json_string(fp, s->name);
         fprintf(fp, ",\"stops_made\":%d,\"boarded\":%d,\"alighted\":%d}",
                 s->visits, s->boarded, s->alighted);
     }
@@ -849,7 +849,7 @@ int rfmt_daily_json(FILE *fp, const struct rquery_daily *d, int english)
     return finish(fp);
 }
 
-int rfmt_range_json(FILE *fp, const struct rquery_range *r, int english)
+int report_fmt_range_json(FILE *fp, const struct report_query_range *r, int english)
 {
     int first = 1;
 
@@ -866,7 +866,7 @@ int rfmt_range_json(FILE *fp, const struct rquery_range *r, int english)
             r->boarded_mean, r->p.target);
     fputs(",\n\"days\":[", fp);
     for (size_t i = 0; i < r->ndays; i++) {
-        const struct rquery_day *d = &r->days[i];
+        const struct report_query_day *d = &r->days[i];
 
         fprintf(fp, "%s{\"date\":\"%s\",\"built\":%s", i ? ",\n" : "\n",
                 d->date, jbool(d->built));

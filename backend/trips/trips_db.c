@@ -13,10 +13,10 @@
 #include "clock.h"
 #include "trips.h"
 
-static void tdb_err(char *err, size_t errlen, const char *fmt, ...)
+static void trips_db__err(char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-static void tdb_err(char *err, size_t errlen, const char *fmt, ...)
+static void trips_db__err(char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
     size_t n;
@@ -30,7 +30,7 @@ static void tdb_err(char *err, size_t errlen, const char *fmt, ...)
 }
 
 /* Midnight of a Seoul date (UTC+9, no daylight saving) in Unix ms. */
-static int tdb_day_ms(const char *day, int64_t *out)
+static int trips_db__day_ms(const char *day, int64_t *out)
 {
     struct tm tm;
     int y, m, d, n = 0;
@@ -55,7 +55,7 @@ static int tdb_day_ms(const char *day, int64_t *out)
     return 0;
 }
 
-static PGresult *tdb_query(PGconn *c, const char *sql, const char *day,
+static PGresult *trips_db__query(PGconn *c, const char *sql, const char *day,
                            char *err, size_t errlen)
 {
     const char *v[1] = {day};
@@ -63,30 +63,30 @@ static PGresult *tdb_query(PGconn *c, const char *sql, const char *day,
 
     if (PQresultStatus(r) != PGRES_TUPLES_OK &&
         PQresultStatus(r) != PGRES_COMMAND_OK) {
-        tdb_err(err, errlen, "%s", PQerrorMessage(c));
+        trips_db__err(err, errlen, "%s", PQerrorMessage(c));
         PQclear(r);
         return NULL;
     }
     return r;
 }
 
-static int tdb_stop_cmp(const void *a, const void *b)
+static int trips_db__stop_cmp(const void *a, const void *b)
 {
     return strcmp(((const struct trips_stop *)a)->id,
                   ((const struct trips_stop *)b)->id);
 }
 
-static int tdb_stop_index(const struct trips_feed *f, const char *id)
+static int trips_db__stop_index(const struct trips_feed *f, const char *id)
 {
     struct trips_stop key;
     const struct trips_stop *s;
 
     snprintf(key.id, sizeof key.id, "%s", id);
-    s = bsearch(&key, f->stops, f->nstops, sizeof *s, tdb_stop_cmp);
+    s = bsearch(&key, f->stops, f->nstops, sizeof *s, trips_db__stop_cmp);
     return s ? (int)(s - f->stops) : -1;
 }
 
-static void tdb_feed_free(struct trips_feed *f)
+static void trips_db__feed_free(struct trips_feed *f)
 {
     free(f->stops);
     free(f->st);
@@ -94,13 +94,13 @@ static void tdb_feed_free(struct trips_feed *f)
     memset(f, 0, sizeof *f);
 }
 
-static int tdb_load_feed(PGconn *c, const char *day, struct trips_feed *f,
+static int trips_db__load_feed(PGconn *c, const char *day, struct trips_feed *f,
                          char *err, size_t errlen)
 {
     PGresult *r;
     int n;
 
-    r = tdb_query(c,
+    r = trips_db__query(c,
                   "SELECT stop_id, stop_lat, stop_lon FROM gtfs_stops"
                   " WHERE stop_lat IS NOT NULL ORDER BY stop_id",
                   NULL, err, errlen);
@@ -120,10 +120,10 @@ static int tdb_load_feed(PGconn *c, const char *day, struct trips_feed *f,
     }
     f->nstops = (size_t)n;
     /* ORDER BY uses the database's collation; bsearch needs strcmp's. */
-    qsort(f->stops, f->nstops, sizeof *f->stops, tdb_stop_cmp);
+    qsort(f->stops, f->nstops, sizeof *f->stops, trips_db__stop_cmp);
     PQclear(r);
 
-    r = tdb_query(c,
+    r = trips_db__query(c,
                   "SELECT t.trip_id, t.route_id, coalesce(t.block_id, ''),"
                   " coalesce(t.direction_id, -1), st.stop_id,"
                   " st.stop_sequence, st.arrival_secs, st.departure_secs"
@@ -156,9 +156,9 @@ static int tdb_load_feed(PGconn *c, const char *day, struct trips_feed *f,
             t->first = f->nst;
         }
         t = &f->trips[f->ntrips - 1];
-        st->stop = tdb_stop_index(f, PQgetvalue(r, i, 4));
+        st->stop = trips_db__stop_index(f, PQgetvalue(r, i, 4));
         if (st->stop < 0) {
-            tdb_err(err, errlen, "trip %s calls at unknown stop %s", trip,
+            trips_db__err(err, errlen, "trip %s calls at unknown stop %s", trip,
                     PQgetvalue(r, i, 4));
             PQclear(r);
             return TRIPS_DB_ERR_FEED;
@@ -171,7 +171,7 @@ static int tdb_load_feed(PGconn *c, const char *day, struct trips_feed *f,
     }
     PQclear(r);
     if (f->ntrips == 0) {
-        tdb_err(err, errlen,
+        trips_db__err(err, errlen,
                 "no trips run on %s in the loaded timetable (load one with "
                 "shuttle-backend --load-gtfs DIR)",
                 day);
@@ -181,7 +181,7 @@ static int tdb_load_feed(PGconn *c, const char *day, struct trips_feed *f,
 }
 
 /* One vehicle's raw input and what was built from it. */
-struct tdb_vehicle {
+struct trips_db__vehicle {
     char id[TRIPS_ID_MAX];
     struct trips_fix *fixes;
     size_t nfixes;
@@ -191,7 +191,7 @@ struct tdb_vehicle {
     size_t nvisits;
 };
 
-static void tdb_vehicles_free(struct tdb_vehicle *v, size_t n)
+static void trips_db__vehicles_free(struct trips_db__vehicle *v, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         free(v[i].fixes);
@@ -202,10 +202,10 @@ static void tdb_vehicles_free(struct tdb_vehicle *v, size_t n)
 }
 
 /* The vehicle named `id`, added at the end if new (input is sorted). */
-static struct tdb_vehicle *tdb_vehicle(struct tdb_vehicle **v, size_t *n,
+static struct trips_db__vehicle *trips_db__vehicle(struct trips_db__vehicle **v, size_t *n,
                                        const char *id)
 {
-    struct tdb_vehicle *g;
+    struct trips_db__vehicle *g;
 
     for (size_t i = *n; i > 0; i--)
         if (strcmp((*v)[i - 1].id, id) == 0)
@@ -219,14 +219,14 @@ static struct tdb_vehicle *tdb_vehicle(struct tdb_vehicle **v, size_t *n,
     return &g[(*n)++];
 }
 
-static int tdb_vehicle_cmp(const void *a, const void *b)
+static int trips_db__vehicle_cmp(const void *a, const void *b)
 {
-    return strcmp(((const struct tdb_vehicle *)a)->id,
-                  ((const struct tdb_vehicle *)b)->id);
+    return strcmp(((const struct trips_db__vehicle *)a)->id,
+                  ((const struct trips_db__vehicle *)b)->id);
 }
 
 /* Fill one vehicle's fixes from rows [i, j) of the positions query. */
-static int tdb_take_fixes(struct tdb_vehicle *v, PGresult *r, int i, int j)
+static int trips_db__take_fixes(struct trips_db__vehicle *v, PGresult *r, int i, int j)
 {
     v->fixes = calloc((size_t)(j - i), sizeof *v->fixes);
     if (!v->fixes)
@@ -243,7 +243,7 @@ static int tdb_take_fixes(struct tdb_vehicle *v, PGresult *r, int i, int j)
 }
 
 /* Fill one vehicle's door episodes from rows [i, j) of the counts query. */
-static int tdb_take_doors(struct tdb_vehicle *v, PGresult *r, int i, int j)
+static int trips_db__take_doors(struct trips_db__vehicle *v, PGresult *r, int i, int j)
 {
     v->doors = calloc((size_t)(j - i), sizeof *v->doors);
     if (!v->doors)
@@ -266,20 +266,20 @@ static int tdb_take_doors(struct tdb_vehicle *v, PGresult *r, int i, int j)
 
 /* Run `sql` (rows ordered by vehicle) and hand each vehicle's rows to
  * `take`. */
-static int tdb_load_by_vehicle(PGconn *c, const char *sql, const char *day,
-                               int (*take)(struct tdb_vehicle *, PGresult *,
+static int trips_db__load_by_vehicle(PGconn *c, const char *sql, const char *day,
+                               int (*take)(struct trips_db__vehicle *, PGresult *,
                                            int, int),
-                               struct tdb_vehicle **vs, size_t *nv, char *err,
+                               struct trips_db__vehicle **vs, size_t *nv, char *err,
                                size_t errlen)
 {
-    PGresult *r = tdb_query(c, sql, day, err, errlen);
+    PGresult *r = trips_db__query(c, sql, day, err, errlen);
     int n, rc = TRIPS_DB_OK;
 
     if (!r)
         return TRIPS_DB_ERR_QUERY;
     n = PQntuples(r);
     for (int i = 0; i < n && rc == TRIPS_DB_OK;) {
-        struct tdb_vehicle *v = tdb_vehicle(vs, nv, PQgetvalue(r, i, 0));
+        struct trips_db__vehicle *v = trips_db__vehicle(vs, nv, PQgetvalue(r, i, 0));
         int j = i;
 
         if (!v) {
@@ -295,21 +295,21 @@ static int tdb_load_by_vehicle(PGconn *c, const char *sql, const char *day,
     return rc;
 }
 
-static int tdb_load_raw(PGconn *c, const char *day, struct tdb_vehicle **vs,
+static int trips_db__load_raw(PGconn *c, const char *day, struct trips_db__vehicle **vs,
                         size_t *nv, char *err, size_t errlen)
 {
     /* (vehicle, time, seq): the order the bus observed, whatever order
      * the records reached the database in. */
-    int rc = tdb_load_by_vehicle(
+    int rc = trips_db__load_by_vehicle(
         c,
         "SELECT vehicle_id, (extract(epoch FROM t) * 1000)::bigint,"
         " lat, lon, coalesce(speed, 'NaN')"
         " FROM positions WHERE service_day = $1"
         " ORDER BY vehicle_id COLLATE \"C\", t, seq",
-        day, tdb_take_fixes, vs, nv, err, errlen);
+        day, trips_db__take_fixes, vs, nv, err, errlen);
 
     if (rc == TRIPS_DB_OK)
-        rc = tdb_load_by_vehicle(
+        rc = trips_db__load_by_vehicle(
             c,
             "SELECT vehicle_id, (extract(epoch FROM t) * 1000)::bigint,"
             " coalesce((extract(epoch FROM door_open) * 1000)::bigint, 0),"
@@ -318,24 +318,24 @@ static int tdb_load_raw(PGconn *c, const char *day, struct tdb_vehicle **vs,
             " alighted, coalesce(load_after, -1)"
             " FROM passenger_counts WHERE service_day = $1"
             " ORDER BY vehicle_id COLLATE \"C\", t, seq",
-            day, tdb_take_doors, vs, nv, err, errlen);
+            day, trips_db__take_doors, vs, nv, err, errlen);
     if (rc != TRIPS_DB_OK)
         return rc;
     /* A vehicle with only door events came second: keep a stable order. */
     if (*nv > 1)
-        qsort(*vs, *nv, sizeof **vs, tdb_vehicle_cmp);
+        qsort(*vs, *nv, sizeof **vs, trips_db__vehicle_cmp);
     return TRIPS_DB_OK;
 }
 
-struct tdb_buf {
+struct trips_db__buf {
     char *p;
     size_t len, cap;
 };
 
-static int tdb_printf(struct tdb_buf *b, const char *fmt, ...)
+static int trips_db__printf(struct trips_db__buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
-static int tdb_printf(struct tdb_buf *b, const char *fmt, ...)
+static int trips_db__printf(struct trips_db__buf *b, const char *fmt, ...)
 {
     va_list ap;
     int n;
@@ -366,25 +366,25 @@ static int tdb_printf(struct tdb_buf *b, const char *fmt, ...)
     }
 }
 
-static int tdb_copy(PGconn *c, const char *sql, const struct tdb_buf *b,
+static int trips_db__copy(PGconn *c, const char *sql, const struct trips_db__buf *b,
                     char *err, size_t errlen)
 {
     PGresult *r = PQexec(c, sql);
 
     if (PQresultStatus(r) != PGRES_COPY_IN) {
-        tdb_err(err, errlen, "%s", PQerrorMessage(c));
+        trips_db__err(err, errlen, "%s", PQerrorMessage(c));
         PQclear(r);
         return TRIPS_DB_ERR_QUERY;
     }
     PQclear(r);
     if ((b->len && PQputCopyData(c, b->p, (int)b->len) != 1) ||
         PQputCopyEnd(c, NULL) != 1) {
-        tdb_err(err, errlen, "%s", PQerrorMessage(c));
+        trips_db__err(err, errlen, "%s", PQerrorMessage(c));
         return TRIPS_DB_ERR_QUERY;
     }
     r = PQgetResult(c);
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-        tdb_err(err, errlen, "%s", PQerrorMessage(c));
+        trips_db__err(err, errlen, "%s", PQerrorMessage(c));
         PQclear(r);
         while ((r = PQgetResult(c)))
             PQclear(r);
@@ -398,7 +398,7 @@ static int tdb_copy(PGconn *c, const char *sql, const struct tdb_buf *b,
 
 /* Per-run tallies: counts by visit, the terminal visit split between the
  * run that ends and the run that starts there. */
-static void tdb_tally(struct tdb_vehicle *vs, size_t nv, struct trips_run *runs)
+static void trips_db__tally(struct trips_db__vehicle *vs, size_t nv, struct trips_run *runs)
 {
     for (size_t i = 0; i < nv; i++) {
         for (size_t k = 0; k < vs[i].nvisits; k++) {
@@ -430,10 +430,10 @@ int trips_db_rebuild(const char *conninfo, const char *day,
 {
     struct trips_feed f;
     struct trips_params p;
-    struct tdb_vehicle *vs = NULL;
+    struct trips_db__vehicle *vs = NULL;
     struct trips_run *runs = NULL;
     size_t nv = 0, nruns = 0;
-    struct tdb_buf visits = {0}, outcomes = {0};
+    struct trips_db__buf visits = {0}, outcomes = {0};
     int64_t t0 = clock_mono_ms();
     int64_t day_ms;
     int rc;
@@ -442,34 +442,34 @@ int trips_db_rebuild(const char *conninfo, const char *day,
 
     memset(sum, 0, sizeof *sum);
     memset(&f, 0, sizeof f);
-    if (tdb_day_ms(day, &day_ms) != 0) {
-        tdb_err(err, errlen, "'%s' is not a date (YYYY-MM-DD)", day);
+    if (trips_db__day_ms(day, &day_ms) != 0) {
+        trips_db__err(err, errlen, "'%s' is not a date (YYYY-MM-DD)", day);
         return TRIPS_DB_ERR_DATE;
     }
     c = PQconnectdb(conninfo);
     if (PQstatus(c) != CONNECTION_OK) {
-        tdb_err(err, errlen, "PostgreSQL: %s", PQerrorMessage(c));
+        trips_db__err(err, errlen, "PostgreSQL: %s", PQerrorMessage(c));
         PQfinish(c);
         return TRIPS_DB_ERR_CONNECT;
     }
     trips_params_default(&p);
     /* One snapshot for the whole read: records committed meanwhile wait
      * for the next rebuild rather than half-appearing in this one. */
-    r = tdb_query(c, "BEGIN ISOLATION LEVEL REPEATABLE READ", NULL, err,
+    r = trips_db__query(c, "BEGIN ISOLATION LEVEL REPEATABLE READ", NULL, err,
                   errlen);
     if (!r) {
         rc = TRIPS_DB_ERR_QUERY;
         goto out;
     }
     PQclear(r);
-    rc = tdb_load_feed(c, day, &f, err, errlen);
+    rc = trips_db__load_feed(c, day, &f, err, errlen);
     if (rc != TRIPS_DB_OK)
         goto out;
     f.day_ms = day_ms;
-    rc = tdb_load_raw(c, day, &vs, &nv, err, errlen);
+    rc = trips_db__load_raw(c, day, &vs, &nv, err, errlen);
     if (rc != TRIPS_DB_OK)
         goto out;
-    r = tdb_query(c, "COMMIT", NULL, err, errlen);
+    r = trips_db__query(c, "COMMIT", NULL, err, errlen);
     if (!r) {
         rc = TRIPS_DB_ERR_QUERY;
         goto out;
@@ -489,7 +489,7 @@ int trips_db_rebuild(const char *conninfo, const char *day,
     }
     if (trips_assign(&f, &p, runs, nruns) != 0)
         goto out;
-    tdb_tally(vs, nv, runs);
+    trips_db__tally(vs, nv, runs);
     sum->vehicles = nv;
     sum->runs = nruns;
 
@@ -527,7 +527,7 @@ int trips_db_rebuild(const char *conninfo, const char *day,
             }
             if (v->load_after >= 0)
                 snprintf(load, sizeof load, "%d", v->load_after);
-            if (tdb_printf(&visits,
+            if (trips_db__printf(&visits,
                            "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%"
                            "s\t%d\n",
                            day, vs[i].id, f.stops[v->stop].id, arr, dep,
@@ -597,7 +597,7 @@ int trips_db_rebuild(const char *conninfo, const char *day,
         } else {
             sum->missed++;
         }
-        if (tdb_printf(&outcomes,
+        if (trips_db__printf(&outcomes,
                        "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%"
                        "zu\t%d\t%d\t%d\t%s\n",
                        day, tr->id, tr->route_id, dir,
@@ -617,7 +617,7 @@ int trips_db_rebuild(const char *conninfo, const char *day,
         };
         char ins[512];
 
-        r = tdb_query(c, "BEGIN", NULL, err, errlen);
+        r = trips_db__query(c, "BEGIN", NULL, err, errlen);
         if (!r) {
             rc = TRIPS_DB_ERR_QUERY;
             goto out;
@@ -626,21 +626,21 @@ int trips_db_rebuild(const char *conninfo, const char *day,
         for (size_t i = 0; i < sizeof del / sizeof *del; i++) {
             r = PQexecParams(c, del[i], 1, NULL, v, NULL, NULL, 0);
             if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-                tdb_err(err, errlen, "%s", PQerrorMessage(c));
+                trips_db__err(err, errlen, "%s", PQerrorMessage(c));
                 PQclear(r);
                 rc = TRIPS_DB_ERR_QUERY;
                 goto rollback;
             }
             PQclear(r);
         }
-        rc = tdb_copy(c,
+        rc = trips_db__copy(c,
                       "COPY stop_visits (service_day, vehicle_id, stop_id,"
                       " arrival, departure, stopped, run_start, trip_id,"
                       " stop_sequence, scheduled_arrival, boarded, alighted,"
                       " load_after, door_events) FROM STDIN",
                       &visits, err, errlen);
         if (rc == TRIPS_DB_OK)
-            rc = tdb_copy(c,
+            rc = trips_db__copy(c,
                           "COPY trip_outcomes (service_day, trip_id, route_id,"
                           " direction_id, block_id, scheduled_start,"
                           " scheduled_end, status, vehicle_id, actual_start,"
@@ -659,13 +659,13 @@ int trips_db_rebuild(const char *conninfo, const char *day,
                  sum->partial, sum->missed, sum->late, sum->unattributed);
         r = PQexecParams(c, ins, 1, NULL, v, NULL, NULL, 0);
         if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-            tdb_err(err, errlen, "%s", PQerrorMessage(c));
+            trips_db__err(err, errlen, "%s", PQerrorMessage(c));
             PQclear(r);
             rc = TRIPS_DB_ERR_QUERY;
             goto rollback;
         }
         PQclear(r);
-        r = tdb_query(c, "COMMIT", NULL, err, errlen);
+        r = trips_db__query(c, "COMMIT", NULL, err, errlen);
         if (!r) {
             rc = TRIPS_DB_ERR_QUERY;
             goto out;
@@ -681,8 +681,8 @@ out:
     free(visits.p);
     free(outcomes.p);
     free(runs);
-    tdb_vehicles_free(vs, nv);
-    tdb_feed_free(&f);
+    trips_db__vehicles_free(vs, nv);
+    trips_db__feed_free(&f);
     PQfinish(c);
     return rc;
 }

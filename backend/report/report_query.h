@@ -6,16 +6,16 @@
 
 #include <stddef.h>
 
-enum rquery_err {
-    RQUERY_OK = 0,
-    RQUERY_ERR_CONNECT = -1, /* database unreachable or login refused */
-    RQUERY_ERR_EMPTY = -2,   /* the day (or every day) was never built */
-    RQUERY_ERR_QUERY = -3,   /* a query failed (schema missing, ...) */
-    RQUERY_ERR_NOMEM = -4,
+enum report_query_err {
+    REPORT_QUERY_OK = 0,
+    REPORT_QUERY_ERR_CONNECT = -1, /* database unreachable or login refused */
+    REPORT_QUERY_ERR_EMPTY = -2,   /* the day (or every day) was never built */
+    REPORT_QUERY_ERR_QUERY = -3,   /* a query failed (schema missing, ...) */
+    REPORT_QUERY_ERR_NOMEM = -4,
 };
 
 /* The thresholds behind the flags (from the config). */
-struct rquery_params {
+struct report_query_params {
     int target;        /* riders a day the district reports against */
     int seats;         /* per bus */
     int crowded_pct;   /* peak load >= this % of seats: crowded */
@@ -25,18 +25,18 @@ struct rquery_params {
     int english;       /* stop and route names from gtfs_translations */
 };
 
-enum rquery_status {
-    RQUERY_OPERATED,
-    RQUERY_PARTIAL,
-    RQUERY_MISSED,
+enum report_query_status {
+    REPORT_QUERY_OPERATED,
+    REPORT_QUERY_PARTIAL,
+    REPORT_QUERY_MISSED,
 };
 
 /* One scheduled trip of the day (a row of trip_outcomes). Times are in
  * Asia/Seoul; "" when the run did not start. */
-struct rquery_run {
+struct report_query_run {
     char *trip_id, *route_id, *route_name, *vehicle_id; /* vehicle "" */
     int direction;                                      /* -1: unknown */
-    enum rquery_status status;
+    enum report_query_status status;
     char sched_start[6], actual_start[6]; /* HH:MM */
     int sched_min;                        /* minutes after midnight */
     int has_delay, delay_s;
@@ -47,41 +47,41 @@ struct rquery_run {
 };
 
 /* Runs of one route in one direction. */
-struct rquery_route {
+struct report_query_route {
     char *route_id, *route_name;
     int direction;
     int runs, operated, partial, missed, late, crowded;
     int boarded, alighted;
 };
 
-struct rquery_stop {
+struct report_query_stop {
     char *stop_id, *name;
     int visits; /* stops made (doors or dwell), passes not counted */
     int boarded, alighted;
 };
 
-struct rquery_daily {
+struct report_query_daily {
     char date[11];
     char built_at[17]; /* "YYYY-MM-DD HH:MM", Asia/Seoul */
-    struct rquery_params p;
+    struct report_query_params p;
     /* daily_ridership: the figure reported against the target. */
     int boarded, alighted, unattributed;
     int runs_scheduled, runs_operated, runs_partial, runs_missed;
     double pct_of_target; /* rounded to 0.1 */
     /* From the runs, with the configured thresholds. */
     int runs_late, runs_crowded, runs_counter_suspect;
-    struct rquery_route *routes;
+    struct report_query_route *routes;
     size_t nroutes;
-    struct rquery_run *runs;
+    struct report_query_run *runs;
     size_t nruns;
-    struct rquery_stop *stops;
+    struct report_query_stop *stops;
     size_t nstops;
     int hour_boarded[24], hour_alighted[24]; /* passenger_counts */
-    /* Set when RQUERY_ERR_EMPTY: raw counts stored for the day. */
+    /* Set when REPORT_QUERY_ERR_EMPTY: raw counts stored for the day. */
     long long raw_counts;
 };
 
-struct rquery_day {
+struct report_query_day {
     char date[11];
     int built; /* 0: no daily_ridership row: the rest is 0 */
     int boarded, alighted;
@@ -90,61 +90,61 @@ struct rquery_day {
     int below_target;
 };
 
-struct rquery_range {
+struct report_query_range {
     char from[11], to[11];
-    struct rquery_params p;
-    struct rquery_day *days;
+    struct report_query_params p;
+    struct report_query_day *days;
     size_t ndays;
     int days_built, days_below;
     long long boarded_total;
     double boarded_mean; /* over built days, rounded to 0.1 */
 };
 
-struct rquery;
+struct report_query;
 
-/* Connect to CONNINFO (libpq syntax). On RQUERY_ERR_CONNECT the message in
+/* Connect to CONNINFO (libpq syntax). On REPORT_QUERY_ERR_CONNECT the message in
  * ERR names the database without its password. *OUT is the caller's to
- * release with rquery_close. */
-int rquery_open(const char *conninfo, struct rquery **out, char *err,
+ * release with report_query_close. */
+int report_query_open(const char *conninfo, struct report_query **out, char *err,
                 size_t errlen);
-void rquery_close(struct rquery *q);
+void report_query_close(struct report_query *q);
 
 /* CONNINFO with any password removed, for messages: "host=... dbname=..."
  * (or a URI's parts as keywords). Never fails: an unparsable string is
  * shown as "(unparsable connection string)". */
-void rquery_conninfo_display(const char *conninfo, char *out, size_t outlen);
+void report_query_conninfo_display(const char *conninfo, char *out, size_t outlen);
 
 /* Fetch service day DATE ("YYYY-MM-DD", already validated) into *D, which
- * is overwritten. Returns RQUERY_OK, RQUERY_ERR_EMPTY when daily_ridership
+ * is overwritten. Returns REPORT_QUERY_OK, REPORT_QUERY_ERR_EMPTY when daily_ridership
  * has no row for the day (d->raw_counts then says whether raw data exists),
- * or another rquery_err with a message in ERR. Release with
- * rquery_daily_free whatever the result. */
-int rquery_daily(struct rquery *q, const struct rquery_params *p,
-                 const char *date, struct rquery_daily *d, char *err,
+ * or another report_query_err with a message in ERR. Release with
+ * report_query_daily_free whatever the result. */
+int report_query_daily(struct report_query *q, const struct report_query_params *p,
+                 const char *date, struct report_query_daily *d, char *err,
                  size_t errlen);
-void rquery_daily_free(struct rquery_daily *d);
+void report_query_daily_free(struct report_query_daily *d);
 
 /* Fetch every day from FROM to TO inclusive from daily_ridership only.
- * RQUERY_ERR_EMPTY when none of them was built. Release with
- * rquery_range_free whatever the result. */
-int rquery_range(struct rquery *q, const struct rquery_params *p,
-                 const char *from, const char *to, struct rquery_range *r,
+ * REPORT_QUERY_ERR_EMPTY when none of them was built. Release with
+ * report_query_range_free whatever the result. */
+int report_query_range(struct report_query *q, const struct report_query_params *p,
+                 const char *from, const char *to, struct report_query_range *r,
                  char *err, size_t errlen);
-void rquery_range_free(struct rquery_range *r);
+void report_query_range_free(struct report_query_range *r);
 
-/* The SQL rquery_daily runs, for the benchmark's EXPLAIN: query I (0 ..
- * rquery_daily_nsql()-1); each takes $1 = the date, $2 = 'en' or 'ko'.
+/* The SQL report_query_daily runs, for the benchmark's EXPLAIN: query I (0 ..
+ * report_query_daily_nsql()-1); each takes $1 = the date, $2 = 'en' or 'ko'.
  * The strings are static. */
-int rquery_daily_nsql(void);
-const char *rquery_daily_sql(int i);
+int report_query_daily_nsql(void);
+const char *report_query_daily_sql(int i);
 
 /* Crowded: peak load at least PCT % of SEATS (integer arithmetic, so 41 of
  * 45 at 90 % is crowded: 4100 >= 4050). */
-int rquery_is_crowded(int peak, int seats, int pct);
+int report_query_is_crowded(int peak, int seats, int pct);
 
 /* Counter suspect: boardings and alightings of one run differ by more than
  * PCT % of the larger plus SLACK (a full bus that empties at the terminal
  * should balance; small runs get the slack). */
-int rquery_counter_suspect(int boarded, int alighted, int pct, int slack);
+int report_query_counter_suspect(int boarded, int alighted, int pct, int slack);
 
 #endif

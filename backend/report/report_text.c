@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-int rtext_cp_width(unsigned cp)
+int report_text_cp_width(unsigned cp)
 {
     if (cp < 0x20 || (cp >= 0x7f && cp < 0xa0))
         return 0;
@@ -60,7 +60,7 @@ static int utf8_decode(const unsigned char *s, unsigned *cp)
     return n;
 }
 
-size_t rtext_width(const char *s)
+size_t report_text_width(const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t w = 0;
@@ -74,15 +74,15 @@ size_t rtext_width(const char *s)
             p++;
             continue;
         }
-        w += (size_t)rtext_cp_width(cp);
+        w += (size_t)report_text_cp_width(cp);
         p += n;
     }
     return w;
 }
 
-void rtext_pad(FILE *fp, const char *s, size_t width, int right)
+void report_text_pad(FILE *fp, const char *s, size_t width, int right)
 {
-    size_t w = rtext_width(s);
+    size_t w = report_text_width(s);
     size_t fill = w < width ? width - w : 0;
 
     if (right)
@@ -92,7 +92,7 @@ void rtext_pad(FILE *fp, const char *s, size_t width, int right)
         fprintf(fp, "%*s", (int)fill, "");
 }
 
-void rtext_csv_field(FILE *fp, const char *s)
+void report_text_csv_field(FILE *fp, const char *s)
 {
     size_t len = strlen(s);
 
@@ -112,7 +112,7 @@ void rtext_csv_field(FILE *fp, const char *s)
     fputc('"', fp);
 }
 
-void rtext_json_string(FILE *fp, const char *s)
+void report_text_json_string(FILE *fp, const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
 
@@ -159,7 +159,7 @@ void rtext_json_string(FILE *fp, const char *s)
     fputc('"', fp);
 }
 
-void rtext_html(FILE *fp, const char *s)
+void report_text_html(FILE *fp, const char *s)
 {
     for (; *s; s++) {
         switch (*s) {
@@ -184,7 +184,7 @@ void rtext_html(FILE *fp, const char *s)
     }
 }
 
-char *rtext_thousands(long long n, char *out, size_t outlen)
+char *report_text_thousands(long long n, char *out, size_t outlen)
 {
     char digits[32];
     unsigned long long u =
@@ -205,7 +205,7 @@ char *rtext_thousands(long long n, char *out, size_t outlen)
     return out;
 }
 
-int rtext_days_in_month(int y, int m)
+int report_text_days_in_month(int y, int m)
 {
     static const int dim[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
@@ -228,7 +228,7 @@ static long days_from_civil(int y, int m, int d)
     return era * 146097 + doe - 719468;
 }
 
-int rtext_parse_date(const char *s, long *days, char *err, size_t errlen)
+int report_text_parse_date(const char *s, long *days, char *err, size_t errlen)
 {
     int y, m, d, dim;
 
@@ -238,12 +238,12 @@ int rtext_parse_date(const char *s, long *days, char *err, size_t errlen)
         if (s[i] == '\0' ||
             (want_dash ? s[i] != '-' : (s[i] < '0' || s[i] > '9'))) {
             snprintf(err, errlen, "'%s' is not a date: expected YYYY-MM-DD", s);
-            return RTEXT_DATE_SYNTAX;
+            return REPORT_TEXT_DATE_SYNTAX;
         }
     }
     if (s[10] != '\0') {
         snprintf(err, errlen, "'%s' is not a date: expected YYYY-MM-DD", s);
-        return RTEXT_DATE_SYNTAX;
+        return REPORT_TEXT_DATE_SYNTAX;
     }
     y = (s[0] - '0') * 1000 + (s[1] - '0') * 100 + (s[2] - '0') * 10 +
         (s[3] - '0');
@@ -251,23 +251,23 @@ int rtext_parse_date(const char *s, long *days, char *err, size_t errlen)
     d = (s[8] - '0') * 10 + (s[9] - '0');
     if (y < 1970) {
         snprintf(err, errlen, "%s: year %d is before 1970", s, y);
-        return RTEXT_DATE_RANGE;
+        return REPORT_TEXT_DATE_RANGE;
     }
     if (m < 1 || m > 12) {
         snprintf(err, errlen, "%s: there is no month %d", s, m);
-        return RTEXT_DATE_RANGE;
+        return REPORT_TEXT_DATE_RANGE;
     }
-    dim = rtext_days_in_month(y, m);
+    dim = report_text_days_in_month(y, m);
     if (d < 1 || d > dim) {
         snprintf(err, errlen, "%s: %04d-%02d has days 01 to %02d", s, y, m,
                  dim);
-        return RTEXT_DATE_RANGE;
+        return REPORT_TEXT_DATE_RANGE;
     }
     *days = days_from_civil(y, m, d);
-    return RTEXT_DATE_OK;
+    return REPORT_TEXT_DATE_OK;
 }
 
-void rtext_format_date(long days, char out[11])
+void report_text_format_date(long days, char out[11])
 {
     long z = days + 719468;
     long era = z / 146097;
@@ -285,7 +285,7 @@ void rtext_format_date(long days, char out[11])
              (unsigned)m % 100u, (unsigned)d % 100u);
 }
 
-int rtext_weekday(long days)
+int report_text_weekday(long days)
 {
     /* 1970-01-01 was a Thursday (3 counting from Monday = 0). */
     long w = (days + 3) % 7;

@@ -140,7 +140,7 @@ static int date_arg(const char *opt, const char *s, long *days)
 {
     char err[128];
 
-    if (rtext_parse_date(s, days, err, sizeof err) != RTEXT_DATE_OK) {
+    if (report_text_parse_date(s, days, err, sizeof err) != REPORT_TEXT_DATE_OK) {
         report_err("%s: %s", opt, err);
         return -1;
     }
@@ -150,91 +150,91 @@ static int date_arg(const char *opt, const char *s, long *days)
 static int map_err(int rc)
 {
     switch (rc) {
-    case RQUERY_OK:
+    case REPORT_QUERY_OK:
         return EXIT_OK;
-    case RQUERY_ERR_CONNECT:
+    case REPORT_QUERY_ERR_CONNECT:
         return EXIT_DB;
-    case RQUERY_ERR_EMPTY:
+    case REPORT_QUERY_ERR_EMPTY:
         return EXIT_EMPTY;
     default:
         return EXIT_OTHER;
     }
 }
 
-static int run_daily(struct rquery *q, const struct rquery_params *p,
-                     const char *date, enum format f, enum rfmt_table t)
+static int run_daily(struct report_query *q, const struct report_query_params *p,
+                     const char *date, enum format f, enum report_fmt_table t)
 {
-    struct rquery_daily d;
+    struct report_query_daily d;
     char err[512], n[32];
-    int rc = rquery_daily(q, p, date, &d, err, sizeof err);
+    int rc = report_query_daily(q, p, date, &d, err, sizeof err);
 
-    if (rc == RQUERY_ERR_EMPTY && d.raw_counts > 0)
+    if (rc == REPORT_QUERY_ERR_EMPTY && d.raw_counts > 0)
         report_err("the day %s has not been built (%s passenger counts are "
                    "stored for it): run shuttle-backend --rebuild %s",
-                   date, rtext_thousands(d.raw_counts, n, sizeof n), date);
-    else if (rc == RQUERY_ERR_EMPTY)
+                   date, report_text_thousands(d.raw_counts, n, sizeof n), date);
+    else if (rc == REPORT_QUERY_ERR_EMPTY)
         report_err("no data for %s: the day has not been built and no "
                    "passenger counts are stored for it; try another --date "
                    "(or shuttle-backend --rebuild %s once data is in)",
                    date, date);
-    else if (rc != RQUERY_OK)
+    else if (rc != REPORT_QUERY_OK)
         report_err("%s: %s", date, err);
-    if (rc == RQUERY_OK) {
+    if (rc == REPORT_QUERY_OK) {
         switch (f) {
         case FMT_CSV:
-            rc = rfmt_daily_csv(stdout, &d, p->english, t);
+            rc = report_fmt_daily_csv(stdout, &d, p->english, t);
             break;
         case FMT_JSON:
-            rc = rfmt_daily_json(stdout, &d, p->english);
+            rc = report_fmt_daily_json(stdout, &d, p->english);
             break;
         case FMT_HTML:
-            rc = rhtml_daily(stdout, &d, p->english);
+            rc = report_html_daily(stdout, &d, p->english);
             break;
         default:
-            rc = rfmt_daily_text(stdout, &d, p->english);
+            rc = report_fmt_daily_text(stdout, &d, p->english);
         }
         if (rc != 0) {
             report_err("writing the report: %m");
-            rc = RQUERY_ERR_QUERY;
+            rc = REPORT_QUERY_ERR_QUERY;
         }
     }
-    rquery_daily_free(&d);
+    report_query_daily_free(&d);
     return map_err(rc);
 }
 
-static int run_range(struct rquery *q, const struct rquery_params *p,
+static int run_range(struct report_query *q, const struct report_query_params *p,
                      const char *from, const char *to, enum format f)
 {
-    struct rquery_range r;
+    struct report_query_range r;
     char err[512];
-    int rc = rquery_range(q, p, from, to, &r, err, sizeof err);
+    int rc = report_query_range(q, p, from, to, &r, err, sizeof err);
 
-    if (rc == RQUERY_ERR_EMPTY)
+    if (rc == REPORT_QUERY_ERR_EMPTY)
         report_err("no day from %s to %s has been built: run "
                    "shuttle-backend --rebuild DATE, or choose other dates",
                    from, to);
-    else if (rc != RQUERY_OK)
+    else if (rc != REPORT_QUERY_OK)
         report_err("%s", err);
-    if (rc == RQUERY_OK) {
+    if (rc == REPORT_QUERY_OK) {
         switch (f) {
         case FMT_CSV:
-            rc = rfmt_range_csv(stdout, &r, p->english);
+            rc = report_fmt_range_csv(stdout, &r, p->english);
             break;
         case FMT_JSON:
-            rc = rfmt_range_json(stdout, &r, p->english);
+            rc = report_fmt_range_json(stdout, &r, p->english);
             break;
         case FMT_HTML:
-            rc = rhtml_range(stdout, &r, p->english);
+            rc = report_html_range(stdout, &r, p->english);
             break;
         default:
-            rc = rfmt_range_text(stdout, &r, p->english);
+            rc = report_fmt_range_text(stdout, &r, p->english);
         }
         if (rc != 0) {
             report_err("writing the report: %m");
-            rc = RQUERY_ERR_QUERY;
+            rc = REPORT_QUERY_ERR_QUERY;
         }
     }
-    rquery_range_free(&r);
+    report_query_range_free(&r);
     return map_err(rc);
 }
 
@@ -258,10 +258,10 @@ int main(int argc, char **argv)
     const char *table_name = NULL;
     int noverrides = 0, explicit_file = 0, english = 0, ch, rc;
     enum format f = FMT_TEXT;
-    enum rfmt_table table = RFMT_T_RUNS;
+    enum report_fmt_table table = REPORT_FMT_T_RUNS;
     struct report_conf c;
-    struct rquery_params p;
-    struct rquery *q;
+    struct report_query_params p;
+    struct report_query *q;
     char err[512], yesterday[11];
     long d0, d1;
 
@@ -302,7 +302,7 @@ int main(int argc, char **argv)
             break;
         case O_TABLE:
             table_name = optarg;
-            if (rfmt_table_parse(optarg, &table) != 0 || table == RFMT_T_DAYS) {
+            if (report_fmt_table_parse(optarg, &table) != 0 || table == REPORT_FMT_T_DAYS) {
                 report_err("--table %s: expected summary, routes, runs, "
                            "stops or hourly",
                            optarg);
@@ -342,7 +342,7 @@ int main(int argc, char **argv)
             return EXIT_USAGE;
         }
         if (date == NULL) {
-            rtext_format_date(seoul_yesterday(), yesterday);
+            report_text_format_date(seoul_yesterday(), yesterday);
             date = yesterday;
         } else if (date_arg("--date", date, &d0) != 0) {
             return EXIT_USAGE;
@@ -378,7 +378,7 @@ int main(int argc, char **argv)
     memset(&c, 0, sizeof c);
     if (load_conf(&c, conffile, explicit_file, overrides, noverrides) != 0)
         return EXIT_USAGE;
-    p = (struct rquery_params){
+    p = (struct report_query_params){
         .target = (int)c.target_riders,
         .seats = (int)c.seats,
         .crowded_pct = (int)c.crowded_pct,
@@ -388,8 +388,8 @@ int main(int argc, char **argv)
         .english = english,
     };
 
-    rc = rquery_open(c.database, &q, err, sizeof err);
-    if (rc != RQUERY_OK) {
+    rc = report_query_open(c.database, &q, err, sizeof err);
+    if (rc != REPORT_QUERY_OK) {
         report_err("%s", err);
         conf_free(report_options, &c);
         return map_err(rc);
@@ -398,7 +398,7 @@ int main(int argc, char **argv)
         rc = run_daily(q, &p, date, f, table);
     else
         rc = run_range(q, &p, from, to, f);
-    rquery_close(q);
+    report_query_close(q);
     conf_free(report_options, &c);
     return rc;
 }

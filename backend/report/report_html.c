@@ -43,7 +43,7 @@ static void head(FILE *fp, const char *title, int english)
             "<!DOCTYPE html>\n<html lang=\"%s\">\n<head>\n"
             "<meta charset=\"utf-8\">\n<title>",
             english ? "en" : "ko");
-    rtext_html(fp, title);
+    report_text_html(fp, title);
     fprintf(fp, "</title>\n<style>%s</style>\n</head>\n<body>\n", css);
 }
 
@@ -54,14 +54,14 @@ static void num(FILE *fp, const char *id, long long v)
     char t[32];
 
     fprintf(fp, "<span id=\"%s\" data-value=\"%lld\">%s</span>", id, v,
-            rtext_thousands(v, t, sizeof t));
+            report_text_thousands(v, t, sizeof t));
 }
 
 static void kpi(FILE *fp, const char *label, const char *id, long long v,
                 int bad)
 {
     fputs("<div class=\"kpi\"><div class=\"l\">", fp);
-    rtext_html(fp, label);
+    report_text_html(fp, label);
     fprintf(fp, "</div><div class=\"v%s\">", bad ? " bad" : "");
     num(fp, id, v);
     fputs("</div></div>\n", fp);
@@ -132,13 +132,13 @@ static void svg_bars(FILE *fp, const char *id, const struct bar *bars, size_t n,
                 bh);
         if (b->dattr) {
             fprintf(fp, " %s=\"", b->dattr);
-            rtext_html(fp, b->dval);
+            report_text_html(fp, b->dval);
             fputc('"', fp);
         }
         if (b->has_value)
             fprintf(fp, " data-value=\"%.0f\"", b->v);
         fputs("><title>", fp);
-        rtext_html(fp, b->title ? b->title : "");
+        report_text_html(fp, b->title ? b->title : "");
         fputs("</title></rect>\n", fp);
         if (b->label && label_every && i % label_every == 0) {
             double lx = x + bw / 2, ly = top + ph + 14;
@@ -153,7 +153,7 @@ static void svg_bars(FILE *fp, const char *id, const struct bar *bars, size_t n,
                         "<text x=\"%.1f\" y=\"%.1f\" "
                         "text-anchor=\"middle\">",
                         lx, ly);
-            rtext_html(fp, b->label);
+            report_text_html(fp, b->label);
             fputs("</text>\n", fp);
         }
     }
@@ -166,21 +166,21 @@ static void svg_bars(FILE *fp, const char *id, const struct bar *bars, size_t n,
             "y2=\"%.1f\"/><text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" "
             "style=\"fill:#c62828\">",
             left, yref, w - right, yref, w - right, yref - 5);
-    rtext_html(fp, ref_label);
+    report_text_html(fp, ref_label);
     fputs("</text>\n</svg>\n", fp);
 }
 
-static void th(FILE *fp, int english, enum rfmt_label id)
+static void th(FILE *fp, int english, enum report_fmt_label id)
 {
     fputs("<th>", fp);
-    rtext_html(fp, rfmt_label(english, id));
+    report_text_html(fp, report_fmt_label(english, id));
     fputs("</th>", fp);
 }
 
 static void td_text(FILE *fp, const char *s)
 {
     fputs("<td>", fp);
-    rtext_html(fp, s);
+    report_text_html(fp, s);
     fputs("</td>", fp);
 }
 
@@ -189,10 +189,10 @@ static void td_num(FILE *fp, const char *field, long long v)
     fprintf(fp, "<td class=\"n\" data-field=\"%s\">%lld</td>", field, v);
 }
 
-static void h2(FILE *fp, int english, enum rfmt_label id)
+static void h2(FILE *fp, int english, enum report_fmt_label id)
 {
     fputs("<h2>", fp);
-    rtext_html(fp, rfmt_label(english, id));
+    report_text_html(fp, report_fmt_label(english, id));
     fputs("</h2>\n", fp);
 }
 
@@ -202,7 +202,7 @@ static int done(FILE *fp)
     return fflush(fp) == 0 && !ferror(fp) ? 0 : -1;
 }
 
-static void daily_charts(FILE *fp, const struct rquery_daily *d, int english)
+static void daily_charts(FILE *fp, const struct report_query_daily *d, int english)
 {
     struct bar bars[24];
     struct bar *rb = NULL;
@@ -211,19 +211,19 @@ static void daily_charts(FILE *fp, const struct rquery_daily *d, int english)
     double ymax = d->p.seats * 1.25;
     double hmax = 10;
 
-    h2(fp, english, RFMT_L_SEC_LOAD);
+    h2(fp, english, REPORT_FMT_L_SEC_LOAD);
     if (d->nruns > 0) {
         rb = calloc(d->nruns, sizeof *rb);
         titles = calloc(d->nruns, sizeof *titles);
     }
     if (rb != NULL && titles != NULL) {
         for (size_t i = 0; i < d->nruns; i++) {
-            const struct rquery_run *r = &d->runs[i];
+            const struct report_query_run *r = &d->runs[i];
 
             if (r->has_peak && r->peak_load > ymax)
                 ymax = r->peak_load;
             snprintf(titles[i], sizeof titles[i], "%s %s: %s %d/%d", r->trip_id,
-                     r->sched_start, rfmt_label(english, RFMT_L_PEAK),
+                     r->sched_start, report_fmt_label(english, REPORT_FMT_L_PEAK),
                      r->has_peak ? r->peak_load : 0, d->p.seats);
             rb[i].v = r->has_peak ? r->peak_load : 0;
             rb[i].has_value = r->has_peak;
@@ -234,21 +234,21 @@ static void daily_charts(FILE *fp, const struct rquery_daily *d, int english)
             rb[i].dval = r->trip_id;
         }
         snprintf(ref, sizeof ref, "%d %s", d->p.seats,
-                 rfmt_label(english, RFMT_L_SEATS));
+                 report_fmt_label(english, REPORT_FMT_L_SEATS));
         svg_bars(fp, "chart-load", rb, d->nruns, d->p.seats, ref, ymax,
                  d->nruns > 26 ? 2 : 1, 1);
     }
     free(rb);
     free(titles);
 
-    h2(fp, english, RFMT_L_SEC_HOURLY);
+    h2(fp, english, REPORT_FMT_L_SEC_HOURLY);
     for (int hr = 0; hr < 24; hr++)
         if (d->hour_boarded[hr] > hmax)
             hmax = d->hour_boarded[hr];
     for (int hr = 0; hr < 24; hr++) {
         snprintf(hl[hr], sizeof hl[hr], "%d", hr);
         snprintf(ht[hr], sizeof ht[hr], "%02d:00 %s %d", hr,
-                 rfmt_label(english, RFMT_L_BOARDED), d->hour_boarded[hr]);
+                 report_fmt_label(english, REPORT_FMT_L_BOARDED), d->hour_boarded[hr]);
         bars[hr] = (struct bar){.v = d->hour_boarded[hr],
                                 .label = hl[hr],
                                 .cls = "",
@@ -261,31 +261,31 @@ static void daily_charts(FILE *fp, const struct rquery_daily *d, int english)
     svg_bars(fp, "chart-hourly", bars, 24, 0, NULL, hmax, 1, 0);
 }
 
-int rhtml_daily(FILE *fp, const struct rquery_daily *d, int english)
+int report_html_daily(FILE *fp, const struct report_query_daily *d, int english)
 {
     char t[64], title[256];
     long days = 0;
 
-    rtext_parse_date(d->date, &days, t, sizeof t);
+    report_text_parse_date(d->date, &days, t, sizeof t);
     snprintf(title, sizeof title, "%s %s",
-             rfmt_label(english, RFMT_L_TITLE_DAILY), d->date);
+             report_fmt_label(english, REPORT_FMT_L_TITLE_DAILY), d->date);
     head(fp, title, english);
     fputs("<h1>", fp);
-    rtext_html(fp, rfmt_label(english, RFMT_L_TITLE_DAILY));
+    report_text_html(fp, report_fmt_label(english, REPORT_FMT_L_TITLE_DAILY));
     fprintf(fp, " <small id=\"date\" data-value=\"%s\">%s (%s)</small></h1>\n",
-            d->date, d->date, rfmt_weekday(english, days));
+            d->date, d->date, report_fmt_weekday(english, days));
     fputs("<p class=\"built\">", fp);
-    rtext_html(fp, rfmt_label(english, RFMT_L_BUILT_AT));
+    report_text_html(fp, report_fmt_label(english, REPORT_FMT_L_BUILT_AT));
     fputs(" ", fp);
-    rtext_html(fp, d->built_at);
+    report_text_html(fp, d->built_at);
     fputs("</p>\n<div class=\"kpis\">\n", fp);
 
     fputs("<div class=\"kpi main\"><div class=\"l\">", fp);
-    rtext_html(fp, rfmt_label(english, RFMT_L_RIDERS));
+    report_text_html(fp, report_fmt_label(english, REPORT_FMT_L_RIDERS));
     fputs("</div><div class=\"v\">", fp);
     num(fp, "boarded", d->boarded);
     fputs("</div><div class=\"s\">/ ", fp);
-    rtext_html(fp, rfmt_label(english, RFMT_L_TARGET));
+    report_text_html(fp, report_fmt_label(english, REPORT_FMT_L_TARGET));
     fputs(" ", fp);
     num(fp, "target", d->p.target);
     fprintf(fp,
@@ -295,48 +295,48 @@ int rhtml_daily(FILE *fp, const struct rquery_daily *d, int english)
             d->pct_of_target, d->pct_of_target,
             d->boarded < d->p.target ? "below" : "",
             d->pct_of_target > 100 ? 100.0 : d->pct_of_target);
-    kpi(fp, rfmt_label(english, RFMT_L_SCHEDULED), "runs-scheduled",
+    kpi(fp, report_fmt_label(english, REPORT_FMT_L_SCHEDULED), "runs-scheduled",
         d->runs_scheduled, 0);
-    kpi(fp, rfmt_label(english, RFMT_L_OPERATED), "runs-operated",
+    kpi(fp, report_fmt_label(english, REPORT_FMT_L_OPERATED), "runs-operated",
         d->runs_operated, 0);
-    kpi(fp, rfmt_label(english, RFMT_L_PARTIAL), "runs-partial",
+    kpi(fp, report_fmt_label(english, REPORT_FMT_L_PARTIAL), "runs-partial",
         d->runs_partial, d->runs_partial > 0);
-    kpi(fp, rfmt_label(english, RFMT_L_MISSED), "runs-missed", d->runs_missed,
+    kpi(fp, report_fmt_label(english, REPORT_FMT_L_MISSED), "runs-missed", d->runs_missed,
         d->runs_missed > 0);
-    kpi(fp, rfmt_label(english, RFMT_L_LATE), "runs-late", d->runs_late,
+    kpi(fp, report_fmt_label(english, REPORT_FMT_L_LATE), "runs-late", d->runs_late,
         d->runs_late > 0);
-    kpi(fp, rfmt_label(english, RFMT_L_CROWDED), "runs-crowded",
+    kpi(fp, report_fmt_label(english, REPORT_FMT_L_CROWDED), "runs-crowded",
         d->runs_crowded, d->runs_crowded > 0);
-    kpi(fp, rfmt_label(english, RFMT_L_ALIGHTED), "alighted", d->alighted, 0);
-    kpi(fp, rfmt_label(english, RFMT_L_UNATTRIBUTED), "unattributed-boarded",
+    kpi(fp, report_fmt_label(english, REPORT_FMT_L_ALIGHTED), "alighted", d->alighted, 0);
+    kpi(fp, report_fmt_label(english, REPORT_FMT_L_UNATTRIBUTED), "unattributed-boarded",
         d->unattributed, 0);
-    kpi(fp, rfmt_label(english, RFMT_L_SUSPECT), "runs-counter-suspect",
+    kpi(fp, report_fmt_label(english, REPORT_FMT_L_SUSPECT), "runs-counter-suspect",
         d->runs_counter_suspect, d->runs_counter_suspect > 0);
     fputs("</div>\n", fp);
 
     daily_charts(fp, d, english);
 
-    h2(fp, english, RFMT_L_SEC_ROUTES);
+    h2(fp, english, REPORT_FMT_L_SEC_ROUTES);
     fputs("<table id=\"routes\"><tr>", fp);
-    th(fp, english, RFMT_L_ROUTE);
-    th(fp, english, RFMT_L_DIRECTION);
-    th(fp, english, RFMT_L_SCHEDULED);
-    th(fp, english, RFMT_L_OPERATED);
-    th(fp, english, RFMT_L_PARTIAL);
-    th(fp, english, RFMT_L_MISSED);
-    th(fp, english, RFMT_L_LATE);
-    th(fp, english, RFMT_L_CROWDED);
-    th(fp, english, RFMT_L_BOARDED);
-    th(fp, english, RFMT_L_ALIGHTED);
+    th(fp, english, REPORT_FMT_L_ROUTE);
+    th(fp, english, REPORT_FMT_L_DIRECTION);
+    th(fp, english, REPORT_FMT_L_SCHEDULED);
+    th(fp, english, REPORT_FMT_L_OPERATED);
+    th(fp, english, REPORT_FMT_L_PARTIAL);
+    th(fp, english, REPORT_FMT_L_MISSED);
+    th(fp, english, REPORT_FMT_L_LATE);
+    th(fp, english, REPORT_FMT_L_CROWDED);
+    th(fp, english, REPORT_FMT_L_BOARDED);
+    th(fp, english, REPORT_FMT_L_ALIGHTED);
     fputs("</tr>\n", fp);
     for (size_t i = 0; i < d->nroutes; i++) {
-        const struct rquery_route *g = &d->routes[i];
+        const struct report_query_route *g = &d->routes[i];
 
         fputs("<tr data-route=\"", fp);
-        rtext_html(fp, g->route_id);
+        report_text_html(fp, g->route_id);
         fprintf(fp, "\" data-direction=\"%d\">", g->direction);
         td_text(fp, g->route_name);
-        td_text(fp, rfmt_direction(english, g->direction));
+        td_text(fp, report_fmt_direction(english, g->direction));
         td_num(fp, "runs", g->runs);
         td_num(fp, "operated", g->operated);
         td_num(fp, "partial", g->partial);
@@ -349,38 +349,38 @@ int rhtml_daily(FILE *fp, const struct rquery_daily *d, int english)
     }
     fputs("</table>\n", fp);
 
-    h2(fp, english, RFMT_L_SEC_RUNS);
+    h2(fp, english, REPORT_FMT_L_SEC_RUNS);
     fputs("<table id=\"runs\"><tr>", fp);
-    th(fp, english, RFMT_L_TRIP);
-    th(fp, english, RFMT_L_ROUTE);
-    th(fp, english, RFMT_L_DIRECTION);
-    th(fp, english, RFMT_L_SCHED_START);
-    th(fp, english, RFMT_L_ACTUAL_START);
-    th(fp, english, RFMT_L_DELAY);
-    th(fp, english, RFMT_L_VEHICLE);
-    th(fp, english, RFMT_L_BOARDED);
-    th(fp, english, RFMT_L_ALIGHTED);
-    th(fp, english, RFMT_L_PEAK);
-    th(fp, english, RFMT_L_STATUS);
-    th(fp, english, RFMT_L_NOTES);
+    th(fp, english, REPORT_FMT_L_TRIP);
+    th(fp, english, REPORT_FMT_L_ROUTE);
+    th(fp, english, REPORT_FMT_L_DIRECTION);
+    th(fp, english, REPORT_FMT_L_SCHED_START);
+    th(fp, english, REPORT_FMT_L_ACTUAL_START);
+    th(fp, english, REPORT_FMT_L_DELAY);
+    th(fp, english, REPORT_FMT_L_VEHICLE);
+    th(fp, english, REPORT_FMT_L_BOARDED);
+    th(fp, english, REPORT_FMT_L_ALIGHTED);
+    th(fp, english, REPORT_FMT_L_PEAK);
+    th(fp, english, REPORT_FMT_L_STATUS);
+    th(fp, english, REPORT_FMT_L_NOTES);
     fputs("</tr>\n", fp);
     for (size_t i = 0; i < d->nruns; i++) {
-        const struct rquery_run *r = &d->runs[i];
+        const struct report_query_run *r = &d->runs[i];
         char delay[16] = "";
         int flagged = r->crowded || r->late || r->counter_suspect;
 
         fprintf(fp, "<tr class=\"%s%s\" data-trip=\"",
-                r->status == RQUERY_MISSED ? "missed" : "",
+                r->status == REPORT_QUERY_MISSED ? "missed" : "",
                 flagged ? " flag" : "");
-        rtext_html(fp, r->trip_id);
-        fprintf(fp, "\" data-status=\"%s\">", rfmt_status_key(r->status));
+        report_text_html(fp, r->trip_id);
+        fprintf(fp, "\" data-status=\"%s\">", report_fmt_status_key(r->status));
         td_text(fp, r->trip_id);
         td_text(fp, r->route_id);
-        td_text(fp, rfmt_direction(english, r->direction));
+        td_text(fp, report_fmt_direction(english, r->direction));
         td_text(fp, r->sched_start);
         td_text(fp, r->actual_start);
         if (r->has_delay) {
-            rfmt_delay(r->delay_s, delay, sizeof delay);
+            report_fmt_delay(r->delay_s, delay, sizeof delay);
             fprintf(fp,
                     "<td class=\"n\" data-field=\"delay_s\" "
                     "data-value=\"%d\">%s</td>",
@@ -398,31 +398,31 @@ int rhtml_daily(FILE *fp, const struct rquery_daily *d, int english)
                     r->peak_load, r->peak_load, d->p.seats);
         else
             fputs("<td></td>", fp);
-        td_text(fp, rfmt_status(english, r->status));
+        td_text(fp, report_fmt_status(english, r->status));
         fputs("<td class=\"f\">", fp);
         if (r->crowded)
-            fprintf(fp, "%s ", rfmt_label(english, RFMT_L_CROWDED));
+            fprintf(fp, "%s ", report_fmt_label(english, REPORT_FMT_L_CROWDED));
         if (r->late)
-            fprintf(fp, "%s ", rfmt_label(english, RFMT_L_LATE));
+            fprintf(fp, "%s ", report_fmt_label(english, REPORT_FMT_L_LATE));
         if (r->counter_suspect)
-            fprintf(fp, "%s", rfmt_label(english, RFMT_L_SUSPECT));
+            fprintf(fp, "%s", report_fmt_label(english, REPORT_FMT_L_SUSPECT));
         fputs("</td></tr>\n", fp);
     }
     fputs("</table>\n", fp);
 
-    h2(fp, english, RFMT_L_SEC_STOPS);
+    h2(fp, english, REPORT_FMT_L_SEC_STOPS);
     fputs("<table id=\"stops\"><tr>", fp);
-    th(fp, english, RFMT_L_STOP_ID);
-    th(fp, english, RFMT_L_STOP);
-    th(fp, english, RFMT_L_VISITS);
-    th(fp, english, RFMT_L_BOARDED);
-    th(fp, english, RFMT_L_ALIGHTED);
+    th(fp, english, REPORT_FMT_L_STOP_ID);
+    th(fp, english, REPORT_FMT_L_STOP);
+    th(fp, english, REPORT_FMT_L_VISITS);
+    th(fp, english, REPORT_FMT_L_BOARDED);
+    th(fp, english, REPORT_FMT_L_ALIGHTED);
     fputs("</tr>\n", fp);
     for (size_t i = 0; i < d->nstops; i++) {
-        const struct rquery_stop *s = &d->stops[i];
+        const struct report_query_stop *s = &d->stops[i];
 
         fputs("<tr data-stop=\"", fp);
-        rtext_html(fp, s->stop_id);
+        report_text_html(fp, s->stop_id);
         fputs("\">", fp);
         td_text(fp, s->stop_id);
         td_text(fp, s->name);
@@ -433,25 +433,25 @@ int rhtml_daily(FILE *fp, const struct rquery_daily *d, int english)
     }
     fputs("</table>\n", fp);
 
-    h2(fp, english, RFMT_L_SEC_COUNTERS);
-    rfmt_suspect_rule(english, d->p.counter_pct, d->p.counter_slack, title,
+    h2(fp, english, REPORT_FMT_L_SEC_COUNTERS);
+    report_fmt_suspect_rule(english, d->p.counter_pct, d->p.counter_slack, title,
                       sizeof title);
     fputs("<p>", fp);
-    rtext_html(fp, title);
+    report_text_html(fp, title);
     fputs("</p>\n<table id=\"counters\"><tr>", fp);
-    th(fp, english, RFMT_L_TRIP);
-    th(fp, english, RFMT_L_VEHICLE);
-    th(fp, english, RFMT_L_BOARDED);
-    th(fp, english, RFMT_L_ALIGHTED);
-    th(fp, english, RFMT_L_DIFF);
+    th(fp, english, REPORT_FMT_L_TRIP);
+    th(fp, english, REPORT_FMT_L_VEHICLE);
+    th(fp, english, REPORT_FMT_L_BOARDED);
+    th(fp, english, REPORT_FMT_L_ALIGHTED);
+    th(fp, english, REPORT_FMT_L_DIFF);
     fputs("</tr>\n", fp);
     for (size_t i = 0; i < d->nruns; i++) {
-        const struct rquery_run *r = &d->runs[i];
+        const struct report_query_run *r = &d->runs[i];
 
         if (!r->counter_suspect)
             continue;
         fputs("<tr data-trip=\"", fp);
-        rtext_html(fp, r->trip_id);
+        report_text_html(fp, r->trip_id);
         fputs("\">", fp);
         td_text(fp, r->trip_id);
         td_text(fp, r->vehicle_id);
@@ -462,14 +462,14 @@ int rhtml_daily(FILE *fp, const struct rquery_daily *d, int english)
     }
     if (d->runs_counter_suspect == 0) {
         fputs("<tr><td colspan=\"5\">", fp);
-        rtext_html(fp, rfmt_label(english, RFMT_L_NONE));
+        report_text_html(fp, report_fmt_label(english, REPORT_FMT_L_NONE));
         fputs("</td></tr>\n", fp);
     }
     fputs("</table>\n", fp);
     return done(fp);
 }
 
-int rhtml_range(FILE *fp, const struct rquery_range *r, int english)
+int report_html_range(FILE *fp, const struct report_query_range *r, int english)
 {
     struct bar *bars = calloc(r->ndays ? r->ndays : 1, sizeof *bars);
     char(*titles)[64] = calloc(r->ndays ? r->ndays : 1, sizeof *titles);
@@ -483,34 +483,34 @@ int rhtml_range(FILE *fp, const struct rquery_range *r, int english)
         return -1;
     }
     snprintf(title, sizeof title, "%s %s .. %s",
-             rfmt_label(english, RFMT_L_TITLE_RANGE), r->from, r->to);
+             report_fmt_label(english, REPORT_FMT_L_TITLE_RANGE), r->from, r->to);
     head(fp, title, english);
     fputs("<h1>", fp);
-    rtext_html(fp, rfmt_label(english, RFMT_L_TITLE_RANGE));
+    report_text_html(fp, report_fmt_label(english, REPORT_FMT_L_TITLE_RANGE));
     fprintf(fp,
             " <small><span id=\"from\" data-value=\"%s\">%s</span> .. "
             "<span id=\"to\" data-value=\"%s\">%s</span></small></h1>\n",
             r->from, r->from, r->to, r->to);
     fputs("<div class=\"kpis\">\n", fp);
-    kpi(fp, rfmt_label(english, RFMT_L_DAYS_BUILT), "days-built", r->days_built,
+    kpi(fp, report_fmt_label(english, REPORT_FMT_L_DAYS_BUILT), "days-built", r->days_built,
         0);
-    kpi(fp, rfmt_label(english, RFMT_L_SEC_BELOW), "days-below-target",
+    kpi(fp, report_fmt_label(english, REPORT_FMT_L_SEC_BELOW), "days-below-target",
         r->days_below, r->days_below > 0);
-    kpi(fp, rfmt_label(english, RFMT_L_TOTAL), "boarded-total",
+    kpi(fp, report_fmt_label(english, REPORT_FMT_L_TOTAL), "boarded-total",
         r->boarded_total, 0);
     fputs("<div class=\"kpi\"><div class=\"l\">", fp);
-    rtext_html(fp, rfmt_label(english, RFMT_L_MEAN));
+    report_text_html(fp, report_fmt_label(english, REPORT_FMT_L_MEAN));
     fprintf(fp,
             "</div><div class=\"v\"><span id=\"boarded-mean\" "
             "data-value=\"%.1f\">%.1f</span></div><div class=\"s\">/ ",
             r->boarded_mean, r->boarded_mean);
-    rtext_html(fp, rfmt_label(english, RFMT_L_TARGET));
+    report_text_html(fp, report_fmt_label(english, REPORT_FMT_L_TARGET));
     fputs(" ", fp);
     num(fp, "target", r->p.target);
     fputs("</div></div>\n</div>\n", fp);
 
     for (size_t i = 0; i < r->ndays; i++) {
-        const struct rquery_day *d = &r->days[i];
+        const struct report_query_day *d = &r->days[i];
 
         if (d->built && d->boarded > ymax)
             ymax = d->boarded;
@@ -519,7 +519,7 @@ int rhtml_range(FILE *fp, const struct rquery_range *r, int english)
                      d->boarded, d->pct_of_target);
         else
             snprintf(titles[i], sizeof titles[i], "%s: %s", d->date,
-                     rfmt_label(english, RFMT_L_NOT_BUILT));
+                     report_fmt_label(english, REPORT_FMT_L_NOT_BUILT));
         bars[i] = (struct bar){.v = d->boarded,
                                .label = d->date + 5, /* MM-DD */
                                .cls = !d->built         ? "none"
@@ -530,21 +530,21 @@ int rhtml_range(FILE *fp, const struct rquery_range *r, int english)
                                .dval = d->date,
                                .has_value = d->built};
     }
-    h2(fp, english, RFMT_L_SEC_TREND);
-    snprintf(ref, sizeof ref, "%s %s", rfmt_label(english, RFMT_L_TARGET),
-             rtext_thousands(r->p.target, t, sizeof t));
+    h2(fp, english, REPORT_FMT_L_SEC_TREND);
+    snprintf(ref, sizeof ref, "%s %s", report_fmt_label(english, REPORT_FMT_L_TARGET),
+             report_text_thousands(r->p.target, t, sizeof t));
     svg_bars(fp, "chart-days", bars, r->ndays, r->p.target, ref, ymax, every,
              1);
 
-    h2(fp, english, RFMT_L_SEC_BELOW);
+    h2(fp, english, REPORT_FMT_L_SEC_BELOW);
     fputs("<table id=\"below\"><tr>", fp);
-    th(fp, english, RFMT_L_DATE);
-    th(fp, english, RFMT_L_BOARDED);
-    th(fp, english, RFMT_L_OF_TARGET);
-    th(fp, english, RFMT_L_MISSED);
+    th(fp, english, REPORT_FMT_L_DATE);
+    th(fp, english, REPORT_FMT_L_BOARDED);
+    th(fp, english, REPORT_FMT_L_OF_TARGET);
+    th(fp, english, REPORT_FMT_L_MISSED);
     fputs("</tr>\n", fp);
     for (size_t i = 0; i < r->ndays; i++) {
-        const struct rquery_day *d = &r->days[i];
+        const struct report_query_day *d = &r->days[i];
 
         if (!d->built || !d->below_target)
             continue;
