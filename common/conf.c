@@ -116,7 +116,7 @@ static int conf_assign(const struct conf_option *o, void *dst,
                      o->min, o->max);
             return CONF_ERR_SYNTAX;
         }
-        *(double *)field = v;
+        memcpy(field, &v, sizeof v); /* field: a double in the struct */
         return CONF_OK;
     }
     case CONF_BOOL:

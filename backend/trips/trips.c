@@ -645,11 +645,15 @@ static void trips_block_index(const struct trips_feed *f,
     }
     for (size_t t = 0; t < f->ntrips; t++) {
         ti[t].block_pos = 0;
-        for (size_t u = 0; u < f->ntrips && ti[t].block >= 0; u++)
-            if (ti[u].block == ti[t].block &&
-                (ti[u].start_ms < ti[t].start_ms ||
-                 (ti[u].start_ms == ti[t].start_ms && u < t)))
+        for (size_t u = 0; u < f->ntrips && ti[t].block >= 0; u++) {
+            const struct trips_tinfo *a = &ti[u], *b = &ti[t];
+
+            /* Trips of the block before this one, ties by index. */
+            if (a->block == b->block &&
+                (a->start_ms < b->start_ms ||
+                 (a->start_ms == b->start_ms && u < t)))
                 ti[t].block_pos++;
+        }
     }
 }
 

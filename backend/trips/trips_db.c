@@ -81,6 +81,7 @@ static int trips_db__stop_index(const struct trips_feed *f, const char *id)
     struct trips_stop key;
     const struct trips_stop *s;
 
+    memset(&key, 0, sizeof key);
     snprintf(key.id, sizeof key.id, "%s", id);
     s = bsearch(&key, f->stops, f->nstops, sizeof *s, trips_db__stop_cmp);
     return s ? (int)(s - f->stops) : -1;

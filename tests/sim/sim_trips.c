@@ -174,6 +174,7 @@ int sim_trips_feed(const struct sim_feed *sf, int64_t day_ms,
             struct trips_stop_time *y = &f->st[f->nst++];
             struct trips_stop key, *hit;
 
+            memset(&key, 0, sizeof key);
             snprintf(key.id, sizeof key.id, "%s", sf->stops[x->stop].stop_id);
             hit = bsearch(&key, f->stops, f->nstops, sizeof key,
                           sim_trips__stop_cmp);

@@ -82,6 +82,7 @@ static void fx_open(struct fx *f, unsigned batch, unsigned window,
 {
     struct sender_options o;
 
+    memset(f, 0, sizeof *f);
     memset(&stub, 0, sizeof stub);
     stub.connected = true;
     snprintf(f->dir, sizeof f->dir, "/tmp/test_sender-XXXXXX");

@@ -1056,7 +1056,7 @@ static void expect_status(const struct wire_status *s, int want,
 
 static void test_validate_status(void **state)
 {
-    struct wire_status s, ok = good_status();
+    struct wire_status s = good_status(), ok = good_status();
     uint64_t *counters[] = {&s.spool_records,     &s.spool_bytes,
                             &s.dropped_positions, &s.dropped_counts,
                             &s.next_seq,          &s.acked_seq,
