@@ -121,6 +121,9 @@ static const struct conf_option onboard_options[] = {
 
 /* A time before this means the clock is not set (no RTC, no fix yet). */
 #define ONBOARD_CLOCK_SET_MS GTIME_CLOCK_SET_MS
+/* How far behind GPS a set system clock may be and still be only stale
+ * (kept over a shutdown): as far back as the backend takes records. */
+#define ONBOARD_STALE_CLOCK_MS WIRE_PAST_MS
 /* Seqs follow the time in microseconds (onboard_seq_guard): none can reach
  * 2100-01-01 in microseconds, however the bus's clock went. */
 #define ONBOARD_SEQ_REACH 4102444800000000ULL
@@ -267,19 +270,31 @@ static int onboard_refuse(struct onboard *o, const struct wire_record *r)
     struct wire_record v = *r;
     enum wire_time_source src;
     int64_t now = onboard_now(o, &src);
+    struct wire_window w = {WIRE_PAST_MS, WIRE_FUTURE_MS}, *wp = NULL;
     char why[160];
 
     /* The seq is the spool's to give; any valid one will do here. */
     v.seq = 1;
-    /* The receiver's clock: a set system clock is nearer the backend's than
-     * a fix that may be off by weeks; GPS when the system clock is not set;
-     * with neither (the first fix after a boot without RTC) the time cannot
-     * be judged, only the rest. */
-    if (clock_wall_ms() >= ONBOARD_CLOCK_SET_MS)
-        now = clock_wall_ms();
-    else if (src == WIRE_TIME_SYSTEM)
-        now = r->t_ms;
-    if (wire_record_validate(&v, now, NULL, why, sizeof why) == WIRE_OK)
+    /* The receiver's clock. Once a fix was taken, GPS time (carried on the
+     * monotonic clock) is the bus's time and judges every record. Before
+     * it, a set system clock judges, but it may be the time of the last
+     * shutdown (fake-hwclock, no RTC, no network yet): a first fix up to
+     * ONBOARD_STALE_CLOCK_MS ahead of it is the clock being stale, not the
+     * fix being wrong; years ahead (a receiver's week rollover that did
+     * not land near the clock) is refused. With neither (the first fix
+     * after a boot without RTC) the time cannot be judged, only the rest. */
+    if (src == WIRE_TIME_SYSTEM) {
+        if (clock_wall_ms() >= ONBOARD_CLOCK_SET_MS) {
+            now = clock_wall_ms();
+            if (r->kind == WIRE_POSITION) {
+                w.future_ms = ONBOARD_STALE_CLOCK_MS;
+                wp = &w;
+            }
+        } else {
+            now = r->t_ms;
+        }
+    }
+    if (wire_record_validate(&v, now, wp, why, sizeof why) == WIRE_OK)
         return 0;
     o->refused_at_source++;
     if (o->refused_log_mono == 0 ||

@@ -280,8 +280,13 @@ static int sender_pump_live(struct sender *s, int64_t now_ms, int *detail)
         size_t n = 0;
         int rc;
 
-        /* In order with the backlog pass: it will go in the next batch. */
-        if (seq <= s->cursor + 1 || seq <= s->acked)
+        bool next = seq == s->cursor + 1;
+
+        /* In order with the backlog pass: it will go in the next batch,
+         * unless a backing-off re-send has used the pass's budget; then
+         * it goes now, and the pass continues after it. */
+        if (seq <= s->cursor || seq <= s->acked ||
+            (next && s->budget != 0))
             continue;
         rc = spool_peek(s->sp, seq - 1, 1, s->o.batch_bytes, s->items, &n);
         if (rc != SPOOL_OK) {
@@ -293,7 +298,9 @@ static int sender_pump_live(struct sender *s, int64_t now_ms, int *detail)
                 s->pending_live[keep++] = seq;
                 continue;
             }
-            if (s->nsent_live < SENDER_LIVE_MAX)
+            if (next)
+                s->cursor = seq;
+            else if (s->nsent_live < SENDER_LIVE_MAX)
                 s->sent_live[s->nsent_live++] = seq;
         }
     }

@@ -9,12 +9,6 @@
 
 #include "shuttle.pb-c.h"
 
-/* Anything older than this is not telemetry from a running bus: a spool can
- * hold days of backlog, but not more than a year. */
-#define WIRE_PAST_MS (400LL * 24 * 3600 * 1000)
-/* Bus clocks come from GPS; more than a day ahead is a broken clock. */
-#define WIRE_FUTURE_MS (24LL * 3600 * 1000)
-
 static void wire_why(char *why, size_t whylen, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 

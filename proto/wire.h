@@ -148,6 +148,12 @@ void wire_batch_free(struct wire_batch *b);
 int wire_status_decode(const uint8_t *buf, size_t len, struct wire_status *s);
 int wire_ack_decode(const uint8_t *buf, size_t len, struct wire_ack *a);
 
+/* Anything older than this is not telemetry from a running bus: a spool can
+ * hold days of backlog, but not more than a year. */
+#define WIRE_PAST_MS (400LL * 24 * 3600 * 1000)
+/* Bus clocks come from GPS; more than a day ahead is a broken clock. */
+#define WIRE_FUTURE_MS (24LL * 3600 * 1000)
+
 /* How far from the receiver's clock a record's time may be. */
 struct wire_window {
     int64_t past_ms;   /* default 400 days: a spool holds days, not years */

@@ -116,10 +116,75 @@ static void test_clock_unset(void **state)
     counter_gw_close(&gw);
 }
 
+/* A bus whose system clock is set but stale: kept over a shutdown
+ * (fake-hwclock) three days ago, no network yet. Its first fixes are the
+ * truth, not three days in the future: every one is stored. A fix years
+ * ahead (a week rollover that lands nowhere near the clock) is still
+ * refused at source. */
+static void test_clock_stale(void **state)
+{
+    struct harness_mqtt *m = harness_mosquitto_start(NULL);
+    struct harness_pg *pg = harness_pg_start(1);
+    struct harness_gpsd *g = harness_gpsd_start();
+    char wall[32], sql[512];
+    const char *oblog;
+    struct harness_proc *ob;
+    int64_t t_fix;
+    int i;
+
+    (void)state;
+    assert_non_null(m);
+    assert_non_null(pg);
+    assert_non_null(g);
+    assert_non_null(harness_backend_start(pg, m, NULL));
+    snprintf(wall, sizeof wall, "%lld",
+             (long long)(itest_wall_ms() / 1000 - 3 * 86400));
+    assert_int_equal(
+        setenv("LD_PRELOAD", harness_bin("libshuttle_fakeclock.so"), 1), 0);
+    assert_int_equal(setenv("SHUTTLE_FAKE_WALL_S", wall, 1), 0);
+    assert_int_equal(setenv("ASAN_OPTIONS", "verify_asan_link_order=0", 1), 0);
+    ob = harness_onboard_start(CU_VID, g, m, NULL, NULL);
+    unsetenv("LD_PRELOAD");
+    unsetenv("SHUTTLE_FAKE_WALL_S");
+    assert_non_null(ob);
+    oblog = harness_proc_log(ob);
+
+    /* Eight years ahead first: refused, and it does not become the bus's
+     * time. Then the true fixes. */
+    t_fix = itest_wall_ms();
+    assert_int_equal(
+        itest_send_fix(g, t_fix + 8LL * 365 * 86400 * 1000, 37.5, 127.0), 0);
+    harness_sleep_ms(500);
+    for (i = 0; i < CU_FIXES; i++) {
+        assert_int_equal(itest_send_fix(g, t_fix + (i + 1) * 1000,
+                                        37.5 + i * 1e-4, 127.0 + i * 1e-4),
+                         0);
+        harness_sleep_ms(200);
+    }
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM positions WHERE vehicle_id = '%s' AND t >="
+             " to_timestamp(%lld / 1000.0) AND t < to_timestamp(%lld / 1000.0)",
+             CU_VID, (long long)t_fix, (long long)t_fix + 10000);
+    assert_int_equal(harness_wait_scalar(pg, sql, CU_FIXES, 20000), 0);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM positions WHERE vehicle_id = '%s'", CU_VID);
+    assert_int_equal(scalar(pg, sql), CU_FIXES);
+    assert_true(harness_log_has(oblog, "refused at source"));
+    assert_int_equal(scalar(pg, "SELECT count(*) FROM dead_letters"), 0);
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    harness_cleanup();
+    return 0;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_clock_unset),
+        cmocka_unit_test_teardown(test_clock_unset, teardown),
+        cmocka_unit_test_teardown(test_clock_stale, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

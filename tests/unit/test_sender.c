@@ -280,6 +280,41 @@ static void test_resend_backs_off(void **state)
     fx_close(&f);
 }
 
+/* While re-sends back off, a live record right after the one batch a
+ * re-send sent goes out at once, and so do the ones after it; none waits
+ * for the next re-send. */
+static void test_live_during_backoff(void **state)
+{
+    struct fx f;
+    size_t before;
+    uint64_t seq = 0;
+
+    (void)state;
+    fx_open(&f, 10, 8, 1000, 64000);
+    for (int i = 0; i < 5; i++)
+        seq = append_fix(&f, 1700000000000LL + i * 1000);
+    pump(&f, 1);
+    assert_int_equal(stub.npub, 1);
+    puback_all(&f, 0);
+    before = stub.npub;
+    pump(&f, 1100); /* the first re-send: the one batch, all 5 */
+    assert_int_equal(stub.npub - before, 1);
+    assert_int_equal(stub.pub[before].last, seq);
+    puback_all(&f, before);
+    for (int i = 0; i < 3; i++) {
+        uint64_t live = append_fix(&f, 1700000005000LL + i * 1000);
+
+        sender_live(f.s, live);
+        before = stub.npub;
+        pump(&f, 1100 + (i + 1) * 100); /* before the next re-send */
+        assert_int_equal(stub.npub - before, 1);
+        assert_int_equal(stub.pub[before].first, live);
+        assert_int_equal(stub.pub[before].n, 1);
+        puback_all(&f, before);
+    }
+    fx_close(&f);
+}
+
 /* A PUBACK that is not for telemetry (the status) opens no window. */
 static void test_status_puback_not_counted(void **state)
 {
@@ -336,6 +371,7 @@ int main(void)
         cmocka_unit_test(test_ack_above_issued_refused),
         cmocka_unit_test(test_ack_bounded_by_published),
         cmocka_unit_test(test_resend_backs_off),
+        cmocka_unit_test(test_live_during_backoff),
         cmocka_unit_test(test_status_puback_not_counted),
         cmocka_unit_test(test_undecodable_dropped),
     };
