@@ -1,5 +1,12 @@
 /* End to end: NMEA into gpsd, through shuttle-onboard, mosquitto and
- * shuttle-backend, out of PostgreSQL: every fix once, exact, no non-fix. */
+ * shuttle-backend, out of PostgreSQL: every fix once, exact, no non-fix;
+ * the real captures' stored fixes compared with golden files.
+ *
+ * Golden files: tests/data/nmea-golden/<capture>.expected, one line per
+ * stored fix. To regenerate them after a change that is meant to alter
+ * what is stored, run
+ *     SHUTTLE_GOLDEN_UPDATE=1 ctest -R '^test_e2e$'
+ * in the build folder and review the diff before committing. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <libpq-fe.h>
 
@@ -372,18 +380,15 @@ static int capture_valid_epochs(const struct capture *c)
     return n;
 }
 
-/* Send the capture's sentences in order, pausing 20 ms whenever an RMC or
- * GGA starts a new epoch (a new time of day), as a receiver would between
- * its cycles. */
-static void capture_replay(const struct capture *c, struct harness_gpsd *g)
+/* Send the capture's sentences in order, dated DAY, pausing 20 ms whenever
+ * an RMC or GGA starts a new epoch (a new time of day), as a receiver would
+ * between its cycles. */
+static void capture_replay(const struct capture *c, struct harness_gpsd *g,
+                           const struct tm *day)
 {
-    /* Yesterday: every time of day of it is in the past. */
-    time_t yesterday = time(NULL) - 86400;
     long long epoch = -1;
-    struct tm day;
     size_t i;
 
-    gmtime_r(&yesterday, &day);
     for (i = 0; i < c->nlines; i++) {
         const char *s = c->lines[i];
         char tod[32], out[1024];
@@ -396,9 +401,119 @@ static void capture_replay(const struct capture *c, struct harness_gpsd *g)
                 harness_sleep_ms(20);
             }
         }
-        assert_int_equal(nmea_redate(s, &day, out, sizeof out), 0);
+        assert_int_equal(nmea_redate(s, day, out, sizeof out), 0);
         assert_int_equal(harness_gpsd_send(g, out), 1);
     }
+}
+
+/* ---- golden output ---------------------------------------------------- */
+
+static const char *const time_source_names[] = {"gps", "carried", "system"};
+
+/* The stored fixes of VID as golden lines, into F: the time as a day
+ * offset from DAY0_MS (the replay day's 00:00 UTC) and the UTC time of
+ * day to the ms; lat/lon to 1e-7; speed, track, alt, hdop as stored (real,
+ * '-' for NULL); fix mode; satellites used; time source. Not seq, not the
+ * receive time, not backlog: those depend on the run. Returns the number
+ * of lines. */
+static int golden_rows(FILE *f, struct harness_pg *pg, const char *vid,
+                       long long day0_ms)
+{
+    PGconn *c = PQconnectdb(harness_pg_conninfo(pg));
+    const char *params[1] = {vid};
+    PGresult *r;
+    int k, n;
+
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    r = PQexecParams(
+        c,
+        "SELECT round(extract(epoch FROM t) * 1000)::bigint, lat, lon,"
+        " coalesce(speed::text, '-'), coalesce(track::text, '-'),"
+        " coalesce(alt::text, '-'), coalesce(hdop::text, '-'), fix_mode,"
+        " coalesce(sats_used::text, '-'), time_source"
+        " FROM positions WHERE vehicle_id = $1 ORDER BY t, seq",
+        1, NULL, params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK)
+        fail_msg("golden rows of %s: %s", vid, PQerrorMessage(c));
+    PQfinish(c);
+    n = PQntuples(r);
+    for (k = 0; k < n; k++) {
+        long long rel = strtoll(PQgetvalue(r, k, 0), NULL, 10) - day0_ms;
+        long long day =
+            rel >= 0 ? rel / DAY_MS : -((-rel + DAY_MS - 1) / DAY_MS);
+        long long tod = rel - day * DAY_MS;
+        int src = atoi(PQgetvalue(r, k, 9));
+
+        fprintf(f,
+                "%+lld %02lld:%02lld:%02lld.%03lld %.7f %.7f %s %s %s %s %s "
+                "%s %s\n",
+                day, tod / 3600000, tod / 60000 % 60, tod / 1000 % 60,
+                tod % 1000, strtod(PQgetvalue(r, k, 1), NULL),
+                strtod(PQgetvalue(r, k, 2), NULL), PQgetvalue(r, k, 3),
+                PQgetvalue(r, k, 4), PQgetvalue(r, k, 5), PQgetvalue(r, k, 6),
+                PQgetvalue(r, k, 7), PQgetvalue(r, k, 8),
+                src >= 0 && src < 3 ? time_source_names[src] : "?");
+    }
+    PQclear(r);
+    return n;
+}
+
+/* Compare TEXT (LEN bytes) with tests/data/nmea-golden/<NAME minus .log>
+ * .expected, or write it there when SHUTTLE_GOLDEN_UPDATE=1. On a
+ * mismatch print a unified diff (expected -> stored) and return -1; 0 when
+ * equal or written. */
+static int golden_compare(const char *name, const char *text, size_t len)
+{
+    const char *src = getenv("SHUTTLE_SOURCE_DIR");
+    const char *update = getenv("SHUTTLE_GOLDEN_UPDATE");
+    char path[1024], got[] = "/tmp/shuttle-golden-XXXXXX", cmd[2200];
+    char *want = NULL;
+    size_t wlen = 0;
+    FILE *f;
+    int fd, same;
+
+    snprintf(path, sizeof path, "%s/tests/data/nmea-golden/%.*s.expected",
+             src ? src : "../..", (int)strcspn(name, "."), name);
+    if (update && strcmp(update, "1") == 0) {
+        f = fopen(path, "w");
+        if (f == NULL || fwrite(text, 1, len, f) != len || fclose(f) != 0)
+            fail_msg("cannot write %s", path);
+        print_message("wrote %s\n", path);
+        return 0;
+    }
+    f = fopen(path, "r");
+    if (f == NULL) {
+        print_message("%s: no golden file %s (SHUTTLE_GOLDEN_UPDATE=1 "
+                      "writes it)\n",
+                      name, path);
+        return -1;
+    }
+    {
+        char buf[4096];
+        size_t n;
+        FILE *m = open_memstream(&want, &wlen);
+
+        assert_non_null(m);
+        while ((n = fread(buf, 1, sizeof buf, f)) > 0)
+            fwrite(buf, 1, n, m);
+        fclose(m);
+    }
+    fclose(f);
+    same = wlen == len && memcmp(want, text, len) == 0;
+    free(want);
+    if (same)
+        return 0;
+    fd = mkstemp(got);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, len), (ssize_t)len);
+    close(fd);
+    print_message("%s: stored fixes differ from %s:\n", name, path);
+    snprintf(cmd, sizeof cmd, "diff -u '%s' '%s' >&2", path, got);
+    if (system(cmd) == -1)
+        print_message("(could not run diff; stored output is in %s)\n", got);
+    else
+        unlink(got);
+    return -1;
 }
 
 static void test_captures(void **state)
@@ -410,7 +525,7 @@ static void test_captures(void **state)
     char pattern[1024];
     glob_t gl;
     size_t fi;
-    int with_fixes = 0;
+    int with_fixes = 0, golden_bad = 0;
 
     if (shared == NULL) {
         print_message("no shared data folder (SHUTTLE_SHARED_DATA): "
@@ -436,9 +551,20 @@ static void test_captures(void **state)
         struct harness_proc *ob;
         struct capture c;
         char vid[32], sql[256];
-        long long stored;
+        long long stored, day0_ms;
         int valid, k;
         PGresult *r;
+        /* Yesterday: every time of day of it is in the past. */
+        time_t yesterday = time(NULL) - 86400;
+        struct tm day;
+        char *gold_text = NULL;
+        size_t gold_len = 0;
+        FILE *gold = open_memstream(&gold_text, &gold_len);
+
+        assert_non_null(gold);
+        gmtime_r(&yesterday, &day);
+        day.tm_hour = day.tm_min = day.tm_sec = 0;
+        day0_ms = (long long)timegm(&day) * 1000;
 
         assert_non_null(g);
         snprintf(vid, sizeof vid, "cap-%zu", fi);
@@ -446,11 +572,26 @@ static void test_captures(void **state)
         assert_non_null(ob);
         capture_load(&c, path);
         valid = capture_valid_epochs(&c);
-        capture_replay(&c, g);
+        capture_replay(&c, g, &day);
         stored = wait_drained(pg, vid);
         print_message("%-20s %4zu sentences, %4d epochs with a valid fix, "
                       "%4lld stored\n",
                       name, c.nlines, valid, stored);
+        fprintf(
+            gold,
+            "# test_e2e golden output: the fixes PostgreSQL holds after\n"
+            "# %s of ../shared/data/nmea/ went through gpsd,\n"
+            "# shuttle-onboard, mosquitto and shuttle-backend.\n"
+            "# The dates of its RMC and ZDA are replaced by the day before\n"
+            "# the run (tests/harness/nmea.c nmea_redate), as for every\n"
+            "# capture: gpsd 3.22 takes a date before its release for a GPS\n"
+            "# week rollover and moves it 1024 weeks ahead, which the\n"
+            "# onboard would move back or refuse at source\n"
+            "# (onboard/gtime.c). Times are UTC: a day offset from that\n"
+            "# day, then the time of day.\n"
+            "# Regenerate: SHUTTLE_GOLDEN_UPDATE=1 ctest -R '^test_e2e$'\n"
+            "# %zu sentences, %d epochs with a valid fix, %lld stored\n",
+            name, c.nlines, valid, stored);
 
         r = positions_of(pg, vid);
         for (k = 0; k < PQntuples(r); k++) {
@@ -493,13 +634,36 @@ static void test_captures(void **state)
                 long long t = strtoll(PQgetvalue(r, k, 0), NULL, 10);
                 found = ((t % DAY_MS) + DAY_MS) % DAY_MS == x->tod_ms;
             }
-            if (!found)
+            if (!found) {
                 print_message("  %s: valid fix at %02lld:%02lld:%06.3f "
                               "(entry %zu of %zu) not stored\n",
                               name, x->tod_ms / 3600000, x->tod_ms / 60000 % 60,
                               (double)(x->tod_ms % 60000) / 1000, j, c.nfix);
+                fprintf(gold,
+                        "# not stored: the valid fix at %02lld:%02lld:%06.3f "
+                        "(RMC/GGA/GLL %zu of %zu)\n",
+                        x->tod_ms / 3600000, x->tod_ms / 60000 % 60,
+                        (double)(x->tod_ms % 60000) / 1000, j, c.nfix);
+            }
         }
         PQclear(r);
+        snprintf(sql, sizeof sql,
+                 "SELECT count(*) FROM dead_letters WHERE vehicle_id = '%s'",
+                 vid);
+        fprintf(gold, "# dead letters: %lld\n", harness_pg_scalar(pg, sql));
+        if (stored == 0)
+            fprintf(gold, "# nothing stored: %s\n",
+                    valid == 0 ? "the capture has no valid fix"
+                               : "every valid fix was refused (at source or "
+                                 "as a dead letter)");
+        else
+            fprintf(gold, "# day time_utc lat lon speed_m/s track_deg alt_m "
+                          "hdop fix_mode sats_used time_source\n");
+        assert_int_equal(golden_rows(gold, pg, vid, day0_ms), stored);
+        assert_int_equal(fclose(gold), 0);
+        if (golden_compare(name, gold_text, gold_len) != 0)
+            golden_bad++;
+        free(gold_text);
         snprintf(sql, sizeof sql,
                  "SELECT count(DISTINCT t) FROM positions WHERE "
                  "vehicle_id = '%s'",
@@ -517,6 +681,8 @@ static void test_captures(void **state)
     }
     globfree(&gl);
     assert_true(with_fixes > 0);
+    if (golden_bad > 0)
+        fail_msg("%d capture(s) differ from their golden file", golden_bad);
 }
 
 static int teardown(void **state)
