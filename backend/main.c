@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "acks.h"
 #include "clock.h"
 #include "conf.h"
 #include "db.h"
@@ -303,10 +304,8 @@ static void backend_on_message(void *arg, const char *topic,
     if (r == INGEST_ERR_OVERLOAD && writer_staged_items(b->writer) > 0 &&
         db_connected(b->db)) {
         backend_commit(b);
-        b->stats.rejected[INGEST_R_OVERLOAD]--;
-        b->stats.messages--;
-        r = ingest_message(b->writer, &b->stats, topic, payload, len,
-                           clock_wall_ms(), &b->window, &why);
+        r = ingest_retry(b->writer, &b->stats, topic, payload, len,
+                         clock_wall_ms(), &b->window, &why);
     }
 
     if (r != INGEST_OK)
@@ -331,24 +330,10 @@ static const struct mqtt_callbacks backend_mqtt_cb = {
 static void backend_on_ack(void *arg, const char *vid, uint64_t seq)
 {
     struct backend *b = arg;
-    struct wire_ack a;
-    char topic[128];
-    uint8_t *buf;
-    size_t len;
 
     (void)fleet_acked(b->fleet, vid, seq);
-    memset(&a, 0, sizeof a);
-    snprintf(a.vehicle_id, sizeof a.vehicle_id, "%s", vid);
-    a.seq = seq;
-    a.t_ms = clock_wall_ms();
-    if (wire_topic(topic, sizeof topic, vid, "ack") != 0 ||
-        wire_ack_encode(&a, &buf, &len) != WIRE_OK)
-        return;
-    /* Retained, so a bus that reconnects (or lost its spool) learns where
-     * it stands at once. If the broker is away the next commit re-sends. */
-    if (mqtt_publish(b->mqtt, topic, buf, len, 1, true, NULL) != MQTT_OK)
+    if (acks_publish(b->mqtt, vid, seq, clock_wall_ms()) == ACKS_ERR_PUBLISH)
         log_debug("ack for %s not sent (broker away)", vid);
-    free(buf);
 }
 
 /* The schema owner's connection string: migrations, the timetable and the

@@ -151,3 +151,13 @@ int ingest_message(struct writer *wr, struct ingest_stats *st,
     wire_batch_free(&b);
     return INGEST_OK;
 }
+
+int ingest_retry(struct writer *wr, struct ingest_stats *st,
+                 const char *topic, const void *payload, size_t len,
+                 int64_t now_ms, const struct wire_window *w,
+                 enum ingest_reason *reason)
+{
+    st->rejected[INGEST_R_OVERLOAD]--;
+    st->messages--;
+    return ingest_message(wr, st, topic, payload, len, now_ms, w, reason);
+}

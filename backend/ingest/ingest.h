@@ -54,4 +54,15 @@ int ingest_message(struct writer *wr, struct ingest_stats *st,
                    int64_t now_ms, const struct wire_window *w,
                    enum ingest_reason *reason);
 
+/*
+ * Handle again a message that ingest_message refused with
+ * INGEST_ERR_OVERLOAD, once the caller has made room (committed what was
+ * staged): that refusal is taken back from `st`, so the message counts
+ * once, as if seen only now. Arguments and return as ingest_message.
+ */
+int ingest_retry(struct writer *wr, struct ingest_stats *st,
+                 const char *topic, const void *payload, size_t len,
+                 int64_t now_ms, const struct wire_window *w,
+                 enum ingest_reason *reason);
+
 #endif
