@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "acks.h"
 #include "clock.h"
 #include "conf.h"
 #include "db.h"
@@ -21,8 +22,10 @@
 #include "log.h"
 #include "metrics.h"
 #include "mqtt.h"
+#include "partitions.h"
 #include "proc.h"
 #include "wire.h"
+#include "writer.h"
 
 struct backend_conf {
     char *database;
@@ -113,6 +116,8 @@ static void on_signal(int sig)
 struct backend {
     struct backend_conf conf;
     struct db *db;
+    struct partitions *parts; /* which day partitions exist; retention */
+    struct writer *writer;    /* staged rows, their commit and acks */
     struct mqtt *mqtt;
     struct ingest_stats stats;
     struct wire_window window;
@@ -218,12 +223,12 @@ static void backend_collect(void *arg, struct metrics_buf *m)
     metrics_counter(m, "shuttle_backend_commit_narrowed_total",
                     "rows, statuses and dead letters a commit refused for "
                     "their content and set aside",
-                    NULL, db_narrowed(b->db));
+                    NULL, writer_narrowed(b->writer));
     metrics_counter(m, "shuttle_backend_records_committed_total",
                     "new rows committed (re-sent duplicates not counted)", NULL,
                     b->committed);
     metrics_counter(m, "shuttle_backend_commits_total",
-                    "transactions committed", NULL, db_commits(b->db));
+                    "transactions committed", NULL, writer_commits(b->writer));
     metrics_counter(m, "shuttle_backend_commit_failures_total",
                     "commits that failed (staged rows kept for a retry)", NULL,
                     b->commit_failures);
@@ -235,7 +240,7 @@ static void backend_collect(void *arg, struct metrics_buf *m)
                       &b->commit_seconds);
     metrics_gauge(m, "shuttle_backend_staged_records",
                   "records staged for the next commit", NULL,
-                  (double)db_staged_records(b->db));
+                  (double)writer_staged_records(b->writer));
     metrics_gauge(m, "shuttle_backend_database_connected",
                   "1 while connected to PostgreSQL", NULL,
                   db_connected(b->db) ? 1 : 0);
@@ -292,17 +297,15 @@ static void backend_on_message(void *arg, const char *topic,
     struct backend *b = arg;
     enum ingest_reason why = INGEST_R_COUNT;
     uint64_t dead = b->stats.dead_records;
-    int r = ingest_message(b->db, &b->stats, topic, payload, len,
+    int r = ingest_message(b->writer, &b->stats, topic, payload, len,
                            clock_wall_ms(), &b->window, &why);
 
     /* Full (records or days): commit what is staged and try once more. */
-    if (r == INGEST_ERR_OVERLOAD && db_staged_items(b->db) > 0 &&
+    if (r == INGEST_ERR_OVERLOAD && writer_staged_items(b->writer) > 0 &&
         db_connected(b->db)) {
         backend_commit(b);
-        b->stats.rejected[INGEST_R_OVERLOAD]--;
-        b->stats.messages--;
-        r = ingest_message(b->db, &b->stats, topic, payload, len,
-                           clock_wall_ms(), &b->window, &why);
+        r = ingest_retry(b->writer, &b->stats, topic, payload, len,
+                         clock_wall_ms(), &b->window, &why);
     }
 
     if (r != INGEST_OK)
@@ -314,7 +317,7 @@ static void backend_on_message(void *arg, const char *topic,
         log_warnx("refused %" PRIu64 " record(s) on %s: dead letters, "
                   "their seqs settled",
                   b->stats.dead_records - dead, topic);
-    if (b->first_staged_ms == 0 && db_staged_items(b->db) > 0)
+    if (b->first_staged_ms == 0 && writer_staged_items(b->writer) > 0)
         b->first_staged_ms = clock_mono_ms();
 }
 
@@ -327,24 +330,10 @@ static const struct mqtt_callbacks backend_mqtt_cb = {
 static void backend_on_ack(void *arg, const char *vid, uint64_t seq)
 {
     struct backend *b = arg;
-    struct wire_ack a;
-    char topic[128];
-    uint8_t *buf;
-    size_t len;
 
     (void)fleet_acked(b->fleet, vid, seq);
-    memset(&a, 0, sizeof a);
-    snprintf(a.vehicle_id, sizeof a.vehicle_id, "%s", vid);
-    a.seq = seq;
-    a.t_ms = clock_wall_ms();
-    if (wire_topic(topic, sizeof topic, vid, "ack") != 0 ||
-        wire_ack_encode(&a, &buf, &len) != WIRE_OK)
-        return;
-    /* Retained, so a bus that reconnects (or lost its spool) learns where
-     * it stands at once. If the broker is away the next commit re-sends. */
-    if (mqtt_publish(b->mqtt, topic, buf, len, 1, true, NULL) != MQTT_OK)
+    if (acks_publish(b->mqtt, vid, seq, clock_wall_ms()) == ACKS_ERR_PUBLISH)
         log_debug("ack for %s not sent (broker away)", vid);
-    free(buf);
 }
 
 /* The schema owner's connection string: migrations, the timetable and the
@@ -372,8 +361,8 @@ static int backend_migrate(const struct backend_conf *c, char *err,
     struct db *admin;
     int rc;
 
-    if (db_new(c->admin_database ? c->admin_database : c->database, 1,
-               &admin) != DB_OK) {
+    if (db_new(c->admin_database ? c->admin_database : c->database, &admin) !=
+        DB_OK) {
         snprintf(err, errlen, "out of memory");
         return DB_ERR_NOMEM;
     }
@@ -419,24 +408,24 @@ static void backend_commit(struct backend *b)
 {
     char err[512];
     uint64_t n = 0;
-    size_t records = db_staged_records(b->db);
+    size_t records = writer_staged_records(b->writer);
     uint64_t narrowed;
     int64_t t0;
     int rc;
 
-    if (db_staged_items(b->db) == 0 || !db_connected(b->db))
+    if (writer_staged_items(b->writer) == 0 || !db_connected(b->db))
         return;
     t0 = clock_mono_us();
-    narrowed = db_narrowed(b->db);
-    rc = db_commit(b->db, backend_on_ack, b, &n, err, sizeof err);
-    if (db_narrowed(b->db) > narrowed)
+    narrowed = writer_narrowed(b->writer);
+    rc = writer_commit(b->writer, backend_on_ack, b, &n, err, sizeof err);
+    if (writer_narrowed(b->writer) > narrowed)
         log_warnx("commit refused %" PRIu64 " item(s) for their content: "
                   "dead letters, the rest committed",
-                  db_narrowed(b->db) - narrowed);
+                  writer_narrowed(b->writer) - narrowed);
     if (rc != DB_OK) {
         b->commit_failures++;
         log_warnx("commit failed, keeping %zu staged records: %s",
-                  db_staged_records(b->db), err);
+                  writer_staged_records(b->writer), err);
         b->db_retry_ms =
             clock_mono_ms() + clock_backoff_next(&b->db_backoff_ms, 30000);
         return;
@@ -466,8 +455,9 @@ static void backend_retention(struct backend *b, int64_t now)
     if (b->conf.raw_retention_days == 0 || !db_connected(b->db))
         return;
     b->next_retention_ms = now + 3600 * 1000;
-    if (db_drop_positions_before(
-            b->db, clock_wall_ms() - b->conf.raw_retention_days * 86400000LL,
+    if (partitions_drop_positions_before(
+            b->parts, b->db,
+            clock_wall_ms() - b->conf.raw_retention_days * 86400000LL,
             &dropped, err, sizeof err) != DB_OK)
         log_warnx("%s", err);
     else if (dropped > 0)
@@ -514,9 +504,9 @@ static void backend_rebuild(struct backend *b, int64_t now)
 
 static int backend_commit_due(struct backend *b, int64_t now)
 {
-    if (db_staged_items(b->db) == 0)
+    if (writer_staged_items(b->writer) == 0)
         return 0;
-    return db_staged_records(b->db) >= (size_t)b->conf.batch_records ||
+    return writer_staged_records(b->writer) >= (size_t)b->conf.batch_records ||
            now - b->first_staged_ms >= b->conf.batch_age_ms;
 }
 
@@ -560,7 +550,7 @@ static void backend_run(struct backend *b)
         }
         /* Without a database nothing can be committed: wait for the retry
          * below, or the overdue batch makes this loop spin. */
-        if (db_staged_items(b->db) > 0 && db_connected(b->db)) {
+        if (writer_staged_items(b->writer) > 0 && db_connected(b->db)) {
             int64_t left = b->first_staged_ms + b->conf.batch_age_ms - now;
             timeout = left < 0 ? 0 : (int)left;
         }
@@ -751,7 +741,10 @@ int main(int argc, char **argv)
     }
     b.window.past_ms = b.conf.max_age_days * 24 * 3600 * 1000;
     b.window.future_ms = b.conf.max_ahead_s * 1000;
-    if (db_new(b.conf.database, (size_t)b.conf.max_staged, &b.db) != DB_OK)
+    if (db_new(b.conf.database, &b.db) != DB_OK ||
+        partitions_new(&b.parts) != DB_OK ||
+        writer_new(b.db, b.parts, (size_t)b.conf.max_staged, &b.writer) !=
+            DB_OK)
         fatalx("out of memory");
     if (proc_setup(foreground, on_signal, 0) != 0)
         fatal("daemon");
@@ -789,7 +782,7 @@ int main(int argc, char **argv)
     backend_run(&b);
 
     log_info("signal %d: committing %zu staged records and stopping", (int)quit,
-             db_staged_records(b.db));
+             writer_staged_records(b.writer));
     backend_commit(&b);
     if (mqtt_fd(b.mqtt) >= 0) {
         /* Let the last acks out before saying goodbye. */
@@ -804,6 +797,8 @@ int main(int argc, char **argv)
     fleet_free(b.fleet);
     mqtt_free(b.mqtt);
     mqtt_lib_cleanup();
+    writer_free(b.writer);
+    partitions_free(b.parts);
     db_free(b.db);
     conf_free(backend_options, &b.conf);
     return 0;

@@ -11,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "hash.h"
+
 #define CONF_LINE_MAX 1024
 #define CONF_SECRET_MAX 4096
 
@@ -301,7 +303,7 @@ void conf_free(const struct conf_option *table, void *dst)
 
 int conf_file_hash(const char *path, char out[17])
 {
-    uint64_t h = 0xcbf29ce484222325ULL;
+    uint64_t h = HASH_FNV1A_INIT;
     unsigned char buf[4096];
     size_t n;
     FILE *fp = fopen(path, "rbe");
@@ -309,8 +311,7 @@ int conf_file_hash(const char *path, char out[17])
     if (!fp)
         return -1;
     while ((n = fread(buf, 1, sizeof buf, fp)) > 0)
-        for (size_t i = 0; i < n; i++)
-            h = (h ^ buf[i]) * 0x100000001b3ULL;
+        h = hash_fnv1a(h, buf, n);
     fclose(fp);
     snprintf(out, 17, "%016llx", (unsigned long long)h);
     return 0;

@@ -1,12 +1,12 @@
-/* db: PostgreSQL through libpq: migrations, batched idempotent writes, acks. */
+/* db: the PostgreSQL connection through libpq: connect, migrations, the
+ * exec helpers the ingest modules (writer, acks, partitions) share. */
 #ifndef SHUTTLE_DB_H
 #define SHUTTLE_DB_H
 
+#include <libpq-fe.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-#include "wire.h"
 
 struct db;
 
@@ -18,13 +18,21 @@ enum db_err {
     DB_ERR_FULL = -4,    /* the staging buffer is at its limit */
 };
 
-/* Create a handle; `conninfo` is a libpq connection string. Not connected. */
-int db_new(const char *conninfo, size_t max_staged, struct db **out);
+/* db_copy's answer when the rows repeat a stored key (a re-send). */
+#define DB_DUPLICATE 1
+
+/* Create a handle; `conninfo` is a libpq connection string (copied). Not
+ * connected. Returns DB_OK or DB_ERR_NOMEM; *out is the caller's, to free
+ * with db_free. */
+int db_new(const char *conninfo, struct db **out);
 void db_free(struct db *d);
 
 /* (Re)connect. Returns DB_OK or DB_ERR_CONNECT with the server's words. */
 int db_connect(struct db *d, char *err, size_t errlen);
 bool db_connected(const struct db *d);
+
+/* Close the connection (if any); db_connected turns false. */
+void db_disconnect(struct db *d);
 
 /* Apply every embedded migration newer than the database's version, each in
  * its own transaction, under an advisory lock (several backends may start at
@@ -32,76 +40,9 @@ bool db_connected(const struct db *d);
 int db_migrate(struct db *d, char *err, size_t errlen);
 
 /* After connecting (and migrating): set up this session's staging tables.
- * Returns DB_OK or DB_ERR_QUERY (e.g. the schema is missing). */
+ * Returns DB_OK or DB_ERR_QUERY (e.g. the schema is missing); on error the
+ * connection is closed. */
 int db_prepare(struct db *d, char *err, size_t errlen);
-
-/*
- * Stage a batch of validated records for the next commit (the batch may
- * hold none: then only its oldest_held_seq is noted, which the caller has
- * bounded with wire_batch_held_bound). Staged rows live in memory only: on
- * a crash they are lost, which is safe because nothing staged is
- * acknowledged, so the bus sends it again. Returns DB_ERR_FULL when over
- * max_staged records; the caller drops the batch (the bus re-sends it).
- *
- * If the commit is refused for what some rows hold (a data or integrity
- * error), it is narrowed down: batch by batch, then row by row; each
- * refused row becomes a dead letter with its seq settled, each refused
- * status a dead letter, and the rest commits (db_narrowed counts them).
- */
-int db_stage_batch(struct db *d, const struct wire_batch *b);
-
-/* Stage a dead letter: topic, vehicle (may be NULL), reason, payload (the
- * first bytes are kept). */
-int db_stage_dead(struct db *d, const char *topic, const char *vid,
-                  const char *reason, const void *payload, size_t len);
-
-/*
- * Stage the dead letter of one refused record of vid's batch (payload: the
- * batch's), and settle its seq: it counts for the watermark as if stored,
- * so the watermark passes it and the bus frees it. A seq outside
- * 1..INT64_MAX is not settled. DB_ERR_FULL when 10,000 dead letters are
- * staged already (then nothing is staged: the bus re-sends the record).
- */
-int db_stage_dead_record(struct db *d, const char *topic, const char *vid,
-                         uint64_t seq, const char *reason,
-                         const void *payload, size_t len);
-
-/* Stage a vehicle's status report (the last one per vehicle wins); the
- * caller has checked it with wire_status_validate. */
-int db_stage_status(struct db *d, const struct wire_status *s);
-
-size_t db_staged_records(const struct db *d);
-size_t db_staged_items(const struct db *d); /* records + dead + status */
-
-/* Called once per vehicle after a commit with its new watermark: never
- * lower than one this handle reported before. (Two backends may still
- * publish theirs in either order; the next commit of the vehicle by
- * either corrects the retained ack.) */
-typedef void (*db_ack_fn)(void *arg, const char *vid, uint64_t acked_seq);
-
-/*
- * Write everything staged in one transaction (COPY into staging tables, then
- * INSERT ... ON CONFLICT DO NOTHING), commit, then compute each touched
- * vehicle's watermark and call on_ack. On error the staged rows are kept for
- * the next try and the connection is closed. `*inserted` (may be NULL)
- * receives the number of new rows.
- */
-int db_commit(struct db *d, db_ack_fn on_ack, void *arg, uint64_t *inserted,
-              char *err, size_t errlen);
-
-/*
- * Retention: drop the position partitions of service days before the day
- * of `t_ms` (passenger counts are kept). *dropped gets the number of days.
- */
-int db_drop_positions_before(struct db *d, int64_t t_ms, int *dropped,
-                             char *err, size_t errlen);
-
-/* Commits done and rows written since start (for metrics). */
-uint64_t db_commits(const struct db *d);
-
-/* Rows, statuses and dead letters that commits refused for their content
- * and narrowed out, since start. */
-uint64_t db_narrowed(const struct db *d);
 
 /* The connection's socket, or -1 when not connected. Between commits it is
  * idle, so poll it for POLLIN: it becomes readable when the server ends the
@@ -112,5 +53,62 @@ int db_fd(const struct db *d);
  * reason) when the server has gone: the connection is closed, so
  * db_connected turns false now rather than at the next commit. */
 int db_check(struct db *d, char *err, size_t errlen);
+
+/*
+ * For the ingest library's modules (writer, acks, partitions): the
+ * connection and the statement helpers they share. All need a connected
+ * handle. A failed statement's SQLSTATE is remembered (db_sqlstate) and
+ * its message written to err (may be NULL), without libpq's newline.
+ */
+
+/* The libpq connection, borrowed: NULL when not connected. */
+PGconn *db_conn(struct db *d);
+
+/* printf into err[errlen], trailing newlines and blanks cut. */
+void db_errf(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Run sql (no parameters). DB_OK or DB_ERR_QUERY. */
+int db_exec(struct db *d, const char *sql, char *err, size_t errlen);
+
+/* Run sql with nparams text parameters v. DB_OK or DB_ERR_QUERY. */
+int db_exec_params(struct db *d, const char *sql, int nparams,
+                   const char *const *v, char *err, size_t errlen);
+
+/* Run a command and add the rows it affected to *n. DB_OK or
+ * DB_ERR_QUERY. */
+int db_exec_count(struct db *d, const char *sql, uint64_t *n, char *err,
+                  size_t errlen);
+
+/* COPY the len bytes of text at p with `sql` (a COPY ... FROM STDIN); *rows
+ * (may be NULL) gets the rows copied added. Returns DB_OK, DB_DUPLICATE
+ * (unique violation) or DB_ERR_QUERY. */
+int db_copy(struct db *d, const char *sql, const char *p, size_t len,
+            uint64_t *rows, char *err, size_t errlen);
+
+/* Remember the SQLSTATE of result r (NULL or none: ""). */
+void db_note_state(struct db *d, const PGresult *r);
+
+/* The SQLSTATE of the last failed statement, "" if none since
+ * db_clear_state. */
+const char *db_sqlstate(const struct db *d);
+void db_clear_state(struct db *d);
+
+/* Was the last failure a data error: the rows' fault (SQLSTATE class 22
+ * data exception, 23 integrity), on a connection that is still there?
+ * Anything else (the server going away, out of disk, a lock timeout) is no
+ * reason to blame a message. */
+bool db_data_error(const struct db *d);
+
+/* A growing text buffer, for COPY text and array literals. Zero it to
+ * start; free p when done. */
+struct db_text {
+    char *p;
+    size_t len, cap;
+};
+
+/* Append to t; DB_OK or DB_ERR_NOMEM. */
+int db_text_printf(struct db_text *t, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -33,7 +33,7 @@ static enum ingest_reason ingest_reason_of(int wire_rc)
     }
 }
 
-static int ingest_reject(struct db *d, struct ingest_stats *st,
+static int ingest_reject(struct writer *wr, struct ingest_stats *st,
                          enum ingest_reason r, const char *topic,
                          const char *vid, const char *why,
                          const void *payload, size_t len,
@@ -45,13 +45,13 @@ static int ingest_reject(struct db *d, struct ingest_stats *st,
     snprintf(text, sizeof text, "%s: %s", ingest_reason_name(r), why);
     /* If even the dead-letter buffer is full the message is only counted:
      * the process must keep going whatever it is fed. */
-    db_stage_dead(d, topic, vid, text, payload, len);
+    writer_stage_dead(wr, topic, vid, text, payload, len);
     if (reason)
         *reason = r;
     return INGEST_ERR_REFUSED;
 }
 
-static int ingest_status(struct db *d, struct ingest_stats *st,
+static int ingest_status(struct writer *wr, struct ingest_stats *st,
                          const char *topic, const char *vid,
                          const void *payload, size_t len,
                          enum ingest_reason *reason)
@@ -63,17 +63,18 @@ static int ingest_status(struct db *d, struct ingest_stats *st,
     if (rc == WIRE_OK)
         rc = wire_status_validate(&s, vid, why, sizeof why);
     if (rc != WIRE_OK)
-        return ingest_reject(d, st, ingest_reason_of(rc), topic, vid,
+        return ingest_reject(wr, st, ingest_reason_of(rc), topic, vid,
                              why[0] ? why : wire_strerror(rc), payload, len,
                              reason);
     st->statuses++;
-    db_stage_status(d, &s);
+    writer_stage_status(wr, &s);
     return INGEST_OK;
 }
 
-int ingest_message(struct db *d, struct ingest_stats *st, const char *topic,
-                   const void *payload, size_t len, int64_t now_ms,
-                   const struct wire_window *w, enum ingest_reason *reason)
+int ingest_message(struct writer *wr, struct ingest_stats *st,
+                   const char *topic, const void *payload, size_t len,
+                   int64_t now_ms, const struct wire_window *w,
+                   enum ingest_reason *reason)
 {
     char vid[WIRE_VID_MAX + 1];
     char why[256];
@@ -85,13 +86,13 @@ int ingest_message(struct db *d, struct ingest_stats *st, const char *topic,
     st->messages++;
     kind = wire_topic_parse(topic, vid);
     if (!kind)
-        return ingest_reject(d, st, INGEST_R_TOPIC, topic, NULL,
+        return ingest_reject(wr, st, INGEST_R_TOPIC, topic, NULL,
                              "topic is not shuttle/v1/<vehicle>/<kind>",
                              payload, len, reason);
     if (strcmp(kind, "status") == 0)
-        return ingest_status(d, st, topic, vid, payload, len, reason);
+        return ingest_status(wr, st, topic, vid, payload, len, reason);
     if (strcmp(kind, "telemetry") != 0)
-        return ingest_reject(d, st, INGEST_R_TOPIC, topic, vid,
+        return ingest_reject(wr, st, INGEST_R_TOPIC, topic, vid,
                              "not a telemetry or status topic", payload, len,
                              reason);
     why[0] = '\0';
@@ -100,7 +101,7 @@ int ingest_message(struct db *d, struct ingest_stats *st, const char *topic,
         rc = wire_batch_validate_header(&b, vid, why, sizeof why);
     if (rc != WIRE_OK) {
         wire_batch_free(&b);
-        return ingest_reject(d, st, ingest_reason_of(rc), topic, vid,
+        return ingest_reject(wr, st, ingest_reason_of(rc), topic, vid,
                              why[0] ? why : wire_strerror(rc), payload, len,
                              reason);
     }
@@ -121,7 +122,7 @@ int ingest_message(struct db *d, struct ingest_stats *st, const char *topic,
         size_t total = b.n;
 
         b.n = good;
-        rc = db_stage_batch(d, &b);
+        rc = writer_stage_batch(wr, &b);
         b.n = total;
     }
     if (rc != DB_OK) {
@@ -144,9 +145,19 @@ int ingest_message(struct db *d, struct ingest_stats *st, const char *topic,
         st->dead_records++;
         /* Full: the record is neither stored nor settled, so the bus still
          * holds it and sends it again. */
-        db_stage_dead_record(d, topic, vid, b.records[i].seq, text, payload,
-                             len);
+        writer_stage_dead_record(wr, topic, vid, b.records[i].seq, text,
+                                 payload, len);
     }
     wire_batch_free(&b);
     return INGEST_OK;
+}
+
+int ingest_retry(struct writer *wr, struct ingest_stats *st,
+                 const char *topic, const void *payload, size_t len,
+                 int64_t now_ms, const struct wire_window *w,
+                 enum ingest_reason *reason)
+{
+    st->rejected[INGEST_R_OVERLOAD]--;
+    st->messages--;
+    return ingest_message(wr, st, topic, payload, len, now_ms, w, reason);
 }

@@ -5,7 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "db.h"
+#include "writer.h"
 
 /* Why a message was refused; one counter each, for /metrics. */
 enum ingest_reason {
@@ -42,15 +42,27 @@ const char *ingest_reason_name(enum ingest_reason r);
  * Handle one message. Telemetry is decoded and its envelope checked against
  * the topic; then each record on its own against the rule set, with the
  * window `w` around `now_ms` (NULL: defaults): good records are staged in
- * `d`, each bad one becomes a dead letter with its seq, which is settled so
+ * `wr`, each bad one becomes a dead letter with its seq, which is settled so
  * the watermark passes it. The batch's oldest_held_seq claim is bounded by
  * its lowest seq. Status reports are checked with wire_status_validate and
  * staged, or dead-lettered. Returns an ingest_err; for INGEST_ERR_REFUSED
  * and INGEST_ERR_OVERLOAD `*reason` (may be NULL) says why. Never fails the
  * process.
  */
-int ingest_message(struct db *d, struct ingest_stats *st, const char *topic,
-                   const void *payload, size_t len, int64_t now_ms,
-                   const struct wire_window *w, enum ingest_reason *reason);
+int ingest_message(struct writer *wr, struct ingest_stats *st,
+                   const char *topic, const void *payload, size_t len,
+                   int64_t now_ms, const struct wire_window *w,
+                   enum ingest_reason *reason);
+
+/*
+ * Handle again a message that ingest_message refused with
+ * INGEST_ERR_OVERLOAD, once the caller has made room (committed what was
+ * staged): that refusal is taken back from `st`, so the message counts
+ * once, as if seen only now. Arguments and return as ingest_message.
+ */
+int ingest_retry(struct writer *wr, struct ingest_stats *st,
+                 const char *topic, const void *payload, size_t len,
+                 int64_t now_ms, const struct wire_window *w,
+                 enum ingest_reason *reason);
 
 #endif

@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "db.h"
+#include "partitions.h"
+#include "writer.h"
 #include "harness.h"
 #include "wire.h"
 
@@ -285,7 +287,7 @@ static void fmt_day(char *buf, size_t len, int64_t t_ms)
              (tm.tm_mon + 1) % 100, tm.tm_mday % 100);
 }
 
-/* (c) db.c's path (stage + commit every 5000 rows, watermarks included) vs
+/* (c) writer.c's path (stage + commit every 5000 rows, watermarks included) vs
  * one COPY of the same rows straight into positions vs one autocommit
  * INSERT per row; each on an empty table with its indexes. */
 static void phase_writer(struct bench *b)
@@ -296,6 +298,8 @@ static void phase_writer(struct bench *b)
     struct wire_record *recs = calloc(bs, sizeof *recs);
     int64_t t_ms = (int64_t)time(NULL) * 1000;
     struct db *d;
+    struct partitions *parts;
+    struct writer *wr;
     char err[512];
     double t0, t;
     long done;
@@ -305,7 +309,9 @@ static void phase_writer(struct bench *b)
     if (!next || !recs)
         die("out of memory");
     truncate_positions(b);
-    if (db_new(harness_pg_conninfo(b->pg), 1000000, &d) != DB_OK ||
+    if (db_new(harness_pg_conninfo(b->pg), &d) != DB_OK ||
+        partitions_new(&parts) != DB_OK ||
+        writer_new(d, parts, 1000000, &wr) != DB_OK ||
         db_connect(d, err, sizeof err) != DB_OK ||
         db_migrate(d, err, sizeof err) != DB_OK ||
         db_prepare(d, err, sizeof err) != DB_OK)
@@ -321,18 +327,20 @@ static void phase_writer(struct bench *b)
         wb.records = recs;
         for (unsigned i = 0; i < n; i++)
             writer_record(vi, ++next[vi], t_ms + done + i, &recs[i]);
-        if (db_stage_batch(d, &wb) != DB_OK)
+        if (writer_stage_batch(wr, &wb) != DB_OK)
             die("writer: staging failed");
         done += n;
-        if (db_staged_records(d) >= 5000 || done == rows) {
-            if (db_commit(d, NULL, NULL, NULL, err, sizeof err) != DB_OK)
+        if (writer_staged_records(wr) >= 5000 || done == rows) {
+            if (writer_commit(wr, NULL, NULL, NULL, err, sizeof err) != DB_OK)
                 die("writer: %s", err);
         }
     }
     t = bench_now() - t0;
     b->writer_rate = (double)rows / t;
+    writer_free(wr);
+    partitions_free(parts);
     db_free(d);
-    printf("  (c) writer (db.c, commit per 5000): %ld rows in %.2f s: %.0f "
+    printf("  (c) writer (writer.c, commit per 5000): %ld rows in %.2f s: %.0f "
            "rows/s\n",
            rows, t, b->writer_rate);
 
@@ -754,7 +762,7 @@ int main(int argc, char **argv)
         char err[512];
 
         /* The schema first: the writer phase runs before the backend. */
-        if (db_new(harness_pg_conninfo(b.pg), 1000, &d) != DB_OK ||
+        if (db_new(harness_pg_conninfo(b.pg), &d) != DB_OK ||
             db_connect(d, err, sizeof err) != DB_OK ||
             db_migrate(d, err, sizeof err) != DB_OK)
             die("migrate: %s", err);

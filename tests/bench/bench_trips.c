@@ -390,7 +390,7 @@ int main(int argc, char **argv)
     pg = harness_pg_start(1);
     if (!pg)
         die("PostgreSQL did not start");
-    if (db_new(harness_pg_conninfo(pg), 1000, &db) != 0 ||
+    if (db_new(harness_pg_conninfo(pg), &db) != 0 ||
         db_connect(db, err, sizeof err) != 0 ||
         db_migrate(db, err, sizeof err) != 0)
         die("schema: %s", err);

@@ -49,7 +49,7 @@ static int setup(void **state)
     pg = harness_pg_start(1);
     if (!pg)
         return -1;
-    if (db_new(harness_pg_conninfo(pg), 1000, &db) != 0)
+    if (db_new(harness_pg_conninfo(pg), &db) != 0)
         return -1;
     if (db_connect(db, err, sizeof err) != 0 ||
         db_migrate(db, err, sizeof err) != 0) {

@@ -1,0 +1,786 @@
+/* writer: staging of batches, dead letters and statuses in memory, and
+ * their commit: COPY, the re-send path, narrowing a refused commit. */
+#include "writer.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clock.h"
+
+#define WRITER_DEAD_KEEP 4096 /* bytes of a dead payload worth keeping */
+
+struct writer_dead {
+    char *topic, *vid, *reason;
+    uint64_t seq; /* the refused record's, or 0 for a whole message */
+    void *payload;
+    size_t kept, len;
+};
+
+/* One staged batch's rows in the COPY texts: the unit a failed commit is
+ * narrowed down to before going row by row. */
+struct writer_unit {
+    char vid[WIRE_VID_MAX + 1];
+    size_t pos_off, pos_end, cnt_off, cnt_end;
+};
+
+struct writer {
+    struct db *db;            /* borrowed */
+    struct partitions *parts; /* borrowed */
+    struct acks *acks;        /* owned */
+    size_t max_staged;
+    struct db_text pos, cnt; /* COPY text of staged rows */
+    size_t npos, ncnt;
+    struct writer_dead *dead;
+    size_t ndead, capdead;
+    struct writer_unit *units;
+    size_t nunits, capunits;
+    uint64_t narrowed; /* items a failed commit sent to dead letters */
+    struct wire_status *status;
+    size_t nstatus, capstatus;
+    int32_t staged_days[PARTITIONS_DAYS_MAX]; /* service days in the rows */
+    size_t nstaged_days;
+    uint64_t commits;
+};
+
+int writer_new(struct db *d, struct partitions *p, size_t max_staged,
+               struct writer **out)
+{
+    struct writer *w = calloc(1, sizeof *w);
+
+    if (!w)
+        return DB_ERR_NOMEM;
+    if (acks_new(&w->acks) != DB_OK) {
+        free(w);
+        return DB_ERR_NOMEM;
+    }
+    w->db = d;
+    w->parts = p;
+    w->max_staged = max_staged;
+    *out = w;
+    return DB_OK;
+}
+
+static void writer__clear_staged(struct writer *w)
+{
+    w->pos.len = w->cnt.len = 0;
+    w->npos = w->ncnt = 0;
+    for (size_t i = 0; i < w->ndead; i++) {
+        free(w->dead[i].topic);
+        free(w->dead[i].vid);
+        free(w->dead[i].reason);
+        free(w->dead[i].payload);
+    }
+    w->ndead = 0;
+    w->nunits = 0;
+    w->nstatus = 0;
+    acks_clear(w->acks);
+    w->nstaged_days = 0;
+}
+
+void writer_free(struct writer *w)
+{
+    if (!w)
+        return;
+    writer__clear_staged(w);
+    free(w->pos.p);
+    free(w->cnt.p);
+    free(w->dead);
+    free(w->units);
+    free(w->status);
+    acks_free(w->acks);
+    free(w);
+}
+
+/* Remember a staged row's day; false when the commit already spans
+ * PARTITIONS_DAYS_MAX days. */
+static bool writer__note_day(struct writer *w, int32_t day)
+{
+    for (size_t i = 0; i < w->nstaged_days; i++)
+        if (w->staged_days[i] == day)
+            return true;
+    if (w->nstaged_days == PARTITIONS_DAYS_MAX)
+        return false;
+    w->staged_days[w->nstaged_days++] = day;
+    return true;
+}
+
+/* COPY text for an optional number: \N when unknown. */
+static void writer__num(char *buf, size_t len, double v, int decimals)
+{
+    if (isfinite(v))
+        snprintf(buf, len, "%.*f", decimals, v);
+    else
+        snprintf(buf, len, "\\N");
+}
+
+static int writer__stage_position(struct writer *w, const char *vid,
+                                  const struct wire_record *r)
+{
+    const struct wire_position *p = &r->u.pos;
+    char ts[CLOCK_TEXT_MAX], day[CLOCK_TEXT_MAX], speed[32], track[32], alt[32],
+        hdop[32], sats[16];
+
+    clock_text_ms(ts, r->t_ms);
+    clock_text_day(day, partitions_service_day(r->t_ms));
+    writer__num(speed, sizeof speed, p->speed, 3);
+    writer__num(track, sizeof track, p->track, 2);
+    writer__num(alt, sizeof alt, p->alt, 2);
+    writer__num(hdop, sizeof hdop, p->hdop, 2);
+    if (p->sats_used >= 0)
+        snprintf(sats, sizeof sats, "%d", p->sats_used);
+    else
+        snprintf(sats, sizeof sats, "\\N");
+    w->npos++;
+    return db_text_printf(&w->pos,
+                          "%s\t%" PRIu64 "\t%s\t%s\t%s\t%d\t%.9f\t%.9f\t%s\t"
+                          "%s\t%s\t%s\t%u\t%s\n",
+                          vid, r->seq, day, ts, r->backlog ? "t" : "f",
+                          (int)r->time_source, p->lat, p->lon, speed, track,
+                          alt, hdop, p->fix_mode, sats);
+}
+
+static int writer__stage_count(struct writer *w, const char *vid,
+                               const struct wire_record *r)
+{
+    const struct wire_count *c = &r->u.count;
+    char ts[CLOCK_TEXT_MAX], day[CLOCK_TEXT_MAX], open[CLOCK_TEXT_MAX],
+        close[CLOCK_TEXT_MAX], load[16], lat[32], lon[32];
+
+    clock_text_ms(ts, r->t_ms);
+    clock_text_day(day, partitions_service_day(r->t_ms));
+    if (c->door_open_ms)
+        clock_text_ms(open, c->door_open_ms);
+    else
+        snprintf(open, sizeof open, "\\N");
+    if (c->door_close_ms)
+        clock_text_ms(close, c->door_close_ms);
+    else
+        snprintf(close, sizeof close, "\\N");
+    if (c->load_after >= 0)
+        snprintf(load, sizeof load, "%d", c->load_after);
+    else
+        snprintf(load, sizeof load, "\\N");
+    writer__num(lat, sizeof lat, c->lat, 9);
+    writer__num(lon, sizeof lon, c->lon, 9);
+    w->ncnt++;
+    return db_text_printf(&w->cnt,
+                          "%s\t%" PRIu64 "\t%s\t%s\t%s\t%d\t%u\t%u\t%u\t%s\t"
+                          "%s\t%s\t%s\t%s\t%u\n",
+                          vid, r->seq, day, ts, r->backlog ? "t" : "f",
+                          (int)r->time_source, c->door, c->boarded, c->alighted,
+                          open, close, load, lat, lon, c->quality);
+}
+
+int writer_stage_batch(struct writer *w, const struct wire_batch *b)
+{
+    size_t ndays = w->nstaged_days;
+    struct acks_vehicle *v;
+    struct writer_unit *u;
+
+    if (w->npos + w->ncnt + b->n > w->max_staged)
+        return DB_ERR_FULL;
+    for (size_t i = 0; i < b->n; i++) {
+        if (!writer__note_day(w, partitions_service_day(b->records[i].t_ms))) {
+            w->nstaged_days = ndays;
+            return DB_ERR_FULL;
+        }
+    }
+    v = acks_vehicle(w->acks, b->vehicle_id, b->oldest_held_seq);
+    if (!v)
+        return DB_ERR_NOMEM;
+    if (b->n == 0)
+        return DB_OK;
+    if (w->nunits == w->capunits) {
+        size_t cap = w->capunits ? w->capunits * 2 : 64;
+        struct writer_unit *g = realloc(w->units, cap * sizeof *g);
+
+        if (!g)
+            return DB_ERR_NOMEM;
+        w->units = g;
+        w->capunits = cap;
+    }
+    u = &w->units[w->nunits++];
+    snprintf(u->vid, sizeof u->vid, "%s", b->vehicle_id);
+    u->pos_off = w->pos.len;
+    u->cnt_off = w->cnt.len;
+    u->pos_end = u->pos_off;
+    u->cnt_end = u->cnt_off;
+    for (size_t i = 0; i < b->n; i++) {
+        const struct wire_record *r = &b->records[i];
+        int rc = r->kind == WIRE_POSITION
+                     ? writer__stage_position(w, b->vehicle_id, r)
+                     : writer__stage_count(w, b->vehicle_id, r);
+        if (rc == DB_OK)
+            rc = acks_vehicle_seq(v, r->seq);
+        u->pos_end = w->pos.len;
+        u->cnt_end = w->cnt.len;
+        if (rc != DB_OK)
+            return rc;
+    }
+    return DB_OK;
+}
+
+static char *writer__strdup0(const char *s)
+{
+    return s ? strdup(s) : NULL;
+}
+
+/* Append a dead letter, without the cap (a narrowed commit's refusals
+ * must all find a place). */
+static int writer__add_dead(struct writer *w, const char *topic,
+                            const char *vid, uint64_t seq, const char *reason,
+                            const void *payload, size_t len)
+{
+    struct writer_dead *x;
+
+    if (w->ndead == w->capdead) {
+        size_t cap = w->capdead ? w->capdead * 2 : 16;
+        struct writer_dead *p = realloc(w->dead, cap * sizeof *p);
+
+        if (!p)
+            return DB_ERR_NOMEM;
+        w->dead = p;
+        w->capdead = cap;
+    }
+    x = &w->dead[w->ndead];
+    memset(x, 0, sizeof *x);
+    x->len = len;
+    x->seq = seq;
+    x->kept = len < WRITER_DEAD_KEEP ? len : WRITER_DEAD_KEEP;
+    x->topic = writer__strdup0(topic);
+    x->vid = writer__strdup0(vid);
+    x->reason = writer__strdup0(reason);
+    x->payload = malloc(x->kept ? x->kept : 1);
+    if (!x->topic || !x->reason || !x->payload || (vid && !x->vid)) {
+        free(x->topic);
+        free(x->vid);
+        free(x->reason);
+        free(x->payload);
+        return DB_ERR_NOMEM;
+    }
+    if (x->kept)
+        memcpy(x->payload, payload, x->kept);
+    w->ndead++;
+    return DB_OK;
+}
+
+int writer_stage_dead(struct writer *w, const char *topic, const char *vid,
+                      const char *reason, const void *payload, size_t len)
+{
+    /* Dead letters are rare; a flood of them must not eat the memory the
+     * good records need. */
+    if (w->ndead >= 10000)
+        return DB_ERR_FULL;
+    return writer__add_dead(w, topic, vid, 0, reason, payload, len);
+}
+
+int writer_stage_dead_record(struct writer *w, const char *topic,
+                             const char *vid, uint64_t seq, const char *reason,
+                             const void *payload, size_t len)
+{
+    struct acks_vehicle *v;
+    int rc;
+
+    if (w->ndead >= 10000)
+        return DB_ERR_FULL;
+    /* Settle first: a dead letter without its settled seq would leave the
+     * bus stalled on it; the reverse only loses the dead letter's copy. */
+    if (seq >= 1 && seq <= (uint64_t)INT64_MAX) {
+        v = acks_vehicle(w->acks, vid, 0);
+        if (!v)
+            return DB_ERR_NOMEM;
+        rc = acks_vehicle_seq(v, seq);
+        if (rc != DB_OK)
+            return rc;
+    } else {
+        seq = 0; /* not a seq the database can hold: nothing to settle */
+    }
+    return writer__add_dead(w, topic, vid, seq, reason, payload, len);
+}
+
+int writer_stage_status(struct writer *w, const struct wire_status *s)
+{
+    for (size_t i = 0; i < w->nstatus; i++) {
+        if (strcmp(w->status[i].vehicle_id, s->vehicle_id) == 0) {
+            w->status[i] = *s;
+            return DB_OK;
+        }
+    }
+    if (w->nstatus == w->capstatus) {
+        size_t cap = w->capstatus ? w->capstatus * 2 : 16;
+        struct wire_status *p = realloc(w->status, cap * sizeof *p);
+
+        if (!p)
+            return DB_ERR_NOMEM;
+        w->status = p;
+        w->capstatus = cap;
+    }
+    w->status[w->nstatus++] = *s;
+    return DB_OK;
+}
+
+size_t writer_staged_records(const struct writer *w)
+{
+    return w->npos + w->ncnt;
+}
+
+size_t writer_staged_items(const struct writer *w)
+{
+    return w->npos + w->ncnt + w->ndead + w->nstatus;
+}
+
+uint64_t writer_commits(const struct writer *w)
+{
+    return w->commits;
+}
+
+uint64_t writer_narrowed(const struct writer *w)
+{
+    return w->narrowed;
+}
+
+/*
+ * Rows go straight into their table with COPY: that is the fast path, and
+ * nearly every batch takes it. A batch repeating a stored record (the bus
+ * re-sent what it had no ack for) makes COPY fail on the key; then the
+ * rows go again through the session's staging table and INSERT ... ON
+ * CONFLICT DO NOTHING, which keeps the new ones and drops the repeats.
+ */
+static int writer__write_rows(struct writer *w, const char *table,
+                              const char *stage, const char *cols,
+                              const struct db_text *t, uint64_t *n, char *err,
+                              size_t errlen)
+{
+    char sql[512];
+    int rc = db_exec(w->db, "SAVEPOINT direct", err, errlen);
+
+    if (rc != DB_OK)
+        return rc;
+    snprintf(sql, sizeof sql, "COPY %s (%s) FROM STDIN", table, cols);
+    rc = db_copy(w->db, sql, t->p, t->len, n, err, errlen);
+    if (rc == DB_OK)
+        return db_exec(w->db, "RELEASE SAVEPOINT direct", err, errlen);
+    if (rc != DB_DUPLICATE)
+        return rc;
+    rc = db_exec(w->db, "ROLLBACK TO SAVEPOINT direct", err, errlen);
+    if (rc != DB_OK)
+        return rc;
+    /* A narrowed commit comes here once per batch: each must find only
+     * its own rows in the staging table. */
+    snprintf(sql, sizeof sql, "DELETE FROM %s", stage);
+    rc = db_exec(w->db, sql, err, errlen);
+    if (rc != DB_OK)
+        return rc;
+    snprintf(sql, sizeof sql, "COPY %s (%s) FROM STDIN", stage, cols);
+    rc = db_copy(w->db, sql, t->p, t->len, NULL, err, errlen);
+    if (rc != DB_OK)
+        return rc == DB_DUPLICATE ? DB_ERR_QUERY : rc;
+    snprintf(sql, sizeof sql,
+             "INSERT INTO %s SELECT * FROM %s"
+             " ON CONFLICT (vehicle_id, seq, service_day) DO NOTHING",
+             table, stage);
+    return db_exec_count(w->db, sql, n, err, errlen);
+}
+
+static int writer__insert_dead(struct writer *w, const struct writer_dead *x,
+                               char *err, size_t errlen)
+{
+    char len[24], seq[24];
+    const char *v[6] = {x->topic,   x->vid, x->reason,
+                        x->payload, len,    x->seq ? seq : NULL};
+    int l[6] = {0, 0, 0, (int)x->kept, 0, 0};
+    int f[6] = {0, 0, 0, 1, 0, 0};
+    PGresult *r;
+
+    snprintf(len, sizeof len, "%zu", x->len);
+    snprintf(seq, sizeof seq, "%" PRIu64, x->seq);
+    r = PQexecParams(db_conn(w->db),
+                     "INSERT INTO dead_letters "
+                     "(topic, vehicle_id, reason, payload, payload_len, seq) "
+                     "VALUES ($1, $2, $3, $4, $5, $6)",
+                     6, NULL, v, l, f, 0);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        db_note_state(w->db, r);
+        db_errf(err, errlen, "dead letter: %s", PQerrorMessage(db_conn(w->db)));
+        PQclear(r);
+        return DB_ERR_QUERY;
+    }
+    PQclear(r);
+    return DB_OK;
+}
+
+/* db_savepoint_end's answer when the item's data was refused: it is
+ * rolled back and the transaction goes on without it. */
+#define WRITER_REFUSED 2
+
+static int writer__savepoint_begin(struct writer *w, char *err, size_t errlen)
+{
+    return db_exec(w->db, "SAVEPOINT item", err, errlen);
+}
+
+/* Close the savepoint opened before one item whose write returned rc:
+ * DB_OK, WRITER_REFUSED (a data error, undone), or the error. */
+static int writer__savepoint_end(struct writer *w, int rc, char *err,
+                                 size_t errlen)
+{
+    char why[512];
+
+    if (rc == DB_OK)
+        return db_exec(w->db, "RELEASE SAVEPOINT item", err, errlen);
+    if (!db_data_error(w->db))
+        return rc;
+    if (db_exec(w->db, "ROLLBACK TO SAVEPOINT item", why, sizeof why) !=
+            DB_OK ||
+        db_exec(w->db, "RELEASE SAVEPOINT item", why, sizeof why) != DB_OK) {
+        db_errf(err, errlen, "%s", why);
+        return DB_ERR_QUERY;
+    }
+    return WRITER_REFUSED;
+}
+
+static int writer__write_dead(struct writer *w, bool narrow, char *err,
+                              size_t errlen)
+{
+    for (size_t i = 0; i < w->ndead; i++) {
+        int rc;
+
+        if (!narrow) {
+            rc = writer__insert_dead(w, &w->dead[i], err, errlen);
+            if (rc != DB_OK)
+                return rc;
+            continue;
+        }
+        /* A dead letter the database refuses has nowhere left to go: it
+         * is counted and dropped, the rest goes on. */
+        rc = writer__savepoint_begin(w, err, errlen);
+        if (rc == DB_OK)
+            rc = writer__savepoint_end(
+                w, writer__insert_dead(w, &w->dead[i], err, errlen), err,
+                errlen);
+        if (rc == WRITER_REFUSED)
+            w->narrowed++;
+        else if (rc != DB_OK)
+            return rc;
+    }
+    return DB_OK;
+}
+
+static int writer__insert_status(struct writer *w, const struct wire_status *s,
+                                 char *err, size_t errlen)
+{
+    char t[CLOCK_TEXT_MAX], recs[24], age[24], mode[16], dp[24], dc[24],
+        next[24], acked[24];
+    const char *v[13];
+    PGresult *r;
+    bool online = s->state == WIRE_ONLINE;
+
+    clock_text_ms(t, s->t_ms);
+    snprintf(recs, sizeof recs, "%" PRIu64, s->spool_records);
+    snprintf(age, sizeof age, "%" PRId64, s->oldest_unacked_age_s);
+    snprintf(mode, sizeof mode, "%u", s->gps_mode);
+    snprintf(dp, sizeof dp, "%" PRIu64, s->dropped_positions);
+    snprintf(dc, sizeof dc, "%" PRIu64, s->dropped_counts);
+    snprintf(next, sizeof next, "%" PRIu64, s->next_seq);
+    snprintf(acked, sizeof acked, "%" PRIu64, s->acked_seq);
+    v[0] = s->vehicle_id;
+    v[1] = online ? "t" : "f";
+    v[2] = s->t_ms ? t : NULL;
+    v[3] = s->version[0] ? s->version : NULL;
+    v[4] = s->config_hash[0] ? s->config_hash : NULL;
+    v[5] = recs;
+    v[6] = age;
+    v[7] = mode;
+    v[8] = s->counter_state[0] ? s->counter_state : NULL;
+    v[9] = dp;
+    v[10] = dc;
+    /* A Last Will knows nothing of the numbering: keep the last known. */
+    v[11] = online ? next : NULL;
+    v[12] = online ? acked : NULL;
+    r = PQexecParams(
+        db_conn(w->db),
+        "INSERT INTO vehicle_status (vehicle_id, online, t, version,"
+        " config_hash, spool_records, oldest_unacked_age_s, gps_mode,"
+        " counter_state, dropped_positions, dropped_counts, next_seq,"
+        " acked_seq, received_at)"
+        " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13, now())"
+        " ON CONFLICT (vehicle_id) DO UPDATE SET online = excluded.online,"
+        " t = excluded.t, version = coalesce(excluded.version,"
+        " vehicle_status.version), config_hash = coalesce("
+        "excluded.config_hash, vehicle_status.config_hash),"
+        " spool_records = excluded.spool_records,"
+        " oldest_unacked_age_s = excluded.oldest_unacked_age_s,"
+        " gps_mode = excluded.gps_mode,"
+        " counter_state = excluded.counter_state,"
+        " dropped_positions = excluded.dropped_positions,"
+        " dropped_counts = excluded.dropped_counts,"
+        " next_seq = coalesce(excluded.next_seq, vehicle_status.next_seq),"
+        " acked_seq = coalesce(excluded.acked_seq, vehicle_status.acked_seq),"
+        " received_at = now()",
+        13, NULL, v, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        db_note_state(w->db, r);
+        db_errf(err, errlen, "status: %s", PQerrorMessage(db_conn(w->db)));
+        PQclear(r);
+        return DB_ERR_QUERY;
+    }
+    PQclear(r);
+    return DB_OK;
+}
+
+/* A status the database refused, as a dead letter (re-encoded: the
+ * original payload is not kept past staging). */
+static int writer__status_dead(struct writer *w, const struct wire_status *s,
+                               const char *why, char *err, size_t errlen)
+{
+    struct writer_dead x;
+    char topic[128], reason[600];
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc;
+
+    memset(&x, 0, sizeof x);
+    if (wire_topic(topic, sizeof topic, s->vehicle_id, "status") != 0)
+        snprintf(topic, sizeof topic, "status");
+    snprintf(reason, sizeof reason, "database: %s", why);
+    if (wire_status_encode(s, &buf, &len) != WIRE_OK)
+        len = 0;
+    x.topic = topic;
+    x.vid = (char *)s->vehicle_id;
+    x.reason = reason;
+    x.payload = buf ? buf : (void *)"";
+    x.kept = len < WRITER_DEAD_KEEP ? len : WRITER_DEAD_KEEP;
+    x.len = len;
+    rc = writer__savepoint_begin(w, err, errlen);
+    if (rc == DB_OK)
+        rc = writer__savepoint_end(w, writer__insert_dead(w, &x, err, errlen),
+                                   err, errlen);
+    free(buf);
+    return rc == WRITER_REFUSED ? DB_OK : rc;
+}
+
+static int writer__write_status(struct writer *w, bool narrow, char *err,
+                                size_t errlen)
+{
+    for (size_t i = 0; i < w->nstatus; i++) {
+        char why[512];
+        int rc;
+
+        if (!narrow) {
+            rc = writer__insert_status(w, &w->status[i], err, errlen);
+            if (rc != DB_OK)
+                return rc;
+            continue;
+        }
+        rc = writer__savepoint_begin(w, err, errlen);
+        if (rc == DB_OK)
+            rc = writer__savepoint_end(
+                w, writer__insert_status(w, &w->status[i], why, sizeof why),
+                err, errlen);
+        if (rc == WRITER_REFUSED) {
+            w->narrowed++;
+            rc = writer__status_dead(w, &w->status[i], why, err, errlen);
+        }
+        if (rc != DB_OK)
+            return rc;
+    }
+    return DB_OK;
+}
+
+#define WRITER_POS_COLS                                                        \
+    "vehicle_id, seq, service_day, t, backlog, time_source, lat, lon,"         \
+    " speed, track, alt, hdop, fix_mode, sats_used"
+#define WRITER_CNT_COLS                                                        \
+    "vehicle_id, seq, service_day, t, backlog, time_source, door, boarded,"    \
+    " alighted, door_open, door_close, load_after, lat, lon, quality"
+
+/* Write the rows of text t[off, end) (whole lines) into positions (pos) or
+ * passenger_counts. */
+static int writer__write_slice(struct writer *w, bool pos,
+                               const struct db_text *t, size_t off, size_t end,
+                               uint64_t *n, char *err, size_t errlen)
+{
+    struct db_text slice = {t->p + off, end - off, end - off};
+
+    if (end == off)
+        return DB_OK;
+    return pos ? writer__write_rows(w, "positions", "stage_positions",
+                                    WRITER_POS_COLS, &slice, n, err, errlen)
+               : writer__write_rows(w, "passenger_counts", "stage_counts",
+                                    WRITER_CNT_COLS, &slice, n, err, errlen);
+}
+
+/* One row of a batch the database refused: a dead letter, its seq settled
+ * (it is among the vehicle's staged seqs already). */
+static int writer__row_dead(struct writer *w, const char *vid, const char *line,
+                            size_t len, const char *why)
+{
+    const char *tab = memchr(line, '\t', len);
+    char topic[128], reason[600];
+    uint64_t seq = tab ? strtoull(tab + 1, NULL, 10) : 0;
+
+    w->narrowed++;
+    if (wire_topic(topic, sizeof topic, vid, "telemetry") != 0)
+        snprintf(topic, sizeof topic, "telemetry");
+    snprintf(reason, sizeof reason, "database: %s", why);
+    return writer__add_dead(w, topic, vid, seq, reason, line, len);
+}
+
+/* Row by row through one batch's slice of t, each in a savepoint. */
+static int writer__write_rows_narrow(struct writer *w, bool pos,
+                                     const char *vid, const struct db_text *t,
+                                     size_t off, size_t end, uint64_t *n,
+                                     char *err, size_t errlen)
+{
+    while (off < end) {
+        const char *nl = memchr(t->p + off, '\n', end - off);
+        size_t next = nl ? (size_t)(nl - t->p) + 1 : end;
+        char why[512];
+        int rc = writer__savepoint_begin(w, err, errlen);
+
+        if (rc == DB_OK)
+            rc = writer__savepoint_end(
+                w,
+                writer__write_slice(w, pos, t, off, next, n, why, sizeof why),
+                err, errlen);
+        if (rc == WRITER_REFUSED)
+            rc = writer__row_dead(w, vid, t->p + off, next - off, why);
+        if (rc != DB_OK)
+            return rc;
+        off = next;
+    }
+    return DB_OK;
+}
+
+/* The raw rows: all at once, or (narrow) batch by batch and the refused
+ * batches row by row. */
+static int writer__write_all_rows(struct writer *w, bool narrow, uint64_t *n,
+                                  char *err, size_t errlen)
+{
+    int rc = DB_OK;
+
+    if (!narrow) {
+        rc = writer__write_slice(w, true, &w->pos, 0, w->pos.len, n, err,
+                                 errlen);
+        if (rc == DB_OK)
+            rc = writer__write_slice(w, false, &w->cnt, 0, w->cnt.len, n, err,
+                                     errlen);
+        return rc;
+    }
+    for (size_t i = 0; i < w->nunits && rc == DB_OK; i++) {
+        const struct writer_unit *u = &w->units[i];
+
+        rc = writer__savepoint_begin(w, err, errlen);
+        if (rc == DB_OK) {
+            int wr = writer__write_slice(w, true, &w->pos, u->pos_off,
+                                         u->pos_end, n, err, errlen);
+            if (wr == DB_OK)
+                wr = writer__write_slice(w, false, &w->cnt, u->cnt_off,
+                                         u->cnt_end, n, err, errlen);
+            rc = writer__savepoint_end(w, wr, err, errlen);
+        }
+        if (rc == WRITER_REFUSED) {
+            rc = writer__write_rows_narrow(w, true, u->vid, &w->pos, u->pos_off,
+                                           u->pos_end, n, err, errlen);
+            if (rc == DB_OK)
+                rc = writer__write_rows_narrow(w, false, u->vid, &w->cnt,
+                                               u->cnt_off, u->cnt_end, n, err,
+                                               errlen);
+        }
+    }
+    return rc;
+}
+
+/* One transaction of everything staged. On a data error the transaction
+ * is rolled back and WRITER_REFUSED returned, the connection kept. */
+static int writer__commit_once(struct writer *w, bool narrow, uint64_t *n,
+                               char *err, size_t errlen)
+{
+    size_t ndead = w->ndead;
+    int rc;
+
+    *n = 0;
+    db_clear_state(w->db);
+    rc = db_exec(w->db, "BEGIN", err, errlen);
+    if (rc == DB_OK)
+        rc = writer__write_all_rows(w, narrow, n, err, errlen);
+    /* The seqs of vehicles whose watermark needs the walk, new or re-sent:
+     * a re-send after a database crash refills what the unlogged table
+     * lost. */
+    if (rc == DB_OK)
+        rc = acks_pending_add(w->acks, w->db, err, errlen);
+    if (rc == DB_OK)
+        rc = writer__write_dead(w, narrow, err, errlen);
+    if (rc == DB_OK)
+        rc = writer__write_status(w, narrow, err, errlen);
+    if (rc == DB_OK)
+        rc = db_exec(w->db, "COMMIT", err, errlen);
+    if (rc == DB_OK)
+        return DB_OK;
+    /* Dead letters a narrowing added belong to that attempt only. */
+    for (size_t i = ndead; i < w->ndead; i++) {
+        free(w->dead[i].topic);
+        free(w->dead[i].vid);
+        free(w->dead[i].reason);
+        free(w->dead[i].payload);
+    }
+    w->ndead = ndead;
+    if (db_data_error(w->db) && db_exec(w->db, "ROLLBACK", NULL, 0) == DB_OK)
+        return WRITER_REFUSED;
+    return rc;
+}
+
+int writer_commit(struct writer *w, acks_fn on_ack, void *arg,
+                  uint64_t *inserted, char *err, size_t errlen)
+{
+    uint64_t n = 0;
+    int rc;
+
+    if (writer_staged_items(w) == 0)
+        return DB_OK;
+    if (!db_connected(w->db))
+        return DB_ERR_CONNECT;
+    rc = partitions_ensure(w->parts, w->db, w->staged_days, w->nstaged_days,
+                           err, errlen);
+    if (rc != DB_OK) {
+        db_disconnect(w->db);
+        return rc;
+    }
+    acks_plan(w->acks);
+    rc = writer__commit_once(w, false, &n, err, errlen);
+    if (rc == WRITER_REFUSED && partitions_stale(w->db)) {
+        /* Another backend's retention dropped a day this process
+         * remembered as there. Ask again, once. */
+        partitions_forget(w->parts);
+        rc = partitions_ensure(w->parts, w->db, w->staged_days, w->nstaged_days,
+                               err, errlen);
+        if (rc == DB_OK)
+            rc = writer__commit_once(w, false, &n, err, errlen);
+    }
+    if (rc == WRITER_REFUSED) {
+        /* Some row, status or dead letter is refused for what it holds:
+         * find it (batch by batch, then row by row), make it a dead
+         * letter, commit the rest. One bad message must not hold up
+         * every vehicle's records. */
+        rc = writer__commit_once(w, true, &n, err, errlen);
+        if (rc == WRITER_REFUSED)
+            rc = DB_ERR_QUERY; /* narrowed and still refused: give up */
+    }
+    if (rc != DB_OK) {
+        /* Keep the staged rows: they are retried on the next connection. */
+        db_disconnect(w->db);
+        return rc;
+    }
+    w->commits++;
+    if (inserted)
+        *inserted = n;
+    /* Committed: the staged rows are durable, whatever happens to the
+     * watermark query (a failed one is redone with the next commit). */
+    rc = acks_watermarks(w->acks, w->db, on_ack, arg, err, errlen);
+    writer__clear_staged(w);
+    if (rc != DB_OK)
+        db_disconnect(w->db);
+    return rc;
+}
