@@ -1,4 +1,4 @@
-/* ingest_stubs: link-time stand-ins for the db_stage_* functions ingest.c
+/* ingest_stubs: link-time stand-ins for the writer_stage_* functions ingest.c
  * calls, recording what was staged (for test_ingest). */
 #include "ingest_stubs.h"
 
@@ -20,7 +20,7 @@ void ingest_stubs_reset(void)
     ingest_stubs.dead_rc = DB_OK;
 }
 
-int db_stage_batch(struct db *d, const struct wire_batch *b)
+int writer_stage_batch(struct writer *d, const struct wire_batch *b)
 {
     struct stub_batch *sb;
 
@@ -57,7 +57,7 @@ static int stub__dead(bool is_record, const char *topic, const char *vid,
     return DB_OK;
 }
 
-int db_stage_dead(struct db *d, const char *topic, const char *vid,
+int writer_stage_dead(struct writer *d, const char *topic, const char *vid,
                   const char *reason, const void *payload, size_t len)
 {
     (void)d;
@@ -65,7 +65,7 @@ int db_stage_dead(struct db *d, const char *topic, const char *vid,
     return stub__dead(false, topic, vid, 0, reason, len);
 }
 
-int db_stage_dead_record(struct db *d, const char *topic, const char *vid,
+int writer_stage_dead_record(struct writer *d, const char *topic, const char *vid,
                          uint64_t seq, const char *reason, const void *payload,
                          size_t len)
 {
@@ -74,7 +74,7 @@ int db_stage_dead_record(struct db *d, const char *topic, const char *vid,
     return stub__dead(true, topic, vid, seq, reason, len);
 }
 
-int db_stage_status(struct db *d, const struct wire_status *s)
+int writer_stage_status(struct writer *d, const struct wire_status *s)
 {
     (void)d;
     assert_true(ingest_stubs.nstatus < STUB_STATUS_MAX);

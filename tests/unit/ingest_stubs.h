@@ -1,4 +1,4 @@
-/* ingest_stubs: link-time stand-ins for the db_stage_* functions ingest.c
+/* ingest_stubs: link-time stand-ins for the writer_stage_* functions ingest.c
  * calls, recording what was staged (for test_ingest). */
 #ifndef SHUTTLE_INGEST_STUBS_H
 #define SHUTTLE_INGEST_STUBS_H
@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "db.h"
+#include "writer.h"
 #include "wire.h"
 
 #define STUB_BATCH_MAX 16
@@ -15,7 +16,7 @@
 #define STUB_DEAD_MAX 64
 #define STUB_STATUS_MAX 16
 
-/* One db_stage_batch call: the batch as handed over, records copied. */
+/* One writer_stage_batch call: the batch as handed over, records copied. */
 struct stub_batch {
     char vehicle_id[WIRE_VID_MAX + 1];
     uint64_t oldest_held_seq;
@@ -23,7 +24,7 @@ struct stub_batch {
     struct wire_record records[STUB_RECORD_MAX];
 };
 
-/* One db_stage_dead (seq 0, is_record false) or db_stage_dead_record call. */
+/* One writer_stage_dead (seq 0, is_record false) or writer_stage_dead_record call. */
 struct stub_dead {
     bool is_record;
     char topic[128];
@@ -35,8 +36,8 @@ struct stub_dead {
 };
 
 struct ingest_stubs {
-    int batch_rc; /* what db_stage_batch answers: DB_OK or DB_ERR_FULL */
-    int dead_rc;  /* what the db_stage_dead* functions answer */
+    int batch_rc; /* what writer_stage_batch answers: DB_OK or DB_ERR_FULL */
+    int dead_rc;  /* what the writer_stage_dead* functions answer */
     size_t nbatch, ndead, nstatus;
     struct stub_batch batch[STUB_BATCH_MAX];
     struct stub_dead dead[STUB_DEAD_MAX];

@@ -26,7 +26,7 @@
 #define DAY_MS 86400000LL
 
 /* ingest_message never dereferences the handle: the stubs stand in for it. */
-#define NO_DB ((struct db *)NULL)
+#define NO_DB ((struct writer *)NULL)
 
 /* ---- building payloads ---- */
 
