@@ -503,8 +503,8 @@ int wire_record_validate(const struct wire_record *r, int64_t now_ms,
         wire_why(why, whylen, "seq 0 is reserved");
         return WIRE_ERR_INVALID;
     }
-    if (r->seq > (uint64_t)INT64_MAX) {
-        wire_why(why, whylen, "seq %llu exceeds the database's bigint",
+    if (r->seq > WIRE_SEQ_MAX) {
+        wire_why(why, whylen, "seq %llu is above the highest a bus may use",
                  (unsigned long long)r->seq);
         return WIRE_ERR_INVALID;
     }
@@ -619,9 +619,9 @@ int wire_batch_validate_header(const struct wire_batch *b,
         wire_why(why, whylen, "batch holds no records");
         return WIRE_ERR_INVALID;
     }
-    if (b->oldest_held_seq > (uint64_t)INT64_MAX) {
-        wire_why(why, whylen, "oldest held seq %llu exceeds the database's "
-                              "bigint",
+    if (b->oldest_held_seq > WIRE_SEQ_MAX) {
+        wire_why(why, whylen, "oldest held seq %llu is above the highest a "
+                              "bus may use",
                  (unsigned long long)b->oldest_held_seq);
         return WIRE_ERR_INVALID;
     }
@@ -728,8 +728,8 @@ int wire_ack_validate(const struct wire_ack *a, const char *topic_vid,
         return WIRE_ERR_VEHICLE;
     }
     /* Seqs are bigint in the database, so no honest ack is above this. */
-    if (a->seq > (uint64_t)INT64_MAX) {
-        wire_why(why, whylen, "ack seq %llu exceeds the database's bigint",
+    if (a->seq > WIRE_SEQ_MAX) {
+        wire_why(why, whylen, "ack seq %llu is above the highest a bus may use",
                  (unsigned long long)a->seq);
         return WIRE_ERR_INVALID;
     }

@@ -148,6 +148,11 @@ void wire_batch_free(struct wire_batch *b);
 int wire_status_decode(const uint8_t *buf, size_t len, struct wire_status *s);
 int wire_ack_decode(const uint8_t *buf, size_t len, struct wire_ack *a);
 
+/* The highest seq a record may carry: seqs are bigint in the database, and
+ * the watermark (the last seq with nothing missing below) must still have
+ * a next one there. */
+#define WIRE_SEQ_MAX ((uint64_t)INT64_MAX - 1)
+
 /* Anything older than this is not telemetry from a running bus: a spool can
  * hold days of backlog, but not more than a year. */
 #define WIRE_PAST_MS (400LL * 24 * 3600 * 1000)

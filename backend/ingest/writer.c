@@ -288,7 +288,7 @@ int writer_stage_dead_record(struct writer *w, const char *topic,
         return DB_ERR_FULL;
     /* Settle first: a dead letter without its settled seq would leave the
      * bus stalled on it; the reverse only loses the dead letter's copy. */
-    if (seq >= 1 && seq <= (uint64_t)INT64_MAX) {
+    if (seq >= 1 && seq <= WIRE_SEQ_MAX) {
         v = acks_vehicle(w->acks, vid, 0);
         if (!v)
             return DB_ERR_NOMEM;

@@ -51,7 +51,7 @@ int writer_stage_dead(struct writer *w, const char *topic, const char *vid,
  * Stage the dead letter of one refused record of vid's batch (payload: the
  * batch's), and settle its seq: it counts for the watermark as if stored,
  * so the watermark passes it and the bus frees it. A seq outside
- * 1..INT64_MAX is not settled. DB_ERR_FULL when 10,000 dead letters are
+ * 1..WIRE_SEQ_MAX is not settled. DB_ERR_FULL when 10,000 dead letters are
  * staged already (then nothing is staged: the bus re-sends the record).
  */
 int writer_stage_dead_record(struct writer *w, const char *topic,

@@ -54,9 +54,19 @@ static void publish(const char *topic, const void *buf, size_t len,
     assert_int_equal(fwrite(buf, 1, len, f), len);
     assert_int_equal(fclose(f), 0);
     {
-        char *argv[] = {"mosquitto_pub", "-h", "127.0.0.1", "-p", port,
-                        "-q", "1", "-t", (char *)topic, "-f", path,
-                        retained ? "-r" : NULL, NULL};
+        char *argv[] = {"mosquitto_pub",
+                        "-h",
+                        "127.0.0.1",
+                        "-p",
+                        port,
+                        "-q",
+                        "1",
+                        "-t",
+                        (char *)topic,
+                        "-f",
+                        path,
+                        retained ? "-r" : NULL,
+                        NULL};
         p = harness_spawn("mosquitto_pub", argv, log);
     }
     assert_non_null(p);
@@ -159,8 +169,19 @@ static long long retained_ack(const char *vid)
     snprintf(port, sizeof port, "%d", harness_mosquitto_port(px.m));
     snprintf(path, sizeof path, "%s/ack%d.txt", px.dir, px.files++);
     {
-        char *argv[] = {"mosquitto_sub", "-h", "127.0.0.1", "-p", port,
-                        "-t", topic, "-C", "1", "-W", "10", "-F", "%x",
+        char *argv[] = {"mosquitto_sub",
+                        "-h",
+                        "127.0.0.1",
+                        "-p",
+                        port,
+                        "-t",
+                        topic,
+                        "-C",
+                        "1",
+                        "-W",
+                        "10",
+                        "-F",
+                        "%x",
                         NULL};
         p = harness_spawn("mosquitto_sub", argv, path);
     }
@@ -213,8 +234,8 @@ static int wait_q(long long want, const char *fmt, ...)
 
 /* Wait until VID's positions FIRST..LAST are stored once each and its
  * watermark is LAST. */
-static void expect_committed(const char *what, const char *vid,
-                             uint64_t first, uint64_t last)
+static void expect_committed(const char *what, const char *vid, uint64_t first,
+                             uint64_t last)
 {
     if (wait_q((long long)(last - first + 1),
                "SELECT count(*) FROM positions WHERE vehicle_id = '%s' "
@@ -275,15 +296,33 @@ static void test_poisoned_status_and_count(void **state)
         snprintf(vid, sizeof vid, "ghost-%zu", i);
         s = status_of(vid, 0);
         switch (i) {
-        case 0: s.t_ms = 10000000000000000LL; break;
-        case 1: s.gps_mode = 40000; break;
-        case 2: s.spool_records = UINT64_MAX; break;
-        case 3: s.dropped_positions = (uint64_t)INT64_MAX + 1; break;
-        case 4: s.dropped_counts = UINT64_MAX; break;
-        case 5: s.next_seq = UINT64_MAX; break;
-        case 6: memcpy(s.version, "0.1\xff\xfe", 6); break;
-        case 7: memcpy(s.config_hash, "ab\xc3(", 5); break;
-        case 8: memcpy(s.counter_state, "o\x80k", 4); break;
+        case 0:
+            s.t_ms = 10000000000000000LL;
+            break;
+        case 1:
+            s.gps_mode = 40000;
+            break;
+        case 2:
+            s.spool_records = UINT64_MAX;
+            break;
+        case 3:
+            s.dropped_positions = (uint64_t)INT64_MAX + 1;
+            break;
+        case 4:
+            s.dropped_counts = UINT64_MAX;
+            break;
+        case 5:
+            s.next_seq = UINT64_MAX;
+            break;
+        case 6:
+            memcpy(s.version, "0.1\xff\xfe", 6);
+            break;
+        case 7:
+            memcpy(s.config_hash, "ab\xc3(", 5);
+            break;
+        case 8:
+            memcpy(s.counter_state, "o\x80k", 4);
+            break;
         }
         publish_status(&s);
         publish_positions("bus-ok", seq, seq + 4, 0);
@@ -327,9 +366,8 @@ static void test_poisoned_status_and_count(void **state)
                    topic) != 0)
             fail_msg("door_close 1e16: no dead letter for seq 1");
         /* Settled: the bus that sent it is acked past it. */
-        if (wait_q(1,
-                   "SELECT acked_seq FROM vehicle_progress WHERE "
-                   "vehicle_id = 'ghost-count'") != 0)
+        if (wait_q(1, "SELECT acked_seq FROM vehicle_progress WHERE "
+                      "vehicle_id = 'ghost-count'") != 0)
             fail_msg("door_close 1e16: seq 1 not settled");
         assert_int_equal(q("SELECT count(*) FROM passenger_counts"), 0);
     }
@@ -496,6 +534,42 @@ static void test_partition_dropped_elsewhere(void **state)
     assert_int_equal(q("SELECT count(*) FROM dead_letters"), 0);
 }
 
+/* Seqs at the top of bigint: INT64_MAX itself is refused (a watermark
+ * there would have no next seq, and the statement computing every slow
+ * vehicle's watermark would overflow); a vehicle parked at the highest
+ * allowed seq stops no other bus's acks, also after a restart, when every
+ * vehicle takes the slow path. */
+static void test_top_seq(void **state)
+{
+    struct wire_record r;
+
+    (void)state;
+    start();
+    position(&r, (uint64_t)INT64_MAX, now_ms() - 60000);
+    publish_batch("bus-top", &r, 1, (uint64_t)INT64_MAX);
+    assert_int_equal(wait_q(1, "SELECT count(*) FROM dead_letters WHERE "
+                               "vehicle_id = 'bus-top' AND reason LIKE "
+                               "'%%above the highest%%'"),
+                     0);
+    position(&r, WIRE_SEQ_MAX, now_ms() - 60000);
+    publish_batch("bus-top", &r, 1, WIRE_SEQ_MAX);
+    expect_committed("at the top", "bus-top", WIRE_SEQ_MAX, WIRE_SEQ_MAX);
+    for (uint64_t round = 0; round < 2; round++) {
+        /* Both arrive while the backend is away; it starts with no cache
+         * of watermarks, so both vehicles go the slow way together. */
+        assert_int_equal(harness_stop(px.be), 0);
+        publish_positions("bus-ok", round * 5 + 1, round * 5 + 5,
+                          round * 5 + 1);
+        position(&r, WIRE_SEQ_MAX, now_ms() - 60000);
+        publish_batch("bus-top", &r, 1, WIRE_SEQ_MAX);
+        px.be = harness_backend_start(px.pg, px.m, NULL);
+        assert_non_null(px.be);
+        expect_committed("beside the top", "bus-ok", round * 5 + 1,
+                         round * 5 + 5);
+    }
+    assert_false(harness_log_has(harness_proc_log(px.be), "out of range"));
+}
+
 static int teardown(void **state)
 {
     (void)state;
@@ -511,6 +585,7 @@ int main(void)
         cmocka_unit_test_teardown(test_forged_far_ahead, teardown),
         cmocka_unit_test_teardown(test_commit_narrowed, teardown),
         cmocka_unit_test_teardown(test_partition_dropped_elsewhere, teardown),
+        cmocka_unit_test_teardown(test_top_seq, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -887,7 +887,11 @@ static void test_validate_time_and_seq(void **state)
     r = ok, r.seq = 0;
     expect_invalid(&r, "seq 0");
     r = ok, r.seq = (uint64_t)INT64_MAX + 1;
-    expect_invalid(&r, "bigint");
+    expect_invalid(&r, "above the highest");
+    r = ok, r.seq = (uint64_t)INT64_MAX; /* no next seq in the database */
+    expect_invalid(&r, "above the highest");
+    r = ok, r.seq = WIRE_SEQ_MAX;
+    expect_valid(&r);
     r = ok, r.seq = 1;
     expect_valid(&r);
 
@@ -1137,12 +1141,12 @@ static void test_validate_ack(void **state)
     a.seq = 77;
     a.t_ms = NOW_MS;
     assert_int_equal(wire_ack_validate(&a, VID, why, sizeof why), WIRE_OK);
-    a.seq = (uint64_t)INT64_MAX;
+    a.seq = WIRE_SEQ_MAX;
     assert_int_equal(wire_ack_validate(&a, VID, why, sizeof why), WIRE_OK);
     a.seq = UINT64_MAX;
     assert_int_equal(wire_ack_validate(&a, VID, why, sizeof why),
                      WIRE_ERR_INVALID);
-    assert_non_null(strstr(why, "bigint"));
+    assert_non_null(strstr(why, "above the highest"));
     a.seq = 77;
     a.t_ms = -5;
     assert_int_equal(wire_ack_validate(&a, VID, why, sizeof why),
