@@ -12,6 +12,7 @@
 
 #include "clock.h"
 #include "migrations.h"
+#include "svcday.h"
 
 #define DB_DEAD_KEEP 4096            /* bytes of a dead payload worth keeping */
 #define DB_LOCK_MIGRATE 0x5348544cLL /* advisory lock key: "SHTL" */
@@ -79,6 +80,7 @@ struct db {
     int32_t known_days[DB_DAYS_MAX]; /* days whose partitions exist */
     size_t nknown_days;
     uint64_t commits;
+    struct svcday svc; /* the service zone, read by db_prepare */
 };
 
 static void db_errf(char *err, size_t errlen, const char *fmt, ...)
@@ -220,6 +222,28 @@ int db_connect(struct db *d, char *err, size_t errlen)
     return DB_OK;
 }
 
+/* The service zone, asked at every (re)connect: a feed loaded meanwhile
+ * with another zone takes effect then. */
+static int db_read_zone(struct db *d, char *err, size_t errlen)
+{
+    PGresult *r = PQexec(d->conn, "SELECT shuttle_service_tz()");
+    int rc = DB_OK;
+
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+        db_errf(err, errlen, "service time zone: %s",
+                PQerrorMessage(d->conn));
+        rc = DB_ERR_QUERY;
+    } else if (svcday_init(&d->svc, PQgetvalue(r, 0, 0)) != SVCDAY_OK) {
+        db_errf(err, errlen,
+                "service time zone '%s' (the feed's agency_timezone) is "
+                "not in this machine's tz database",
+                PQgetvalue(r, 0, 0));
+        rc = DB_ERR_QUERY;
+    }
+    PQclear(r);
+    return rc;
+}
+
 int db_prepare(struct db *d, char *err, size_t errlen)
 {
     /* Spelled out rather than LIKE positions: the ingest role may not read
@@ -241,6 +265,8 @@ int db_prepare(struct db *d, char *err, size_t errlen)
         " quality smallint) ON COMMIT DELETE ROWS;",
         err, errlen);
 
+    if (rc == DB_OK)
+        rc = db_read_zone(d, err, errlen);
     if (rc != DB_OK)
         db_drop(d);
     return rc;
@@ -361,14 +387,20 @@ static int db_text_printf(struct db_text *t, const char *fmt, ...)
 }
 
 /*
- * The service day of a time: its date in Asia/Seoul, which has kept UTC+9
- * without daylight saving since 1988. As days since the epoch.
+ * The service day of a time: its date in the service zone (the loaded
+ * feed's agency_timezone, read by db_prepare). As days since the epoch.
  */
-static int32_t db_service_day(int64_t t_ms)
+int db_service_day(struct db *d, int64_t t_ms, int32_t *day)
 {
-    int64_t local_s = t_ms / 1000 + 9 * 3600;
+    if (!d->svc.zone[0])
+        return DB_ERR_CONNECT;
+    return svcday_day(&d->svc, t_ms, day) == SVCDAY_OK ? DB_OK
+                                                       : DB_ERR_NOMEM;
+}
 
-    return (int32_t)((local_s >= 0 ? local_s : local_s - 86399) / 86400);
+const char *db_service_zone(const struct db *d)
+{
+    return d->svc.zone;
 }
 
 /* Remember a staged row's day; false when the commit already spans
@@ -552,9 +584,12 @@ static int db_stage_position(struct db *d, const char *vid,
     const struct wire_position *p = &r->u.pos;
     char ts[CLOCK_TEXT_MAX], day[CLOCK_TEXT_MAX], speed[32], track[32], alt[32],
         hdop[32], sats[16];
+    int32_t sd;
 
     clock_text_ms(ts, r->t_ms);
-    clock_text_day(day, db_service_day(r->t_ms));
+    if (db_service_day(d, r->t_ms, &sd) != DB_OK)
+        return DB_ERR_NOMEM;
+    clock_text_day(day, sd);
     db_num(speed, sizeof speed, p->speed, 3);
     db_num(track, sizeof track, p->track, 2);
     db_num(alt, sizeof alt, p->alt, 2);
@@ -578,9 +613,12 @@ static int db_stage_count(struct db *d, const char *vid,
     const struct wire_count *c = &r->u.count;
     char ts[CLOCK_TEXT_MAX], day[CLOCK_TEXT_MAX], open[CLOCK_TEXT_MAX],
         close[CLOCK_TEXT_MAX], load[16], lat[32], lon[32];
+    int32_t sd;
 
     clock_text_ms(ts, r->t_ms);
-    clock_text_day(day, db_service_day(r->t_ms));
+    if (db_service_day(d, r->t_ms, &sd) != DB_OK)
+        return DB_ERR_NOMEM;
+    clock_text_day(day, sd);
     if (c->door_open_ms)
         clock_text_ms(open, c->door_open_ms);
     else
@@ -613,7 +651,14 @@ int db_stage_batch(struct db *d, const struct wire_batch *b)
     if (d->npos + d->ncnt + b->n > d->max_staged)
         return DB_ERR_FULL;
     for (size_t i = 0; i < b->n; i++) {
-        if (!db_note_day(d, db_service_day(b->records[i].t_ms))) {
+        int32_t day;
+        int rc = db_service_day(d, b->records[i].t_ms, &day);
+
+        if (rc != DB_OK) {
+            d->nstaged_days = ndays;
+            return rc;
+        }
+        if (!db_note_day(d, day)) {
             d->nstaged_days = ndays;
             return DB_ERR_FULL;
         }
@@ -1377,10 +1422,11 @@ int db_drop_positions_before(struct db *d, int64_t t_ms, int *dropped,
     char text[CLOCK_TEXT_MAX];
     const char *v[1] = {text};
     PGresult *r;
+    int32_t day;
 
-    if (!db_connected(d))
+    if (!db_connected(d) || db_service_day(d, t_ms, &day) != DB_OK)
         return DB_ERR_CONNECT;
-    clock_text_day(text, db_service_day(t_ms));
+    clock_text_day(text, day);
     r = PQexecParams(d->conn, "SELECT shuttle_drop_positions_before($1::date)",
                      1, NULL, v, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
