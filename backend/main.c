@@ -126,7 +126,7 @@ struct backend {
     int64_t mqtt_retry_ms, mqtt_backoff_ms;
     int64_t next_retention_ms;
     int64_t next_rebuild_ms;
-    char rebuilt_day[16]; /* the service day rebuilt last */
+    char rebuilt_day[CLOCK_TEXT_MAX]; /* the service day rebuilt last */
     int migrated;
     uint64_t committed;
     uint64_t commit_failures;
@@ -389,7 +389,7 @@ static void backend_db_try(struct backend *b, int64_t now)
         return;
     }
     b->db_backoff_ms = 0;
-    log_info("database ready");
+    log_info("database ready; service days in %s", db_service_zone(b->db));
 }
 
 static void backend_mqtt_try(struct backend *b, int64_t now)
@@ -464,14 +464,15 @@ static void backend_retention(struct backend *b, int64_t now)
         log_info("retention: dropped %d days of raw positions", dropped);
 }
 
-/* Today's service day in Asia/Seoul (UTC+9, no daylight saving). */
-static void backend_today(char *buf, size_t len)
+/* Today's service day in the feed's zone, as db_prepare read it. */
+static int backend_today(struct backend *b, char *buf)
 {
-    time_t s = (time_t)(clock_wall_ms() / 1000) + 9 * 3600;
-    struct tm tm;
+    int32_t day;
 
-    gmtime_r(&s, &tm);
-    strftime(buf, len, "%Y-%m-%d", &tm);
+    if (db_service_day(b->db, clock_wall_ms(), &day) != DB_OK)
+        return -1;
+    clock_text_day(buf, day);
+    return 0;
 }
 
 /*
@@ -484,12 +485,11 @@ static void backend_today(char *buf, size_t len)
 static void backend_rebuild(struct backend *b, int64_t now)
 {
     struct trips_db_summary ts;
-    char today[16], err[512];
+    char today[CLOCK_TEXT_MAX], err[512];
 
     b->next_rebuild_ms = now + b->conf.rebuild_interval_s * 1000;
-    if (!db_connected(b->db))
+    if (!db_connected(b->db) || backend_today(b, today) != 0)
         return;
-    backend_today(today, sizeof today);
     if (b->rebuilt_day[0] && strcmp(b->rebuilt_day, today) != 0 &&
         trips_db_rebuild(backend_admin(&b->conf), b->rebuilt_day, &ts, err,
                          sizeof err) == TRIPS_DB_OK)
@@ -637,7 +637,8 @@ static void usage(FILE *fp)
             "  -v        more verbose logging\n"
             "  --migrate apply database migrations and exit\n"
             "  --rebuild DATE   migrate, rebuild the derived tables of that "
-            "service day (YYYY-MM-DD, Asia/Seoul) from raw records, exit\n"
+            "service day (YYYY-MM-DD, in the feed's agency_timezone) from raw\n"
+            "                   records, exit\n"
             "  --load-gtfs DIR  migrate, replace the GTFS feed with the one "
             "in DIR, exit\n"
             "  --example-config  print every option with its default\n");

@@ -26,8 +26,13 @@ while [ $# -gt 0 ]; do
     *) echo "demo: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
-# Yesterday in Seoul by default: the report's default day.
-[ -n "$date" ] || date=$(TZ=Asia/Seoul date -d yesterday +%F)
+# Yesterday in the feed's zone (agency_timezone) by default: the report's
+# default day.
+if [ -z "$date" ]; then
+  feed_tz=$(awk -F, 'NR == 1 { for (i = 1; i <= NF; i++) if ($i == "agency_timezone") c = i }
+                     NR == 2 { print $c }' deploy/gtfs/agency.txt)
+  date=$(TZ=$feed_tz date -d yesterday +%F)
+fi
 
 work=$top/work/demo
 svc=""    # the services' folder (under $TMPDIR), once made

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "migrations.h"
+#include "svcday.h"
 
 #define DB_LOCK_MIGRATE 0x5348544cLL /* advisory lock key: "SHTL" */
 
@@ -15,6 +16,7 @@ struct db {
     char *conninfo;
     PGconn *conn;
     char sqlstate[6]; /* of the last failed statement, "" if none */
+    struct svcday svc; /* the service zone, read by db_prepare */
 };
 
 void db_errf(char *err, size_t errlen, const char *fmt, ...)
@@ -140,6 +142,41 @@ int db_connect(struct db *d, char *err, size_t errlen)
     return DB_OK;
 }
 
+/* The service time zone: the loaded feed's agency_timezone, through
+ * shuttle_service_tz() (UTC while no feed is loaded). */
+static int db__read_zone(struct db *d, char *err, size_t errlen)
+{
+    PGresult *r = PQexec(d->conn, "SELECT shuttle_service_tz()");
+    int rc = DB_OK;
+
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+        db_errf(err, errlen, "service time zone: %s",
+                PQerrorMessage(d->conn));
+        rc = DB_ERR_QUERY;
+    } else if (svcday_init(&d->svc, PQgetvalue(r, 0, 0)) != SVCDAY_OK) {
+        db_errf(err, errlen,
+                "service time zone '%s' (the feed's agency_timezone) is "
+                "not in this machine's tz database",
+                PQgetvalue(r, 0, 0));
+        rc = DB_ERR_QUERY;
+    }
+    PQclear(r);
+    return rc;
+}
+
+int db_service_day(struct db *d, int64_t t_ms, int32_t *day)
+{
+    if (!d->svc.zone[0])
+        return DB_ERR_CONNECT;
+    return svcday_day(&d->svc, t_ms, day) == SVCDAY_OK ? DB_OK
+                                                       : DB_ERR_NOMEM;
+}
+
+const char *db_service_zone(const struct db *d)
+{
+    return d->svc.zone;
+}
+
 int db_prepare(struct db *d, char *err, size_t errlen)
 {
     /* Spelled out rather than LIKE positions: the ingest role may not read
@@ -161,6 +198,8 @@ int db_prepare(struct db *d, char *err, size_t errlen)
         " quality smallint) ON COMMIT DELETE ROWS;",
         err, errlen);
 
+    if (rc == DB_OK)
+        rc = db__read_zone(d, err, errlen);
     if (rc != DB_OK)
         db_disconnect(d);
     return rc;

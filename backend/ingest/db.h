@@ -39,10 +39,19 @@ void db_disconnect(struct db *d);
  * once). */
 int db_migrate(struct db *d, char *err, size_t errlen);
 
-/* After connecting (and migrating): set up this session's staging tables.
- * Returns DB_OK or DB_ERR_QUERY (e.g. the schema is missing); on error the
- * connection is closed. */
+/* After connecting (and migrating): set up this session's staging tables
+ * and read the service time zone (shuttle_service_tz(): the loaded feed's
+ * agency_timezone). Returns DB_OK or DB_ERR_QUERY (e.g. the schema is
+ * missing, or the zone is not in this machine's tz database). */
 int db_prepare(struct db *d, char *err, size_t errlen);
+
+/* The service day (days since 1970-01-01) of t_ms in the zone db_prepare
+ * read. Returns DB_OK, DB_ERR_CONNECT before the first db_prepare, or
+ * DB_ERR_NOMEM. */
+int db_service_day(struct db *d, int64_t t_ms, int32_t *day);
+
+/* That zone, "" before the first db_prepare. */
+const char *db_service_zone(const struct db *d);
 
 /* The connection's socket, or -1 when not connected. Between commits it is
  * idle, so poll it for POLLIN: it becomes readable when the server ends the

@@ -28,13 +28,6 @@ void partitions_free(struct partitions *p)
     free(p);
 }
 
-int32_t partitions_service_day(int64_t t_ms)
-{
-    int64_t local_s = t_ms / 1000 + 9 * 3600;
-
-    return (int32_t)((local_s >= 0 ? local_s : local_s - 86399) / 86400);
-}
-
 int partitions_ensure(struct partitions *p, struct db *d, const int32_t *days,
                       size_t n, char *err, size_t errlen)
 {
@@ -88,9 +81,11 @@ int partitions_drop_positions_before(struct partitions *p, struct db *d,
     const char *v[1] = {text};
     PGresult *r;
 
-    if (!db_connected(d))
+    int32_t day;
+
+    if (!db_connected(d) || db_service_day(d, t_ms, &day) != DB_OK)
         return DB_ERR_CONNECT;
-    clock_text_day(text, partitions_service_day(t_ms));
+    clock_text_day(text, day);
     r = PQexecParams(db_conn(d),
                      "SELECT shuttle_drop_positions_before($1::date)", 1, NULL,
                      v, NULL, NULL, 0);

@@ -20,12 +20,6 @@ struct partitions;
 int partitions_new(struct partitions **out);
 void partitions_free(struct partitions *p);
 
-/*
- * The service day of a time: its date in Asia/Seoul, which has kept UTC+9
- * without daylight saving since 1988. As days since the epoch.
- */
-int32_t partitions_service_day(int64_t t_ms);
-
 /* Make sure each of the n days has its partitions (asking the database for
  * those not in the cache), each in its own short transaction: creating one
  * locks the parent table. DB_OK or DB_ERR_QUERY (the connection is left

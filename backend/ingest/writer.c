@@ -122,9 +122,12 @@ static int writer__stage_position(struct writer *w, const char *vid,
     const struct wire_position *p = &r->u.pos;
     char ts[CLOCK_TEXT_MAX], day[CLOCK_TEXT_MAX], speed[32], track[32], alt[32],
         hdop[32], sats[16];
+    int32_t sd;
 
     clock_text_ms(ts, r->t_ms);
-    clock_text_day(day, partitions_service_day(r->t_ms));
+    if (db_service_day(w->db, r->t_ms, &sd) != DB_OK)
+        return DB_ERR_NOMEM;
+    clock_text_day(day, sd);
     writer__num(speed, sizeof speed, p->speed, 3);
     writer__num(track, sizeof track, p->track, 2);
     writer__num(alt, sizeof alt, p->alt, 2);
@@ -148,9 +151,12 @@ static int writer__stage_count(struct writer *w, const char *vid,
     const struct wire_count *c = &r->u.count;
     char ts[CLOCK_TEXT_MAX], day[CLOCK_TEXT_MAX], open[CLOCK_TEXT_MAX],
         close[CLOCK_TEXT_MAX], load[16], lat[32], lon[32];
+    int32_t sd;
 
     clock_text_ms(ts, r->t_ms);
-    clock_text_day(day, partitions_service_day(r->t_ms));
+    if (db_service_day(w->db, r->t_ms, &sd) != DB_OK)
+        return DB_ERR_NOMEM;
+    clock_text_day(day, sd);
     if (c->door_open_ms)
         clock_text_ms(open, c->door_open_ms);
     else
@@ -183,7 +189,16 @@ int writer_stage_batch(struct writer *w, const struct wire_batch *b)
     if (w->npos + w->ncnt + b->n > w->max_staged)
         return DB_ERR_FULL;
     for (size_t i = 0; i < b->n; i++) {
-        if (!writer__note_day(w, partitions_service_day(b->records[i].t_ms))) {
+        int32_t day;
+        /* Before the zone is known (no connection yet) nothing is staged:
+         * the bus sends it again. */
+        int rc = db_service_day(w->db, b->records[i].t_ms, &day);
+
+        if (rc != DB_OK) {
+            w->nstaged_days = ndays;
+            return rc;
+        }
+        if (!writer__note_day(w, day)) {
             w->nstaged_days = ndays;
             return DB_ERR_FULL;
         }

@@ -14,6 +14,7 @@
 #include "report_html.h"
 #include "report_query.h"
 #include "report_text.h"
+#include "svcday.h"
 
 /* Exit codes, documented in the usage text. */
 enum {
@@ -83,7 +84,7 @@ static void usage(FILE *fp)
                 "routes, runs (default),\n"
                 "                 stops or hourly; a range's CSV is its days\n"
                 "  --date D       the service day of a daily report (default: "
-                "yesterday, Asia/Seoul)\n"
+                "yesterday, in the feed's time zone)\n"
                 "  --example-config  print every option with its default\n"
                 "exit: 0 ok, 1 database unreachable, 2 usage or bad date, "
                 "3 day not built or empty, 4 other errors\n");
@@ -103,14 +104,26 @@ static void report_err(const char *fmt, ...)
     fputc('\n', stderr);
 }
 
-/* Yesterday's date in Asia/Seoul. Korea has kept UTC+9 without daylight
- * saving time since 1988, so a fixed offset is exact and the report does
- * not depend on the TZ of the machine it runs on. */
-static long seoul_yesterday(void)
+/* Yesterday's service day in the feed's zone, into out. Returns 0, or -1
+ * with the reason reported. */
+static int report_yesterday(struct report_query *q, char out[11])
 {
-    long long now = (long long)time(NULL) + 9 * 3600;
+    char zone[SVCDAY_ZONE_MAX], err[512];
+    struct svcday svc;
+    int32_t today;
 
-    return (long)(now / 86400) - 1;
+    if (report_query_service_zone(q, zone, sizeof zone, err, sizeof err) !=
+        REPORT_QUERY_OK) {
+        report_err("%s", err);
+        return -1;
+    }
+    if (svcday_init(&svc, zone) != SVCDAY_OK ||
+        svcday_day(&svc, (int64_t)time(NULL) * 1000, &today) != SVCDAY_OK) {
+        report_err("service time zone '%s' is not in the tz database", zone);
+        return -1;
+    }
+    report_text_format_date((long)today - 1, out);
+    return 0;
 }
 
 static int load_conf(struct report_conf *c, const char *file, int explicit,
@@ -341,12 +354,8 @@ int main(int argc, char **argv)
             report_err("--from and --to belong to range, not daily");
             return EXIT_USAGE;
         }
-        if (date == NULL) {
-            report_text_format_date(seoul_yesterday(), yesterday);
-            date = yesterday;
-        } else if (date_arg("--date", date, &d0) != 0) {
+        if (date != NULL && date_arg("--date", date, &d0) != 0)
             return EXIT_USAGE;
-        }
     } else if (strcmp(cmd, "range") == 0) {
         if (date || table_name) {
             report_err("%s belongs to daily, not range",
@@ -393,6 +402,14 @@ int main(int argc, char **argv)
         report_err("%s", err);
         conf_free(report_options, &c);
         return map_err(rc);
+    }
+    if (strcmp(cmd, "daily") == 0 && date == NULL) {
+        if (report_yesterday(q, yesterday) != 0) {
+            report_query_close(q);
+            conf_free(report_options, &c);
+            return EXIT_OTHER;
+        }
+        date = yesterday;
     }
     if (strcmp(cmd, "daily") == 0)
         rc = run_daily(q, &p, date, f, table);

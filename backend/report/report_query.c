@@ -17,23 +17,30 @@ struct report_query {
     PGconn *conn;
 };
 
+/* The service zone (the loaded feed's agency_timezone), asked once per
+ * statement rather than once per row. */
+#define REPORT_QUERY__TZ "(SELECT shuttle_service_tz())"
+
 enum { SQL_SUMMARY, SQL_RUNS, SQL_STOPS, SQL_HOURLY, SQL_N };
 
 static const char *const daily_sql[SQL_N] = {
     [SQL_SUMMARY] =
         "SELECT boarded, alighted, unattributed_boarded, runs_scheduled,"
         " runs_operated, runs_partial, runs_missed,"
-        " to_char(built_at AT TIME ZONE 'Asia/Seoul', 'YYYY-MM-DD HH24:MI')"
+        " to_char(built_at AT TIME ZONE " REPORT_QUERY__TZ ","
+        "         'YYYY-MM-DD HH24:MI')"
         " FROM daily_ridership WHERE service_day = $1",
     [SQL_RUNS] =
         "SELECT o.trip_id, o.route_id,"
         " concat_ws(' ', r.route_short_name,"
         "           coalesce(tr.translation, r.route_long_name)),"
         " coalesce(o.direction_id, -1), o.status,"
-        " to_char(o.scheduled_start AT TIME ZONE 'Asia/Seoul', 'HH24:MI'),"
-        " (extract(epoch FROM (o.scheduled_start AT TIME ZONE 'Asia/Seoul')"
+        " to_char(o.scheduled_start AT TIME ZONE " REPORT_QUERY__TZ ","
+        "         'HH24:MI'),"
+        " (extract(epoch FROM (o.scheduled_start"
+        "                      AT TIME ZONE " REPORT_QUERY__TZ ")"
         "   - $1::timestamp) / 60)::int,"
-        " coalesce(to_char(o.actual_start AT TIME ZONE 'Asia/Seoul',"
+        " coalesce(to_char(o.actual_start AT TIME ZONE " REPORT_QUERY__TZ ","
         "                  'HH24:MI'), ''),"
         " o.start_delay_s, coalesce(o.vehicle_id, ''), o.boarded,"
         " o.alighted, o.peak_load"
@@ -64,7 +71,7 @@ static const char *const daily_sql[SQL_N] = {
      * time) when the counter gave no door times. service_day selects one
      * partition. */
     [SQL_HOURLY] = "SELECT extract(hour FROM coalesce(door_close, t)"
-                   "               AT TIME ZONE 'Asia/Seoul')::int,"
+                   "               AT TIME ZONE " REPORT_QUERY__TZ ")::int,"
                    " sum(boarded), sum(alighted)"
                    " FROM passenger_counts WHERE service_day = $1"
                    " GROUP BY 1 ORDER BY 1",
@@ -520,4 +527,23 @@ void report_query_range_free(struct report_query_range *r)
     free(r->days);
     r->days = NULL;
     r->ndays = 0;
+}
+
+int report_query_service_zone(struct report_query *q, char *zone, size_t len,
+                              char *err, size_t errlen)
+{
+    PGresult *r = PQexec(q->conn, "SELECT shuttle_service_tz()");
+    int rc = REPORT_QUERY_OK;
+
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+        snprintf(err, errlen, "service time zone: %s",
+                 PQerrorMessage(q->conn));
+        rc = REPORT_QUERY_ERR_QUERY;
+    } else if ((size_t)snprintf(zone, len, "%s", PQgetvalue(r, 0, 0)) >=
+               len) {
+        snprintf(err, errlen, "service time zone: name too long");
+        rc = REPORT_QUERY_ERR_QUERY;
+    }
+    PQclear(r);
+    return rc;
 }

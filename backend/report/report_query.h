@@ -32,7 +32,8 @@ enum report_query_status {
 };
 
 /* One scheduled trip of the day (a row of trip_outcomes). Times are in
- * Asia/Seoul; "" when the run did not start. */
+ * the service zone (the feed's agency_timezone); "" when the run did not
+ * start. */
 struct report_query_run {
     char *trip_id, *route_id, *route_name, *vehicle_id; /* vehicle "" */
     int direction;                                      /* -1: unknown */
@@ -62,7 +63,7 @@ struct report_query_stop {
 
 struct report_query_daily {
     char date[11];
-    char built_at[17]; /* "YYYY-MM-DD HH:MM", Asia/Seoul */
+    char built_at[17]; /* "YYYY-MM-DD HH:MM", in the service zone */
     struct report_query_params p;
     /* daily_ridership: the figure reported against the target. */
     int boarded, alighted, unattributed;
@@ -108,6 +109,12 @@ struct report_query;
 int report_query_open(const char *conninfo, struct report_query **out, char *err,
                 size_t errlen);
 void report_query_close(struct report_query *q);
+
+/* The service time zone, shuttle_service_tz() (the loaded feed's
+ * agency_timezone, UTC without a feed), into ZONE of LEN bytes. Returns
+ * REPORT_QUERY_OK or REPORT_QUERY_ERR_QUERY with a message in ERR. */
+int report_query_service_zone(struct report_query *q, char *zone, size_t len,
+                              char *err, size_t errlen);
 
 /* CONNINFO with any password removed, for messages: "host=... dbname=..."
  * (or a URI's parts as keywords). Never fails: an unparsable string is

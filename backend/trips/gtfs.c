@@ -391,6 +391,15 @@ static const struct gtfs_check {
      " block_id) FROM gtfs_trips WHERE " GTFS_ID_BAD("trip_id") " OR ("
      " block_id IS NOT NULL AND " GTFS_ID_BAD("block_id") ")"
      " ORDER BY trip_id LIMIT 1"},
+    /* The feed's zone is the service days' zone (shuttle_service_tz). */
+    {"agency.txt",
+     "SELECT format('agencies in different time zones: %s',"
+     " string_agg(DISTINCT agency_timezone, ', ')) FROM gtfs_agency"
+     " HAVING count(DISTINCT agency_timezone) > 1"},
+    {"agency.txt",
+     "SELECT format('agency_timezone %s is not a time zone', agency_timezone)"
+     " FROM gtfs_agency WHERE agency_timezone NOT IN"
+     " (SELECT name FROM pg_timezone_names) LIMIT 1"},
     {NULL, NULL},
 };
 

@@ -44,7 +44,8 @@ struct trips_feed {
     struct trips_trip *trips;
     size_t ntrips;
     int npatterns;
-    int64_t day_ms; /* midnight of the service day (Asia/Seoul) in Unix ms */
+    int64_t day_ms; /* what GTFS times count from: noon minus 12 h of the
+                       service day in the feed's zone, in Unix ms */
 };
 
 struct trips_fix {

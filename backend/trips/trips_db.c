@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "clock.h"
+#include "svcday.h"
 #include "trips.h"
 
 static void trips_db__err(char *err, size_t errlen, const char *fmt, ...)
@@ -29,32 +30,6 @@ static void trips_db__err(char *err, size_t errlen, const char *fmt, ...)
         err[--n] = '\0';
 }
 
-/* Midnight of a Seoul date (UTC+9, no daylight saving) in Unix ms. */
-static int trips_db__day_ms(const char *day, int64_t *out)
-{
-    struct tm tm;
-    int y, m, d, n = 0;
-    time_t s;
-
-    if (sscanf(day, "%4d-%2d-%2d%n", &y, &m, &d, &n) != 3 || day[n] != '\0' ||
-        n != 10 || m < 1 || m > 12 || d < 1 || d > 31)
-        return -1;
-    memset(&tm, 0, sizeof tm);
-    tm.tm_year = y - 1900;
-    tm.tm_mon = m - 1;
-    tm.tm_mday = d;
-    s = timegm(&tm);
-    {
-        struct tm back;
-
-        gmtime_r(&s, &back);
-        if (back.tm_mday != tm.tm_mday || back.tm_mon != tm.tm_mon)
-            return -1; /* 2026-02-30 */
-    }
-    *out = (int64_t)s * 1000 - 9 * 3600 * 1000LL;
-    return 0;
-}
-
 static PGresult *trips_db__query(PGconn *c, const char *sql, const char *day,
                            char *err, size_t errlen)
 {
@@ -68,6 +43,32 @@ static PGresult *trips_db__query(PGconn *c, const char *sql, const char *day,
         return NULL;
     }
     return r;
+}
+
+/* The instant the GTFS times of `day` count from, in the service zone
+ * (shuttle_service_tz(): the loaded feed's agency_timezone), read in the
+ * rebuild's snapshot so zone and timetable belong to one feed. */
+static int trips_db__day_base(PGconn *c, int32_t day, int64_t *out,
+                              char *err, size_t errlen)
+{
+    PGresult *r = trips_db__query(c, "SELECT shuttle_service_tz()", NULL, err,
+                                  errlen);
+    struct svcday svc;
+    int rc = TRIPS_DB_OK;
+
+    if (!r)
+        return TRIPS_DB_ERR_QUERY;
+    if (PQntuples(r) != 1 ||
+        svcday_init(&svc, PQgetvalue(r, 0, 0)) != SVCDAY_OK) {
+        trips_db__err(err, errlen,
+                      "service time zone '%s' is not in the tz database",
+                      PQntuples(r) == 1 ? PQgetvalue(r, 0, 0) : "");
+        rc = TRIPS_DB_ERR_FEED;
+    } else if (svcday_gtfs_base_ms(&svc, day, out) != SVCDAY_OK) {
+        rc = TRIPS_DB_ERR_NOMEM;
+    }
+    PQclear(r);
+    return rc;
 }
 
 static int trips_db__stop_cmp(const void *a, const void *b)
@@ -437,13 +438,14 @@ int trips_db_rebuild(const char *conninfo, const char *day,
     struct trips_db__buf visits = {0}, outcomes = {0};
     int64_t t0 = clock_mono_ms();
     int64_t day_ms;
+    int32_t day_n;
     int rc;
     PGconn *c;
     PGresult *r;
 
     memset(sum, 0, sizeof *sum);
     memset(&f, 0, sizeof f);
-    if (trips_db__day_ms(day, &day_ms) != 0) {
+    if (svcday_parse(day, &day_n) != SVCDAY_OK) {
         trips_db__err(err, errlen, "'%s' is not a date (YYYY-MM-DD)", day);
         return TRIPS_DB_ERR_DATE;
     }
@@ -463,6 +465,9 @@ int trips_db_rebuild(const char *conninfo, const char *day,
         goto out;
     }
     PQclear(r);
+    rc = trips_db__day_base(c, day_n, &day_ms, err, errlen);
+    if (rc != TRIPS_DB_OK)
+        goto out;
     rc = trips_db__load_feed(c, day, &f, err, errlen);
     if (rc != TRIPS_DB_OK)
         goto out;

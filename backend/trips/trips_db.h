@@ -22,7 +22,8 @@ enum trips_db_err {
 };
 
 /*
- * Rebuild `day` (YYYY-MM-DD, a service day in Asia/Seoul): read the day's
+ * Rebuild `day` (YYYY-MM-DD, a service day in the loaded feed's
+ * agency_timezone, as shuttle_service_tz() gives it): read the day's
  * timetable and raw records in (vehicle, time) order, build stop visits,
  * runs and trip outcomes, and replace the day's derived rows in one
  * transaction. `conninfo` is a libpq connection string. Returns

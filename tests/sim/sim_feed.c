@@ -7,6 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
+#include "svcday.h"
+
 static void sim_feed_errf(char *err, size_t len, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -92,34 +95,40 @@ static int sim_feed_cmp_trip(const void *a, const void *b)
     return (x->block > y->block) - (x->block < y->block);
 }
 
+/* The feed's service day DATE (today in the feed's zone when NULL, then
+ * written to f->date): where its GTFS times count from, in f->day0. */
 static int sim_feed_service_day(struct sim_feed *f, const char *date, char *err,
                                 size_t len)
 {
-    struct tm tm;
-    int y, m, d;
-    char *old = getenv("TZ") ? strdup(getenv("TZ")) : NULL;
+    struct svcday svc;
+    int32_t day;
+    int64_t base_ms;
 
-    if (sscanf(date, "%4d-%2d-%2d", &y, &m, &d) != 3) {
-        sim_feed_errf(err, len, "bad date %s (want YYYY-MM-DD)", date);
-        free(old);
+    if (svcday_init(&svc, f->tz) != SVCDAY_OK) {
+        sim_feed_errf(err, len, "agency_timezone %s is not a known zone",
+                      f->tz);
         return -1;
     }
+    if (date == NULL) {
+        char text[CLOCK_TEXT_MAX];
+
+        if (svcday_day(&svc, clock_wall_ms(), &day) != SVCDAY_OK) {
+            sim_feed_errf(err, len, "out of memory");
+            return -1;
+        }
+        snprintf(f->date, sizeof f->date, "%s", clock_text_day(text, day));
+    } else if (svcday_parse(date, &day) != SVCDAY_OK) {
+        sim_feed_errf(err, len, "bad date %s (want YYYY-MM-DD)", date);
+        return -1;
+    } else {
+        snprintf(f->date, sizeof f->date, "%s", date);
+    }
     /* GTFS times count from "noon minus 12 hours" in the agency's zone. */
-    memset(&tm, 0, sizeof tm);
-    tm.tm_year = y - 1900;
-    tm.tm_mon = m - 1;
-    tm.tm_mday = d;
-    tm.tm_hour = 12;
-    tm.tm_isdst = -1;
-    setenv("TZ", f->tz, 1);
-    tzset();
-    f->day0 = mktime(&tm) - 12 * 3600;
-    if (old)
-        setenv("TZ", old, 1);
-    else
-        unsetenv("TZ");
-    tzset();
-    free(old);
+    if (svcday_gtfs_base_ms(&svc, day, &base_ms) != SVCDAY_OK) {
+        sim_feed_errf(err, len, "out of memory");
+        return -1;
+    }
+    f->day0 = (time_t)(base_ms / 1000);
     return 0;
 }
 
@@ -158,6 +167,7 @@ int sim_feed_load(const char *conninfo, const char *date, struct sim_feed **out,
     r = NULL;
     if (sim_feed_service_day(f, date, err, errlen) != 0)
         goto done;
+    date = f->date;
 
     /* Stops, sorted by id for lookup. */
     if (!(r = sim_feed_query(c,

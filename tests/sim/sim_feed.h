@@ -31,7 +31,8 @@ struct sim_trip {
 };
 
 struct sim_feed {
-    char tz[64]; /* agency_timezone */
+    char tz[64];   /* agency_timezone */
+    char date[11]; /* the service day, YYYY-MM-DD */
     time_t day0; /* UTC of the service day's "midnight" */
     struct sim_stop *stops;
     int nstops;
@@ -50,8 +51,9 @@ struct sim_feed {
     int nblocks;
 };
 
-/* Read the trips running on service day DATE ("YYYY-MM-DD") from the
- * database at CONNINFO. Returns 0 and a feed the caller frees with
+/* Read the trips running on service day DATE ("YYYY-MM-DD"; NULL: today
+ * in the feed's zone, kept in the feed's `date`) from the database at
+ * CONNINFO. Returns 0 and a feed the caller frees with
  * sim_feed_free, or -1 with a message in ERR. */
 int sim_feed_load(const char *conninfo, const char *date, struct sim_feed **out,
                   char *err, size_t errlen);

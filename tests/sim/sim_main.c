@@ -73,7 +73,7 @@ static void usage(FILE *fp)
         "  --database CONNINFO  PostgreSQL with the GTFS feed loaded\n"
         "                       (shuttle-backend --load-gtfs DIR)\n"
         "  --date YYYY-MM-DD    service day, in the feed's time zone "
-        "(default today)\n"
+        "(default today in the feed's zone)\n"
         "  --seed N             random seed; same seed and date, same day "
         "(default 1)\n"
         "  --fixed-seed         the same day from the same seed on any date\n"
@@ -470,7 +470,7 @@ int main(int argc, char **argv)
     struct sender snd;
     unsigned char *missed;
     int *late_s;
-    char err[512], today[48];
+    char err[512];
     long long real0, last_progress = 0;
     uint64_t seed;
     int y = 0, mo = 0, d = 0, start, end, t, riders_win = 0, counted_win = 0;
@@ -478,19 +478,11 @@ int main(int argc, char **argv)
     long long fixes = 0, clines = 0;
 
     parse_args(argc, argv, &o);
-    if (!o.date) { /* today in Korea (the feed's zone is read later) */
-        time_t now = time(NULL) + 9 * 3600;
-        struct tm tm;
-
-        gmtime_r(&now, &tm);
-        snprintf(today, sizeof today, "%04d-%02d-%02d", tm.tm_year + 1900,
-                 tm.tm_mon + 1, tm.tm_mday);
-        o.date = today;
-    }
     if (sim_feed_load(o.database, o.date, &f, err, sizeof err) != 0) {
         fprintf(stderr, "shuttle-sim: %s\n", err);
         return 1;
     }
+    o.date = f->date; /* today in the feed's zone when not given */
     for (int i = 0; i < o.ndropout + o.nidle; i++) {
         struct sim_event *e =
             i < o.ndropout ? &o.dropout[i] : &o.idle[i - o.ndropout];

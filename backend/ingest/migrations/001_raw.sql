@@ -1,15 +1,15 @@
 -- 001: raw telemetry, dead letters, per-vehicle acknowledgement state.
 -- Raw tables are append-only and keyed by (vehicle_id, seq): a record sent
 -- twice (the bus re-sends what was not acknowledged) is stored once. They
--- are partitioned by service day (the date in Asia/Seoul), so old days can
--- be dropped whole and a day's queries touch one partition. The key carries
+-- are partitioned by service day (the date in the feed's zone, see 006), so
+-- old days can be dropped whole and a day's queries touch one partition. The key carries
 -- service_day because PostgreSQL enforces uniqueness per partition; a
 -- record's time never changes between sends, so its day does not either.
 
 CREATE TABLE positions (
     vehicle_id  text        NOT NULL,
     seq         bigint      NOT NULL,
-    service_day date        NOT NULL,          -- t's date in Asia/Seoul
+    service_day date        NOT NULL,          -- t's date in the feed's zone
     t           timestamptz NOT NULL,          -- observed (GPS time), UTC
     received_at timestamptz NOT NULL DEFAULT now(),
     backlog     boolean     NOT NULL DEFAULT false,

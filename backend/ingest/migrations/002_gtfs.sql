@@ -7,8 +7,8 @@
 -- are deferred so the order of the files does not matter.
 
 -- "H:MM:SS" or "HH:MM:SS" (hours may pass 24) to seconds after midnight of
--- the service day (noon minus 12 h, which is midnight in Asia/Seoul: no
--- daylight saving time since 1988).
+-- the service day (noon minus 12 h in the feed's agency_timezone: local
+-- midnight except on days the clocks change; see 006).
 CREATE FUNCTION gtfs_time_secs(t text) RETURNS integer
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
     SELECT split_part(btrim(t), ':', 1)::integer * 3600
