@@ -457,8 +457,8 @@ static void backend_retention(struct backend *b, int64_t now)
     b->next_retention_ms = now + 3600 * 1000;
     if (partitions_drop_positions_before(
             b->parts, b->db,
-            clock_wall_ms() - b->conf.raw_retention_days * 86400000LL,
-            &dropped, err, sizeof err) != DB_OK)
+            clock_wall_ms() - b->conf.raw_retention_days * 86400000LL, &dropped,
+            err, sizeof err) != DB_OK)
         log_warnx("%s", err);
     else if (dropped > 0)
         log_info("retention: dropped %d days of raw positions", dropped);

@@ -92,8 +92,7 @@ static int conf_assign(const struct conf_option *o, void *dst,
         errno = 0;
         v = strtoll(value, &end, 10);
         if (errno || end == value || *end != '\0') {
-            snprintf(err, errlen, "%s: '%s' is not an integer", o->name,
-                     value);
+            snprintf(err, errlen, "%s: '%s' is not an integer", o->name, value);
             return CONF_ERR_SYNTAX;
         }
         if ((double)v < o->min || (double)v > o->max) {
@@ -129,8 +128,7 @@ static int conf_assign(const struct conf_option *o, void *dst,
                    !strcmp(value, "off") || !strcmp(value, "0")) {
             *(int *)field = 0;
         } else {
-            snprintf(err, errlen, "%s: '%s' is not yes or no", o->name,
-                     value);
+            snprintf(err, errlen, "%s: '%s' is not yes or no", o->name, value);
             return CONF_ERR_SYNTAX;
         }
         return CONF_OK;
@@ -282,8 +280,8 @@ int conf_load(const struct conf_option *table, void *dst, const char *path,
     fclose(fp);
     for (const struct conf_option *o = table; o->name; o++) {
         if (o->required && !o->def && !seen[o - table]) {
-            snprintf(err, errlen, "%s: required keyword '%s' is missing",
-                     path, o->name);
+            snprintf(err, errlen, "%s: required keyword '%s' is missing", path,
+                     o->name);
             return CONF_ERR_MISSING;
         }
     }

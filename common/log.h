@@ -1,4 +1,5 @@
-/* log: process-wide logging to stderr or syslog, in the style of OpenBSD's log.c. */
+/* log: process-wide logging to stderr or syslog, in the style of OpenBSD's
+ * log.c. */
 #ifndef SHUTTLE_LOG_H
 #define SHUTTLE_LOG_H
 

@@ -9,7 +9,7 @@
 struct mqtt;
 
 struct mqtt_options {
-    const char *client_id;  /* required */
+    const char *client_id; /* required */
     const char *host;
     int port;
     int keepalive_s;
@@ -17,9 +17,9 @@ struct mqtt_options {
      * QoS 1 messages) this many seconds after a disconnect, and connect
      * with clean start off. 0: a fresh session every time. */
     uint32_t session_expiry_s;
-    const char *username;   /* NULL: anonymous */
+    const char *username; /* NULL: anonymous */
     const char *password;
-    const char *cafile;     /* non-NULL: TLS, verifying the broker */
+    const char *cafile;             /* non-NULL: TLS, verifying the broker */
     const char *certfile, *keyfile; /* optional client certificate */
     /* Last Will, published retained by the broker if we vanish. */
     const char *will_topic;

@@ -9,11 +9,11 @@ struct gnss;
 
 /* One usable fix: mode 2D or 3D with finite coordinates and a GPS time. */
 struct gnss_fix {
-    int64_t t_ms;  /* GPS time of the fix, Unix ms UTC */
+    int64_t t_ms; /* GPS time of the fix, Unix ms UTC */
     double lat, lon;
     double speed, track, alt, hdop; /* NAN when gpsd does not know */
-    int mode;      /* 2 or 3 */
-    int sats_used; /* -1 when unknown */
+    int mode;                       /* 2 or 3 */
+    int sats_used;                  /* -1 when unknown */
 };
 
 enum gnss_err {
@@ -40,9 +40,8 @@ int gnss_fd(const struct gnss *g);
  * TPV with a new time). Returns GNSS_OK, or GNSS_ERR_LOST after which the
  * handle is disconnected.
  */
-int gnss_read(struct gnss *g, void (*on_fix)(void *arg,
-                                             const struct gnss_fix *fix),
-              void *arg);
+int gnss_read(struct gnss *g,
+              void (*on_fix)(void *arg, const struct gnss_fix *fix), void *arg);
 
 /* Mode of the last TPV report (0: none seen yet, 1: no fix, 2, 3). */
 int gnss_mode(const struct gnss *g);

@@ -285,8 +285,7 @@ static int sender_pump_live(struct sender *s, int64_t now_ms, int *detail)
         /* In order with the backlog pass: it will go in the next batch,
          * unless a backing-off re-send has used the pass's budget; then
          * it goes now, and the pass continues after it. */
-        if (seq <= s->cursor || seq <= s->acked ||
-            (next && s->budget != 0))
+        if (seq <= s->cursor || seq <= s->acked || (next && s->budget != 0))
             continue;
         rc = spool_peek(s->sp, seq - 1, 1, s->o.batch_bytes, s->items, &n);
         if (rc != SPOOL_OK) {

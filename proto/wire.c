@@ -265,8 +265,7 @@ static void wire_to_pb(const struct wire_record *r, struct wire_pb_record *pb)
 static int wire_from_pb(const Shuttle__V1__Record *pr, struct wire_record *r,
                         char *why, size_t whylen)
 {
-    if (pr->body_case == SHUTTLE__V1__RECORD__BODY_POSITION &&
-        pr->position) {
+    if (pr->body_case == SHUTTLE__V1__RECORD__BODY_POSITION && pr->position) {
         const Shuttle__V1__Position *p = pr->position;
 
         wire_position_init(r);
@@ -284,8 +283,7 @@ static int wire_from_pb(const Shuttle__V1__Record *pr, struct wire_record *r,
         if (p->has_sats_used)
             r->u.pos.sats_used =
                 p->sats_used > INT32_MAX ? INT32_MAX : (int32_t)p->sats_used;
-    } else if (pr->body_case == SHUTTLE__V1__RECORD__BODY_COUNT &&
-               pr->count) {
+    } else if (pr->body_case == SHUTTLE__V1__RECORD__BODY_COUNT && pr->count) {
         const Shuttle__V1__PassengerCount *c = pr->count;
 
         wire_count_init(r);
@@ -297,9 +295,8 @@ static int wire_from_pb(const Shuttle__V1__Record *pr, struct wire_record *r,
         if (c->has_door_close_ms)
             r->u.count.door_close_ms = c->door_close_ms;
         if (c->has_load_after)
-            r->u.count.load_after = c->load_after > INT32_MAX
-                                        ? INT32_MAX
-                                        : (int32_t)c->load_after;
+            r->u.count.load_after =
+                c->load_after > INT32_MAX ? INT32_MAX : (int32_t)c->load_after;
         if (c->has_lat && c->has_lon) {
             r->u.count.lat = c->lat;
             r->u.count.lon = c->lon;
@@ -347,8 +344,7 @@ size_t wire_record_size(const struct wire_record *r)
     return 1 + (n < 128 ? 1 : n < 16384 ? 2 : 3) + n;
 }
 
-int wire_record_encode(const struct wire_record *r, uint8_t **out,
-                       size_t *len)
+int wire_record_encode(const struct wire_record *r, uint8_t **out, size_t *len)
 {
     struct wire_pb_record pb;
 
@@ -426,13 +422,12 @@ int wire_batch_decode(const uint8_t *buf, size_t len, struct wire_batch *b,
     }
     pb = shuttle__v1__telemetry_batch__unpack(NULL, len, buf);
     if (!pb) {
-        wire_why(why, whylen, "not a TelemetryBatch protobuf (%zu bytes)",
-                 len);
+        wire_why(why, whylen, "not a TelemetryBatch protobuf (%zu bytes)", len);
         return WIRE_ERR_DECODE;
     }
     if (pb->n_records > WIRE_BATCH_MAX) {
-        wire_why(why, whylen, "batch of %zu records exceeds %d",
-                 pb->n_records, WIRE_BATCH_MAX);
+        wire_why(why, whylen, "batch of %zu records exceeds %d", pb->n_records,
+                 WIRE_BATCH_MAX);
         rc = WIRE_ERR_TOOBIG;
         goto out;
     }
@@ -495,8 +490,7 @@ static bool wire__time_in(int64_t t, int64_t now_ms,
 }
 
 int wire_record_validate(const struct wire_record *r, int64_t now_ms,
-                         const struct wire_window *w, char *why,
-                         size_t whylen)
+                         const struct wire_window *w, char *why, size_t whylen)
 {
 
     if (r->seq == 0) {
@@ -574,14 +568,14 @@ int wire_record_validate(const struct wire_record *r, int64_t now_ms,
          * they would reach the database (and the report) unchecked. */
         if ((c->door_open_ms && !wire__time_in(c->door_open_ms, now_ms, w)) ||
             (c->door_close_ms && !wire__time_in(c->door_close_ms, now_ms, w))) {
-            wire_why(why, whylen,
-                     "seq %llu: door time %lld ms is outside the time window",
-                     (unsigned long long)r->seq,
-                     (long long)(c->door_open_ms &&
-                                         !wire__time_in(c->door_open_ms,
-                                                        now_ms, w)
-                                     ? c->door_open_ms
-                                     : c->door_close_ms));
+            wire_why(
+                why, whylen,
+                "seq %llu: door time %lld ms is outside the time window",
+                (unsigned long long)r->seq,
+                (long long)(c->door_open_ms &&
+                                    !wire__time_in(c->door_open_ms, now_ms, w)
+                                ? c->door_open_ms
+                                : c->door_close_ms));
             return WIRE_ERR_INVALID;
         }
         if (c->door_open_ms && c->door_close_ms &&
@@ -603,8 +597,7 @@ int wire_record_validate(const struct wire_record *r, int64_t now_ms,
 }
 
 int wire_batch_validate_header(const struct wire_batch *b,
-                               const char *topic_vid, char *why,
-                               size_t whylen)
+                               const char *topic_vid, char *why, size_t whylen)
 {
     if (!wire_vid_ok(b->vehicle_id)) {
         wire_why(why, whylen, "malformed vehicle id in payload");
@@ -620,8 +613,9 @@ int wire_batch_validate_header(const struct wire_batch *b,
         return WIRE_ERR_INVALID;
     }
     if (b->oldest_held_seq > WIRE_SEQ_MAX) {
-        wire_why(why, whylen, "oldest held seq %llu is above the highest a "
-                              "bus may use",
+        wire_why(why, whylen,
+                 "oldest held seq %llu is above the highest a "
+                 "bus may use",
                  (unsigned long long)b->oldest_held_seq);
         return WIRE_ERR_INVALID;
     }
@@ -641,8 +635,8 @@ uint64_t wire_batch_held_bound(const struct wire_batch *b)
 }
 
 int wire_batch_validate(const struct wire_batch *b, const char *topic_vid,
-                        int64_t now_ms, const struct wire_window *w,
-                        char *why, size_t whylen)
+                        int64_t now_ms, const struct wire_window *w, char *why,
+                        size_t whylen)
 {
     int rc = wire_batch_validate_header(b, topic_vid, why, whylen);
 
@@ -741,8 +735,7 @@ int wire_ack_validate(const struct wire_ack *a, const char *topic_vid,
     return WIRE_OK;
 }
 
-int wire_status_encode(const struct wire_status *s, uint8_t **out,
-                       size_t *len)
+int wire_status_encode(const struct wire_status *s, uint8_t **out, size_t *len)
 {
     Shuttle__V1__Status pb = SHUTTLE__V1__STATUS__INIT;
 
@@ -799,13 +792,12 @@ int wire_status_decode(const uint8_t *buf, size_t len, struct wire_status *s)
     }
     snprintf(s->vehicle_id, sizeof s->vehicle_id, "%s", pb->vehicle_id);
     s->state = pb->state == SHUTTLE__V1__STATUS__STATE__ONLINE ? WIRE_ONLINE
-                                                              : WIRE_OFFLINE;
+                                                               : WIRE_OFFLINE;
     s->t_ms = pb->t_ms;
     if (pb->version)
         wire__copy_text(s->version, sizeof s->version, pb->version);
     if (pb->config_hash)
-        wire__copy_text(s->config_hash, sizeof s->config_hash,
-                        pb->config_hash);
+        wire__copy_text(s->config_hash, sizeof s->config_hash, pb->config_hash);
     if (pb->counter_state)
         wire__copy_text(s->counter_state, sizeof s->counter_state,
                         pb->counter_state);

@@ -12,21 +12,21 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define WIRE_VID_MAX 32             /* vehicle id: [A-Za-z0-9_-]{1,32} */
+#define WIRE_VID_MAX 32               /* vehicle id: [A-Za-z0-9_-]{1,32} */
 #define WIRE_PAYLOAD_MAX (256 * 1024) /* larger MQTT payloads are refused */
-#define WIRE_BATCH_MAX 2000          /* records in one batch */
-#define WIRE_DOOR_MAX 8              /* doors numbered 1..8 */
-#define WIRE_COUNT_MAX 200           /* people through one door at once */
+#define WIRE_BATCH_MAX 2000           /* records in one batch */
+#define WIRE_DOOR_MAX 8               /* doors numbered 1..8 */
+#define WIRE_COUNT_MAX 200            /* people through one door at once */
 #define WIRE_LOAD_MAX 255
 
 enum wire_err {
     WIRE_OK = 0,
     WIRE_ERR_NOMEM = -1,
-    WIRE_ERR_EMPTY = -2,    /* zero-length payload */
-    WIRE_ERR_TOOBIG = -3,   /* over WIRE_PAYLOAD_MAX or WIRE_BATCH_MAX */
-    WIRE_ERR_DECODE = -4,   /* not a valid protobuf message of that type */
-    WIRE_ERR_INVALID = -5,  /* decoded, but a field is out of range */
-    WIRE_ERR_VEHICLE = -6,  /* vehicle id bad, or differs from the topic */
+    WIRE_ERR_EMPTY = -2,   /* zero-length payload */
+    WIRE_ERR_TOOBIG = -3,  /* over WIRE_PAYLOAD_MAX or WIRE_BATCH_MAX */
+    WIRE_ERR_DECODE = -4,  /* not a valid protobuf message of that type */
+    WIRE_ERR_INVALID = -5, /* decoded, but a field is out of range */
+    WIRE_ERR_VEHICLE = -6, /* vehicle id bad, or differs from the topic */
 };
 
 enum wire_time_source {
@@ -119,8 +119,7 @@ void wire_count_init(struct wire_record *r);
  * WIRE_PAYLOAD_MAX.
  */
 int wire_batch_encode(const struct wire_batch *b, uint8_t **out, size_t *len);
-int wire_status_encode(const struct wire_status *s, uint8_t **out,
-                       size_t *len);
+int wire_status_encode(const struct wire_status *s, uint8_t **out, size_t *len);
 int wire_ack_encode(const struct wire_ack *a, uint8_t **out, size_t *len);
 
 /*
@@ -128,8 +127,7 @@ int wire_ack_encode(const struct wire_ack *a, uint8_t **out, size_t *len);
  * malloc'd buffer the caller frees; decode checks structure like
  * wire_batch_decode.
  */
-int wire_record_encode(const struct wire_record *r, uint8_t **out,
-                       size_t *len);
+int wire_record_encode(const struct wire_record *r, uint8_t **out, size_t *len);
 int wire_record_decode(const uint8_t *buf, size_t len, struct wire_record *r);
 
 /* Exact encoded size of one record inside a batch (to fill a batch up to a
@@ -173,8 +171,7 @@ struct wire_window {
  * Returns WIRE_OK or WIRE_ERR_INVALID with a reason in why.
  */
 int wire_record_validate(const struct wire_record *r, int64_t now_ms,
-                         const struct wire_window *w, char *why,
-                         size_t whylen);
+                         const struct wire_window *w, char *why, size_t whylen);
 
 /*
  * The rule set. What a record, a status and an ack may contain is decided
@@ -193,14 +190,13 @@ int wire_record_validate(const struct wire_record *r, int64_t now_ms,
  * WIRE_ERR_INVALID with a reason. Records are judged one by one with
  * wire_record_validate: a bad one is that record's fate, not the batch's. */
 int wire_batch_validate_header(const struct wire_batch *b,
-                               const char *topic_vid, char *why,
-                               size_t whylen);
+                               const char *topic_vid, char *why, size_t whylen);
 
 /* Header and every record; the first bad record fails the whole batch
  * (for a sender checking what it built). */
 int wire_batch_validate(const struct wire_batch *b, const char *topic_vid,
-                        int64_t now_ms, const struct wire_window *w,
-                        char *why, size_t whylen);
+                        int64_t now_ms, const struct wire_window *w, char *why,
+                        size_t whylen);
 
 /* The batch's oldest_held_seq claim as far as the batch itself supports
  * it: never above its lowest record seq (0 when not given). */

@@ -15,7 +15,7 @@
 struct db {
     char *conninfo;
     PGconn *conn;
-    char sqlstate[6]; /* of the last failed statement, "" if none */
+    char sqlstate[6];  /* of the last failed statement, "" if none */
     struct svcday svc; /* the service zone, read by db_prepare */
 };
 
@@ -150,8 +150,7 @@ static int db__read_zone(struct db *d, char *err, size_t errlen)
     int rc = DB_OK;
 
     if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-        db_errf(err, errlen, "service time zone: %s",
-                PQerrorMessage(d->conn));
+        db_errf(err, errlen, "service time zone: %s", PQerrorMessage(d->conn));
         rc = DB_ERR_QUERY;
     } else if (svcday_init(&d->svc, PQgetvalue(r, 0, 0)) != SVCDAY_OK) {
         db_errf(err, errlen,
@@ -168,8 +167,7 @@ int db_service_day(struct db *d, int64_t t_ms, int32_t *day)
 {
     if (!d->svc.zone[0])
         return DB_ERR_CONNECT;
-    return svcday_day(&d->svc, t_ms, day) == SVCDAY_OK ? DB_OK
-                                                       : DB_ERR_NOMEM;
+    return svcday_day(&d->svc, t_ms, day) == SVCDAY_OK ? DB_OK : DB_ERR_NOMEM;
 }
 
 const char *db_service_zone(const struct db *d)
@@ -412,4 +410,3 @@ int db_text_printf(struct db_text *t, const char *fmt, ...)
     t->len += (size_t)n;
     return DB_OK;
 }
-

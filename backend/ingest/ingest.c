@@ -35,9 +35,8 @@ static enum ingest_reason ingest_reason_of(int wire_rc)
 
 static int ingest_reject(struct writer *wr, struct ingest_stats *st,
                          enum ingest_reason r, const char *topic,
-                         const char *vid, const char *why,
-                         const void *payload, size_t len,
-                         enum ingest_reason *reason)
+                         const char *vid, const char *why, const void *payload,
+                         size_t len, enum ingest_reason *reason)
 {
     char text[320];
 
@@ -152,10 +151,9 @@ int ingest_message(struct writer *wr, struct ingest_stats *st,
     return INGEST_OK;
 }
 
-int ingest_retry(struct writer *wr, struct ingest_stats *st,
-                 const char *topic, const void *payload, size_t len,
-                 int64_t now_ms, const struct wire_window *w,
-                 enum ingest_reason *reason)
+int ingest_retry(struct writer *wr, struct ingest_stats *st, const char *topic,
+                 const void *payload, size_t len, int64_t now_ms,
+                 const struct wire_window *w, enum ingest_reason *reason)
 {
     st->rejected[INGEST_R_OVERLOAD]--;
     st->messages--;

@@ -9,7 +9,7 @@
 
 /* Why a message was refused; one counter each, for /metrics. */
 enum ingest_reason {
-    INGEST_R_TOPIC,    /* topic not shuttle/v1/<vid>/<kind> */
+    INGEST_R_TOPIC, /* topic not shuttle/v1/<vid>/<kind> */
     INGEST_R_EMPTY,
     INGEST_R_TOOBIG,
     INGEST_R_DECODE,   /* not protobuf, truncated, wrong type */
@@ -29,8 +29,8 @@ enum ingest_err {
 };
 
 struct ingest_stats {
-    uint64_t messages;     /* MQTT messages seen */
-    uint64_t records;      /* records staged */
+    uint64_t messages; /* MQTT messages seen */
+    uint64_t records;  /* records staged */
     uint64_t statuses;
     uint64_t dead_records; /* records refused alone, their seqs settled */
     uint64_t rejected[INGEST_R_COUNT]; /* messages (records for INVALID) */
@@ -60,9 +60,8 @@ int ingest_message(struct writer *wr, struct ingest_stats *st,
  * staged): that refusal is taken back from `st`, so the message counts
  * once, as if seen only now. Arguments and return as ingest_message.
  */
-int ingest_retry(struct writer *wr, struct ingest_stats *st,
-                 const char *topic, const void *payload, size_t len,
-                 int64_t now_ms, const struct wire_window *w,
-                 enum ingest_reason *reason);
+int ingest_retry(struct writer *wr, struct ingest_stats *st, const char *topic,
+                 const void *payload, size_t len, int64_t now_ms,
+                 const struct wire_window *w, enum ingest_reason *reason);
 
 #endif

@@ -12,16 +12,16 @@
 /* {English, Korean} */
 static const char *const labels[REPORT_FMT_L_N][2] = {
     [REPORT_FMT_L_TITLE_DAILY] = {"Geomdan commuter bus: daily report",
-                            "검단산단 무료통근버스 일일 운행 보고"},
+                                  "검단산단 무료통근버스 일일 운행 보고"},
     [REPORT_FMT_L_TITLE_RANGE] = {"Geomdan commuter bus: daily ridership trend",
-                            "검단산단 무료통근버스 일별 이용 추이"},
+                                  "검단산단 무료통근버스 일별 이용 추이"},
     [REPORT_FMT_L_BUILT_AT] = {"built at", "집계 시각"},
     [REPORT_FMT_L_RIDERS] = {"Riders (boardings)", "이용객(승차)"},
     [REPORT_FMT_L_TARGET] = {"target", "목표"},
     [REPORT_FMT_L_OF_TARGET] = {"of target", "목표 대비"},
     [REPORT_FMT_L_ALIGHTED] = {"alighted", "하차"},
     [REPORT_FMT_L_UNATTRIBUTED] = {"boardings at no known stop",
-                             "정류장 미확인 승차"},
+                                   "정류장 미확인 승차"},
     [REPORT_FMT_L_RUNS] = {"Runs", "운행"},
     [REPORT_FMT_L_SCHEDULED] = {"scheduled", "계획"},
     [REPORT_FMT_L_OPERATED] = {"operated", "운행"},
@@ -96,20 +96,21 @@ const char *report_fmt_direction(int english, int direction)
 
 const char *report_fmt_status(int english, enum report_query_status s)
 {
-    return report_fmt_label(english, s == REPORT_QUERY_OPERATED  ? REPORT_FMT_L_OPERATED
-                               : s == REPORT_QUERY_PARTIAL ? REPORT_FMT_L_PARTIAL
-                                                     : REPORT_FMT_L_MISSED);
+    return report_fmt_label(english,
+                            s == REPORT_QUERY_OPERATED  ? REPORT_FMT_L_OPERATED
+                            : s == REPORT_QUERY_PARTIAL ? REPORT_FMT_L_PARTIAL
+                                                        : REPORT_FMT_L_MISSED);
 }
 
 const char *report_fmt_status_key(enum report_query_status s)
 {
     return s == REPORT_QUERY_OPERATED  ? "operated"
            : s == REPORT_QUERY_PARTIAL ? "partial"
-                                 : "missed";
+                                       : "missed";
 }
 
 void report_fmt_suspect_rule(int english, int pct, int slack, char *out,
-                       size_t outlen)
+                             size_t outlen)
 {
     if (english)
         snprintf(out, outlen,
@@ -148,9 +149,9 @@ int report_fmt_table_parse(const char *name, enum report_fmt_table *t)
 #define CELL 160 /* bytes; the longest English stop name is ~50 */
 
 struct col {
-    const char *key;     /* CSV header */
+    const char *key;           /* CSV header */
     enum report_fmt_label lab; /* text header */
-    int right;           /* numbers align right */
+    int right;                 /* numbers align right */
 };
 
 struct table {
@@ -244,7 +245,8 @@ static void table_text(FILE *fp, const struct table *t, int english)
             fputs("  ", fp);
         /* The last column is not padded: no trailing blanks. */
         report_text_pad(fp, report_fmt_label(english, t->cols[c].lab),
-                  c == last && !t->cols[c].right ? 0 : w[c], t->cols[c].right);
+                        c == last && !t->cols[c].right ? 0 : w[c],
+                        t->cols[c].right);
     }
     fputc('\n', fp);
     for (int c = 0; c < t->ncols && c < 16; c++) {
@@ -263,8 +265,8 @@ static void table_text(FILE *fp, const struct table *t, int english)
             if (c)
                 fputs("  ", fp);
             report_text_pad(fp, table_cell(t, r, c),
-                      c == last && !t->cols[c].right ? 0 : w[c],
-                      t->cols[c].right);
+                            c == last && !t->cols[c].right ? 0 : w[c],
+                            t->cols[c].right);
         }
         fputc('\n', fp);
     }
@@ -318,11 +320,16 @@ static int build_summary(struct table *t, const struct report_query_daily *d)
 }
 
 static const struct col route_cols[] = {
-    {"route_id", REPORT_FMT_L_ROUTE, 0},  {"direction", REPORT_FMT_L_DIRECTION, 0},
-    {"runs", REPORT_FMT_L_SCHEDULED, 1},  {"operated", REPORT_FMT_L_OPERATED, 1},
-    {"partial", REPORT_FMT_L_PARTIAL, 1}, {"missed", REPORT_FMT_L_MISSED, 1},
-    {"late", REPORT_FMT_L_LATE, 1},       {"crowded", REPORT_FMT_L_CROWDED, 1},
-    {"boarded", REPORT_FMT_L_BOARDED, 1}, {"alighted", REPORT_FMT_L_ALIGHTED, 1},
+    {"route_id", REPORT_FMT_L_ROUTE, 0},
+    {"direction", REPORT_FMT_L_DIRECTION, 0},
+    {"runs", REPORT_FMT_L_SCHEDULED, 1},
+    {"operated", REPORT_FMT_L_OPERATED, 1},
+    {"partial", REPORT_FMT_L_PARTIAL, 1},
+    {"missed", REPORT_FMT_L_MISSED, 1},
+    {"late", REPORT_FMT_L_LATE, 1},
+    {"crowded", REPORT_FMT_L_CROWDED, 1},
+    {"boarded", REPORT_FMT_L_BOARDED, 1},
+    {"alighted", REPORT_FMT_L_ALIGHTED, 1},
 };
 
 static int build_routes(struct table *t, const struct report_query_daily *d,
@@ -336,7 +343,8 @@ static int build_routes(struct table *t, const struct report_query_daily *d,
         snprintf(dir, sizeof dir, "%d", g->direction);
         if (table_row(t, "%s|%s|%d|%d|%d|%d|%d|%d|%d|%d",
                       machine ? g->route_id : g->route_name,
-                      machine ? dir : report_fmt_direction(english, g->direction),
+                      machine ? dir
+                              : report_fmt_direction(english, g->direction),
                       g->runs, g->operated, g->partial, g->missed, g->late,
                       g->crowded, g->boarded, g->alighted) != 0)
             return -1;
@@ -404,18 +412,22 @@ static int build_runs(struct table *t, const struct report_query_daily *d,
                            r->trip_id, r->route_id, dir, r->sched_start,
                            r->actual_start, delay, r->vehicle_id, r->boarded,
                            r->alighted, peak, d->p.seats,
-                           report_fmt_status_key(r->status), r->crowded, r->late,
-                           r->counter_suspect);
+                           report_fmt_status_key(r->status), r->crowded,
+                           r->late, r->counter_suspect);
         } else {
-            snprintf(notes, sizeof notes, "%s%s%s%s%s",
-                     r->crowded ? report_fmt_label(english, REPORT_FMT_L_CROWDED) : "",
-                     r->crowded && (r->late || r->counter_suspect) ? ", " : "",
-                     r->late ? report_fmt_label(english, REPORT_FMT_L_LATE) : "",
-                     r->late && r->counter_suspect ? ", " : "",
-                     r->counter_suspect ? report_fmt_label(english, REPORT_FMT_L_SUSPECT)
-                                        : "");
+            snprintf(
+                notes, sizeof notes, "%s%s%s%s%s",
+                r->crowded ? report_fmt_label(english, REPORT_FMT_L_CROWDED)
+                           : "",
+                r->crowded && (r->late || r->counter_suspect) ? ", " : "",
+                r->late ? report_fmt_label(english, REPORT_FMT_L_LATE) : "",
+                r->late && r->counter_suspect ? ", " : "",
+                r->counter_suspect
+                    ? report_fmt_label(english, REPORT_FMT_L_SUSPECT)
+                    : "");
             rc = table_row(t, "%s|%s|%s|%s|%s|%s|%s|%d|%d|%s|%s|%s", r->trip_id,
-                           r->route_id, report_fmt_direction(english, r->direction),
+                           r->route_id,
+                           report_fmt_direction(english, r->direction),
                            r->sched_start, r->actual_start, delay,
                            r->vehicle_id, r->boarded, r->alighted, peak,
                            report_fmt_status(english, r->status), notes);
@@ -427,8 +439,10 @@ static int build_runs(struct table *t, const struct report_query_daily *d,
 }
 
 static const struct col stop_cols[] = {
-    {"stop_id", REPORT_FMT_L_STOP_ID, 0},   {"stop_name", REPORT_FMT_L_STOP, 0},
-    {"stops_made", REPORT_FMT_L_VISITS, 1}, {"boarded", REPORT_FMT_L_BOARDED, 1},
+    {"stop_id", REPORT_FMT_L_STOP_ID, 0},
+    {"stop_name", REPORT_FMT_L_STOP, 0},
+    {"stops_made", REPORT_FMT_L_VISITS, 1},
+    {"boarded", REPORT_FMT_L_BOARDED, 1},
     {"alighted", REPORT_FMT_L_ALIGHTED, 1},
 };
 
@@ -523,7 +537,8 @@ static int build_days(struct table *t, const struct report_query_range *r,
                            d->runs_late);
         } else if (!d->built) {
             rc = table_row(t, "%s|%s|%s|%s|%s|%s|%s|%s|%s", d->date,
-                           report_fmt_weekday(english, days), "", "", "", "", "", "",
+                           report_fmt_weekday(english, days), "", "", "", "",
+                           "", "",
                            report_fmt_label(english, REPORT_FMT_L_NOT_BUILT));
         } else {
             report_text_thousands(d->boarded, b, sizeof b);
@@ -535,7 +550,9 @@ static int build_days(struct table *t, const struct report_query_range *r,
             rc = table_row(
                 t, "%s|%s|%s|%s|%s|%s|%s|%s|%s", d->date,
                 report_fmt_weekday(english, days), b, pct, o, p, m, l,
-                d->below_target ? report_fmt_label(english, REPORT_FMT_L_SEC_BELOW) : "");
+                d->below_target
+                    ? report_fmt_label(english, REPORT_FMT_L_SEC_BELOW)
+                    : "");
         }
         if (rc != 0)
             return -1;
@@ -572,7 +589,8 @@ static int finish(FILE *fp)
     return fflush(fp) == 0 && !ferror(fp) ? 0 : -1;
 }
 
-int report_fmt_daily_text(FILE *fp, const struct report_query_daily *d, int english)
+int report_fmt_daily_text(FILE *fp, const struct report_query_daily *d,
+                          int english)
 {
     struct table t;
     char a[160], b[32], c[32];
@@ -580,27 +598,31 @@ int report_fmt_daily_text(FILE *fp, const struct report_query_daily *d, int engl
     int suspects = 0, rc;
 
     report_text_parse_date(d->date, &days, a, sizeof a);
-    fprintf(fp, "%s  %s (%s)\n", report_fmt_label(english, REPORT_FMT_L_TITLE_DAILY),
-            d->date, report_fmt_weekday(english, days));
-    fprintf(fp, "%s %s\n\n", report_fmt_label(english, REPORT_FMT_L_BUILT_AT), d->built_at);
+    fprintf(fp, "%s  %s (%s)\n",
+            report_fmt_label(english, REPORT_FMT_L_TITLE_DAILY), d->date,
+            report_fmt_weekday(english, days));
+    fprintf(fp, "%s %s\n\n", report_fmt_label(english, REPORT_FMT_L_BUILT_AT),
+            d->built_at);
     fprintf(fp, "%s: %s / %s %s (%.1f %%)\n",
             report_fmt_label(english, REPORT_FMT_L_RIDERS),
             report_text_thousands(d->boarded, a, sizeof a),
             report_fmt_label(english, REPORT_FMT_L_TARGET),
             report_text_thousands(d->p.target, b, sizeof b), d->pct_of_target);
-    fprintf(fp, "%s %s, %s %s\n", report_fmt_label(english, REPORT_FMT_L_ALIGHTED),
+    fprintf(fp, "%s %s, %s %s\n",
+            report_fmt_label(english, REPORT_FMT_L_ALIGHTED),
             report_text_thousands(d->alighted, a, sizeof a),
             report_fmt_label(english, REPORT_FMT_L_UNATTRIBUTED),
             report_text_thousands(d->unattributed, c, sizeof c));
     fprintf(fp, "%s: %s %d, %s %d, %s %d, %s %d, %s %d, %s %d, %s %d\n",
             report_fmt_label(english, REPORT_FMT_L_RUNS),
-            report_fmt_label(english, REPORT_FMT_L_SCHEDULED), d->runs_scheduled,
-            report_fmt_label(english, REPORT_FMT_L_OPERATED), d->runs_operated,
-            report_fmt_label(english, REPORT_FMT_L_PARTIAL), d->runs_partial,
-            report_fmt_label(english, REPORT_FMT_L_MISSED), d->runs_missed,
-            report_fmt_label(english, REPORT_FMT_L_LATE), d->runs_late,
-            report_fmt_label(english, REPORT_FMT_L_CROWDED), d->runs_crowded,
-            report_fmt_label(english, REPORT_FMT_L_SUSPECT), d->runs_counter_suspect);
+            report_fmt_label(english, REPORT_FMT_L_SCHEDULED),
+            d->runs_scheduled, report_fmt_label(english, REPORT_FMT_L_OPERATED),
+            d->runs_operated, report_fmt_label(english, REPORT_FMT_L_PARTIAL),
+            d->runs_partial, report_fmt_label(english, REPORT_FMT_L_MISSED),
+            d->runs_missed, report_fmt_label(english, REPORT_FMT_L_LATE),
+            d->runs_late, report_fmt_label(english, REPORT_FMT_L_CROWDED),
+            d->runs_crowded, report_fmt_label(english, REPORT_FMT_L_SUSPECT),
+            d->runs_counter_suspect);
 
     heading(fp, report_fmt_label(english, REPORT_FMT_L_SEC_ROUTES));
     rc = build_routes(&t, d, english, 0);
@@ -620,13 +642,15 @@ int report_fmt_daily_text(FILE *fp, const struct report_query_daily *d, int engl
         return -1;
 
     heading(fp, report_fmt_label(english, REPORT_FMT_L_SEC_COUNTERS));
-    fprintf(fp, "%s %s, %s %s (%s %+d)\n", report_fmt_label(english, REPORT_FMT_L_BOARDED),
+    fprintf(fp, "%s %s, %s %s (%s %+d)\n",
+            report_fmt_label(english, REPORT_FMT_L_BOARDED),
             report_text_thousands(d->boarded, a, sizeof a),
             report_fmt_label(english, REPORT_FMT_L_ALIGHTED),
             report_text_thousands(d->alighted, b, sizeof b),
-            report_fmt_label(english, REPORT_FMT_L_DIFF), d->boarded - d->alighted);
+            report_fmt_label(english, REPORT_FMT_L_DIFF),
+            d->boarded - d->alighted);
     report_fmt_suspect_rule(english, d->p.counter_pct, d->p.counter_slack, a,
-                      sizeof a);
+                            sizeof a);
     fprintf(fp, "%s\n", a);
     for (size_t i = 0; i < d->nruns; i++) {
         const struct report_query_run *r = &d->runs[i];
@@ -645,8 +669,8 @@ int report_fmt_daily_text(FILE *fp, const struct report_query_daily *d, int engl
     return finish(fp);
 }
 
-int report_fmt_daily_csv(FILE *fp, const struct report_query_daily *d, int english,
-                   enum report_fmt_table which)
+int report_fmt_daily_csv(FILE *fp, const struct report_query_daily *d,
+                         int english, enum report_fmt_table which)
 {
     struct table t;
     int rc;
@@ -679,18 +703,22 @@ int report_fmt_daily_csv(FILE *fp, const struct report_query_daily *d, int engli
     return finish(fp);
 }
 
-int report_fmt_range_text(FILE *fp, const struct report_query_range *r, int english)
+int report_fmt_range_text(FILE *fp, const struct report_query_range *r,
+                          int english)
 {
     struct table t;
     char a[32], b[32];
     int shown = 0, rc;
 
-    fprintf(fp, "%s  %s .. %s\n\n", report_fmt_label(english, REPORT_FMT_L_TITLE_RANGE),
-            r->from, r->to);
-    fprintf(fp, "%s %zu, %s %d, %s %d\n", report_fmt_label(english, REPORT_FMT_L_DAYS),
-            r->ndays, report_fmt_label(english, REPORT_FMT_L_DAYS_BUILT), r->days_built,
+    fprintf(fp, "%s  %s .. %s\n\n",
+            report_fmt_label(english, REPORT_FMT_L_TITLE_RANGE), r->from,
+            r->to);
+    fprintf(fp, "%s %zu, %s %d, %s %d\n",
+            report_fmt_label(english, REPORT_FMT_L_DAYS), r->ndays,
+            report_fmt_label(english, REPORT_FMT_L_DAYS_BUILT), r->days_built,
             report_fmt_label(english, REPORT_FMT_L_SEC_BELOW), r->days_below);
-    fprintf(fp, "%s %s, %s %.1f / %s %s\n", report_fmt_label(english, REPORT_FMT_L_TOTAL),
+    fprintf(fp, "%s %s, %s %.1f / %s %s\n",
+            report_fmt_label(english, REPORT_FMT_L_TOTAL),
             report_text_thousands(r->boarded_total, a, sizeof a),
             report_fmt_label(english, REPORT_FMT_L_MEAN), r->boarded_mean,
             report_fmt_label(english, REPORT_FMT_L_TARGET),
@@ -707,7 +735,8 @@ int report_fmt_range_text(FILE *fp, const struct report_query_range *r, int engl
         if (!d->built || !d->below_target)
             continue;
         fprintf(fp, "  %s  %s (%.1f %%)\n", d->date,
-                report_text_thousands(d->boarded, a, sizeof a), d->pct_of_target);
+                report_text_thousands(d->boarded, a, sizeof a),
+                d->pct_of_target);
         shown++;
     }
     if (shown == 0)
@@ -715,7 +744,8 @@ int report_fmt_range_text(FILE *fp, const struct report_query_range *r, int engl
     return finish(fp);
 }
 
-int report_fmt_range_csv(FILE *fp, const struct report_query_range *r, int english)
+int report_fmt_range_csv(FILE *fp, const struct report_query_range *r,
+                         int english)
 {
     struct table t;
 
@@ -753,7 +783,8 @@ static const char *jbool(int b)
     return b ? "true" : "false";
 }
 
-int report_fmt_daily_json(FILE *fp, const struct report_query_daily *d, int english)
+int report_fmt_daily_json(FILE *fp, const struct report_query_daily *d,
+                          int english)
 {
     fprintf(fp, "{\"report\":\"daily\",\"date\":\"%s\",", d->date);
     jkey(fp, "built_at");
@@ -849,7 +880,8 @@ int report_fmt_daily_json(FILE *fp, const struct report_query_daily *d, int engl
     return finish(fp);
 }
 
-int report_fmt_range_json(FILE *fp, const struct report_query_range *r, int english)
+int report_fmt_range_json(FILE *fp, const struct report_query_range *r,
+                          int english)
 {
     int first = 1;
 

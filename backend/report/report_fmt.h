@@ -93,7 +93,7 @@ const char *report_fmt_status_key(enum report_query_status s);
 
 /* The counter-suspect rule in words, with its thresholds, into OUT. */
 void report_fmt_suspect_rule(int english, int pct, int slack, char *out,
-                       size_t outlen);
+                             size_t outlen);
 
 /* "+4:30" / "-0:45" for a delay in seconds into OUT. */
 void report_fmt_delay(int delay_s, char *out, size_t outlen);
@@ -101,14 +101,19 @@ void report_fmt_delay(int delay_s, char *out, size_t outlen);
 /* Write the day D as an aligned text report (every section), or as JSON
  * (every section), or as CSV (table T only). Return 0, or -1 when writing
  * failed or memory ran out (errno tells). */
-int report_fmt_daily_text(FILE *fp, const struct report_query_daily *d, int english);
-int report_fmt_daily_json(FILE *fp, const struct report_query_daily *d, int english);
-int report_fmt_daily_csv(FILE *fp, const struct report_query_daily *d, int english,
-                   enum report_fmt_table t);
+int report_fmt_daily_text(FILE *fp, const struct report_query_daily *d,
+                          int english);
+int report_fmt_daily_json(FILE *fp, const struct report_query_daily *d,
+                          int english);
+int report_fmt_daily_csv(FILE *fp, const struct report_query_daily *d,
+                         int english, enum report_fmt_table t);
 
 /* The same for a range; its CSV is always the days table. */
-int report_fmt_range_text(FILE *fp, const struct report_query_range *r, int english);
-int report_fmt_range_json(FILE *fp, const struct report_query_range *r, int english);
-int report_fmt_range_csv(FILE *fp, const struct report_query_range *r, int english);
+int report_fmt_range_text(FILE *fp, const struct report_query_range *r,
+                          int english);
+int report_fmt_range_json(FILE *fp, const struct report_query_range *r,
+                          int english);
+int report_fmt_range_csv(FILE *fp, const struct report_query_range *r,
+                         int english);
 
 #endif

@@ -202,7 +202,8 @@ static int done(FILE *fp)
     return fflush(fp) == 0 && !ferror(fp) ? 0 : -1;
 }
 
-static void daily_charts(FILE *fp, const struct report_query_daily *d, int english)
+static void daily_charts(FILE *fp, const struct report_query_daily *d,
+                         int english)
 {
     struct bar bars[24];
     struct bar *rb = NULL;
@@ -223,7 +224,8 @@ static void daily_charts(FILE *fp, const struct report_query_daily *d, int engli
             if (r->has_peak && r->peak_load > ymax)
                 ymax = r->peak_load;
             snprintf(titles[i], sizeof titles[i], "%s %s: %s %d/%d", r->trip_id,
-                     r->sched_start, report_fmt_label(english, REPORT_FMT_L_PEAK),
+                     r->sched_start,
+                     report_fmt_label(english, REPORT_FMT_L_PEAK),
                      r->has_peak ? r->peak_load : 0, d->p.seats);
             rb[i].v = r->has_peak ? r->peak_load : 0;
             rb[i].has_value = r->has_peak;
@@ -248,7 +250,8 @@ static void daily_charts(FILE *fp, const struct report_query_daily *d, int engli
     for (int hr = 0; hr < 24; hr++) {
         snprintf(hl[hr], sizeof hl[hr], "%d", hr);
         snprintf(ht[hr], sizeof ht[hr], "%02d:00 %s %d", hr,
-                 report_fmt_label(english, REPORT_FMT_L_BOARDED), d->hour_boarded[hr]);
+                 report_fmt_label(english, REPORT_FMT_L_BOARDED),
+                 d->hour_boarded[hr]);
         bars[hr] = (struct bar){.v = d->hour_boarded[hr],
                                 .label = hl[hr],
                                 .cls = "",
@@ -301,17 +304,19 @@ int report_html_daily(FILE *fp, const struct report_query_daily *d, int english)
         d->runs_operated, 0);
     kpi(fp, report_fmt_label(english, REPORT_FMT_L_PARTIAL), "runs-partial",
         d->runs_partial, d->runs_partial > 0);
-    kpi(fp, report_fmt_label(english, REPORT_FMT_L_MISSED), "runs-missed", d->runs_missed,
-        d->runs_missed > 0);
-    kpi(fp, report_fmt_label(english, REPORT_FMT_L_LATE), "runs-late", d->runs_late,
-        d->runs_late > 0);
+    kpi(fp, report_fmt_label(english, REPORT_FMT_L_MISSED), "runs-missed",
+        d->runs_missed, d->runs_missed > 0);
+    kpi(fp, report_fmt_label(english, REPORT_FMT_L_LATE), "runs-late",
+        d->runs_late, d->runs_late > 0);
     kpi(fp, report_fmt_label(english, REPORT_FMT_L_CROWDED), "runs-crowded",
         d->runs_crowded, d->runs_crowded > 0);
-    kpi(fp, report_fmt_label(english, REPORT_FMT_L_ALIGHTED), "alighted", d->alighted, 0);
-    kpi(fp, report_fmt_label(english, REPORT_FMT_L_UNATTRIBUTED), "unattributed-boarded",
-        d->unattributed, 0);
-    kpi(fp, report_fmt_label(english, REPORT_FMT_L_SUSPECT), "runs-counter-suspect",
-        d->runs_counter_suspect, d->runs_counter_suspect > 0);
+    kpi(fp, report_fmt_label(english, REPORT_FMT_L_ALIGHTED), "alighted",
+        d->alighted, 0);
+    kpi(fp, report_fmt_label(english, REPORT_FMT_L_UNATTRIBUTED),
+        "unattributed-boarded", d->unattributed, 0);
+    kpi(fp, report_fmt_label(english, REPORT_FMT_L_SUSPECT),
+        "runs-counter-suspect", d->runs_counter_suspect,
+        d->runs_counter_suspect > 0);
     fputs("</div>\n", fp);
 
     daily_charts(fp, d, english);
@@ -434,8 +439,8 @@ int report_html_daily(FILE *fp, const struct report_query_daily *d, int english)
     fputs("</table>\n", fp);
 
     h2(fp, english, REPORT_FMT_L_SEC_COUNTERS);
-    report_fmt_suspect_rule(english, d->p.counter_pct, d->p.counter_slack, title,
-                      sizeof title);
+    report_fmt_suspect_rule(english, d->p.counter_pct, d->p.counter_slack,
+                            title, sizeof title);
     fputs("<p>", fp);
     report_text_html(fp, title);
     fputs("</p>\n<table id=\"counters\"><tr>", fp);
@@ -483,7 +488,8 @@ int report_html_range(FILE *fp, const struct report_query_range *r, int english)
         return -1;
     }
     snprintf(title, sizeof title, "%s %s .. %s",
-             report_fmt_label(english, REPORT_FMT_L_TITLE_RANGE), r->from, r->to);
+             report_fmt_label(english, REPORT_FMT_L_TITLE_RANGE), r->from,
+             r->to);
     head(fp, title, english);
     fputs("<h1>", fp);
     report_text_html(fp, report_fmt_label(english, REPORT_FMT_L_TITLE_RANGE));
@@ -492,10 +498,10 @@ int report_html_range(FILE *fp, const struct report_query_range *r, int english)
             "<span id=\"to\" data-value=\"%s\">%s</span></small></h1>\n",
             r->from, r->from, r->to, r->to);
     fputs("<div class=\"kpis\">\n", fp);
-    kpi(fp, report_fmt_label(english, REPORT_FMT_L_DAYS_BUILT), "days-built", r->days_built,
-        0);
-    kpi(fp, report_fmt_label(english, REPORT_FMT_L_SEC_BELOW), "days-below-target",
-        r->days_below, r->days_below > 0);
+    kpi(fp, report_fmt_label(english, REPORT_FMT_L_DAYS_BUILT), "days-built",
+        r->days_built, 0);
+    kpi(fp, report_fmt_label(english, REPORT_FMT_L_SEC_BELOW),
+        "days-below-target", r->days_below, r->days_below > 0);
     kpi(fp, report_fmt_label(english, REPORT_FMT_L_TOTAL), "boarded-total",
         r->boarded_total, 0);
     fputs("<div class=\"kpi\"><div class=\"l\">", fp);
@@ -531,7 +537,8 @@ int report_html_range(FILE *fp, const struct report_query_range *r, int english)
                                .has_value = d->built};
     }
     h2(fp, english, REPORT_FMT_L_SEC_TREND);
-    snprintf(ref, sizeof ref, "%s %s", report_fmt_label(english, REPORT_FMT_L_TARGET),
+    snprintf(ref, sizeof ref, "%s %s",
+             report_fmt_label(english, REPORT_FMT_L_TARGET),
              report_text_thousands(r->p.target, t, sizeof t));
     svg_bars(fp, "chart-days", bars, r->ndays, r->p.target, ref, ymax, every,
              1);

@@ -15,10 +15,12 @@
  * so a test can compare the rendered page with the JSON report. Returns 0,
  * or -1 when writing failed.
  */
-int report_html_daily(FILE *fp, const struct report_query_daily *d, int english);
+int report_html_daily(FILE *fp, const struct report_query_daily *d,
+                      int english);
 
 /* The page of a range: riders per day against the target line and the days
  * below it. Same data-* convention; returns as report_html_daily. */
-int report_html_range(FILE *fp, const struct report_query_range *r, int english);
+int report_html_range(FILE *fp, const struct report_query_range *r,
+                      int english);
 
 #endif

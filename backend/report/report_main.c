@@ -153,7 +153,8 @@ static int date_arg(const char *opt, const char *s, long *days)
 {
     char err[128];
 
-    if (report_text_parse_date(s, days, err, sizeof err) != REPORT_TEXT_DATE_OK) {
+    if (report_text_parse_date(s, days, err, sizeof err) !=
+        REPORT_TEXT_DATE_OK) {
         report_err("%s: %s", opt, err);
         return -1;
     }
@@ -174,8 +175,9 @@ static int map_err(int rc)
     }
 }
 
-static int run_daily(struct report_query *q, const struct report_query_params *p,
-                     const char *date, enum format f, enum report_fmt_table t)
+static int run_daily(struct report_query *q,
+                     const struct report_query_params *p, const char *date,
+                     enum format f, enum report_fmt_table t)
 {
     struct report_query_daily d;
     char err[512], n[32];
@@ -184,7 +186,8 @@ static int run_daily(struct report_query *q, const struct report_query_params *p
     if (rc == REPORT_QUERY_ERR_EMPTY && d.raw_counts > 0)
         report_err("the day %s has not been built (%s passenger counts are "
                    "stored for it): run shuttle-backend --rebuild %s",
-                   date, report_text_thousands(d.raw_counts, n, sizeof n), date);
+                   date, report_text_thousands(d.raw_counts, n, sizeof n),
+                   date);
     else if (rc == REPORT_QUERY_ERR_EMPTY)
         report_err("no data for %s: the day has not been built and no "
                    "passenger counts are stored for it; try another --date "
@@ -215,8 +218,9 @@ static int run_daily(struct report_query *q, const struct report_query_params *p
     return map_err(rc);
 }
 
-static int run_range(struct report_query *q, const struct report_query_params *p,
-                     const char *from, const char *to, enum format f)
+static int run_range(struct report_query *q,
+                     const struct report_query_params *p, const char *from,
+                     const char *to, enum format f)
 {
     struct report_query_range r;
     char err[512];
@@ -315,7 +319,8 @@ int main(int argc, char **argv)
             break;
         case O_TABLE:
             table_name = optarg;
-            if (report_fmt_table_parse(optarg, &table) != 0 || table == REPORT_FMT_T_DAYS) {
+            if (report_fmt_table_parse(optarg, &table) != 0 ||
+                table == REPORT_FMT_T_DAYS) {
                 report_err("--table %s: expected summary, routes, runs, "
                            "stops or hourly",
                            optarg);

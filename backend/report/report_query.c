@@ -111,7 +111,8 @@ int report_query_counter_suspect(int boarded, int alighted, int pct, int slack)
     return diff * 100 > big * pct + (long long)slack * 100;
 }
 
-void report_query_conninfo_display(const char *conninfo, char *out, size_t outlen)
+void report_query_conninfo_display(const char *conninfo, char *out,
+                                   size_t outlen)
 {
     PQconninfoOption *opts = PQconninfoParse(conninfo, NULL);
     size_t o = 0;
@@ -138,8 +139,8 @@ void report_query_conninfo_display(const char *conninfo, char *out, size_t outle
     PQconninfoFree(opts);
 }
 
-int report_query_open(const char *conninfo, struct report_query **out, char *err,
-                size_t errlen)
+int report_query_open(const char *conninfo, struct report_query **out,
+                      char *err, size_t errlen)
 {
     /* Ours first: with expand_dbname the conninfo's own settings win. */
     const char *const keys[] = {"connect_timeout", "application_name", "dbname",
@@ -200,7 +201,8 @@ static PGresult *run(struct report_query *q, const char *sql, const char *p1,
     return res;
 }
 
-static int cmd(struct report_query *q, const char *sql, char *err, size_t errlen)
+static int cmd(struct report_query *q, const char *sql, char *err,
+               size_t errlen)
 {
     PGresult *res = PQexec(q->conn, sql);
     int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
@@ -265,14 +267,15 @@ static int fetch_runs(struct report_query_daily *d, const PGresult *res)
         r->has_peak = !PQgetisnull(res, i, 12);
         r->peak_load = geti(res, i, 12);
         r->load_pct = pct1(r->peak_load, d->p.seats);
-        r->crowded = r->has_peak && report_query_is_crowded(r->peak_load, d->p.seats,
-                                                      d->p.crowded_pct);
+        r->crowded =
+            r->has_peak &&
+            report_query_is_crowded(r->peak_load, d->p.seats, d->p.crowded_pct);
         r->late = r->status != REPORT_QUERY_MISSED && r->has_delay &&
                   r->delay_s > d->p.late_s;
         r->counter_suspect =
             r->status != REPORT_QUERY_MISSED &&
-            report_query_counter_suspect(r->boarded, r->alighted, d->p.counter_pct,
-                                   d->p.counter_slack);
+            report_query_counter_suspect(r->boarded, r->alighted,
+                                         d->p.counter_pct, d->p.counter_slack);
         d->runs_late += r->late;
         d->runs_crowded += r->crowded;
         d->runs_counter_suspect += r->counter_suspect;
@@ -413,9 +416,9 @@ static int daily_fetch(struct report_query *q, struct report_query_daily *d,
     return REPORT_QUERY_OK;
 }
 
-int report_query_daily(struct report_query *q, const struct report_query_params *p,
-                 const char *date, struct report_query_daily *d, char *err,
-                 size_t errlen)
+int report_query_daily(struct report_query *q,
+                       const struct report_query_params *p, const char *date,
+                       struct report_query_daily *d, char *err, size_t errlen)
 {
     const char *lang = p->english ? "en" : "ko";
     int rc;
@@ -462,9 +465,10 @@ void report_query_daily_free(struct report_query_daily *d)
     d->nruns = d->nroutes = d->nstops = 0;
 }
 
-int report_query_range(struct report_query *q, const struct report_query_params *p,
-                 const char *from, const char *to, struct report_query_range *r,
-                 char *err, size_t errlen)
+int report_query_range(struct report_query *q,
+                       const struct report_query_params *p, const char *from,
+                       const char *to, struct report_query_range *r, char *err,
+                       size_t errlen)
 {
     const Oid types[2] = {OID_DATE, OID_DATE};
     const char *vals[2] = {from, to};
@@ -536,11 +540,9 @@ int report_query_service_zone(struct report_query *q, char *zone, size_t len,
     int rc = REPORT_QUERY_OK;
 
     if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
-        snprintf(err, errlen, "service time zone: %s",
-                 PQerrorMessage(q->conn));
+        snprintf(err, errlen, "service time zone: %s", PQerrorMessage(q->conn));
         rc = REPORT_QUERY_ERR_QUERY;
-    } else if ((size_t)snprintf(zone, len, "%s", PQgetvalue(r, 0, 0)) >=
-               len) {
+    } else if ((size_t)snprintf(zone, len, "%s", PQgetvalue(r, 0, 0)) >= len) {
         snprintf(err, errlen, "service time zone: name too long");
         rc = REPORT_QUERY_ERR_QUERY;
     }

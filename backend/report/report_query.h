@@ -103,11 +103,11 @@ struct report_query_range {
 
 struct report_query;
 
-/* Connect to CONNINFO (libpq syntax). On REPORT_QUERY_ERR_CONNECT the message in
- * ERR names the database without its password. *OUT is the caller's to
+/* Connect to CONNINFO (libpq syntax). On REPORT_QUERY_ERR_CONNECT the message
+ * in ERR names the database without its password. *OUT is the caller's to
  * release with report_query_close. */
-int report_query_open(const char *conninfo, struct report_query **out, char *err,
-                size_t errlen);
+int report_query_open(const char *conninfo, struct report_query **out,
+                      char *err, size_t errlen);
 void report_query_close(struct report_query *q);
 
 /* The service time zone, shuttle_service_tz() (the loaded feed's
@@ -119,24 +119,26 @@ int report_query_service_zone(struct report_query *q, char *zone, size_t len,
 /* CONNINFO with any password removed, for messages: "host=... dbname=..."
  * (or a URI's parts as keywords). Never fails: an unparsable string is
  * shown as "(unparsable connection string)". */
-void report_query_conninfo_display(const char *conninfo, char *out, size_t outlen);
+void report_query_conninfo_display(const char *conninfo, char *out,
+                                   size_t outlen);
 
 /* Fetch service day DATE ("YYYY-MM-DD", already validated) into *D, which
- * is overwritten. Returns REPORT_QUERY_OK, REPORT_QUERY_ERR_EMPTY when daily_ridership
- * has no row for the day (d->raw_counts then says whether raw data exists),
- * or another report_query_err with a message in ERR. Release with
+ * is overwritten. Returns REPORT_QUERY_OK, REPORT_QUERY_ERR_EMPTY when
+ * daily_ridership has no row for the day (d->raw_counts then says whether raw
+ * data exists), or another report_query_err with a message in ERR. Release with
  * report_query_daily_free whatever the result. */
-int report_query_daily(struct report_query *q, const struct report_query_params *p,
-                 const char *date, struct report_query_daily *d, char *err,
-                 size_t errlen);
+int report_query_daily(struct report_query *q,
+                       const struct report_query_params *p, const char *date,
+                       struct report_query_daily *d, char *err, size_t errlen);
 void report_query_daily_free(struct report_query_daily *d);
 
 /* Fetch every day from FROM to TO inclusive from daily_ridership only.
  * REPORT_QUERY_ERR_EMPTY when none of them was built. Release with
  * report_query_range_free whatever the result. */
-int report_query_range(struct report_query *q, const struct report_query_params *p,
-                 const char *from, const char *to, struct report_query_range *r,
-                 char *err, size_t errlen);
+int report_query_range(struct report_query *q,
+                       const struct report_query_params *p, const char *from,
+                       const char *to, struct report_query_range *r, char *err,
+                       size_t errlen);
 void report_query_range_free(struct report_query_range *r);
 
 /* The SQL report_query_daily runs, for the benchmark's EXPLAIN: query I (0 ..

@@ -48,8 +48,8 @@ enum report_text_date_err {
 int report_text_days_in_month(int y, int m);
 
 /* Parse exactly "YYYY-MM-DD" (years 1970..9999) into *DAYS, days since
- * 1970-01-01. Returns an report_text_date_err; "2026-02-30" is REPORT_TEXT_DATE_RANGE.
- * On error a message for the user is written to ERR. */
+ * 1970-01-01. Returns an report_text_date_err; "2026-02-30" is
+ * REPORT_TEXT_DATE_RANGE. On error a message for the user is written to ERR. */
 int report_text_parse_date(const char *s, long *days, char *err, size_t errlen);
 
 /* Days since 1970-01-01 to "YYYY-MM-DD" in OUT (11 bytes). */

@@ -330,9 +330,9 @@ static int gtfs_load_file(struct gtfs_ctx *c, const struct gtfs_file *gf,
 /* Longest id the trip rebuild takes: TRIPS_ID_MAX less the NUL. */
 #define GTFS_ID_MAX_TEXT "63"
 _Static_assert(TRIPS_ID_MAX == 64, "GTFS_ID_MAX_TEXT follows TRIPS_ID_MAX");
-#define GTFS_ID_BAD(col)                                                      \
-    "(octet_length(" col ") > " GTFS_ID_MAX_TEXT " OR strpos(" col            \
-    ", chr(9)) > 0 OR strpos(" col ", chr(10)) > 0 OR strpos(" col            \
+#define GTFS_ID_BAD(col)                                                       \
+    "(octet_length(" col ") > " GTFS_ID_MAX_TEXT " OR strpos(" col             \
+    ", chr(9)) > 0 OR strpos(" col ", chr(10)) > 0 OR strpos(" col             \
     ", chr(13)) > 0 OR strpos(" col ", chr(92)) > 0)"
 
 /* Checks PostgreSQL's constraints cannot express. Each query returns the
@@ -385,12 +385,14 @@ static const struct gtfs_check {
      "SELECT format('route_id %s is longer than " GTFS_ID_MAX_TEXT " bytes or"
      " holds a tab, newline or backslash', route_id) FROM gtfs_routes"
      " WHERE " GTFS_ID_BAD("route_id") " ORDER BY route_id LIMIT 1"},
-    {"trips.txt",
-     "SELECT format('trip_id %s or its block_id %s is longer than "
-     GTFS_ID_MAX_TEXT " bytes or holds a tab, newline or backslash', trip_id,"
-     " block_id) FROM gtfs_trips WHERE " GTFS_ID_BAD("trip_id") " OR ("
-     " block_id IS NOT NULL AND " GTFS_ID_BAD("block_id") ")"
-     " ORDER BY trip_id LIMIT 1"},
+    {"trips.txt", "SELECT format('trip_id %s or its block_id %s is longer "
+                  "than " GTFS_ID_MAX_TEXT
+                  " bytes or holds a tab, newline or backslash', trip_id,"
+                  " block_id) FROM gtfs_trips WHERE " GTFS_ID_BAD(
+                      "trip_id") " OR ("
+                                 " block_id IS NOT NULL AND " GTFS_ID_BAD(
+                                     "block_id") ")"
+                                                 " ORDER BY trip_id LIMIT 1"},
     /* The feed's zone is the service days' zone (shuttle_service_tz). */
     {"agency.txt",
      "SELECT format('agencies in different time zones: %s',"

@@ -649,9 +649,8 @@ static void trips_block_index(const struct trips_feed *f,
             const struct trips_tinfo *a = &ti[u], *b = &ti[t];
 
             /* Trips of the block before this one, ties by index. */
-            if (a->block == b->block &&
-                (a->start_ms < b->start_ms ||
-                 (a->start_ms == b->start_ms && u < t)))
+            if (a->block == b->block && (a->start_ms < b->start_ms ||
+                                         (a->start_ms == b->start_ms && u < t)))
                 ti[t].block_pos++;
         }
     }

@@ -31,7 +31,7 @@ static void trips_db__err(char *err, size_t errlen, const char *fmt, ...)
 }
 
 static PGresult *trips_db__query(PGconn *c, const char *sql, const char *day,
-                           char *err, size_t errlen)
+                                 char *err, size_t errlen)
 {
     const char *v[1] = {day};
     PGresult *r = PQexecParams(c, sql, day ? 1 : 0, NULL, v, NULL, NULL, 0);
@@ -48,11 +48,11 @@ static PGresult *trips_db__query(PGconn *c, const char *sql, const char *day,
 /* The instant the GTFS times of `day` count from, in the service zone
  * (shuttle_service_tz(): the loaded feed's agency_timezone), read in the
  * rebuild's snapshot so zone and timetable belong to one feed. */
-static int trips_db__day_base(PGconn *c, int32_t day, int64_t *out,
-                              char *err, size_t errlen)
+static int trips_db__day_base(PGconn *c, int32_t day, int64_t *out, char *err,
+                              size_t errlen)
 {
-    PGresult *r = trips_db__query(c, "SELECT shuttle_service_tz()", NULL, err,
-                                  errlen);
+    PGresult *r =
+        trips_db__query(c, "SELECT shuttle_service_tz()", NULL, err, errlen);
     struct svcday svc;
     int rc = TRIPS_DB_OK;
 
@@ -97,15 +97,15 @@ static void trips_db__feed_free(struct trips_feed *f)
 }
 
 static int trips_db__load_feed(PGconn *c, const char *day, struct trips_feed *f,
-                         char *err, size_t errlen)
+                               char *err, size_t errlen)
 {
     PGresult *r;
     int n;
 
     r = trips_db__query(c,
-                  "SELECT stop_id, stop_lat, stop_lon FROM gtfs_stops"
-                  " WHERE stop_lat IS NOT NULL ORDER BY stop_id",
-                  NULL, err, errlen);
+                        "SELECT stop_id, stop_lat, stop_lon FROM gtfs_stops"
+                        " WHERE stop_lat IS NOT NULL ORDER BY stop_id",
+                        NULL, err, errlen);
     if (!r)
         return TRIPS_DB_ERR_QUERY;
     n = PQntuples(r);
@@ -125,14 +125,15 @@ static int trips_db__load_feed(PGconn *c, const char *day, struct trips_feed *f,
     qsort(f->stops, f->nstops, sizeof *f->stops, trips_db__stop_cmp);
     PQclear(r);
 
-    r = trips_db__query(c,
-                  "SELECT t.trip_id, t.route_id, coalesce(t.block_id, ''),"
-                  " coalesce(t.direction_id, -1), st.stop_id,"
-                  " st.stop_sequence, st.arrival_secs, st.departure_secs"
-                  " FROM gtfs_trips t JOIN gtfs_stop_times st USING (trip_id)"
-                  " WHERE t.service_id IN (SELECT gtfs_services_on($1))"
-                  " ORDER BY t.trip_id COLLATE \"C\", st.stop_sequence",
-                  day, err, errlen);
+    r = trips_db__query(
+        c,
+        "SELECT t.trip_id, t.route_id, coalesce(t.block_id, ''),"
+        " coalesce(t.direction_id, -1), st.stop_id,"
+        " st.stop_sequence, st.arrival_secs, st.departure_secs"
+        " FROM gtfs_trips t JOIN gtfs_stop_times st USING (trip_id)"
+        " WHERE t.service_id IN (SELECT gtfs_services_on($1))"
+        " ORDER BY t.trip_id COLLATE \"C\", st.stop_sequence",
+        day, err, errlen);
     if (!r)
         return TRIPS_DB_ERR_QUERY;
     n = PQntuples(r);
@@ -161,7 +162,7 @@ static int trips_db__load_feed(PGconn *c, const char *day, struct trips_feed *f,
         st->stop = trips_db__stop_index(f, PQgetvalue(r, i, 4));
         if (st->stop < 0) {
             trips_db__err(err, errlen, "trip %s calls at unknown stop %s", trip,
-                    PQgetvalue(r, i, 4));
+                          PQgetvalue(r, i, 4));
             PQclear(r);
             return TRIPS_DB_ERR_FEED;
         }
@@ -173,10 +174,11 @@ static int trips_db__load_feed(PGconn *c, const char *day, struct trips_feed *f,
     }
     PQclear(r);
     if (f->ntrips == 0) {
-        trips_db__err(err, errlen,
-                "no trips run on %s in the loaded timetable (load one with "
-                "shuttle-backend --load-gtfs DIR)",
-                day);
+        trips_db__err(
+            err, errlen,
+            "no trips run on %s in the loaded timetable (load one with "
+            "shuttle-backend --load-gtfs DIR)",
+            day);
         return TRIPS_DB_ERR_FEED;
     }
     return trips_feed_finish(f) == 0 ? TRIPS_DB_OK : TRIPS_DB_ERR_NOMEM;
@@ -204,8 +206,8 @@ static void trips_db__vehicles_free(struct trips_db__vehicle *v, size_t n)
 }
 
 /* The vehicle named `id`, added at the end if new (input is sorted). */
-static struct trips_db__vehicle *trips_db__vehicle(struct trips_db__vehicle **v, size_t *n,
-                                       const char *id)
+static struct trips_db__vehicle *trips_db__vehicle(struct trips_db__vehicle **v,
+                                                   size_t *n, const char *id)
 {
     struct trips_db__vehicle *g;
 
@@ -228,7 +230,8 @@ static int trips_db__vehicle_cmp(const void *a, const void *b)
 }
 
 /* Fill one vehicle's fixes from rows [i, j) of the positions query. */
-static int trips_db__take_fixes(struct trips_db__vehicle *v, PGresult *r, int i, int j)
+static int trips_db__take_fixes(struct trips_db__vehicle *v, PGresult *r, int i,
+                                int j)
 {
     v->fixes = calloc((size_t)(j - i), sizeof *v->fixes);
     if (!v->fixes)
@@ -245,7 +248,8 @@ static int trips_db__take_fixes(struct trips_db__vehicle *v, PGresult *r, int i,
 }
 
 /* Fill one vehicle's door episodes from rows [i, j) of the counts query. */
-static int trips_db__take_doors(struct trips_db__vehicle *v, PGresult *r, int i, int j)
+static int trips_db__take_doors(struct trips_db__vehicle *v, PGresult *r, int i,
+                                int j)
 {
     v->doors = calloc((size_t)(j - i), sizeof *v->doors);
     if (!v->doors)
@@ -268,11 +272,10 @@ static int trips_db__take_doors(struct trips_db__vehicle *v, PGresult *r, int i,
 
 /* Run `sql` (rows ordered by vehicle) and hand each vehicle's rows to
  * `take`. */
-static int trips_db__load_by_vehicle(PGconn *c, const char *sql, const char *day,
-                               int (*take)(struct trips_db__vehicle *, PGresult *,
-                                           int, int),
-                               struct trips_db__vehicle **vs, size_t *nv, char *err,
-                               size_t errlen)
+static int trips_db__load_by_vehicle(
+    PGconn *c, const char *sql, const char *day,
+    int (*take)(struct trips_db__vehicle *, PGresult *, int, int),
+    struct trips_db__vehicle **vs, size_t *nv, char *err, size_t errlen)
 {
     PGresult *r = trips_db__query(c, sql, day, err, errlen);
     int n, rc = TRIPS_DB_OK;
@@ -281,7 +284,8 @@ static int trips_db__load_by_vehicle(PGconn *c, const char *sql, const char *day
         return TRIPS_DB_ERR_QUERY;
     n = PQntuples(r);
     for (int i = 0; i < n && rc == TRIPS_DB_OK;) {
-        struct trips_db__vehicle *v = trips_db__vehicle(vs, nv, PQgetvalue(r, i, 0));
+        struct trips_db__vehicle *v =
+            trips_db__vehicle(vs, nv, PQgetvalue(r, i, 0));
         int j = i;
 
         if (!v) {
@@ -297,8 +301,9 @@ static int trips_db__load_by_vehicle(PGconn *c, const char *sql, const char *day
     return rc;
 }
 
-static int trips_db__load_raw(PGconn *c, const char *day, struct trips_db__vehicle **vs,
-                        size_t *nv, char *err, size_t errlen)
+static int trips_db__load_raw(PGconn *c, const char *day,
+                              struct trips_db__vehicle **vs, size_t *nv,
+                              char *err, size_t errlen)
 {
     /* (vehicle, time, seq): the order the bus observed, whatever order
      * the records reached the database in. */
@@ -368,8 +373,9 @@ static int trips_db__printf(struct trips_db__buf *b, const char *fmt, ...)
     }
 }
 
-static int trips_db__copy(PGconn *c, const char *sql, const struct trips_db__buf *b,
-                    char *err, size_t errlen)
+static int trips_db__copy(PGconn *c, const char *sql,
+                          const struct trips_db__buf *b, char *err,
+                          size_t errlen)
 {
     PGresult *r = PQexec(c, sql);
 
@@ -400,7 +406,8 @@ static int trips_db__copy(PGconn *c, const char *sql, const struct trips_db__buf
 
 /* Per-run tallies: counts by visit, the terminal visit split between the
  * run that ends and the run that starts there. */
-static void trips_db__tally(struct trips_db__vehicle *vs, size_t nv, struct trips_run *runs)
+static void trips_db__tally(struct trips_db__vehicle *vs, size_t nv,
+                            struct trips_run *runs)
 {
     for (size_t i = 0; i < nv; i++) {
         for (size_t k = 0; k < vs[i].nvisits; k++) {
@@ -459,7 +466,7 @@ int trips_db_rebuild(const char *conninfo, const char *day,
     /* One snapshot for the whole read: records committed meanwhile wait
      * for the next rebuild rather than half-appearing in this one. */
     r = trips_db__query(c, "BEGIN ISOLATION LEVEL REPEATABLE READ", NULL, err,
-                  errlen);
+                        errlen);
     if (!r) {
         rc = TRIPS_DB_ERR_QUERY;
         goto out;
@@ -533,12 +540,13 @@ int trips_db_rebuild(const char *conninfo, const char *day,
             }
             if (v->load_after >= 0)
                 snprintf(load, sizeof load, "%d", v->load_after);
-            if (trips_db__printf(&visits,
-                           "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%"
-                           "s\t%d\n",
-                           day, vs[i].id, f.stops[v->stop].id, arr, dep,
-                           v->stopped ? "t" : "f", rs, trip, seq, sched,
-                           v->boarded, v->alighted, load, v->doors) != 0)
+            if (trips_db__printf(
+                    &visits,
+                    "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%"
+                    "s\t%d\n",
+                    day, vs[i].id, f.stops[v->stop].id, arr, dep,
+                    v->stopped ? "t" : "f", rs, trip, seq, sched, v->boarded,
+                    v->alighted, load, v->doors) != 0)
                 goto out;
         }
         for (size_t k = 0; k < vs[i].ndoors; k++) {
@@ -603,13 +611,13 @@ int trips_db_rebuild(const char *conninfo, const char *day,
         } else {
             sum->missed++;
         }
-        if (trips_db__printf(&outcomes,
-                       "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%"
-                       "zu\t%d\t%d\t%d\t%s\n",
-                       day, tr->id, tr->route_id, dir,
-                       tr->block_id[0] ? tr->block_id : "\\N", ss, se, status,
-                       veh, as, ae, sd, ed, tr->n, visited, boarded, alighted,
-                       peak) != 0)
+        if (trips_db__printf(
+                &outcomes,
+                "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%"
+                "zu\t%d\t%d\t%d\t%s\n",
+                day, tr->id, tr->route_id, dir,
+                tr->block_id[0] ? tr->block_id : "\\N", ss, se, status, veh, as,
+                ae, sd, ed, tr->n, visited, boarded, alighted, peak) != 0)
             goto out;
     }
 
@@ -639,21 +647,23 @@ int trips_db_rebuild(const char *conninfo, const char *day,
             }
             PQclear(r);
         }
-        rc = trips_db__copy(c,
-                      "COPY stop_visits (service_day, vehicle_id, stop_id,"
-                      " arrival, departure, stopped, run_start, trip_id,"
-                      " stop_sequence, scheduled_arrival, boarded, alighted,"
-                      " load_after, door_events) FROM STDIN",
-                      &visits, err, errlen);
+        rc = trips_db__copy(
+            c,
+            "COPY stop_visits (service_day, vehicle_id, stop_id,"
+            " arrival, departure, stopped, run_start, trip_id,"
+            " stop_sequence, scheduled_arrival, boarded, alighted,"
+            " load_after, door_events) FROM STDIN",
+            &visits, err, errlen);
         if (rc == TRIPS_DB_OK)
-            rc = trips_db__copy(c,
-                          "COPY trip_outcomes (service_day, trip_id, route_id,"
-                          " direction_id, block_id, scheduled_start,"
-                          " scheduled_end, status, vehicle_id, actual_start,"
-                          " actual_end, start_delay_s, end_delay_s,"
-                          " stops_scheduled, stops_visited, boarded, alighted,"
-                          " peak_load) FROM STDIN",
-                          &outcomes, err, errlen);
+            rc = trips_db__copy(
+                c,
+                "COPY trip_outcomes (service_day, trip_id, route_id,"
+                " direction_id, block_id, scheduled_start,"
+                " scheduled_end, status, vehicle_id, actual_start,"
+                " actual_end, start_delay_s, end_delay_s,"
+                " stops_scheduled, stops_visited, boarded, alighted,"
+                " peak_load) FROM STDIN",
+                &outcomes, err, errlen);
         if (rc != TRIPS_DB_OK)
             goto rollback;
         snprintf(ins, sizeof ins,

@@ -20,8 +20,8 @@
 #define BO_DRAIN_S 36.0
 
 struct proc_sample {
-    double cpu_s;         /* utime + stime */
-    long rss_kb, hwm_kb;  /* VmRSS, VmHWM */
+    double cpu_s;        /* utime + stime */
+    long rss_kb, hwm_kb; /* VmRSS, VmHWM */
 };
 
 /* CPU seconds and memory of PID from /proc. 0, or -1. */
@@ -69,8 +69,7 @@ static long strace_calls(const char *path, const char *syscall)
     while (fgets(line, sizeof line, f) != NULL) {
         char *last;
 
-        if (sscanf(line, "%lf %lf %ld %ld", &pct, &secs, &usecs, &calls) !=
-                4 ||
+        if (sscanf(line, "%lf %lf %ld %ld", &pct, &secs, &usecs, &calls) != 4 ||
             (last = strrchr(line, ' ')) == NULL ||
             sscanf(last, "%63s", name) != 1)
             continue;
@@ -162,9 +161,9 @@ int main(int argc, char **argv)
     snprintf(trace_log, sizeof trace_log, "%s/strace.txt", dir);
     snprintf(pidbuf, sizeof pidbuf, "%d", (int)harness_pid(ob));
     if (access("/usr/bin/strace", X_OK) == 0) {
-        char *argv_tr[] = {"strace", "-f",     "--seccomp-bpf", "-c",
-                           "-e",     "trace=fsync,fdatasync",   "-p",
-                           pidbuf,   NULL};
+        char *argv_tr[] = {"strace", "-f",   "--seccomp-bpf",
+                           "-c",     "-e",   "trace=fsync,fdatasync",
+                           "-p",     pidbuf, NULL};
 
         tr = harness_spawn("strace", argv_tr, trace_log);
         harness_sleep_ms(300); /* attached */
@@ -227,8 +226,7 @@ int main(int argc, char **argv)
     harness_mosquitto_stop(m);
     t0 = (itest_wall_ms() / 1000 - backlog - 600) * 1000;
     for (i = 0; i < backlog; i++) {
-        itest_send_fix(g, t0 + i * 1000LL, 37.58 + i * 1e-5,
-                       126.67 + i * 1e-5);
+        itest_send_fix(g, t0 + i * 1000LL, 37.58 + i * 1e-5, 126.67 + i * 1e-5);
         if (i % 60 == 30)
             counter_gw_episode(&gw, 1 + i % 2, 2, 1, 0);
         harness_sleep_ms(1);
@@ -259,8 +257,7 @@ int main(int argc, char **argv)
                  "SELECT ((SELECT count(*) FROM positions) + (SELECT count(*) "
                  "FROM passenger_counts) >= %lld)::int",
                  records + backlog + backlog / 60);
-        if (t_ob >= 0 && t_be >= 0 &&
-            harness_pg_scalar(pg, sql) == 1)
+        if (t_ob >= 0 && t_be >= 0 && harness_pg_scalar(pg, sql) == 1)
             break;
         harness_sleep_ms(100);
     }

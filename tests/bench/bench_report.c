@@ -208,11 +208,11 @@ int main(int argc, char **argv)
     const char *src = getenv("SHUTTLE_SOURCE_DIR");
     double *tq, *tp, *tplan, *texec, med_q, med_plan, p95_p, x, y;
     struct report_query_params p = {.target = 1500,
-                              .seats = 45,
-                              .crowded_pct = 90,
-                              .late_s = 300,
-                              .counter_pct = 10,
-                              .counter_slack = 2};
+                                    .seats = 45,
+                                    .crowded_pct = 90,
+                                    .late_s = 300,
+                                    .counter_pct = 10,
+                                    .counter_slack = 2};
     struct report_query *rq;
     PGconn *conn;
     uint64_t rng = 0x9e3779b97f4a7c15ULL;
@@ -294,7 +294,8 @@ int main(int argc, char **argv)
         report_text_format_date(first + (long)(rng % (uint64_t)days), date);
 
         t0 = clock_mono_us();
-        if (report_query_daily(rq, &p, date, &d, err, sizeof err) != REPORT_QUERY_OK) {
+        if (report_query_daily(rq, &p, date, &d, err, sizeof err) !=
+            REPORT_QUERY_OK) {
             fprintf(stderr, "%s: %s\n", date, err);
             return 1;
         }

@@ -1373,9 +1373,18 @@ struct harness_proc *harness_backend_start(struct harness_pg *pg,
     port = hprintf("mqtt_port=%d", m->port);
     {
         /* No HTTP unless a test asks: the default port may be taken. */
-        const char *fixed[] = {
-            harness_bin("shuttle-backend"), "-d", "-f", conf, "-o", db, "-o",
-            "mqtt_host=127.0.0.1",          "-o", port, "-o", "http_port=0"};
+        const char *fixed[] = {harness_bin("shuttle-backend"),
+                               "-d",
+                               "-f",
+                               conf,
+                               "-o",
+                               db,
+                               "-o",
+                               "mqtt_host=127.0.0.1",
+                               "-o",
+                               port,
+                               "-o",
+                               "http_port=0"};
 
         return daemon_start(
             "shuttle-backend",

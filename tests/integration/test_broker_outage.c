@@ -18,11 +18,11 @@
 #include "itest.h"
 
 #define OUT_VID "bus-outage"
-#define OUT_PRE 5           /* fixes before the outage */
-#define OUT_EPOCHS 20000    /* fixes during it: 5.5 h of driving */
-#define OUT_PACE_US 1000    /* between them: as fast as gpsd takes them */
+#define OUT_PRE 5        /* fixes before the outage */
+#define OUT_EPOCHS 20000 /* fixes during it: 5.5 h of driving */
+#define OUT_PACE_US 1000 /* between them: as fast as gpsd takes them */
 #define OUT_EPISODE_EVERY 1000
-#define OUT_LIVE_MS 100     /* live fixes at 10 Hz after the broker is back */
+#define OUT_LIVE_MS 100 /* live fixes at 10 Hz after the broker is back */
 #define OUT_LIVE_AFTER_MS 3000 /* keep them coming this long after drain */
 #define OUT_RECONNECT_MS 45000 /* both daemons back on the broker by then */
 #define OUT_LIVE_MAX 1000
@@ -108,8 +108,8 @@ static void test_broker_outage(void **state)
 
     /* Before the outage: the pipeline works. */
     for (i = 0; i < OUT_PRE; i++) {
-        assert_int_equal(
-            itest_send_fix(g, t0 + i * 1000, lat_of(i), lon_of(i)), 0);
+        assert_int_equal(itest_send_fix(g, t0 + i * 1000, lat_of(i), lon_of(i)),
+                         0);
         harness_sleep_ms(50);
     }
     ep[nep] = (struct itest_episode){1, 3, 0};
@@ -118,8 +118,7 @@ static void test_broker_outage(void **state)
                      0);
     nep++;
     snprintf(sql, sizeof sql,
-             "SELECT count(*) FROM positions WHERE vehicle_id = '%s'",
-             OUT_VID);
+             "SELECT count(*) FROM positions WHERE vehicle_id = '%s'", OUT_VID);
     assert_int_equal(harness_wait_scalar(pg, sql, OUT_PRE, 10000), 0);
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM passenger_counts WHERE vehicle_id = '%s'",
@@ -133,14 +132,12 @@ static void test_broker_outage(void **state)
         long k = OUT_PRE + i;
 
         sleep_until_us(start_us + (int64_t)i * OUT_PACE_US);
-        assert_int_equal(itest_send_fix(g, t0 + k * 1000, lat_of(k),
-                                        lon_of(k)),
+        assert_int_equal(itest_send_fix(g, t0 + k * 1000, lat_of(k), lon_of(k)),
                          0);
         if (i % OUT_EPISODE_EVERY == OUT_EPISODE_EVERY / 2) {
             /* Distinct (boarded, alighted) pairs name the episodes. */
-            ep[nep] = (struct itest_episode){1 + (unsigned)nep % 2,
-                                             (unsigned)nep + 4,
-                                             (unsigned)nep % 3};
+            ep[nep] = (struct itest_episode){
+                1 + (unsigned)nep % 2, (unsigned)nep + 4, (unsigned)nep % 3};
             assert_int_equal(counter_gw_episode(&gw, ep[nep].door,
                                                 ep[nep].boarded,
                                                 ep[nep].alighted, 0),
@@ -181,9 +178,8 @@ static void test_broker_outage(void **state)
         if (now - last_live >= OUT_LIVE_MS) {
             assert_true(nlive < OUT_LIVE_MAX);
             live_t[nlive] = now;
-            assert_int_equal(itest_send_fix(g, now, lat_of(nlive),
-                                            lon_of(nlive)),
-                             0);
+            assert_int_equal(
+                itest_send_fix(g, now, lat_of(nlive), lon_of(nlive)), 0);
             if (first_live_after_up < 0 && t_ob >= 0 && t_be >= 0 &&
                 now > (t_ob > t_be ? t_ob : t_be))
                 first_live_after_up = nlive;
@@ -213,8 +209,7 @@ static void test_broker_outage(void **state)
 
     /* Every record exactly once. */
     snprintf(sql, sizeof sql,
-             "SELECT count(*) FROM positions WHERE vehicle_id = '%s'",
-             OUT_VID);
+             "SELECT count(*) FROM positions WHERE vehicle_id = '%s'", OUT_VID);
     assert_int_equal(harness_wait_scalar(pg, sql, backlog_total + nlive, 10000),
                      0);
     assert_int_equal(scalar(pg,
@@ -264,13 +259,12 @@ static void test_broker_outage(void **state)
                            "t) * 1000)) FROM positions WHERE vehicle_id = '%s'"
                            " AND t >= to_timestamp(%lld / 1000.0)",
                            OUT_VID, (long long)live_t[0]);
-        print_message("drain: %lld records in %lld ms after reconnect (%.0f "
-                      "records/s, %.0fx real time)\n",
-                      backlog_total + (long long)nep, drain_ms,
-                      drain_ms > 0 ? (double)backlog_total * 1000 / drain_ms
-                                   : 0.0,
-                      drain_ms > 0 ? (double)backlog_total * 1000 / drain_ms
-                                   : 0.0);
+        print_message(
+            "drain: %lld records in %lld ms after reconnect (%.0f "
+            "records/s, %.0fx real time)\n",
+            backlog_total + (long long)nep, drain_ms,
+            drain_ms > 0 ? (double)backlog_total * 1000 / drain_ms : 0.0,
+            drain_ms > 0 ? (double)backlog_total * 1000 / drain_ms : 0.0);
         print_message("live: %d fixes at 10 Hz; first after reconnect stored "
                       "%lld ms after it was sent (%s the backlog's last row);"
                       " worst %lld ms; worst counting those sent before "
@@ -286,8 +280,8 @@ static void test_broker_outage(void **state)
             char line[512];
             size_t off = 0;
 
-            for (int k = first_live_after_up; k < nlive && k <
-                 first_live_after_up + 20; k++)
+            for (int k = first_live_after_up;
+                 k < nlive && k < first_live_after_up + 20; k++)
                 off += (size_t)snprintf(
                     line + off, sizeof line - off, " %lld",
                     scalar(pg,

@@ -132,8 +132,8 @@ static void test_counter_noise(void **state)
     assert_int_equal(counter_gw_send(&gw, "XX", "1,2"), 0);
     {
         char gga[128];
-        int n = nmea_gga(gga, sizeof gga, t0 / 1000, 0, 37.5, 126.6, 1, 8,
-                         1.0, 10.0);
+        int n = nmea_gga(gga, sizeof gga, t0 / 1000, 0, 37.5, 126.6, 1, 8, 1.0,
+                         10.0);
 
         assert_true(n > 0);
         assert_int_equal(counter_gw_raw(&gw, gga, (size_t)n), 0);
@@ -159,12 +159,12 @@ static void test_counter_noise(void **state)
             if (k == 0)
                 snprintf(body, sizeof body, "PCDO,%u,1,%u", gw.seq, door);
             else if (k == 1)
-                snprintf(body, sizeof body, "PCIO,%u,2,%u,%u,%u", gw.seq,
-                         door, in, out);
+                snprintf(body, sizeof body, "PCIO,%u,2,%u,%u,%u", gw.seq, door,
+                         in, out);
             else
                 snprintf(body, sizeof body, "PCDC,%u,3,%u", gw.seq, door);
-            n = snprintf(burst + off, sizeof burst - off, "$%s*%02X\r\n",
-                         body, nmea_checksum(body));
+            n = snprintf(burst + off, sizeof burst - off, "$%s*%02X\r\n", body,
+                         nmea_checksum(body));
             off += (size_t)n;
             gw.seq++;
         }
@@ -181,8 +181,7 @@ static void test_counter_noise(void **state)
     assert_int_equal(itest_send_fix(g, t0 + 1000, 37.581, 126.671), 0);
     assert_int_equal(itest_send_fix(g, t0 + 2000, 37.582, 126.672), 0);
     snprintf(sql, sizeof sql,
-             "SELECT count(*) FROM positions WHERE vehicle_id = '%s'",
-             NZ_VID);
+             "SELECT count(*) FROM positions WHERE vehicle_id = '%s'", NZ_VID);
     assert_int_equal(harness_wait_scalar(pg, sql, 3, 10000), 0);
 
     /* Every good episode once, with its counts; nothing else. */

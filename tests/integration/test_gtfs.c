@@ -253,8 +253,8 @@ static void test_load_check_reload(void **state)
              "cp '%s'/*.txt '%s'/ && sed -i 's/R1-IN-0600,/R1-IN-0600-%s,/' "
              "'%s/trips.txt' '%s/stop_times.txt'",
              feed_dir, bad,
-             "with-a-suffix-that-makes-it-longer-than-sixty-three-bytes",
-             bad, bad);
+             "with-a-suffix-that-makes-it-longer-than-sixty-three-bytes", bad,
+             bad);
     assert_int_equal(system(cmd), 0);
     assert_int_equal(load_feed(bad, log, sizeof log), 1);
     assert_non_null(strstr(slurp(log), "trips.txt"));

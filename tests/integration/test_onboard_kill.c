@@ -30,7 +30,7 @@
 
 struct ep_sent {
     struct itest_episode e;
-    int64_t dc_mono; /* when its $PCDC was sent */
+    int64_t dc_mono;  /* when its $PCDC was sent */
     int64_t kill_gap; /* ms from $PCDC to the next kill; -1: none */
 };
 
@@ -50,8 +50,8 @@ static struct harness_proc *onboard_up(struct harness_gpsd *g,
                                        const char *spool,
                                        const char *const *opts)
 {
-    struct harness_proc *ob = harness_onboard_start(KILL_VID, g, m, spool,
-                                                    opts);
+    struct harness_proc *ob =
+        harness_onboard_start(KILL_VID, g, m, spool, opts);
     int i;
 
     assert_non_null(ob);
@@ -143,8 +143,7 @@ static void test_onboard_kill(void **state)
                                               1 + (unsigned)nep % 100,
                                               (unsigned)nep / 100};
                 assert_int_equal(counter_gw_episode(&gw, x->e.door,
-                                                    x->e.boarded,
-                                                    x->e.alighted,
+                                                    x->e.boarded, x->e.alighted,
                                                     KILL_EP_GAP_MS),
                                  0);
                 x->dc_mono = itest_mono_ms();
@@ -179,8 +178,7 @@ static void test_onboard_kill(void **state)
         harness_sleep_ms(KILL_SLOT_MS);
     }
     print_message("%d kills in %.1f s: %d fixes and %zu episodes sent\n",
-                  KILL_N, (double)(itest_mono_ms() - start) / 1000, nfix,
-                  nep);
+                  KILL_N, (double)(itest_mono_ms() - start) / 1000, nfix, nep);
 
     /* Drained: the last fix is in and the ack caught up with what is
      * stored (the restarted onboard re-sends its unacknowledged tail). */

@@ -68,8 +68,7 @@ static void test_broker_and_backend(void **state)
     snprintf(dev, sizeof dev, "counter_device=127.0.0.1:%d", cport);
     /* Quick re-sends: what the empty broker and the dead backend lost
      * comes back after 2 s without ack progress. */
-    const char *onboard_opts[] = {"counter_input=udp", dev, "resend_s=2",
-                                  NULL};
+    const char *onboard_opts[] = {"counter_input=udp", dev, "resend_s=2", NULL};
     be = harness_backend_start(pg, m, backend_opts);
     assert_non_null(be);
     assert_non_null(harness_onboard_start(RS_VID, g, m, NULL, onboard_opts));
@@ -103,8 +102,8 @@ static void test_broker_and_backend(void **state)
             be = harness_backend_start(pg, m, backend_opts);
             assert_non_null(be);
         }
-        assert_int_equal(itest_send_fix(g, t0 + i * 1000LL,
-                                        37.58 + i * 1e-5, 126.67 + i * 1e-5),
+        assert_int_equal(itest_send_fix(g, t0 + i * 1000LL, 37.58 + i * 1e-5,
+                                        126.67 + i * 1e-5),
                          0);
         if (i % RS_EP_EVERY == 7) {
             ep[nep] = (struct itest_episode){1 + (unsigned)nep % 2,
@@ -287,8 +286,7 @@ static void test_mtk_replay(void **state)
     harness_sleep_ms(2000); /* the last epoch, committed */
 
     snprintf(sql, sizeof sql,
-             "SELECT count(*) FROM positions WHERE vehicle_id = '%s'",
-             CAP_VID);
+             "SELECT count(*) FROM positions WHERE vehicle_id = '%s'", CAP_VID);
     print_message("mtk-3301: %d sentences, %d no-fix RMC epochs, %lld rows "
                   "stored\n",
                   nlines, nofix, harness_pg_scalar(pg, sql));

@@ -34,11 +34,11 @@
 
 /* The disturbed day. Each disturbance is on a bus of its own so that what
  * goes wrong can be told apart. */
-#define MISS_TRIP "R1-IN-0700"      /* bus-2 (BLK2) does not run it */
-#define LATE_TRIP "R2-IN-0742"      /* bus-5 (BLK5) leaves 12 min late */
+#define MISS_TRIP "R1-IN-0700" /* bus-2 (BLK2) does not run it */
+#define LATE_TRIP "R2-IN-0742" /* bus-5 (BLK5) leaves 12 min late */
 #define LATE_MIN 12
 #define LATE_ARG LATE_TRIP ":12"
-#define DROPOUT "4:07:32:10"        /* bus-4, mid-way through R2-IN-0726 */
+#define DROPOUT "4:07:32:10" /* bus-4, mid-way through R2-IN-0726 */
 /* bus-3 stands at the hub 40 min, engine on, from 07:05 when its deadhead
  * gets there: R1-IN-0715 leaves 30 min late, nearer the block's next trip
  * (R1-IN-0800) than its own, and the runs after it catch up slowly. (30
@@ -148,8 +148,8 @@ static void copy_csv(PGconn *c, const char *table, const char *path)
 
     if (!fp)
         fail_msg("%s: cannot open", path);
-    snprintf(sql, sizeof sql,
-             "COPY %s FROM STDIN WITH (FORMAT csv, HEADER)", table);
+    snprintf(sql, sizeof sql, "COPY %s FROM STDIN WITH (FORMAT csv, HEADER)",
+             table);
     r = PQexec(c, sql);
     if (PQresultStatus(r) != PGRES_COPY_IN)
         fail_msg("%s: %s", sql, PQerrorMessage(c));
@@ -199,11 +199,14 @@ static int rebuild(const char *day)
 {
     static int n;
     char log[1100];
-    char *argv[] = {(char *)harness_bin("shuttle-backend"), "-o", dbopt,
-                    "--rebuild", (char *)day, NULL};
+    char *argv[] = {(char *)harness_bin("shuttle-backend"),
+                    "-o",
+                    dbopt,
+                    "--rebuild",
+                    (char *)day,
+                    NULL};
 
-    snprintf(log, sizeof log, "%s/rebuild-%d.log",
-             work, ++n);
+    snprintf(log, sizeof log, "%s/rebuild-%d.log", work, ++n);
     return run_tool("shuttle-backend --rebuild", argv, log, 60000);
 }
 
@@ -236,7 +239,8 @@ static int wait_drained(const struct day *d, int timeout_ms)
             return 0;
         harness_sleep_ms(250);
     }
-    fprintf(stderr, "%s: not all records arrived in %d ms: %lld buses "
+    fprintf(stderr,
+            "%s: not all records arrived in %d ms: %lld buses "
             "without their last fix, %lld with holes\n",
             d->date, timeout_ms, harness_pg_scalar(pg, tail),
             harness_pg_scalar(pg, holes));
@@ -274,8 +278,7 @@ static int run_day(struct day *d, char *const *extra)
         snprintf(cnt + c, sizeof cnt - c, "%s%d", i ? "," : "",
                  counter_port[i]);
     }
-    snprintf(d->truth, sizeof d->truth, "%s/%s.csv", work,
-             d->table);
+    snprintf(d->truth, sizeof d->truth, "%s/%s.csv", work, d->table);
     snprintf(log, sizeof log, "%s/sim-%s.log", work, d->table);
     argv[n++] = (char *)harness_bin("shuttle-sim");
     argv[n++] = "--database";
@@ -302,8 +305,8 @@ static int run_day(struct day *d, char *const *extra)
     while (extra && *extra)
         argv[n++] = *extra++;
     argv[n] = NULL;
-    fprintf(stderr, "simulating %s (seed %s) %s-%s at %sx\n", d->date,
-            d->seed, WIN_START, WIN_END, SPEED);
+    fprintf(stderr, "simulating %s (seed %s) %s-%s at %sx\n", d->date, d->seed,
+            WIN_START, WIN_END, SPEED);
     rc = run_tool("shuttle-sim", argv, log, 180000);
     harness_log_tail(log, 40);
     if (rc != 0)
@@ -389,9 +392,8 @@ static int setup(void **state)
     if (run_day(&clean, NULL) != 0)
         return -1;
     {
-        char *extra[] = {"--miss", MISS_TRIP, "--late",
-                         LATE_ARG, "--dropout", DROPOUT,
-                         "--idle", IDLE, NULL};
+        char *extra[] = {"--miss", MISS_TRIP, "--late", LATE_ARG, "--dropout",
+                         DROPOUT,  "--idle",  IDLE,     NULL};
 
         if (run_day(&disturbed, extra) != 0)
             return -1;
@@ -410,12 +412,12 @@ static int teardown(void **state)
 
 /* Trips of the day whose scheduled start lies in the window. */
 #define IN_WINDOW                                                              \
-    " AND (scheduled_start AT TIME ZONE 'Asia/Seoul')::time >= '" WIN_START   \
+    " AND (scheduled_start AT TIME ZONE 'Asia/Seoul')::time >= '" WIN_START    \
     "' AND (scheduled_start AT TIME ZONE 'Asia/Seoul')::time < '" WIN_END "'"
 
 /* Runs the builder made: every (vehicle, run start) in stop_visits. */
 #define RUNS_BUILT                                                             \
-    "SELECT count(DISTINCT (vehicle_id, run_start)) FROM stop_visits"         \
+    "SELECT count(DISTINCT (vehicle_id, run_start)) FROM stop_visits"          \
     " WHERE service_day = $1 AND run_start IS NOT NULL"
 
 /* Truth runs and what the builder made of each: the trip's outcome and
@@ -490,8 +492,8 @@ static void check_runs(PGconn *c, const struct day *d, int *bad)
              " AND o.trip_id = t.trip_id"
              " WHERE o.boarded IS DISTINCT FROM t.counted ORDER BY 1",
              d->table);
-    runs_off = db_show(c, "runs whose boardings differ from the counters'",
-                       sql, d->date);
+    runs_off = db_show(c, "runs whose boardings differ from the counters'", sql,
+                       d->date);
     fprintf(stderr, "%s: %lld of %lld runs with boardings as counted\n",
             d->date, truth_runs - runs_off, truth_runs);
     if (built != truth_runs || operated != truth_runs ||
@@ -551,8 +553,7 @@ static void test_clean_day(void **state)
                     " service_day = $1",
                     clean.date);
     snprintf(sql, sizeof sql,
-             "SELECT sum(boarded), sum(boarded_counted) FROM %s",
-             clean.table);
+             "SELECT sum(boarded), sum(boarded_counted) FROM %s", clean.table);
     {
         PGresult *r = db_q(c, sql, NULL);
 
@@ -780,29 +781,33 @@ static void test_rebuild_is_deterministic(void **state)
                 " SELECT * FROM passenger_counts WHERE service_day = $1",
                 day);
         db_exec(c, "DELETE FROM positions WHERE service_day = $1", day);
-        db_exec(c, "DELETE FROM passenger_counts WHERE service_day = $1",
-                day);
-        db_exec(c, "INSERT INTO positions SELECT * FROM pos_day"
-                   " ORDER BY random()",
+        db_exec(c, "DELETE FROM passenger_counts WHERE service_day = $1", day);
+        db_exec(c,
+                "INSERT INTO positions SELECT * FROM pos_day"
+                " ORDER BY random()",
                 NULL);
-        db_exec(c, "INSERT INTO passenger_counts SELECT * FROM cnt_day"
-                   " ORDER BY random()",
+        db_exec(c,
+                "INSERT INTO passenger_counts SELECT * FROM cnt_day"
+                " ORDER BY random()",
                 NULL);
         db_exec(c, "COMMIT", NULL);
         assert_int_equal(rebuild(day), 0);
         shuffled = dump_day(c, day);
         same_text("derived tables, after re-ingesting shuffled", first,
                   shuffled);
-        fprintf(stderr, "%s: derived tables identical after a rebuild and "
+        fprintf(stderr,
+                "%s: derived tables identical after a rebuild and "
                 "after a shuffled re-ingest (%zu bytes)\n",
                 day, strlen(first));
 
         rep1 = report_json(day);
         if (!rep0 || !rep1) {
-            fprintf(stderr, "%s: shuttle-report not built in %s: report "
+            fprintf(stderr,
+                    "%s: shuttle-report not built in %s: report "
                     "comparison skipped\n",
-                    day, getenv("SHUTTLE_BIN_DIR") ? getenv("SHUTTLE_BIN_DIR")
-                                                   : "(beside the test)");
+                    day,
+                    getenv("SHUTTLE_BIN_DIR") ? getenv("SHUTTLE_BIN_DIR")
+                                              : "(beside the test)");
         } else {
             same_text("shuttle-report daily --format json (built_at aside)",
                       rep0, rep1);

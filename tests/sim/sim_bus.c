@@ -572,8 +572,8 @@ static int sim_plan_bus(const struct sim_feed *f, const struct sim_demand *d,
         }
         /* At the first stop: an idle due before the departure holds it. */
         if (sim_idle_hold(b, &idl, t_start, sched, &hold) != 0 ||
-            sim_drive(f, d, o, rng, p, vcap, bi, k, t_start, hold, f_day,
-                      &w) != 0)
+            sim_drive(f, d, o, rng, p, vcap, bi, k, t_start, hold, f_day, &w) !=
+                0)
             return -1;
     }
     if (w.have) {

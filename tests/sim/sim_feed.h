@@ -33,7 +33,7 @@ struct sim_trip {
 struct sim_feed {
     char tz[64];   /* agency_timezone */
     char date[11]; /* the service day, YYYY-MM-DD */
-    time_t day0; /* UTC of the service day's "midnight" */
+    time_t day0;   /* UTC of the service day's "midnight" */
     struct sim_stop *stops;
     int nstops;
     struct sim_trip *trips; /* by block, then first departure */

@@ -95,7 +95,8 @@ static void usage(FILE *fp)
         "  --gps-noise M        GPS error, metres (default 3)\n"
         "  --counter-error PCT  people the counter misses, percent "
         "(default 3)\n"
-        "  --dropout BUS:HH:MM:MIN  bus BUS (1 = bus-1) has no GPS fix for MIN\n"
+        "  --dropout BUS:HH:MM:MIN  bus BUS (1 = bus-1) has no GPS fix for "
+        "MIN\n"
         "                       minutes from HH:MM; it keeps to its schedule\n"
         "                       and its receiver keeps sending no-fix "
         "sentences\n"
@@ -348,7 +349,8 @@ static void iso_utc(char *buf, size_t len, const struct sim_feed *f, double t)
 
     gmtime_r(&s, &tm);
     n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(buf + n, len - n, ".%03uZ", (unsigned)(ms > 999 ? 999 : ms) % 1000u);
+    snprintf(buf + n, len - n, ".%03uZ",
+             (unsigned)(ms > 999 ? 999 : ms) % 1000u);
 }
 
 static int write_truth(const char *path, const struct sim_feed *f,

@@ -58,16 +58,16 @@ static int stub__dead(bool is_record, const char *topic, const char *vid,
 }
 
 int writer_stage_dead(struct writer *d, const char *topic, const char *vid,
-                  const char *reason, const void *payload, size_t len)
+                      const char *reason, const void *payload, size_t len)
 {
     (void)d;
     (void)payload;
     return stub__dead(false, topic, vid, 0, reason, len);
 }
 
-int writer_stage_dead_record(struct writer *d, const char *topic, const char *vid,
-                         uint64_t seq, const char *reason, const void *payload,
-                         size_t len)
+int writer_stage_dead_record(struct writer *d, const char *topic,
+                             const char *vid, uint64_t seq, const char *reason,
+                             const void *payload, size_t len)
 {
     (void)d;
     (void)payload;

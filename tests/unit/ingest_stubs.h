@@ -24,7 +24,8 @@ struct stub_batch {
     struct wire_record records[STUB_RECORD_MAX];
 };
 
-/* One writer_stage_dead (seq 0, is_record false) or writer_stage_dead_record call. */
+/* One writer_stage_dead (seq 0, is_record false) or writer_stage_dead_record
+ * call. */
 struct stub_dead {
     bool is_record;
     char topic[128];

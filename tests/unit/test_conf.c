@@ -26,8 +26,7 @@ static const struct conf_option table[] = {
      "broker host"},
     {"port", CONF_INT, offsetof(struct cfg, port), "1883", 1, 65535, 0,
      "broker port"},
-    {"rate", CONF_DOUBLE, offsetof(struct cfg, rate), NULL, 0.1, 10, 1,
-     "rate"},
+    {"rate", CONF_DOUBLE, offsetof(struct cfg, rate), NULL, 0.1, 10, 1, "rate"},
     {"tls", CONF_BOOL, offsetof(struct cfg, tls), "no", 0, 0, 0, "tls"},
     {"password_file", CONF_SECRET, offsetof(struct cfg, password), NULL, 0, 0,
      0, "secret"},
@@ -72,8 +71,7 @@ static void test_error_names_file_and_line(void **state)
     char *p = write_tmp("rate 1\nport 70000\n", 0600);
     char want[300];
 
-    assert_int_equal(conf_load(table, &c, p, err, sizeof err),
-                     CONF_ERR_SYNTAX);
+    assert_int_equal(conf_load(table, &c, p, err, sizeof err), CONF_ERR_SYNTAX);
     snprintf(want, sizeof want, "%s:2: port: 70000 is outside [1, 65535]", p);
     assert_string_equal(err, want);
     conf_free(table, &c);
@@ -88,8 +86,7 @@ static void test_unknown_and_missing(void **state)
     char *p = write_tmp("rate 1\nbogus 3\n", 0600);
     char *q = write_tmp("port 1\n", 0600);
 
-    assert_int_equal(conf_load(table, &c, p, err, sizeof err),
-                     CONF_ERR_SYNTAX);
+    assert_int_equal(conf_load(table, &c, p, err, sizeof err), CONF_ERR_SYNTAX);
     assert_non_null(strstr(err, ":2: unknown keyword 'bogus'"));
     conf_free(table, &c);
     assert_int_equal(conf_load(table, &c, q, err, sizeof err),
@@ -112,8 +109,7 @@ static void test_secret_must_be_private(void **state)
 
     snprintf(text, sizeof text, "rate 1\npassword_file %s\n", secret);
     p = write_tmp(text, 0600);
-    assert_int_equal(conf_load(table, &c, p, err, sizeof err),
-                     CONF_ERR_SECRET);
+    assert_int_equal(conf_load(table, &c, p, err, sizeof err), CONF_ERR_SECRET);
     assert_non_null(strstr(err, "group- or world"));
     conf_free(table, &c);
     chmod(secret, 0600);

@@ -40,19 +40,22 @@ static void test_width(void **state)
 {
     assert_int_equal(report_text_width(""), 0);
     assert_int_equal(report_text_width("abc"), 3);
-    assert_int_equal(report_text_width("검암역"), 6);         /* 3 syllables */
-    assert_int_equal(report_text_width("검단산단 동문"), 13); /* 6 x 2 + space */
+    assert_int_equal(report_text_width("검암역"), 6); /* 3 syllables */
+    assert_int_equal(report_text_width("검단산단 동문"),
+                     13); /* 6 x 2 + space */
     assert_int_equal(report_text_width("R1 출근"), 7);
-    assert_int_equal(report_text_width("노선·방향별"), 11); /* U+00B7 is narrow */
+    assert_int_equal(report_text_width("노선·방향별"),
+                     11); /* U+00B7 is narrow */
     assert_int_equal(report_text_width("東京"), 4);
     assert_int_equal(report_text_width("\xef\xbc\xa1"), 2); /* fullwidth A */
     assert_int_equal(report_text_width("e\xcc\x81"), 1);    /* e + combining */
     /* Conjoining jamo: initial (wide) + medial + final (zero) = one cell
      * of two columns, as the precomposed syllable. */
-    assert_int_equal(report_text_width("\xe1\x84\x80\xe1\x85\xa1\xe1\x86\xa8"), 2);
+    assert_int_equal(report_text_width("\xe1\x84\x80\xe1\x85\xa1\xe1\x86\xa8"),
+                     2);
     /* Invalid bytes are one column each, never a crash or a skip. */
     assert_int_equal(report_text_width("a\xff"
-                                 "b"),
+                                       "b"),
                      3);
     assert_int_equal(report_text_width("\xea\xb0"), 2); /* truncated 3-byte */
     assert_int_equal(report_text_cp_width(0xac00), 2);  /* 가 */
@@ -103,7 +106,8 @@ static void test_json(void **state)
     check_out(report_text_json_string, "검암역", "\"검암역\"");
     check_out(report_text_json_string, "a\"b\\c", "\"a\\\"b\\\\c\"");
     check_out(report_text_json_string, "l1\nl2\r\t", "\"l1\\nl2\\r\\t\"");
-    check_out(report_text_json_string, "\x01\x1f\b\f", "\"\\u0001\\u001f\\b\\f\"");
+    check_out(report_text_json_string, "\x01\x1f\b\f",
+              "\"\\u0001\\u001f\\b\\f\"");
     check_out(report_text_json_string, "</script>", "\"</script>\"");
     check_out(report_text_json_string, "\x7f", "\"\x7f\""); /* DEL is legal */
     /* Not UTF-8: each bad byte becomes U+FFFD, so the JSON stays valid. */
@@ -118,7 +122,8 @@ static void test_json(void **state)
               "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"");
     check_out(report_text_json_string, "\xea\xb0", /* truncated */
               "\"\xef\xbf\xbd\xef\xbf\xbd\"");
-    check_out(report_text_json_string, "\xf0\x9f\x9a\x8c", "\"\xf0\x9f\x9a\x8c\"");
+    check_out(report_text_json_string, "\xf0\x9f\x9a\x8c",
+              "\"\xf0\x9f\x9a\x8c\"");
 }
 
 static void test_html(void **state)
@@ -135,7 +140,8 @@ static void test_thousands(void **state)
     assert_string_equal(report_text_thousands(999, b, sizeof b), "999");
     assert_string_equal(report_text_thousands(1000, b, sizeof b), "1,000");
     assert_string_equal(report_text_thousands(1500, b, sizeof b), "1,500");
-    assert_string_equal(report_text_thousands(-1234567, b, sizeof b), "-1,234,567");
+    assert_string_equal(report_text_thousands(-1234567, b, sizeof b),
+                        "-1,234,567");
     assert_string_equal(report_text_thousands(100000, b, sizeof b), "100,000");
 }
 
@@ -226,13 +232,13 @@ static void test_conninfo_redacted(void **state)
     char out[256];
 
     report_query_conninfo_display("host=db.example port=5433 dbname=shuttle "
-                            "user=report password=s3cret",
-                            out, sizeof out);
+                                  "user=report password=s3cret",
+                                  out, sizeof out);
     assert_null(strstr(out, "s3cret"));
     assert_non_null(strstr(out, "host=db.example"));
     assert_non_null(strstr(out, "dbname=shuttle"));
-    report_query_conninfo_display("postgresql://report:s3cret@db:5433/shuttle", out,
-                            sizeof out);
+    report_query_conninfo_display("postgresql://report:s3cret@db:5433/shuttle",
+                                  out, sizeof out);
     assert_null(strstr(out, "s3cret"));
     assert_non_null(strstr(out, "host=db"));
     report_query_conninfo_display("host='unterminated", out, sizeof out);
@@ -265,10 +271,10 @@ static void test_writers(void **state)
         .actual_start = "",
     };
     struct report_query_stop stop = {.stop_id = "S1",
-                               .name = "a \"b\", c\n",
-                               .visits = 2,
-                               .boarded = 7,
-                               .alighted = 3};
+                                     .name = "a \"b\", c\n",
+                                     .visits = 2,
+                                     .boarded = 7,
+                                     .alighted = 3};
     struct report_query_daily d;
     char *buf = NULL;
     size_t len = 0;

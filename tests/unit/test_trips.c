@@ -1,7 +1,7 @@
-/* Unit tests of the trip builder's matcher and run cutter (backend/trips/trips.c)
- * on constructed timetables and visit sequences: a late block, a missed
- * trip, a bus swap, early starts, two buses after one trip, input order,
- * and deadheads against empty runs. */
+/* Unit tests of the trip builder's matcher and run cutter
+ * (backend/trips/trips.c) on constructed timetables and visit sequences: a late
+ * block, a missed trip, a bus swap, early starts, two buses after one trip,
+ * input order, and deadheads against empty runs. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

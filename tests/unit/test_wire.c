@@ -259,8 +259,8 @@ static void test_batch_round_trip(void **state)
     assert_int_equal(d.records[2].u.count.quality,
                      WIRE_Q_LOAD_CLAMPED | WIRE_Q_NO_CLOSE);
 
-    assert_int_equal(wire_batch_validate(&d, VID, NOW_MS, NULL, why, sizeof why),
-                     WIRE_OK);
+    assert_int_equal(
+        wire_batch_validate(&d, VID, NOW_MS, NULL, why, sizeof why), WIRE_OK);
     wire_batch_free(&d);
     assert_null(d.records);
     assert_int_equal(d.n, 0);
@@ -948,49 +948,57 @@ static void test_validate_batch(void **state)
     char why[256] = "";
     struct wire_record keep;
 
-    assert_int_equal(wire_batch_validate(&b, VID, NOW_MS, NULL, why, sizeof why),
-                     WIRE_OK);
+    assert_int_equal(
+        wire_batch_validate(&b, VID, NOW_MS, NULL, why, sizeof why), WIRE_OK);
     /* No topic vehicle to compare with: payload alone decides. */
-    assert_int_equal(wire_batch_validate(&b, NULL, NOW_MS, NULL, why, sizeof why),
-                     WIRE_OK);
+    assert_int_equal(
+        wire_batch_validate(&b, NULL, NOW_MS, NULL, why, sizeof why), WIRE_OK);
 
-    assert_int_equal(wire_batch_validate(&b, "bus-18", NOW_MS, NULL, why, sizeof why),
-                     WIRE_ERR_VEHICLE);
+    assert_int_equal(
+        wire_batch_validate(&b, "bus-18", NOW_MS, NULL, why, sizeof why),
+        WIRE_ERR_VEHICLE);
     assert_non_null(strstr(why, "differs"));
     assert_non_null(strstr(why, "bus-18"));
 
     snprintf(b.vehicle_id, sizeof b.vehicle_id, "bus 17");
-    assert_int_equal(wire_batch_validate(&b, NULL, NOW_MS, NULL, why, sizeof why),
-                     WIRE_ERR_VEHICLE);
+    assert_int_equal(
+        wire_batch_validate(&b, NULL, NOW_MS, NULL, why, sizeof why),
+        WIRE_ERR_VEHICLE);
     b.vehicle_id[0] = '\0';
-    assert_int_equal(wire_batch_validate(&b, NULL, NOW_MS, NULL, why, sizeof why),
-                     WIRE_ERR_VEHICLE);
+    assert_int_equal(
+        wire_batch_validate(&b, NULL, NOW_MS, NULL, why, sizeof why),
+        WIRE_ERR_VEHICLE);
     snprintf(b.vehicle_id, sizeof b.vehicle_id, "%s", VID);
 
     /* One bad record, the last, spoils the batch. */
     keep = b.records[19];
     b.records[19].seq = 0;
     why[0] = '\0';
-    assert_int_equal(wire_batch_validate(&b, VID, NOW_MS, NULL, why, sizeof why),
-                     WIRE_ERR_INVALID);
+    assert_int_equal(
+        wire_batch_validate(&b, VID, NOW_MS, NULL, why, sizeof why),
+        WIRE_ERR_INVALID);
     assert_non_null(strstr(why, "seq 0"));
     b.records[19] = keep;
 
     b.n = 0;
-    assert_int_equal(wire_batch_validate(&b, VID, NOW_MS, NULL, why, sizeof why),
-                     WIRE_ERR_INVALID);
+    assert_int_equal(
+        wire_batch_validate(&b, VID, NOW_MS, NULL, why, sizeof why),
+        WIRE_ERR_INVALID);
     assert_non_null(strstr(why, "no records"));
     free(b.records);
 }
-
 
 /* Door times are times: the same window as t, not only in order. */
 static void test_validate_door_times(void **state)
 {
     struct wire_record r, ok = make_count(42, NOW_MS - 1000, true);
-    const int64_t bad[] = {1, NOW_MS - 401 * DAY_MS, NOW_MS + 2 * DAY_MS,
-                           10000000000000000LL, -4000000000000000000LL,
-                           INT64_MIN, INT64_MAX};
+    const int64_t bad[] = {1,
+                           NOW_MS - 401 * DAY_MS,
+                           NOW_MS + 2 * DAY_MS,
+                           10000000000000000LL,
+                           -4000000000000000000LL,
+                           INT64_MIN,
+                           INT64_MAX};
 
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         r = ok, r.u.count.door_open_ms = bad[i];
