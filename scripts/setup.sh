@@ -14,6 +14,10 @@ packages=(
 if [ "${SHUTTLE_WITH_BROWSER:-0}" = 1 ]; then
   packages+=(chromium fonts-noto-cjk)
 fi
+# scripts/lint.sh (run by test.sh).
+if [ "${SHUTTLE_WITH_LINT:-0}" = 1 ]; then
+  packages+=(cppcheck clang-format)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -6,8 +6,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The HTML report test renders in headless Chromium.
-SHUTTLE_WITH_BROWSER=1 scripts/setup.sh
+SHUTTLE_WITH_BROWSER=1 SHUTTLE_WITH_LINT=1 scripts/setup.sh
 jobs=$(nproc)
+
+# Lint first: cppcheck and the formatting check take seconds.
+scripts/lint.sh
 
 cmake -S . -B build/test -DSHUTTLE_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build/test -j"$jobs"
