@@ -434,82 +434,96 @@ static void trips_db__tally(struct trips_db__vehicle *vs, size_t nv,
     }
 }
 
-int trips_db_rebuild(const char *conninfo, const char *day,
-                     struct trips_db_summary *sum, char *err, size_t errlen)
-{
+/* One day's rebuild: what is read, what is computed from it, and the rows
+ * written, kept apart so each step is one function. */
+struct trips_db__day {
+    const char *day;
     struct trips_feed f;
     struct trips_params p;
-    struct trips_db__vehicle *vs = NULL;
-    struct trips_run *runs = NULL;
-    size_t nv = 0, nruns = 0;
-    struct trips_db__buf visits = {0}, outcomes = {0};
-    int64_t t0 = clock_mono_ms();
-    int64_t day_ms;
-    int32_t day_n;
-    int rc;
-    PGconn *c;
-    PGresult *r;
+    struct trips_db__vehicle *vs;
+    size_t nv;
+    struct trips_run *runs;
+    size_t nruns;
+    struct trips_db__buf visits, outcomes; /* COPY text */
+    struct trips_db_summary *sum;
+};
 
-    memset(sum, 0, sizeof *sum);
-    memset(&f, 0, sizeof f);
-    if (svcday_parse(day, &day_n) != SVCDAY_OK) {
-        trips_db__err(err, errlen, "'%s' is not a date (YYYY-MM-DD)", day);
-        return TRIPS_DB_ERR_DATE;
-    }
-    c = PQconnectdb(conninfo);
-    if (PQstatus(c) != CONNECTION_OK) {
-        trips_db__err(err, errlen, "PostgreSQL: %s", PQerrorMessage(c));
-        PQfinish(c);
-        return TRIPS_DB_ERR_CONNECT;
-    }
-    trips_params_default(&p);
-    /* One snapshot for the whole read: records committed meanwhile wait
-     * for the next rebuild rather than half-appearing in this one. */
+static void trips_db__day_free(struct trips_db__day *d)
+{
+    free(d->visits.p);
+    free(d->outcomes.p);
+    free(d->runs);
+    trips_db__vehicles_free(d->vs, d->nv);
+    trips_db__feed_free(&d->f);
+}
+
+/* Read the day's timetable and raw records in one snapshot: records
+ * committed meanwhile wait for the next rebuild rather than half-appearing
+ * in this one. */
+static int trips_db__read(PGconn *c, struct trips_db__day *d, int32_t day_n,
+                          char *err, size_t errlen)
+{
+    int64_t day_ms;
+    PGresult *r;
+    int rc;
+
     r = trips_db__query(c, "BEGIN ISOLATION LEVEL REPEATABLE READ", NULL, err,
                         errlen);
-    if (!r) {
-        rc = TRIPS_DB_ERR_QUERY;
-        goto out;
-    }
+    if (!r)
+        return TRIPS_DB_ERR_QUERY;
     PQclear(r);
     rc = trips_db__day_base(c, day_n, &day_ms, err, errlen);
+    if (rc == TRIPS_DB_OK)
+        rc = trips_db__load_feed(c, d->day, &d->f, err, errlen);
+    if (rc == TRIPS_DB_OK) {
+        d->f.day_ms = day_ms;
+        rc = trips_db__load_raw(c, d->day, &d->vs, &d->nv, err, errlen);
+    }
     if (rc != TRIPS_DB_OK)
-        goto out;
-    rc = trips_db__load_feed(c, day, &f, err, errlen);
-    if (rc != TRIPS_DB_OK)
-        goto out;
-    f.day_ms = day_ms;
-    rc = trips_db__load_raw(c, day, &vs, &nv, err, errlen);
-    if (rc != TRIPS_DB_OK)
-        goto out;
+        return rc;
     r = trips_db__query(c, "COMMIT", NULL, err, errlen);
-    if (!r) {
-        rc = TRIPS_DB_ERR_QUERY;
-        goto out;
-    }
+    if (!r)
+        return TRIPS_DB_ERR_QUERY;
     PQclear(r);
+    return TRIPS_DB_OK;
+}
 
-    rc = TRIPS_DB_ERR_NOMEM;
-    for (size_t i = 0; i < nv; i++) {
-        if (trips_visits(&f, &p, vs[i].fixes, vs[i].nfixes, vs[i].doors,
-                         vs[i].ndoors, &vs[i].visits, &vs[i].nvisits) != 0 ||
-            trips_runs(&f, &p, vs[i].id, vs[i].visits, vs[i].nvisits, &runs,
-                       &nruns) != 0)
-            goto out;
-        sum->fixes += vs[i].nfixes;
-        sum->doors += vs[i].ndoors;
-        sum->visits += vs[i].nvisits;
+/* Visits and runs per vehicle, the day's matching, the runs' tallies. */
+static int trips_db__compute(struct trips_db__day *d)
+{
+    struct trips_db_summary *sum = d->sum;
+
+    for (size_t i = 0; i < d->nv; i++) {
+        struct trips_db__vehicle *v = &d->vs[i];
+
+        if (trips_visits(&d->f, &d->p, v->fixes, v->nfixes, v->doors, v->ndoors,
+                         &v->visits, &v->nvisits) != 0 ||
+            trips_runs(&d->f, &d->p, v->id, v->visits, v->nvisits, &d->runs,
+                       &d->nruns) != 0)
+            return TRIPS_DB_ERR_NOMEM;
+        sum->fixes += v->nfixes;
+        sum->doors += v->ndoors;
+        sum->visits += v->nvisits;
     }
-    if (trips_assign(&f, &p, runs, nruns) != 0)
-        goto out;
-    trips_db__tally(vs, nv, runs);
-    sum->vehicles = nv;
-    sum->runs = nruns;
+    if (trips_assign(&d->f, &d->p, d->runs, d->nruns) != 0)
+        return TRIPS_DB_ERR_NOMEM;
+    trips_db__tally(d->vs, d->nv, d->runs);
+    sum->vehicles = d->nv;
+    sum->runs = d->nruns;
+    return TRIPS_DB_OK;
+}
 
-    /* stop_visits */
-    for (size_t i = 0; i < nv; i++) {
-        for (size_t k = 0; k < vs[i].nvisits; k++) {
-            const struct trips_visit *v = &vs[i].visits[k];
+/* stop_visits rows, and the day's boardings (attributed or not). */
+static int trips_db__format_visits(struct trips_db__day *d)
+{
+    const struct trips_feed *f = &d->f;
+    struct trips_db_summary *sum = d->sum;
+
+    for (size_t i = 0; i < d->nv; i++) {
+        const struct trips_db__vehicle *veh = &d->vs[i];
+
+        for (size_t k = 0; k < veh->nvisits; k++) {
+            const struct trips_visit *v = &veh->visits[k];
             char arr[CLOCK_TEXT_MAX], dep[CLOCK_TEXT_MAX],
                 rs[CLOCK_TEXT_MAX] = "\\N", sched[CLOCK_TEXT_MAX] = "\\N";
             char trip[TRIPS_ID_MAX + 2] = "\\N", seq[16] = "\\N";
@@ -518,51 +532,58 @@ int trips_db_rebuild(const char *conninfo, const char *day,
             clock_text_ms(arr, v->arr_ms);
             clock_text_ms(dep, v->dep_ms);
             if (v->run >= 0) {
-                const struct trips_run *run = &runs[v->run];
+                const struct trips_run *run = &d->runs[v->run];
 
                 clock_text_ms(rs, run->start_ms);
                 if (run->trip >= 0) {
-                    const struct trips_trip *t = &f.trips[run->trip];
+                    const struct trips_trip *t = &f->trips[run->trip];
                     int pos = -1;
 
                     for (size_t q = 0; q < t->n && pos < 0; q++)
-                        if (f.st[t->first + q].stop == v->stop)
+                        if (f->st[t->first + q].stop == v->stop)
                             pos = (int)q;
                     snprintf(trip, sizeof trip, "%s", t->id);
                     if (pos >= 0) {
                         snprintf(seq, sizeof seq, "%d",
-                                 f.st[t->first + (size_t)pos].sequence);
+                                 f->st[t->first + (size_t)pos].sequence);
                         clock_text_ms(
                             sched, trips_sched_ms(
-                                       &f, f.st[t->first + (size_t)pos].arr_s));
+                                       f, f->st[t->first + (size_t)pos].arr_s));
                     }
                 }
             }
             if (v->load_after >= 0)
                 snprintf(load, sizeof load, "%d", v->load_after);
             if (trips_db__printf(
-                    &visits,
+                    &d->visits,
                     "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%"
                     "s\t%d\n",
-                    day, vs[i].id, f.stops[v->stop].id, arr, dep,
+                    d->day, veh->id, f->stops[v->stop].id, arr, dep,
                     v->stopped ? "t" : "f", rs, trip, seq, sched, v->boarded,
                     v->alighted, load, v->doors) != 0)
-                goto out;
+                return TRIPS_DB_ERR_NOMEM;
         }
-        for (size_t k = 0; k < vs[i].ndoors; k++) {
-            const struct trips_door *d = &vs[i].doors[k];
+        for (size_t k = 0; k < veh->ndoors; k++) {
+            const struct trips_door *e = &veh->doors[k];
 
-            sum->boarded += d->boarded;
-            sum->alighted += d->alighted;
-            if (d->visit < 0 || (vs[i].visits[d->visit].run < 0 &&
-                                 vs[i].visits[d->visit].run_starting < 0))
-                sum->unattributed += d->boarded;
+            sum->boarded += e->boarded;
+            sum->alighted += e->alighted;
+            if (e->visit < 0 || (veh->visits[e->visit].run < 0 &&
+                                 veh->visits[e->visit].run_starting < 0))
+                sum->unattributed += e->boarded;
         }
     }
+    return TRIPS_DB_OK;
+}
 
-    /* trip_outcomes: every scheduled trip, run or not */
-    for (size_t t = 0; t < f.ntrips; t++) {
-        const struct trips_trip *tr = &f.trips[t];
+/* trip_outcomes rows: every scheduled trip, run or not. */
+static int trips_db__format_outcomes(struct trips_db__day *d)
+{
+    const struct trips_feed *f = &d->f;
+    struct trips_db_summary *sum = d->sum;
+
+    for (size_t t = 0; t < f->ntrips; t++) {
+        const struct trips_trip *tr = &f->trips[t];
         const struct trips_run *run = NULL;
         char ss[CLOCK_TEXT_MAX], se[CLOCK_TEXT_MAX], as[CLOCK_TEXT_MAX] = "\\N",
                                                      ae[CLOCK_TEXT_MAX] = "\\N";
@@ -571,20 +592,20 @@ int trips_db_rebuild(const char *conninfo, const char *day,
         const char *status = "missed";
         int visited = 0, boarded = 0, alighted = 0;
 
-        for (size_t q = 0; q < nruns && !run; q++)
-            if (runs[q].trip == (int)t)
-                run = &runs[q];
-        clock_text_ms(ss, trips_sched_ms(&f, f.st[tr->first].dep_s));
+        for (size_t q = 0; q < d->nruns && !run; q++)
+            if (d->runs[q].trip == (int)t)
+                run = &d->runs[q];
+        clock_text_ms(ss, trips_sched_ms(f, f->st[tr->first].dep_s));
         clock_text_ms(se,
-                      trips_sched_ms(&f, f.st[tr->first + tr->n - 1].arr_s));
+                      trips_sched_ms(f, f->st[tr->first + tr->n - 1].arr_s));
         if (tr->direction >= 0)
             snprintf(dir, sizeof dir, "%d", tr->direction);
         sum->trips++;
         if (run) {
             int64_t sdep = trips_sched_ms(
-                &f, f.st[tr->first + (size_t)run->first_pos].dep_s);
+                f, f->st[tr->first + (size_t)run->first_pos].dep_s);
             int64_t sarr = trips_sched_ms(
-                &f, f.st[tr->first + (size_t)run->last_pos].arr_s);
+                f, f->st[tr->first + (size_t)run->last_pos].arr_s);
 
             status = run->last_pos == (int)tr->n - 1 ||
                              run->matched >= (int)(0.8 * (double)tr->n)
@@ -606,66 +627,77 @@ int trips_db_rebuild(const char *conninfo, const char *day,
                 sum->partial++;
             /* Late as the report counts it: any run that started more
              * than late_ms after its schedule, complete or not. */
-            if (run->start_ms - sdep > p.late_ms)
+            if (run->start_ms - sdep > d->p.late_ms)
                 sum->late++;
         } else {
             sum->missed++;
         }
         if (trips_db__printf(
-                &outcomes,
+                &d->outcomes,
                 "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%"
                 "zu\t%d\t%d\t%d\t%s\n",
-                day, tr->id, tr->route_id, dir,
+                d->day, tr->id, tr->route_id, dir,
                 tr->block_id[0] ? tr->block_id : "\\N", ss, se, status, veh, as,
                 ae, sd, ed, tr->n, visited, boarded, alighted, peak) != 0)
-            goto out;
+            return TRIPS_DB_ERR_NOMEM;
     }
+    return TRIPS_DB_OK;
+}
 
-    /* Replace the day whole. */
-    {
-        const char *v[1] = {day};
-        static const char *const del[] = {
-            "DELETE FROM stop_visits WHERE service_day = $1",
-            "DELETE FROM trip_outcomes WHERE service_day = $1",
-            "DELETE FROM daily_ridership WHERE service_day = $1",
-        };
-        char ins[512];
+/* Run one statement with $1 = the day; false (message in err) on error. */
+static bool trips_db__exec_day(PGconn *c, const char *sql, const char *day,
+                               char *err, size_t errlen)
+{
+    const char *v[1] = {day};
+    PGresult *r = PQexecParams(c, sql, 1, NULL, v, NULL, NULL, 0);
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
 
-        r = trips_db__query(c, "BEGIN", NULL, err, errlen);
-        if (!r) {
+    if (!ok)
+        trips_db__err(err, errlen, "%s", PQerrorMessage(c));
+    PQclear(r);
+    return ok;
+}
+
+/* Replace the day's derived rows whole, in one transaction. */
+static int trips_db__write(PGconn *c, const struct trips_db__day *d, char *err,
+                           size_t errlen)
+{
+    static const char *const del[] = {
+        "DELETE FROM stop_visits WHERE service_day = $1",
+        "DELETE FROM trip_outcomes WHERE service_day = $1",
+        "DELETE FROM daily_ridership WHERE service_day = $1",
+    };
+    const struct trips_db_summary *sum = d->sum;
+    char ins[512];
+    PGresult *r;
+    int rc = TRIPS_DB_OK;
+
+    r = trips_db__query(c, "BEGIN", NULL, err, errlen);
+    if (!r)
+        return TRIPS_DB_ERR_QUERY;
+    PQclear(r);
+    for (size_t i = 0; i < sizeof del / sizeof *del && rc == TRIPS_DB_OK; i++)
+        if (!trips_db__exec_day(c, del[i], d->day, err, errlen))
             rc = TRIPS_DB_ERR_QUERY;
-            goto out;
-        }
-        PQclear(r);
-        for (size_t i = 0; i < sizeof del / sizeof *del; i++) {
-            r = PQexecParams(c, del[i], 1, NULL, v, NULL, NULL, 0);
-            if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-                trips_db__err(err, errlen, "%s", PQerrorMessage(c));
-                PQclear(r);
-                rc = TRIPS_DB_ERR_QUERY;
-                goto rollback;
-            }
-            PQclear(r);
-        }
+    if (rc == TRIPS_DB_OK)
         rc = trips_db__copy(
             c,
             "COPY stop_visits (service_day, vehicle_id, stop_id,"
             " arrival, departure, stopped, run_start, trip_id,"
             " stop_sequence, scheduled_arrival, boarded, alighted,"
             " load_after, door_events) FROM STDIN",
-            &visits, err, errlen);
-        if (rc == TRIPS_DB_OK)
-            rc = trips_db__copy(
-                c,
-                "COPY trip_outcomes (service_day, trip_id, route_id,"
-                " direction_id, block_id, scheduled_start,"
-                " scheduled_end, status, vehicle_id, actual_start,"
-                " actual_end, start_delay_s, end_delay_s,"
-                " stops_scheduled, stops_visited, boarded, alighted,"
-                " peak_load) FROM STDIN",
-                &outcomes, err, errlen);
-        if (rc != TRIPS_DB_OK)
-            goto rollback;
+            &d->visits, err, errlen);
+    if (rc == TRIPS_DB_OK)
+        rc =
+            trips_db__copy(c,
+                           "COPY trip_outcomes (service_day, trip_id, route_id,"
+                           " direction_id, block_id, scheduled_start,"
+                           " scheduled_end, status, vehicle_id, actual_start,"
+                           " actual_end, start_delay_s, end_delay_s,"
+                           " stops_scheduled, stops_visited, boarded, alighted,"
+                           " peak_load) FROM STDIN",
+                           &d->outcomes, err, errlen);
+    if (rc == TRIPS_DB_OK) {
         snprintf(ins, sizeof ins,
                  "INSERT INTO daily_ridership (service_day, boarded,"
                  " alighted, runs_scheduled, runs_operated, runs_partial,"
@@ -673,32 +705,57 @@ int trips_db_rebuild(const char *conninfo, const char *day,
                  " ($1, %ld, %ld, %zu, %zu, %zu, %zu, %zu, %ld)",
                  sum->boarded, sum->alighted, sum->trips, sum->operated,
                  sum->partial, sum->missed, sum->late, sum->unattributed);
-        r = PQexecParams(c, ins, 1, NULL, v, NULL, NULL, 0);
-        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-            trips_db__err(err, errlen, "%s", PQerrorMessage(c));
-            PQclear(r);
+        if (!trips_db__exec_day(c, ins, d->day, err, errlen))
             rc = TRIPS_DB_ERR_QUERY;
-            goto rollback;
-        }
-        PQclear(r);
-        r = trips_db__query(c, "COMMIT", NULL, err, errlen);
-        if (!r) {
-            rc = TRIPS_DB_ERR_QUERY;
-            goto out;
-        }
-        PQclear(r);
-        rc = TRIPS_DB_OK;
-        goto out;
-    rollback:
-        PQclear(PQexec(c, "ROLLBACK"));
     }
-out:
+    if (rc != TRIPS_DB_OK) {
+        PQclear(PQexec(c, "ROLLBACK"));
+        return rc;
+    }
+    r = trips_db__query(c, "COMMIT", NULL, err, errlen);
+    if (!r)
+        return TRIPS_DB_ERR_QUERY;
+    PQclear(r);
+    return TRIPS_DB_OK;
+}
+
+int trips_db_rebuild(const char *conninfo, const char *day,
+                     struct trips_db_summary *sum, char *err, size_t errlen)
+{
+    struct trips_db__day d;
+    int64_t t0 = clock_mono_ms();
+    int32_t day_n;
+    int rc;
+    PGconn *c;
+
+    memset(sum, 0, sizeof *sum);
+    memset(&d, 0, sizeof d);
+    d.day = day;
+    d.sum = sum;
+    trips_params_default(&d.p);
+    if (svcday_parse(day, &day_n) != SVCDAY_OK) {
+        trips_db__err(err, errlen, "'%s' is not a date (YYYY-MM-DD)", day);
+        return TRIPS_DB_ERR_DATE;
+    }
+    c = PQconnectdb(conninfo);
+    if (PQstatus(c) != CONNECTION_OK) {
+        trips_db__err(err, errlen, "PostgreSQL: %s", PQerrorMessage(c));
+        PQfinish(c);
+        return TRIPS_DB_ERR_CONNECT;
+    }
+    rc = trips_db__read(c, &d, day_n, err, errlen);
+    if (rc == TRIPS_DB_OK)
+        rc = trips_db__compute(&d);
+    if (rc == TRIPS_DB_OK)
+        rc = trips_db__format_visits(&d);
+    if (rc == TRIPS_DB_OK)
+        rc = trips_db__format_outcomes(&d);
+    if (rc == TRIPS_DB_OK)
+        rc = trips_db__write(c, &d, err, errlen);
+    if (rc == TRIPS_DB_ERR_NOMEM)
+        trips_db__err(err, errlen, "out of memory");
     sum->seconds = (double)(clock_mono_ms() - t0) / 1000.0;
-    free(visits.p);
-    free(outcomes.p);
-    free(runs);
-    trips_db__vehicles_free(vs, nv);
-    trips_db__feed_free(&f);
+    trips_db__day_free(&d);
     PQfinish(c);
     return rc;
 }
