@@ -21,7 +21,7 @@ struct fields {
     int done;
 };
 
-static int next_field(struct fields *fs, const char **f, size_t *n)
+static int apc__next_field(struct fields *fs, const char **f, size_t *n)
 {
     const char *comma;
 
@@ -40,7 +40,7 @@ static int next_field(struct fields *fs, const char **f, size_t *n)
 }
 
 /* The rest of the body as one field: a fault text may contain commas. */
-static int rest_field(struct fields *fs, const char **f, size_t *n)
+static int apc__rest_field(struct fields *fs, const char **f, size_t *n)
 {
     if (fs->done)
         return 0;
@@ -50,7 +50,7 @@ static int rest_field(struct fields *fs, const char **f, size_t *n)
     return 1;
 }
 
-static int parse_uint(const char *f, size_t n, uint32_t max, uint32_t *v)
+static int apc__parse_uint(const char *f, size_t n, uint32_t max, uint32_t *v)
 {
     uint64_t x = 0;
     size_t i;
@@ -71,7 +71,7 @@ static int parse_uint(const char *f, size_t n, uint32_t max, uint32_t *v)
     return APC_OK;
 }
 
-static int hexval(char c)
+static int apc__hexval(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -82,10 +82,11 @@ static int hexval(char c)
     return -1;
 }
 
-static int parse_door(const char *f, size_t n, unsigned min, unsigned *door)
+static int apc__parse_door(const char *f, size_t n, unsigned min,
+                           unsigned *door)
 {
     uint32_t v;
-    int rc = parse_uint(f, n, UINT32_MAX, &v);
+    int rc = apc__parse_uint(f, n, UINT32_MAX, &v);
 
     /* A well-formed number naming no door is a door error, not syntax. */
     if (rc == APC_ERR_RANGE)
@@ -98,14 +99,14 @@ static int parse_door(const char *f, size_t n, unsigned min, unsigned *door)
     return APC_OK;
 }
 
-static int id_char(char c)
+static int apc__id_char(char c)
 {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
            (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
 }
 
 /* Fields after "seq,ctime" of each type; `fs` is positioned on the first. */
-static int parse_payload(struct fields *fs, struct apc_msg *m)
+static int apc__parse_payload(struct fields *fs, struct apc_msg *m)
 {
     const char *f;
     size_t n, i;
@@ -115,34 +116,34 @@ static int parse_payload(struct fields *fs, struct apc_msg *m)
     switch (m->type) {
     case APC_DOOR_OPEN:
     case APC_DOOR_CLOSE:
-        if (!next_field(fs, &f, &n))
+        if (!apc__next_field(fs, &f, &n))
             return APC_ERR_SYNTAX;
-        return parse_door(f, n, 1, &m->door);
+        return apc__parse_door(f, n, 1, &m->door);
     case APC_PEOPLE:
-        if (!next_field(fs, &f, &n))
+        if (!apc__next_field(fs, &f, &n))
             return APC_ERR_SYNTAX;
-        if ((rc = parse_door(f, n, 1, &m->door)) != APC_OK)
+        if ((rc = apc__parse_door(f, n, 1, &m->door)) != APC_OK)
             return rc;
-        if (!next_field(fs, &f, &n))
+        if (!apc__next_field(fs, &f, &n))
             return APC_ERR_SYNTAX;
-        if ((rc = parse_uint(f, n, APC_COUNT_MAX, &v)) != APC_OK)
+        if ((rc = apc__parse_uint(f, n, APC_COUNT_MAX, &v)) != APC_OK)
             return rc;
         m->in = v;
-        if (!next_field(fs, &f, &n))
+        if (!apc__next_field(fs, &f, &n))
             return APC_ERR_SYNTAX;
-        if ((rc = parse_uint(f, n, APC_COUNT_MAX, &v)) != APC_OK)
+        if ((rc = apc__parse_uint(f, n, APC_COUNT_MAX, &v)) != APC_OK)
             return rc;
         m->out = v;
         return APC_OK;
     case APC_HEARTBEAT:
-        if (!next_field(fs, &f, &n) || n == 0 || n > APC_ID_MAX)
+        if (!apc__next_field(fs, &f, &n) || n == 0 || n > APC_ID_MAX)
             return APC_ERR_SYNTAX;
         for (i = 0; i < n; i++)
-            if (!id_char(f[i]))
+            if (!apc__id_char(f[i]))
                 return APC_ERR_SYNTAX;
         memcpy(m->counter_id, f, n);
         m->counter_id[n] = '\0';
-        if (!next_field(fs, &f, &n))
+        if (!apc__next_field(fs, &f, &n))
             return APC_ERR_SYNTAX;
         if (n == 2 && memcmp(f, "OK", 2) == 0)
             m->status = APC_HB_OK;
@@ -152,16 +153,16 @@ static int parse_payload(struct fields *fs, struct apc_msg *m)
             return APC_ERR_SYNTAX;
         return APC_OK;
     case APC_FAULT:
-        if (!next_field(fs, &f, &n))
+        if (!apc__next_field(fs, &f, &n))
             return APC_ERR_SYNTAX;
-        if ((rc = parse_door(f, n, 0, &m->door)) != APC_OK)
+        if ((rc = apc__parse_door(f, n, 0, &m->door)) != APC_OK)
             return rc;
-        if (!next_field(fs, &f, &n))
+        if (!apc__next_field(fs, &f, &n))
             return APC_ERR_SYNTAX;
-        if ((rc = parse_uint(f, n, APC_CODE_MAX, &v)) != APC_OK)
+        if ((rc = apc__parse_uint(f, n, APC_CODE_MAX, &v)) != APC_OK)
             return rc;
         m->code = v;
-        if (!rest_field(fs, &f, &n))
+        if (!apc__rest_field(fs, &f, &n))
             return APC_ERR_SYNTAX;
         /* The line limit keeps n below APC_TEXT_MAX; checked anyway. */
         if (n > APC_TEXT_MAX)
@@ -206,8 +207,8 @@ int apc_parse_line(const char *line, size_t len, struct apc_msg *out)
         return APC_ERR_TRUNCATED;
     if (tail > 2)
         return APC_ERR_SYNTAX;
-    hi = hexval(star[1]);
-    lo = hexval(star[2]);
+    hi = apc__hexval(star[1]);
+    lo = apc__hexval(star[2]);
     if (hi < 0 || lo < 0)
         return APC_ERR_SYNTAX;
     for (i = 1; line + i < star; i++) {
@@ -222,7 +223,7 @@ int apc_parse_line(const char *line, size_t len, struct apc_msg *out)
     fs.p = line + 1;
     fs.end = star;
     fs.done = 0;
-    next_field(&fs, &f, &n);
+    apc__next_field(&fs, &f, &n);
     /* Other talkers ($GPGGA from a shared line) are unknown types too. */
     if (n != 4 || f[0] != 'P' || f[1] != 'C')
         return APC_ERR_UNKNOWN_TYPE;
@@ -239,20 +240,20 @@ int apc_parse_line(const char *line, size_t len, struct apc_msg *out)
     else
         return APC_ERR_UNKNOWN_TYPE;
 
-    if (!next_field(&fs, &f, &n))
+    if (!apc__next_field(&fs, &f, &n))
         return APC_ERR_SYNTAX;
-    if ((rc = parse_uint(f, n, APC_SEQ_MAX, &v)) != APC_OK)
+    if ((rc = apc__parse_uint(f, n, APC_SEQ_MAX, &v)) != APC_OK)
         return rc;
     out->seq = v;
-    if (!next_field(&fs, &f, &n))
+    if (!apc__next_field(&fs, &f, &n))
         return APC_ERR_SYNTAX;
     if (n > 0) {
-        if ((rc = parse_uint(f, n, UINT32_MAX, &v)) != APC_OK)
+        if ((rc = apc__parse_uint(f, n, UINT32_MAX, &v)) != APC_OK)
             return rc;
         out->has_ctime = 1;
         out->ctime_ms = v;
     }
-    if ((rc = parse_payload(&fs, out)) != APC_OK)
+    if ((rc = apc__parse_payload(&fs, out)) != APC_OK)
         return rc;
     /* Extra fields mean the sender speaks another version: refuse. */
     if (!fs.done)
@@ -337,7 +338,7 @@ const struct apc_stats *apc_reader_stats(const struct apc_reader *r)
     return &r->st;
 }
 
-static int count_reject(struct apc_stats *st, int err)
+static int apc__count_reject(struct apc_stats *st, int err)
 {
     switch (err) {
     case APC_ERR_CHECKSUM:
@@ -369,7 +370,7 @@ static int count_reject(struct apc_stats *st, int err)
 }
 
 /* Only '\r' and spaces: what is left between "\r\n\r\n" is no line. */
-static int blank(const char *s, size_t n)
+static int apc__blank(const char *s, size_t n)
 {
     size_t i;
 
@@ -380,11 +381,11 @@ static int blank(const char *s, size_t n)
 }
 
 /* The line in r->buf is complete: parse it. Returns 1, 0 (blank) or <0. */
-static int finish_line(struct apc_reader *r, struct apc_msg *out)
+static int apc__finish_line(struct apc_reader *r, struct apc_msg *out)
 {
     int rc;
 
-    if (blank(r->buf, r->len)) {
+    if (apc__blank(r->buf, r->len)) {
         rc = 0;
     } else {
         rc = apc_parse_line(r->buf, r->len, out);
@@ -394,7 +395,7 @@ static int finish_line(struct apc_reader *r, struct apc_msg *out)
             r->st.accepted++;
             rc = 1;
         } else {
-            count_reject(&r->st, rc);
+            apc__count_reject(&r->st, rc);
         }
     }
     r->len = 0;
@@ -403,18 +404,18 @@ static int finish_line(struct apc_reader *r, struct apc_msg *out)
 }
 
 /* The bytes before a '$' that interrupts a line are rejected as a unit. */
-static int drop_fragment(struct apc_reader *r)
+static int apc__drop_fragment(struct apc_reader *r)
 {
     int rc = 0;
 
-    if (!blank(r->buf, r->len)) {
+    if (!apc__blank(r->buf, r->len)) {
         if (r->binary)
             rc = APC_ERR_BINARY;
         else if (r->buf[0] == '$')
             rc = APC_ERR_TRUNCATED;
         else
             rc = APC_ERR_SYNTAX;
-        count_reject(&r->st, rc);
+        apc__count_reject(&r->st, rc);
     }
     r->len = 0;
     r->binary = 0;
@@ -439,14 +440,14 @@ int apc_reader_next(struct apc_reader *r, const void *data, size_t len,
              * fresh attempt and is judged on its own. */
             if (region && r->len == 0)
                 continue;
-            if ((rc = finish_line(r, out)) != 0)
+            if ((rc = apc__finish_line(r, out)) != 0)
                 break;
             continue;
         }
         if (c == '$') {
             /* Inside a dropped region the junk was counted already. */
             if (r->len > 0 && !r->discarding)
-                rc = drop_fragment(r);
+                rc = apc__drop_fragment(r);
             r->len = 0;
             r->binary = 0;
             r->buf[r->len++] = '$';
@@ -460,8 +461,8 @@ int apc_reader_next(struct apc_reader *r, const void *data, size_t len,
             /* A burst of noise is counted as noise even when it is long;
              * it is one reject however long it goes on. */
             if (!r->discarding)
-                rc = count_reject(&r->st,
-                                  r->binary ? APC_ERR_BINARY : APC_ERR_TOOLONG);
+                rc = apc__count_reject(&r->st, r->binary ? APC_ERR_BINARY
+                                                         : APC_ERR_TOOLONG);
             r->len = 0;
             r->binary = 0;
             r->discarding = 1;

@@ -61,7 +61,7 @@ void doors_free(struct doors *d)
 }
 
 /* Steps from seq a forward to seq b; after APC_SEQ_MAX comes 1, not 0. */
-static uint32_t seq_dist(uint32_t a, uint32_t b)
+static uint32_t doors__seq_dist(uint32_t a, uint32_t b)
 {
     if (b > a)
         return b - a;
@@ -70,7 +70,7 @@ static uint32_t seq_dist(uint32_t a, uint32_t b)
     return b + APC_SEQ_MAX - a;
 }
 
-static void flag_open(struct doors *d, unsigned door, uint32_t bits)
+static void doors__flag_open(struct doors *d, unsigned door, uint32_t bits)
 {
     unsigned i;
 
@@ -84,24 +84,24 @@ static void flag_open(struct doors *d, unsigned door, uint32_t bits)
  * have been counts, so every episode open across a gap or a counter restart
  * is flagged.
  */
-static int seq_accept(struct doors *d, uint32_t seq)
+static int doors__seq_accept(struct doors *d, uint32_t seq)
 {
     uint32_t fwd, back;
 
     if (!d->seq_valid || seq == 0) {
         if (d->seq_valid) {
             d->st.restarts++;
-            flag_open(d, 0, DOORS_Q_COUNTER_FAULT);
+            doors__flag_open(d, 0, DOORS_Q_COUNTER_FAULT);
         }
         d->seq_valid = 1;
         d->seq_last = seq;
         d->seq_seen = 1;
         return 1;
     }
-    fwd = d->seq_last == 0 ? seq : seq_dist(d->seq_last, seq);
+    fwd = d->seq_last == 0 ? seq : doors__seq_dist(d->seq_last, seq);
     if (fwd == 0)
         return 0;
-    back = d->seq_last == 0 ? 0 : seq_dist(seq, d->seq_last);
+    back = d->seq_last == 0 ? 0 : doors__seq_dist(seq, d->seq_last);
     if (back > 0 && back < SEQ_WINDOW) {
         if (d->seq_seen & (UINT64_C(1) << back))
             return 0;
@@ -112,12 +112,12 @@ static int seq_accept(struct doors *d, uint32_t seq)
     }
     if (fwd > SEQ_JUMP_MAX) {
         d->st.restarts++;
-        flag_open(d, 0, DOORS_Q_COUNTER_FAULT);
+        doors__flag_open(d, 0, DOORS_Q_COUNTER_FAULT);
         d->seq_seen = 1;
     } else {
         if (fwd > 1) {
             d->st.lost += fwd - 1;
-            flag_open(d, 0, DOORS_Q_COUNTER_FAULT);
+            doors__flag_open(d, 0, DOORS_Q_COUNTER_FAULT);
         }
         d->seq_seen = fwd >= SEQ_WINDOW ? 1 : (d->seq_seen << fwd) | 1;
     }
@@ -125,14 +125,14 @@ static int seq_accept(struct doors *d, uint32_t seq)
     return 1;
 }
 
-static int fault_active(const struct doors *d, unsigned door)
+static int doors__fault_active(const struct doors *d, unsigned door)
 {
     return d->hb_fault || d->all_fault || d->door[door].fault;
 }
 
 /* Apply an episode's counts to the load; the load can only be wrong (a
  * miscount), never negative, so clamp and say so. */
-static void apply_load(struct doors *d, struct doors_event *ev)
+static void doors__apply_load(struct doors *d, struct doors_event *ev)
 {
     int load = d->load + (int)ev->boarded - (int)ev->alighted;
 
@@ -147,8 +147,9 @@ static void apply_load(struct doors *d, struct doors_event *ev)
     ev->load_after = load;
 }
 
-static void close_episode(struct doors *d, unsigned door, int64_t close_ms,
-                          uint32_t bits, struct doors_event *ev)
+static void doors__close_episode(struct doors *d, unsigned door,
+                                 int64_t close_ms, uint32_t bits,
+                                 struct doors_event *ev)
 {
     struct door *dr = &d->door[door];
 
@@ -160,14 +161,14 @@ static void close_episode(struct doors *d, unsigned door, int64_t close_ms,
      * never ends before it began. */
     ev->door_close_ms = close_ms < dr->open_ms ? dr->open_ms : close_ms;
     ev->quality = dr->quality | bits;
-    apply_load(d, ev);
+    doors__apply_load(d, ev);
     dr->open = 0;
     dr->boarded = 0;
     dr->alighted = 0;
     dr->quality = 0;
 }
 
-static void start_episode(struct doors *d, unsigned door, int64_t now_ms)
+static void doors__start_episode(struct doors *d, unsigned door, int64_t now_ms)
 {
     struct door *dr = &d->door[door];
 
@@ -176,10 +177,10 @@ static void start_episode(struct doors *d, unsigned door, int64_t now_ms)
     dr->last_ms = now_ms;
     dr->boarded = 0;
     dr->alighted = 0;
-    dr->quality = fault_active(d, door) ? DOORS_Q_COUNTER_FAULT : 0;
+    dr->quality = doors__fault_active(d, door) ? DOORS_Q_COUNTER_FAULT : 0;
 }
 
-static uint32_t add_count(uint32_t have, unsigned add, uint32_t *quality)
+static uint32_t doors__add_count(uint32_t have, unsigned add, uint32_t *quality)
 {
     if (have + add > DOORS_COUNT_MAX) {
         *quality |= DOORS_Q_COUNTER_FAULT;
@@ -188,14 +189,14 @@ static uint32_t add_count(uint32_t have, unsigned add, uint32_t *quality)
     return have + add;
 }
 
-static int people(struct doors *d, const struct apc_msg *m, int64_t now_ms,
-                  struct doors_event *ev)
+static int doors__people(struct doors *d, const struct apc_msg *m,
+                         int64_t now_ms, struct doors_event *ev)
 {
     struct door *dr = &d->door[m->door];
 
     if (dr->open) {
-        dr->boarded = add_count(dr->boarded, m->in, &dr->quality);
-        dr->alighted = add_count(dr->alighted, m->out, &dr->quality);
+        dr->boarded = doors__add_count(dr->boarded, m->in, &dr->quality);
+        dr->alighted = doors__add_count(dr->alighted, m->out, &dr->quality);
         dr->last_ms = now_ms;
         return 0;
     }
@@ -208,15 +209,15 @@ static int people(struct doors *d, const struct apc_msg *m, int64_t now_ms,
     memset(ev, 0, sizeof *ev);
     ev->door = m->door;
     ev->quality = DOORS_Q_COUNTER_FAULT;
-    ev->boarded = add_count(0, m->in, &ev->quality);
-    ev->alighted = add_count(0, m->out, &ev->quality);
+    ev->boarded = doors__add_count(0, m->in, &ev->quality);
+    ev->alighted = doors__add_count(0, m->out, &ev->quality);
     ev->door_open_ms = 0;
     ev->door_close_ms = now_ms;
-    apply_load(d, ev);
+    doors__apply_load(d, ev);
     return 1;
 }
 
-static void clear_faults(struct doors *d)
+static void doors__clear_faults(struct doors *d)
 {
     unsigned i;
 
@@ -225,11 +226,11 @@ static void clear_faults(struct doors *d)
         d->door[i].fault = 0;
 }
 
-static void fault(struct doors *d, const struct apc_msg *m)
+static void doors__fault(struct doors *d, const struct apc_msg *m)
 {
     if (m->code == 0) {
         if (m->door == 0)
-            clear_faults(d);
+            doors__clear_faults(d);
         else
             d->door[m->door].fault = 0;
         return;
@@ -238,20 +239,20 @@ static void fault(struct doors *d, const struct apc_msg *m)
         d->all_fault = 1;
     else
         d->door[m->door].fault = 1;
-    flag_open(d, m->door, DOORS_Q_COUNTER_FAULT);
+    doors__flag_open(d, m->door, DOORS_Q_COUNTER_FAULT);
 }
 
-static void heartbeat(struct doors *d, const struct apc_msg *m)
+static void doors__heartbeat(struct doors *d, const struct apc_msg *m)
 {
     memcpy(d->counter_id, m->counter_id, sizeof d->counter_id);
     if (m->status == APC_HB_FAULT) {
         d->hb_fault = 1;
-        flag_open(d, 0, DOORS_Q_COUNTER_FAULT);
+        doors__flag_open(d, 0, DOORS_Q_COUNTER_FAULT);
         return;
     }
     /* The gateway vouches for every sensor: earlier faults are over. */
     d->hb_fault = 0;
-    clear_faults(d);
+    doors__clear_faults(d);
 }
 
 int doors_feed(struct doors *d, const struct apc_msg *m, int64_t now_ms,
@@ -263,11 +264,11 @@ int doors_feed(struct doors *d, const struct apc_msg *m, int64_t now_ms,
     /* A silence that doors_tick did not see (not called) still taints the
      * episodes it spanned. */
     if (d->heard && now_ms - d->last_rx_ms >= d->cfg.silent_ms)
-        flag_open(d, 0, DOORS_Q_COUNTER_FAULT);
+        doors__flag_open(d, 0, DOORS_Q_COUNTER_FAULT);
     d->heard = 1;
     d->last_rx_ms = now_ms;
 
-    if (!seq_accept(d, m->seq)) {
+    if (!doors__seq_accept(d, m->seq)) {
         d->st.duplicates++;
         return 0;
     }
@@ -281,25 +282,25 @@ int doors_feed(struct doors *d, const struct apc_msg *m, int64_t now_ms,
         dr = &d->door[m->door];
         if (dr->open) {
             d->st.reopened++;
-            close_episode(d, m->door, dr->last_ms, DOORS_Q_NO_CLOSE, ev);
+            doors__close_episode(d, m->door, dr->last_ms, DOORS_Q_NO_CLOSE, ev);
             made = 1;
         }
-        start_episode(d, m->door, now_ms);
+        doors__start_episode(d, m->door, now_ms);
         return made;
     case APC_DOOR_CLOSE:
         if (!d->door[m->door].open) {
             d->st.stray_closes++;
             return 0;
         }
-        close_episode(d, m->door, now_ms, 0, ev);
+        doors__close_episode(d, m->door, now_ms, 0, ev);
         return 1;
     case APC_PEOPLE:
-        return people(d, m, now_ms, ev);
+        return doors__people(d, m, now_ms, ev);
     case APC_HEARTBEAT:
-        heartbeat(d, m);
+        doors__heartbeat(d, m);
         return 0;
     case APC_FAULT:
-        fault(d, m);
+        doors__fault(d, m);
         return 0;
     }
     return 0;
@@ -310,13 +311,13 @@ int doors_tick(struct doors *d, int64_t now_ms, struct doors_event *ev)
     unsigned i;
 
     if (d->heard && now_ms - d->last_rx_ms >= d->cfg.silent_ms)
-        flag_open(d, 0, DOORS_Q_COUNTER_FAULT);
+        doors__flag_open(d, 0, DOORS_Q_COUNTER_FAULT);
     for (i = 1; i <= d->cfg.ndoors; i++) {
         const struct door *dr = &d->door[i];
 
         if (dr->open && now_ms - dr->last_ms >= d->cfg.close_timeout_ms) {
             d->st.timeouts++;
-            close_episode(d, i, dr->last_ms, DOORS_Q_NO_CLOSE, ev);
+            doors__close_episode(d, i, dr->last_ms, DOORS_Q_NO_CLOSE, ev);
             return 1;
         }
     }
@@ -329,7 +330,8 @@ int doors_flush(struct doors *d, struct doors_event *ev)
 
     for (i = 1; i <= d->cfg.ndoors; i++) {
         if (d->door[i].open) {
-            close_episode(d, i, d->door[i].last_ms, DOORS_Q_NO_CLOSE, ev);
+            doors__close_episode(d, i, d->door[i].last_ms, DOORS_Q_NO_CLOSE,
+                                 ev);
             return 1;
         }
     }

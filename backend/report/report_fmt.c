@@ -161,7 +161,8 @@ struct table {
     char *cells; /* nrows * ncols cells of CELL bytes */
 };
 
-static int table_init(struct table *t, const struct col *cols, int ncols)
+static int report_fmt__table_init(struct table *t, const struct col *cols,
+                                  int ncols)
 {
     memset(t, 0, sizeof *t);
     t->cols = cols;
@@ -171,7 +172,7 @@ static int table_init(struct table *t, const struct col *cols, int ncols)
 
 /* Append a row whose cells are the printf-formatted strings, one format
  * per column, separated by '|' in FMT ("%s|%d|%d"). -1 on no memory. */
-static int table_row(struct table *t, const char *fmt, ...)
+static int report_fmt__table_row(struct table *t, const char *fmt, ...)
 {
     char spec[32];
     const char *f = fmt;
@@ -212,18 +213,19 @@ static int table_row(struct table *t, const char *fmt, ...)
     return 0;
 }
 
-static const char *table_cell(const struct table *t, size_t row, int col)
+static const char *report_fmt__table_cell(const struct table *t, size_t row,
+                                          int col)
 {
     return t->cells + (row * (size_t)t->ncols + (size_t)col) * CELL;
 }
 
-static void table_free(struct table *t)
+static void report_fmt__table_free(struct table *t)
 {
     free(t->cells);
     t->cells = NULL;
 }
 
-static void table_text(FILE *fp, const struct table *t, int english)
+static void report_fmt__table_text(FILE *fp, const struct table *t, int english)
 {
     size_t w[16];
     int last;
@@ -231,7 +233,7 @@ static void table_text(FILE *fp, const struct table *t, int english)
     for (int c = 0; c < t->ncols && c < 16; c++) {
         w[c] = report_text_width(report_fmt_label(english, t->cols[c].lab));
         for (size_t r = 0; r < t->nrows; r++) {
-            size_t cw = report_text_width(table_cell(t, r, c));
+            size_t cw = report_text_width(report_fmt__table_cell(t, r, c));
 
             if (cw > w[c])
                 w[c] = cw;
@@ -259,12 +261,12 @@ static void table_text(FILE *fp, const struct table *t, int english)
     for (size_t r = 0; r < t->nrows; r++) {
         last = t->ncols < 16 ? t->ncols - 1 : 15;
         /* Empty trailing cells are not padded: no blanks at line ends. */
-        while (last > 0 && table_cell(t, r, last)[0] == '\0')
+        while (last > 0 && report_fmt__table_cell(t, r, last)[0] == '\0')
             last--;
         for (int c = 0; c <= last; c++) {
             if (c)
                 fputs("  ", fp);
-            report_text_pad(fp, table_cell(t, r, c),
+            report_text_pad(fp, report_fmt__table_cell(t, r, c),
                             c == last && !t->cols[c].right ? 0 : w[c],
                             t->cols[c].right);
         }
@@ -272,7 +274,7 @@ static void table_text(FILE *fp, const struct table *t, int english)
     }
 }
 
-static void table_csv(FILE *fp, const struct table *t)
+static void report_fmt__table_csv(FILE *fp, const struct table *t)
 {
     for (int c = 0; c < t->ncols; c++) {
         if (c)
@@ -284,7 +286,7 @@ static void table_csv(FILE *fp, const struct table *t)
         for (int c = 0; c < t->ncols; c++) {
             if (c)
                 fputc(',', fp);
-            report_text_csv_field(fp, table_cell(t, r, c));
+            report_text_csv_field(fp, report_fmt__table_cell(t, r, c));
         }
         fputs("\r\n", fp);
     }
@@ -309,14 +311,15 @@ static const struct col summary_cols[] = {
     {"built_at", REPORT_FMT_L_BUILT_AT, 0},
 };
 
-static int build_summary(struct table *t, const struct report_query_daily *d)
+static int report_fmt__build_summary(struct table *t,
+                                     const struct report_query_daily *d)
 {
-    table_init(t, summary_cols, NCOLS(summary_cols));
-    return table_row(t, "%s|%d|%d|%.1f|%d|%d|%d|%d|%d|%d|%d|%d|%d|%s", d->date,
-                     d->boarded, d->p.target, d->pct_of_target, d->alighted,
-                     d->unattributed, d->runs_scheduled, d->runs_operated,
-                     d->runs_partial, d->runs_missed, d->runs_late,
-                     d->runs_crowded, d->runs_counter_suspect, d->built_at);
+    report_fmt__table_init(t, summary_cols, NCOLS(summary_cols));
+    return report_fmt__table_row(
+        t, "%s|%d|%d|%.1f|%d|%d|%d|%d|%d|%d|%d|%d|%d|%s", d->date, d->boarded,
+        d->p.target, d->pct_of_target, d->alighted, d->unattributed,
+        d->runs_scheduled, d->runs_operated, d->runs_partial, d->runs_missed,
+        d->runs_late, d->runs_crowded, d->runs_counter_suspect, d->built_at);
 }
 
 static const struct col route_cols[] = {
@@ -332,21 +335,22 @@ static const struct col route_cols[] = {
     {"alighted", REPORT_FMT_L_ALIGHTED, 1},
 };
 
-static int build_routes(struct table *t, const struct report_query_daily *d,
-                        int english, int machine)
+static int report_fmt__build_routes(struct table *t,
+                                    const struct report_query_daily *d,
+                                    int english, int machine)
 {
-    table_init(t, route_cols, NCOLS(route_cols));
+    report_fmt__table_init(t, route_cols, NCOLS(route_cols));
     for (size_t i = 0; i < d->nroutes; i++) {
         const struct report_query_route *g = &d->routes[i];
         char dir[8];
 
         snprintf(dir, sizeof dir, "%d", g->direction);
-        if (table_row(t, "%s|%s|%d|%d|%d|%d|%d|%d|%d|%d",
-                      machine ? g->route_id : g->route_name,
-                      machine ? dir
-                              : report_fmt_direction(english, g->direction),
-                      g->runs, g->operated, g->partial, g->missed, g->late,
-                      g->crowded, g->boarded, g->alighted) != 0)
+        if (report_fmt__table_row(
+                t, "%s|%s|%d|%d|%d|%d|%d|%d|%d|%d",
+                machine ? g->route_id : g->route_name,
+                machine ? dir : report_fmt_direction(english, g->direction),
+                g->runs, g->operated, g->partial, g->missed, g->late,
+                g->crowded, g->boarded, g->alighted) != 0)
             return -1;
     }
     return 0;
@@ -386,11 +390,12 @@ static const struct col run_cols_text[] = {
     {"notes", REPORT_FMT_L_NOTES, 0},
 };
 
-static int build_runs(struct table *t, const struct report_query_daily *d,
-                      int english, int machine)
+static int report_fmt__build_runs(struct table *t,
+                                  const struct report_query_daily *d,
+                                  int english, int machine)
 {
-    table_init(t, machine ? run_cols : run_cols_text,
-               machine ? NCOLS(run_cols) : NCOLS(run_cols_text));
+    report_fmt__table_init(t, machine ? run_cols : run_cols_text,
+                           machine ? NCOLS(run_cols) : NCOLS(run_cols_text));
     for (size_t i = 0; i < d->nruns; i++) {
         const struct report_query_run *r = &d->runs[i];
         char delay[16] = "", peak[24] = "", dir[8], notes[CELL];
@@ -408,12 +413,12 @@ static int build_runs(struct table *t, const struct report_query_daily *d,
             snprintf(peak, sizeof peak, "%d/%d", r->peak_load, d->p.seats);
         if (machine) {
             snprintf(dir, sizeof dir, "%d", r->direction);
-            rc = table_row(t, "%s|%s|%s|%s|%s|%s|%s|%d|%d|%s|%d|%s|%d|%d|%d",
-                           r->trip_id, r->route_id, dir, r->sched_start,
-                           r->actual_start, delay, r->vehicle_id, r->boarded,
-                           r->alighted, peak, d->p.seats,
-                           report_fmt_status_key(r->status), r->crowded,
-                           r->late, r->counter_suspect);
+            rc = report_fmt__table_row(
+                t, "%s|%s|%s|%s|%s|%s|%s|%d|%d|%s|%d|%s|%d|%d|%d", r->trip_id,
+                r->route_id, dir, r->sched_start, r->actual_start, delay,
+                r->vehicle_id, r->boarded, r->alighted, peak, d->p.seats,
+                report_fmt_status_key(r->status), r->crowded, r->late,
+                r->counter_suspect);
         } else {
             snprintf(
                 notes, sizeof notes, "%s%s%s%s%s",
@@ -425,12 +430,12 @@ static int build_runs(struct table *t, const struct report_query_daily *d,
                 r->counter_suspect
                     ? report_fmt_label(english, REPORT_FMT_L_SUSPECT)
                     : "");
-            rc = table_row(t, "%s|%s|%s|%s|%s|%s|%s|%d|%d|%s|%s|%s", r->trip_id,
-                           r->route_id,
-                           report_fmt_direction(english, r->direction),
-                           r->sched_start, r->actual_start, delay,
-                           r->vehicle_id, r->boarded, r->alighted, peak,
-                           report_fmt_status(english, r->status), notes);
+            rc = report_fmt__table_row(
+                t, "%s|%s|%s|%s|%s|%s|%s|%d|%d|%s|%s|%s", r->trip_id,
+                r->route_id, report_fmt_direction(english, r->direction),
+                r->sched_start, r->actual_start, delay, r->vehicle_id,
+                r->boarded, r->alighted, peak,
+                report_fmt_status(english, r->status), notes);
         }
         if (rc != 0)
             return -1;
@@ -446,14 +451,15 @@ static const struct col stop_cols[] = {
     {"alighted", REPORT_FMT_L_ALIGHTED, 1},
 };
 
-static int build_stops(struct table *t, const struct report_query_daily *d)
+static int report_fmt__build_stops(struct table *t,
+                                   const struct report_query_daily *d)
 {
-    table_init(t, stop_cols, NCOLS(stop_cols));
+    report_fmt__table_init(t, stop_cols, NCOLS(stop_cols));
     for (size_t i = 0; i < d->nstops; i++) {
         const struct report_query_stop *s = &d->stops[i];
 
-        if (table_row(t, "%s|%s|%d|%d|%d", s->stop_id, s->name, s->visits,
-                      s->boarded, s->alighted) != 0)
+        if (report_fmt__table_row(t, "%s|%s|%d|%d|%d", s->stop_id, s->name,
+                                  s->visits, s->boarded, s->alighted) != 0)
             return -1;
     }
     return 0;
@@ -467,12 +473,13 @@ static const struct col hour_cols[] = {
 };
 
 /* Text shows only hours with passengers and a bar; CSV all 24 hours. */
-static int build_hourly(struct table *t, const struct report_query_daily *d,
-                        int machine)
+static int report_fmt__build_hourly(struct table *t,
+                                    const struct report_query_daily *d,
+                                    int machine)
 {
     int max = 1;
 
-    table_init(t, hour_cols, NCOLS(hour_cols) - machine);
+    report_fmt__table_init(t, hour_cols, NCOLS(hour_cols) - machine);
     for (int h = 0; h < 24; h++)
         if (d->hour_boarded[h] > max)
             max = d->hour_boarded[h];
@@ -484,8 +491,8 @@ static int build_hourly(struct table *t, const struct report_query_daily *d,
             continue;
         memset(bar, '#', (size_t)n);
         bar[n] = '\0';
-        if (table_row(t, "%d|%d|%d|%s", h, d->hour_boarded[h],
-                      d->hour_alighted[h], bar) != 0)
+        if (report_fmt__table_row(t, "%d|%d|%d|%s", h, d->hour_boarded[h],
+                                  d->hour_alighted[h], bar) != 0)
             return -1;
     }
     return 0;
@@ -517,11 +524,12 @@ static const struct col day_cols_text[] = {
     {"notes", REPORT_FMT_L_NOTES, 0},
 };
 
-static int build_days(struct table *t, const struct report_query_range *r,
-                      int english, int machine)
+static int report_fmt__build_days(struct table *t,
+                                  const struct report_query_range *r,
+                                  int english, int machine)
 {
-    table_init(t, machine ? day_cols : day_cols_text,
-               machine ? NCOLS(day_cols) : NCOLS(day_cols_text));
+    report_fmt__table_init(t, machine ? day_cols : day_cols_text,
+                           machine ? NCOLS(day_cols) : NCOLS(day_cols_text));
     for (size_t i = 0; i < r->ndays; i++) {
         const struct report_query_day *d = &r->days[i];
         long days = 0;
@@ -530,16 +538,17 @@ static int build_days(struct table *t, const struct report_query_range *r,
 
         report_text_parse_date(d->date, &days, err, sizeof err);
         if (machine) {
-            rc = table_row(t, "%s|%s|%d|%d|%.1f|%d|%d|%d|%d|%d|%d", d->date,
-                           report_fmt_weekday(1, days), d->built, d->boarded,
-                           d->pct_of_target, d->below_target, d->runs_scheduled,
-                           d->runs_operated, d->runs_partial, d->runs_missed,
-                           d->runs_late);
+            rc = report_fmt__table_row(t, "%s|%s|%d|%d|%.1f|%d|%d|%d|%d|%d|%d",
+                                       d->date, report_fmt_weekday(1, days),
+                                       d->built, d->boarded, d->pct_of_target,
+                                       d->below_target, d->runs_scheduled,
+                                       d->runs_operated, d->runs_partial,
+                                       d->runs_missed, d->runs_late);
         } else if (!d->built) {
-            rc = table_row(t, "%s|%s|%s|%s|%s|%s|%s|%s|%s", d->date,
-                           report_fmt_weekday(english, days), "", "", "", "",
-                           "", "",
-                           report_fmt_label(english, REPORT_FMT_L_NOT_BUILT));
+            rc = report_fmt__table_row(
+                t, "%s|%s|%s|%s|%s|%s|%s|%s|%s", d->date,
+                report_fmt_weekday(english, days), "", "", "", "", "", "",
+                report_fmt_label(english, REPORT_FMT_L_NOT_BUILT));
         } else {
             report_text_thousands(d->boarded, b, sizeof b);
             snprintf(pct, sizeof pct, "%.1f %%", d->pct_of_target);
@@ -547,7 +556,7 @@ static int build_days(struct table *t, const struct report_query_range *r,
             snprintf(p, sizeof p, "%d", d->runs_partial);
             snprintf(m, sizeof m, "%d", d->runs_missed);
             snprintf(l, sizeof l, "%d", d->runs_late);
-            rc = table_row(
+            rc = report_fmt__table_row(
                 t, "%s|%s|%s|%s|%s|%s|%s|%s|%s", d->date,
                 report_fmt_weekday(english, days), b, pct, o, p, m, l,
                 d->below_target
@@ -562,7 +571,7 @@ static int build_days(struct table *t, const struct report_query_range *r,
 
 /* ---- text ----------------------------------------------------------- */
 
-static void heading(FILE *fp, const char *title)
+static void report_fmt__heading(FILE *fp, const char *title)
 {
     size_t w = report_text_width(title);
 
@@ -572,19 +581,20 @@ static void heading(FILE *fp, const char *title)
     fputc('\n', fp);
 }
 
-static int print_table(FILE *fp, struct table *t, int built, int english)
+static int report_fmt__print_table(FILE *fp, struct table *t, int built,
+                                   int english)
 {
     if (built != 0) {
-        table_free(t);
+        report_fmt__table_free(t);
         errno = ENOMEM;
         return -1;
     }
-    table_text(fp, t, english);
-    table_free(t);
+    report_fmt__table_text(fp, t, english);
+    report_fmt__table_free(t);
     return 0;
 }
 
-static int finish(FILE *fp)
+static int report_fmt__finish(FILE *fp)
 {
     return fflush(fp) == 0 && !ferror(fp) ? 0 : -1;
 }
@@ -624,24 +634,25 @@ int report_fmt_daily_text(FILE *fp, const struct report_query_daily *d,
             d->runs_crowded, report_fmt_label(english, REPORT_FMT_L_SUSPECT),
             d->runs_counter_suspect);
 
-    heading(fp, report_fmt_label(english, REPORT_FMT_L_SEC_ROUTES));
-    rc = build_routes(&t, d, english, 0);
-    if (print_table(fp, &t, rc, english) != 0)
+    report_fmt__heading(fp, report_fmt_label(english, REPORT_FMT_L_SEC_ROUTES));
+    rc = report_fmt__build_routes(&t, d, english, 0);
+    if (report_fmt__print_table(fp, &t, rc, english) != 0)
         return -1;
-    heading(fp, report_fmt_label(english, REPORT_FMT_L_SEC_RUNS));
-    rc = build_runs(&t, d, english, 0);
-    if (print_table(fp, &t, rc, english) != 0)
+    report_fmt__heading(fp, report_fmt_label(english, REPORT_FMT_L_SEC_RUNS));
+    rc = report_fmt__build_runs(&t, d, english, 0);
+    if (report_fmt__print_table(fp, &t, rc, english) != 0)
         return -1;
-    heading(fp, report_fmt_label(english, REPORT_FMT_L_SEC_STOPS));
-    rc = build_stops(&t, d);
-    if (print_table(fp, &t, rc, english) != 0)
+    report_fmt__heading(fp, report_fmt_label(english, REPORT_FMT_L_SEC_STOPS));
+    rc = report_fmt__build_stops(&t, d);
+    if (report_fmt__print_table(fp, &t, rc, english) != 0)
         return -1;
-    heading(fp, report_fmt_label(english, REPORT_FMT_L_SEC_HOURLY));
-    rc = build_hourly(&t, d, 0);
-    if (print_table(fp, &t, rc, english) != 0)
+    report_fmt__heading(fp, report_fmt_label(english, REPORT_FMT_L_SEC_HOURLY));
+    rc = report_fmt__build_hourly(&t, d, 0);
+    if (report_fmt__print_table(fp, &t, rc, english) != 0)
         return -1;
 
-    heading(fp, report_fmt_label(english, REPORT_FMT_L_SEC_COUNTERS));
+    report_fmt__heading(fp,
+                        report_fmt_label(english, REPORT_FMT_L_SEC_COUNTERS));
     fprintf(fp, "%s %s, %s %s (%s %+d)\n",
             report_fmt_label(english, REPORT_FMT_L_BOARDED),
             report_text_thousands(d->boarded, a, sizeof a),
@@ -666,7 +677,7 @@ int report_fmt_daily_text(FILE *fp, const struct report_query_daily *d,
     }
     if (suspects == 0)
         fprintf(fp, "  (%s)\n", report_fmt_label(english, REPORT_FMT_L_NONE));
-    return finish(fp);
+    return report_fmt__finish(fp);
 }
 
 int report_fmt_daily_csv(FILE *fp, const struct report_query_daily *d,
@@ -677,30 +688,30 @@ int report_fmt_daily_csv(FILE *fp, const struct report_query_daily *d,
 
     switch (which) {
     case REPORT_FMT_T_SUMMARY:
-        rc = build_summary(&t, d);
+        rc = report_fmt__build_summary(&t, d);
         break;
     case REPORT_FMT_T_ROUTES:
-        rc = build_routes(&t, d, english, 1);
+        rc = report_fmt__build_routes(&t, d, english, 1);
         break;
     case REPORT_FMT_T_STOPS:
-        rc = build_stops(&t, d);
+        rc = report_fmt__build_stops(&t, d);
         break;
     case REPORT_FMT_T_HOURLY:
-        rc = build_hourly(&t, d, 1);
+        rc = report_fmt__build_hourly(&t, d, 1);
         break;
     case REPORT_FMT_T_RUNS:
     default:
-        rc = build_runs(&t, d, english, 1);
+        rc = report_fmt__build_runs(&t, d, english, 1);
         break;
     }
     if (rc != 0) {
-        table_free(&t);
+        report_fmt__table_free(&t);
         errno = ENOMEM;
         return -1;
     }
-    table_csv(fp, &t);
-    table_free(&t);
-    return finish(fp);
+    report_fmt__table_csv(fp, &t);
+    report_fmt__table_free(&t);
+    return report_fmt__finish(fp);
 }
 
 int report_fmt_range_text(FILE *fp, const struct report_query_range *r,
@@ -724,11 +735,11 @@ int report_fmt_range_text(FILE *fp, const struct report_query_range *r,
             report_fmt_label(english, REPORT_FMT_L_TARGET),
             report_text_thousands(r->p.target, b, sizeof b));
 
-    heading(fp, report_fmt_label(english, REPORT_FMT_L_SEC_TREND));
-    rc = build_days(&t, r, english, 0);
-    if (print_table(fp, &t, rc, english) != 0)
+    report_fmt__heading(fp, report_fmt_label(english, REPORT_FMT_L_SEC_TREND));
+    rc = report_fmt__build_days(&t, r, english, 0);
+    if (report_fmt__print_table(fp, &t, rc, english) != 0)
         return -1;
-    heading(fp, report_fmt_label(english, REPORT_FMT_L_SEC_BELOW));
+    report_fmt__heading(fp, report_fmt_label(english, REPORT_FMT_L_SEC_BELOW));
     for (size_t i = 0; i < r->ndays; i++) {
         const struct report_query_day *d = &r->days[i];
 
@@ -741,7 +752,7 @@ int report_fmt_range_text(FILE *fp, const struct report_query_range *r,
     }
     if (shown == 0)
         fprintf(fp, "  (%s)\n", report_fmt_label(english, REPORT_FMT_L_NONE));
-    return finish(fp);
+    return report_fmt__finish(fp);
 }
 
 int report_fmt_range_csv(FILE *fp, const struct report_query_range *r,
@@ -749,26 +760,26 @@ int report_fmt_range_csv(FILE *fp, const struct report_query_range *r,
 {
     struct table t;
 
-    if (build_days(&t, r, english, 1) != 0) {
-        table_free(&t);
+    if (report_fmt__build_days(&t, r, english, 1) != 0) {
+        report_fmt__table_free(&t);
         errno = ENOMEM;
         return -1;
     }
-    table_csv(fp, &t);
-    table_free(&t);
-    return finish(fp);
+    report_fmt__table_csv(fp, &t);
+    report_fmt__table_free(&t);
+    return report_fmt__finish(fp);
 }
 
 /* ---- JSON ----------------------------------------------------------- */
 
 /* "key": — separators are the caller's. */
-static void jkey(FILE *fp, const char *key)
+static void report_fmt__jkey(FILE *fp, const char *key)
 {
     report_text_json_string(fp, key);
     fputc(':', fp);
 }
 
-static void jparams(FILE *fp, const struct report_query_params *p)
+static void report_fmt__jparams(FILE *fp, const struct report_query_params *p)
 {
     fprintf(fp,
             "\"params\":{\"target_riders\":%d,\"seats\":%d,"
@@ -778,7 +789,7 @@ static void jparams(FILE *fp, const struct report_query_params *p)
             p->counter_slack);
 }
 
-static const char *jbool(int b)
+static const char *report_fmt__jbool(int b)
 {
     return b ? "true" : "false";
 }
@@ -787,10 +798,10 @@ int report_fmt_daily_json(FILE *fp, const struct report_query_daily *d,
                           int english)
 {
     fprintf(fp, "{\"report\":\"daily\",\"date\":\"%s\",", d->date);
-    jkey(fp, "built_at");
+    report_fmt__jkey(fp, "built_at");
     report_text_json_string(fp, d->built_at);
     fprintf(fp, ",\"lang\":\"%s\",", english ? "en" : "ko");
-    jparams(fp, &d->p);
+    report_fmt__jparams(fp, &d->p);
     fprintf(fp,
             ",\n\"summary\":{\"boarded\":%d,\"target\":%d,"
             "\"pct_of_target\":%.1f,\"alighted\":%d,"
@@ -808,10 +819,10 @@ int report_fmt_daily_json(FILE *fp, const struct report_query_daily *d,
         const struct report_query_route *g = &d->routes[i];
 
         fputs(i ? ",\n{" : "\n{", fp);
-        jkey(fp, "route_id");
+        report_fmt__jkey(fp, "route_id");
         report_text_json_string(fp, g->route_id);
         fputc(',', fp);
-        jkey(fp, "route_name");
+        report_fmt__jkey(fp, "route_name");
         report_text_json_string(fp, g->route_name);
         fprintf(fp,
                 ",\"direction\":%d,\"runs\":%d,\"operated\":%d,"
@@ -826,10 +837,10 @@ int report_fmt_daily_json(FILE *fp, const struct report_query_daily *d,
         const struct report_query_run *r = &d->runs[i];
 
         fputs(i ? ",\n{" : "\n{", fp);
-        jkey(fp, "trip_id");
+        report_fmt__jkey(fp, "trip_id");
         report_text_json_string(fp, r->trip_id);
         fputc(',', fp);
-        jkey(fp, "route_id");
+        report_fmt__jkey(fp, "route_id");
         report_text_json_string(fp, r->route_id);
         fprintf(fp,
                 ",\"direction\":%d,\"status\":\"%s\","
@@ -855,7 +866,8 @@ int report_fmt_daily_json(FILE *fp, const struct report_query_daily *d,
         else
             fputs(",\"peak_load\":null,\"load_pct\":null", fp);
         fprintf(fp, ",\"crowded\":%s,\"late\":%s,\"counter_suspect\":%s}",
-                jbool(r->crowded), jbool(r->late), jbool(r->counter_suspect));
+                report_fmt__jbool(r->crowded), report_fmt__jbool(r->late),
+                report_fmt__jbool(r->counter_suspect));
     }
 
     fputs("],\n\"stops\":[", fp);
@@ -863,10 +875,10 @@ int report_fmt_daily_json(FILE *fp, const struct report_query_daily *d,
         const struct report_query_stop *s = &d->stops[i];
 
         fputs(i ? ",\n{" : "\n{", fp);
-        jkey(fp, "stop_id");
+        report_fmt__jkey(fp, "stop_id");
         report_text_json_string(fp, s->stop_id);
         fputc(',', fp);
-        jkey(fp, "stop_name");
+        report_fmt__jkey(fp, "stop_name");
         report_text_json_string(fp, s->name);
         fprintf(fp, ",\"stops_made\":%d,\"boarded\":%d,\"alighted\":%d}",
                 s->visits, s->boarded, s->alighted);
@@ -877,7 +889,7 @@ int report_fmt_daily_json(FILE *fp, const struct report_query_daily *d,
         fprintf(fp, "%s{\"hour\":%d,\"boarded\":%d,\"alighted\":%d}",
                 h ? "," : "", h, d->hour_boarded[h], d->hour_alighted[h]);
     fputs("]}\n", fp);
-    return finish(fp);
+    return report_fmt__finish(fp);
 }
 
 int report_fmt_range_json(FILE *fp, const struct report_query_range *r,
@@ -889,7 +901,7 @@ int report_fmt_range_json(FILE *fp, const struct report_query_range *r,
             "{\"report\":\"range\",\"from\":\"%s\",\"to\":\"%s\","
             "\"lang\":\"%s\",",
             r->from, r->to, english ? "en" : "ko");
-    jparams(fp, &r->p);
+    report_fmt__jparams(fp, &r->p);
     fprintf(fp,
             ",\n\"summary\":{\"days\":%zu,\"days_built\":%d,"
             "\"days_below_target\":%d,\"boarded_total\":%lld,"
@@ -901,16 +913,17 @@ int report_fmt_range_json(FILE *fp, const struct report_query_range *r,
         const struct report_query_day *d = &r->days[i];
 
         fprintf(fp, "%s{\"date\":\"%s\",\"built\":%s", i ? ",\n" : "\n",
-                d->date, jbool(d->built));
+                d->date, report_fmt__jbool(d->built));
         if (d->built)
             fprintf(fp,
                     ",\"boarded\":%d,\"pct_of_target\":%.1f,"
                     "\"below_target\":%s,\"runs_scheduled\":%d,"
                     "\"runs_operated\":%d,\"runs_partial\":%d,"
                     "\"runs_missed\":%d,\"runs_late\":%d",
-                    d->boarded, d->pct_of_target, jbool(d->below_target),
-                    d->runs_scheduled, d->runs_operated, d->runs_partial,
-                    d->runs_missed, d->runs_late);
+                    d->boarded, d->pct_of_target,
+                    report_fmt__jbool(d->below_target), d->runs_scheduled,
+                    d->runs_operated, d->runs_partial, d->runs_missed,
+                    d->runs_late);
         fputc('}', fp);
     }
     fputs("],\n\"below_target\":[", fp);
@@ -920,5 +933,5 @@ int report_fmt_range_json(FILE *fp, const struct report_query_range *r,
             first = 0;
         }
     fputs("]}\n", fp);
-    return finish(fp);
+    return report_fmt__finish(fp);
 }

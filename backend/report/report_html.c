@@ -37,7 +37,7 @@ static const char css[] =
     ".bar.none{fill:#cfd8dc}.ref{stroke:#c62828;stroke-width:1.5;"
     "stroke-dasharray:6 4}.axis{stroke:#99a}";
 
-static void head(FILE *fp, const char *title, int english)
+static void report_html__head(FILE *fp, const char *title, int english)
 {
     fprintf(fp,
             "<!DOCTYPE html>\n<html lang=\"%s\">\n<head>\n"
@@ -49,7 +49,7 @@ static void head(FILE *fp, const char *title, int english)
 
 /* A figure: the visible text shows it formatted for people, data-value
  * holds it as the JSON writes it. */
-static void num(FILE *fp, const char *id, long long v)
+static void report_html__num(FILE *fp, const char *id, long long v)
 {
     char t[32];
 
@@ -57,13 +57,13 @@ static void num(FILE *fp, const char *id, long long v)
             report_text_thousands(v, t, sizeof t));
 }
 
-static void kpi(FILE *fp, const char *label, const char *id, long long v,
-                int bad)
+static void report_html__kpi(FILE *fp, const char *label, const char *id,
+                             long long v, int bad)
 {
     fputs("<div class=\"kpi\"><div class=\"l\">", fp);
     report_text_html(fp, label);
     fprintf(fp, "</div><div class=\"v%s\">", bad ? " bad" : "");
-    num(fp, id, v);
+    report_html__num(fp, id, v);
     fputs("</div></div>\n", fp);
 }
 
@@ -83,9 +83,10 @@ struct bar {
  * LABEL_EVERY-th bar, turned when they would collide. REF_LABEL NULL:
  * no reference line.
  */
-static void svg_bars(FILE *fp, const char *id, const struct bar *bars, size_t n,
-                     double ref, const char *ref_label, double ymax,
-                     size_t label_every, int turn_labels)
+static void report_html__svg_bars(FILE *fp, const char *id,
+                                  const struct bar *bars, size_t n, double ref,
+                                  const char *ref_label, double ymax,
+                                  size_t label_every, int turn_labels)
 {
     const double w = 1100, h = 320, left = 48, right = 16, top = 16;
     const double bottom = turn_labels ? 70 : 30;
@@ -170,40 +171,41 @@ static void svg_bars(FILE *fp, const char *id, const struct bar *bars, size_t n,
     fputs("</text>\n</svg>\n", fp);
 }
 
-static void th(FILE *fp, int english, enum report_fmt_label id)
+static void report_html__th(FILE *fp, int english, enum report_fmt_label id)
 {
     fputs("<th>", fp);
     report_text_html(fp, report_fmt_label(english, id));
     fputs("</th>", fp);
 }
 
-static void td_text(FILE *fp, const char *s)
+static void report_html__td_text(FILE *fp, const char *s)
 {
     fputs("<td>", fp);
     report_text_html(fp, s);
     fputs("</td>", fp);
 }
 
-static void td_num(FILE *fp, const char *field, long long v)
+static void report_html__td_num(FILE *fp, const char *field, long long v)
 {
     fprintf(fp, "<td class=\"n\" data-field=\"%s\">%lld</td>", field, v);
 }
 
-static void h2(FILE *fp, int english, enum report_fmt_label id)
+static void report_html__h2(FILE *fp, int english, enum report_fmt_label id)
 {
     fputs("<h2>", fp);
     report_text_html(fp, report_fmt_label(english, id));
     fputs("</h2>\n", fp);
 }
 
-static int done(FILE *fp)
+static int report_html__done(FILE *fp)
 {
     fputs("</body>\n</html>\n", fp);
     return fflush(fp) == 0 && !ferror(fp) ? 0 : -1;
 }
 
-static void daily_charts(FILE *fp, const struct report_query_daily *d,
-                         int english)
+static void report_html__daily_charts(FILE *fp,
+                                      const struct report_query_daily *d,
+                                      int english)
 {
     struct bar bars[24];
     struct bar *rb = NULL;
@@ -212,7 +214,7 @@ static void daily_charts(FILE *fp, const struct report_query_daily *d,
     double ymax = d->p.seats * 1.25;
     double hmax = 10;
 
-    h2(fp, english, REPORT_FMT_L_SEC_LOAD);
+    report_html__h2(fp, english, REPORT_FMT_L_SEC_LOAD);
     if (d->nruns > 0) {
         rb = calloc(d->nruns, sizeof *rb);
         titles = calloc(d->nruns, sizeof *titles);
@@ -237,13 +239,13 @@ static void daily_charts(FILE *fp, const struct report_query_daily *d,
         }
         snprintf(ref, sizeof ref, "%d %s", d->p.seats,
                  report_fmt_label(english, REPORT_FMT_L_SEATS));
-        svg_bars(fp, "chart-load", rb, d->nruns, d->p.seats, ref, ymax,
-                 d->nruns > 26 ? 2 : 1, 1);
+        report_html__svg_bars(fp, "chart-load", rb, d->nruns, d->p.seats, ref,
+                              ymax, d->nruns > 26 ? 2 : 1, 1);
     }
     free(rb);
     free(titles);
 
-    h2(fp, english, REPORT_FMT_L_SEC_HOURLY);
+    report_html__h2(fp, english, REPORT_FMT_L_SEC_HOURLY);
     for (int hr = 0; hr < 24; hr++)
         if (d->hour_boarded[hr] > hmax)
             hmax = d->hour_boarded[hr];
@@ -261,7 +263,7 @@ static void daily_charts(FILE *fp, const struct report_query_daily *d,
                                 .has_value = 1};
     }
     /* No reference line is meaningful per hour. */
-    svg_bars(fp, "chart-hourly", bars, 24, 0, NULL, hmax, 1, 0);
+    report_html__svg_bars(fp, "chart-hourly", bars, 24, 0, NULL, hmax, 1, 0);
 }
 
 int report_html_daily(FILE *fp, const struct report_query_daily *d, int english)
@@ -272,7 +274,7 @@ int report_html_daily(FILE *fp, const struct report_query_daily *d, int english)
     report_text_parse_date(d->date, &days, t, sizeof t);
     snprintf(title, sizeof title, "%s %s",
              report_fmt_label(english, REPORT_FMT_L_TITLE_DAILY), d->date);
-    head(fp, title, english);
+    report_html__head(fp, title, english);
     fputs("<h1>", fp);
     report_text_html(fp, report_fmt_label(english, REPORT_FMT_L_TITLE_DAILY));
     fprintf(fp, " <small id=\"date\" data-value=\"%s\">%s (%s)</small></h1>\n",
@@ -286,11 +288,11 @@ int report_html_daily(FILE *fp, const struct report_query_daily *d, int english)
     fputs("<div class=\"kpi main\"><div class=\"l\">", fp);
     report_text_html(fp, report_fmt_label(english, REPORT_FMT_L_RIDERS));
     fputs("</div><div class=\"v\">", fp);
-    num(fp, "boarded", d->boarded);
+    report_html__num(fp, "boarded", d->boarded);
     fputs("</div><div class=\"s\">/ ", fp);
     report_text_html(fp, report_fmt_label(english, REPORT_FMT_L_TARGET));
     fputs(" ", fp);
-    num(fp, "target", d->p.target);
+    report_html__num(fp, "target", d->p.target);
     fprintf(fp,
             " (<span id=\"pct-of-target\" data-value=\"%.1f\">%.1f</span> %%)"
             "</div><div class=\"meter\"><div class=\"%s\" "
@@ -298,41 +300,41 @@ int report_html_daily(FILE *fp, const struct report_query_daily *d, int english)
             d->pct_of_target, d->pct_of_target,
             d->boarded < d->p.target ? "below" : "",
             d->pct_of_target > 100 ? 100.0 : d->pct_of_target);
-    kpi(fp, report_fmt_label(english, REPORT_FMT_L_SCHEDULED), "runs-scheduled",
-        d->runs_scheduled, 0);
-    kpi(fp, report_fmt_label(english, REPORT_FMT_L_OPERATED), "runs-operated",
-        d->runs_operated, 0);
-    kpi(fp, report_fmt_label(english, REPORT_FMT_L_PARTIAL), "runs-partial",
-        d->runs_partial, d->runs_partial > 0);
-    kpi(fp, report_fmt_label(english, REPORT_FMT_L_MISSED), "runs-missed",
-        d->runs_missed, d->runs_missed > 0);
-    kpi(fp, report_fmt_label(english, REPORT_FMT_L_LATE), "runs-late",
-        d->runs_late, d->runs_late > 0);
-    kpi(fp, report_fmt_label(english, REPORT_FMT_L_CROWDED), "runs-crowded",
-        d->runs_crowded, d->runs_crowded > 0);
-    kpi(fp, report_fmt_label(english, REPORT_FMT_L_ALIGHTED), "alighted",
-        d->alighted, 0);
-    kpi(fp, report_fmt_label(english, REPORT_FMT_L_UNATTRIBUTED),
-        "unattributed-boarded", d->unattributed, 0);
-    kpi(fp, report_fmt_label(english, REPORT_FMT_L_SUSPECT),
-        "runs-counter-suspect", d->runs_counter_suspect,
-        d->runs_counter_suspect > 0);
+    report_html__kpi(fp, report_fmt_label(english, REPORT_FMT_L_SCHEDULED),
+                     "runs-scheduled", d->runs_scheduled, 0);
+    report_html__kpi(fp, report_fmt_label(english, REPORT_FMT_L_OPERATED),
+                     "runs-operated", d->runs_operated, 0);
+    report_html__kpi(fp, report_fmt_label(english, REPORT_FMT_L_PARTIAL),
+                     "runs-partial", d->runs_partial, d->runs_partial > 0);
+    report_html__kpi(fp, report_fmt_label(english, REPORT_FMT_L_MISSED),
+                     "runs-missed", d->runs_missed, d->runs_missed > 0);
+    report_html__kpi(fp, report_fmt_label(english, REPORT_FMT_L_LATE),
+                     "runs-late", d->runs_late, d->runs_late > 0);
+    report_html__kpi(fp, report_fmt_label(english, REPORT_FMT_L_CROWDED),
+                     "runs-crowded", d->runs_crowded, d->runs_crowded > 0);
+    report_html__kpi(fp, report_fmt_label(english, REPORT_FMT_L_ALIGHTED),
+                     "alighted", d->alighted, 0);
+    report_html__kpi(fp, report_fmt_label(english, REPORT_FMT_L_UNATTRIBUTED),
+                     "unattributed-boarded", d->unattributed, 0);
+    report_html__kpi(fp, report_fmt_label(english, REPORT_FMT_L_SUSPECT),
+                     "runs-counter-suspect", d->runs_counter_suspect,
+                     d->runs_counter_suspect > 0);
     fputs("</div>\n", fp);
 
-    daily_charts(fp, d, english);
+    report_html__daily_charts(fp, d, english);
 
-    h2(fp, english, REPORT_FMT_L_SEC_ROUTES);
+    report_html__h2(fp, english, REPORT_FMT_L_SEC_ROUTES);
     fputs("<table id=\"routes\"><tr>", fp);
-    th(fp, english, REPORT_FMT_L_ROUTE);
-    th(fp, english, REPORT_FMT_L_DIRECTION);
-    th(fp, english, REPORT_FMT_L_SCHEDULED);
-    th(fp, english, REPORT_FMT_L_OPERATED);
-    th(fp, english, REPORT_FMT_L_PARTIAL);
-    th(fp, english, REPORT_FMT_L_MISSED);
-    th(fp, english, REPORT_FMT_L_LATE);
-    th(fp, english, REPORT_FMT_L_CROWDED);
-    th(fp, english, REPORT_FMT_L_BOARDED);
-    th(fp, english, REPORT_FMT_L_ALIGHTED);
+    report_html__th(fp, english, REPORT_FMT_L_ROUTE);
+    report_html__th(fp, english, REPORT_FMT_L_DIRECTION);
+    report_html__th(fp, english, REPORT_FMT_L_SCHEDULED);
+    report_html__th(fp, english, REPORT_FMT_L_OPERATED);
+    report_html__th(fp, english, REPORT_FMT_L_PARTIAL);
+    report_html__th(fp, english, REPORT_FMT_L_MISSED);
+    report_html__th(fp, english, REPORT_FMT_L_LATE);
+    report_html__th(fp, english, REPORT_FMT_L_CROWDED);
+    report_html__th(fp, english, REPORT_FMT_L_BOARDED);
+    report_html__th(fp, english, REPORT_FMT_L_ALIGHTED);
     fputs("</tr>\n", fp);
     for (size_t i = 0; i < d->nroutes; i++) {
         const struct report_query_route *g = &d->routes[i];
@@ -340,34 +342,34 @@ int report_html_daily(FILE *fp, const struct report_query_daily *d, int english)
         fputs("<tr data-route=\"", fp);
         report_text_html(fp, g->route_id);
         fprintf(fp, "\" data-direction=\"%d\">", g->direction);
-        td_text(fp, g->route_name);
-        td_text(fp, report_fmt_direction(english, g->direction));
-        td_num(fp, "runs", g->runs);
-        td_num(fp, "operated", g->operated);
-        td_num(fp, "partial", g->partial);
-        td_num(fp, "missed", g->missed);
-        td_num(fp, "late", g->late);
-        td_num(fp, "crowded", g->crowded);
-        td_num(fp, "boarded", g->boarded);
-        td_num(fp, "alighted", g->alighted);
+        report_html__td_text(fp, g->route_name);
+        report_html__td_text(fp, report_fmt_direction(english, g->direction));
+        report_html__td_num(fp, "runs", g->runs);
+        report_html__td_num(fp, "operated", g->operated);
+        report_html__td_num(fp, "partial", g->partial);
+        report_html__td_num(fp, "missed", g->missed);
+        report_html__td_num(fp, "late", g->late);
+        report_html__td_num(fp, "crowded", g->crowded);
+        report_html__td_num(fp, "boarded", g->boarded);
+        report_html__td_num(fp, "alighted", g->alighted);
         fputs("</tr>\n", fp);
     }
     fputs("</table>\n", fp);
 
-    h2(fp, english, REPORT_FMT_L_SEC_RUNS);
+    report_html__h2(fp, english, REPORT_FMT_L_SEC_RUNS);
     fputs("<table id=\"runs\"><tr>", fp);
-    th(fp, english, REPORT_FMT_L_TRIP);
-    th(fp, english, REPORT_FMT_L_ROUTE);
-    th(fp, english, REPORT_FMT_L_DIRECTION);
-    th(fp, english, REPORT_FMT_L_SCHED_START);
-    th(fp, english, REPORT_FMT_L_ACTUAL_START);
-    th(fp, english, REPORT_FMT_L_DELAY);
-    th(fp, english, REPORT_FMT_L_VEHICLE);
-    th(fp, english, REPORT_FMT_L_BOARDED);
-    th(fp, english, REPORT_FMT_L_ALIGHTED);
-    th(fp, english, REPORT_FMT_L_PEAK);
-    th(fp, english, REPORT_FMT_L_STATUS);
-    th(fp, english, REPORT_FMT_L_NOTES);
+    report_html__th(fp, english, REPORT_FMT_L_TRIP);
+    report_html__th(fp, english, REPORT_FMT_L_ROUTE);
+    report_html__th(fp, english, REPORT_FMT_L_DIRECTION);
+    report_html__th(fp, english, REPORT_FMT_L_SCHED_START);
+    report_html__th(fp, english, REPORT_FMT_L_ACTUAL_START);
+    report_html__th(fp, english, REPORT_FMT_L_DELAY);
+    report_html__th(fp, english, REPORT_FMT_L_VEHICLE);
+    report_html__th(fp, english, REPORT_FMT_L_BOARDED);
+    report_html__th(fp, english, REPORT_FMT_L_ALIGHTED);
+    report_html__th(fp, english, REPORT_FMT_L_PEAK);
+    report_html__th(fp, english, REPORT_FMT_L_STATUS);
+    report_html__th(fp, english, REPORT_FMT_L_NOTES);
     fputs("</tr>\n", fp);
     for (size_t i = 0; i < d->nruns; i++) {
         const struct report_query_run *r = &d->runs[i];
@@ -379,11 +381,11 @@ int report_html_daily(FILE *fp, const struct report_query_daily *d, int english)
                 flagged ? " flag" : "");
         report_text_html(fp, r->trip_id);
         fprintf(fp, "\" data-status=\"%s\">", report_fmt_status_key(r->status));
-        td_text(fp, r->trip_id);
-        td_text(fp, r->route_id);
-        td_text(fp, report_fmt_direction(english, r->direction));
-        td_text(fp, r->sched_start);
-        td_text(fp, r->actual_start);
+        report_html__td_text(fp, r->trip_id);
+        report_html__td_text(fp, r->route_id);
+        report_html__td_text(fp, report_fmt_direction(english, r->direction));
+        report_html__td_text(fp, r->sched_start);
+        report_html__td_text(fp, r->actual_start);
         if (r->has_delay) {
             report_fmt_delay(r->delay_s, delay, sizeof delay);
             fprintf(fp,
@@ -393,9 +395,9 @@ int report_html_daily(FILE *fp, const struct report_query_daily *d, int english)
         } else {
             fputs("<td></td>", fp);
         }
-        td_text(fp, r->vehicle_id);
-        td_num(fp, "boarded", r->boarded);
-        td_num(fp, "alighted", r->alighted);
+        report_html__td_text(fp, r->vehicle_id);
+        report_html__td_num(fp, "boarded", r->boarded);
+        report_html__td_num(fp, "alighted", r->alighted);
         if (r->has_peak)
             fprintf(fp,
                     "<td class=\"n\" data-field=\"peak_load\" "
@@ -403,7 +405,7 @@ int report_html_daily(FILE *fp, const struct report_query_daily *d, int english)
                     r->peak_load, r->peak_load, d->p.seats);
         else
             fputs("<td></td>", fp);
-        td_text(fp, report_fmt_status(english, r->status));
+        report_html__td_text(fp, report_fmt_status(english, r->status));
         fputs("<td class=\"f\">", fp);
         if (r->crowded)
             fprintf(fp, "%s ", report_fmt_label(english, REPORT_FMT_L_CROWDED));
@@ -415,13 +417,13 @@ int report_html_daily(FILE *fp, const struct report_query_daily *d, int english)
     }
     fputs("</table>\n", fp);
 
-    h2(fp, english, REPORT_FMT_L_SEC_STOPS);
+    report_html__h2(fp, english, REPORT_FMT_L_SEC_STOPS);
     fputs("<table id=\"stops\"><tr>", fp);
-    th(fp, english, REPORT_FMT_L_STOP_ID);
-    th(fp, english, REPORT_FMT_L_STOP);
-    th(fp, english, REPORT_FMT_L_VISITS);
-    th(fp, english, REPORT_FMT_L_BOARDED);
-    th(fp, english, REPORT_FMT_L_ALIGHTED);
+    report_html__th(fp, english, REPORT_FMT_L_STOP_ID);
+    report_html__th(fp, english, REPORT_FMT_L_STOP);
+    report_html__th(fp, english, REPORT_FMT_L_VISITS);
+    report_html__th(fp, english, REPORT_FMT_L_BOARDED);
+    report_html__th(fp, english, REPORT_FMT_L_ALIGHTED);
     fputs("</tr>\n", fp);
     for (size_t i = 0; i < d->nstops; i++) {
         const struct report_query_stop *s = &d->stops[i];
@@ -429,26 +431,26 @@ int report_html_daily(FILE *fp, const struct report_query_daily *d, int english)
         fputs("<tr data-stop=\"", fp);
         report_text_html(fp, s->stop_id);
         fputs("\">", fp);
-        td_text(fp, s->stop_id);
-        td_text(fp, s->name);
-        td_num(fp, "stops_made", s->visits);
-        td_num(fp, "boarded", s->boarded);
-        td_num(fp, "alighted", s->alighted);
+        report_html__td_text(fp, s->stop_id);
+        report_html__td_text(fp, s->name);
+        report_html__td_num(fp, "stops_made", s->visits);
+        report_html__td_num(fp, "boarded", s->boarded);
+        report_html__td_num(fp, "alighted", s->alighted);
         fputs("</tr>\n", fp);
     }
     fputs("</table>\n", fp);
 
-    h2(fp, english, REPORT_FMT_L_SEC_COUNTERS);
+    report_html__h2(fp, english, REPORT_FMT_L_SEC_COUNTERS);
     report_fmt_suspect_rule(english, d->p.counter_pct, d->p.counter_slack,
                             title, sizeof title);
     fputs("<p>", fp);
     report_text_html(fp, title);
     fputs("</p>\n<table id=\"counters\"><tr>", fp);
-    th(fp, english, REPORT_FMT_L_TRIP);
-    th(fp, english, REPORT_FMT_L_VEHICLE);
-    th(fp, english, REPORT_FMT_L_BOARDED);
-    th(fp, english, REPORT_FMT_L_ALIGHTED);
-    th(fp, english, REPORT_FMT_L_DIFF);
+    report_html__th(fp, english, REPORT_FMT_L_TRIP);
+    report_html__th(fp, english, REPORT_FMT_L_VEHICLE);
+    report_html__th(fp, english, REPORT_FMT_L_BOARDED);
+    report_html__th(fp, english, REPORT_FMT_L_ALIGHTED);
+    report_html__th(fp, english, REPORT_FMT_L_DIFF);
     fputs("</tr>\n", fp);
     for (size_t i = 0; i < d->nruns; i++) {
         const struct report_query_run *r = &d->runs[i];
@@ -458,11 +460,11 @@ int report_html_daily(FILE *fp, const struct report_query_daily *d, int english)
         fputs("<tr data-trip=\"", fp);
         report_text_html(fp, r->trip_id);
         fputs("\">", fp);
-        td_text(fp, r->trip_id);
-        td_text(fp, r->vehicle_id);
-        td_num(fp, "boarded", r->boarded);
-        td_num(fp, "alighted", r->alighted);
-        td_num(fp, "difference", r->boarded - r->alighted);
+        report_html__td_text(fp, r->trip_id);
+        report_html__td_text(fp, r->vehicle_id);
+        report_html__td_num(fp, "boarded", r->boarded);
+        report_html__td_num(fp, "alighted", r->alighted);
+        report_html__td_num(fp, "difference", r->boarded - r->alighted);
         fputs("</tr>\n", fp);
     }
     if (d->runs_counter_suspect == 0) {
@@ -471,7 +473,7 @@ int report_html_daily(FILE *fp, const struct report_query_daily *d, int english)
         fputs("</td></tr>\n", fp);
     }
     fputs("</table>\n", fp);
-    return done(fp);
+    return report_html__done(fp);
 }
 
 int report_html_range(FILE *fp, const struct report_query_range *r, int english)
@@ -490,7 +492,7 @@ int report_html_range(FILE *fp, const struct report_query_range *r, int english)
     snprintf(title, sizeof title, "%s %s .. %s",
              report_fmt_label(english, REPORT_FMT_L_TITLE_RANGE), r->from,
              r->to);
-    head(fp, title, english);
+    report_html__head(fp, title, english);
     fputs("<h1>", fp);
     report_text_html(fp, report_fmt_label(english, REPORT_FMT_L_TITLE_RANGE));
     fprintf(fp,
@@ -498,12 +500,12 @@ int report_html_range(FILE *fp, const struct report_query_range *r, int english)
             "<span id=\"to\" data-value=\"%s\">%s</span></small></h1>\n",
             r->from, r->from, r->to, r->to);
     fputs("<div class=\"kpis\">\n", fp);
-    kpi(fp, report_fmt_label(english, REPORT_FMT_L_DAYS_BUILT), "days-built",
-        r->days_built, 0);
-    kpi(fp, report_fmt_label(english, REPORT_FMT_L_SEC_BELOW),
-        "days-below-target", r->days_below, r->days_below > 0);
-    kpi(fp, report_fmt_label(english, REPORT_FMT_L_TOTAL), "boarded-total",
-        r->boarded_total, 0);
+    report_html__kpi(fp, report_fmt_label(english, REPORT_FMT_L_DAYS_BUILT),
+                     "days-built", r->days_built, 0);
+    report_html__kpi(fp, report_fmt_label(english, REPORT_FMT_L_SEC_BELOW),
+                     "days-below-target", r->days_below, r->days_below > 0);
+    report_html__kpi(fp, report_fmt_label(english, REPORT_FMT_L_TOTAL),
+                     "boarded-total", r->boarded_total, 0);
     fputs("<div class=\"kpi\"><div class=\"l\">", fp);
     report_text_html(fp, report_fmt_label(english, REPORT_FMT_L_MEAN));
     fprintf(fp,
@@ -512,7 +514,7 @@ int report_html_range(FILE *fp, const struct report_query_range *r, int english)
             r->boarded_mean, r->boarded_mean);
     report_text_html(fp, report_fmt_label(english, REPORT_FMT_L_TARGET));
     fputs(" ", fp);
-    num(fp, "target", r->p.target);
+    report_html__num(fp, "target", r->p.target);
     fputs("</div></div>\n</div>\n", fp);
 
     for (size_t i = 0; i < r->ndays; i++) {
@@ -536,19 +538,19 @@ int report_html_range(FILE *fp, const struct report_query_range *r, int english)
                                .dval = d->date,
                                .has_value = d->built};
     }
-    h2(fp, english, REPORT_FMT_L_SEC_TREND);
+    report_html__h2(fp, english, REPORT_FMT_L_SEC_TREND);
     snprintf(ref, sizeof ref, "%s %s",
              report_fmt_label(english, REPORT_FMT_L_TARGET),
              report_text_thousands(r->p.target, t, sizeof t));
-    svg_bars(fp, "chart-days", bars, r->ndays, r->p.target, ref, ymax, every,
-             1);
+    report_html__svg_bars(fp, "chart-days", bars, r->ndays, r->p.target, ref,
+                          ymax, every, 1);
 
-    h2(fp, english, REPORT_FMT_L_SEC_BELOW);
+    report_html__h2(fp, english, REPORT_FMT_L_SEC_BELOW);
     fputs("<table id=\"below\"><tr>", fp);
-    th(fp, english, REPORT_FMT_L_DATE);
-    th(fp, english, REPORT_FMT_L_BOARDED);
-    th(fp, english, REPORT_FMT_L_OF_TARGET);
-    th(fp, english, REPORT_FMT_L_MISSED);
+    report_html__th(fp, english, REPORT_FMT_L_DATE);
+    report_html__th(fp, english, REPORT_FMT_L_BOARDED);
+    report_html__th(fp, english, REPORT_FMT_L_OF_TARGET);
+    report_html__th(fp, english, REPORT_FMT_L_MISSED);
     fputs("</tr>\n", fp);
     for (size_t i = 0; i < r->ndays; i++) {
         const struct report_query_day *d = &r->days[i];
@@ -556,15 +558,15 @@ int report_html_range(FILE *fp, const struct report_query_range *r, int english)
         if (!d->built || !d->below_target)
             continue;
         fprintf(fp, "<tr data-date=\"%s\">", d->date);
-        td_text(fp, d->date);
-        td_num(fp, "boarded", d->boarded);
+        report_html__td_text(fp, d->date);
+        report_html__td_num(fp, "boarded", d->boarded);
         fprintf(fp, "<td class=\"n\" data-field=\"pct_of_target\">%.1f</td>",
                 d->pct_of_target);
-        td_num(fp, "runs_missed", d->runs_missed);
+        report_html__td_num(fp, "runs_missed", d->runs_missed);
         fputs("</tr>\n", fp);
     }
     fputs("</table>\n", fp);
     free(bars);
     free(titles);
-    return done(fp);
+    return report_html__done(fp);
 }

@@ -201,8 +201,8 @@ static PGresult *run(struct report_query *q, const char *sql, const char *p1,
     return res;
 }
 
-static int cmd(struct report_query *q, const char *sql, char *err,
-               size_t errlen)
+static int report_query__cmd(struct report_query *q, const char *sql, char *err,
+                             size_t errlen)
 {
     PGresult *res = PQexec(q->conn, sql);
     int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
@@ -216,24 +216,25 @@ static int cmd(struct report_query *q, const char *sql, char *err,
     return ok ? REPORT_QUERY_OK : REPORT_QUERY_ERR_QUERY;
 }
 
-static int geti(const PGresult *res, int row, int col)
+static int report_query__geti(const PGresult *res, int row, int col)
 {
     return PQgetisnull(res, row, col)
                ? 0
                : (int)strtol(PQgetvalue(res, row, col), NULL, 10);
 }
 
-static char *dup(const char *s)
+static char *report_query__dup(const char *s)
 {
     return strdup(s ? s : "");
 }
 
-static double pct1(long long n, long long of)
+static double report_query__pct1(long long n, long long of)
 {
     return of > 0 ? round(1000.0 * (double)n / (double)of) / 10.0 : 0.0;
 }
 
-static int fetch_runs(struct report_query_daily *d, const PGresult *res)
+static int report_query__fetch_runs(struct report_query_daily *d,
+                                    const PGresult *res)
 {
     int n = PQntuples(res);
 
@@ -245,28 +246,28 @@ static int fetch_runs(struct report_query_daily *d, const PGresult *res)
         const char *st = PQgetvalue(res, i, 4);
 
         d->nruns++;
-        r->trip_id = dup(PQgetvalue(res, i, 0));
-        r->route_id = dup(PQgetvalue(res, i, 1));
-        r->route_name = dup(PQgetvalue(res, i, 2));
-        r->vehicle_id = dup(PQgetvalue(res, i, 9));
+        r->trip_id = report_query__dup(PQgetvalue(res, i, 0));
+        r->route_id = report_query__dup(PQgetvalue(res, i, 1));
+        r->route_name = report_query__dup(PQgetvalue(res, i, 2));
+        r->vehicle_id = report_query__dup(PQgetvalue(res, i, 9));
         if (!r->trip_id || !r->route_id || !r->route_name || !r->vehicle_id)
             return REPORT_QUERY_ERR_NOMEM;
-        r->direction = geti(res, i, 3);
+        r->direction = report_query__geti(res, i, 3);
         r->status = strcmp(st, "operated") == 0  ? REPORT_QUERY_OPERATED
                     : strcmp(st, "partial") == 0 ? REPORT_QUERY_PARTIAL
                                                  : REPORT_QUERY_MISSED;
         snprintf(r->sched_start, sizeof r->sched_start, "%s",
                  PQgetvalue(res, i, 5));
-        r->sched_min = geti(res, i, 6);
+        r->sched_min = report_query__geti(res, i, 6);
         snprintf(r->actual_start, sizeof r->actual_start, "%s",
                  PQgetvalue(res, i, 7));
         r->has_delay = !PQgetisnull(res, i, 8);
-        r->delay_s = geti(res, i, 8);
-        r->boarded = geti(res, i, 10);
-        r->alighted = geti(res, i, 11);
+        r->delay_s = report_query__geti(res, i, 8);
+        r->boarded = report_query__geti(res, i, 10);
+        r->alighted = report_query__geti(res, i, 11);
         r->has_peak = !PQgetisnull(res, i, 12);
-        r->peak_load = geti(res, i, 12);
-        r->load_pct = pct1(r->peak_load, d->p.seats);
+        r->peak_load = report_query__geti(res, i, 12);
+        r->load_pct = report_query__pct1(r->peak_load, d->p.seats);
         r->crowded =
             r->has_peak &&
             report_query_is_crowded(r->peak_load, d->p.seats, d->p.crowded_pct);
@@ -283,7 +284,7 @@ static int fetch_runs(struct report_query_daily *d, const PGresult *res)
     return REPORT_QUERY_OK;
 }
 
-static int route_cmp(const void *a, const void *b)
+static int report_query__route_cmp(const void *a, const void *b)
 {
     const struct report_query_route *x = a, *y = b;
     int c = strcmp(x->route_id, y->route_id);
@@ -293,7 +294,7 @@ static int route_cmp(const void *a, const void *b)
 
 /* Per route and direction, summed from the runs so that the table always
  * adds up to the runs listed below it. */
-static int build_routes(struct report_query_daily *d)
+static int report_query__build_routes(struct report_query_daily *d)
 {
     d->routes = calloc(d->nruns > 0 ? d->nruns : 1, sizeof *d->routes);
     if (d->routes == NULL)
@@ -308,8 +309,8 @@ static int build_routes(struct report_query_daily *d)
                 g = &d->routes[j];
         if (g == NULL) {
             g = &d->routes[d->nroutes++];
-            g->route_id = dup(r->route_id);
-            g->route_name = dup(r->route_name);
+            g->route_id = report_query__dup(r->route_id);
+            g->route_name = report_query__dup(r->route_name);
             if (!g->route_id || !g->route_name)
                 return REPORT_QUERY_ERR_NOMEM;
             g->direction = r->direction;
@@ -323,11 +324,12 @@ static int build_routes(struct report_query_daily *d)
         g->boarded += r->boarded;
         g->alighted += r->alighted;
     }
-    qsort(d->routes, d->nroutes, sizeof *d->routes, route_cmp);
+    qsort(d->routes, d->nroutes, sizeof *d->routes, report_query__route_cmp);
     return REPORT_QUERY_OK;
 }
 
-static int fetch_stops(struct report_query_daily *d, const PGresult *res)
+static int report_query__fetch_stops(struct report_query_daily *d,
+                                     const PGresult *res)
 {
     int n = PQntuples(res);
 
@@ -338,20 +340,21 @@ static int fetch_stops(struct report_query_daily *d, const PGresult *res)
         struct report_query_stop *s = &d->stops[i];
 
         d->nstops++;
-        s->stop_id = dup(PQgetvalue(res, i, 0));
-        s->name = dup(PQgetvalue(res, i, 1));
+        s->stop_id = report_query__dup(PQgetvalue(res, i, 0));
+        s->name = report_query__dup(PQgetvalue(res, i, 1));
         if (!s->stop_id || !s->name)
             return REPORT_QUERY_ERR_NOMEM;
-        s->visits = geti(res, i, 2);
-        s->boarded = geti(res, i, 3);
-        s->alighted = geti(res, i, 4);
+        s->visits = report_query__geti(res, i, 2);
+        s->boarded = report_query__geti(res, i, 3);
+        s->alighted = report_query__geti(res, i, 4);
     }
     return REPORT_QUERY_OK;
 }
 
 /* The day's queries, inside the caller's transaction. */
-static int daily_fetch(struct report_query *q, struct report_query_daily *d,
-                       const char *lang, char *err, size_t errlen)
+static int report_query__daily_fetch(struct report_query *q,
+                                     struct report_query_daily *d,
+                                     const char *lang, char *err, size_t errlen)
 {
     PGresult *res;
     int rc;
@@ -373,30 +376,30 @@ static int daily_fetch(struct report_query *q, struct report_query_daily *d,
         snprintf(err, errlen, "%s has no daily_ridership row", d->date);
         return REPORT_QUERY_ERR_EMPTY;
     }
-    d->boarded = geti(res, 0, 0);
-    d->alighted = geti(res, 0, 1);
-    d->unattributed = geti(res, 0, 2);
-    d->runs_scheduled = geti(res, 0, 3);
-    d->runs_operated = geti(res, 0, 4);
-    d->runs_partial = geti(res, 0, 5);
-    d->runs_missed = geti(res, 0, 6);
+    d->boarded = report_query__geti(res, 0, 0);
+    d->alighted = report_query__geti(res, 0, 1);
+    d->unattributed = report_query__geti(res, 0, 2);
+    d->runs_scheduled = report_query__geti(res, 0, 3);
+    d->runs_operated = report_query__geti(res, 0, 4);
+    d->runs_partial = report_query__geti(res, 0, 5);
+    d->runs_missed = report_query__geti(res, 0, 6);
     snprintf(d->built_at, sizeof d->built_at, "%s", PQgetvalue(res, 0, 7));
-    d->pct_of_target = pct1(d->boarded, d->p.target);
+    d->pct_of_target = report_query__pct1(d->boarded, d->p.target);
     PQclear(res);
 
     if ((res = run(q, daily_sql[SQL_RUNS], d->date, lang, err, errlen)) == NULL)
         return REPORT_QUERY_ERR_QUERY;
-    rc = fetch_runs(d, res);
+    rc = report_query__fetch_runs(d, res);
     PQclear(res);
     if (rc == REPORT_QUERY_OK)
-        rc = build_routes(d);
+        rc = report_query__build_routes(d);
     if (rc != REPORT_QUERY_OK)
         return rc;
 
     if ((res = run(q, daily_sql[SQL_STOPS], d->date, lang, err, errlen)) ==
         NULL)
         return REPORT_QUERY_ERR_QUERY;
-    rc = fetch_stops(d, res);
+    rc = report_query__fetch_stops(d, res);
     PQclear(res);
     if (rc != REPORT_QUERY_OK)
         return rc;
@@ -405,11 +408,11 @@ static int daily_fetch(struct report_query *q, struct report_query_daily *d,
         NULL)
         return REPORT_QUERY_ERR_QUERY;
     for (int i = 0; i < PQntuples(res); i++) {
-        int h = geti(res, i, 0);
+        int h = report_query__geti(res, i, 0);
 
         if (h >= 0 && h < 24) {
-            d->hour_boarded[h] = geti(res, i, 1);
-            d->hour_alighted[h] = geti(res, i, 2);
+            d->hour_boarded[h] = report_query__geti(res, i, 1);
+            d->hour_alighted[h] = report_query__geti(res, i, 2);
         }
     }
     PQclear(res);
@@ -428,10 +431,11 @@ int report_query_daily(struct report_query *q,
     snprintf(d->date, sizeof d->date, "%s", date);
     /* One snapshot: a rebuild of the day committing between two of the
      * queries must not make the totals disagree with the runs. */
-    rc = cmd(q, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", err, errlen);
+    rc = report_query__cmd(q, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+                           err, errlen);
     if (rc != REPORT_QUERY_OK)
         return rc;
-    rc = daily_fetch(q, d, lang, err, errlen);
+    rc = report_query__daily_fetch(q, d, lang, err, errlen);
     if (rc == REPORT_QUERY_ERR_NOMEM)
         snprintf(err, errlen, "out of memory");
     /* Read only: ROLLBACK ends it as well as COMMIT and works after an
@@ -501,16 +505,16 @@ int report_query_range(struct report_query *q,
 
         snprintf(d->date, sizeof d->date, "%s", PQgetvalue(res, i, 0));
         d->built = PQgetvalue(res, i, 1)[0] == 't';
-        d->boarded = geti(res, i, 2);
-        d->alighted = geti(res, i, 3);
-        d->runs_scheduled = geti(res, i, 4);
-        d->runs_operated = geti(res, i, 5);
-        d->runs_partial = geti(res, i, 6);
-        d->runs_missed = geti(res, i, 7);
-        d->runs_late = geti(res, i, 8);
+        d->boarded = report_query__geti(res, i, 2);
+        d->alighted = report_query__geti(res, i, 3);
+        d->runs_scheduled = report_query__geti(res, i, 4);
+        d->runs_operated = report_query__geti(res, i, 5);
+        d->runs_partial = report_query__geti(res, i, 6);
+        d->runs_missed = report_query__geti(res, i, 7);
+        d->runs_late = report_query__geti(res, i, 8);
         if (!d->built)
             continue;
-        d->pct_of_target = pct1(d->boarded, p->target);
+        d->pct_of_target = report_query__pct1(d->boarded, p->target);
         d->below_target = d->boarded < p->target;
         r->days_built++;
         r->days_below += d->below_target;

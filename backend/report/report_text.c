@@ -31,7 +31,7 @@ int report_text_cp_width(unsigned cp)
 
 /* Decode one UTF-8 sequence at S: its length (1..4) with the code point in
  * *CP, or 0 when S does not start a valid, shortest-form sequence. */
-static int utf8_decode(const unsigned char *s, unsigned *cp)
+static int report_text__utf8_decode(const unsigned char *s, unsigned *cp)
 {
     unsigned c = s[0];
     int n, i;
@@ -67,7 +67,7 @@ size_t report_text_width(const char *s)
 
     while (*p) {
         unsigned cp;
-        int n = utf8_decode(p, &cp);
+        int n = report_text__utf8_decode(p, &cp);
 
         if (n == 0) {
             w += 1;
@@ -119,7 +119,7 @@ void report_text_json_string(FILE *fp, const char *s)
     fputc('"', fp);
     while (*p) {
         unsigned cp;
-        int n = utf8_decode(p, &cp);
+        int n = report_text__utf8_decode(p, &cp);
 
         if (n == 0) {
             fputs("\xef\xbf\xbd", fp); /* U+FFFD */
@@ -217,7 +217,7 @@ int report_text_days_in_month(int y, int m)
 
 /* Days since 1970-01-01 of a valid Gregorian date: count from 1 March of
  * year 0 so that the leap day falls at the end of the counting year. */
-static long days_from_civil(int y, int m, int d)
+static long report_text__days_from_civil(int y, int m, int d)
 {
     long yy = y - (m <= 2);
     long era = yy / 400; /* yy >= 0 for the years we accept */
@@ -263,7 +263,7 @@ int report_text_parse_date(const char *s, long *days, char *err, size_t errlen)
                  dim);
         return REPORT_TEXT_DATE_RANGE;
     }
-    *days = days_from_civil(y, m, d);
+    *days = report_text__days_from_civil(y, m, d);
     return REPORT_TEXT_DATE_OK;
 }
 

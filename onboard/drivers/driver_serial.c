@@ -14,7 +14,7 @@ struct counter_dev {
                              whatever configured it before us */
 };
 
-static int baud_flag(long baud, speed_t *out)
+static int driver_serial__baud_flag(long baud, speed_t *out)
 {
     switch (baud) {
     case 9600:
@@ -36,14 +36,15 @@ static int baud_flag(long baud, speed_t *out)
     return -1;
 }
 
-static int serial_open(const struct counter_opts *o, struct counter_dev **out)
+static int driver_serial__open(const struct counter_opts *o,
+                               struct counter_dev **out)
 {
     struct counter_dev *dev;
     struct termios t;
     speed_t speed;
     int fd, saved_errno;
 
-    if (o->path == NULL || baud_flag(o->baud, &speed) < 0) {
+    if (o->path == NULL || driver_serial__baud_flag(o->baud, &speed) < 0) {
         errno = EINVAL;
         return -1;
     }
@@ -84,12 +85,13 @@ fail:
     return -1;
 }
 
-static int serial_fd(const struct counter_dev *dev)
+static int driver_serial__fd(const struct counter_dev *dev)
 {
     return dev->fd;
 }
 
-static ssize_t serial_read(struct counter_dev *dev, void *buf, size_t len)
+static ssize_t driver_serial__read(struct counter_dev *dev, void *buf,
+                                   size_t len)
 {
     ssize_t n = read(dev->fd, buf, len);
 
@@ -103,7 +105,7 @@ static ssize_t serial_read(struct counter_dev *dev, void *buf, size_t len)
     return -1;
 }
 
-static void serial_close(struct counter_dev *dev)
+static void driver_serial__close(struct counter_dev *dev)
 {
     if (dev == NULL)
         return;
@@ -114,8 +116,8 @@ static void serial_close(struct counter_dev *dev)
 
 const struct counter_driver counter_driver_serial = {
     .name = "serial",
-    .open = serial_open,
-    .fd = serial_fd,
-    .read = serial_read,
-    .close = serial_close,
+    .open = driver_serial__open,
+    .fd = driver_serial__fd,
+    .read = driver_serial__read,
+    .close = driver_serial__close,
 };

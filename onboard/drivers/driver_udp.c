@@ -17,8 +17,8 @@ struct counter_dev {
  * A bare port binds loopback: a counter input open to the whole network by
  * default would let anyone on it inject passenger counts.
  */
-static int split_addr(const char *spec, char *host, size_t hostlen, char *port,
-                      size_t portlen)
+static int driver_udp__split_addr(const char *spec, char *host, size_t hostlen,
+                                  char *port, size_t portlen)
 {
     const char *colon, *h = spec;
     size_t hl;
@@ -50,15 +50,16 @@ static int split_addr(const char *spec, char *host, size_t hostlen, char *port,
     return 0;
 }
 
-static int udp_open(const struct counter_opts *o, struct counter_dev **out)
+static int driver_udp__open(const struct counter_opts *o,
+                            struct counter_dev **out)
 {
     struct addrinfo hints, *ai = NULL;
     struct counter_dev *dev;
     char host[64], port[8];
     int fd, saved_errno;
 
-    if (o->path == NULL ||
-        split_addr(o->path, host, sizeof host, port, sizeof port) < 0) {
+    if (o->path == NULL || driver_udp__split_addr(o->path, host, sizeof host,
+                                                  port, sizeof port) < 0) {
         errno = EINVAL;
         return -1;
     }
@@ -91,12 +92,12 @@ fail:
     return -1;
 }
 
-static int udp_fd(const struct counter_dev *dev)
+static int driver_udp__fd(const struct counter_dev *dev)
 {
     return dev->fd;
 }
 
-static ssize_t udp_read(struct counter_dev *dev, void *buf, size_t len)
+static ssize_t driver_udp__read(struct counter_dev *dev, void *buf, size_t len)
 {
     char *p = buf;
     ssize_t n;
@@ -123,7 +124,7 @@ static ssize_t udp_read(struct counter_dev *dev, void *buf, size_t len)
     return n;
 }
 
-static void udp_close(struct counter_dev *dev)
+static void driver_udp__close(struct counter_dev *dev)
 {
     if (dev == NULL)
         return;
@@ -133,8 +134,8 @@ static void udp_close(struct counter_dev *dev)
 
 const struct counter_driver counter_driver_udp = {
     .name = "udp",
-    .open = udp_open,
-    .fd = udp_fd,
-    .read = udp_read,
-    .close = udp_close,
+    .open = driver_udp__open,
+    .fd = driver_udp__fd,
+    .read = driver_udp__read,
+    .close = driver_udp__close,
 };
