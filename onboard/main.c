@@ -17,6 +17,7 @@
 #include "drivers/driver.h"
 #include "gnss.h"
 #include "gtime.h"
+#include "held.h"
 #include "log.h"
 #include "mqtt.h"
 #include "proc.h"
@@ -132,7 +133,6 @@ static const struct conf_option onboard_options[] = {
 #define ONBOARD_SEQ_MARGIN 10000000000ULL
 
 /* Passenger counts made before the clock was known, waiting for a fix. */
-#define ONBOARD_HELD_MAX 256
 
 static volatile sig_atomic_t quit, reload;
 
@@ -166,12 +166,9 @@ struct onboard {
     int seq_floored; /* a fresh spool's numbering was moved past old seqs */
     int ack_seen;    /* an ack arrived since start: later ones move no floor */
     /* Counts made before the clock was known: journaled, they would carry
-     * 1970 and be dead letters. Re-stamped from the first fix. */
-    struct onboard_held {
-        struct wire_record r;
-        int64_t wall_minus_mono; /* at the event: maps its times to mono */
-    } held[ONBOARD_HELD_MAX];
-    unsigned nheld;
+     * 1970 and be dead letters. Re-stamped from the first fix; on disk
+     * meanwhile, so a restart in the same boot keeps them. */
+    struct held *held;
     uint64_t refused_at_source; /* records the backend would refuse */
     uint64_t rollover_fixed;    /* fixes moved by 1024 weeks */
     int64_t refused_log_mono;   /* last refusal logged (rate limit) */
@@ -342,26 +339,30 @@ static void onboard_append(struct onboard *o, enum spool_class cls,
  * monotonic clock at the event, they are placed on the fix's time line. */
 static void onboard_release_held(struct onboard *o)
 {
-    unsigned n = o->nheld;
+    size_t n = held_count(o->held);
+    int rc;
 
     if (n == 0)
         return;
-    o->nheld = 0;
-    for (unsigned i = 0; i < n; i++) {
-        struct onboard_held *h = &o->held[i];
-        struct wire_record *r = &h->r;
+    for (size_t i = 0; i < n; i++) {
+        const struct held_entry *h = held_get(o->held, i);
+        struct wire_record r = h->r;
         int64_t shift =
-            gtime_now(&o->gt, r->t_ms - h->wall_minus_mono, 0, NULL) - r->t_ms;
+            gtime_now(&o->gt, r.t_ms - h->wall_minus_mono, 0, NULL) - r.t_ms;
 
-        r->t_ms += shift;
-        if (r->u.count.door_open_ms)
-            r->u.count.door_open_ms += shift;
-        if (r->u.count.door_close_ms)
-            r->u.count.door_close_ms += shift;
-        r->time_source = WIRE_TIME_CARRIED;
-        onboard_append(o, SPOOL_COUNT, r);
+        r.t_ms += shift;
+        if (r.u.count.door_open_ms)
+            r.u.count.door_open_ms += shift;
+        if (r.u.count.door_close_ms)
+            r.u.count.door_close_ms += shift;
+        r.time_source = WIRE_TIME_CARRIED;
+        onboard_append(o, SPOOL_COUNT, &r);
     }
-    log_info("%u passenger counts made before the clock was known "
+    /* Counts are synced to the spool at once: the file can go. */
+    rc = held_clear(o->held);
+    if (rc != HELD_OK)
+        log_warn("removing the held counts' file");
+    log_info("%zu passenger counts made before the clock was known "
              "re-stamped from the first fix",
              n);
 }
@@ -435,16 +436,16 @@ static void onboard_on_event(struct onboard *o, const struct doors_event *ev)
     /* No fix yet and a system clock that is not set (no RTC): the count's
      * times mean nothing to the backend. Keep it until the first fix. */
     if (src == WIRE_TIME_SYSTEM && clock_wall_ms() < ONBOARD_CLOCK_SET_MS) {
-        if (o->nheld == ONBOARD_HELD_MAX) {
+        int rc = held_add(o->held, &r, clock_wall_ms() - clock_mono_ms());
+
+        if (rc == HELD_ERR_FULL) {
             o->refused_at_source++;
             log_warnx("no fix and no clock: %d passenger counts already "
                       "wait for a time; this one is refused at source",
-                      ONBOARD_HELD_MAX);
-            return;
+                      HELD_MAX);
+        } else if (rc != HELD_OK) {
+            log_warn("held counts' file (kept in memory only)");
         }
-        o->held[o->nheld].r = r;
-        o->held[o->nheld].wall_minus_mono = clock_wall_ms() - clock_mono_ms();
-        o->nheld++;
         return;
     }
     onboard_append(o, SPOOL_COUNT, &r);
@@ -929,13 +930,13 @@ static void onboard_shutdown(struct onboard *o)
     if (o->doors)
         while (doors_flush(o->doors, &ev) == 1)
             onboard_on_event(o, &ev);
-    if (o->nheld > 0) {
-        o->refused_at_source += o->nheld;
-        log_warnx("%u passenger counts made before the clock was known are "
-                  "lost: no fix came to give them a time",
-                  o->nheld);
-        o->nheld = 0;
-    }
+    /* Counts still waiting for a time stay in their file: a restart in
+     * this boot can still place them. */
+    if (held_count(o->held) > 0)
+        log_warnx("%zu passenger counts made before the clock was known "
+                  "still wait for a first fix (kept for the next start in "
+                  "this boot)",
+                  held_count(o->held));
     rc = spool_flush(o->spool);
     if (rc != SPOOL_OK)
         log_warn("spool flush (%s)", spool_strerror(rc));
@@ -1036,6 +1037,33 @@ int main(int argc, char **argv)
         fatalx("spool %s: %s%s%s", o.conf.spool_dir, spool_strerror(rc),
                rc == SPOOL_ERR_IO ? ": " : "",
                rc == SPOOL_ERR_IO ? strerror(errno) : "");
+    {
+        char boot[64] = "";
+        unsigned lost = 0;
+        FILE *fp = fopen("/proc/sys/kernel/random/boot_id", "r");
+
+        if (fp) {
+            if (!fgets(boot, sizeof boot, fp))
+                boot[0] = '\0';
+            boot[strcspn(boot, "\n")] = '\0';
+            fclose(fp);
+        }
+        rc = held_open(o.conf.spool_dir, boot, &o.held, &lost);
+        if (rc != HELD_OK)
+            fatalx("held counts in %s: %s", o.conf.spool_dir,
+                   rc == HELD_ERR_IO ? strerror(errno) : "out of memory");
+        if (lost) {
+            o.refused_at_source += lost;
+            log_warnx("%u passenger counts made before the clock was known "
+                      "in an earlier boot cannot be placed in time: refused "
+                      "at source",
+                      lost);
+        }
+        if (held_count(o.held))
+            log_info("%zu passenger counts from before this start wait for "
+                     "a first fix",
+                     held_count(o.held));
+    }
     if (proc_setup(foreground, on_signal, 1) != 0)
         fatal("daemon");
     gtime_init(&o.gt);
@@ -1059,6 +1087,7 @@ int main(int argc, char **argv)
     rc = spool_close(o.spool);
     if (rc != SPOOL_OK)
         log_warn("spool close (%s)", spool_strerror(rc));
+    held_free(o.held);
     log_info("stopped after %" PRIu64 " records", o.records_written);
     conf_free(onboard_options, &o.conf);
     return 0;

@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,47 +29,56 @@ static long long scalar(struct harness_pg *pg, const char *sql)
     return harness_pg_scalar(pg, sql);
 }
 
-static void test_clock_unset(void **state)
+/* Start the onboard with the 1970 clock (only it gets the shim; ASan wants
+ * to be first in the preload list, under it the shim comes second). */
+static struct harness_proc *start_norc(struct harness_gpsd *g,
+                                       struct harness_mqtt *m,
+                                       const char *spool, const char *dev)
+{
+    const char *opts[] = {"counter_input=udp", dev, NULL};
+    struct harness_proc *ob;
+
+    assert_int_equal(
+        setenv("LD_PRELOAD", harness_bin("libshuttle_fakeclock.so"), 1), 0);
+    assert_int_equal(setenv("SHUTTLE_FAKE_WALL_S", CU_FAKE_WALL_S, 1), 0);
+    assert_int_equal(setenv("ASAN_OPTIONS", "verify_asan_link_order=0", 1), 0);
+    ob = harness_onboard_start(CU_VID, g, m, spool, opts);
+    unsetenv("LD_PRELOAD");
+    unsetenv("SHUTTLE_FAKE_WALL_S");
+    assert_non_null(ob);
+    /* The shim works: the onboard's log lines are stamped 1970. */
+    assert_true(harness_log_has(harness_proc_log(ob), "1970-01-1"));
+    return ob;
+}
+
+/* Counts before any fix, then the first fixes; with RESTART the daemon is
+ * killed (SIGKILL) in between and started again on its spool: the counts
+ * waiting for a time survive it (same boot, the monotonic clock goes on). */
+static void clock_unset_case(bool restart)
 {
     static const struct itest_episode ep[] = {{1, 3, 1}, {2, 5, 2}};
     struct harness_mqtt *m = harness_mosquitto_start(NULL);
     struct harness_pg *pg = harness_pg_start(1);
     struct harness_gpsd *g = harness_gpsd_start();
+    char *spool = harness_tmpdir("norc-spool");
     int cport = harness_free_port();
     char dev[64], sql[1024];
     const char *oblog;
-    struct harness_proc *ob, *be;
+    struct harness_proc *ob;
     struct counter_gw gw;
     int64_t t_counted, t_fix;
     long long got;
     int i;
 
-    (void)state;
     assert_non_null(m);
     assert_non_null(pg);
     assert_non_null(g);
+    assert_non_null(spool);
     assert_true(cport > 0);
-    be = harness_backend_start(pg, m, NULL);
-    assert_non_null(be);
+    assert_non_null(harness_backend_start(pg, m, NULL));
     snprintf(dev, sizeof dev, "counter_device=127.0.0.1:%d", cport);
-    {
-        const char *opts[] = {"counter_input=udp", dev, NULL};
-
-        /* Only the onboard gets the 1970 clock. ASan wants to be first in
-         * the preload list; under it the shim comes second. */
-        assert_int_equal(
-            setenv("LD_PRELOAD", harness_bin("libshuttle_fakeclock.so"), 1), 0);
-        assert_int_equal(setenv("SHUTTLE_FAKE_WALL_S", CU_FAKE_WALL_S, 1), 0);
-        assert_int_equal(setenv("ASAN_OPTIONS", "verify_asan_link_order=0", 1),
-                         0);
-        ob = harness_onboard_start(CU_VID, g, m, NULL, opts);
-        unsetenv("LD_PRELOAD");
-        unsetenv("SHUTTLE_FAKE_WALL_S");
-        assert_non_null(ob);
-    }
+    ob = start_norc(g, m, spool, dev);
     oblog = harness_proc_log(ob);
-    /* The shim works: the onboard's log lines are stamped 1970. */
-    assert_true(harness_log_has(oblog, "1970-01-1"));
     assert_int_equal(counter_gw_open(&gw, cport), 0);
     for (i = 0; i < 100 && !harness_log_has(oblog, "counter input"); i++)
         harness_sleep_ms(20);
@@ -79,6 +90,13 @@ static void test_clock_unset(void **state)
                                             ep[i].alighted, 10),
                          0);
     harness_sleep_ms(3000);
+    if (restart) {
+        assert_int_equal(harness_kill(ob, SIGKILL), 0);
+        assert_int_equal(harness_wait(ob, 5000), 128 + SIGKILL);
+        ob = start_norc(g, m, spool, dev);
+        oblog = harness_proc_log(ob);
+        assert_true(harness_log_has(oblog, "wait for a first fix"));
+    }
 
     /* Then gpsd gets its first fixes, with the true time. */
     t_fix = itest_wall_ms();
@@ -98,14 +116,14 @@ static void test_clock_unset(void **state)
     assert_int_equal(itest_episodes_once(pg, CU_VID, ep, 2), 0);
 
     /* Stored with the time they happened (within the 3 s before the fix,
-     * give or take the machine's load), flagged as carried, and no dead
-     * letter. */
+     * give or take the machine's load and the restart), flagged as carried,
+     * and no dead letter. */
     snprintf(sql, sizeof sql,
              "SELECT count(*) FROM passenger_counts WHERE vehicle_id = '%s' "
              "AND time_source = 1 "
              "AND t >= to_timestamp(%lld / 1000.0) - interval '5 s' "
              "AND t <= to_timestamp(%lld / 1000.0) + interval '1 s'",
-             CU_VID, (long long)t_counted, (long long)t_fix);
+             CU_VID, (long long)t_counted, (long long)t_counted + 3000);
     got = scalar(pg, sql);
     assert_int_equal(got, 2);
     snprintf(sql, sizeof sql,
@@ -114,6 +132,19 @@ static void test_clock_unset(void **state)
     assert_int_equal(scalar(pg, sql), 0);
     assert_true(harness_log_has(oblog, "re-stamped from the first fix"));
     counter_gw_close(&gw);
+    (void)t_fix;
+}
+
+static void test_clock_unset(void **state)
+{
+    (void)state;
+    clock_unset_case(false);
+}
+
+static void test_clock_unset_restart(void **state)
+{
+    (void)state;
+    clock_unset_case(true);
 }
 
 /* A bus whose system clock is set but stale: kept over a shutdown
@@ -184,6 +215,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_clock_unset, teardown),
+        cmocka_unit_test_teardown(test_clock_unset_restart, teardown),
         cmocka_unit_test_teardown(test_clock_stale, teardown),
     };
 
