@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #define HELD_MAGIC 0x444c4853u /* "SHLD" */
-#define HELD_VERSION 1u
+#define HELD_VERSION 2u
 #define HELD_BOOT_MAX 64
 
 /* The file: this header, then n entries. Entries are the struct as this
@@ -18,6 +18,7 @@
 struct held__header {
     uint32_t magic, version, entry_size, n;
     char boot_id[HELD_BOOT_MAX];
+    uint64_t release_from; /* 0, or the seq the first is journaled at */
 };
 
 struct held {
@@ -25,6 +26,7 @@ struct held {
     char boot_id[HELD_BOOT_MAX];
     struct held_entry e[HELD_MAX];
     size_t n;
+    uint64_t release_from;
 };
 
 static int held__fsync_dir(const char *path)
@@ -60,6 +62,7 @@ static int held__save(struct held *h)
     hd.entry_size = (uint32_t)sizeof(struct held_entry);
     hd.n = (uint32_t)h->n;
     memcpy(hd.boot_id, h->boot_id, sizeof hd.boot_id);
+    hd.release_from = h->release_from;
     fd = open(h->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (fd < 0)
         return HELD_ERR_IO;
@@ -97,6 +100,7 @@ static int held__load(struct held *h, unsigned *lost)
         memcmp(hd.boot_id, h->boot_id, sizeof hd.boot_id) == 0 &&
         read(fd, h->e, hd.n * sizeof *h->e) == (ssize_t)(hd.n * sizeof *h->e)) {
         h->n = hd.n;
+        h->release_from = hd.release_from;
         close(fd);
         return HELD_OK;
     }
@@ -167,9 +171,31 @@ const struct held_entry *held_get(const struct held *h, size_t i)
     return i < h->n ? &h->e[i] : NULL;
 }
 
+int held_release_begin(struct held *h, uint64_t first_seq)
+{
+    h->release_from = first_seq;
+    return held__save(h);
+}
+
+uint64_t held_release_from(const struct held *h)
+{
+    return h->release_from;
+}
+
+int held_drop(struct held *h, size_t n)
+{
+    if (n > h->n)
+        n = h->n;
+    memmove(h->e, h->e + n, (h->n - n) * sizeof *h->e);
+    h->n -= n;
+    h->release_from = 0;
+    return h->n ? held__save(h) : held_clear(h);
+}
+
 int held_clear(struct held *h)
 {
     h->n = 0;
+    h->release_from = 0;
     if (unlink(h->path) != 0 && errno != ENOENT)
         return HELD_ERR_IO;
     return held__fsync_dir(h->path);

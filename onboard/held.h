@@ -55,6 +55,22 @@ int held_add(struct held *h, const struct wire_record *r,
 size_t held_count(const struct held *h);
 const struct held_entry *held_get(const struct held *h, size_t i);
 
+/*
+ * Journaling them is not atomic with removing the file: a crash in between
+ * would journal them twice after a restart (two seqs, counted twice). So
+ * before appending them, the caller says the seq the first will get
+ * (held_release_begin, written to the file); a held file found with that
+ * mark (held_release_from != 0) after a restart means some may be in the
+ * spool from that seq on: the caller checks, in order, and drops those
+ * with held_drop. Both return HELD_OK or HELD_ERR_IO.
+ */
+int held_release_begin(struct held *h, uint64_t first_seq);
+uint64_t held_release_from(const struct held *h);
+
+/* Forget the first n (already journaled), clear the mark, write the file
+ * (or remove it when none are left). */
+int held_drop(struct held *h, size_t n);
+
 /* All of them were journaled: forget them and remove the file. */
 int held_clear(struct held *h);
 

@@ -334,6 +334,41 @@ static void onboard_append(struct onboard *o, enum spool_class cls,
 static void onboard_append(struct onboard *o, enum spool_class cls,
                            struct wire_record *r);
 
+/* A held file marked as being journaled (a crash between journaling the
+ * counts and removing it): those of them already in the spool, from the
+ * marked seq on and in order, are dropped from it, so none is journaled
+ * twice. Returns how many were. */
+static size_t onboard_held_reconcile(struct onboard *o)
+{
+    uint64_t from = held_release_from(o->held);
+    size_t n = held_count(o->held), done = 0, got = 0;
+    struct spool_item *items;
+
+    if (from == 0 || n == 0)
+        return 0;
+    items = calloc(n, sizeof *items);
+    if (items &&
+        spool_peek(o->spool, from - 1, n, SIZE_MAX, items, &got) == SPOOL_OK) {
+        for (size_t i = 0; i < got && done < n; i++) {
+            const struct held_entry *h = held_get(o->held, done);
+            struct wire_record r;
+
+            if (items[i].seq != from + i ||
+                wire_record_decode(items[i].payload, items[i].len, &r) !=
+                    WIRE_OK ||
+                r.kind != WIRE_COUNT || r.u.count.door != h->r.u.count.door ||
+                r.u.count.boarded != h->r.u.count.boarded ||
+                r.u.count.alighted != h->r.u.count.alighted)
+                break;
+            done++;
+        }
+    }
+    free(items);
+    if (held_drop(o->held, done) != HELD_OK)
+        log_warn("held counts' file");
+    return done;
+}
+
 /* The first usable fix: the counts held since boot get their time. Their
  * times were the system clock's; through the clock's offset from the
  * monotonic clock at the event, they are placed on the fix's time line. */
@@ -344,6 +379,11 @@ static void onboard_release_held(struct onboard *o)
 
     if (n == 0)
         return;
+    /* Counts are appended in order from the spool's next seq: say so in
+     * the file first, so a crash before it is removed journals none twice
+     * (onboard_held_reconcile). */
+    if (held_release_begin(o->held, spool_next_seq(o->spool)) != HELD_OK)
+        log_warn("held counts' file");
     for (size_t i = 0; i < n; i++) {
         const struct held_entry *h = held_get(o->held, i);
         struct wire_record r = h->r;
@@ -1059,6 +1099,11 @@ int main(int argc, char **argv)
                       "at source",
                       lost);
         }
+        lost = (unsigned)onboard_held_reconcile(&o);
+        if (lost)
+            log_info("%u held passenger counts were journaled before the "
+                     "last stop: not again",
+                     lost);
         if (held_count(o.held))
             log_info("%zu passenger counts from before this start wait for "
                      "a first fix",

@@ -154,12 +154,47 @@ static void test_full_and_garbage(void **state)
     held_free(h);
 }
 
+/* The mark of a release in progress survives a restart, and dropping the
+ * ones already journaled keeps the rest in order. */
+static void test_release_mark(void **state)
+{
+    const char *dir = *state;
+    struct held *h;
+    unsigned lost;
+
+    assert_int_equal(held_open(dir, BOOT, &h, &lost), HELD_OK);
+    for (unsigned i = 0; i < 3; i++) {
+        struct wire_record r = count_at(864000000 + i * 1000, i + 1);
+
+        assert_int_equal(held_add(h, &r, 0), HELD_OK);
+    }
+    assert_int_equal(held_release_from(h), 0);
+    assert_int_equal(held_release_begin(h, 1234567), HELD_OK);
+    held_free(h); /* a crash while journaling them */
+
+    assert_int_equal(held_open(dir, BOOT, &h, &lost), HELD_OK);
+    assert_int_equal(held_count(h), 3);
+    assert_int_equal(held_release_from(h), 1234567);
+    assert_int_equal(held_drop(h, 2), HELD_OK); /* two made it in */
+    assert_int_equal(held_count(h), 1);
+    assert_int_equal(held_get(h, 0)->r.u.count.boarded, 3);
+    assert_int_equal(held_release_from(h), 0);
+    held_free(h);
+    assert_int_equal(held_open(dir, BOOT, &h, &lost), HELD_OK);
+    assert_int_equal(held_count(h), 1);
+    assert_int_equal(held_release_from(h), 0);
+    assert_int_equal(held_drop(h, 1), HELD_OK); /* none left: no file */
+    assert_false(exists(dir, "held"));
+    held_free(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_survives_restart, setup, teardown),
         cmocka_unit_test_setup_teardown(test_other_boot_lost, setup, teardown),
         cmocka_unit_test_setup_teardown(test_full_and_garbage, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_release_mark, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
