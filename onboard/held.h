@@ -56,13 +56,13 @@ size_t held_count(const struct held *h);
 const struct held_entry *held_get(const struct held *h, size_t i);
 
 /*
- * Journaling them is not atomic with removing the file: a crash in between
- * would journal them twice after a restart (two seqs, counted twice). So
- * before appending them, the caller says the seq the first will get
- * (held_release_begin, written to the file); a held file found with that
- * mark (held_release_from != 0) after a restart means some may be in the
- * spool from that seq on: the caller checks, in order, and drops those
- * with held_drop. Both return HELD_OK or HELD_ERR_IO.
+ * Journaling a count is not atomic with removing it from the file: a crash
+ * in between would journal it twice after a restart (two seqs, counted
+ * twice). So before appending the first one, the caller writes the seq it
+ * will get (held_release_begin), and drops it from the file after
+ * (held_drop). A held file found with that mark (held_release_from != 0)
+ * after a restart means the first may be in the spool at that seq: the
+ * caller checks and drops it if so. Both return HELD_OK or HELD_ERR_IO.
  */
 int held_release_begin(struct held *h, uint64_t first_seq);
 uint64_t held_release_from(const struct held *h);

@@ -305,8 +305,10 @@ static int onboard_refuse(struct onboard *o, const struct wire_record *r)
     return 1;
 }
 
-static void onboard_append(struct onboard *o, enum spool_class cls,
-                           struct wire_record *r)
+/* Journal one record. Returns 1 when it was, 0 when refused at source,
+ * -1 when it could not be (out of memory, the spool failed: logged). */
+static int onboard_append(struct onboard *o, enum spool_class cls,
+                          struct wire_record *r)
 {
     uint8_t *buf;
     size_t len;
@@ -314,56 +316,48 @@ static void onboard_append(struct onboard *o, enum spool_class cls,
     int rc;
 
     if (onboard_refuse(o, r))
-        return;
+        return 0;
     onboard_seq_guard(o, r->t_ms);
     r->seq = 0; /* the spool numbers it; the sender fills it in */
     if (wire_record_encode(r, &buf, &len) != WIRE_OK) {
         log_warnx("cannot encode a record: out of memory");
-        return;
+        return -1;
     }
     rc = spool_append(o->spool, cls, r->t_ms, buf, len, &seq);
     free(buf);
     if (rc != SPOOL_OK) {
         log_warn("spool append (%s)", spool_strerror(rc));
-        return;
+        return -1;
     }
     o->records_written++;
     sender_live(o->sender, seq);
+    return 1;
 }
 
-static void onboard_append(struct onboard *o, enum spool_class cls,
-                           struct wire_record *r);
+static int onboard_append(struct onboard *o, enum spool_class cls,
+                          struct wire_record *r);
 
-/* A held file marked as being journaled (a crash between journaling the
- * counts and removing it): those of them already in the spool, from the
- * marked seq on and in order, are dropped from it, so none is journaled
- * twice. Returns how many were. */
+/* A held file marked as being journaled: a crash came between journaling
+ * its first count and dropping it from the file (onboard_release_held).
+ * If the spool holds that count at the marked seq, it is dropped from the
+ * file, so it is not journaled twice. Returns 1 if it was, else 0. */
 static size_t onboard_held_reconcile(struct onboard *o)
 {
     uint64_t from = held_release_from(o->held);
-    size_t n = held_count(o->held), done = 0, got = 0;
-    struct spool_item *items;
+    const struct held_entry *h = held_get(o->held, 0);
+    struct spool_item item;
+    struct wire_record r;
+    size_t got = 0, done = 0;
 
-    if (from == 0 || n == 0)
+    if (from == 0 || !h)
         return 0;
-    items = calloc(n, sizeof *items);
-    if (items &&
-        spool_peek(o->spool, from - 1, n, SIZE_MAX, items, &got) == SPOOL_OK) {
-        for (size_t i = 0; i < got && done < n; i++) {
-            const struct held_entry *h = held_get(o->held, done);
-            struct wire_record r;
-
-            if (items[i].seq != from + i ||
-                wire_record_decode(items[i].payload, items[i].len, &r) !=
-                    WIRE_OK ||
-                r.kind != WIRE_COUNT || r.u.count.door != h->r.u.count.door ||
-                r.u.count.boarded != h->r.u.count.boarded ||
-                r.u.count.alighted != h->r.u.count.alighted)
-                break;
-            done++;
-        }
-    }
-    free(items);
+    if (spool_peek(o->spool, from - 1, 1, SIZE_MAX, &item, &got) == SPOOL_OK &&
+        got == 1 && item.seq == from &&
+        wire_record_decode(item.payload, item.len, &r) == WIRE_OK &&
+        r.kind == WIRE_COUNT && r.u.count.door == h->r.u.count.door &&
+        r.u.count.boarded == h->r.u.count.boarded &&
+        r.u.count.alighted == h->r.u.count.alighted)
+        done = 1;
     if (held_drop(o->held, done) != HELD_OK)
         log_warn("held counts' file");
     return done;
@@ -371,24 +365,22 @@ static size_t onboard_held_reconcile(struct onboard *o)
 
 /* The first usable fix: the counts held since boot get their time. Their
  * times were the system clock's; through the clock's offset from the
- * monotonic clock at the event, they are placed on the fix's time line. */
+ * monotonic clock at the event, they are placed on the fix's time line.
+ * One at a time, each marked in the file with the seq it is about to get
+ * before it is journaled and dropped from the file after, so a crash at
+ * any point journals none twice and loses none (onboard_held_reconcile).
+ * Two file writes a count, only for the counts of a boot without a clock.
+ * A spool or file that fails stops it; the rest wait for the next fix. */
 static void onboard_release_held(struct onboard *o)
 {
-    size_t n = held_count(o->held);
-    int rc;
+    size_t done = 0;
 
-    if (n == 0)
-        return;
-    /* Counts are appended in order from the spool's next seq: say so in
-     * the file first, so a crash before it is removed journals none twice
-     * (onboard_held_reconcile). */
-    if (held_release_begin(o->held, spool_next_seq(o->spool)) != HELD_OK)
-        log_warn("held counts' file");
-    for (size_t i = 0; i < n; i++) {
-        const struct held_entry *h = held_get(o->held, i);
+    while (held_count(o->held) > 0) {
+        const struct held_entry *h = held_get(o->held, 0);
         struct wire_record r = h->r;
         int64_t shift =
             gtime_now(&o->gt, r.t_ms - h->wall_minus_mono, 0, NULL) - r.t_ms;
+        int rc;
 
         r.t_ms += shift;
         if (r.u.count.door_open_ms)
@@ -396,15 +388,24 @@ static void onboard_release_held(struct onboard *o)
         if (r.u.count.door_close_ms)
             r.u.count.door_close_ms += shift;
         r.time_source = WIRE_TIME_CARRIED;
-        onboard_append(o, SPOOL_COUNT, &r);
+        if (held_release_begin(o->held, spool_next_seq(o->spool)) != HELD_OK) {
+            log_warn("held counts' file: they wait");
+            break;
+        }
+        rc = onboard_append(o, SPOOL_COUNT, &r);
+        if (rc < 0)
+            break;
+        /* Journaled, or refused at source (and counted as such). */
+        if (held_drop(o->held, 1) != HELD_OK) {
+            log_warn("held counts' file");
+            break;
+        }
+        done += rc == 1;
     }
-    /* Counts are synced to the spool at once: the file can go. */
-    rc = held_clear(o->held);
-    if (rc != HELD_OK)
-        log_warn("removing the held counts' file");
-    log_info("%zu passenger counts made before the clock was known "
-             "re-stamped from the first fix",
-             n);
+    if (done)
+        log_info("%zu passenger counts made before the clock was known "
+                 "re-stamped from the first fix",
+                 done);
 }
 
 static void onboard_on_fix(void *arg, const struct gnss_fix *f)
@@ -476,7 +477,13 @@ static void onboard_on_event(struct onboard *o, const struct doors_event *ev)
     /* No fix yet and a system clock that is not set (no RTC): the count's
      * times mean nothing to the backend. Keep it until the first fix. */
     if (src == WIRE_TIME_SYSTEM && clock_wall_ms() < ONBOARD_CLOCK_SET_MS) {
-        int rc = held_add(o->held, &r, clock_wall_ms() - clock_mono_ms());
+        int rc;
+
+        /* Judged now on all but its time (there is no clock to judge it
+         * by): what is held is journaled whole at the first fix. */
+        if (onboard_refuse(o, &r))
+            return;
+        rc = held_add(o->held, &r, clock_wall_ms() - clock_mono_ms());
 
         if (rc == HELD_ERR_FULL) {
             o->refused_at_source++;

@@ -39,7 +39,12 @@ struct sender {
     unsigned nsent_live;
     int mids[SENDER_MIDS_MAX]; /* telemetry publishes awaiting PUBACK */
     unsigned inflight;
-    uint64_t published;    /* highest seq ever published */
+    uint64_t published; /* highest seq ever published */
+    /* Highest seq with everything from the ack up to it published: what
+     * an ack may free. Live records sent ahead of the backlog do not
+     * raise it (an ack just below one of them would free the backlog
+     * between, never sent). */
+    uint64_t contig;
     int64_t progress_mono; /* last ack progress or connect */
     int64_t resend_wait;   /* back-off: wait before the next re-send */
     unsigned resend_k;     /* re-sends since the last progress */
@@ -87,7 +92,7 @@ int sender_new(struct spool *sp, struct mqtt *m, const struct sender_options *o,
     }
     s->acked = spool_oldest_held(sp) - 1;
     s->cursor = s->acked;
-    s->published = s->acked;
+    s->published = s->contig = s->acked;
     *out = s;
     return SENDER_OK;
 }
@@ -186,7 +191,7 @@ static void sender_prune_live(struct sender *s)
 static int sender_apply(struct sender *s, uint64_t seq, int64_t now_mono_ms,
                         int *detail)
 {
-    uint64_t upto = seq < s->published ? seq : s->published;
+    uint64_t upto = seq < s->contig ? seq : s->contig;
     int rc;
 
     if (upto <= s->acked)
@@ -297,9 +302,11 @@ static int sender_pump_live(struct sender *s, int64_t now_ms, int *detail)
                 s->pending_live[keep++] = seq;
                 continue;
             }
-            if (next)
+            if (next) {
                 s->cursor = seq;
-            else if (s->nsent_live < SENDER_LIVE_MAX)
+                if (s->cursor > s->contig)
+                    s->contig = s->cursor;
+            } else if (s->nsent_live < SENDER_LIVE_MAX)
                 s->sent_live[s->nsent_live++] = seq;
         }
     }
@@ -369,6 +376,8 @@ int sender_pump(struct sender *s, int64_t now_mono_ms, int64_t now_ms,
         if (sender_publish(s, k, now_ms, false) != MQTT_OK)
             break;
         s->cursor = last;
+        if (s->cursor > s->contig)
+            s->contig = s->cursor;
         if (s->budget != UINT32_MAX)
             s->budget--;
         sender_prune_live(s);

@@ -280,6 +280,35 @@ static void test_resend_backs_off(void **state)
     fx_close(&f);
 }
 
+/* A live record sent ahead of a backlog does not let an ack free the
+ * backlog between: an ack just below it (anyone may publish one) frees
+ * only what was published in order. */
+static void test_ack_bounded_by_contiguous(void **state)
+{
+    struct fx f;
+    uint64_t first = 0, seq = 0, live;
+    int detail = 0;
+
+    (void)state;
+    fx_open(&f, 10, 1, 1000, 8000);
+    for (int i = 0; i < 30; i++) {
+        seq = append_fix(&f, 1700000000000LL + i * 1000);
+        if (i == 0)
+            first = seq;
+    }
+    pump(&f, 1); /* window of one batch: first..first+9 */
+    assert_int_equal(stub.npub, 1);
+    live = append_fix(&f, 1700000030000LL);
+    sender_live(f.s, live);
+    pump(&f, 2);
+    assert_int_equal(stub.npub, 2);
+    assert_int_equal(stub.pub[1].first, live);
+    assert_int_equal(sender_ack(f.s, live - 1, 3, &detail), SENDER_OK);
+    assert_int_equal(spool_oldest_held(f.sp), first + 10);
+    assert_int_equal(held(&f), 21);
+    fx_close(&f);
+}
+
 /* While re-sends back off, a live record right after the one batch a
  * re-send sent goes out at once, and so do the ones after it; none waits
  * for the next re-send. */
@@ -372,6 +401,7 @@ int main(void)
         cmocka_unit_test(test_ack_bounded_by_published),
         cmocka_unit_test(test_resend_backs_off),
         cmocka_unit_test(test_live_during_backoff),
+        cmocka_unit_test(test_ack_bounded_by_contiguous),
         cmocka_unit_test(test_status_puback_not_counted),
         cmocka_unit_test(test_undecodable_dropped),
     };
