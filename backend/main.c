@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -113,6 +115,24 @@ static void on_signal(int sig)
     quit = sig;
 }
 
+/* Only there so that a child's exit interrupts poll(); the loop reaps. */
+static void on_child(int sig)
+{
+    (void)sig;
+}
+
+/* Work that may take seconds runs in a child process, so that the loop
+ * never waits for it: the migrations (their connect may hang on an
+ * unreachable server) and the periodic rebuild. */
+struct backend_job {
+    const char *what; /* "migration", "rebuild" */
+    pid_t pid;        /* 0: not running */
+    int64_t started_ms;
+};
+
+/* A database connection that is not up this long is given up. */
+#define BACKEND_DB_CONNECT_TIMEOUT_MS 15000
+
 struct backend {
     struct backend_conf conf;
     struct db *db;
@@ -127,7 +147,21 @@ struct backend {
     int64_t next_retention_ms;
     int64_t next_rebuild_ms;
     char rebuilt_day[CLOCK_TEXT_MAX]; /* the service day rebuilt last */
+    /* What the running rebuild process rebuilds: the day before (when the
+     * day has turned; else "") and today. */
+    char rebuild_prev[CLOCK_TEXT_MAX], rebuild_today[CLOCK_TEXT_MAX];
     int migrated;
+    struct backend_job migration, rebuild;
+    uint64_t rebuilds, rebuild_failures; /* rebuild processes finished */
+    int64_t db_connect_started_ms;       /* monotonic; 0: not connecting */
+    /* Busy time of each loop iteration (poll's return to the next poll):
+     * all of it, and the longest since the last /metrics scrape. */
+    struct metrics_hist stall_seconds;
+    double stall_max_s;
+    /* The same, less the time spent in writer_commit: what the commit,
+     * which still waits for the server in the loop, does not explain. */
+    double stall_other_max_s;
+    int64_t commit_us; /* in writer_commit during this iteration */
     uint64_t committed;
     uint64_t commit_failures;
     /* Time taken and records staged, per commit that succeeded. */
@@ -170,7 +204,12 @@ static int backend_metrics_init(struct backend *b)
     static const double recs[] = {1,    10,   50,    100,   500,
                                   1000, 5000, 10000, 50000, 100000};
 
-    if (metrics_hist_init(&b->commit_seconds, secs,
+    static const double stalls[] = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02,
+                                    0.05,   0.1,   0.25,  0.5,   1,    5};
+
+    if (metrics_hist_init(&b->stall_seconds, stalls,
+                          sizeof stalls / sizeof *stalls) != METRICS_OK ||
+        metrics_hist_init(&b->commit_seconds, secs,
                           sizeof secs / sizeof *secs) != METRICS_OK ||
         metrics_hist_init(&b->commit_records, recs,
                           sizeof recs / sizeof *recs) != METRICS_OK)
@@ -238,6 +277,27 @@ static void backend_collect(void *arg, struct metrics_buf *m)
     metrics_histogram(m, "shuttle_backend_commit_duration_seconds",
                       "time a successful commit took, acks included", NULL,
                       &b->commit_seconds);
+    metrics_gauge(m, "shuttle_backend_loop_stall_seconds_max",
+                  "longest busy stretch of the ingest loop (poll return to "
+                  "next poll) since the last scrape",
+                  NULL, b->stall_max_s);
+    b->stall_max_s = 0;
+    metrics_gauge(m, "shuttle_backend_loop_stall_other_seconds_max",
+                  "the same, less the time spent committing", NULL,
+                  b->stall_other_max_s);
+    b->stall_other_max_s = 0;
+    metrics_histogram(m, "shuttle_backend_loop_stall_seconds",
+                      "busy time of each ingest loop iteration", NULL,
+                      &b->stall_seconds);
+    metrics_counter(m, "shuttle_backend_rebuilds_total",
+                    "rebuild processes finished (rebuild_interval_s)", NULL,
+                    b->rebuilds);
+    metrics_counter(m, "shuttle_backend_rebuild_failures_total",
+                    "rebuild processes that failed or were killed", NULL,
+                    b->rebuild_failures);
+    metrics_gauge(m, "shuttle_backend_rebuild_running",
+                  "1 while a rebuild process runs beside ingest", NULL,
+                  b->rebuild.pid > 0 ? 1 : 0);
     metrics_gauge(m, "shuttle_backend_staged_records",
                   "records staged for the next commit", NULL,
                   (double)writer_staged_records(b->writer));
@@ -321,10 +381,21 @@ static void backend_on_message(void *arg, const char *topic,
         b->first_staged_ms = clock_mono_ms();
 }
 
+static void backend_on_connect_error(void *arg, const char *why)
+{
+    struct backend *b = arg;
+
+    log_warnx("%s; retrying in %" PRId64 " ms", why,
+              b->mqtt_retry_ms - clock_mono_ms() > 0
+                  ? b->mqtt_retry_ms - clock_mono_ms()
+                  : 0);
+}
+
 static const struct mqtt_callbacks backend_mqtt_cb = {
     .on_connect = backend_on_connect,
     .on_disconnect = backend_on_disconnect,
     .on_message = backend_on_message,
+    .on_connect_error = backend_on_connect_error,
 };
 
 static void backend_on_ack(void *arg, const char *vid, uint64_t seq)
@@ -373,35 +444,165 @@ static int backend_migrate(const struct backend_conf *c, char *err,
     return rc;
 }
 
-static void backend_db_try(struct backend *b, int64_t now)
+/*
+ * Start fn(b) in a child process and return at once; backend_job_reap
+ * collects it. The child shares nothing it uses with the loop: it opens its
+ * own connections, and ends with _exit so that the parent's libpq and MQTT
+ * handles are not closed under it. It dies with the parent.
+ */
+static int backend_job_start(struct backend *b, struct backend_job *j,
+                             const char *what, int (*fn)(struct backend *))
+{
+    pid_t parent = getpid();
+    pid_t pid = fork();
+
+    if (pid < 0) {
+        log_warn("%s: fork", what);
+        return -1;
+    }
+    if (pid == 0) {
+        signal(SIGTERM, SIG_DFL);
+        signal(SIGINT, SIG_DFL);
+        signal(SIGCHLD, SIG_DFL);
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+            _exit(1);
+        /* Background work: on a busy machine the loop comes first. (The
+         * rebuild's own PostgreSQL session is not niced.) */
+        errno = 0;
+        if (nice(10) == -1 && errno != 0)
+            log_warn("%s: nice", what);
+        _exit(fn(b));
+    }
+    j->what = what;
+    j->pid = pid;
+    j->started_ms = clock_mono_ms();
+    return 0;
+}
+
+/* A finished job's exit status, logged: 1 when it finished (*ok: it
+ * exited 0), 0 while it runs or none was started. Never waits. */
+static int backend_job_reap(struct backend_job *j, bool *ok)
+{
+    int st;
+    pid_t r;
+
+    if (j->pid <= 0)
+        return 0;
+    r = waitpid(j->pid, &st, WNOHANG);
+    if (r == 0 || (r < 0 && errno == EINTR))
+        return 0;
+    j->pid = 0;
+    *ok = r > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    if (r < 0)
+        log_warn("%s process", j->what);
+    else if (WIFSIGNALED(st))
+        log_warnx("%s process killed by signal %d", j->what, WTERMSIG(st));
+    else if (!*ok)
+        log_warnx("%s process failed (exit %d)", j->what, WEXITSTATUS(st));
+    else
+        log_debug("%s process done in %.2f s", j->what,
+                  (double)(clock_mono_ms() - j->started_ms) / 1000.0);
+    return 1;
+}
+
+/* At shutdown: stop a job still running, and collect it. */
+static void backend_job_stop(struct backend_job *j)
+{
+    if (j->pid <= 0)
+        return;
+    (void)kill(j->pid, SIGTERM);
+    while (waitpid(j->pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    j->pid = 0;
+}
+
+/* The migration process: exit 0 once the schema is current. */
+static int backend_migrate_job(struct backend *b)
 {
     char err[512];
 
-    if (db_connected(b->db) || now < b->db_retry_ms)
+    if (backend_migrate(&b->conf, err, sizeof err) != DB_OK) {
+        log_warnx("%s", err);
+        return 1;
+    }
+    return 0;
+}
+
+static void backend_db_retry(struct backend *b, int64_t now, const char *err)
+{
+    b->db_retry_ms = now + clock_backoff_next(&b->db_backoff_ms, 30000);
+    log_warnx("%s; retrying in %" PRId64 " ms", err, b->db_backoff_ms);
+}
+
+/* Migrate (once, in a child), then connect; nothing here waits. */
+static void backend_db_try(struct backend *b, int64_t now)
+{
+    char err[512];
+    bool ok = false;
+
+    if (backend_job_reap(&b->migration, &ok)) {
+        if (!ok) {
+            backend_db_retry(b, now, "database not migrated");
+            return;
+        }
+        b->migrated = 1;
+    }
+    if (db_connecting(b->db) &&
+        now - b->db_connect_started_ms > BACKEND_DB_CONNECT_TIMEOUT_MS) {
+        db_disconnect(b->db);
+        backend_db_retry(b, now, "PostgreSQL: no answer to connect");
         return;
-    if ((!b->migrated &&
-         (b->migrated = backend_migrate(&b->conf, err, sizeof err) == DB_OK) ==
-             0) ||
-        db_connect(b->db, err, sizeof err) != DB_OK ||
-        db_prepare(b->db, err, sizeof err) != DB_OK) {
-        b->db_retry_ms = now + clock_backoff_next(&b->db_backoff_ms, 30000);
-        log_warnx("%s; retrying in %" PRId64 " ms", err, b->db_backoff_ms);
+    }
+    if (db_connected(b->db) || db_connecting(b->db) || b->migration.pid > 0 ||
+        now < b->db_retry_ms)
+        return;
+    if (!b->migrated) {
+        if (backend_job_start(b, &b->migration, "migration",
+                              backend_migrate_job) != 0)
+            backend_db_retry(b, now, "cannot start the migration");
+        return;
+    }
+    if (db_connect_start(b->db, err, sizeof err) != DB_OK) {
+        backend_db_retry(b, now, err);
+        return;
+    }
+    b->db_connect_started_ms = now;
+}
+
+/* The connection's socket is ready: take the connect a step further. */
+static void backend_db_step(struct backend *b)
+{
+    char err[512];
+    int rc = db_connect_step(b->db, err, sizeof err);
+
+    if (rc == DB_PENDING)
+        return;
+    b->db_connect_started_ms = 0;
+    if (rc != DB_OK) {
+        backend_db_retry(b, clock_mono_ms(), err);
         return;
     }
     b->db_backoff_ms = 0;
     log_info("database ready; service days in %s", db_service_zone(b->db));
 }
 
+/* Start a connect when none is up or under way. The next attempt is
+ * scheduled now, with back-off: a connect that fails later (refused,
+ * timed out) leaves mqtt_fd -1 and must not be retried at once. A CONNACK
+ * resets the back-off. */
 static void backend_mqtt_try(struct backend *b, int64_t now)
 {
     char err[512];
 
-    if (mqtt_fd(b->mqtt) >= 0 || now < b->mqtt_retry_ms)
+    /* Not before the database has been reached once: until its service
+     * zone is known nothing can be staged, and a resumed session's queue
+     * would be refused and lost for senders that do not re-send. */
+    if (mqtt_fd(b->mqtt) >= 0 || now < b->mqtt_retry_ms ||
+        !db_service_zone(b->db)[0])
         return;
-    if (mqtt_connect(b->mqtt, err, sizeof err) != MQTT_OK) {
-        b->mqtt_retry_ms = now + clock_backoff_next(&b->mqtt_backoff_ms, 30000);
+    b->mqtt_retry_ms = now + clock_backoff_next(&b->mqtt_backoff_ms, 30000);
+    if (mqtt_connect(b->mqtt, err, sizeof err) != MQTT_OK)
         log_warnx("%s; retrying in %" PRId64 " ms", err, b->mqtt_backoff_ms);
-    }
 }
 
 static void backend_commit(struct backend *b)
@@ -418,6 +619,7 @@ static void backend_commit(struct backend *b)
     t0 = clock_mono_us();
     narrowed = writer_narrowed(b->writer);
     rc = writer_commit(b->writer, backend_on_ack, b, &n, err, sizeof err);
+    b->commit_us += clock_mono_us() - t0;
     if (writer_narrowed(b->writer) > narrowed)
         log_warnx("commit refused %" PRIu64 " item(s) for their content: "
                   "dead letters, the rest committed",
@@ -475,31 +677,67 @@ static int backend_today(struct backend *b, char *buf)
     return 0;
 }
 
+/* The rebuild process: the day before (when the day has turned), then
+ * today. Exit 1 only when the day before failed: today's rebuild fails
+ * quietly while no feed is loaded, and is tried again next time. */
+static int backend_rebuild_job(struct backend *b)
+{
+    struct trips_db_summary ts;
+    char err[512];
+    int rc = 0;
+
+    if (b->rebuild_prev[0]) {
+        if (trips_db_rebuild(backend_admin(&b->conf), b->rebuild_prev, &ts, err,
+                             sizeof err) == TRIPS_DB_OK)
+            backend_log_rebuild(b->rebuild_prev, &ts);
+        else {
+            log_warnx("rebuild of %s: %s", b->rebuild_prev, err);
+            rc = 1;
+        }
+    }
+    if (trips_db_rebuild(backend_admin(&b->conf), b->rebuild_today, &ts, err,
+                         sizeof err) != TRIPS_DB_OK)
+        log_debug("rebuild of %s: %s", b->rebuild_today, err);
+    else if (log_getverbose() > 0)
+        backend_log_rebuild(b->rebuild_today, &ts);
+    return rc;
+}
+
+static void backend_rebuild_reap(struct backend *b)
+{
+    bool ok = false;
+
+    if (backend_job_reap(&b->rebuild, &ok)) {
+        b->rebuilds++;
+        b->rebuild_failures += !ok;
+    }
+}
+
 /*
  * Keep today's derived tables current for the reports. When the day turns,
- * the day before is rebuilt once more, with whatever arrived late. The loop
- * waits for it: a day of six buses takes well under a second; a large
- * fleet should set rebuild_interval_s 0 and rebuild from a separate
- * process.
+ * the day before is rebuilt once more, with whatever arrived late. The
+ * rebuild runs in a process of its own (seconds for a large fleet), at
+ * most one at a time; ingest never waits for it.
  */
 static void backend_rebuild(struct backend *b, int64_t now)
 {
-    struct trips_db_summary ts;
-    char today[CLOCK_TEXT_MAX], err[512];
+    char today[CLOCK_TEXT_MAX];
 
     b->next_rebuild_ms = now + b->conf.rebuild_interval_s * 1000;
+    backend_rebuild_reap(b);
+    if (b->rebuild.pid > 0) {
+        log_debug("rebuild still running; skipping this one");
+        return;
+    }
     if (!db_connected(b->db) || backend_today(b, today) != 0)
         return;
-    if (b->rebuilt_day[0] && strcmp(b->rebuilt_day, today) != 0 &&
-        trips_db_rebuild(backend_admin(&b->conf), b->rebuilt_day, &ts, err,
-                         sizeof err) == TRIPS_DB_OK)
-        backend_log_rebuild(b->rebuilt_day, &ts);
-    snprintf(b->rebuilt_day, sizeof b->rebuilt_day, "%s", today);
-    if (trips_db_rebuild(backend_admin(&b->conf), today, &ts, err,
-                         sizeof err) != TRIPS_DB_OK)
-        log_debug("rebuild of %s: %s", today, err);
-    else if (log_getverbose() > 0)
-        backend_log_rebuild(today, &ts);
+    snprintf(b->rebuild_prev, sizeof b->rebuild_prev, "%s",
+             b->rebuilt_day[0] && strcmp(b->rebuilt_day, today) != 0
+                 ? b->rebuilt_day
+                 : "");
+    snprintf(b->rebuild_today, sizeof b->rebuild_today, "%s", today);
+    if (backend_job_start(b, &b->rebuild, "rebuild", backend_rebuild_job) == 0)
+        snprintf(b->rebuilt_day, sizeof b->rebuilt_day, "%s", today);
 }
 
 static int backend_commit_due(struct backend *b, int64_t now)
@@ -510,18 +748,34 @@ static int backend_commit_due(struct backend *b, int64_t now)
            now - b->first_staged_ms >= b->conf.batch_age_ms;
 }
 
+/* Count one iteration's busy time, poll's return to the next poll. */
+static void backend_stall(struct backend *b, int64_t busy_us)
+{
+    double sec = (double)busy_us / 1e6;
+    double other = (double)(busy_us - b->commit_us) / 1e6;
+
+    metrics_hist_observe(&b->stall_seconds, sec);
+    if (sec > b->stall_max_s)
+        b->stall_max_s = sec;
+    if (other > b->stall_other_max_s)
+        b->stall_other_max_s = other;
+    b->commit_us = 0;
+}
+
 static void backend_run(struct backend *b)
 {
     int64_t last_misc = 0;
+    int64_t busy_from = clock_mono_us();
 
     while (!quit) {
-        struct pollfd pfd[3];
+        struct pollfd pfd[4];
         int64_t now = clock_mono_ms();
         int timeout = 1000;
         int nfds = 0;
-        int mi = -1, hi = -1, di = -1; /* slots: broker, http, database */
+        int mi = -1, hi = -1, di = -1, ci = -1; /* broker, http, db, connect */
         int hto;
         int fd;
+        short ev;
 
         backend_db_try(b, now);
         backend_mqtt_try(b, now);
@@ -529,6 +783,7 @@ static void backend_run(struct backend *b)
             backend_commit(b);
         if (now >= b->next_retention_ms)
             backend_retention(b, now);
+        backend_rebuild_reap(b);
         if (b->conf.rebuild_interval_s > 0 && now >= b->next_rebuild_ms)
             backend_rebuild(b, now);
 
@@ -548,23 +803,36 @@ static void backend_run(struct backend *b)
             pfd[di].fd = fd;
             pfd[di].events = POLLIN;
         }
+        if ((fd = db_connect_fd(b->db, &ev)) >= 0) {
+            ci = nfds++;
+            pfd[ci].fd = fd;
+            pfd[ci].events = ev;
+        }
         /* Without a database nothing can be committed: wait for the retry
          * below, or the overdue batch makes this loop spin. */
         if (writer_staged_items(b->writer) > 0 && db_connected(b->db)) {
             int64_t left = b->first_staged_ms + b->conf.batch_age_ms - now;
             timeout = left < 0 ? 0 : (int)left;
         }
-        if (!db_connected(b->db) && b->db_retry_ms - now < timeout)
+        if (!db_connected(b->db) && !db_connecting(b->db) &&
+            b->migration.pid <= 0 && b->db_retry_ms - now < timeout)
             timeout =
                 (int)(b->db_retry_ms - now > 0 ? b->db_retry_ms - now : 0);
+        /* SIGCHLD interrupts poll, unless it came just before: then this
+         * bounds how late a finished job is noticed. */
+        if ((b->migration.pid > 0 || b->rebuild.pid > 0) && timeout > 100)
+            timeout = 100;
         hto = http_timeout_ms(b->http);
         if (hto >= 0 && hto < timeout)
             timeout = hto;
+        backend_stall(b, clock_mono_us() - busy_from);
         if (poll(pfd, (nfds_t)nfds, timeout) < 0) {
+            busy_from = clock_mono_us();
             if (errno == EINTR)
                 continue;
             fatal("poll");
         }
+        busy_from = clock_mono_us();
         if (mi >= 0 && (pfd[mi].revents & (POLLIN | POLLERR | POLLHUP)))
             mqtt_handle_read(b->mqtt);
         if (mi >= 0 && mqtt_fd(b->mqtt) >= 0 && (pfd[mi].revents & POLLOUT))
@@ -575,6 +843,8 @@ static void backend_run(struct backend *b)
             (void)http_run(b->http);
         if (di >= 0 && pfd[di].revents)
             backend_db_check(b);
+        if (ci >= 0 && pfd[ci].revents)
+            backend_db_step(b);
         now = clock_mono_ms();
         if (now - last_misc >= 1000) {
             last_misc = now;
@@ -749,6 +1019,15 @@ int main(int argc, char **argv)
         fatalx("out of memory");
     if (proc_setup(foreground, on_signal, 0) != 0)
         fatal("daemon");
+    {
+        struct sigaction sa;
+
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_child;
+        sigemptyset(&sa.sa_mask);
+        sa.sa_flags = SA_NOCLDSTOP;
+        sigaction(SIGCHLD, &sa, NULL);
+    }
 
     mqtt_lib_init();
     memset(&mo, 0, sizeof mo);
@@ -784,6 +1063,8 @@ int main(int argc, char **argv)
 
     log_info("signal %d: committing %zu staged records and stopping", (int)quit,
              writer_staged_records(b.writer));
+    backend_job_stop(&b.rebuild);
+    backend_job_stop(&b.migration);
     backend_commit(&b);
     if (mqtt_fd(b.mqtt) >= 0) {
         /* Let the last acks out before saying goodbye. */

@@ -4,9 +4,12 @@
 #include <errno.h>
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "clock.h"
 
@@ -21,6 +24,7 @@ struct mqtt {
     void *will;            /* copy of the Last Will payload */
     bool connected;
     int64_t connect_started; /* monotonic ms; 0: not connecting */
+    int probe;               /* our own TCP connect under way; else -1 */
     const struct mqtt_callbacks *cb;
     void *arg;
 };
@@ -155,6 +159,7 @@ int mqtt_new(const struct mqtt_options *o, const struct mqtt_callbacks *cb,
         return MQTT_ERR_NOMEM;
     m->cb = cb;
     m->arg = arg;
+    m->probe = -1;
     m->o = *o;
     if (m->o.keepalive_s <= 0)
         m->o.keepalive_s = 30;
@@ -194,6 +199,8 @@ void mqtt_free(struct mqtt *m)
         return;
     if (m->mosq)
         mosquitto_destroy(m->mosq);
+    if (m->probe >= 0)
+        close(m->probe);
     free((char *)m->o.client_id);
     free((char *)m->o.host);
     free((char *)m->o.username);
@@ -206,6 +213,100 @@ void mqtt_free(struct mqtt *m)
     free(m);
 }
 
+/* The session-keeping CONNECT: it must carry the session expiry, and
+ * libmosquitto 2.0 takes CONNECT properties only on its blocking call. */
+static int mqtt__connect_v5(struct mqtt *m, char *err, size_t errlen)
+{
+    mosquitto_property *props = NULL;
+    int rc;
+
+    mosquitto_property_add_int32(&props, MQTT_PROP_SESSION_EXPIRY_INTERVAL,
+                                 m->o.session_expiry_s);
+    rc = mosquitto_connect_bind_v5(m->mosq, m->o.host, m->o.port,
+                                   m->o.keepalive_s, NULL, props);
+    mosquitto_property_free_all(&props);
+    if (rc != MOSQ_ERR_SUCCESS) {
+        m->connect_started = 0;
+        snprintf(err, errlen, "MQTT connect to %s:%d: %s", m->o.host, m->o.port,
+                 rc == MOSQ_ERR_ERRNO ? strerror(errno)
+                                      : mosquitto_strerror(rc));
+        return MQTT_ERR_CONNECT;
+    }
+    return MQTT_OK;
+}
+
+/*
+ * Start a non-blocking TCP connect of our own to the broker. Only once it
+ * has been accepted is the blocking libmosquitto call made, and then its
+ * connect returns at once: what it could wait on (a broker host that drops
+ * SYNs, a half-open link) is waited on here, in the caller's poll loop.
+ * The name lookup blocks as in mosquitto_connect_async; give an address.
+ */
+static int mqtt__probe_start(struct mqtt *m, char *err, size_t errlen)
+{
+    struct addrinfo hints, *res = NULL, *ai;
+    char port[16];
+    int rc, fd = -1, e = 0;
+
+    memset(&hints, 0, sizeof hints);
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_NUMERICSERV;
+    snprintf(port, sizeof port, "%d", m->o.port);
+    rc = getaddrinfo(m->o.host, port, &hints, &res);
+    if (rc != 0) {
+        snprintf(err, errlen, "MQTT broker %s: %s", m->o.host,
+                 gai_strerror(rc));
+        return MQTT_ERR_CONNECT;
+    }
+    for (ai = res; ai; ai = ai->ai_next) {
+        fd = socket(ai->ai_family,
+                    ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+                    ai->ai_protocol);
+        if (fd < 0) {
+            e = errno;
+            continue;
+        }
+        if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0 ||
+            errno == EINPROGRESS)
+            break;
+        e = errno;
+        close(fd);
+        fd = -1;
+    }
+    freeaddrinfo(res);
+    if (fd < 0) {
+        snprintf(err, errlen, "MQTT connect to %s:%d: %s", m->o.host, m->o.port,
+                 strerror(e));
+        return MQTT_ERR_CONNECT;
+    }
+    m->probe = fd;
+    return MQTT_OK;
+}
+
+/* The probe's socket is writable (or in error): connect for real, or say
+ * why not through on_connect_error. */
+static void mqtt__probe_done(struct mqtt *m)
+{
+    char err[256];
+    int e = 0;
+    socklen_t len = sizeof e;
+
+    if (getsockopt(m->probe, SOL_SOCKET, SO_ERROR, &e, &len) != 0)
+        e = errno;
+    close(m->probe);
+    m->probe = -1;
+    if (e != 0) {
+        m->connect_started = 0;
+        snprintf(err, sizeof err, "MQTT connect to %s:%d: %s", m->o.host,
+                 m->o.port, strerror(e));
+    } else if (mqtt__connect_v5(m, err, sizeof err) == MQTT_OK) {
+        return;
+    }
+    if (m->cb->on_connect_error)
+        m->cb->on_connect_error(m->arg, err);
+}
+
 int mqtt_connect(struct mqtt *m, char *err, size_t errlen)
 {
     int rc;
@@ -213,23 +314,20 @@ int mqtt_connect(struct mqtt *m, char *err, size_t errlen)
     m->connected = false;
     if (!m->mosq && (rc = mqtt__create(m, err, errlen)) != MQTT_OK)
         return rc;
+    if (m->probe >= 0) {
+        close(m->probe);
+        m->probe = -1;
+    }
     m->connect_started = clock_mono_ms();
     if (m->o.session_expiry_s > 0) {
-        /* The session expiry must travel in CONNECT, and libmosquitto only
-         * takes CONNECT properties on the blocking call; its TCP connect
-         * is all that blocks, and a depot broker answers at once. */
-        mosquitto_property *props = NULL;
-
-        mosquitto_property_add_int32(&props, MQTT_PROP_SESSION_EXPIRY_INTERVAL,
-                                     m->o.session_expiry_s);
-        rc = mosquitto_connect_bind_v5(m->mosq, m->o.host, m->o.port,
-                                       m->o.keepalive_s, NULL, props);
-        mosquitto_property_free_all(&props);
-    } else {
-        /* On a bus the link may hang for minutes: never block the loop. */
-        rc = mosquitto_connect_async(m->mosq, m->o.host, m->o.port,
-                                     m->o.keepalive_s);
+        rc = mqtt__probe_start(m, err, errlen);
+        if (rc != MQTT_OK)
+            m->connect_started = 0;
+        return rc;
     }
+    /* On a bus the link may hang for minutes: never block the loop. */
+    rc = mosquitto_connect_async(m->mosq, m->o.host, m->o.port,
+                                 m->o.keepalive_s);
     if (rc != MOSQ_ERR_SUCCESS) {
         m->connect_started = 0;
         snprintf(err, errlen, "MQTT connect to %s:%d: %s", m->o.host, m->o.port,
@@ -242,12 +340,15 @@ int mqtt_connect(struct mqtt *m, char *err, size_t errlen)
 
 int mqtt_fd(struct mqtt *m)
 {
+    if (m->probe >= 0)
+        return m->probe;
     return m->mosq ? mosquitto_socket(m->mosq) : -1;
 }
 
 bool mqtt_want_write(struct mqtt *m)
 {
-    return m->mosq && mosquitto_want_write(m->mosq);
+    /* A connect in progress completes when the socket turns writable. */
+    return m->probe >= 0 || (m->mosq && mosquitto_want_write(m->mosq));
 }
 
 bool mqtt_connected(struct mqtt *m)
@@ -269,6 +370,10 @@ static int mqtt__result(struct mqtt *m, int rc)
 
 int mqtt_handle_read(struct mqtt *m)
 {
+    if (m->probe >= 0) {
+        mqtt__probe_done(m);
+        return MQTT_OK;
+    }
     if (!m->mosq)
         return MQTT_ERR_NOCONN;
     return mqtt__result(m, mosquitto_loop_read(m->mosq, 64));
@@ -276,6 +381,10 @@ int mqtt_handle_read(struct mqtt *m)
 
 int mqtt_handle_write(struct mqtt *m)
 {
+    if (m->probe >= 0) {
+        mqtt__probe_done(m);
+        return MQTT_OK;
+    }
     if (!m->mosq)
         return MQTT_ERR_NOCONN;
     return mqtt__result(m, mosquitto_loop_write(m->mosq, 64));
@@ -292,11 +401,17 @@ int mqtt_handle_misc(struct mqtt *m)
          * never acknowledged, and the caller sends it again. */
         mosquitto_destroy(m->mosq);
         m->mosq = NULL;
+        if (m->probe >= 0) {
+            close(m->probe);
+            m->probe = -1;
+        }
         m->connect_started = 0;
         if (m->cb->on_disconnect)
             m->cb->on_disconnect(m->arg, MOSQ_ERR_CONN_PENDING);
         return MQTT_ERR_IO;
     }
+    if (m->probe >= 0)
+        return MQTT_OK;
     return mqtt__result(m, mosquitto_loop_misc(m->mosq));
 }
 

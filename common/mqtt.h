@@ -35,6 +35,9 @@ struct mqtt_callbacks {
     void (*on_message)(void *arg, const char *topic, const void *payload,
                        size_t len, bool retained);
     void (*on_publish)(void *arg, int mid); /* PUBACK for our QoS 1 */
+    /* Optional: a connect that mqtt_connect started could not be made
+     * (refused, unreachable); `why` is for the log. mqtt_fd is -1 again. */
+    void (*on_connect_error)(void *arg, const char *why);
 };
 
 enum mqtt_err {
@@ -55,8 +58,10 @@ int mqtt_new(const struct mqtt_options *o, const struct mqtt_callbacks *cb,
              void *arg, struct mqtt **out, char *err, size_t errlen);
 void mqtt_free(struct mqtt *m);
 
-/* Start connecting (again). Returns MQTT_OK or MQTT_ERR_CONNECT with a
- * reason in err; the caller retries later with back-off. */
+/* Start connecting (again); never waits for the network (but for a name
+ * lookup, when the host is not an address). Returns MQTT_OK or
+ * MQTT_ERR_CONNECT with a reason in err; the caller retries later with
+ * back-off, also once mqtt_fd is -1 again after a failed attempt. */
 int mqtt_connect(struct mqtt *m, char *err, size_t errlen);
 
 /* Socket to poll, or -1 while there is none. Poll for POLLOUT only while

@@ -2,6 +2,7 @@
  * exec helpers the ingest modules (writer, acks, partitions) share. */
 #include "db.h"
 
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,9 +13,25 @@
 
 #define DB_LOCK_MIGRATE 0x5348544cLL /* advisory lock key: "SHTL" */
 
+/* How a connection is set up: the session settings and staging tables
+ * db_prepare creates, and the service zone, in one round trip. */
+#define DB_SETUP_SQL                                                           \
+    "SET TIME ZONE 'UTC';"                                                     \
+    "SET synchronous_commit = on;"                                             \
+    "SET application_name = 'shuttle-backend';"
+
+enum db_phase {
+    DB_PHASE_IDLE,  /* no connection, or a ready one */
+    DB_PHASE_POLL,  /* PQconnectPoll under way */
+    DB_PHASE_SETUP, /* connected; the setup statements are out */
+};
+
 struct db {
     char *conninfo;
     PGconn *conn;
+    enum db_phase phase;
+    PostgresPollingStatusType poll; /* PQconnectPoll's last answer */
+    bool zone_read;                 /* the setup's SELECT answered */
     char sqlstate[6];  /* of the last failed statement, "" if none */
     struct svcday svc; /* the service zone, read by db_prepare */
 };
@@ -62,7 +79,8 @@ void db_free(struct db *d)
 
 bool db_connected(const struct db *d)
 {
-    return d->conn && PQstatus(d->conn) == CONNECTION_OK;
+    return d->conn && d->phase == DB_PHASE_IDLE &&
+           PQstatus(d->conn) == CONNECTION_OK;
 }
 
 void db_disconnect(struct db *d)
@@ -71,6 +89,7 @@ void db_disconnect(struct db *d)
         PQfinish(d->conn);
         d->conn = NULL;
     }
+    d->phase = DB_PHASE_IDLE;
 }
 
 PGconn *db_conn(struct db *d)
@@ -131,33 +150,53 @@ int db_connect(struct db *d, char *err, size_t errlen)
     /* Staged rows go through per-session temporary tables: COPY is the
      * fast path into PostgreSQL, and only INSERT ... ON CONFLICT makes a
      * re-sent record a no-op. */
-    if (db_exec(d,
-                "SET TIME ZONE 'UTC';"
-                "SET synchronous_commit = on;"
-                "SET application_name = 'shuttle-backend';",
-                err, errlen) != DB_OK) {
+    if (db_exec(d, DB_SETUP_SQL, err, errlen) != DB_OK) {
         db_disconnect(d);
         return DB_ERR_CONNECT;
     }
     return DB_OK;
 }
 
-/* The service time zone: the loaded feed's agency_timezone, through
+/* One result of the setup statements; the SELECT's carries the service
+ * time zone: the loaded feed's agency_timezone, through
  * shuttle_service_tz() (UTC while no feed is loaded). */
+static int db__setup_result(struct db *d, PGresult *r, char *err, size_t errlen)
+{
+    ExecStatusType st = PQresultStatus(r);
+
+    if (st == PGRES_TUPLES_OK) {
+        if (PQntuples(r) != 1) {
+            db_errf(err, errlen, "service time zone: no answer");
+            return DB_ERR_QUERY;
+        }
+        if (svcday_init(&d->svc, PQgetvalue(r, 0, 0)) != SVCDAY_OK) {
+            db_errf(err, errlen,
+                    "service time zone '%s' (the feed's agency_timezone) is "
+                    "not in this machine's tz database",
+                    PQgetvalue(r, 0, 0));
+            return DB_ERR_QUERY;
+        }
+        d->zone_read = true;
+        return DB_OK;
+    }
+    if (st != PGRES_COMMAND_OK) {
+        db_note_state(d, r);
+        db_errf(err, errlen, "PostgreSQL: %s", PQerrorMessage(d->conn));
+        return DB_ERR_QUERY;
+    }
+    return DB_OK;
+}
+
 static int db__read_zone(struct db *d, char *err, size_t errlen)
 {
     PGresult *r = PQexec(d->conn, "SELECT shuttle_service_tz()");
-    int rc = DB_OK;
+    int rc;
 
-    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         db_errf(err, errlen, "service time zone: %s", PQerrorMessage(d->conn));
         rc = DB_ERR_QUERY;
-    } else if (svcday_init(&d->svc, PQgetvalue(r, 0, 0)) != SVCDAY_OK) {
-        db_errf(err, errlen,
-                "service time zone '%s' (the feed's agency_timezone) is "
-                "not in this machine's tz database",
-                PQgetvalue(r, 0, 0));
-        rc = DB_ERR_QUERY;
+    } else {
+        rc = db__setup_result(d, r, err, errlen);
     }
     PQclear(r);
     return rc;
@@ -175,32 +214,126 @@ const char *db_service_zone(const struct db *d)
     return d->svc.zone;
 }
 
+/* Spelled out rather than LIKE positions: the ingest role may not read
+ * the raw tables, and LIKE needs that. Same columns, same order. */
+#define DB_STAGE_SQL                                                           \
+    "CREATE TEMP TABLE IF NOT EXISTS stage_positions ("                        \
+    " vehicle_id text, seq bigint, service_day date, t timestamptz,"           \
+    " received_at timestamptz DEFAULT now(), backlog boolean,"                 \
+    " time_source smallint, lat double precision, lon double precision,"       \
+    " speed real, track real, alt real, hdop real, fix_mode smallint,"         \
+    " sats_used smallint) ON COMMIT DELETE ROWS;"                              \
+    "CREATE TEMP TABLE IF NOT EXISTS stage_counts ("                           \
+    " vehicle_id text, seq bigint, service_day date, t timestamptz,"           \
+    " received_at timestamptz DEFAULT now(), backlog boolean,"                 \
+    " time_source smallint, door smallint, boarded smallint,"                  \
+    " alighted smallint, door_open timestamptz, door_close timestamptz,"       \
+    " load_after smallint, lat double precision, lon double precision,"        \
+    " quality smallint) ON COMMIT DELETE ROWS;"
+
 int db_prepare(struct db *d, char *err, size_t errlen)
 {
-    /* Spelled out rather than LIKE positions: the ingest role may not read
-     * the raw tables, and LIKE needs that. Same columns, same order. */
-    int rc = db_exec(
-        d,
-        "CREATE TEMP TABLE IF NOT EXISTS stage_positions ("
-        " vehicle_id text, seq bigint, service_day date, t timestamptz,"
-        " received_at timestamptz DEFAULT now(), backlog boolean,"
-        " time_source smallint, lat double precision, lon double precision,"
-        " speed real, track real, alt real, hdop real, fix_mode smallint,"
-        " sats_used smallint) ON COMMIT DELETE ROWS;"
-        "CREATE TEMP TABLE IF NOT EXISTS stage_counts ("
-        " vehicle_id text, seq bigint, service_day date, t timestamptz,"
-        " received_at timestamptz DEFAULT now(), backlog boolean,"
-        " time_source smallint, door smallint, boarded smallint,"
-        " alighted smallint, door_open timestamptz, door_close timestamptz,"
-        " load_after smallint, lat double precision, lon double precision,"
-        " quality smallint) ON COMMIT DELETE ROWS;",
-        err, errlen);
+    int rc = db_exec(d, DB_STAGE_SQL, err, errlen);
 
     if (rc == DB_OK)
         rc = db__read_zone(d, err, errlen);
     if (rc != DB_OK)
         db_disconnect(d);
     return rc;
+}
+
+int db_connect_start(struct db *d, char *err, size_t errlen)
+{
+    db_disconnect(d);
+    d->conn = PQconnectStart(d->conninfo);
+    if (!d->conn) {
+        db_errf(err, errlen, "PostgreSQL: out of memory");
+        return DB_ERR_NOMEM;
+    }
+    if (PQstatus(d->conn) == CONNECTION_BAD) {
+        db_errf(err, errlen, "PostgreSQL: %s", PQerrorMessage(d->conn));
+        db_disconnect(d);
+        return DB_ERR_CONNECT;
+    }
+    d->phase = DB_PHASE_POLL;
+    /* As the libpq manual says: behave as if the last poll said "write". */
+    d->poll = PGRES_POLLING_WRITING;
+    return DB_OK;
+}
+
+bool db_connecting(const struct db *d)
+{
+    return d->conn && d->phase != DB_PHASE_IDLE;
+}
+
+int db_connect_fd(const struct db *d, short *events)
+{
+    if (!db_connecting(d))
+        return -1;
+    *events = d->phase == DB_PHASE_POLL && d->poll == PGRES_POLLING_WRITING
+                  ? POLLOUT
+                  : POLLIN;
+    return PQsocket(d->conn);
+}
+
+int db_connect_step(struct db *d, char *err, size_t errlen)
+{
+    PGresult *r;
+    int rc = DB_OK;
+
+    if (!db_connecting(d))
+        return db_connected(d) ? DB_OK : DB_ERR_CONNECT;
+    if (d->phase == DB_PHASE_POLL) {
+        d->poll = PQconnectPoll(d->conn);
+        if (d->poll == PGRES_POLLING_FAILED) {
+            db_errf(err, errlen, "PostgreSQL: %s", PQerrorMessage(d->conn));
+            db_disconnect(d);
+            return DB_ERR_CONNECT;
+        }
+        if (d->poll != PGRES_POLLING_OK)
+            return DB_PENDING;
+        PQsetNoticeProcessor(d->conn, db__quiet, NULL);
+        /* Staged rows go through per-session temporary tables (see
+         * db_connect); all of the setup goes out as one query string, and
+         * its answers are read as they come. */
+        d->zone_read = false;
+        if (!PQsendQuery(d->conn, DB_SETUP_SQL DB_STAGE_SQL
+                         "SELECT shuttle_service_tz()")) {
+            db_errf(err, errlen, "PostgreSQL: %s", PQerrorMessage(d->conn));
+            db_disconnect(d);
+            return DB_ERR_CONNECT;
+        }
+        d->phase = DB_PHASE_SETUP;
+        /* A short query string leaves at once; if not, the next step's
+         * consume flushes it. */
+        (void)PQflush(d->conn);
+        return DB_PENDING;
+    }
+    if (PQflush(d->conn) < 0 || !PQconsumeInput(d->conn)) {
+        db_errf(err, errlen, "PostgreSQL: %s", PQerrorMessage(d->conn));
+        db_disconnect(d);
+        return DB_ERR_CONNECT;
+    }
+    while (!PQisBusy(d->conn)) {
+        r = PQgetResult(d->conn);
+        if (!r) {
+            /* Every statement answered. */
+            if (rc == DB_OK && !d->zone_read) {
+                db_errf(err, errlen, "service time zone: no answer");
+                rc = DB_ERR_QUERY;
+            }
+            if (rc != DB_OK) {
+                db_disconnect(d);
+                return rc;
+            }
+            d->phase = DB_PHASE_IDLE;
+            return DB_OK;
+        }
+        if (rc == DB_OK)
+            rc = db__setup_result(d, r, err, errlen);
+        PQclear(r);
+    }
+    return DB_PENDING;
 }
 
 int db_migrate(struct db *d, char *err, size_t errlen)

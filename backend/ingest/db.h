@@ -20,6 +20,8 @@ enum db_err {
 
 /* db_copy's answer when the rows repeat a stored key (a re-send). */
 #define DB_DUPLICATE 1
+/* db_connect_step's answer while the connection is still being set up. */
+#define DB_PENDING 2
 
 /* Create a handle; `conninfo` is a libpq connection string (copied). Not
  * connected. Returns DB_OK or DB_ERR_NOMEM; *out is the caller's, to free
@@ -27,9 +29,27 @@ enum db_err {
 int db_new(const char *conninfo, struct db **out);
 void db_free(struct db *d);
 
-/* (Re)connect. Returns DB_OK or DB_ERR_CONNECT with the server's words. */
+/* (Re)connect, waiting for the server. Returns DB_OK or DB_ERR_CONNECT
+ * with the server's words. For one-shot commands and tests; a poll loop
+ * uses db_connect_start instead. */
 int db_connect(struct db *d, char *err, size_t errlen);
+/* True once connected and, for db_connect_start, set up. */
 bool db_connected(const struct db *d);
+
+/*
+ * (Re)connect without blocking: db_connect_start begins (DB_OK, or
+ * DB_ERR_CONNECT / DB_ERR_NOMEM with the reason); then, whenever the socket
+ * db_connect_fd names is ready for *events (POLLIN or POLLOUT), call
+ * db_connect_step. It answers DB_PENDING until the connection is up and
+ * set up as db_connect + db_prepare would (session settings, staging
+ * tables, the service zone), then DB_OK; or DB_ERR_CONNECT / DB_ERR_QUERY,
+ * the connection closed. The caller bounds the time it allows (libpq's
+ * connect_timeout does not apply here).
+ */
+int db_connect_start(struct db *d, char *err, size_t errlen);
+bool db_connecting(const struct db *d);
+int db_connect_fd(const struct db *d, short *events);
+int db_connect_step(struct db *d, char *err, size_t errlen);
 
 /* Close the connection (if any); db_connected turns false. */
 void db_disconnect(struct db *d);
