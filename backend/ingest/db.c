@@ -423,8 +423,11 @@ int db_exec_params(struct db *d, const char *sql, int nparams,
     return DB_OK;
 }
 
-int db_copy(struct db *d, const char *sql, const char *p, size_t len,
-            uint64_t *rows, char *err, size_t errlen)
+/* COPY head, then len bytes at p, then tail (head and tail: NUL-free text
+ * or the binary format's frame, of the given lengths). */
+static int db__copy(struct db *d, const char *sql, const char *head,
+                    size_t headlen, const char *p, size_t len, const char *tail,
+                    size_t taillen, uint64_t *rows, char *err, size_t errlen)
 {
     PGresult *r = PQexec(d->conn, sql);
     int rc = DB_OK;
@@ -437,7 +440,9 @@ int db_copy(struct db *d, const char *sql, const char *p, size_t len,
     }
     PQclear(r);
     d->sqlstate[0] = '\0';
-    if (PQputCopyData(d->conn, p, (int)len) != 1 ||
+    if ((headlen && PQputCopyData(d->conn, head, (int)headlen) != 1) ||
+        PQputCopyData(d->conn, p, (int)len) != 1 ||
+        (taillen && PQputCopyData(d->conn, tail, (int)taillen) != 1) ||
         PQputCopyEnd(d->conn, NULL) != 1) {
         db_errf(err, errlen, "%s", PQerrorMessage(d->conn));
         return DB_ERR_QUERY;
@@ -456,6 +461,24 @@ int db_copy(struct db *d, const char *sql, const char *p, size_t len,
     while ((r = PQgetResult(d->conn)))
         PQclear(r);
     return rc;
+}
+
+int db_copy(struct db *d, const char *sql, const char *p, size_t len,
+            uint64_t *rows, char *err, size_t errlen)
+{
+    return db__copy(d, sql, NULL, 0, p, len, NULL, 0, rows, err, errlen);
+}
+
+int db_copy_binary(struct db *d, const char *sql, const char *p, size_t len,
+                   uint64_t *rows, char *err, size_t errlen)
+{
+    /* The signature, no flags, no header extension; the trailer is a
+     * field count of -1. */
+    static const char head[19] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";
+    static const char tail[2] = "\377\377";
+
+    return db__copy(d, sql, head, sizeof head, p, len, tail, sizeof tail, rows,
+                    err, errlen);
 }
 
 int db_exec_count(struct db *d, const char *sql, uint64_t *n, char *err,
@@ -519,6 +542,11 @@ static int db__text_grow(struct db_text *t, size_t more)
         t->cap = cap;
     }
     return DB_OK;
+}
+
+int db_text_reserve(struct db_text *t, size_t more)
+{
+    return db__text_grow(t, more);
 }
 
 int db_text_printf(struct db_text *t, const char *fmt, ...)

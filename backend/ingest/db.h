@@ -115,6 +115,13 @@ int db_exec_count(struct db *d, const char *sql, uint64_t *n, char *err,
 int db_copy(struct db *d, const char *sql, const char *p, size_t len,
             uint64_t *rows, char *err, size_t errlen);
 
+/* As db_copy, for rows in PostgreSQL's binary COPY format (each an int16
+ * field count, then per field an int32 length, -1 for NULL, and the value
+ * in network byte order): `sql` says FORMAT binary, p holds whole rows
+ * only; the header and the trailer are added here. */
+int db_copy_binary(struct db *d, const char *sql, const char *p, size_t len,
+                   uint64_t *rows, char *err, size_t errlen);
+
 /* Remember the SQLSTATE of result r (NULL or none: ""). */
 void db_note_state(struct db *d, const PGresult *r);
 
@@ -129,12 +136,16 @@ void db_clear_state(struct db *d);
  * reason to blame a message. */
 bool db_data_error(const struct db *d);
 
-/* A growing text buffer, for COPY text and array literals. Zero it to
- * start; free p when done. */
+/* A growing buffer, for COPY rows (text or binary) and array literals. Zero it
+ * to start; free p when done. */
 struct db_text {
     char *p;
     size_t len, cap;
 };
+
+/* Make room for `more` bytes past t->len (writing there is the caller's;
+ * then add to t->len). DB_OK or DB_ERR_NOMEM. */
+int db_text_reserve(struct db_text *t, size_t more);
 
 /* Append to t; DB_OK or DB_ERR_NOMEM. */
 int db_text_printf(struct db_text *t, const char *fmt, ...)
