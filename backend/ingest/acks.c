@@ -291,8 +291,8 @@ static const char acks__pending_add_sql[] =
 /* Array literals of the slow (or fast) vehicles: ids, oldest held seqs and
  * fast watermarks. Vehicle ids are [A-Za-z0-9_-], so nothing needs quoting.
  * Returns the number of vehicles, or -1 when out of memory. */
-static int acks__arrays(const struct acks *a, bool slow, struct db_text *vids,
-                        struct db_text *helds, struct db_text *ws)
+static int acks__arrays(const struct acks *a, bool slow, struct buf *vids,
+                        struct buf *helds, struct buf *ws)
 {
     int n = 0;
 
@@ -302,15 +302,15 @@ static int acks__arrays(const struct acks *a, bool slow, struct db_text *vids,
 
         if (v->slow != slow)
             continue;
-        if (db_text_printf(vids, "%c%s", n ? ',' : '{', v->vid) ||
-            db_text_printf(helds, "%c%" PRIu64, n ? ',' : '{',
+        if (buf_printf(vids, "%c%s", n ? ',' : '{', v->vid) ||
+            buf_printf(helds, "%c%" PRIu64, n ? ',' : '{',
                            v->oldest_held) ||
-            db_text_printf(ws, "%c%" PRIu64, n ? ',' : '{', v->fast_w))
+            buf_printf(ws, "%c%" PRIu64, n ? ',' : '{', v->fast_w))
             return -1;
         n++;
     }
-    if (db_text_printf(vids, "}") || db_text_printf(helds, "}") ||
-        db_text_printf(ws, "}"))
+    if (buf_printf(vids, "}") || buf_printf(helds, "}") ||
+        buf_printf(ws, "}"))
         return -1;
     return n;
 }
@@ -348,7 +348,7 @@ static int acks__rows(struct acks *a, struct db *d, const char *sql,
 /* From memory: the rows may not have gone through a staging table. */
 int acks_pending_add(struct acks *a, struct db *d, char *err, size_t errlen)
 {
-    struct db_text vids = {0}, seqs = {0};
+    struct buf vids = {0}, seqs = {0};
     const char *v[2];
     size_t n = 0;
     int rc = DB_OK;
@@ -359,8 +359,8 @@ int acks_pending_add(struct acks *a, struct db *d, char *err, size_t errlen)
         if (!veh->slow)
             continue;
         for (size_t k = 0; k < veh->nseq; k++, n++) {
-            if (db_text_printf(&vids, "%c%s", n ? ',' : '{', veh->vid) ||
-                db_text_printf(&seqs, "%c%" PRIu64, n ? ',' : '{',
+            if (buf_printf(&vids, "%c%s", n ? ',' : '{', veh->vid) ||
+                buf_printf(&seqs, "%c%" PRIu64, n ? ',' : '{',
                                veh->seqs[k])) {
                 rc = DB_ERR_NOMEM;
                 break;
@@ -368,7 +368,7 @@ int acks_pending_add(struct acks *a, struct db *d, char *err, size_t errlen)
         }
     }
     if (rc == DB_OK && n > 0) {
-        if (db_text_printf(&vids, "}") || db_text_printf(&seqs, "}")) {
+        if (buf_printf(&vids, "}") || buf_printf(&seqs, "}")) {
             rc = DB_ERR_NOMEM;
         } else {
             v[0] = vids.p;
@@ -376,15 +376,15 @@ int acks_pending_add(struct acks *a, struct db *d, char *err, size_t errlen)
             rc = db_exec_params(d, acks__pending_add_sql, 2, v, err, errlen);
         }
     }
-    free(vids.p);
-    free(seqs.p);
+    buf_free(&vids);
+    buf_free(&seqs);
     return rc;
 }
 
 int acks_watermarks(struct acks *a, struct db *d, acks_fn on_ack, void *arg,
                     char *err, size_t errlen)
 {
-    struct db_text vids = {0}, helds = {0}, ws = {0};
+    struct buf vids = {0}, helds = {0}, ws = {0};
     const char *v[3];
     int n, rc = DB_OK;
 
@@ -424,9 +424,9 @@ int acks_watermarks(struct acks *a, struct db *d, acks_fn on_ack, void *arg,
             rc = db_exec_params(d, acks__pending_trim_sql, 1, v, err, errlen);
     }
 out:
-    free(vids.p);
-    free(helds.p);
-    free(ws.p);
+    buf_free(&vids);
+    buf_free(&helds);
+    buf_free(&ws);
     return rc;
 }
 

@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
+
 struct db;
 
 enum db_err {
@@ -135,20 +137,5 @@ void db_clear_state(struct db *d);
  * Anything else (the server going away, out of disk, a lock timeout) is no
  * reason to blame a message. */
 bool db_data_error(const struct db *d);
-
-/* A growing buffer, for COPY rows (text or binary) and array literals. Zero it
- * to start; free p when done. */
-struct db_text {
-    char *p;
-    size_t len, cap;
-};
-
-/* Make room for `more` bytes past t->len (writing there is the caller's;
- * then add to t->len). DB_OK or DB_ERR_NOMEM. */
-int db_text_reserve(struct db_text *t, size_t more);
-
-/* Append to t; DB_OK or DB_ERR_NOMEM. */
-int db_text_printf(struct db_text *t, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
 
 #endif

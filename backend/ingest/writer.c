@@ -32,7 +32,7 @@ struct writer {
     struct partitions *parts; /* borrowed */
     struct acks *acks;        /* owned */
     size_t max_staged;
-    struct db_text pos, cnt; /* staged rows, binary COPY */
+    struct buf pos, cnt; /* staged rows, binary COPY */
     size_t npos, ncnt;
     struct writer_dead *dead;
     size_t ndead, capdead;
@@ -86,8 +86,8 @@ void writer_free(struct writer *w)
     if (!w)
         return;
     writer__clear_staged(w);
-    free(w->pos.p);
-    free(w->cnt.p);
+    buf_free(&w->pos);
+    buf_free(&w->cnt);
     free(w->dead);
     free(w->units);
     free(w->status);
@@ -273,10 +273,10 @@ static unsigned char *writer__row_head(unsigned char *p, uint16_t nfields,
 }
 
 /* Reserve a row's room in t: where to write it, or NULL. */
-static unsigned char *writer__row_begin(struct db_text *t, const char *vid)
+static unsigned char *writer__row_begin(struct buf *t, const char *vid)
 {
     if (strlen(vid) > WIRE_VID_MAX ||
-        db_text_reserve(t, WRITER_ROW_MAX) != DB_OK)
+        buf_reserve(t, WRITER_ROW_MAX) != BUF_OK)
         return NULL;
     return (unsigned char *)t->p + t->len;
 }
@@ -334,7 +334,7 @@ static uint32_t writer__rd32(const unsigned char *p)
 
 /* The end of the staged row starting at off in t (rows are ours: well
  * formed). */
-static size_t writer__row_end(const struct db_text *t, size_t off)
+static size_t writer__row_end(const struct buf *t, size_t off)
 {
     const unsigned char *p = (const unsigned char *)t->p + off;
     unsigned nf = (unsigned)p[0] << 8 | p[1];
@@ -549,7 +549,7 @@ uint64_t writer_narrowed(const struct writer *w)
  */
 static int writer__write_rows(struct writer *w, const char *table,
                               const char *stage, const char *cols,
-                              const struct db_text *t, uint64_t *n, char *err,
+                              const struct buf *t, uint64_t *n, char *err,
                               size_t errlen)
 {
     char sql[512];
@@ -799,10 +799,10 @@ static int writer__write_status(struct writer *w, bool narrow, char *err,
 /* Write the rows t[off, end) (whole rows) into positions (pos) or
  * passenger_counts. */
 static int writer__write_slice(struct writer *w, bool pos,
-                               const struct db_text *t, size_t off, size_t end,
+                               const struct buf *t, size_t off, size_t end,
                                uint64_t *n, char *err, size_t errlen)
 {
-    struct db_text slice = {t->p + off, end - off, end - off};
+    struct buf slice = {t->p + off, end - off, end - off};
 
     if (end == off)
         return DB_OK;
@@ -830,7 +830,7 @@ static int writer__row_dead(struct writer *w, const char *vid, const char *row,
 
 /* Row by row through one batch's slice of t, each in a savepoint. */
 static int writer__write_rows_narrow(struct writer *w, bool pos,
-                                     const char *vid, const struct db_text *t,
+                                     const char *vid, const struct buf *t,
                                      size_t off, size_t end, uint64_t *n,
                                      char *err, size_t errlen)
 {

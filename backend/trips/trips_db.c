@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "buf.h"
 #include "clock.h"
 #include "svcday.h"
 #include "trips.h"
@@ -334,47 +335,8 @@ static int trips_db__load_raw(PGconn *c, const char *day,
     return TRIPS_DB_OK;
 }
 
-struct trips_db__buf {
-    char *p;
-    size_t len, cap;
-};
-
-static int trips_db__printf(struct trips_db__buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static int trips_db__printf(struct trips_db__buf *b, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    for (;;) {
-        va_start(ap, fmt);
-        n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0,
-                      fmt, ap);
-        va_end(ap);
-        if (n < 0)
-            return -1;
-        if (b->p && (size_t)n < b->cap - b->len) {
-            b->len += (size_t)n;
-            return 0;
-        }
-        {
-            size_t cap = b->cap ? b->cap * 2 : 65536;
-            char *p;
-
-            while (cap < b->len + (size_t)n + 1)
-                cap *= 2;
-            p = realloc(b->p, cap);
-            if (!p)
-                return -1;
-            b->p = p;
-            b->cap = cap;
-        }
-    }
-}
-
 static int trips_db__copy(PGconn *c, const char *sql,
-                          const struct trips_db__buf *b, char *err,
+                          const struct buf *b, char *err,
                           size_t errlen)
 {
     PGresult *r = PQexec(c, sql);
@@ -444,14 +406,14 @@ struct trips_db__day {
     size_t nv;
     struct trips_run *runs;
     size_t nruns;
-    struct trips_db__buf visits, outcomes; /* COPY text */
+    struct buf visits, outcomes; /* COPY text */
     struct trips_db_summary *sum;
 };
 
 static void trips_db__day_free(struct trips_db__day *d)
 {
-    free(d->visits.p);
-    free(d->outcomes.p);
+    buf_free(&d->visits);
+    buf_free(&d->outcomes);
     free(d->runs);
     trips_db__vehicles_free(d->vs, d->nv);
     trips_db__feed_free(&d->f);
@@ -554,7 +516,7 @@ static int trips_db__format_visits(struct trips_db__day *d)
             }
             if (v->load_after >= 0)
                 snprintf(load, sizeof load, "%d", v->load_after);
-            if (trips_db__printf(
+            if (buf_printf(
                     &d->visits,
                     "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%"
                     "s\t%d\n",
@@ -632,7 +594,7 @@ static int trips_db__format_outcomes(struct trips_db__day *d)
         } else {
             sum->missed++;
         }
-        if (trips_db__printf(
+        if (buf_printf(
                 &d->outcomes,
                 "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%"
                 "zu\t%d\t%d\t%d\t%s\n",
