@@ -160,7 +160,7 @@ struct backend {
     int64_t commit_us;             /* in the commit's calls this iteration */
     int64_t commit_started_us;     /* monotonic; of the commit in flight */
     size_t commit_records;         /* records the commit in flight took */
-    struct ackq *ackq;  /* committed acks not yet handed to the broker */
+    struct ackq *ackq;   /* committed acks not yet handed to the broker */
     int acks_unanswered; /* acks handed to the broker, not yet PUBACKed */
     struct fleet *fleet; /* per-vehicle last seen and ack, for /metrics */
     struct http *http;   /* NULL: no HTTP server */
@@ -582,8 +582,8 @@ static void backend_commit(struct backend *b)
     narrowed = writer_narrowed(b->writer);
     rc = writer_commit_start(b->writer, backend_on_ack, b, err, sizeof err);
     /* Sealed: what is still staged beside it is the next batch's. */
-    b->commit_records = writer_staged_records(b->writer) -
-                        writer_filling_records(b->writer);
+    b->commit_records =
+        writer_staged_records(b->writer) - writer_filling_records(b->writer);
     b->commit_us += clock_mono_us() - t0;
     b->commit_started_us = t0;
     b->first_staged_ms =

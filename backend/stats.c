@@ -101,7 +101,8 @@ void stats_render(struct stats *s, const struct stats_sources *src,
                     "new rows committed (re-sent duplicates not counted)", NULL,
                     s->committed);
     metrics_counter(m, "shuttle_backend_commits_total",
-                    "transactions committed", NULL, writer_commits(src->writer));
+                    "transactions committed", NULL,
+                    writer_commits(src->writer));
     metrics_counter(m, "shuttle_backend_commit_failures_total",
                     "commits that failed (staged rows kept for a retry)", NULL,
                     s->commit_failures);

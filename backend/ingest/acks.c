@@ -327,14 +327,12 @@ static int acks__arrays(const struct acks *a, bool slow, struct buf *vids,
         if (v->slow != slow)
             continue;
         if (buf_printf(vids, "%c%s", n ? ',' : '{', v->vid) ||
-            buf_printf(helds, "%c%" PRIu64, n ? ',' : '{',
-                           v->oldest_held) ||
+            buf_printf(helds, "%c%" PRIu64, n ? ',' : '{', v->oldest_held) ||
             buf_printf(ws, "%c%" PRIu64, n ? ',' : '{', v->fast_w))
             return -1;
         n++;
     }
-    if (buf_printf(vids, "}") || buf_printf(helds, "}") ||
-        buf_printf(ws, "}"))
+    if (buf_printf(vids, "}") || buf_printf(helds, "}") || buf_printf(ws, "}"))
         return -1;
     return n;
 }
@@ -377,8 +375,7 @@ int acks_pending_query(struct acks *a, struct acks_query *q)
             continue;
         for (size_t k = 0; k < veh->nseq; k++, n++) {
             if (buf_printf(&a->vids, "%c%s", n ? ',' : '{', veh->vid) ||
-                buf_printf(&a->seqs, "%c%" PRIu64, n ? ',' : '{',
-                           veh->seqs[k]))
+                buf_printf(&a->seqs, "%c%" PRIu64, n ? ',' : '{', veh->seqs[k]))
                 return DB_ERR_NOMEM;
         }
     }

@@ -56,9 +56,9 @@ enum acks_path acks_classify(bool known, uint64_t acked, uint64_t oldest_held,
 int acks_new(struct acks **out);
 void acks_free(struct acks *a);
 
-/* The staged vehicle vid of the batch filling (added if new), its claim raised to `held` if
- * higher; NULL when out of memory. Valid until the next acks_vehicle or
- * acks_clear. */
+/* The staged vehicle vid of the batch filling (added if new), its claim raised
+ * to `held` if higher; NULL when out of memory. Valid until the next
+ * acks_vehicle or acks_clear. */
 struct acks_vehicle *acks_vehicle(struct acks *a, const char *vid,
                                   uint64_t held);
 

@@ -36,10 +36,10 @@ struct db {
     struct svcday svc; /* the service zone, read by db_prepare */
     /* The statement db_send* sent, while its results are read. */
     bool sent;
-    bool want_write;       /* libpq holds output the socket did not take */
-    const char *copy_p;    /* a COPY's rows (borrowed), NULL when none */
-    size_t copy_len;       /* their length */
-    int copy_stage;        /* 0 none, 1 waiting for COPY_IN, 2 data out */
+    bool want_write;    /* libpq holds output the socket did not take */
+    const char *copy_p; /* a COPY's rows (borrowed), NULL when none */
+    size_t copy_len;    /* their length */
+    int copy_stage;     /* 0 none, 1 waiting for COPY_IN, 2 data out */
 };
 
 void db_errf(char *err, size_t errlen, const char *fmt, ...)
@@ -580,10 +580,10 @@ int db_send(struct db *d, const char *sql, int nparams, const char *const *v,
     d->copy_p = NULL;
     d->copy_stage = 0;
     return db__send_end(d,
-                        nparams == 0 ? PQsendQuery(d->conn, sql)
-                                     : PQsendQueryParams(d->conn, sql, nparams,
-                                                         NULL, v, lens, formats,
-                                                         0),
+                        nparams == 0
+                            ? PQsendQuery(d->conn, sql)
+                            : PQsendQueryParams(d->conn, sql, nparams, NULL, v,
+                                                lens, formats, 0),
                         err, errlen);
 }
 

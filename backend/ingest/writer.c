@@ -71,16 +71,16 @@ struct writer {
     struct writer_batch *fill; /* staging goes here */
     struct writer_batch *fl;   /* sealed: committing, or waiting to retry */
     bool sealed;               /* fl holds a batch */
-    uint64_t narrowed; /* items a failed commit sent to dead letters */
+    uint64_t narrowed;         /* items a failed commit sent to dead letters */
     uint64_t commits;
     /* The commit under way. */
     enum writer_step step;
-    int table;           /* WRITER_S_COPY..MERGE: 0 positions, 1 counts */
-    size_t item;         /* WRITER_S_DEAD, _STATUS: which one */
-    int failed;          /* a statement of this step failed: its rc */
-    char why[512];       /* and why */
-    bool duplicate;      /* the direct COPY met a stored key */
-    uint64_t inserted;   /* new rows so far */
+    int table;         /* WRITER_S_COPY..MERGE: 0 positions, 1 counts */
+    size_t item;       /* WRITER_S_DEAD, _STATUS: which one */
+    int failed;        /* a statement of this step failed: its rc */
+    char why[512];     /* and why */
+    bool duplicate;    /* the direct COPY met a stored key */
+    uint64_t inserted; /* new rows so far */
     acks_fn on_ack;
     void *on_ack_arg;
 };
@@ -326,8 +326,7 @@ static unsigned char *writer__row_head(unsigned char *p, uint16_t nfields,
 /* Reserve a row's room in t: where to write it, or NULL. */
 static unsigned char *writer__row_begin(struct buf *t, const char *vid)
 {
-    if (strlen(vid) > WIRE_VID_MAX ||
-        buf_reserve(t, WRITER_ROW_MAX) != BUF_OK)
+    if (strlen(vid) > WIRE_VID_MAX || buf_reserve(t, WRITER_ROW_MAX) != BUF_OK)
         return NULL;
     return (unsigned char *)t->p + t->len;
 }
@@ -694,8 +693,8 @@ static void writer__dead_params(const struct writer_dead *x,
 static int writer__exec(struct writer *w, const struct writer_params *q,
                         const char *what, char *err, size_t errlen)
 {
-    PGresult *r = PQexecParams(db_conn(w->db), q->sql, q->n, NULL, q->v, q->l,
-                               q->f, 0);
+    PGresult *r =
+        PQexecParams(db_conn(w->db), q->sql, q->n, NULL, q->v, q->l, q->f, 0);
 
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
         db_note_state(w->db, r);
@@ -903,9 +902,9 @@ static int writer__write_status(struct writer *w, bool narrow, char *err,
 
 /* Write the rows t[off, end) (whole rows) into positions (pos) or
  * passenger_counts. */
-static int writer__write_slice(struct writer *w, bool pos,
-                               const struct buf *t, size_t off, size_t end,
-                               uint64_t *n, char *err, size_t errlen)
+static int writer__write_slice(struct writer *w, bool pos, const struct buf *t,
+                               size_t off, size_t end, uint64_t *n, char *err,
+                               size_t errlen)
 {
     struct buf slice = {t->p + off, end - off, end - off};
 
@@ -966,11 +965,11 @@ static int writer__write_all_rows(struct writer *w, bool narrow, uint64_t *n,
     int rc = DB_OK;
 
     if (!narrow) {
-        rc = writer__write_slice(w, true, &w->fl->pos, 0, w->fl->pos.len, n, err,
-                                 errlen);
+        rc = writer__write_slice(w, true, &w->fl->pos, 0, w->fl->pos.len, n,
+                                 err, errlen);
         if (rc == DB_OK)
-            rc = writer__write_slice(w, false, &w->fl->cnt, 0, w->fl->cnt.len, n, err,
-                                     errlen);
+            rc = writer__write_slice(w, false, &w->fl->cnt, 0, w->fl->cnt.len,
+                                     n, err, errlen);
         return rc;
     }
     for (size_t i = 0; i < w->fl->nunits && rc == DB_OK; i++) {
@@ -986,8 +985,9 @@ static int writer__write_all_rows(struct writer *w, bool narrow, uint64_t *n,
             rc = writer__savepoint_end(w, wr, err, errlen);
         }
         if (rc == WRITER_REFUSED) {
-            rc = writer__write_rows_narrow(w, true, u->vid, &w->fl->pos, u->pos_off,
-                                           u->pos_end, n, err, errlen);
+            rc = writer__write_rows_narrow(w, true, u->vid, &w->fl->pos,
+                                           u->pos_off, u->pos_end, n, err,
+                                           errlen);
             if (rc == DB_OK)
                 rc = writer__write_rows_narrow(w, false, u->vid, &w->fl->cnt,
                                                u->cnt_off, u->cnt_end, n, err,
@@ -1059,6 +1059,20 @@ static int writer__send_params(struct writer *w, enum writer_step step,
 {
     w->step = step;
     return db_send(w->db, q->sql, q->n, q->v, q->l, q->f, err, errlen);
+}
+
+/* COPY the current table's rows into `into` (the table or its staging
+ * table) as the next step. */
+static int writer__send_copy(struct writer *w, enum writer_step step,
+                             const char *into, char *err, size_t errlen)
+{
+    const struct buf *t = writer__rows(w);
+    char sql[512];
+
+    snprintf(sql, sizeof sql, "COPY %s (%s) FROM STDIN (FORMAT binary)", into,
+             writer__tables[w->table].cols);
+    w->step = step;
+    return db_send_copy_binary(w->db, sql, t->p, t->len, err, errlen);
 }
 
 /* The commit is over (done or failed): back to idle. On success the
@@ -1151,17 +1165,13 @@ static int writer__after_rows(struct writer *w, char *err, size_t errlen)
 static int writer__advance(struct writer *w, char *err, size_t errlen)
 {
     char sql[512];
-    const struct buf *t;
 
     switch (w->step) {
     case WRITER_S_BEGIN:
         return writer__after_rows(w, err, errlen);
     case WRITER_S_SAVEPOINT: /* there: the rows straight in */
-        t = writer__rows(w);
-        snprintf(sql, sizeof sql, "COPY %s (%s) FROM STDIN (FORMAT binary)",
-                 writer__tables[w->table].table, writer__tables[w->table].cols);
-        w->step = WRITER_S_COPY;
-        return db_send_copy_binary(w->db, sql, t->p, t->len, err, errlen);
+        return writer__send_copy(w, WRITER_S_COPY,
+                                 writer__tables[w->table].table, err, errlen);
     case WRITER_S_COPY:
     case WRITER_S_MERGE:
         return writer__send(w, WRITER_S_RELEASE, "RELEASE SAVEPOINT direct",
@@ -1171,11 +1181,8 @@ static int writer__advance(struct writer *w, char *err, size_t errlen)
         w->duplicate = false;
         return writer__after_rows(w, err, errlen);
     case WRITER_S_UNDO:
-        t = writer__rows(w);
-        snprintf(sql, sizeof sql, "COPY %s (%s) FROM STDIN (FORMAT binary)",
-                 writer__tables[w->table].stage, writer__tables[w->table].cols);
-        w->step = WRITER_S_STAGE;
-        return db_send_copy_binary(w->db, sql, t->p, t->len, err, errlen);
+        return writer__send_copy(w, WRITER_S_STAGE,
+                                 writer__tables[w->table].stage, err, errlen);
     case WRITER_S_STAGE:
         snprintf(sql, sizeof sql,
                  "INSERT INTO %s SELECT * FROM %s"
@@ -1281,11 +1288,10 @@ static int writer__step_done(struct writer *w, char *err, size_t errlen)
          * through the session's staging table and INSERT ... ON CONFLICT
          * DO NOTHING, which keeps the new ones and drops the repeats. */
         return writer__send(w, WRITER_S_UNDO,
-                            w->table == 0
-                                ? "ROLLBACK TO SAVEPOINT direct;"
-                                  " DELETE FROM stage_positions"
-                                : "ROLLBACK TO SAVEPOINT direct;"
-                                  " DELETE FROM stage_counts",
+                            w->table == 0 ? "ROLLBACK TO SAVEPOINT direct;"
+                                            " DELETE FROM stage_positions"
+                                          : "ROLLBACK TO SAVEPOINT direct;"
+                                            " DELETE FROM stage_counts",
                             err, errlen);
     if (!w->failed)
         return writer__advance(w, err, errlen);
@@ -1298,8 +1304,8 @@ static int writer__step_done(struct writer *w, char *err, size_t errlen)
     return DB_ERR_QUERY;
 }
 
-int writer_commit_start(struct writer *w, acks_fn on_ack, void *arg,
-                        char *err, size_t errlen)
+int writer_commit_start(struct writer *w, acks_fn on_ack, void *arg, char *err,
+                        size_t errlen)
 {
     int rc;
 

@@ -32,9 +32,9 @@ void writer_free(struct writer *w);
  * hold none: then only its oldest_held_seq is noted, which the caller has
  * bounded with wire_batch_held_bound). Staged rows live in memory only: on
  * a crash they are lost, which is safe because nothing staged is
- * acknowledged, so the bus sends it again. Returns DB_ERR_FULL when the filling batch would pass
- * max_staged records (or PARTITIONS_DAYS_MAX service days); the caller
- * drops the batch (the bus re-sends it).
+ * acknowledged, so the bus sends it again. Returns DB_ERR_FULL when the filling
+ * batch would pass max_staged records (or PARTITIONS_DAYS_MAX service days);
+ * the caller drops the batch (the bus re-sends it).
  *
  * If the commit is refused for what some rows hold (a data or integrity
  * error), it is narrowed down: batch by batch, then row by row; each
@@ -92,8 +92,8 @@ size_t writer_filling_records(const struct writer *w);
  * commit). A batch refused for its data is narrowed as writer_commit says;
  * that rare path waits for the server.
  */
-int writer_commit_start(struct writer *w, acks_fn on_ack, void *arg,
-                        char *err, size_t errlen);
+int writer_commit_start(struct writer *w, acks_fn on_ack, void *arg, char *err,
+                        size_t errlen);
 bool writer_busy(const struct writer *w);
 int writer_commit_fd(const struct writer *w, short *events);
 int writer_commit_step(struct writer *w, uint64_t *inserted, char *err,

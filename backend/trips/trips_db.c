@@ -335,9 +335,8 @@ static int trips_db__load_raw(PGconn *c, const char *day,
     return TRIPS_DB_OK;
 }
 
-static int trips_db__copy(PGconn *c, const char *sql,
-                          const struct buf *b, char *err,
-                          size_t errlen)
+static int trips_db__copy(PGconn *c, const char *sql, const struct buf *b,
+                          char *err, size_t errlen)
 {
     PGresult *r = PQexec(c, sql);
 
@@ -516,13 +515,12 @@ static int trips_db__format_visits(struct trips_db__day *d)
             }
             if (v->load_after >= 0)
                 snprintf(load, sizeof load, "%d", v->load_after);
-            if (buf_printf(
-                    &d->visits,
-                    "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%"
-                    "s\t%d\n",
-                    d->day, veh->id, f->stops[v->stop].id, arr, dep,
-                    v->stopped ? "t" : "f", rs, trip, seq, sched, v->boarded,
-                    v->alighted, load, v->doors) != 0)
+            if (buf_printf(&d->visits,
+                           "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%"
+                           "s\t%d\n",
+                           d->day, veh->id, f->stops[v->stop].id, arr, dep,
+                           v->stopped ? "t" : "f", rs, trip, seq, sched,
+                           v->boarded, v->alighted, load, v->doors) != 0)
                 return TRIPS_DB_ERR_NOMEM;
         }
         for (size_t k = 0; k < veh->ndoors; k++) {
@@ -594,13 +592,13 @@ static int trips_db__format_outcomes(struct trips_db__day *d)
         } else {
             sum->missed++;
         }
-        if (buf_printf(
-                &d->outcomes,
-                "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%"
-                "zu\t%d\t%d\t%d\t%s\n",
-                d->day, tr->id, tr->route_id, dir,
-                tr->block_id[0] ? tr->block_id : "\\N", ss, se, status, veh, as,
-                ae, sd, ed, tr->n, visited, boarded, alighted, peak) != 0)
+        if (buf_printf(&d->outcomes,
+                       "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%"
+                       "zu\t%d\t%d\t%d\t%s\n",
+                       d->day, tr->id, tr->route_id, dir,
+                       tr->block_id[0] ? tr->block_id : "\\N", ss, se, status,
+                       veh, as, ae, sd, ed, tr->n, visited, boarded, alighted,
+                       peak) != 0)
             return TRIPS_DB_ERR_NOMEM;
     }
     return TRIPS_DB_OK;

@@ -141,8 +141,7 @@ static void copy_in(PGconn *c, const char *sql, const struct buf *b)
  * (6 x copies), the caller's to free.
  */
 static struct bench_vehicle *make_day(const struct bench_opts *o,
-                                      const struct sim_feed *f,
-                                      struct buf *pos,
+                                      const struct sim_feed *f, struct buf *pos,
                                       struct buf *cnt, int *nv)
 {
     struct sim_demand dem;

@@ -277,14 +277,9 @@ static void publish_live(struct harness_mqtt *m, uint64_t seq, int64_t t_ms)
 {
     struct wire_record rec;
     struct wire_batch b;
-    char path[1200], log[1200], port[16];
-    const char *dir = harness_tmpdir("pub-tz");
-    struct harness_proc *p;
     uint8_t *buf;
     size_t len;
-    FILE *f;
 
-    assert_non_null(dir);
     wire_position_init(&rec);
     rec.seq = seq;
     rec.t_ms = t_ms;
@@ -298,32 +293,10 @@ static void publish_live(struct harness_mqtt *m, uint64_t seq, int64_t t_ms)
     b.n = 1;
     b.records = &rec;
     assert_int_equal(wire_batch_encode(&b, &buf, &len), WIRE_OK);
-    snprintf(path, sizeof path, "%s/batch.bin", dir);
-    snprintf(log, sizeof log, "%s/pub.log", dir);
-    snprintf(port, sizeof port, "%d", harness_mosquitto_port(m));
-    f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(buf, 1, len, f), len);
-    assert_int_equal(fclose(f), 0);
+    assert_int_equal(
+        harness_mosquitto_publish(m, "shuttle/v1/bus-live/telemetry", buf, len),
+        0);
     free(buf);
-    {
-        char *argv[] = {"mosquitto_pub",
-                        "-h",
-                        "127.0.0.1",
-                        "-p",
-                        port,
-                        "-q",
-                        "1",
-                        "-t",
-                        "shuttle/v1/bus-live/telemetry",
-                        "-f",
-                        path,
-                        NULL};
-
-        p = harness_spawn("mosquitto_pub", argv, log);
-    }
-    assert_non_null(p);
-    assert_int_equal(harness_wait(p, 15000), 0);
     for (int i = 0; i < 300 && live_rows(seq) == 0; i++)
         usleep(50 * 1000);
     assert_int_equal(live_rows(seq), 1);
