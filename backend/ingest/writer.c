@@ -795,7 +795,6 @@ static void writer__status_params(const struct wire_status *s,
                                   struct writer_params *q)
 {
     bool online = s->state == WIRE_ONLINE;
-    const char **v = q->v;
 
     memset(q->l, 0, sizeof q->l);
     memset(q->f, 0, sizeof q->f);
@@ -809,20 +808,20 @@ static void writer__status_params(const struct wire_status *s,
     snprintf(q->num[6], sizeof q->num[6], "%" PRIu64, s->acked_seq);
     q->sql = writer__status_sql;
     q->n = 13;
-    v[0] = s->vehicle_id;
-    v[1] = online ? "t" : "f";
-    v[2] = s->t_ms ? q->t : NULL;
-    v[3] = s->version[0] ? s->version : NULL;
-    v[4] = s->config_hash[0] ? s->config_hash : NULL;
-    v[5] = q->num[0];
-    v[6] = q->num[1];
-    v[7] = q->num[2];
-    v[8] = s->counter_state[0] ? s->counter_state : NULL;
-    v[9] = q->num[3];
-    v[10] = q->num[4];
+    q->v[0] = s->vehicle_id;
+    q->v[1] = online ? "t" : "f";
+    q->v[2] = s->t_ms ? q->t : NULL;
+    q->v[3] = s->version[0] ? s->version : NULL;
+    q->v[4] = s->config_hash[0] ? s->config_hash : NULL;
+    q->v[5] = q->num[0];
+    q->v[6] = q->num[1];
+    q->v[7] = q->num[2];
+    q->v[8] = s->counter_state[0] ? s->counter_state : NULL;
+    q->v[9] = q->num[3];
+    q->v[10] = q->num[4];
     /* A Last Will knows nothing of the numbering: keep the last known. */
-    v[11] = online ? q->num[5] : NULL;
-    v[12] = online ? q->num[6] : NULL;
+    q->v[11] = online ? q->num[5] : NULL;
+    q->v[12] = online ? q->num[6] : NULL;
 }
 
 static int writer__insert_status(struct writer *w, const struct wire_status *s,
