@@ -460,6 +460,85 @@ static void test_plan_with_traffic(void **state)
     fx_free(f);
 }
 
+/* Boardings of trip K in plan P. */
+static int fx_boarded(const struct sim_plan *p, int k)
+{
+    int n = 0;
+
+    for (int i = 0; i < p->nvisits; i++)
+        if (p->visits[i].trip == k)
+            n += p->visits[i].board;
+    return n;
+}
+
+/* Bunching: a run 8 min late behind a 10-min headway finds more people
+ * waiting (and so dwells longer), the run of the same route behind it
+ * fewer; without the bunching pass both carry what the demand drew. */
+static void test_bunching(void **state)
+{
+    struct sim_feed *f = fx_feed(4, 28);
+    struct sim_traffic_conf c;
+    struct sim_traffic *bunch = NULL, *flat = NULL;
+    struct sim_plan pb, pf;
+    struct sim_demand db, df;
+    struct sim_plan_opts o;
+    struct sim_rng r1, r2;
+    int *late = calloc((size_t)f->ntrips, sizeof *late);
+    char err[128];
+    /* Route A at 08:10 is run 4 of block 1 (t1_4) and, 10 min later, of
+     * block 2 (t2_4). */
+    int k_late = 1 * 28 + 4, k_next = 2 * 28 + 4;
+    double dwell_b = 0, dwell_f = 0;
+
+    (void)state;
+    assert_non_null(late);
+    late[k_late] = 480;
+    sim_traffic_conf_init(&c, SIM_TRAFFIC_NORMAL, 3, 1);
+    assert_int_equal(sim_traffic_make(&c, f, &bunch, err, sizeof err), 0);
+    c.bunching = 0;
+    assert_int_equal(sim_traffic_make(&c, f, &flat, err, sizeof err), 0);
+    assert_int_equal(sim_traffic_bunching(bunch), 1);
+    assert_int_equal(sim_traffic_bunching(flat), 0);
+    for (int pass = 0; pass < 2; pass++) {
+        struct sim_plan *p = pass ? &pf : &pb;
+        struct sim_demand *d = pass ? &df : &db;
+
+        sim_rng_init(&r1, 3, 1);
+        sim_rng_init(&r2, 3, 2);
+        assert_int_equal(sim_demand_make(f, NULL, 3000, 45, &r1, d), 0);
+        memset(&o, 0, sizeof o);
+        o.seats = 45;
+        o.late_s = late;
+        o.traffic = pass ? flat : bunch;
+        assert_int_equal(sim_plan_make(f, d, &o, &r2, p), 0);
+    }
+    assert_true(fx_boarded(&pb, k_late) > fx_boarded(&pf, k_late));
+    assert_true(fx_boarded(&pb, k_next) < fx_boarded(&pf, k_next));
+    for (int i = 0; i < pb.nvisits; i++)
+        if (pb.visits[i].trip == k_late)
+            dwell_b += pb.visits[i].dep - pb.visits[i].arr;
+    for (int i = 0; i < pf.nvisits; i++)
+        if (pf.visits[i].trip == k_late)
+            dwell_f += pf.visits[i].dep - pf.visits[i].arr;
+    assert_true(dwell_b > dwell_f);
+    /* Nobody is left on board at the end, nobody stands past the seats. */
+    for (int i = 0; i < pb.nvisits; i++) {
+        const struct sim_trip *tr = &f->trips[pb.visits[i].trip];
+
+        assert_true(pb.visits[i].load >= 0 && pb.visits[i].load <= 45);
+        if (pb.visits[i].j == tr->nst - 1)
+            assert_int_equal(pb.visits[i].load, 0);
+    }
+    sim_plan_free(&pb);
+    sim_plan_free(&pf);
+    sim_demand_free(&db);
+    sim_demand_free(&df);
+    sim_traffic_free(bunch);
+    sim_traffic_free(flat);
+    free(late);
+    fx_free(f);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -470,6 +549,7 @@ int main(void)
         cmocka_unit_test(test_off),
         cmocka_unit_test(test_off_unchanged),
         cmocka_unit_test(test_plan_with_traffic),
+        cmocka_unit_test(test_bunching),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
