@@ -491,6 +491,10 @@ static void test_bunching(void **state)
     double dwell_b = 0, dwell_f = 0;
 
     (void)state;
+    memset(&pb, 0, sizeof pb);
+    memset(&pf, 0, sizeof pf);
+    memset(&db, 0, sizeof db);
+    memset(&df, 0, sizeof df);
     assert_non_null(late);
     late[k_late] = 480;
     sim_traffic_conf_init(&c, SIM_TRAFFIC_NORMAL, 3, 1);
