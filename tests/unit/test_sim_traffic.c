@@ -71,8 +71,6 @@ static struct sim_feed *fx_feed(int nblk, int nrun)
     f->st = calloc((size_t)f->nst, sizeof *f->st);
     for (int b = 0; b < nblk; b++) {
         char id[32];
-        snprintf(id, sizeof id, "blk%d", b);
-        f->blocks[b] = strdup(id);
         for (int r = 0; r < nrun; r++, k++) {
             struct sim_trip *t = &f->trips[k];
             int dir = r % 2, t0 = 6 * 3600 + b * 600 + r * 1800;
@@ -80,7 +78,10 @@ static struct sim_feed *fx_feed(int nblk, int nrun)
             snprintf(id, sizeof id, "t%d_%d", b, r);
             t->trip_id = strdup(id);
             t->route_id = strdup(dir ? "B" : "A");
-            t->block_id = strdup(f->blocks[b]);
+            snprintf(id, sizeof id, "blk%d", b);
+            t->block_id = strdup(id);
+            if (r == 0) /* as sim_feed: the block's id is its first trip's */
+                f->blocks[b] = t->block_id;
             t->direction = dir;
             t->line = dir;
             t->first_st = k * FX_STOPS;
@@ -98,31 +99,6 @@ static struct sim_feed *fx_feed(int nblk, int nrun)
     return f;
 }
 
-static void fx_free(struct sim_feed *f)
-{
-    for (int i = 0; i < f->nstops; i++)
-        free(f->stops[i].stop_id);
-    for (int k = 0; k < f->ntrips; k++) {
-        free(f->trips[k].trip_id);
-        free(f->trips[k].route_id);
-        free(f->trips[k].block_id);
-    }
-    for (int b = 0; b < f->nblocks; b++)
-        free(f->blocks[b]);
-    for (int l = 0; l < f->nlines; l++)
-        free(f->line_ids[l]);
-    free(f->stops);
-    free(f->trips);
-    free(f->st);
-    free(f->pts_lat);
-    free(f->pts_lon);
-    free(f->pts_d);
-    free(f->lines);
-    free(f->line_ids);
-    free(f->blocks);
-    free(f);
-}
-
 static struct sim_traffic *fx_model(const struct sim_feed *f, int level,
                                     uint64_t seed, uint64_t day)
 {
@@ -133,6 +109,16 @@ static struct sim_traffic *fx_model(const struct sim_feed *f, int level,
     sim_traffic_conf_init(&c, level, seed, day);
     assert_int_equal(sim_traffic_make(&c, f, &tm, err, sizeof err), 0);
     return tm;
+}
+
+/* One incident in C: S2 -> S3 from 08:00 for 40 min. */
+static void fx_incident(struct sim_traffic_conf *c)
+{
+    strcpy(c->incidents[0].from, "S2");
+    strcpy(c->incidents[0].to, "S3");
+    c->incidents[0].t = 8 * 3600;
+    c->incidents[0].dur = 2400;
+    c->nincidents = 1;
 }
 
 /* Same seed and day, same factors; another seed, other factors. */
@@ -162,7 +148,7 @@ static void test_deterministic(void **state)
     sim_traffic_free(a);
     sim_traffic_free(b);
     sim_traffic_free(c);
-    fx_free(f);
+    sim_feed_free(f);
 }
 
 /* Congestion is shared in time: two buses 5 min apart on a segment see
@@ -195,7 +181,7 @@ static void test_correlated(void **state)
     far /= n;
     assert_true(far > 0);
     assert_true(near < 0.1 * far);
-    fx_free(f);
+    sim_feed_free(f);
 }
 
 /* An incident makes its segment 3x slower inside its window, and only
@@ -212,11 +198,7 @@ static void test_incident(void **state)
     (void)state;
     sim_traffic_conf_init(&c, SIM_TRAFFIC_NORMAL, 5, 1);
     off = fx_model(f, SIM_TRAFFIC_NORMAL, 5, 1);
-    strcpy(c.incidents[0].from, "S2");
-    strcpy(c.incidents[0].to, "S3");
-    c.incidents[0].t = 8 * 3600;
-    c.incidents[0].dur = 2400;
-    c.nincidents = 1;
+    fx_incident(&c);
     assert_int_equal(sim_traffic_make(&c, f, &on, err, sizeof err), 0);
     seg = sim_traffic_segment(on, 2, 3);
     assert_int_equal(sim_traffic_incidents(on, 0, &s2, &t0, &t1), 0);
@@ -248,7 +230,7 @@ static void test_incident(void **state)
     assert_int_equal(sim_traffic_incidents(rnd, 1, &s2, &t0, &t1), -1);
     sim_traffic_free(rnd);
     sim_traffic_free(off);
-    fx_free(f);
+    sim_feed_free(f);
 }
 
 static double fx_corr(const double *x, const double *y, int n)
@@ -295,7 +277,7 @@ static void test_personality(void **state)
     assert_true(changed > ns / 2);
     cs = fx_corr(m[0], m[1], ns);
     assert_true(cs > 0.3);
-    fx_free(f);
+    sim_feed_free(f);
 }
 
 /* Off: no model, a factor of 1, and the caller's generator untouched. */
@@ -317,7 +299,7 @@ static void test_off(void **state)
     assert_true(sim_traffic_signals(NULL, 0, 8 * 3600, &r) == 0.0);
     assert_int_equal(sim_traffic_bunching(NULL), 0);
     assert_memory_equal(&r, &r0, sizeof r);
-    fx_free(f);
+    sim_feed_free(f);
 }
 
 /* FNV-1a over the plan's visits and counter lines, times in ms. */
@@ -399,7 +381,7 @@ static void test_off_unchanged(void **state)
         assert_true(fx_plan_hash(&p) == want[seed - 1]);
         sim_plan_free(&p);
         sim_demand_free(&d);
-        fx_free(f);
+        sim_feed_free(f);
     }
 }
 
@@ -426,11 +408,7 @@ static void test_plan_with_traffic(void **state)
     assert_true(fx_plan_hash(&p1) == fx_plan_hash(&p2));
 
     sim_traffic_conf_init(&c, SIM_TRAFFIC_NORMAL, 9, 1);
-    strcpy(c.incidents[0].from, "S2");
-    strcpy(c.incidents[0].to, "S3");
-    c.incidents[0].t = 8 * 3600;
-    c.incidents[0].dur = 2400;
-    c.nincidents = 1;
+    fx_incident(&c);
     assert_int_equal(sim_traffic_make(&c, f, &inc, err, sizeof err), 0);
     fx_plan(f, 9, inc, &p3, &d3);
     /* Route A runs S0..S5: the leg S2->S3 is visit j=2 to j=3. */
@@ -457,7 +435,7 @@ static void test_plan_with_traffic(void **state)
     sim_demand_free(&d3);
     sim_traffic_free(tm);
     sim_traffic_free(inc);
-    fx_free(f);
+    sim_feed_free(f);
 }
 
 /* Boardings of trip K in plan P. */
@@ -540,7 +518,7 @@ static void test_bunching(void **state)
     sim_traffic_free(bunch);
     sim_traffic_free(flat);
     free(late);
-    fx_free(f);
+    sim_feed_free(f);
 }
 
 int main(void)
