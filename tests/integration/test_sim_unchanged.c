@@ -13,37 +13,47 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "db.h"
-#include "gtfs.h"
 #include "harness.h"
 
 static struct harness_pg *pg;
 static const char *work;
 
+/* Run ARGV (its output to LOG) to the end; its exit code. */
+static int run(char *const argv[], const char *log)
+{
+    struct harness_proc *p = harness_spawn(argv[0], argv, log);
+    int rc;
+
+    if (!p)
+        return -1;
+    rc = harness_wait(p, 120000);
+    if (rc != 0)
+        harness_log_tail(log, 20);
+    return rc;
+}
+
+/* A database with the schema and deploy/gtfs, loaded by the backend. */
 static int setup(void **state)
 {
     const char *src = getenv("SHUTTLE_SOURCE_DIR");
-    char dir[1024], err[512];
-    struct db *db;
+    char dir[1024], dbopt[1100], log[1100];
+    char *argv[6];
 
     (void)state;
-    snprintf(dir, sizeof dir, "%s/deploy/gtfs", src ? src : ".");
     work = harness_tmpdir("sim-unchanged");
     pg = work ? harness_pg_start(1) : NULL;
-    if (!pg || db_new(harness_pg_conninfo(pg), &db) != 0)
+    if (!pg)
         return -1;
-    if (db_connect(db, err, sizeof err) != 0 ||
-        db_migrate(db, err, sizeof err) != 0) {
-        fprintf(stderr, "schema: %s\n", err);
-        db_free(db);
-        return -1;
-    }
-    db_free(db);
-    if (gtfs_load(harness_pg_conninfo(pg), dir, NULL, err, sizeof err) != 0) {
-        fprintf(stderr, "GTFS %s: %s\n", dir, err);
-        return -1;
-    }
-    return 0;
+    snprintf(dir, sizeof dir, "%s/deploy/gtfs", src ? src : ".");
+    snprintf(dbopt, sizeof dbopt, "database=%s", harness_pg_conninfo(pg));
+    snprintf(log, sizeof log, "%s/load-gtfs.log", work);
+    argv[0] = (char *)harness_bin("shuttle-backend");
+    argv[1] = "-o";
+    argv[2] = dbopt;
+    argv[3] = "--load-gtfs";
+    argv[4] = dir;
+    argv[5] = NULL;
+    return run(argv, log) == 0 ? 0 : -1;
 }
 
 static int teardown(void **state)
@@ -60,8 +70,7 @@ static int sim(const char *date, const char *seed, const char *const *extra,
 {
     char log[1100];
     char *argv[20];
-    int n = 0, rc;
-    struct harness_proc *p;
+    int n = 0;
 
     snprintf(log, sizeof log, "%s.log", out);
     argv[n++] = (char *)harness_bin("shuttle-sim");
@@ -79,13 +88,7 @@ static int sim(const char *date, const char *seed, const char *const *extra,
     for (int i = 0; extra && extra[i] && i < 4; i++)
         argv[n++] = (char *)extra[i];
     argv[n] = NULL;
-    p = harness_spawn("shuttle-sim", argv, log);
-    if (!p)
-        return -1;
-    rc = harness_wait(p, 120000);
-    if (rc != 0)
-        harness_log_tail(log, 20);
-    return rc;
+    return run(argv, log);
 }
 
 /* The whole of file PATH (malloc'd, NUL-terminated), *LEN its size. */
