@@ -438,6 +438,42 @@ static void test_plan_with_traffic(void **state)
     sim_feed_free(f);
 }
 
+/* Seconds from first to last stop, summed over the trips of plan P. */
+static double fx_run_time(const struct sim_plan *p)
+{
+    double sum = 0;
+
+    for (int i = 0; i + 1 < p->nvisits; i++)
+        if (p->visits[i + 1].trip == p->visits[i].trip)
+            sum += p->visits[i + 1].arr - p->visits[i].dep;
+    return sum;
+}
+
+/* Heavy traffic is slower than normal, normal (its signals) slower than
+ * off, on the same days. */
+static void test_levels(void **state)
+{
+    double t[3] = {0, 0, 0};
+
+    (void)state;
+    for (uint64_t seed = 1; seed <= 3; seed++)
+        for (int lv = 0; lv < 3; lv++) {
+            struct sim_feed *f = fx_feed(4, 28);
+            struct sim_traffic *tm = fx_model(f, lv, seed, seed);
+            struct sim_plan p;
+            struct sim_demand d;
+
+            fx_plan(f, seed, tm, &p, &d);
+            t[lv] += fx_run_time(&p);
+            sim_plan_free(&p);
+            sim_demand_free(&d);
+            sim_traffic_free(tm);
+            sim_feed_free(f);
+        }
+    assert_true(t[SIM_TRAFFIC_NORMAL] > t[SIM_TRAFFIC_OFF]);
+    assert_true(t[SIM_TRAFFIC_HEAVY] > t[SIM_TRAFFIC_NORMAL]);
+}
+
 /* Boardings of trip K in plan P. */
 static int fx_boarded(const struct sim_plan *p, int k)
 {
@@ -532,6 +568,7 @@ int main(void)
         cmocka_unit_test(test_off_unchanged),
         cmocka_unit_test(test_plan_with_traffic),
         cmocka_unit_test(test_bunching),
+        cmocka_unit_test(test_levels),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
