@@ -660,11 +660,12 @@ static int sim_hw_cmp(const void *a, const void *b, void *ctx)
 
 /*
  * Bunching: the boardings of D rescaled by the headway each bus really
- * had in plan P. People arrive at a stop at a steady rate, so a bus that
- * comes R times the timetable's gap after the previous one of its route
- * and direction finds R times the people (R clamped to [0.25, 3]); those
- * on board alight in the same shares as before; nobody boards past SEATS.
- * Fills D2's board and alight (malloc'd).
+ * had in plan P, between departures (at a terminal the bus may stand a
+ * while; whoever comes before it leaves gets on). People arrive at a stop at a
+ * steady rate, so a bus that comes R times the timetable's gap after the
+ * previous one of its route and direction finds R times the people (R clamped
+ * to [0.25, 3]); those on board alight in the same shares as before; nobody
+ * boards past SEATS. Fills D2's board and alight (malloc'd).
  */
 static int sim_bunch_demand(const struct sim_feed *f,
                             const struct sim_demand *d, int seats,
@@ -691,7 +692,7 @@ static int sim_bunch_demand(const struct sim_feed *f,
     }
     for (int i = 0; i < p->nvisits; i++)
         act[f->trips[p->visits[i].trip].first_st + p->visits[i].j] =
-            p->visits[i].arr;
+            p->visits[i].dep;
     for (int k = 0; k < f->ntrips; k++)
         for (int j = 0; j < f->trips[k].nst; j++) {
             ord[2 * n] = f->trips[k].first_st + j;
@@ -701,7 +702,7 @@ static int sim_bunch_demand(const struct sim_feed *f,
     qsort_r(ord, (size_t)n, 2 * sizeof *ord, sim_hw_cmp, (void *)f);
     for (int i = 1; i < n; i++) {
         int a = ord[2 * (i - 1)], b = ord[2 * i];
-        double sched = f->st[b].arr - f->st[a].arr;
+        double sched = f->st[b].dep - f->st[a].dep;
 
         if (f->st[a].stop != f->st[b].stop ||
             f->trips[ord[2 * i - 1]].direction !=
