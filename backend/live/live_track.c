@@ -279,7 +279,9 @@ static void live_track__arrive(struct live_track *t, int vi, int k,
     }
 }
 
-/* The visitor says VI arrived at STOP (entered its radius). */
+/* The visitor says VI arrived at STOP (entered its radius). Before the
+ * bus has left its trip's first stop only that stop counts: a bus driving
+ * to the start passes stops of the trip that it has not served yet. */
 static void live_track__at_stop(struct live_track *t, int vi, int stop,
                                 int64_t t_ms)
 {
@@ -295,17 +297,26 @@ static void live_track__at_stop(struct live_track *t, int vi, int stop,
         live_track__arrive(t, vi, k, t_ms);
         return;
     }
+    if (!v->started) {
+        if (v->pub.pos < 0 && live_track__pos(t, v->pub.trip, stop, 0, 0) == 0)
+            live_track__arrive(t, vi, 0, t_ms);
+        return;
+    }
     k = live_track__pos(t, v->pub.trip, stop, v->pub.pos + 1,
                         v->pub.pos + LIVE_TRACK__SKIP);
     if (k >= 0)
         live_track__arrive(t, vi, k, t_ms);
 }
 
-/* The visitor closed a visit of VI (the bus left VIS->stop). */
+/* The visitor closed a visit of VI (the bus left VIS->stop). A trip
+ * starts on leaving one of its first three stops, as trips_runs allows
+ * (the first may be lost in a dropout). */
 static void live_track__left(struct live_track *t, int vi,
-                             const struct trips_visit *vis)
+                             const struct trips_visit *vis,
+                             const struct trips_fix *x)
 {
     struct live_track__veh *v = &t->veh[vi];
+    bool acquired = false;
     int k;
 
     if (v->pub.trip < 0) {
@@ -314,14 +325,48 @@ static void live_track__left(struct live_track *t, int vi,
         if (tr < 0)
             return;
         live_track__take(t, vi, tr);
-        live_track__arrive(t, vi, k, vis->arr_ms);
+        acquired = true;
+    }
+    if (!v->started) {
+        k = live_track__pos(t, v->pub.trip, vis->stop, 0, 2);
+        if (k < 0) {
+            /* Leaving, well after the trip it waited for was due, a stop
+             * that starts a later trip of its block: the one waited for
+             * was left out (missed), the bus drives the later one. */
+            int w = v->pub.trip,
+                tr = live_track__acquire(t, vis->stop, vis->dep_ms, false, &k);
+
+            if (tr < 0 || t->block[tr] != t->block[w] ||
+                trips_start_ms(t->f, (size_t)tr) <=
+                    trips_start_ms(t->f, (size_t)w) ||
+                vis->dep_ms < trips_start_ms(t->f, (size_t)w) +
+                                  LIVE_TRACK_MISS_MS)
+                return;
+            live_track__take(t, vi, tr);
+            acquired = true;
+        }
+        /* Joining past the first stop: only going the trip's way (a bus
+         * driving to the start may pass its second stop the other way). */
+        if (k > 0 && v->pub.pos < k) {
+            const struct live_shape *s = &t->shapes[v->pub.trip];
+            double d = live_shape_project(s, x->lat, x->lon,
+                                          s->stop_d[k] - 2 * t->p.leave_m,
+                                          s->stop_d[k] + 2 * t->p.leave_m,
+                                          NULL);
+
+            if (d <= s->stop_d[k]) {
+                if (acquired)
+                    live_track__take(t, vi, -1);
+                return;
+            }
+        }
+        if (v->pub.pos < k)
+            live_track__arrive(t, vi, k, vis->arr_ms);
     } else {
         k = v->pub.pos;
         if (k < 0 || live_track__pos(t, v->pub.trip, vis->stop, k, k) != k)
             return;
     }
-    if (v->pub.trip < 0)
-        return;
     v->started = true;
     live_track__emit(t, LIVE_EV_DEPART, vi, v->pub.trip, k, vis->dep_ms);
 }
@@ -422,7 +467,7 @@ enum live_track_res live_track_fix(struct live_track *t, const char *vid,
     v->pub.speed = x->speed;
     if (trips_visitor_fix(&v->vs, x, &vis)) {
         v->at = -1;
-        live_track__left(t, vi, &vis);
+        live_track__left(t, vi, &vis, x);
     }
     at = v->vs.in ? v->vs.c.stop : -1;
     if (at >= 0 && at != v->at) {
