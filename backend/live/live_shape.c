@@ -37,8 +37,8 @@ double live_shape_project(const struct live_shape *s, double lat, double lon,
 
         if (s->d[i + 1] < from || s->d[i] > to)
             continue;
-        u = live_shape__seg(s->lat[i], s->lon[i], s->lat[i + 1],
-                            s->lon[i + 1], lat, lon, &o);
+        u = live_shape__seg(s->lat[i], s->lon[i], s->lat[i + 1], s->lon[i + 1],
+                            lat, lon, &o);
         if (o < best) {
             best = o;
             along = s->d[i] + u * (s->d[i + 1] - s->d[i]);
@@ -96,10 +96,10 @@ enum live_shape_err live_shape_build(const struct trips_feed *f, size_t t,
         }
         /* Distances are measured, not taken from shape_dist_traveled:
          * its unit is the feed's choice. */
-        out->d[i] = i ? out->d[i - 1] + trips_dist_m(out->lat[i - 1],
-                                                     out->lon[i - 1],
-                                                     out->lat[i], out->lon[i])
-                      : 0;
+        out->d[i] =
+            i ? out->d[i - 1] + trips_dist_m(out->lat[i - 1], out->lon[i - 1],
+                                             out->lat[i], out->lon[i])
+              : 0;
     }
     out->n = n;
     out->nstops = tr->n;

@@ -74,12 +74,10 @@ void live_track_free(struct live_track *t)
     free(t);
 }
 
-enum live_track_err live_track_new(const struct trips_feed *f,
-                                   const struct live_shapes *sh,
-                                   const struct trips_params *p,
-                                   live_track_event_fn on_event, void *arg,
-                                   struct live_track **out, char *err,
-                                   size_t errlen)
+enum live_track_err
+live_track_new(const struct trips_feed *f, const struct live_shapes *sh,
+               const struct trips_params *p, live_track_event_fn on_event,
+               void *arg, struct live_track **out, char *err, size_t errlen)
 {
     struct live_track *t = calloc(1, sizeof *t);
     size_t nt = f->ntrips;
@@ -219,6 +217,13 @@ static void live_track__take(struct live_track *t, int vi, int tr)
         t->taken[tr] = vi;
 }
 
+/* What leaving D ms after the schedule costs: early weighs 3x late, as
+ * in trips_assign (buses run late often, early seldom). */
+static int64_t live_track__cost(int64_t d)
+{
+    return d < 0 ? -3 * d : d;
+}
+
 /*
  * The trip a bus with none takes at STOP at T_MS: one not done nor taken
  * whose position 0..2 is STOP (the first may be lost in a dropout, as
@@ -226,7 +231,8 @@ static void live_track__take(struct live_track *t, int vi, int tr)
  * (early weighs 3x, as in trips_assign). FIRST_ONLY: position 0 only.
  */
 static int live_track__acquire(const struct live_track *t, int stop,
-                               int64_t t_ms, bool first_only, int *pos)
+                               int64_t t_ms, bool first_only, int *pos,
+                               int64_t *cost)
 {
     const struct trips_feed *f = t->f;
     int best = -1;
@@ -241,16 +247,19 @@ static int live_track__acquire(const struct live_track *t, int stop,
         k = live_track__pos(t, (int)i, stop, 0, first_only ? 0 : 2);
         if (k < 0)
             continue;
-        d = t_ms - trips_sched_ms(f, f->st[f->trips[i].first + (size_t)k].dep_s);
+        d = t_ms -
+            trips_sched_ms(f, f->st[f->trips[i].first + (size_t)k].dep_s);
         if (d > t->p.assign_ms || d < -t->p.assign_ms)
             continue;
-        c = d < 0 ? -3 * d : d;
+        c = live_track__cost(d);
         if (c < bc) {
             bc = c;
             best = (int)i;
             *pos = k;
         }
     }
+    if (cost)
+        *cost = bc;
     return best;
 }
 
@@ -289,7 +298,7 @@ static void live_track__at_stop(struct live_track *t, int vi, int stop,
     int k;
 
     if (v->pub.trip < 0) {
-        int tr = live_track__acquire(t, stop, t_ms, true, &k);
+        int tr = live_track__acquire(t, stop, t_ms, true, &k, NULL);
 
         if (tr < 0)
             return;
@@ -308,6 +317,17 @@ static void live_track__at_stop(struct live_track *t, int vi, int stop,
         live_track__arrive(t, vi, k, t_ms);
 }
 
+/* Whether STOP is next to trip TR's first stop (a terminal with two
+ * stops: the visit began at the one the bus came to first). */
+static bool live_track__near_start(const struct live_track *t, int tr, int stop)
+{
+    const struct trips_stop *a = &t->f->stops[stop];
+    const struct trips_stop *b =
+        &t->f->stops[t->f->st[t->f->trips[tr].first].stop];
+
+    return trips_dist_m(a->lat, a->lon, b->lat, b->lon) <= 2 * t->p.leave_m;
+}
+
 /* The visitor closed a visit of VI (the bus left VIS->stop). A trip
  * starts on leaving one of its first three stops, as trips_runs allows
  * (the first may be lost in a dropout). */
@@ -320,7 +340,8 @@ static void live_track__left(struct live_track *t, int vi,
     int k;
 
     if (v->pub.trip < 0) {
-        int tr = live_track__acquire(t, vis->stop, vis->dep_ms, false, &k);
+        int tr =
+            live_track__acquire(t, vis->stop, vis->dep_ms, false, &k, NULL);
 
         if (tr < 0)
             return;
@@ -329,18 +350,44 @@ static void live_track__left(struct live_track *t, int vi,
     }
     if (!v->started) {
         k = live_track__pos(t, v->pub.trip, vis->stop, 0, 2);
+        if (k < 0 && v->pub.pos == 0 &&
+            live_track__near_start(t, v->pub.trip, vis->stop))
+            k = 0;
+        if (k >= 0 && !acquired) {
+            /* Leaving long after the trip it waited for, at the time of a
+             * later trip of the block: the one waited for was left out. A
+             * late bus stays on its own (early costs more than late). */
+            int w = v->pub.trip, k2;
+            int64_t cw = live_track__cost(
+                        vis->dep_ms -
+                        trips_sched_ms(
+                            t->f,
+                            t->f->st[t->f->trips[w].first + (size_t)k].dep_s)),
+                    c2;
+            int tr =
+                live_track__acquire(t, vis->stop, vis->dep_ms, false, &k2, &c2);
+
+            if (tr >= 0 && k2 == 0 && c2 < cw && cw > LIVE_TRACK_MISS_MS &&
+                t->block[tr] == t->block[w] &&
+                trips_start_ms(t->f, (size_t)tr) >
+                    trips_start_ms(t->f, (size_t)w)) {
+                live_track__take(t, vi, tr);
+                k = k2;
+            }
+        }
         if (k < 0) {
             /* Leaving, well after the trip it waited for was due, a stop
              * that starts a later trip of its block: the one waited for
              * was left out (missed), the bus drives the later one. */
             int w = v->pub.trip,
-                tr = live_track__acquire(t, vis->stop, vis->dep_ms, false, &k);
+                tr = live_track__acquire(t, vis->stop, vis->dep_ms, false, &k,
+                                         NULL);
 
             if (tr < 0 || t->block[tr] != t->block[w] ||
                 trips_start_ms(t->f, (size_t)tr) <=
                     trips_start_ms(t->f, (size_t)w) ||
-                vis->dep_ms < trips_start_ms(t->f, (size_t)w) +
-                                  LIVE_TRACK_MISS_MS)
+                vis->dep_ms <
+                    trips_start_ms(t->f, (size_t)w) + LIVE_TRACK_MISS_MS)
                 return;
             live_track__take(t, vi, tr);
             acquired = true;
@@ -349,10 +396,9 @@ static void live_track__left(struct live_track *t, int vi,
          * driving to the start may pass its second stop the other way). */
         if (k > 0 && v->pub.pos < k) {
             const struct live_shape *s = &t->shapes[v->pub.trip];
-            double d = live_shape_project(s, x->lat, x->lon,
-                                          s->stop_d[k] - 2 * t->p.leave_m,
-                                          s->stop_d[k] + 2 * t->p.leave_m,
-                                          NULL);
+            double d = live_shape_project(
+                s, x->lat, x->lon, s->stop_d[k] - 2 * t->p.leave_m,
+                s->stop_d[k] + 2 * t->p.leave_m, NULL);
 
             if (d <= s->stop_d[k]) {
                 if (acquired)
@@ -545,8 +591,7 @@ const struct live_vehicle *live_track_vehicle(const struct live_track *t,
     return i < t->nveh ? &t->veh[i].pub : NULL;
 }
 
-const struct live_shape *live_track_shape(const struct live_track *t,
-                                          size_t i)
+const struct live_shape *live_track_shape(const struct live_track *t, size_t i)
 {
     return i < t->f->ntrips ? &t->shapes[i] : NULL;
 }

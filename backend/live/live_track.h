@@ -44,12 +44,10 @@ enum live_track_res {
  * and SH must outlive the tracker; SH may be NULL: straight lines between
  * stops). P is copied. ON_EVENT (may be NULL) gets every event with ARG.
  */
-enum live_track_err live_track_new(const struct trips_feed *f,
-                                   const struct live_shapes *sh,
-                                   const struct trips_params *p,
-                                   live_track_event_fn on_event, void *arg,
-                                   struct live_track **out, char *err,
-                                   size_t errlen);
+enum live_track_err
+live_track_new(const struct trips_feed *f, const struct live_shapes *sh,
+               const struct trips_params *p, live_track_event_fn on_event,
+               void *arg, struct live_track **out, char *err, size_t errlen);
 void live_track_free(struct live_track *t);
 
 /*
@@ -78,8 +76,7 @@ const struct live_vehicle *live_track_vehicle(const struct live_track *t,
 int live_track_find(const struct live_track *t, const char *vid);
 
 /* Trip I's line (for predictions along it); NULL when out of range. */
-const struct live_shape *live_track_shape(const struct live_track *t,
-                                          size_t i);
+const struct live_shape *live_track_shape(const struct live_track *t, size_t i);
 /* Whether trip I was declared missed. */
 bool live_track_missed(const struct live_track *t, size_t i);
 

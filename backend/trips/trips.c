@@ -234,8 +234,7 @@ int trips_visits(const struct trips_feed *f, const struct trips_params *p,
         if (trips_visitor_fix(&vs, &fixes[i], &done) &&
             trips__add_visit(&b, &done, p) != 0)
             goto oom;
-    if (trips_visitor_close(&vs, &done) &&
-        trips__add_visit(&b, &done, p) != 0)
+    if (trips_visitor_close(&vs, &done) && trips__add_visit(&b, &done, p) != 0)
         goto oom;
 
     /* Door episodes make visits exact: each belongs to the visit whose
@@ -259,7 +258,7 @@ int trips_visits(const struct trips_feed *f, const struct trips_params *p,
                 continue;
             if (isfinite(e->lat) &&
                 trips_dist_m(e->lat, e->lon, f->stops[v->stop].lat,
-                           f->stops[v->stop].lon) > p->leave_m * 2)
+                             f->stops[v->stop].lon) > p->leave_m * 2)
                 continue;
             if (gap < bestgap) {
                 bestgap = gap;
@@ -661,8 +660,7 @@ int64_t trips_start_ms(const struct trips_feed *f, size_t t)
 
 /* Whether a bus drives trip u before trip t of the same block: by
  * scheduled start, ties by index. */
-static bool trips__drives_before(const struct trips_feed *f, size_t u,
-                                 size_t t)
+static bool trips__drives_before(const struct trips_feed *f, size_t u, size_t t)
 {
     int64_t a = trips_start_ms(f, u), b = trips_start_ms(f, t);
 

@@ -81,7 +81,10 @@ static void debug_event(void *arg, const struct live_event *ev)
     if (getenv("AGREE_DEBUG") && ev->vehicle == atoi(getenv("AGREE_DEBUG")))
         fprintf(stderr, "E %d trip %d pos %d stop %s t %lld\n", ev->type,
                 ev->trip, ev->pos,
-                f->stops[f->st[f->trips[ev->trip].first + (size_t)(ev->pos < 0 ? 0 : ev->pos)].stop].id,
+                f->stops[f->st[f->trips[ev->trip].first +
+                               (size_t)(ev->pos < 0 ? 0 : ev->pos)]
+                             .stop]
+                    .id,
                 (long long)((ev->t_ms - f->day_ms) / 1000));
 }
 
@@ -98,8 +101,8 @@ static int batch_trip(const struct trips_run *runs, size_t nruns,
                       const char *vid, int64_t t)
 {
     for (size_t r = 0; r < nruns; r++)
-        if (runs[r].trip >= 0 && runs[r].start_ms <= t &&
-            t <= runs[r].end_ms && !strcmp(runs[r].vehicle_id, vid))
+        if (runs[r].trip >= 0 && runs[r].start_ms <= t && t <= runs[r].end_ms &&
+            !strcmp(runs[r].vehicle_id, vid))
             return runs[r].trip;
     return -1;
 }
@@ -160,8 +163,7 @@ static double one_day(const char *date, uint64_t seed, double *us_per_fix)
 
         assert_int_equal(sim_trips_vehicle(&plan, sf, b, &g, &veh[b]), 0);
         assert_int_equal(trips_visits(&tf, &p, veh[b].fixes, veh[b].nfixes,
-                                      veh[b].doors, veh[b].ndoors, &vis,
-                                      &nvis),
+                                      veh[b].doors, veh[b].ndoors, &vis, &nvis),
                          0);
         assert_int_equal(
             trips_runs(&tf, &p, veh[b].id, vis, nvis, &runs, &nruns), 0);
@@ -218,10 +220,14 @@ static double one_day(const char *date, uint64_t seed, double *us_per_fix)
             agree += lv == bt;
             if (getenv("AGREE_DEBUG") && lv != bt)
                 fprintf(stderr, "D %s %lld live %d st %d pos %d batch %d\n",
-                        veh[b].id, (long long)(x->t_ms / 1000 - sf->day0),
-                        lv, v->status, v->pos, bt);
+                        veh[b].id, (long long)(x->t_ms / 1000 - sf->day0), lv,
+                        v->status, v->pos, bt);
         }
     }
+    /* The trip the simulator left out is declared missed. */
+    for (size_t k = 0; k < tf.ntrips; k++)
+        if (!strcmp(tf.trips[k].id, MISS_TRIP))
+            assert_true(live_track_missed(lt, k));
     *us_per_fix = spent / (double)nfix;
     fprintf(stderr,
             "%s seed %llu: %zu fixes, live agrees with the rebuild on %.2f %%"

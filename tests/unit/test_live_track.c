@@ -14,8 +14,8 @@
 #define DAY_MS 1700000000000LL
 #define LAT 37.5
 #define STEP 0.005 /* degrees of longitude between stops: ~441 m */
-#define H(h, m) ((h) * 3600 + (m) * 60)
-#define MS(s) (DAY_MS + (int64_t)(s) * 1000)
+#define H(h, m) ((h)*3600 + (m)*60)
+#define MS(s) (DAY_MS + (int64_t)(s)*1000)
 
 struct world {
     struct trips_stop stops[3];
@@ -71,9 +71,9 @@ static int setup(void **state)
     w.f.day_ms = DAY_MS;
     assert_int_equal(trips_feed_finish(&w.f), 0);
     trips_params_default(&w.p);
-    assert_int_equal(live_track_new(&w.f, NULL, &w.p, on_event, &w, &w.t, err,
-                                    sizeof err),
-                     LIVE_TRACK_OK);
+    assert_int_equal(
+        live_track_new(&w.f, NULL, &w.p, on_event, &w, &w.t, err, sizeof err),
+        LIVE_TRACK_OK);
     *state = &w;
     return 0;
 }
@@ -137,9 +137,9 @@ static void test_trip_out_and_layover(void **state)
         enum live_event_type type;
         int trip, pos;
     } want[] = {
-        {LIVE_EV_ARRIVE, 0, 0},   {LIVE_EV_DEPART, 0, 0},
-        {LIVE_EV_ARRIVE, 0, 1},   {LIVE_EV_DEPART, 0, 1},
-        {LIVE_EV_ARRIVE, 0, 2},   {LIVE_EV_TRIP_END, 0, 2},
+        {LIVE_EV_ARRIVE, 0, 0}, {LIVE_EV_DEPART, 0, 0},
+        {LIVE_EV_ARRIVE, 0, 1}, {LIVE_EV_DEPART, 0, 1},
+        {LIVE_EV_ARRIVE, 0, 2}, {LIVE_EV_TRIP_END, 0, 2},
         {LIVE_EV_ARRIVE, 1, 0},
     };
 
@@ -283,8 +283,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_trip_out_and_layover, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_late_stays, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_stale_old_future, setup,
-                                        teardown),
+        cmocka_unit_test_setup_teardown(test_stale_old_future, setup, teardown),
         cmocka_unit_test_setup_teardown(test_off_route_deadhead, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_missed, setup, teardown),
