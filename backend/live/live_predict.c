@@ -401,7 +401,9 @@ static int64_t live_predict__ahead(struct live_predict *p,
             shi *= frac;
         }
         struct live_stop_pred *sp = &tp->stops[i + 1];
-        int64_t arr = t + (int64_t)llround(run * 1000);
+        /* partway, what is left runs from now */
+        int64_t base = (i == from && part_s > 0) ? now_ms : t;
+        int64_t arr = base + (int64_t)llround(run * 1000);
         if (p->m == LIVE_METHOD_TIMETABLE) {
             arr = sp->sched_arr_ms;
         } else if (p->m == LIVE_METHOD_DEVIATION) {
