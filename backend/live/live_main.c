@@ -697,7 +697,7 @@ static void live_rebuild(struct live *l, int64_t now)
 static void live_collect(void *arg, struct metrics_buf *m)
 {
     struct live *l = arg;
-    struct metrics_label lb[1] = {{"reason", NULL}};
+    struct metrics_label lb[2] = {{"reason", NULL}, {NULL, NULL}};
 
     metrics_counter(m, "shuttle_live_messages_total", "MQTT messages received",
                     NULL, l->messages);
