@@ -412,8 +412,7 @@ static void live_mqtt_try(struct live *l, int64_t now)
 
 static void live_load_failed(struct live *l, const char *what, const char *err)
 {
-    snprintf(l->load_err, sizeof l->load_err, "%s: %s", what,
-             err ? err : "?");
+    snprintf(l->load_err, sizeof l->load_err, "%s: %s", what, err ? err : "?");
     log_warnx("loading %s for %s failed: %s", what, l->day[0] ? l->day : "?",
               err ? err : "?");
     l->load_failures++;
@@ -482,9 +481,8 @@ static void live_load_feed(struct live *l)
 {
     const char *day[1] = {l->day};
 
-    if (live_pg_query(l->pg,
-                      "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0,
-                      NULL, live_on_ignore, l) != LIVE_PG_OK ||
+    if (live_pg_query(l->pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+                      0, NULL, live_on_ignore, l) != LIVE_PG_OK ||
         live_pg_query(l->pg, trips_db_sql_stops, 0, NULL, live_on_stops, l) !=
             LIVE_PG_OK ||
         live_pg_query(l->pg, trips_db_sql_stop_times, 1, day,
@@ -711,8 +709,8 @@ static void live_collect(void *arg, struct metrics_buf *m)
                     "messages of vehicles another instance owns", NULL,
                     l->not_owned);
     metrics_counter(m, "shuttle_live_old_fixes_total",
-                    "fixes not newer than the vehicle's newest (ignored)",
-                    NULL, l->stale_fixes);
+                    "fixes not newer than the vehicle's newest (ignored)", NULL,
+                    l->stale_fixes);
     for (int r = 0; r < LIVE_R_COUNT; r++) {
         lb[0].value = live_reason_names[r];
         metrics_counter(m, "shuttle_live_rejected_total",
@@ -723,8 +721,8 @@ static void live_collect(void *arg, struct metrics_buf *m)
                       "time from a telemetry message's arrival to its bus "
                       "being updated",
                       NULL, &l->update_seconds);
-    metrics_gauge(m, "shuttle_live_vehicles", "owned vehicles heard from",
-                  NULL, (double)l->nbuses);
+    metrics_gauge(m, "shuttle_live_vehicles", "owned vehicles heard from", NULL,
+                  (double)l->nbuses);
     metrics_gauge(m, "shuttle_live_loaded",
                   "1 while the day's timetable is loaded", NULL,
                   l->feed_ok ? 1 : 0);
@@ -818,12 +816,10 @@ static void live_debug_vehicles(struct live *l, struct live_text *t)
     for (size_t i = 0; i < l->nbuses; i++) {
         const struct live_bus *b = &l->buses[i];
 
-        live_text_printf(t, "%s %s %.6f %.6f %.1f %d %d %" PRIu64 " %" PRIu64
-                            "\n",
-                         b->id,
-                         b->fix_ms >= 0 ? clock_text_ms(ts, b->fix_ms) : "-",
-                         b->lat, b->lon, b->speed, b->load, b->online ? 1 : 0,
-                         b->fixes, b->counts);
+        live_text_printf(
+            t, "%s %s %.6f %.6f %.1f %d %d %" PRIu64 " %" PRIu64 "\n", b->id,
+            b->fix_ms >= 0 ? clock_text_ms(ts, b->fix_ms) : "-", b->lat, b->lon,
+            b->speed, b->load, b->online ? 1 : 0, b->fixes, b->counts);
     }
 }
 
@@ -931,15 +927,14 @@ static void live_run(struct live *l)
 
 static void usage(FILE *fp)
 {
-    fprintf(fp,
-            "usage: shuttle-live [-dhnv] [-f file] [-o key=value] "
-            "[--example-config]\n"
-            "  -f file   configuration (default /etc/shuttle/live.conf)\n"
-            "  -o k=v    set one option, after the file\n"
-            "  -n        check the configuration and exit\n"
-            "  -d        stay in the foreground, log to stderr\n"
-            "  -v        more verbose logging\n"
-            "  --example-config  print every option with its default\n");
+    fprintf(fp, "usage: shuttle-live [-dhnv] [-f file] [-o key=value] "
+                "[--example-config]\n"
+                "  -f file   configuration (default /etc/shuttle/live.conf)\n"
+                "  -o k=v    set one option, after the file\n"
+                "  -n        check the configuration and exit\n"
+                "  -d        stay in the foreground, log to stderr\n"
+                "  -v        more verbose logging\n"
+                "  --example-config  print every option with its default\n");
 }
 
 static int live_configure(struct live *l, const char *file, int explicit_file,
@@ -973,9 +968,8 @@ int main(int argc, char **argv)
         {"example-config", no_argument, NULL, 'E'},
         {NULL, 0, NULL, 0},
     };
-    static const double secs[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025,
-                                  0.005,  0.01,    0.025,  0.05,  0.1,
-                                  0.25,   1};
+    static const double secs[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                  0.01,   0.025,   0.05,   0.1,   0.25,   1};
     const char *conffile = "/etc/shuttle/live.conf";
     const char *overrides[32];
     int noverrides = 0, check = 0, foreground = 0, verbose = 0;
@@ -1033,8 +1027,8 @@ int main(int argc, char **argv)
     if (!l.conf.mqtt_client_id)
         snprintf(l.client_id, sizeof l.client_id, "shuttle-live-%lld",
                  l.conf.instance);
-    if (metrics_hist_init(&l.update_seconds, secs, sizeof secs / sizeof *secs) !=
-            METRICS_OK ||
+    if (metrics_hist_init(&l.update_seconds, secs,
+                          sizeof secs / sizeof *secs) != METRICS_OK ||
         !(l.pg = live_pg_new(l.conf.database)))
         fatalx("out of memory");
     if (proc_setup(foreground, on_signal, 0) != 0)

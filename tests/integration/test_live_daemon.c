@@ -146,8 +146,9 @@ static void lv_publish(const char *vid_topic, const void *buf, size_t len)
     assert_int_equal(fwrite(buf, 1, len, f), len);
     assert_int_equal(fclose(f), 0);
     {
-        char *argv[] = {"mosquitto_pub", "-h", "127.0.0.1", "-p", port, "-q",
-                        "1",             "-t", topic,       "-f", path, NULL};
+        char *argv[] = {
+            "mosquitto_pub", "-h", "127.0.0.1", "-p", port, "-q", "1", "-t",
+            topic,           "-f", path,        NULL};
 
         p = harness_spawn("mosquitto_pub", argv, log);
     }
@@ -185,8 +186,12 @@ static void lv_load_gtfs(void)
 {
     const char *src = getenv("SHUTTLE_SOURCE_DIR");
     char feed[512], db[600], log[512];
-    char *argv[] = {(char *)harness_bin("shuttle-backend"), "--load-gtfs", feed,
-                    "-o", db, NULL};
+    char *argv[] = {(char *)harness_bin("shuttle-backend"),
+                    "--load-gtfs",
+                    feed,
+                    "-o",
+                    db,
+                    NULL};
     struct harness_proc *p;
 
     snprintf(feed, sizeof feed, "%s/deploy/gtfs", src ? src : "..");
