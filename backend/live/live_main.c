@@ -147,6 +147,9 @@ struct live_bus {
 };
 
 #define LIVE_BUSES_MAX 100000
+/* How far back a restart looks for a bus's state: a bus not heard from in
+ * two hours is not on the road. */
+#define LIVE_RESTORE_S (2 * 3600)
 #define LIVE_DB_CONNECT_TIMEOUT_MS 15000
 
 /* Loading phases of the day's model, in order. */
@@ -421,6 +424,86 @@ static void live_load_failed(struct live *l, const char *what, const char *err)
     l->stops_result = NULL;
 }
 
+/* Restored from the database: the newest fix of each owned bus today
+ * (within LIVE_RESTORE_S), unless a live one came first. */
+static void live_on_last_fixes(void *arg, const PGresult *r, const char *err)
+{
+    struct live *l = arg;
+    size_t restored = 0;
+
+    if (!r) {
+        log_warnx("restoring the buses' positions: %s", err ? err : "?");
+        return;
+    }
+    for (int i = 0; i < PQntuples(r); i++) {
+        const char *vid = PQgetvalue(r, i, 0);
+        struct live_bus *b;
+        int64_t t;
+
+        if (!wire_vid_ok(vid) || !live_owns(l, vid) || !(b = live_bus(l, vid)))
+            continue;
+        t = strtoll(PQgetvalue(r, i, 1), NULL, 10);
+        if (t <= b->fix_ms)
+            continue;
+        b->fix_ms = t;
+        b->lat = strtod(PQgetvalue(r, i, 2), NULL);
+        b->lon = strtod(PQgetvalue(r, i, 3), NULL);
+        b->speed = strtod(PQgetvalue(r, i, 4), NULL);
+        restored++;
+    }
+    log_info("restored the position of %zu buses from the database", restored);
+}
+
+/* The load on board after each owned bus's newest count today, through
+ * the rebuild's own conversion of a stored count. */
+static void live_on_last_counts(void *arg, const PGresult *r, const char *err)
+{
+    struct live *l = arg;
+
+    if (!r) {
+        log_warnx("restoring the buses' loads: %s", err ? err : "?");
+        return;
+    }
+    for (int i = 0; i < PQntuples(r); i++) {
+        const char *vid = PQgetvalue(r, i, 0);
+        struct trips_door d;
+        struct live_bus *b;
+
+        if (!wire_vid_ok(vid) || !live_owns(l, vid) || !(b = live_bus(l, vid)))
+            continue;
+        trips_db_door_from_row(r, i, 1, &d);
+        if (b->counts == 0 && d.load_after >= 0)
+            b->load = d.load_after;
+    }
+}
+
+/* After a (re)start or a day turn: what the database holds of today's
+ * buses, so the state is back before the next fix. */
+static void live_restore(struct live *l)
+{
+    char counts[1024], secs[32];
+    const char *p[2] = {l->day, secs};
+
+    snprintf(secs, sizeof secs, "%d", LIVE_RESTORE_S);
+    snprintf(counts, sizeof counts,
+             "SELECT DISTINCT ON (vehicle_id) vehicle_id, %s"
+             " FROM passenger_counts WHERE service_day = $1"
+             " AND t > now() - make_interval(secs => $2::int)"
+             " ORDER BY vehicle_id, t DESC, seq DESC",
+             trips_db_sql_door_columns);
+    if (live_pg_query(l->pg,
+                      "SELECT DISTINCT ON (vehicle_id) vehicle_id,"
+                      " (extract(epoch FROM t) * 1000)::bigint, lat, lon,"
+                      " coalesce(speed, 'NaN') FROM positions"
+                      " WHERE service_day = $1"
+                      " AND t > now() - make_interval(secs => $2::int)"
+                      " ORDER BY vehicle_id, t DESC, seq DESC",
+                      2, p, live_on_last_fixes, l) != LIVE_PG_OK ||
+        live_pg_query(l->pg, counts, 2, p, live_on_last_counts, l) !=
+            LIVE_PG_OK)
+        log_warnx("restoring the buses: out of memory");
+}
+
 static void live_on_stop_times(void *arg, const PGresult *r, const char *err)
 {
     struct live *l = arg;
@@ -448,6 +531,7 @@ static void live_on_stop_times(void *arg, const PGresult *r, const char *err)
     l->load_err[0] = '\0';
     log_info("loaded the timetable of %s: %zu trips, %zu stops", l->day,
              l->feed.ntrips, l->feed.nstops);
+    live_restore(l);
 }
 
 static void live_on_stops(void *arg, const PGresult *r, const char *err)

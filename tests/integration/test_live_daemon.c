@@ -79,6 +79,18 @@ static double lv_metric(const char *series)
     return -1;
 }
 
+/* /debug/vehicles lists LV_VID with a fix time (restored, 0 fixes taken
+ * since the start). */
+static int lv_vehicle_restored(void *arg)
+{
+    const char *line;
+
+    (void)arg;
+    if (lv_get("/debug/vehicles") != 200 || !(line = strstr(body, LV_VID " ")))
+        return 0;
+    return strncmp(line + strlen(LV_VID " "), "- ", 2) != 0;
+}
+
 static int lv_healthy(void *arg)
 {
     (void)arg;
@@ -220,6 +232,8 @@ static void test_live_daemon(void **state)
     assert_non_null(dir);
     http_port = harness_free_port();
     lv_load_gtfs();
+    /* Ingest beside it stores what the bus sends: the restart reads it. */
+    assert_non_null(harness_backend_start(pg, mq, NULL));
 
     lv = lv_start();
     assert_non_null(lv);
@@ -275,6 +289,9 @@ static void test_live_daemon(void **state)
     }
     print_message("shuttle-live healthy %.2f s after its restart\n", took);
     assert_true(took <= 10.0);
+    /* Its state is back from the database, before any new fix: the bus
+     * and the time of its newest stored fix. */
+    assert_int_equal(harness_wait_for(lv_vehicle_restored, NULL, 10000), 0);
     assert_int_equal(harness_stop(lv), 0);
 }
 
