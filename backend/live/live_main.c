@@ -510,6 +510,10 @@ static void live_on_stop_times(void *arg, const PGresult *r, const char *err)
     struct trips_feed f;
     char why[256];
 
+    /* The stops failed already (and the transaction with them): that
+     * failure was counted, and a new load may be under way. */
+    if (l->load != LIVE_LOAD_FEED)
+        return;
     if (!r || !l->stops_result) {
         live_load_failed(l, "timetable", err ? err : "stops missing");
         return;
@@ -539,6 +543,8 @@ static void live_on_stops(void *arg, const PGresult *r, const char *err)
     struct live *l = arg;
     PGresult *copy;
 
+    if (l->load != LIVE_LOAD_FEED)
+        return;
     if (!r) {
         live_load_failed(l, "stops", err);
         return;
