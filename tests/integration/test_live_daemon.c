@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "hash.h"
 #include "wire.h"
 
 #define LV_VID "bus-l1"
@@ -118,7 +119,9 @@ static void lv_wait_metric(const char *series, double at_least)
                  body);
 }
 
-static struct harness_proc *lv_start(void)
+/* Start shuttle-live; INSTANCE (e.g. "instance=1"), if not NULL, with
+ * instances=2. */
+static struct harness_proc *lv_start_as(const char *instance)
 {
     static int runs;
     char db[600], mport[64], hport[64], log[512];
@@ -133,13 +136,25 @@ static struct harness_proc *lv_start(void)
                     hport,
                     "-o",
                     "rebuild_interval_s=2",
+                    "-o",
+                    "instances=2",
+                    "-o",
+                    (char *)instance,
                     NULL};
+
+    if (!instance)
+        argv[11] = NULL;
 
     snprintf(db, sizeof db, "database=%s", harness_pg_conninfo(pg));
     snprintf(mport, sizeof mport, "mqtt_port=%d", harness_mosquitto_port(mq));
     snprintf(hport, sizeof hport, "http_port=%d", http_port);
     snprintf(log, sizeof log, "%s/live-%d.log", dir, ++runs);
     return harness_spawn("shuttle-live", argv, log);
+}
+
+static struct harness_proc *lv_start(void)
+{
+    return lv_start_as(NULL);
 }
 
 static void lv_publish(const char *vid_topic, const void *buf, size_t len)
@@ -293,6 +308,26 @@ static void test_live_daemon(void **state)
      * and the time of its newest stored fix. */
     assert_int_equal(harness_wait_for(lv_vehicle_restored, NULL, 10000), 0);
     assert_int_equal(harness_stop(lv), 0);
+
+    /* Two instances share the fleet: the one that does not own the bus
+     * (FNV-1a of its id mod 2) counts its messages and keeps none. */
+    {
+        char inst[32];
+
+        snprintf(inst, sizeof inst, "instance=%d",
+                 (int)((hash_fnv1a_str(LV_VID) + 1) % 2));
+        lv = lv_start_as(inst);
+        assert_non_null(lv);
+        assert_int_equal(harness_wait_for(lv_healthy, NULL, 30000), 0);
+        buf = lv_batch(LV_VID, LV_RECORDS, &len);
+        lv_publish(LV_VID, buf, len);
+        free(buf);
+        lv_wait_metric("shuttle_live_not_owned_total", 1);
+        assert_true(lv_metric("shuttle_live_records_total") == 0);
+        assert_int_equal(lv_get("/debug/vehicles"), 200);
+        assert_null(strstr(body, LV_VID " "));
+        assert_int_equal(harness_stop(lv), 0);
+    }
 }
 
 int main(void)
