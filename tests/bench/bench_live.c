@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_proc.h"
 #include "bench_prom.h"
 #include "db.h"
 #include "gtfs.h"
@@ -677,76 +678,6 @@ static int live_ready(void *arg)
     return st == 200;
 }
 
-/* /proc/PID/stat utime + stime, seconds; 0 when gone. */
-static double proc_cpu_s(pid_t pid)
-{
-    char path[64], buf[1024];
-    const char *s;
-    unsigned long ut = 0, st = 0;
-    FILE *f;
-    size_t n;
-
-    snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-    f = fopen(path, "r");
-    if (!f)
-        return 0;
-    n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    s = strrchr(buf, ')');
-    if (!s ||
-        sscanf(s + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
-               &ut, &st) != 2)
-        return 0;
-    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
-/* A "Vm...:  N kB" line of /proc/PID/status, in MB; NAN when absent. */
-static double proc_vm_mb(pid_t pid, const char *key)
-{
-    char path[64], line[256];
-    size_t len = strlen(key);
-    double v = NAN;
-    FILE *f;
-
-    snprintf(path, sizeof path, "/proc/%ld/status", (long)pid);
-    f = fopen(path, "r");
-    while (f && fgets(line, sizeof line, f))
-        if (strncmp(line, key, len) == 0 && line[len] == ':') {
-            v = strtod(line + len + 1, NULL) / 1024.0;
-            break;
-        }
-    if (f)
-        fclose(f);
-    return v;
-}
-
-static double self_cpu_s(void)
-{
-    struct rusage ru;
-
-    getrusage(RUSAGE_SELF, &ru);
-    return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-           (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
-/* Busy CPU seconds of the whole machine. */
-static double machine_busy_s(void)
-{
-    unsigned long long v[8] = {0};
-    FILE *f = fopen("/proc/stat", "r");
-    int n = f ? fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0],
-                       &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7])
-              : 0;
-
-    if (f)
-        fclose(f);
-    if (n != 8)
-        return 0;
-    return (double)(v[0] + v[1] + v[2] + v[5] + v[6] + v[7]) /
-           (double)sysconf(_SC_CLK_TCK);
-}
-
 static void print_machine(void)
 {
     char model[256] = "unknown CPU", line[512];
@@ -892,10 +823,10 @@ static struct bl_cpu cpu_now(pid_t live, pid_t mq)
 {
     struct bl_cpu c;
 
-    c.live = live > 0 ? proc_cpu_s(live) : 0;
-    c.mq = proc_cpu_s(mq);
-    c.self = self_cpu_s();
-    c.busy = machine_busy_s();
+    c.live = live > 0 ? bench_proc_cpu_pid(live) : 0;
+    c.mq = bench_proc_cpu_pid(mq);
+    c.self = bench_proc_rusage(RUSAGE_SELF);
+    c.busy = bench_proc_machine_busy();
     c.wall = (double)mono_us() / 1e6;
     return c;
 }
@@ -1018,7 +949,7 @@ static void report_live(const struct bl *bl, pid_t pid,
     }
     printf("  shuttle-live memory: peak RSS (VmHWM) %.1f MB, RSS now %.1f "
            "MB\n",
-           proc_vm_mb(pid, "VmHWM"), proc_vm_mb(pid, "VmRSS"));
+           bench_proc_vm_mb(pid, "VmHWM"), bench_proc_vm_mb(pid, "VmRSS"));
     printf("targets (issue 10; PERFORMANCE.md, live engine):\n");
     printf("  a fix updates its bus's predictions within 50 ms p99: %s "
            "(p99 <= %.1f ms)\n",
