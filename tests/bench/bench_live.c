@@ -2,6 +2,7 @@
  * shuttle-live (issue 10's engine target), beside the broker's own
  * delivery of the same messages to a plain subscriber; prints figures. */
 #define _GNU_SOURCE
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -967,6 +968,41 @@ static void report_live(const struct bl *bl, pid_t pid,
            sysconf(_SC_NPROCESSORS_ONLN), pct);
 }
 
+/*
+ * What /debug/vehicles says the buses are doing, as a sanity check of the
+ * run (a tracker that placed no bus on its block would still be fast):
+ * lines per status word, matched loosely ("IN_TRANSIT", "in transit").
+ */
+static void report_vehicles(int port)
+{
+    static const char *const words[] = {"at_stop",  "in_transit", "layover",
+                                        "deadhead", "off_route",  "stale",
+                                        "unknown"};
+    int count[sizeof words / sizeof *words] = {0}, lines = 0;
+    char *body = NULL, *save = NULL;
+    int st = bench_prom_get(port, "/debug/vehicles", &body);
+
+    if (st != 200 || !body) {
+        printf("  /debug/vehicles: HTTP %d\n", st);
+        free(body);
+        return;
+    }
+    for (char *l = strtok_r(body, "\n", &save); l;
+         l = strtok_r(NULL, "\n", &save)) {
+        for (char *p = l; *p; p++)
+            *p =
+                *p == ' ' || *p == '-' ? '_' : (char)tolower((unsigned char)*p);
+        lines++;
+        for (size_t i = 0; i < sizeof words / sizeof *words; i++)
+            count[i] += strstr(l, words[i]) != NULL;
+    }
+    printf("  /debug/vehicles after the run: %d lines;", lines);
+    for (size_t i = 0; i < sizeof words / sizeof *words; i++)
+        printf(" %s %d", words[i], count[i]);
+    printf("\n");
+    free(body);
+}
+
 int main(int argc, char **argv)
 {
     struct bl *bl = xcalloc(1, sizeof *bl);
@@ -1054,6 +1090,7 @@ int main(int argc, char **argv)
         if (scrape(http_port, &s1) != 0)
             die("no shuttle_live_update_seconds histogram in /metrics");
         report_live(bl, live_pid, &s0, &s1, &c0, &c1);
+        report_vehicles(http_port);
         if (harness_stop(live) != 0)
             printf("note: shuttle-live did not exit cleanly on SIGTERM\n");
     } else {
