@@ -96,55 +96,54 @@ static void trips_db__feed_free(struct trips_feed *f)
     memset(f, 0, sizeof *f);
 }
 
-static int trips_db__load_feed(PGconn *c, const char *day, struct trips_feed *f,
+const char *const trips_db_sql_stops =
+    "SELECT stop_id, stop_lat, stop_lon FROM gtfs_stops"
+    " WHERE stop_lat IS NOT NULL ORDER BY stop_id";
+
+const char *const trips_db_sql_stop_times =
+    "SELECT t.trip_id, t.route_id, coalesce(t.block_id, ''),"
+    " coalesce(t.direction_id, -1), st.stop_id,"
+    " st.stop_sequence, st.arrival_secs, st.departure_secs"
+    " FROM gtfs_trips t JOIN gtfs_stop_times st USING (trip_id)"
+    " WHERE t.service_id IN (SELECT gtfs_services_on($1))"
+    " ORDER BY t.trip_id COLLATE \"C\", st.stop_sequence";
+
+void trips_db_feed_free(struct trips_feed *f)
+{
+    trips_db__feed_free(f);
+}
+
+int trips_db_feed_from_results(const PGresult *stops, const PGresult *times,
+                               const char *day, struct trips_feed *f,
                                char *err, size_t errlen)
 {
-    PGresult *r;
-    int n;
+    int n = PQntuples(stops);
 
-    r = trips_db__query(c,
-                        "SELECT stop_id, stop_lat, stop_lon FROM gtfs_stops"
-                        " WHERE stop_lat IS NOT NULL ORDER BY stop_id",
-                        NULL, err, errlen);
-    if (!r)
+    memset(f, 0, sizeof *f);
+    if (PQnfields(stops) != 3 || PQnfields(times) != 8) {
+        trips_db__err(err, errlen, "timetable query has the wrong columns");
         return TRIPS_DB_ERR_QUERY;
-    n = PQntuples(r);
-    f->stops = calloc((size_t)n + 1, sizeof *f->stops);
-    if (!f->stops) {
-        PQclear(r);
-        return TRIPS_DB_ERR_NOMEM;
     }
+    f->stops = calloc((size_t)n + 1, sizeof *f->stops);
+    if (!f->stops)
+        return TRIPS_DB_ERR_NOMEM;
     for (int i = 0; i < n; i++) {
         snprintf(f->stops[i].id, sizeof f->stops[i].id, "%s",
-                 PQgetvalue(r, i, 0));
-        f->stops[i].lat = atof(PQgetvalue(r, i, 1));
-        f->stops[i].lon = atof(PQgetvalue(r, i, 2));
+                 PQgetvalue(stops, i, 0));
+        f->stops[i].lat = atof(PQgetvalue(stops, i, 1));
+        f->stops[i].lon = atof(PQgetvalue(stops, i, 2));
     }
     f->nstops = (size_t)n;
     /* ORDER BY uses the database's collation; bsearch needs strcmp's. */
     qsort(f->stops, f->nstops, sizeof *f->stops, trips_db__stop_cmp);
-    PQclear(r);
 
-    r = trips_db__query(
-        c,
-        "SELECT t.trip_id, t.route_id, coalesce(t.block_id, ''),"
-        " coalesce(t.direction_id, -1), st.stop_id,"
-        " st.stop_sequence, st.arrival_secs, st.departure_secs"
-        " FROM gtfs_trips t JOIN gtfs_stop_times st USING (trip_id)"
-        " WHERE t.service_id IN (SELECT gtfs_services_on($1))"
-        " ORDER BY t.trip_id COLLATE \"C\", st.stop_sequence",
-        day, err, errlen);
-    if (!r)
-        return TRIPS_DB_ERR_QUERY;
-    n = PQntuples(r);
+    n = PQntuples(times);
     f->st = calloc((size_t)n + 1, sizeof *f->st);
     f->trips = calloc((size_t)n + 1, sizeof *f->trips);
-    if (!f->st || !f->trips) {
-        PQclear(r);
+    if (!f->st || !f->trips)
         return TRIPS_DB_ERR_NOMEM;
-    }
     for (int i = 0; i < n; i++) {
-        const char *trip = PQgetvalue(r, i, 0);
+        const char *trip = PQgetvalue(times, i, 0);
         struct trips_stop_time *st = &f->st[f->nst];
         struct trips_trip *t;
 
@@ -152,27 +151,25 @@ static int trips_db__load_feed(PGconn *c, const char *day, struct trips_feed *f,
             t = &f->trips[f->ntrips++];
             snprintf(t->id, sizeof t->id, "%s", trip);
             snprintf(t->route_id, sizeof t->route_id, "%s",
-                     PQgetvalue(r, i, 1));
+                     PQgetvalue(times, i, 1));
             snprintf(t->block_id, sizeof t->block_id, "%s",
-                     PQgetvalue(r, i, 2));
-            t->direction = atoi(PQgetvalue(r, i, 3));
+                     PQgetvalue(times, i, 2));
+            t->direction = atoi(PQgetvalue(times, i, 3));
             t->first = f->nst;
         }
         t = &f->trips[f->ntrips - 1];
-        st->stop = trips_db__stop_index(f, PQgetvalue(r, i, 4));
+        st->stop = trips_db__stop_index(f, PQgetvalue(times, i, 4));
         if (st->stop < 0) {
             trips_db__err(err, errlen, "trip %s calls at unknown stop %s", trip,
-                          PQgetvalue(r, i, 4));
-            PQclear(r);
+                          PQgetvalue(times, i, 4));
             return TRIPS_DB_ERR_FEED;
         }
-        st->sequence = atoi(PQgetvalue(r, i, 5));
-        st->arr_s = atoi(PQgetvalue(r, i, 6));
-        st->dep_s = atoi(PQgetvalue(r, i, 7));
+        st->sequence = atoi(PQgetvalue(times, i, 5));
+        st->arr_s = atoi(PQgetvalue(times, i, 6));
+        st->dep_s = atoi(PQgetvalue(times, i, 7));
         f->nst++;
         t->n++;
     }
-    PQclear(r);
     if (f->ntrips == 0) {
         trips_db__err(
             err, errlen,
@@ -182,6 +179,28 @@ static int trips_db__load_feed(PGconn *c, const char *day, struct trips_feed *f,
         return TRIPS_DB_ERR_FEED;
     }
     return trips_feed_finish(f) == 0 ? TRIPS_DB_OK : TRIPS_DB_ERR_NOMEM;
+}
+
+/* The rebuild's read of the timetable: the same queries and conversion
+ * shuttle-live sends asynchronously. */
+static int trips_db__load_feed(PGconn *c, const char *day, struct trips_feed *f,
+                               char *err, size_t errlen)
+{
+    PGresult *stops, *times;
+    int rc;
+
+    stops = trips_db__query(c, trips_db_sql_stops, NULL, err, errlen);
+    if (!stops)
+        return TRIPS_DB_ERR_QUERY;
+    times = trips_db__query(c, trips_db_sql_stop_times, day, err, errlen);
+    if (!times) {
+        PQclear(stops);
+        return TRIPS_DB_ERR_QUERY;
+    }
+    rc = trips_db_feed_from_results(stops, times, day, f, err, errlen);
+    PQclear(stops);
+    PQclear(times);
+    return rc;
 }
 
 /* One vehicle's raw input and what was built from it. */
@@ -247,6 +266,27 @@ static int trips_db__take_fixes(struct trips_db__vehicle *v, PGresult *r, int i,
     return TRIPS_DB_OK;
 }
 
+const char *const trips_db_sql_door_columns =
+    "(extract(epoch FROM t) * 1000)::bigint,"
+    " coalesce((extract(epoch FROM door_open) * 1000)::bigint, 0),"
+    " coalesce((extract(epoch FROM door_close) * 1000)::bigint, 0),"
+    " coalesce(lat, 'NaN'), coalesce(lon, 'NaN'), boarded,"
+    " alighted, coalesce(load_after, -1)";
+
+void trips_db_door_from_row(const PGresult *r, int row, int col,
+                            struct trips_door *d)
+{
+    d->t_ms = strtoll(PQgetvalue(r, row, col), NULL, 10);
+    d->open_ms = strtoll(PQgetvalue(r, row, col + 1), NULL, 10);
+    d->close_ms = strtoll(PQgetvalue(r, row, col + 2), NULL, 10);
+    d->lat = strtod(PQgetvalue(r, row, col + 3), NULL);
+    d->lon = strtod(PQgetvalue(r, row, col + 4), NULL);
+    d->boarded = atoi(PQgetvalue(r, row, col + 5));
+    d->alighted = atoi(PQgetvalue(r, row, col + 6));
+    d->load_after = atoi(PQgetvalue(r, row, col + 7));
+    d->visit = -1;
+}
+
 /* Fill one vehicle's door episodes from rows [i, j) of the counts query. */
 static int trips_db__take_doors(struct trips_db__vehicle *v, PGresult *r, int i,
                                 int j)
@@ -254,19 +294,8 @@ static int trips_db__take_doors(struct trips_db__vehicle *v, PGresult *r, int i,
     v->doors = calloc((size_t)(j - i), sizeof *v->doors);
     if (!v->doors)
         return TRIPS_DB_ERR_NOMEM;
-    for (int k = i; k < j; k++) {
-        struct trips_door *d = &v->doors[v->ndoors++];
-
-        d->t_ms = strtoll(PQgetvalue(r, k, 1), NULL, 10);
-        d->open_ms = strtoll(PQgetvalue(r, k, 2), NULL, 10);
-        d->close_ms = strtoll(PQgetvalue(r, k, 3), NULL, 10);
-        d->lat = strtod(PQgetvalue(r, k, 4), NULL);
-        d->lon = strtod(PQgetvalue(r, k, 5), NULL);
-        d->boarded = atoi(PQgetvalue(r, k, 6));
-        d->alighted = atoi(PQgetvalue(r, k, 7));
-        d->load_after = atoi(PQgetvalue(r, k, 8));
-        d->visit = -1;
-    }
+    for (int k = i; k < j; k++)
+        trips_db_door_from_row(r, k, 1, &v->doors[v->ndoors++]);
     return TRIPS_DB_OK;
 }
 
@@ -301,6 +330,22 @@ static int trips_db__load_by_vehicle(
     return rc;
 }
 
+/* The day's door episodes, in the columns trips_db_door_from_row reads. */
+static int trips_db__load_doors(PGconn *c, const char *day,
+                                struct trips_db__vehicle **vs, size_t *nv,
+                                char *err, size_t errlen)
+{
+    char sql[1024];
+
+    snprintf(sql, sizeof sql,
+             "SELECT vehicle_id, %s FROM passenger_counts"
+             " WHERE service_day = $1"
+             " ORDER BY vehicle_id COLLATE \"C\", t, seq",
+             trips_db_sql_door_columns);
+    return trips_db__load_by_vehicle(c, sql, day, trips_db__take_doors, vs, nv,
+                                     err, errlen);
+}
+
 static int trips_db__load_raw(PGconn *c, const char *day,
                               struct trips_db__vehicle **vs, size_t *nv,
                               char *err, size_t errlen)
@@ -316,16 +361,7 @@ static int trips_db__load_raw(PGconn *c, const char *day,
         day, trips_db__take_fixes, vs, nv, err, errlen);
 
     if (rc == TRIPS_DB_OK)
-        rc = trips_db__load_by_vehicle(
-            c,
-            "SELECT vehicle_id, (extract(epoch FROM t) * 1000)::bigint,"
-            " coalesce((extract(epoch FROM door_open) * 1000)::bigint, 0),"
-            " coalesce((extract(epoch FROM door_close) * 1000)::bigint, 0),"
-            " coalesce(lat, 'NaN'), coalesce(lon, 'NaN'), boarded,"
-            " alighted, coalesce(load_after, -1)"
-            " FROM passenger_counts WHERE service_day = $1"
-            " ORDER BY vehicle_id COLLATE \"C\", t, seq",
-            day, trips_db__take_doors, vs, nv, err, errlen);
+        rc = trips_db__load_doors(c, day, vs, nv, err, errlen);
     if (rc != TRIPS_DB_OK)
         return rc;
     /* A vehicle with only door events came second: keep a stable order. */
