@@ -613,8 +613,8 @@ static int scrape(int port, struct bl_scrape *s)
         bench_prom_value(body, "shuttle_live_refresh_gap_seconds_max", 0,
                          &s->gap_max) == 0;
     s->have_fixes =
-        bench_prom_value(body, "shuttle_live_fixes_total", 1, &s->fixes) == 0;
-    bench_prom_value(body, "shuttle_live_messages_bad_total", 1, &s->bad);
+        bench_prom_value(body, "shuttle_live_records_total", 1, &s->fixes) == 0;
+    bench_prom_value(body, "shuttle_live_rejected_total", 1, &s->bad);
     free(body);
     return 0;
 }
@@ -917,12 +917,13 @@ static void report_live(const struct bl *bl, pid_t pid,
     double refreshes = 0, late = 0;
     bool refresh_ok = false;
 
-    printf("  shuttle-live: %.0f fixes updated predictions (of %" PRIu64
-           " sent)",
-           n, bl->fixes);
+    printf(
+        "  shuttle-live: %.0f telemetry messages updated their bus (of %" PRIu64
+        " sent, each with that second's fix)",
+        n, bl->msgs);
     if (z->have_fixes)
-        printf("; %.0f fixes received, %.0f bad messages", z->fixes - a->fixes,
-               z->bad - a->bad);
+        printf("; %.0f records accepted (of %" PRIu64 " sent), %.0f refused",
+               z->fixes - a->fixes, bl->fixes + bl->doors, z->bad - a->bad);
     printf("\n  update latency (fix arrival -> its bus's predictions, "
            "shuttle_live_update_seconds): p50 <= %.1f ms, p99 <= %.1f ms",
            p50, p99);
@@ -956,8 +957,8 @@ static void report_live(const struct bl *bl, pid_t pid,
            "(p99 <= %.1f ms)\n",
            met(p99 <= 50.0), p99);
     printf("  %d buses at 1 Hz, every fix sent processed: %s (%.0f of %" PRIu64
-           ")\n",
-           bl->nbus, met(n >= (double)bl->fixes), n, bl->fixes);
+           " messages)\n",
+           bl->nbus, met(n >= (double)bl->msgs), n, bl->msgs);
     if (z->have_gap)
         printf("  every prediction refreshed at least once a second: %s\n",
                met(refresh_ok));
@@ -1001,6 +1002,25 @@ static void report_vehicles(int port)
         printf(" %s %d", words[i], count[i]);
     printf("\n");
     free(body);
+}
+
+/* How many stop predictions /debug/predictions lists (one a line): what
+ * the update latency covers depends on whether the daemon predicts yet. */
+static long count_predictions(int port)
+{
+    char *body = NULL;
+    int st = bench_prom_get(port, "/debug/predictions", &body);
+    long n = 0;
+
+    if (st != 200 || !body) {
+        free(body);
+        return -1;
+    }
+    for (const char *p = body; *p; p++)
+        n += *p == '\n' && p[1] != '\0' && p[1] != '\n';
+    n += body[0] != '\0' && body[0] != '\n';
+    free(body);
+    return n;
 }
 
 int main(int argc, char **argv)
@@ -1091,6 +1111,14 @@ int main(int argc, char **argv)
             die("no shuttle_live_update_seconds histogram in /metrics");
         report_live(bl, live_pid, &s0, &s1, &c0, &c1);
         report_vehicles(http_port);
+        {
+            long np = count_predictions(http_port);
+
+            printf("  /debug/predictions after the run: %ld lines%s\n", np,
+                   np <= 0 ? " (no predictions: the latency above covers "
+                             "the daemon's intake of a fix only)"
+                           : "");
+        }
         if (harness_stop(live) != 0)
             printf("note: shuttle-live did not exit cleanly on SIGTERM\n");
     } else {
