@@ -904,10 +904,69 @@ static void report_feed(const struct bl *bl, const struct bl_cpu *a,
            ncpu);
 }
 
+/*
+ * What /debug/vehicles says the buses are doing, as a sanity check of the
+ * run (a tracker that placed no bus on its block would still be fast):
+ * lines per status word, matched loosely ("IN_TRANSIT", "in transit").
+ */
+static void report_vehicles(int port)
+{
+    static const char *const words[] = {"at_stop",  "in_transit", "layover",
+                                        "deadhead", "off_route",  "stale",
+                                        "unknown"};
+    int count[sizeof words / sizeof *words] = {0}, lines = 0;
+    char *body = NULL, *save = NULL;
+    int st = bench_prom_get(port, "/debug/vehicles", &body);
+
+    if (st != 200 || !body) {
+        printf("  /debug/vehicles: HTTP %d\n", st);
+        free(body);
+        return;
+    }
+    for (char *l = strtok_r(body, "\n", &save); l;
+         l = strtok_r(NULL, "\n", &save)) {
+        if (*l == '#')
+            continue;
+        for (char *p = l; *p; p++)
+            *p =
+                *p == ' ' || *p == '-' ? '_' : (char)tolower((unsigned char)*p);
+        lines++;
+        for (size_t i = 0; i < sizeof words / sizeof *words; i++)
+            count[i] += strstr(l, words[i]) != NULL;
+    }
+    printf("  /debug/vehicles after the run: %d lines;", lines);
+    for (size_t i = 0; i < sizeof words / sizeof *words; i++)
+        printf(" %s %d", words[i], count[i]);
+    printf("\n");
+    free(body);
+}
+
+/* How many stop predictions /debug/predictions lists (one a line, "#"
+ * comments aside): what
+ * the update latency covers depends on whether the daemon predicts yet. */
+static long count_predictions(int port)
+{
+    char *body = NULL;
+    int st = bench_prom_get(port, "/debug/predictions", &body);
+    long n = 0;
+
+    if (st != 200 || !body) {
+        free(body);
+        return -1;
+    }
+    /* Lines that are neither empty nor a "#" comment. */
+    for (const char *p = body; *p;
+         p = strchr(p, '\n') ? strchr(p, '\n') + 1 : "")
+        n += *p != '\n' && *p != '#';
+    free(body);
+    return n;
+}
+
 /* shuttle-live's figures between scrapes A and Z, and the targets. */
 static void report_live(const struct bl *bl, pid_t pid,
                         const struct bl_scrape *a, const struct bl_scrape *z,
-                        const struct bl_cpu *ca, const struct bl_cpu *cz)
+                        const struct bl_cpu *ca, const struct bl_cpu *cz,
+                        int port)
 {
     double n = z->update.count - a->update.count;
     double p50 = bench_prom_quantile(&a->update, &z->update, 0.50) * 1000;
@@ -916,6 +975,7 @@ static void report_live(const struct bl *bl, pid_t pid,
     double pct = 100.0 * (cz->live - ca->live) / (cz->wall - ca->wall);
     double refreshes = 0, late = 0;
     bool refresh_ok = false;
+    long np;
 
     printf(
         "  shuttle-live: %.0f telemetry messages updated their bus (of %" PRIu64
@@ -929,7 +989,7 @@ static void report_live(const struct bl *bl, pid_t pid,
            p50, p99);
     if (z->have_update_max)
         printf(", max %.1f ms", z->update_max * 1000);
-    printf("\n  ratio to the broker: update p99 / delivery p99 = %.1f; "
+    printf("\n  ratio to the broker: update p99 / delivery p99 = %.2f; "
            "publish -> predictions p99 about %.1f ms (the two added)\n",
            p99 / bp99, p99 + bp99);
     if (z->have_gap) {
@@ -952,10 +1012,21 @@ static void report_live(const struct bl *bl, pid_t pid,
     printf("  shuttle-live memory: peak RSS (VmHWM) %.1f MB, RSS now %.1f "
            "MB\n",
            bench_proc_vm_mb(pid, "VmHWM"), bench_proc_vm_mb(pid, "VmRSS"));
+    report_vehicles(port);
+    np = count_predictions(port);
+    printf("  /debug/predictions after the run: %ld lines\n", np);
     printf("targets (issue 10; PERFORMANCE.md, live engine):\n");
-    printf("  a fix updates its bus's predictions within 50 ms p99: %s "
-           "(p99 <= %.1f ms)\n",
-           met(p99 <= 50.0), p99);
+    /* Fast at doing nothing is no figure: without predictions the
+     * histogram times the intake of a fix only. */
+    if (np > 0)
+        printf("  a fix updates its bus's predictions within 50 ms p99: %s "
+               "(p99 <= %.1f ms)\n",
+               met(p99 <= 50.0), p99);
+    else
+        printf("  a fix updates its bus's predictions within 50 ms p99: not "
+               "judged, shuttle-live listed no predictions (its intake of a "
+               "fix: p99 <= %.1f ms)\n",
+               p99);
     printf("  %d buses at 1 Hz, every fix sent processed: %s (%.0f of %" PRIu64
            " messages)\n",
            bl->nbus, met(n >= (double)bl->msgs), n, bl->msgs);
@@ -967,60 +1038,6 @@ static void report_live(const struct bl *bl, pid_t pid,
                "measured (no shuttle_live_refresh_gap_seconds in /metrics)\n");
     printf("  on %ld cores: shuttle-live used %.0f %% of one core\n",
            sysconf(_SC_NPROCESSORS_ONLN), pct);
-}
-
-/*
- * What /debug/vehicles says the buses are doing, as a sanity check of the
- * run (a tracker that placed no bus on its block would still be fast):
- * lines per status word, matched loosely ("IN_TRANSIT", "in transit").
- */
-static void report_vehicles(int port)
-{
-    static const char *const words[] = {"at_stop",  "in_transit", "layover",
-                                        "deadhead", "off_route",  "stale",
-                                        "unknown"};
-    int count[sizeof words / sizeof *words] = {0}, lines = 0;
-    char *body = NULL, *save = NULL;
-    int st = bench_prom_get(port, "/debug/vehicles", &body);
-
-    if (st != 200 || !body) {
-        printf("  /debug/vehicles: HTTP %d\n", st);
-        free(body);
-        return;
-    }
-    for (char *l = strtok_r(body, "\n", &save); l;
-         l = strtok_r(NULL, "\n", &save)) {
-        for (char *p = l; *p; p++)
-            *p =
-                *p == ' ' || *p == '-' ? '_' : (char)tolower((unsigned char)*p);
-        lines++;
-        for (size_t i = 0; i < sizeof words / sizeof *words; i++)
-            count[i] += strstr(l, words[i]) != NULL;
-    }
-    printf("  /debug/vehicles after the run: %d lines;", lines);
-    for (size_t i = 0; i < sizeof words / sizeof *words; i++)
-        printf(" %s %d", words[i], count[i]);
-    printf("\n");
-    free(body);
-}
-
-/* How many stop predictions /debug/predictions lists (one a line): what
- * the update latency covers depends on whether the daemon predicts yet. */
-static long count_predictions(int port)
-{
-    char *body = NULL;
-    int st = bench_prom_get(port, "/debug/predictions", &body);
-    long n = 0;
-
-    if (st != 200 || !body) {
-        free(body);
-        return -1;
-    }
-    for (const char *p = body; *p; p++)
-        n += *p == '\n' && p[1] != '\0' && p[1] != '\n';
-    n += body[0] != '\0' && body[0] != '\n';
-    free(body);
-    return n;
 }
 
 int main(int argc, char **argv)
@@ -1109,16 +1126,7 @@ int main(int argc, char **argv)
             die("shuttle-live died during the run");
         if (scrape(http_port, &s1) != 0)
             die("no shuttle_live_update_seconds histogram in /metrics");
-        report_live(bl, live_pid, &s0, &s1, &c0, &c1);
-        report_vehicles(http_port);
-        {
-            long np = count_predictions(http_port);
-
-            printf("  /debug/predictions after the run: %ld lines%s\n", np,
-                   np <= 0 ? " (no predictions: the latency above covers "
-                             "the daemon's intake of a fix only)"
-                           : "");
-        }
+        report_live(bl, live_pid, &s0, &s1, &c0, &c1, http_port);
         if (harness_stop(live) != 0)
             printf("note: shuttle-live did not exit cleanly on SIGTERM\n");
     } else {
