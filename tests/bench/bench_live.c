@@ -417,7 +417,7 @@ static void open_conns(struct bl *bl)
 static void poll_conns(struct bl *bl, int64_t deadline_us)
 {
     struct pollfd pfd[BL_MAX_CONN + 1];
-    int map[BL_MAX_CONN + 1], nfds = 0;
+    int nfds = bl->nconn + 1; /* pfd[i] is connection i */
     int64_t now = mono_us();
     /* Rounded up: a sub-millisecond wait must not become a busy loop. */
     int timeout =
@@ -428,15 +428,13 @@ static void poll_conns(struct bl *bl, int64_t deadline_us)
 
         if (fd < 0)
             die("lost the broker");
-        pfd[nfds].fd = fd;
-        pfd[nfds].events =
-            POLLIN | (mqtt_want_write(bl->conn[i].m) ? POLLOUT : 0);
-        map[nfds++] = i;
+        pfd[i].fd = fd;
+        pfd[i].events = POLLIN | (mqtt_want_write(bl->conn[i].m) ? POLLOUT : 0);
     }
     if (poll(pfd, (nfds_t)nfds, timeout) < 0 && errno != EINTR)
         die("poll: %s", strerror(errno));
     for (int k = 0; k < nfds; k++) {
-        struct mqtt *m = bl->conn[map[k]].m;
+        struct mqtt *m = bl->conn[k].m;
 
         if (pfd[k].revents & (POLLIN | POLLERR | POLLHUP))
             mqtt_handle_read(m);
