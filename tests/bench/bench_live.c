@@ -8,6 +8,7 @@
 #include <inttypes.h>
 #include <math.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -1049,6 +1050,8 @@ int main(int argc, char **argv)
     pid_t live_pid = -1, mq_pid;
 
     parse(argc, argv, &bl->o);
+    /* A daemon that dies mid-request must not take the bench with it. */
+    signal(SIGPIPE, SIG_IGN);
     bl->nconn = bl->o.conns;
     mqtt_lib_init();
     print_machine();
