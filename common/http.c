@@ -141,8 +141,7 @@ static enum MHD_Result http_answer(void *cls, struct MHD_Connection *c,
         return http_route(h, c, url);
     if (!metrics && !health)
         return http_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
-    if (!get &&
-        strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
+    if (!get && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
         static const char text[] = "method not allowed\n";
 
         return http_reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, HTTP_TEXT,

@@ -26,12 +26,12 @@ enum job_err {
 
 /* The result of job_reap. */
 enum job_state {
-    JOB_IDLE = 0,    /* none was started, or it was reaped already */
-    JOB_RUNNING,     /* still running */
-    JOB_DONE,        /* exited 0 */
-    JOB_FAILED,      /* exited non-zero */
-    JOB_KILLED,      /* ended by a signal (*status: which) */
-    JOB_LOST,        /* waitpid failed (*status: errno) */
+    JOB_IDLE = 0, /* none was started, or it was reaped already */
+    JOB_RUNNING,  /* still running */
+    JOB_DONE,     /* exited 0 */
+    JOB_FAILED,   /* exited non-zero */
+    JOB_KILLED,   /* ended by a signal (*status: which) */
+    JOB_LOST,     /* waitpid failed (*status: errno) */
 };
 
 /*

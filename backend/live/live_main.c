@@ -147,6 +147,9 @@ struct live_bus {
 };
 
 #define LIVE_BUSES_MAX 100000
+/* How far back a restart looks for a bus's state: a bus not heard from in
+ * two hours is not on the road. */
+#define LIVE_RESTORE_S (2 * 3600)
 #define LIVE_DB_CONNECT_TIMEOUT_MS 15000
 
 /* Loading phases of the day's model, in order. */
@@ -412,14 +415,93 @@ static void live_mqtt_try(struct live *l, int64_t now)
 
 static void live_load_failed(struct live *l, const char *what, const char *err)
 {
-    snprintf(l->load_err, sizeof l->load_err, "%s: %s", what,
-             err ? err : "?");
+    snprintf(l->load_err, sizeof l->load_err, "%s: %s", what, err ? err : "?");
     log_warnx("loading %s for %s failed: %s", what, l->day[0] ? l->day : "?",
               err ? err : "?");
     l->load_failures++;
     l->load = LIVE_LOAD_IDLE; /* tried again by the timer */
     PQclear(l->stops_result);
     l->stops_result = NULL;
+}
+
+/* Restored from the database: the newest fix of each owned bus today
+ * (within LIVE_RESTORE_S), unless a live one came first. */
+static void live_on_last_fixes(void *arg, const PGresult *r, const char *err)
+{
+    struct live *l = arg;
+    size_t restored = 0;
+
+    if (!r) {
+        log_warnx("restoring the buses' positions: %s", err ? err : "?");
+        return;
+    }
+    for (int i = 0; i < PQntuples(r); i++) {
+        const char *vid = PQgetvalue(r, i, 0);
+        struct live_bus *b;
+        int64_t t;
+
+        if (!wire_vid_ok(vid) || !live_owns(l, vid) || !(b = live_bus(l, vid)))
+            continue;
+        t = strtoll(PQgetvalue(r, i, 1), NULL, 10);
+        if (t <= b->fix_ms)
+            continue;
+        b->fix_ms = t;
+        b->lat = strtod(PQgetvalue(r, i, 2), NULL);
+        b->lon = strtod(PQgetvalue(r, i, 3), NULL);
+        b->speed = strtod(PQgetvalue(r, i, 4), NULL);
+        restored++;
+    }
+    log_info("restored the position of %zu buses from the database", restored);
+}
+
+/* The load on board after each owned bus's newest count today, through
+ * the rebuild's own conversion of a stored count. */
+static void live_on_last_counts(void *arg, const PGresult *r, const char *err)
+{
+    struct live *l = arg;
+
+    if (!r) {
+        log_warnx("restoring the buses' loads: %s", err ? err : "?");
+        return;
+    }
+    for (int i = 0; i < PQntuples(r); i++) {
+        const char *vid = PQgetvalue(r, i, 0);
+        struct trips_door d;
+        struct live_bus *b;
+
+        if (!wire_vid_ok(vid) || !live_owns(l, vid) || !(b = live_bus(l, vid)))
+            continue;
+        trips_db_door_from_row(r, i, 1, &d);
+        if (b->counts == 0 && d.load_after >= 0)
+            b->load = d.load_after;
+    }
+}
+
+/* After a (re)start or a day turn: what the database holds of today's
+ * buses, so the state is back before the next fix. */
+static void live_restore(struct live *l)
+{
+    char counts[1024], secs[32];
+    const char *p[2] = {l->day, secs};
+
+    snprintf(secs, sizeof secs, "%d", LIVE_RESTORE_S);
+    snprintf(counts, sizeof counts,
+             "SELECT DISTINCT ON (vehicle_id) vehicle_id, %s"
+             " FROM passenger_counts WHERE service_day = $1"
+             " AND t > now() - make_interval(secs => $2::int)"
+             " ORDER BY vehicle_id, t DESC, seq DESC",
+             trips_db_sql_door_columns);
+    if (live_pg_query(l->pg,
+                      "SELECT DISTINCT ON (vehicle_id) vehicle_id,"
+                      " (extract(epoch FROM t) * 1000)::bigint, lat, lon,"
+                      " coalesce(speed, 'NaN') FROM positions"
+                      " WHERE service_day = $1"
+                      " AND t > now() - make_interval(secs => $2::int)"
+                      " ORDER BY vehicle_id, t DESC, seq DESC",
+                      2, p, live_on_last_fixes, l) != LIVE_PG_OK ||
+        live_pg_query(l->pg, counts, 2, p, live_on_last_counts, l) !=
+            LIVE_PG_OK)
+        log_warnx("restoring the buses: out of memory");
 }
 
 static void live_on_stop_times(void *arg, const PGresult *r, const char *err)
@@ -449,6 +531,7 @@ static void live_on_stop_times(void *arg, const PGresult *r, const char *err)
     l->load_err[0] = '\0';
     log_info("loaded the timetable of %s: %zu trips, %zu stops", l->day,
              l->feed.ntrips, l->feed.nstops);
+    live_restore(l);
 }
 
 static void live_on_stops(void *arg, const PGresult *r, const char *err)
@@ -482,9 +565,8 @@ static void live_load_feed(struct live *l)
 {
     const char *day[1] = {l->day};
 
-    if (live_pg_query(l->pg,
-                      "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0,
-                      NULL, live_on_ignore, l) != LIVE_PG_OK ||
+    if (live_pg_query(l->pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+                      0, NULL, live_on_ignore, l) != LIVE_PG_OK ||
         live_pg_query(l->pg, trips_db_sql_stops, 0, NULL, live_on_stops, l) !=
             LIVE_PG_OK ||
         live_pg_query(l->pg, trips_db_sql_stop_times, 1, day,
@@ -711,8 +793,8 @@ static void live_collect(void *arg, struct metrics_buf *m)
                     "messages of vehicles another instance owns", NULL,
                     l->not_owned);
     metrics_counter(m, "shuttle_live_old_fixes_total",
-                    "fixes not newer than the vehicle's newest (ignored)",
-                    NULL, l->stale_fixes);
+                    "fixes not newer than the vehicle's newest (ignored)", NULL,
+                    l->stale_fixes);
     for (int r = 0; r < LIVE_R_COUNT; r++) {
         lb[0].value = live_reason_names[r];
         metrics_counter(m, "shuttle_live_rejected_total",
@@ -723,8 +805,8 @@ static void live_collect(void *arg, struct metrics_buf *m)
                       "time from a telemetry message's arrival to its bus "
                       "being updated",
                       NULL, &l->update_seconds);
-    metrics_gauge(m, "shuttle_live_vehicles", "owned vehicles heard from",
-                  NULL, (double)l->nbuses);
+    metrics_gauge(m, "shuttle_live_vehicles", "owned vehicles heard from", NULL,
+                  (double)l->nbuses);
     metrics_gauge(m, "shuttle_live_loaded",
                   "1 while the day's timetable is loaded", NULL,
                   l->feed_ok ? 1 : 0);
@@ -818,12 +900,10 @@ static void live_debug_vehicles(struct live *l, struct live_text *t)
     for (size_t i = 0; i < l->nbuses; i++) {
         const struct live_bus *b = &l->buses[i];
 
-        live_text_printf(t, "%s %s %.6f %.6f %.1f %d %d %" PRIu64 " %" PRIu64
-                            "\n",
-                         b->id,
-                         b->fix_ms >= 0 ? clock_text_ms(ts, b->fix_ms) : "-",
-                         b->lat, b->lon, b->speed, b->load, b->online ? 1 : 0,
-                         b->fixes, b->counts);
+        live_text_printf(
+            t, "%s %s %.6f %.6f %.1f %d %d %" PRIu64 " %" PRIu64 "\n", b->id,
+            b->fix_ms >= 0 ? clock_text_ms(ts, b->fix_ms) : "-", b->lat, b->lon,
+            b->speed, b->load, b->online ? 1 : 0, b->fixes, b->counts);
     }
 }
 
@@ -931,15 +1011,14 @@ static void live_run(struct live *l)
 
 static void usage(FILE *fp)
 {
-    fprintf(fp,
-            "usage: shuttle-live [-dhnv] [-f file] [-o key=value] "
-            "[--example-config]\n"
-            "  -f file   configuration (default /etc/shuttle/live.conf)\n"
-            "  -o k=v    set one option, after the file\n"
-            "  -n        check the configuration and exit\n"
-            "  -d        stay in the foreground, log to stderr\n"
-            "  -v        more verbose logging\n"
-            "  --example-config  print every option with its default\n");
+    fprintf(fp, "usage: shuttle-live [-dhnv] [-f file] [-o key=value] "
+                "[--example-config]\n"
+                "  -f file   configuration (default /etc/shuttle/live.conf)\n"
+                "  -o k=v    set one option, after the file\n"
+                "  -n        check the configuration and exit\n"
+                "  -d        stay in the foreground, log to stderr\n"
+                "  -v        more verbose logging\n"
+                "  --example-config  print every option with its default\n");
 }
 
 static int live_configure(struct live *l, const char *file, int explicit_file,
@@ -973,9 +1052,8 @@ int main(int argc, char **argv)
         {"example-config", no_argument, NULL, 'E'},
         {NULL, 0, NULL, 0},
     };
-    static const double secs[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025,
-                                  0.005,  0.01,    0.025,  0.05,  0.1,
-                                  0.25,   1};
+    static const double secs[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                  0.01,   0.025,   0.05,   0.1,   0.25,   1};
     const char *conffile = "/etc/shuttle/live.conf";
     const char *overrides[32];
     int noverrides = 0, check = 0, foreground = 0, verbose = 0;
@@ -1033,8 +1111,8 @@ int main(int argc, char **argv)
     if (!l.conf.mqtt_client_id)
         snprintf(l.client_id, sizeof l.client_id, "shuttle-live-%lld",
                  l.conf.instance);
-    if (metrics_hist_init(&l.update_seconds, secs, sizeof secs / sizeof *secs) !=
-            METRICS_OK ||
+    if (metrics_hist_init(&l.update_seconds, secs,
+                          sizeof secs / sizeof *secs) != METRICS_OK ||
         !(l.pg = live_pg_new(l.conf.database)))
         fatalx("out of memory");
     if (proc_setup(foreground, on_signal, 0) != 0)

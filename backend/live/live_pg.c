@@ -156,13 +156,11 @@ int live_pg_fd(const struct live_pg *p, short *events)
     if (!p->conn || p->phase == LIVE_PG__DOWN)
         return -1;
     if (p->phase == LIVE_PG__CONNECTING)
-        *events = p->poll == PGRES_POLLING_READING ? POLLIN
-                                                   : POLLOUT;
+        *events = p->poll == PGRES_POLLING_READING ? POLLIN : POLLOUT;
     else
-        *events = POLLIN |
-                  (PQisnonblocking(p->conn) && PQflush(p->conn) == 1
-                       ? POLLOUT
-                       : 0);
+        *events =
+            POLLIN |
+            (PQisnonblocking(p->conn) && PQflush(p->conn) == 1 ? POLLOUT : 0);
     return PQsocket(p->conn);
 }
 
@@ -229,8 +227,8 @@ static int live_pg__read(struct live_pg *p, char *err, size_t errlen)
         }
         {
             struct live_pg__query *q = live_pg__pop(p);
-            ExecStatusType st = p->result ? PQresultStatus(p->result)
-                                          : PGRES_FATAL_ERROR;
+            ExecStatusType st =
+                p->result ? PQresultStatus(p->result) : PGRES_FATAL_ERROR;
             bool ok = st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK;
             char why[512];
 

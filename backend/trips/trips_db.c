@@ -114,8 +114,8 @@ void trips_db_feed_free(struct trips_feed *f)
 }
 
 int trips_db_feed_from_results(const PGresult *stops, const PGresult *times,
-                               const char *day, struct trips_feed *f,
-                               char *err, size_t errlen)
+                               const char *day, struct trips_feed *f, char *err,
+                               size_t errlen)
 {
     int n = PQntuples(stops);
 

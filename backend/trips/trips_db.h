@@ -54,8 +54,8 @@ extern const char *const trips_db_sql_stop_times;
  * trips_db_feed_free either way.
  */
 int trips_db_feed_from_results(const PGresult *stops, const PGresult *times,
-                               const char *day, struct trips_feed *f,
-                               char *err, size_t errlen);
+                               const char *day, struct trips_feed *f, char *err,
+                               size_t errlen);
 
 /*
  * A passenger_counts row as a door episode: the SELECT list

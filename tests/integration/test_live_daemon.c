@@ -79,6 +79,18 @@ static double lv_metric(const char *series)
     return -1;
 }
 
+/* /debug/vehicles lists LV_VID with a fix time (restored, 0 fixes taken
+ * since the start). */
+static int lv_vehicle_restored(void *arg)
+{
+    const char *line;
+
+    (void)arg;
+    if (lv_get("/debug/vehicles") != 200 || !(line = strstr(body, LV_VID " ")))
+        return 0;
+    return strncmp(line + strlen(LV_VID " "), "- ", 2) != 0;
+}
+
 static int lv_healthy(void *arg)
 {
     (void)arg;
@@ -146,8 +158,9 @@ static void lv_publish(const char *vid_topic, const void *buf, size_t len)
     assert_int_equal(fwrite(buf, 1, len, f), len);
     assert_int_equal(fclose(f), 0);
     {
-        char *argv[] = {"mosquitto_pub", "-h", "127.0.0.1", "-p", port, "-q",
-                        "1",             "-t", topic,       "-f", path, NULL};
+        char *argv[] = {
+            "mosquitto_pub", "-h", "127.0.0.1", "-p", port, "-q", "1", "-t",
+            topic,           "-f", path,        NULL};
 
         p = harness_spawn("mosquitto_pub", argv, log);
     }
@@ -185,8 +198,12 @@ static void lv_load_gtfs(void)
 {
     const char *src = getenv("SHUTTLE_SOURCE_DIR");
     char feed[512], db[600], log[512];
-    char *argv[] = {(char *)harness_bin("shuttle-backend"), "--load-gtfs", feed,
-                    "-o", db, NULL};
+    char *argv[] = {(char *)harness_bin("shuttle-backend"),
+                    "--load-gtfs",
+                    feed,
+                    "-o",
+                    db,
+                    NULL};
     struct harness_proc *p;
 
     snprintf(feed, sizeof feed, "%s/deploy/gtfs", src ? src : "..");
@@ -215,6 +232,8 @@ static void test_live_daemon(void **state)
     assert_non_null(dir);
     http_port = harness_free_port();
     lv_load_gtfs();
+    /* Ingest beside it stores what the bus sends: the restart reads it. */
+    assert_non_null(harness_backend_start(pg, mq, NULL));
 
     lv = lv_start();
     assert_non_null(lv);
@@ -270,6 +289,9 @@ static void test_live_daemon(void **state)
     }
     print_message("shuttle-live healthy %.2f s after its restart\n", took);
     assert_true(took <= 10.0);
+    /* Its state is back from the database, before any new fix: the bus
+     * and the time of its newest stored fix. */
+    assert_int_equal(harness_wait_for(lv_vehicle_restored, NULL, 10000), 0);
     assert_int_equal(harness_stop(lv), 0);
 }
 

@@ -32,8 +32,7 @@ static PGresult *result(int ncols, int nrows, const char *const *cells)
         for (int c = 0; c < ncols; c++) {
             const char *v = cells[i * ncols + c];
 
-            assert_int_equal(PQsetvalue(r, i, c, (char *)v, (int)strlen(v)),
-                             1);
+            assert_int_equal(PQsetvalue(r, i, c, (char *)v, (int)strlen(v)), 1);
         }
     return r;
 }
@@ -109,8 +108,7 @@ static void test_feed_refused(void **state)
 static void test_door_row(void **state)
 {
     static const char *const row[] = {
-        "bus-1", "1764540000000", "1764539990000", "0",
-        "NaN",   "NaN",           "3",             "1",
+        "bus-1", "1764540000000", "1764539990000", "0", "NaN", "NaN", "3", "1",
         "-1",
     };
     PGresult *r = result(9, 1, row);
