@@ -202,7 +202,8 @@ enum live_audit_err live_audit_event(struct live_audit *a,
     if (a == NULL || ev == NULL || nout == NULL)
         return LIVE_AUDIT_ERR_ARG;
     *nout = 0;
-    if (ev->type == LIVE_EV_MISSED) {
+    if (ev->type == LIVE_EV_MISSED || ev->type == LIVE_EV_TRIP_END) {
+        /* missed, or over: what was never reached will never be */
         if (ev->trip < 0 || (size_t)ev->trip >= a->f->ntrips)
             return LIVE_AUDIT_OK;
         const struct trips_trip *t = &a->f->trips[ev->trip];
@@ -247,7 +248,9 @@ enum live_audit_err live_audit_event(struct live_audit *a,
         }
         out[j] = s;
     }
-    live_audit__drop(a, (size_t)st);
+    /* events come in order: stops before this one were passed unseen */
+    for (long k = st - ev->pos; k <= st; k++)
+        live_audit__drop(a, (size_t)k);
     *nout = n;
     return LIVE_AUDIT_OK;
 }

@@ -61,8 +61,10 @@ enum live_audit_err live_audit_predictions(struct live_audit *a,
  * of that stop with actual_ms = EV->t_ms, scores it (accurate by the lead
  * at sampling, covered = lo <= actual <= hi) and writes it to OUT (CAP
  * entries; LIVE_AUDIT_NHORIZONS always suffice), in horizon order; the
- * stop is then closed to sampling. MISSED drops every pending sample of
- * the trip and closes it. Other events do nothing. *NOUT is the number
+ * stop, and the trip's earlier stops (passed unseen: their samples are
+ * dropped), are then closed to sampling. MISSED and TRIP_END drop every
+ * pending sample of the trip and close it. DEPART does nothing. *NOUT is
+ * the number
  * written. Returns LIVE_AUDIT_OK or LIVE_AUDIT_ERR_ARG (NULL argument, or
  * CAP too small: nothing is then completed).
  */

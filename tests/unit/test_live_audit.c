@@ -315,6 +315,40 @@ static void test_missed_drops(void **state)
     assert_int_equal(n, 1);
     assert_true(out[0].accurate);
     assert_int_equal(live_audit_pending(a), 0);
+    live_audit_free(a);
+}
+
+static void test_passed_and_trip_end(void **state)
+{
+    (void)state;
+    struct trips_feed f;
+    feed_make(&f);
+    struct live_audit *a = NULL;
+    assert_int_equal(live_audit_new(&f, &a), LIVE_AUDIT_OK);
+    struct live_trip_pred tp;
+    struct live_stop_pred sp[3];
+    int64_t now = ARR_MS - 100000LL;
+    /* stops 0, 1, 2 at 100, 110, 300 s: 2, 2 and 5 min */
+    pred_make(&tp, sp, 0, now);
+    sp[0].arr_ms = now + 100000LL;
+    sp[1].arr_ms = now + 110000LL;
+    sp[2].arr_ms = now + 300000LL;
+    assert_int_equal(live_audit_predictions(a, &tp, now), LIVE_AUDIT_OK);
+    assert_int_equal(live_audit_pending(a), 3);
+    struct live_audit_sample out[LIVE_AUDIT_NHORIZONS];
+    size_t n = 0;
+    /* arriving at 1 drops stop 0's sample (passed unseen) */
+    struct live_event ev = arrive(0, 1, now + 110000LL);
+    assert_int_equal(live_audit_event(a, &ev, out, LIVE_AUDIT_NHORIZONS, &n),
+                     LIVE_AUDIT_OK);
+    assert_int_equal(n, 1);
+    assert_int_equal(out[0].pos, 1);
+    assert_int_equal(live_audit_pending(a), 1);
+    /* the trip ends without stop 2: its sample goes */
+    struct live_event end = {LIVE_EV_TRIP_END, 7, 0, 1, now, 0, 0, -1};
+    assert_int_equal(live_audit_event(a, &end, out, 0, &n), LIVE_AUDIT_OK);
+    assert_int_equal(n, 0);
+    assert_int_equal(live_audit_pending(a), 0);
     /* outside the feed: ignored */
     ev = arrive(5, 0, now);
     assert_int_equal(live_audit_event(a, &ev, out, LIVE_AUDIT_NHORIZONS, &n),
@@ -395,6 +429,7 @@ int main(void)
         cmocka_unit_test(test_coverage),
         cmocka_unit_test(test_accuracy_rule),
         cmocka_unit_test(test_missed_drops),
+        cmocka_unit_test(test_passed_and_trip_end),
         cmocka_unit_test(test_summary),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
