@@ -19,6 +19,7 @@
 #include "gtfs.h"
 #include "harness.h"
 #include "live.h"
+#include "live_audit.h"
 #include "live_hist.h"
 #include "live_predict.h"
 #include "live_track.h"
@@ -35,7 +36,6 @@
 #endif
 
 #define NMETHODS 4
-#define NBUCKETS 5
 #define TRAFFIC_SEED 7 /* the same every day: segment personalities stay */
 #define MAXSEEDS 16
 
@@ -44,17 +44,9 @@ static const enum live_method methods[NMETHODS] = {
     LIVE_METHOD_SHUTTLE};
 static const char *const method_names[NMETHODS] = {"timetable", "deviation",
                                                    "kalman", "shuttle"};
-static const int horizons_s[LIVE_AUDIT_NHORIZONS] = LIVE_AUDIT_HORIZONS_S;
-/* Buckets by the true time to arrival, with the Transit ETA benchmark's
- * window of actual - predicted (s) that counts as accurate. */
-static const struct {
-    int lo_s, hi_s, early_s, late_s;
-    const char *name;
-} buckets[NBUCKETS] = {
-    {0, 180, 30, 90, "0-3"},        {180, 360, 60, 150, "3-6"},
-    {360, 600, 60, 210, "6-10"},    {600, 900, 90, 270, "10-15"},
-    {900, 1800, 120, 360, "15-30"},
-};
+/* live_audit's buckets (lead at sampling, min). */
+static const char *const bucket_names[LIVE_AUDIT_NBUCKETS] = {
+    "0-3", "3-6", "6-10", "10-15", "15-30"};
 
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void die(const char *fmt, ...)
@@ -78,17 +70,14 @@ static double now_us(void)
     return (double)ts.tv_sec * 1e6 + (double)ts.tv_nsec / 1e3;
 }
 
-/* A sample: a prediction taken at a horizon and, later, its truth. */
-struct sample {
-    int64_t made_ms, pred_ms, lo_ms, hi_ms, actual_ms;
-};
-
+/* The scored samples of one method (live_audit's, rescored against the
+ * simulator's truth). */
 struct samples {
-    struct sample *v;
+    struct live_audit_sample *v;
     size_t n, cap;
 };
 
-static void samples_push(struct samples *s, const struct sample *x)
+static void samples_push(struct samples *s, const struct live_audit_sample *x)
 {
     if (s->n == s->cap) {
         s->cap = s->cap ? 2 * s->cap : 4096;
@@ -277,65 +266,49 @@ static size_t learn_day(struct live_hist *h, struct day *d)
 struct replay {
     struct live_predict *pred[NMETHODS];
     const struct trips_feed *tf;
-    int64_t *truth;         /* per stop time: true arrival ms, -1 none */
-    unsigned char *sampled; /* [m][st][h]: horizon already sampled */
-    struct samples *out;    /* per method */
+    struct live_audit *aud[NMETHODS];
+    int64_t *truth;                  /* per stop time: true arrival, -1 */
+    struct samples *out;             /* per method */
+    struct live_audit_summary **sum; /* per method */
 };
 
 static void on_event(void *arg, const struct live_event *ev)
 {
     struct replay *r = arg;
 
-    for (int m = 0; m < NMETHODS; m++)
+    for (int m = 0; m < NMETHODS; m++) {
+        struct live_audit_sample done[LIVE_AUDIT_NHORIZONS];
+        size_t n = 0;
+
         live_predict_event(r->pred[m], ev);
-}
+        if (live_audit_event(r->aud[m], ev, done, LIVE_AUDIT_NHORIZONS, &n) !=
+            LIVE_AUDIT_OK)
+            die("live_audit_event failed");
+        /* Scored again against the simulator's true arrival, not the
+         * tracker's. */
+        for (size_t i = 0; i < n; i++) {
+            struct live_audit_sample *x = &done[i];
+            size_t st = r->tf->trips[x->trip].first + (size_t)x->pos;
+            double lead_s, err_s;
 
-/* Sample every stop ahead of TP whose predicted arrival is within a
- * horizon for the first time; score it against the truth right away (the
- * truth is known to the simulator; a live auditor would wait for it). */
-static void sample_pred(struct replay *r, int m,
-                        const struct live_trip_pred *tp, int64_t now_ms)
-{
-    const struct trips_trip *tr;
-
-    if (!tp || tp->trip < 0 || (size_t)tp->trip >= r->tf->ntrips)
-        return;
-    tr = &r->tf->trips[tp->trip];
-    for (size_t i = 0; i < tp->nstops && i < tr->n; i++) {
-        const struct live_stop_pred *s = &tp->stops[i];
-        size_t st = tr->first + (size_t)s->pos;
-        int64_t lead;
-
-        if (s->kind != LIVE_KIND_PREDICTED || s->arr_ms < 0 || s->pos < 0 ||
-            (size_t)s->pos >= tr->n)
-            continue;
-        lead = s->arr_ms - now_ms;
-        if (lead < 0)
-            continue;
-        for (int h = 0; h < LIVE_AUDIT_NHORIZONS; h++) {
-            unsigned char *f = &r->sampled[((size_t)m * r->tf->nst + st) *
-                                               LIVE_AUDIT_NHORIZONS +
-                                           (size_t)h];
-            struct sample x;
-
-            if (*f || lead > (int64_t)horizons_s[h] * 1000)
-                continue;
-            *f = 1;
-            if (r->truth[st] < 0 || r->truth[st] < now_ms)
-                continue; /* not served, or already arrived */
-            x.made_ms = now_ms;
-            x.pred_ms = s->arr_ms;
-            x.lo_ms = s->arr_lo_ms;
-            x.hi_ms = s->arr_hi_ms;
-            x.actual_ms = r->truth[st];
-            samples_push(&r->out[m], &x);
+            if (r->truth[st] < 0 || r->truth[st] < x->made_ms)
+                continue; /* not served, or predicted after it came */
+            x->actual_ms = r->truth[st];
+            lead_s = (double)(x->pred_ms - x->made_ms) / 1000.0;
+            err_s = (double)(x->actual_ms - x->pred_ms) / 1000.0;
+            x->accurate = live_audit_accurate(lead_s, err_s);
+            x->covered = x->lo_ms <= x->actual_ms && x->actual_ms <= x->hi_ms;
+            if (live_audit_summary_add(r->sum[m], x) != LIVE_AUDIT_OK)
+                die("out of memory");
+            samples_push(&r->out[m], x);
         }
     }
 }
 
 /* One held-out day: replay, predict, sample, score. */
 static void replay_day(const struct live_hist *h, struct day *d,
-                       struct samples *out, struct costs *cost)
+                       struct samples *out, struct live_audit_summary **sum,
+                       struct costs *cost)
 {
     struct replay r;
     struct trips_params p;
@@ -348,11 +321,11 @@ static void replay_day(const struct live_hist *h, struct day *d,
     memset(&r, 0, sizeof r);
     r.tf = &d->tf;
     r.out = out;
+    r.sum = sum;
     r.truth = malloc(d->tf.nst * sizeof *r.truth);
-    r.sampled = calloc((size_t)NMETHODS * d->tf.nst * LIVE_AUDIT_NHORIZONS, 1);
     fi = calloc((size_t)nb, sizeof *fi);
     di = calloc((size_t)nb, sizeof *di);
-    if (!r.truth || !r.sampled || !fi || !di)
+    if (!r.truth || !fi || !di)
         die("out of memory");
     for (size_t k = 0; k < d->tf.nst; k++)
         r.truth[k] = -1;
@@ -369,8 +342,8 @@ static void replay_day(const struct live_hist *h, struct day *d,
     for (int m = 0; m < NMETHODS; m++) {
         r.pred[m] =
             live_predict_new(&d->tf, h, LIVE_HIST_WEEKDAY, methods[m], NULL);
-        if (!r.pred[m])
-            die("live_predict_new: out of memory");
+        if (!r.pred[m] || live_audit_new(&d->tf, &r.aud[m]) != LIVE_AUDIT_OK)
+            die("live_predict_new/live_audit_new: out of memory");
     }
     trips_params_default(&p);
     if (live_track_new(&d->tf, NULL, &p, on_event, &r, &lt, err, sizeof err) !=
@@ -417,28 +390,29 @@ static void replay_day(const struct live_hist *h, struct day *d,
             for (int m = 0; m < NMETHODS; m++)
                 tp[m] = live_predict_vehicle(r.pred[m], vi, v, t, &nx[m]);
             costs_push(cost, now_us() - t0);
-            for (int m = 0; m < NMETHODS; m++) {
-                sample_pred(&r, m, tp[m], t);
-                sample_pred(&r, m, nx[m], t);
-            }
+            for (int m = 0; m < NMETHODS; m++)
+                if ((tp[m] && live_audit_predictions(r.aud[m], tp[m], t) !=
+                                  LIVE_AUDIT_OK) ||
+                    (nx[m] && live_audit_predictions(r.aud[m], nx[m], t) !=
+                                  LIVE_AUDIT_OK))
+                    die("live_audit_predictions failed");
         }
     }
     live_track_free(lt);
-    for (int m = 0; m < NMETHODS; m++)
+    for (int m = 0; m < NMETHODS; m++) {
         live_predict_free(r.pred[m]);
+        live_audit_free(r.aud[m]);
+    }
     free(r.truth);
-    free(r.sampled);
     free(fi);
     free(di);
 }
 
-/* Figures of the samples of one method whose true lead is in [LO, HI) s. */
-struct figs {
-    size_t n;
-    double mae_s, p90_s, bias_s, acc, cov;
-};
-
-static void figures(const struct samples *s, int lo_s, int hi_s, struct figs *f)
+/* Figures of the samples of one method whose lead at sampling (predicted
+ * arrival - made) is in [LO, HI) s: the 0-5 and 5-10 min targets, which
+ * straddle live_audit's buckets. Same definitions as live_audit's. */
+static void figures(const struct samples *s, int lo_s, int hi_s,
+                    struct live_audit_figures *f)
 {
     double *ae = malloc((s->n + 1) * sizeof *ae), sum = 0, bias = 0;
     size_t acc = 0, cov = 0;
@@ -447,46 +421,42 @@ static void figures(const struct samples *s, int lo_s, int hi_s, struct figs *f)
         die("out of memory");
     memset(f, 0, sizeof *f);
     for (size_t i = 0; i < s->n; i++) {
-        const struct sample *x = &s->v[i];
-        int64_t lead = x->actual_ms - x->made_ms;
+        const struct live_audit_sample *x = &s->v[i];
+        int64_t lead = x->pred_ms - x->made_ms;
         double e = (double)(x->actual_ms - x->pred_ms) / 1000.0;
-        int b;
 
         if (lead < (int64_t)lo_s * 1000 || lead >= (int64_t)hi_s * 1000)
             continue;
-        for (b = 0; b < NBUCKETS - 1; b++)
-            if (lead < (int64_t)buckets[b].hi_s * 1000)
-                break;
         ae[f->n++] = fabs(e);
         sum += fabs(e);
-        bias += -e; /* + : predicted later than it came */
-        acc += e >= -buckets[b].early_s && e <= buckets[b].late_s;
-        cov += x->actual_ms >= x->lo_ms && x->actual_ms <= x->hi_ms;
+        bias += e;
+        acc += x->accurate;
+        cov += x->covered;
     }
     if (f->n) {
         qsort(ae, f->n, sizeof *ae, cmp_double);
         f->mae_s = sum / (double)f->n;
-        f->p90_s = ae[(size_t)((double)(f->n - 1) * 0.9)];
+        f->p90_s = ae[(size_t)ceil(0.9 * (double)f->n) - 1];
         f->bias_s = bias / (double)f->n;
-        f->acc = (double)acc / (double)f->n;
-        f->cov = (double)cov / (double)f->n;
+        f->accuracy = (double)acc / (double)f->n;
+        f->coverage = (double)cov / (double)f->n;
     }
     free(ae);
 }
 
-static void print_table(const char *title, struct samples *out)
+static void print_table(const char *title, struct live_audit_summary **sum)
 {
     printf("\n%s\n", title);
     printf("%-10s %-6s %7s %8s %8s %8s %7s %7s\n", "method", "bucket", "n",
            "MAE s", "p90 s", "bias s", "acc %", "cov %");
     for (int m = 0; m < NMETHODS; m++)
-        for (int b = 0; b < NBUCKETS; b++) {
-            struct figs f;
+        for (int b = 0; b < LIVE_AUDIT_NBUCKETS; b++) {
+            struct live_audit_figures f;
 
-            figures(&out[m], buckets[b].lo_s, buckets[b].hi_s, &f);
+            live_audit_summary_get(sum[m], (enum live_audit_bucket)b, &f);
             printf("%-10s %-6s %7zu %8.1f %8.1f %+8.1f %7.1f %7.1f\n",
-                   method_names[m], buckets[b].name, f.n, f.mae_s, f.p90_s,
-                   f.bias_s, 100 * f.acc, 100 * f.cov);
+                   method_names[m], bucket_names[b], f.n, f.mae_s, f.p90_s,
+                   f.bias_s, 100 * f.accuracy, 100 * f.coverage);
         }
 }
 
@@ -498,7 +468,7 @@ static int met(bool ok)
 
 static void print_targets(struct samples *out)
 {
-    struct figs s[2], dv[2], k[2], all;
+    struct live_audit_figures s[2], dv[2], k[2], all;
     static const int lo[2] = {0, 300}, hi[2] = {300, 600};
     static const double mae_max[2] = {45, 90};
 
@@ -519,11 +489,11 @@ static void print_targets(struct samples *out)
         printf("  MAE %.1f s (target <= %.0f s)", s[i].mae_s, mae_max[i]);
         met(s[i].n > 0 && s[i].mae_s <= mae_max[i]);
     }
-    figures(&out[3], 0, 1800, &all);
-    printf("accuracy 0-30 min %.1f %% (target >= 90 %%)", 100 * all.acc);
-    met(all.n > 0 && all.acc >= 0.90);
-    printf("coverage 0-30 min %.1f %% (target 75-85 %%)", 100 * all.cov);
-    met(all.n > 0 && all.cov >= 0.75 && all.cov <= 0.85);
+    figures(&out[3], 0, 1801, &all);
+    printf("accuracy 0-30 min %.1f %% (target >= 90 %%)", 100 * all.accuracy);
+    met(all.n > 0 && all.accuracy >= 0.90);
+    printf("coverage 0-30 min %.1f %% (target 75-85 %%)", 100 * all.coverage);
+    met(all.n > 0 && all.coverage >= 0.75 && all.coverage <= 0.85);
 }
 
 /* The I-th weekday from 2026-03-02 (a Monday) as YYYY-MM-DD. */
@@ -574,6 +544,7 @@ int main(int argc, char **argv)
     struct live_hist *h;
     struct day hday;
     struct samples out[NMETHODS], inc[NMETHODS];
+    struct live_audit_summary *sum[NMETHODS], *isum[NMETHODS];
     struct costs cost = {0};
     char err[512], date[16];
     size_t visits = 0;
@@ -666,21 +637,28 @@ int main(int argc, char **argv)
     /* (2) Held-out days, after the learning days. */
     memset(out, 0, sizeof out);
     memset(inc, 0, sizeof inc);
+    for (int m = 0; m < NMETHODS; m++) {
+        sum[m] = live_audit_summary_new();
+        isum[m] = live_audit_summary_new();
+        if (!sum[m] || !isum[m])
+            die("out of memory");
+    }
     for (int i = 0; i < nseeds; i++) {
         struct day d;
 
         weekday_date(learn + i, date, sizeof date);
         day_make(harness_pg_conninfo(pg), date, seeds[i], level, false, &d);
-        replay_day(h, &d, out, &cost);
+        replay_day(h, &d, out, sum, &cost);
         printf("held-out %s seed %" PRIu64 ": %d buses replayed\n", date,
                seeds[i], d.plan.nbus);
         day_free(&d);
     }
     /* (3) */
-    print_table("arrival predictions, held-out days (error = actual - "
-                "predicted; bias + = predicted late; buckets by true time "
-                "to arrival, min)",
-                out);
+    print_table(
+        "arrival predictions, held-out days (live_audit: error = actual - "
+        "predicted, bias + = the bus came later; buckets by lead at "
+        "sampling, min)",
+        sum);
     print_targets(out);
 
     /* (4) One more held-out day with a random incident. */
@@ -690,7 +668,7 @@ int main(int argc, char **argv)
         weekday_date(learn + nseeds, date, sizeof date);
         day_make(harness_pg_conninfo(pg), date, seeds[nseeds - 1] + 1000, level,
                  true, &d);
-        replay_day(h, &d, inc, &cost);
+        replay_day(h, &d, inc, isum, &cost);
         {
             int seg;
             double t0, t1;
@@ -705,7 +683,7 @@ int main(int argc, char **argv)
             else
                 printf("\nincident day %s: random incident\n", date);
         }
-        print_table("arrival predictions, incident day", inc);
+        print_table("arrival predictions, incident day", isum);
         day_free(&d);
     }
 
@@ -722,6 +700,8 @@ int main(int argc, char **argv)
     for (int m = 0; m < NMETHODS; m++) {
         free(out[m].v);
         free(inc[m].v);
+        live_audit_summary_free(sum[m]);
+        live_audit_summary_free(isum[m]);
     }
     free(cost.v);
     live_hist_free(h);
