@@ -18,7 +18,10 @@
 #include "hash.h"
 #include "http.h"
 #include "job.h"
+#include "live_hist.h"
 #include "live_pg.h"
+#include "live_predict.h"
+#include "live_track.h"
 #include "log.h"
 #include "metrics.h"
 #include "mqtt.h"
@@ -180,6 +183,12 @@ struct live {
                                arrives */
     char load_err[256];
     uint64_t loads, load_failures;
+    /* The engine over the feed: straight lines between stops (no shapes
+     * yet), an empty history (timetable fallback). */
+    struct live_track *track;
+    struct live_hist *hist;
+    struct live_predict *pred;
+    uint64_t fix_results[LIVE_TRACK_NOMEM + 1];
 
     /* The periodic rebuild. */
     struct job rebuild;
@@ -255,6 +264,99 @@ static void live_reject(struct live *l, enum live_reason r, const char *topic,
     log_debug("refused on %s: %s: %s", topic, live_reason_names[r], why);
 }
 
+static void live_engine_free(struct live *l)
+{
+    live_predict_free(l->pred);
+    live_track_free(l->track);
+    live_hist_free(l->hist);
+    l->pred = NULL;
+    l->track = NULL;
+    l->hist = NULL;
+}
+
+static void live_on_event(void *arg, const struct live_event *ev)
+{
+    struct live *l = arg;
+
+    if (l->pred)
+        live_predict_event(l->pred, ev);
+}
+
+/* The day type of the feed's day (by the weekday of its noon). */
+static enum live_hist_day live_day_type(const struct trips_feed *f)
+{
+    int64_t days = (f->day_ms + 12 * 3600 * 1000LL) / 86400000LL;
+    int wd = (int)((days + 4) % 7); /* 0 Sunday: 1970-01-01 was Thursday */
+
+    return wd == 0   ? LIVE_HIST_SUNDAY
+           : wd == 6 ? LIVE_HIST_SATURDAY
+                     : LIVE_HIST_WEEKDAY;
+}
+
+/* Tracker and predictor for the loaded feed, recreated on every load. */
+static void live_engine_new(struct live *l)
+{
+    struct trips_params tp;
+    char err[256];
+
+    live_engine_free(l);
+    trips_params_default(&tp);
+    if (live_track_new(&l->feed, NULL, &tp, live_on_event, l, &l->track, err,
+                       sizeof err) != LIVE_TRACK_OK) {
+        log_warnx("tracker: %s", err);
+        l->track = NULL;
+        return;
+    }
+    if (!(l->hist = live_hist_new(&l->feed)) ||
+        live_hist_finish(l->hist) != LIVE_HIST_OK ||
+        !(l->pred = live_predict_new(&l->feed, l->hist, live_day_type(&l->feed),
+                                     LIVE_METHOD_SHUTTLE, NULL))) {
+        log_warnx("predictor: out of memory");
+        live_engine_free(l);
+    }
+}
+
+/* A fix through the tracker, then that bus's predictions refreshed. */
+static void live_engine_fix(struct live *l, const char *vid, int64_t t_ms,
+                            double lat, double lon, double speed)
+{
+    struct trips_fix x = {t_ms, lat, lon, speed};
+    enum live_track_res res;
+    int vi;
+
+    if (!l->track)
+        return;
+    res = live_track_fix(l->track, vid, &x, clock_wall_ms());
+    l->fix_results[res]++;
+    if (res == LIVE_TRACK_USED && l->pred &&
+        (vi = live_track_find(l->track, vid)) >= 0) {
+        const struct live_trip_pred *next;
+
+        (void)live_predict_vehicle(l->pred, vi,
+                                   live_track_vehicle(l->track, (size_t)vi),
+                                   clock_wall_ms(), &next);
+    }
+}
+
+static void live_engine_door(struct live *l, const char *vid,
+                             const struct wire_record *r)
+{
+    struct trips_door d;
+
+    if (!l->track)
+        return;
+    d.t_ms = r->t_ms;
+    d.open_ms = r->u.count.door_open_ms;
+    d.close_ms = r->u.count.door_close_ms;
+    d.lat = r->u.count.lat;
+    d.lon = r->u.count.lon;
+    d.boarded = (int)r->u.count.boarded;
+    d.alighted = (int)r->u.count.alighted;
+    d.load_after = r->u.count.load_after;
+    d.visit = -1;
+    (void)live_track_door(l->track, vid, &d, clock_wall_ms());
+}
+
 /* One valid record of an owned bus. Fixes older than the newest are
  * ignored (a re-sent backlog): the tracker goes forward only. */
 static void live_record(struct live *l, struct live_bus *b,
@@ -270,7 +372,9 @@ static void live_record(struct live *l, struct live_bus *b,
         b->lon = r->u.pos.lon;
         b->speed = r->u.pos.speed;
         b->fixes++;
+        live_engine_fix(l, b->id, r->t_ms, b->lat, b->lon, b->speed);
     } else {
+        live_engine_door(l, b->id, r);
         if (r->u.count.load_after >= 0)
             b->load = r->u.count.load_after;
         b->counts++;
@@ -449,6 +553,7 @@ static void live_on_last_fixes(void *arg, const PGresult *r, const char *err)
         b->lat = strtod(PQgetvalue(r, i, 2), NULL);
         b->lon = strtod(PQgetvalue(r, i, 3), NULL);
         b->speed = strtod(PQgetvalue(r, i, 4), NULL);
+        live_engine_fix(l, b->id, t, b->lat, b->lon, b->speed);
         restored++;
     }
     log_info("restored the position of %zu buses from the database", restored);
@@ -526,10 +631,12 @@ static void live_on_stop_times(void *arg, const PGresult *r, const char *err)
     }
     PQclear(l->stops_result);
     l->stops_result = NULL;
+    live_engine_free(l); /* it points into the old feed */
     if (l->feed_ok)
         trips_db_feed_free(&l->feed);
     l->feed = f;
     l->feed_ok = true;
+    live_engine_new(l);
     l->load = LIVE_LOAD_READY;
     l->loads++;
     l->load_err[0] = '\0';
@@ -806,6 +913,18 @@ static void live_collect(void *arg, struct metrics_buf *m)
         metrics_counter(m, "shuttle_live_rejected_total",
                         "messages and records refused, by reason", lb,
                         l->rejected[r]);
+    }
+    {
+        static const char *const res[] = {"used", "old", "future", "bad",
+                                          "nomem"};
+        struct metrics_label rl[2] = {{"result", NULL}, {NULL, NULL}};
+
+        for (int i = 0; i <= LIVE_TRACK_NOMEM; i++) {
+            rl[0].value = res[i];
+            metrics_counter(m, "shuttle_live_fixes_total",
+                            "fixes given to the tracker, by its result", rl,
+                            l->fix_results[i]);
+        }
     }
     metrics_histogram(m, "shuttle_live_update_seconds",
                       "time from a telemetry message's arrival to its bus "
@@ -1167,6 +1286,7 @@ int main(int argc, char **argv)
     mqtt_lib_cleanup();
     live_pg_free(l.pg);
     PQclear(l.stops_result);
+    live_engine_free(&l);
     if (l.feed_ok)
         trips_db_feed_free(&l.feed);
     free(l.buses);
