@@ -189,6 +189,10 @@ struct live {
     struct live_hist *hist;
     struct live_predict *pred;
     uint64_t fix_results[LIVE_TRACK_NOMEM + 1];
+    /* Per trip: its newest prediction (points into pred) and when it was
+     * made (monotonic ms, 0 never). */
+    const struct live_trip_pred **last;
+    int64_t *last_mono;
 
     /* The periodic rebuild. */
     struct job rebuild;
@@ -203,7 +207,7 @@ struct live {
 
     uint64_t messages, records, statuses, not_owned, stale_fixes;
     uint64_t rejected[LIVE_R_COUNT];
-    struct metrics_hist update_seconds;
+    struct metrics_hist update_seconds, refresh_gap;
 };
 
 /* -------------------------------------------------------------- owners */
@@ -269,9 +273,38 @@ static void live_engine_free(struct live *l)
     live_predict_free(l->pred);
     live_track_free(l->track);
     live_hist_free(l->hist);
+    free(l->last);
+    free(l->last_mono);
     l->pred = NULL;
     l->track = NULL;
     l->hist = NULL;
+    l->last = NULL;
+    l->last_mono = NULL;
+}
+
+/* Keep TP as its trip's newest prediction; observe the refresh gap. */
+static void live_keep(struct live *l, const struct live_trip_pred *tp)
+{
+    int64_t now = clock_mono_ms();
+
+    if (!tp || !l->last || tp->trip < 0 || (size_t)tp->trip >= l->feed.ntrips)
+        return;
+    if (l->last_mono[tp->trip] > 0)
+        metrics_hist_observe(&l->refresh_gap,
+                             (double)(now - l->last_mono[tp->trip]) / 1e3);
+    l->last_mono[tp->trip] = now;
+    l->last[tp->trip] = tp;
+}
+
+/* Refresh vehicle VI's trip and the next of its block. */
+static void live_refresh(struct live *l, int vi, int64_t now_ms)
+{
+    const struct live_trip_pred *tp, *next = NULL;
+
+    tp = live_predict_vehicle(
+        l->pred, vi, live_track_vehicle(l->track, (size_t)vi), now_ms, &next);
+    live_keep(l, tp);
+    live_keep(l, next);
 }
 
 static void live_on_event(void *arg, const struct live_event *ev)
@@ -313,7 +346,30 @@ static void live_engine_new(struct live *l)
                                      LIVE_METHOD_SHUTTLE, NULL))) {
         log_warnx("predictor: out of memory");
         live_engine_free(l);
+        return;
     }
+    l->last = calloc(l->feed.ntrips ? l->feed.ntrips : 1, sizeof *l->last);
+    l->last_mono =
+        calloc(l->feed.ntrips ? l->feed.ntrips : 1, sizeof *l->last_mono);
+    if (!l->last || !l->last_mono) {
+        log_warnx("predictor: out of memory");
+        live_engine_free(l);
+    }
+}
+
+/* Once a second: time passes for the tracker, every bus's predictions are
+ * refreshed. */
+static void live_engine_tick(struct live *l)
+{
+    int64_t now = clock_wall_ms();
+    size_t n;
+
+    if (!l->track || !l->pred)
+        return;
+    live_track_tick(l->track, now);
+    n = live_track_nvehicles(l->track);
+    for (size_t i = 0; i < n; i++)
+        live_refresh(l, (int)i, now);
 }
 
 /* A fix through the tracker, then that bus's predictions refreshed. */
@@ -330,11 +386,7 @@ static void live_engine_fix(struct live *l, const char *vid, int64_t t_ms,
     l->fix_results[res]++;
     if (res == LIVE_TRACK_USED && l->pred &&
         (vi = live_track_find(l->track, vid)) >= 0) {
-        const struct live_trip_pred *next;
-
-        (void)live_predict_vehicle(l->pred, vi,
-                                   live_track_vehicle(l->track, (size_t)vi),
-                                   clock_wall_ms(), &next);
+        live_refresh(l, vi, clock_wall_ms());
     }
 }
 
@@ -926,6 +978,10 @@ static void live_collect(void *arg, struct metrics_buf *m)
                             l->fix_results[i]);
         }
     }
+    metrics_histogram(m, "shuttle_live_refresh_gap_seconds",
+                      "per trip, the time since its previous prediction "
+                      "refresh",
+                      NULL, &l->refresh_gap);
     metrics_histogram(m, "shuttle_live_update_seconds",
                       "time from a telemetry message's arrival to its bus "
                       "being updated",
@@ -1016,27 +1072,78 @@ static void live_text_printf(struct live_text *t, const char *fmt, ...)
     }
 }
 
+static const char *live_status_name(enum live_status s)
+{
+    static const char *const names[] = {"UNKNOWN", "AT_STOP",  "IN_TRANSIT",
+                                        "LAYOVER", "DEADHEAD", "OFF_ROUTE",
+                                        "STALE"};
+
+    return (unsigned)s < sizeof names / sizeof *names ? names[s] : "?";
+}
+
 static void live_debug_vehicles(struct live *l, struct live_text *t)
 {
     char ts[CLOCK_TEXT_MAX];
 
     live_text_printf(t, "# vehicle fix_time lat lon speed load online "
-                        "fixes counts\n");
+                        "fixes counts status trip pos delay_s\n");
     for (size_t i = 0; i < l->nbuses; i++) {
         const struct live_bus *b = &l->buses[i];
+        const struct live_vehicle *v = NULL;
+        int vi = l->track ? live_track_find(l->track, b->id) : -1;
 
+        if (vi >= 0)
+            v = live_track_vehicle(l->track, (size_t)vi);
         live_text_printf(
-            t, "%s %s %.6f %.6f %.1f %d %d %" PRIu64 " %" PRIu64 "\n", b->id,
-            b->fix_ms >= 0 ? clock_text_ms(ts, b->fix_ms) : "-", b->lat, b->lon,
-            b->speed, b->load, b->online ? 1 : 0, b->fixes, b->counts);
+            t,
+            "%s %s %.6f %.6f %.1f %d %d %" PRIu64 " %" PRIu64 " %s %s %d %d\n",
+            b->id, b->fix_ms >= 0 ? clock_text_ms(ts, b->fix_ms) : "-", b->lat,
+            b->lon, b->speed, b->load, b->online ? 1 : 0, b->fixes, b->counts,
+            v ? live_status_name(v->status) : "-",
+            v && v->trip >= 0 && (size_t)v->trip < l->feed.ntrips
+                ? l->feed.trips[v->trip].id
+                : "-",
+            v ? v->pos : -1, v ? (int)v->delay_s : 0);
     }
 }
 
 static void live_debug_predictions(struct live *l, struct live_text *t)
 {
-    live_text_printf(t, "# trip_id stop_sequence stop_id kind arrival "
-                        "departure interval load vehicle vehicle_status\n");
-    (void)l; /* filled from live_predict once it is merged */
+    static const char *const kinds[] = {"PREDICTED", "SCHEDULED", "DEPARTED",
+                                        "SKIPPED", "CANCELED"};
+
+    live_text_printf(t, "# trip_id\tstop_sequence\tstop_id\tkind\tarrival_s"
+                        "\tdeparture_s\tinterval_lo_s\tinterval_hi_s\tload"
+                        "\tvehicle\tvehicle_status\n");
+    if (!l->last || !l->track)
+        return;
+    for (size_t i = 0; i < l->feed.ntrips; i++) {
+        const struct live_trip_pred *tp = l->last[i];
+        const struct live_vehicle *v = NULL;
+
+        if (!tp || tp->trip != (int)i)
+            continue;
+        if (tp->vehicle >= 0)
+            v = live_track_vehicle(l->track, (size_t)tp->vehicle);
+        for (size_t k = 0; k < tp->nstops; k++) {
+            const struct live_stop_pred *sp = &tp->stops[k];
+
+            live_text_printf(t,
+                             "%s\t%d\t%s\t%s\t%" PRId64 "\t%" PRId64
+                             "\t%" PRId64 "\t%" PRId64 "\t%d\t%s\t%s\n",
+                             l->feed.trips[i].id, sp->sequence,
+                             sp->stop >= 0 && (size_t)sp->stop < l->feed.nstops
+                                 ? l->feed.stops[sp->stop].id
+                                 : "-",
+                             (unsigned)sp->kind < 5 ? kinds[sp->kind] : "?",
+                             sp->arr_ms >= 0 ? sp->arr_ms / 1000 : -1,
+                             sp->dep_ms >= 0 ? sp->dep_ms / 1000 : -1,
+                             sp->arr_lo_ms >= 0 ? sp->arr_lo_ms / 1000 : -1,
+                             sp->arr_hi_ms >= 0 ? sp->arr_hi_ms / 1000 : -1,
+                             sp->load, v ? v->id : "-",
+                             v ? live_status_name(v->status) : "-");
+        }
+    }
 }
 
 static int live_route(void *arg, const char *path, char **body, size_t *len)
@@ -1085,6 +1192,7 @@ static void live_run(struct live *l)
         if (now - last_tick >= 1000) {
             last_tick = now;
             live_load_check(l);
+            live_engine_tick(l);
             if (mqtt_fd(l->mqtt) >= 0)
                 mqtt_handle_misc(l->mqtt);
             /* The pg step also sends what was queued meanwhile. */
@@ -1179,6 +1287,7 @@ int main(int argc, char **argv)
     };
     static const double secs[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
                                   0.01,   0.025,   0.05,   0.1,   0.25,   1};
+    static const double gaps[] = {0.5, 0.9, 1.0, 1.1, 1.5, 2, 5, 10, 60};
     const char *conffile = "/etc/shuttle/live.conf";
     const char *overrides[32];
     int noverrides = 0, check = 0, foreground = 0, verbose = 0;
@@ -1238,6 +1347,8 @@ int main(int argc, char **argv)
                  l.conf.instance);
     if (metrics_hist_init(&l.update_seconds, secs,
                           sizeof secs / sizeof *secs) != METRICS_OK ||
+        metrics_hist_init(&l.refresh_gap, gaps, sizeof gaps / sizeof *gaps) !=
+            METRICS_OK ||
         !(l.pg = live_pg_new(l.conf.database)))
         fatalx("out of memory");
     if (proc_setup(foreground, on_signal, 0) != 0)
