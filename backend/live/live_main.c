@@ -18,7 +18,10 @@
 #include "hash.h"
 #include "http.h"
 #include "job.h"
+#include "live_hist.h"
 #include "live_pg.h"
+#include "live_predict.h"
+#include "live_track.h"
 #include "log.h"
 #include "metrics.h"
 #include "mqtt.h"
@@ -180,6 +183,16 @@ struct live {
                                arrives */
     char load_err[256];
     uint64_t loads, load_failures;
+    /* The engine over the feed: straight lines between stops (no shapes
+     * yet), an empty history (timetable fallback). */
+    struct live_track *track;
+    struct live_hist *hist;
+    struct live_predict *pred;
+    uint64_t fix_results[LIVE_TRACK_NOMEM + 1];
+    /* Per trip: its newest prediction (points into pred) and when it was
+     * made (monotonic ms, 0 never). */
+    const struct live_trip_pred **last;
+    int64_t *last_mono;
 
     /* The periodic rebuild. */
     struct job rebuild;
@@ -194,7 +207,7 @@ struct live {
 
     uint64_t messages, records, statuses, not_owned, stale_fixes;
     uint64_t rejected[LIVE_R_COUNT];
-    struct metrics_hist update_seconds;
+    struct metrics_hist update_seconds, refresh_gap;
 };
 
 /* -------------------------------------------------------------- owners */
@@ -255,6 +268,147 @@ static void live_reject(struct live *l, enum live_reason r, const char *topic,
     log_debug("refused on %s: %s: %s", topic, live_reason_names[r], why);
 }
 
+static void live_engine_free(struct live *l)
+{
+    live_predict_free(l->pred);
+    live_track_free(l->track);
+    live_hist_free(l->hist);
+    free(l->last);
+    free(l->last_mono);
+    l->pred = NULL;
+    l->track = NULL;
+    l->hist = NULL;
+    l->last = NULL;
+    l->last_mono = NULL;
+}
+
+/* Keep TP as its trip's newest prediction; observe the refresh gap. */
+static void live_keep(struct live *l, const struct live_trip_pred *tp)
+{
+    int64_t now = clock_mono_ms();
+
+    if (!tp || !l->last || tp->trip < 0 || (size_t)tp->trip >= l->feed.ntrips)
+        return;
+    if (l->last_mono[tp->trip] > 0)
+        metrics_hist_observe(&l->refresh_gap,
+                             (double)(now - l->last_mono[tp->trip]) / 1e3);
+    l->last_mono[tp->trip] = now;
+    l->last[tp->trip] = tp;
+}
+
+/* Refresh vehicle VI's trip and the next of its block. */
+static void live_refresh(struct live *l, int vi, int64_t now_ms)
+{
+    const struct live_trip_pred *tp, *next = NULL;
+
+    tp = live_predict_vehicle(
+        l->pred, vi, live_track_vehicle(l->track, (size_t)vi), now_ms, &next);
+    live_keep(l, tp);
+    live_keep(l, next);
+}
+
+static void live_on_event(void *arg, const struct live_event *ev)
+{
+    struct live *l = arg;
+
+    if (l->pred)
+        live_predict_event(l->pred, ev);
+}
+
+/* The day type of the feed's day (by the weekday of its noon). */
+static enum live_hist_day live_day_type(const struct trips_feed *f)
+{
+    int64_t days = (f->day_ms + 12 * 3600 * 1000LL) / 86400000LL;
+    int wd = (int)((days + 4) % 7); /* 0 Sunday: 1970-01-01 was Thursday */
+
+    return wd == 0   ? LIVE_HIST_SUNDAY
+           : wd == 6 ? LIVE_HIST_SATURDAY
+                     : LIVE_HIST_WEEKDAY;
+}
+
+/* Tracker and predictor for the loaded feed, recreated on every load. */
+static void live_engine_new(struct live *l)
+{
+    struct trips_params tp;
+    char err[256];
+
+    live_engine_free(l);
+    trips_params_default(&tp);
+    if (live_track_new(&l->feed, NULL, &tp, live_on_event, l, &l->track, err,
+                       sizeof err) != LIVE_TRACK_OK) {
+        log_warnx("tracker: %s", err);
+        l->track = NULL;
+        return;
+    }
+    if (!(l->hist = live_hist_new(&l->feed)) ||
+        live_hist_finish(l->hist) != LIVE_HIST_OK ||
+        !(l->pred = live_predict_new(&l->feed, l->hist, live_day_type(&l->feed),
+                                     LIVE_METHOD_SHUTTLE, NULL))) {
+        log_warnx("predictor: out of memory");
+        live_engine_free(l);
+        return;
+    }
+    l->last = calloc(l->feed.ntrips ? l->feed.ntrips : 1, sizeof *l->last);
+    l->last_mono =
+        calloc(l->feed.ntrips ? l->feed.ntrips : 1, sizeof *l->last_mono);
+    if (!l->last || !l->last_mono) {
+        log_warnx("predictor: out of memory");
+        live_engine_free(l);
+    }
+}
+
+/* Once a second: time passes for the tracker, every bus's predictions are
+ * refreshed. */
+static void live_engine_tick(struct live *l)
+{
+    int64_t now = clock_wall_ms();
+    size_t n;
+
+    if (!l->track || !l->pred)
+        return;
+    live_track_tick(l->track, now);
+    n = live_track_nvehicles(l->track);
+    for (size_t i = 0; i < n; i++)
+        live_refresh(l, (int)i, now);
+}
+
+/* A fix through the tracker, then that bus's predictions refreshed. */
+static void live_engine_fix(struct live *l, const char *vid, int64_t t_ms,
+                            double lat, double lon, double speed)
+{
+    struct trips_fix x = {t_ms, lat, lon, speed};
+    enum live_track_res res;
+    int vi;
+
+    if (!l->track)
+        return;
+    res = live_track_fix(l->track, vid, &x, clock_wall_ms());
+    l->fix_results[res]++;
+    if (res == LIVE_TRACK_USED && l->pred &&
+        (vi = live_track_find(l->track, vid)) >= 0) {
+        live_refresh(l, vi, clock_wall_ms());
+    }
+}
+
+static void live_engine_door(struct live *l, const char *vid,
+                             const struct wire_record *r)
+{
+    struct trips_door d;
+
+    if (!l->track)
+        return;
+    d.t_ms = r->t_ms;
+    d.open_ms = r->u.count.door_open_ms;
+    d.close_ms = r->u.count.door_close_ms;
+    d.lat = r->u.count.lat;
+    d.lon = r->u.count.lon;
+    d.boarded = (int)r->u.count.boarded;
+    d.alighted = (int)r->u.count.alighted;
+    d.load_after = r->u.count.load_after;
+    d.visit = -1;
+    (void)live_track_door(l->track, vid, &d, clock_wall_ms());
+}
+
 /* One valid record of an owned bus. Fixes older than the newest are
  * ignored (a re-sent backlog): the tracker goes forward only. */
 static void live_record(struct live *l, struct live_bus *b,
@@ -270,7 +424,9 @@ static void live_record(struct live *l, struct live_bus *b,
         b->lon = r->u.pos.lon;
         b->speed = r->u.pos.speed;
         b->fixes++;
+        live_engine_fix(l, b->id, r->t_ms, b->lat, b->lon, b->speed);
     } else {
+        live_engine_door(l, b->id, r);
         if (r->u.count.load_after >= 0)
             b->load = r->u.count.load_after;
         b->counts++;
@@ -449,6 +605,7 @@ static void live_on_last_fixes(void *arg, const PGresult *r, const char *err)
         b->lat = strtod(PQgetvalue(r, i, 2), NULL);
         b->lon = strtod(PQgetvalue(r, i, 3), NULL);
         b->speed = strtod(PQgetvalue(r, i, 4), NULL);
+        live_engine_fix(l, b->id, t, b->lat, b->lon, b->speed);
         restored++;
     }
     log_info("restored the position of %zu buses from the database", restored);
@@ -526,10 +683,12 @@ static void live_on_stop_times(void *arg, const PGresult *r, const char *err)
     }
     PQclear(l->stops_result);
     l->stops_result = NULL;
+    live_engine_free(l); /* it points into the old feed */
     if (l->feed_ok)
         trips_db_feed_free(&l->feed);
     l->feed = f;
     l->feed_ok = true;
+    live_engine_new(l);
     l->load = LIVE_LOAD_READY;
     l->loads++;
     l->load_err[0] = '\0';
@@ -807,6 +966,22 @@ static void live_collect(void *arg, struct metrics_buf *m)
                         "messages and records refused, by reason", lb,
                         l->rejected[r]);
     }
+    {
+        static const char *const res[] = {"used", "old", "future", "bad",
+                                          "nomem"};
+        struct metrics_label rl[2] = {{"result", NULL}, {NULL, NULL}};
+
+        for (int i = 0; i <= LIVE_TRACK_NOMEM; i++) {
+            rl[0].value = res[i];
+            metrics_counter(m, "shuttle_live_fixes_total",
+                            "fixes given to the tracker, by its result", rl,
+                            l->fix_results[i]);
+        }
+    }
+    metrics_histogram(m, "shuttle_live_refresh_gap_seconds",
+                      "per trip, the time since its previous prediction "
+                      "refresh",
+                      NULL, &l->refresh_gap);
     metrics_histogram(m, "shuttle_live_update_seconds",
                       "time from a telemetry message's arrival to its bus "
                       "being updated",
@@ -897,27 +1072,78 @@ static void live_text_printf(struct live_text *t, const char *fmt, ...)
     }
 }
 
+static const char *live_status_name(enum live_status s)
+{
+    static const char *const names[] = {"UNKNOWN", "AT_STOP",  "IN_TRANSIT",
+                                        "LAYOVER", "DEADHEAD", "OFF_ROUTE",
+                                        "STALE"};
+
+    return (unsigned)s < sizeof names / sizeof *names ? names[s] : "?";
+}
+
 static void live_debug_vehicles(struct live *l, struct live_text *t)
 {
     char ts[CLOCK_TEXT_MAX];
 
     live_text_printf(t, "# vehicle fix_time lat lon speed load online "
-                        "fixes counts\n");
+                        "fixes counts status trip pos delay_s\n");
     for (size_t i = 0; i < l->nbuses; i++) {
         const struct live_bus *b = &l->buses[i];
+        const struct live_vehicle *v = NULL;
+        int vi = l->track ? live_track_find(l->track, b->id) : -1;
 
+        if (vi >= 0)
+            v = live_track_vehicle(l->track, (size_t)vi);
         live_text_printf(
-            t, "%s %s %.6f %.6f %.1f %d %d %" PRIu64 " %" PRIu64 "\n", b->id,
-            b->fix_ms >= 0 ? clock_text_ms(ts, b->fix_ms) : "-", b->lat, b->lon,
-            b->speed, b->load, b->online ? 1 : 0, b->fixes, b->counts);
+            t,
+            "%s %s %.6f %.6f %.1f %d %d %" PRIu64 " %" PRIu64 " %s %s %d %d\n",
+            b->id, b->fix_ms >= 0 ? clock_text_ms(ts, b->fix_ms) : "-", b->lat,
+            b->lon, b->speed, b->load, b->online ? 1 : 0, b->fixes, b->counts,
+            v ? live_status_name(v->status) : "-",
+            v && v->trip >= 0 && (size_t)v->trip < l->feed.ntrips
+                ? l->feed.trips[v->trip].id
+                : "-",
+            v ? v->pos : -1, v ? (int)v->delay_s : 0);
     }
 }
 
 static void live_debug_predictions(struct live *l, struct live_text *t)
 {
-    live_text_printf(t, "# trip_id stop_sequence stop_id kind arrival "
-                        "departure interval load vehicle vehicle_status\n");
-    (void)l; /* filled from live_predict once it is merged */
+    static const char *const kinds[] = {"PREDICTED", "SCHEDULED", "DEPARTED",
+                                        "SKIPPED", "CANCELED"};
+
+    live_text_printf(t, "# trip_id\tstop_sequence\tstop_id\tkind\tarrival_s"
+                        "\tdeparture_s\tinterval_lo_s\tinterval_hi_s\tload"
+                        "\tvehicle\tvehicle_status\n");
+    if (!l->last || !l->track)
+        return;
+    for (size_t i = 0; i < l->feed.ntrips; i++) {
+        const struct live_trip_pred *tp = l->last[i];
+        const struct live_vehicle *v = NULL;
+
+        if (!tp || tp->trip != (int)i)
+            continue;
+        if (tp->vehicle >= 0)
+            v = live_track_vehicle(l->track, (size_t)tp->vehicle);
+        for (size_t k = 0; k < tp->nstops; k++) {
+            const struct live_stop_pred *sp = &tp->stops[k];
+
+            live_text_printf(t,
+                             "%s\t%d\t%s\t%s\t%" PRId64 "\t%" PRId64
+                             "\t%" PRId64 "\t%" PRId64 "\t%d\t%s\t%s\n",
+                             l->feed.trips[i].id, sp->sequence,
+                             sp->stop >= 0 && (size_t)sp->stop < l->feed.nstops
+                                 ? l->feed.stops[sp->stop].id
+                                 : "-",
+                             (unsigned)sp->kind < 5 ? kinds[sp->kind] : "?",
+                             sp->arr_ms >= 0 ? sp->arr_ms / 1000 : -1,
+                             sp->dep_ms >= 0 ? sp->dep_ms / 1000 : -1,
+                             sp->arr_lo_ms >= 0 ? sp->arr_lo_ms / 1000 : -1,
+                             sp->arr_hi_ms >= 0 ? sp->arr_hi_ms / 1000 : -1,
+                             sp->load, v ? v->id : "-",
+                             v ? live_status_name(v->status) : "-");
+        }
+    }
 }
 
 static int live_route(void *arg, const char *path, char **body, size_t *len)
@@ -966,6 +1192,7 @@ static void live_run(struct live *l)
         if (now - last_tick >= 1000) {
             last_tick = now;
             live_load_check(l);
+            live_engine_tick(l);
             if (mqtt_fd(l->mqtt) >= 0)
                 mqtt_handle_misc(l->mqtt);
             /* The pg step also sends what was queued meanwhile. */
@@ -1060,6 +1287,7 @@ int main(int argc, char **argv)
     };
     static const double secs[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
                                   0.01,   0.025,   0.05,   0.1,   0.25,   1};
+    static const double gaps[] = {0.5, 0.9, 1.0, 1.1, 1.5, 2, 5, 10, 60};
     const char *conffile = "/etc/shuttle/live.conf";
     const char *overrides[32];
     int noverrides = 0, check = 0, foreground = 0, verbose = 0;
@@ -1119,6 +1347,8 @@ int main(int argc, char **argv)
                  l.conf.instance);
     if (metrics_hist_init(&l.update_seconds, secs,
                           sizeof secs / sizeof *secs) != METRICS_OK ||
+        metrics_hist_init(&l.refresh_gap, gaps, sizeof gaps / sizeof *gaps) !=
+            METRICS_OK ||
         !(l.pg = live_pg_new(l.conf.database)))
         fatalx("out of memory");
     if (proc_setup(foreground, on_signal, 0) != 0)
@@ -1167,6 +1397,7 @@ int main(int argc, char **argv)
     mqtt_lib_cleanup();
     live_pg_free(l.pg);
     PQclear(l.stops_result);
+    live_engine_free(&l);
     if (l.feed_ok)
         trips_db_feed_free(&l.feed);
     free(l.buses);

@@ -268,7 +268,10 @@ static void test_live_daemon(void **state)
     lv_wait_metric("shuttle_live_records_total", LV_RECORDS);
     assert_int_equal(lv_get("/debug/vehicles"), 200);
     assert_non_null(strstr(body, LV_VID " "));
-    assert_non_null(strstr(body, " 5 0\n")); /* 5 fixes, 0 counts */
+    /* 5 fixes, 0 counts, then the tracker's status trip pos delay */
+    assert_non_null(strstr(body, " 5 0 "));
+    assert_int_equal(lv_get("/debug/predictions"), 200);
+    assert_non_null(strstr(body, "# trip_id\tstop_sequence"));
 
     /* Bad input is counted by reason and the daemon keeps going. */
     lv_publish(LV_VID, garbage, sizeof garbage);
