@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ackq.h"
 #include "acks.h"
 #include "clock.h"
 #include "conf.h"
@@ -26,6 +27,7 @@
 #include "mqtt.h"
 #include "partitions.h"
 #include "proc.h"
+#include "stats.h"
 #include "wire.h"
 #include "writer.h"
 
@@ -95,8 +97,9 @@ static const struct conf_option backend_options[] = {
     OPT("batch_age_ms", CONF_INT, batch_age_ms, "50", 1, 10000,
         "commit staged records at least this often"),
     OPT("max_staged", CONF_INT, max_staged, "200000", 1000, 10000000,
-        "most records held while the database is away; beyond it batches "
-        "are dropped unacknowledged and the buses re-send them"),
+        "most records staged per batch (one more batch may be committing or "
+        "waiting for the database); beyond it batches are dropped "
+        "unacknowledged and the buses re-send them"),
     OPT("max_age_days", CONF_INT, max_age_days, "400", 1, 36500,
         "records observed longer ago than this are dead letters"),
     OPT("max_ahead_s", CONF_INT, max_ahead_s, "86400", 1, 31536000,
@@ -152,20 +155,13 @@ struct backend {
     char rebuild_prev[CLOCK_TEXT_MAX], rebuild_today[CLOCK_TEXT_MAX];
     int migrated;
     struct backend_job migration, rebuild;
-    uint64_t rebuilds, rebuild_failures; /* rebuild processes finished */
-    int64_t db_connect_started_ms;       /* monotonic; 0: not connecting */
-    /* Busy time of each loop iteration (poll's return to the next poll):
-     * all of it, and the longest since the last /metrics scrape. */
-    struct metrics_hist stall_seconds;
-    double stall_max_s;
-    /* The same, less the time spent in writer_commit: what the commit,
-     * which still waits for the server in the loop, does not explain. */
-    double stall_other_max_s;
-    int64_t commit_us; /* in writer_commit during this iteration */
-    uint64_t committed;
-    uint64_t commit_failures;
-    /* Time taken and records staged, per commit that succeeded. */
-    struct metrics_hist commit_seconds, commit_records;
+    int64_t db_connect_started_ms; /* monotonic; 0: not connecting */
+    struct stats st;               /* the daemon's figures, for /metrics */
+    int64_t commit_us;             /* in the commit's calls this iteration */
+    int64_t commit_started_us;     /* monotonic; of the commit in flight */
+    size_t commit_records;         /* records the commit in flight took */
+    struct ackq *ackq;   /* committed acks not yet handed to the broker */
+    int acks_unanswered; /* acks handed to the broker, not yet PUBACKed */
     struct fleet *fleet; /* per-vehicle last seen and ack, for /metrics */
     struct http *http;   /* NULL: no HTTP server */
 };
@@ -180,6 +176,10 @@ static void backend_on_connect(void *arg, bool session_present)
     log_info("connected to broker %s:%lld (session %s)", b->conf.mqtt_host,
              b->conf.mqtt_port, session_present ? "resumed" : "new");
     b->mqtt_backoff_ms = 0;
+    /* What was in flight on the old connection is re-sent by libmosquitto
+     * or lost with a fresh session; either way the count starts again
+     * (a late PUBACK cannot take it below 0). */
+    b->acks_unanswered = 0;
     /* Subscribing again on a resumed session is harmless, and needed when
      * the broker lost it (restart without persistence). */
     if (mqtt_subscribe(b->mqtt, b->conf.telemetry_topic, 1) != MQTT_OK ||
@@ -199,20 +199,7 @@ static void backend_commit(struct backend *b);
 
 static int backend_metrics_init(struct backend *b)
 {
-    static const double secs[] = {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
-                                  0.25,  0.5,    1,     2.5,  5,     10};
-    static const double recs[] = {1,    10,   50,    100,   500,
-                                  1000, 5000, 10000, 50000, 100000};
-
-    static const double stalls[] = {0.0005, 0.001, 0.002, 0.005, 0.01, 0.02,
-                                    0.05,   0.1,   0.25,  0.5,   1,    5};
-
-    if (metrics_hist_init(&b->stall_seconds, stalls,
-                          sizeof stalls / sizeof *stalls) != METRICS_OK ||
-        metrics_hist_init(&b->commit_seconds, secs,
-                          sizeof secs / sizeof *secs) != METRICS_OK ||
-        metrics_hist_init(&b->commit_records, recs,
-                          sizeof recs / sizeof *recs) != METRICS_OK)
+    if (stats_init(&b->st) != 0 || ackq_new(&b->ackq) != ACKQ_OK)
         return -1;
     return fleet_new(BACKEND_FLEET_MAX, &b->fleet) == FLEET_OK ? 0 : -1;
 }
@@ -230,107 +217,15 @@ static void backend_seen(struct backend *b, const char *topic)
         (void)fleet_seen(b->fleet, vid, clock_wall_ms());
 }
 
-/* /metrics: every family once, in a fixed order. */
+/* /metrics: stats renders it from what the modules count. */
 static void backend_collect(void *arg, struct metrics_buf *m)
 {
     struct backend *b = arg;
-    const struct ingest_stats *st = &b->stats;
-    struct metrics_label l[2] = {{NULL, NULL}, {NULL, NULL}};
-    size_t i, n = fleet_count(b->fleet);
+    struct stats_sources src = {&b->stats, b->writer, b->db,
+                                b->mqtt,   b->fleet,  b->ackq};
 
-    l[0].name = "version";
-    l[0].value = SHUTTLE_VERSION;
-    metrics_gauge(m, "shuttle_backend_build_info",
-                  "the running version, as a label", l, 1);
-    metrics_counter(m, "shuttle_backend_messages_total",
-                    "MQTT messages received", NULL, st->messages);
-    metrics_counter(m, "shuttle_backend_records_received_total",
-                    "telemetry records accepted and staged", NULL, st->records);
-    metrics_counter(m, "shuttle_backend_statuses_total",
-                    "status reports accepted", NULL, st->statuses);
-    l[0].name = "reason";
-    for (int r = 0; r < INGEST_R_COUNT; r++) {
-        l[0].value = ingest_reason_name(r);
-        metrics_counter(m, "shuttle_backend_rejected_total",
-                        "messages refused: dead letters, and overload "
-                        "(dropped for the bus to re-send)",
-                        l, st->rejected[r]);
-    }
-    metrics_counter(m, "shuttle_backend_records_refused_total",
-                    "records refused alone (dead letters, seqs settled)", NULL,
-                    st->dead_records);
-    metrics_counter(m, "shuttle_backend_commit_narrowed_total",
-                    "rows, statuses and dead letters a commit refused for "
-                    "their content and set aside",
-                    NULL, writer_narrowed(b->writer));
-    metrics_counter(m, "shuttle_backend_records_committed_total",
-                    "new rows committed (re-sent duplicates not counted)", NULL,
-                    b->committed);
-    metrics_counter(m, "shuttle_backend_commits_total",
-                    "transactions committed", NULL, writer_commits(b->writer));
-    metrics_counter(m, "shuttle_backend_commit_failures_total",
-                    "commits that failed (staged rows kept for a retry)", NULL,
-                    b->commit_failures);
-    metrics_histogram(m, "shuttle_backend_commit_records",
-                      "records staged per successful commit", NULL,
-                      &b->commit_records);
-    metrics_histogram(m, "shuttle_backend_commit_duration_seconds",
-                      "time a successful commit took, acks included", NULL,
-                      &b->commit_seconds);
-    metrics_gauge(m, "shuttle_backend_loop_stall_seconds_max",
-                  "longest busy stretch of the ingest loop (poll return to "
-                  "next poll) since the last scrape",
-                  NULL, b->stall_max_s);
-    b->stall_max_s = 0;
-    metrics_gauge(m, "shuttle_backend_loop_stall_other_seconds_max",
-                  "the same, less the time spent committing", NULL,
-                  b->stall_other_max_s);
-    b->stall_other_max_s = 0;
-    metrics_histogram(m, "shuttle_backend_loop_stall_seconds",
-                      "busy time of each ingest loop iteration", NULL,
-                      &b->stall_seconds);
-    metrics_counter(m, "shuttle_backend_rebuilds_total",
-                    "rebuild processes finished (rebuild_interval_s)", NULL,
-                    b->rebuilds);
-    metrics_counter(m, "shuttle_backend_rebuild_failures_total",
-                    "rebuild processes that failed or were killed", NULL,
-                    b->rebuild_failures);
-    metrics_gauge(m, "shuttle_backend_rebuild_running",
-                  "1 while a rebuild process runs beside ingest", NULL,
-                  b->rebuild.pid > 0 ? 1 : 0);
-    metrics_gauge(m, "shuttle_backend_staged_records",
-                  "records staged for the next commit", NULL,
-                  (double)writer_staged_records(b->writer));
-    metrics_gauge(m, "shuttle_backend_database_connected",
-                  "1 while connected to PostgreSQL", NULL,
-                  db_connected(b->db) ? 1 : 0);
-    metrics_gauge(m, "shuttle_backend_mqtt_connected",
-                  "1 while connected to the MQTT broker", NULL,
-                  mqtt_connected(b->mqtt) ? 1 : 0);
-    metrics_gauge(m, "shuttle_backend_vehicles",
-                  "vehicles heard from since start", NULL, (double)n);
-    metrics_counter(m, "shuttle_backend_vehicles_untracked_total",
-                    "new vehicles not tracked: the table was full", NULL,
-                    fleet_refused(b->fleet));
-    l[0].name = "vehicle";
-    for (i = 0; i < n; i++) {
-        const struct fleet_vehicle *v = fleet_at(b->fleet, i);
-
-        l[0].value = v->vid;
-        metrics_gauge(m, "shuttle_backend_vehicle_last_seen_seconds",
-                      "Unix time of the vehicle's last accepted batch", l,
-                      (double)v->seen_ms / 1000.0);
-    }
-    for (i = 0; i < n; i++) {
-        const struct fleet_vehicle *v = fleet_at(b->fleet, i);
-
-        if (!v->acked)
-            continue;
-        l[0].value = v->vid;
-        metrics_gauge(m, "shuttle_backend_vehicle_acked_seq",
-                      "last seq acknowledged to the vehicle", l,
-                      (double)v->acked_seq);
-    }
+    b->st.rebuild_running = b->rebuild.pid > 0;
+    stats_render(&b->st, &src, m);
 }
 
 /* /healthz: healthy while both ends of the pipe are connected. */
@@ -360,9 +255,10 @@ static void backend_on_message(void *arg, const char *topic,
     int r = ingest_message(b->writer, &b->stats, topic, payload, len,
                            clock_wall_ms(), &b->window, &why);
 
-    /* Full (records or days): commit what is staged and try once more. */
-    if (r == INGEST_ERR_OVERLOAD && writer_staged_items(b->writer) > 0 &&
-        db_connected(b->db)) {
+    /* Full (records or days): start committing what is staged, which
+     * empties the batch filling, and try once more. */
+    if (r == INGEST_ERR_OVERLOAD && writer_filling_items(b->writer) > 0 &&
+        db_connected(b->db) && !writer_busy(b->writer)) {
         backend_commit(b);
         r = ingest_retry(b->writer, &b->stats, topic, payload, len,
                          clock_wall_ms(), &b->window, &why);
@@ -377,7 +273,7 @@ static void backend_on_message(void *arg, const char *topic,
         log_warnx("refused %" PRIu64 " record(s) on %s: dead letters, "
                   "their seqs settled",
                   b->stats.dead_records - dead, topic);
-    if (b->first_staged_ms == 0 && writer_staged_items(b->writer) > 0)
+    if (b->first_staged_ms == 0 && writer_filling_items(b->writer) > 0)
         b->first_staged_ms = clock_mono_ms();
 }
 
@@ -391,20 +287,61 @@ static void backend_on_connect_error(void *arg, const char *why)
                   : 0);
 }
 
+static void backend_on_publish(void *arg, int mid);
+
 static const struct mqtt_callbacks backend_mqtt_cb = {
     .on_connect = backend_on_connect,
     .on_disconnect = backend_on_disconnect,
     .on_message = backend_on_message,
+    .on_publish = backend_on_publish,
     .on_connect_error = backend_on_connect_error,
 };
+
+/* The most acks handed to the broker and not yet answered; the others
+ * wait in the ackq, one per vehicle. As many as libmosquitto sends at once
+ * (max_inflight), so nothing piles up in its queue behind them. */
+#define BACKEND_ACKS_IN_FLIGHT 100
+
+/* Hand waiting acks to the broker while fewer than the limit are
+ * unanswered: oldest first, each at its vehicle's newest watermark. */
+static void backend_acks_flush(struct backend *b)
+{
+    const char *vid;
+    uint64_t seq;
+
+    while (b->acks_unanswered < BACKEND_ACKS_IN_FLIGHT &&
+           mqtt_connected(b->mqtt) && ackq_peek(b->ackq, &vid, &seq)) {
+        int rc = acks_publish(b->mqtt, vid, seq, clock_wall_ms());
+
+        if (rc == ACKS_ERR_PUBLISH) {
+            log_debug("ack for %s not sent (broker away)", vid);
+            return; /* it waits for the next connection */
+        }
+        if (rc == ACKS_OK)
+            b->acks_unanswered++;
+        ackq_pop(b->ackq);
+    }
+}
 
 static void backend_on_ack(void *arg, const char *vid, uint64_t seq)
 {
     struct backend *b = arg;
 
     (void)fleet_acked(b->fleet, vid, seq);
-    if (acks_publish(b->mqtt, vid, seq, clock_wall_ms()) == ACKS_ERR_PUBLISH)
-        log_debug("ack for %s not sent (broker away)", vid);
+    if (ackq_put(b->ackq, vid, seq) < 0)
+        log_warnx("ack for %s dropped (out of memory); its next commit "
+                  "sends it",
+                  vid);
+}
+
+/* A PUBACK: our only QoS 1 publications are acks. */
+static void backend_on_publish(void *arg, int mid)
+{
+    struct backend *b = arg;
+
+    (void)mid;
+    if (b->acks_unanswered > 0)
+        b->acks_unanswered--;
 }
 
 /* The schema owner's connection string: migrations, the timetable and the
@@ -605,38 +542,82 @@ static void backend_mqtt_try(struct backend *b, int64_t now)
         log_warnx("%s; retrying in %" PRId64 " ms", err, b->mqtt_backoff_ms);
 }
 
-static void backend_commit(struct backend *b)
+/* A commit ended (rc from writer_commit_step or writer_commit): count
+ * it, log a failure. */
+static void backend_commit_done(struct backend *b, int rc, uint64_t n,
+                                uint64_t narrowed, const char *err)
 {
-    char err[512];
-    uint64_t n = 0;
-    size_t records = writer_staged_records(b->writer);
-    uint64_t narrowed;
-    int64_t t0;
-    int rc;
-
-    if (writer_staged_items(b->writer) == 0 || !db_connected(b->db))
-        return;
-    t0 = clock_mono_us();
-    narrowed = writer_narrowed(b->writer);
-    rc = writer_commit(b->writer, backend_on_ack, b, &n, err, sizeof err);
-    b->commit_us += clock_mono_us() - t0;
     if (writer_narrowed(b->writer) > narrowed)
         log_warnx("commit refused %" PRIu64 " item(s) for their content: "
                   "dead letters, the rest committed",
                   writer_narrowed(b->writer) - narrowed);
     if (rc != DB_OK) {
-        b->commit_failures++;
+        b->st.commit_failures++;
         log_warnx("commit failed, keeping %zu staged records: %s",
                   writer_staged_records(b->writer), err);
         b->db_retry_ms =
             clock_mono_ms() + clock_backoff_next(&b->db_backoff_ms, 30000);
         return;
     }
-    metrics_hist_observe(&b->commit_seconds,
-                         (double)(clock_mono_us() - t0) / 1e6);
-    metrics_hist_observe(&b->commit_records, (double)records);
-    b->committed += n;
-    b->first_staged_ms = 0;
+    metrics_hist_observe(&b->st.commit_seconds,
+                         (double)(clock_mono_us() - b->commit_started_us) /
+                             1e6);
+    metrics_hist_observe(&b->st.commit_records, (double)b->commit_records);
+    b->st.committed += n;
+}
+
+/* Start committing what is staged; the loop drives it on (backend_step).
+ * Staging goes on into the next batch meanwhile. */
+static void backend_commit(struct backend *b)
+{
+    char err[512];
+    uint64_t narrowed;
+    int64_t t0;
+    int rc;
+
+    if (writer_busy(b->writer) || writer_staged_items(b->writer) == 0 ||
+        !db_connected(b->db))
+        return;
+    t0 = clock_mono_us();
+    narrowed = writer_narrowed(b->writer);
+    rc = writer_commit_start(b->writer, backend_on_ack, b, err, sizeof err);
+    /* Sealed: what is still staged beside it is the next batch's. */
+    b->commit_records =
+        writer_staged_records(b->writer) - writer_filling_records(b->writer);
+    b->commit_us += clock_mono_us() - t0;
+    b->commit_started_us = t0;
+    b->first_staged_ms =
+        writer_filling_items(b->writer) > 0 ? clock_mono_ms() : 0;
+    if (rc != DB_OK)
+        backend_commit_done(b, rc, 0, narrowed, err);
+}
+
+/* The commit's socket is ready: take it a step further. */
+static void backend_commit_step(struct backend *b)
+{
+    char err[512];
+    uint64_t n = 0, narrowed = writer_narrowed(b->writer);
+    int64_t t0 = clock_mono_us();
+    int rc = writer_commit_step(b->writer, &n, err, sizeof err);
+
+    b->commit_us += clock_mono_us() - t0;
+    if (rc != DB_PENDING)
+        backend_commit_done(b, rc, n, narrowed, err);
+}
+
+/* At shutdown: the commit in flight and what is staged, waiting. */
+static void backend_commit_all(struct backend *b)
+{
+    char err[512];
+    uint64_t n = 0, narrowed = writer_narrowed(b->writer);
+    int rc;
+
+    if (writer_staged_items(b->writer) == 0 || !db_connected(b->db))
+        return;
+    b->commit_started_us = clock_mono_us();
+    b->commit_records = writer_staged_records(b->writer);
+    rc = writer_commit(b->writer, backend_on_ack, b, &n, err, sizeof err);
+    backend_commit_done(b, rc, n, narrowed, err);
 }
 
 /* The server spoke while we were idle: usually to say it is going away. */
@@ -656,6 +637,8 @@ static void backend_retention(struct backend *b, int64_t now)
 
     if (b->conf.raw_retention_days == 0 || !db_connected(b->db))
         return;
+    if (writer_busy(b->writer))
+        return; /* the connection is the commit's; next iteration */
     b->next_retention_ms = now + 3600 * 1000;
     if (partitions_drop_positions_before(
             b->parts, b->db,
@@ -708,8 +691,8 @@ static void backend_rebuild_reap(struct backend *b)
     bool ok = false;
 
     if (backend_job_reap(&b->rebuild, &ok)) {
-        b->rebuilds++;
-        b->rebuild_failures += !ok;
+        b->st.rebuilds++;
+        b->st.rebuild_failures += !ok;
     }
 }
 
@@ -742,7 +725,7 @@ static void backend_rebuild(struct backend *b, int64_t now)
 
 static int backend_commit_due(struct backend *b, int64_t now)
 {
-    if (writer_staged_items(b->writer) == 0)
+    if (writer_busy(b->writer) || writer_staged_items(b->writer) == 0)
         return 0;
     return writer_staged_records(b->writer) >= (size_t)b->conf.batch_records ||
            now - b->first_staged_ms >= b->conf.batch_age_ms;
@@ -751,14 +734,7 @@ static int backend_commit_due(struct backend *b, int64_t now)
 /* Count one iteration's busy time, poll's return to the next poll. */
 static void backend_stall(struct backend *b, int64_t busy_us)
 {
-    double sec = (double)busy_us / 1e6;
-    double other = (double)(busy_us - b->commit_us) / 1e6;
-
-    metrics_hist_observe(&b->stall_seconds, sec);
-    if (sec > b->stall_max_s)
-        b->stall_max_s = sec;
-    if (other > b->stall_other_max_s)
-        b->stall_other_max_s = other;
+    stats_stall(&b->st, busy_us, b->commit_us);
     b->commit_us = 0;
 }
 
@@ -768,11 +744,12 @@ static void backend_run(struct backend *b)
     int64_t busy_from = clock_mono_us();
 
     while (!quit) {
-        struct pollfd pfd[4];
+        struct pollfd pfd[5];
         int64_t now = clock_mono_ms();
         int timeout = 1000;
         int nfds = 0;
-        int mi = -1, hi = -1, di = -1, ci = -1; /* broker, http, db, connect */
+        /* broker, http, db idle, db connect, commit */
+        int mi = -1, hi = -1, di = -1, ci = -1, wi = -1;
         int hto;
         int fd;
         short ev;
@@ -798,7 +775,14 @@ static void backend_run(struct backend *b)
             pfd[hi].fd = fd;
             pfd[hi].events = POLLIN;
         }
-        if ((fd = db_fd(b->db)) >= 0) {
+        backend_acks_flush(b);
+        /* The connection is the commit's while one is in flight; else it
+         * is idle and watched for the server going away. */
+        if ((fd = writer_commit_fd(b->writer, &ev)) >= 0) {
+            wi = nfds++;
+            pfd[wi].fd = fd;
+            pfd[wi].events = ev;
+        } else if ((fd = db_fd(b->db)) >= 0) {
             di = nfds++;
             pfd[di].fd = fd;
             pfd[di].events = POLLIN;
@@ -810,7 +794,8 @@ static void backend_run(struct backend *b)
         }
         /* Without a database nothing can be committed: wait for the retry
          * below, or the overdue batch makes this loop spin. */
-        if (writer_staged_items(b->writer) > 0 && db_connected(b->db)) {
+        if (writer_staged_items(b->writer) > 0 && db_connected(b->db) &&
+            !writer_busy(b->writer)) {
             int64_t left = b->first_staged_ms + b->conf.batch_age_ms - now;
             timeout = left < 0 ? 0 : (int)left;
         }
@@ -841,6 +826,8 @@ static void backend_run(struct backend *b)
          * early run is harmless. It fails only when misconfigured. */
         if (hi >= 0 && (pfd[hi].revents || (hto >= 0 && hto <= timeout)))
             (void)http_run(b->http);
+        if (wi >= 0 && pfd[wi].revents)
+            backend_commit_step(b);
         if (di >= 0 && pfd[di].revents)
             backend_db_check(b);
         if (ci >= 0 && pfd[ci].revents)
@@ -1065,17 +1052,21 @@ int main(int argc, char **argv)
              writer_staged_records(b.writer));
     backend_job_stop(&b.rebuild);
     backend_job_stop(&b.migration);
-    backend_commit(&b);
+    backend_commit_all(&b);
     if (mqtt_fd(b.mqtt) >= 0) {
-        /* Let the last acks out before saying goodbye. */
+        /* Let the last acks out before saying goodbye: each vehicle's
+         * newest, past the in-flight limit (nothing answers now). */
+        b.acks_unanswered = -(int)ackq_len(b.ackq);
+        backend_acks_flush(&b);
         for (int i = 0; i < 10 && mqtt_want_write(b.mqtt); i++)
             mqtt_handle_write(b.mqtt);
         mqtt_disconnect(b.mqtt);
     }
     log_info("stopped: %" PRIu64 " records committed, %" PRIu64
              " messages seen",
-             b.committed, b.stats.messages);
+             b.st.committed, b.stats.messages);
     http_free(b.http);
+    ackq_free(b.ackq);
     fleet_free(b.fleet);
     mqtt_free(b.mqtt);
     mqtt_lib_cleanup();

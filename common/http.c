@@ -101,6 +101,25 @@ static enum MHD_Result http_health(struct http *h, struct MHD_Connection *c)
                       MHD_RESPMEM_MUST_COPY, false);
 }
 
+/* A path of the caller's (struct http_callbacks.route). */
+static enum MHD_Result http_route(struct http *h, struct MHD_Connection *c,
+                                  const char *url)
+{
+    char *body = NULL;
+    size_t len = 0;
+    int status = h->cb->route(h->arg, url, &body, &len);
+
+    if (status == 0) {
+        free(body);
+        return http_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
+    }
+    if (!body)
+        return http_reply(c, (unsigned int)status, HTTP_TEXT, (void *)"", 0,
+                          MHD_RESPMEM_PERSISTENT, false);
+    return http_reply(c, (unsigned int)status, HTTP_TEXT, body, len,
+                      MHD_RESPMEM_MUST_FREE, false);
+}
+
 /*
  * Every request is answered on the first call, before any body is read:
  * no path here takes one, and MHD closes a connection whose body was left
@@ -115,10 +134,14 @@ static enum MHD_Result http_answer(void *cls, struct MHD_Connection *c,
     bool metrics = strcmp(url, "/metrics") == 0;
     bool health = strcmp(url, "/healthz") == 0;
 
+    bool get = strcmp(method, MHD_HTTP_METHOD_GET) == 0 ||
+               strcmp(method, MHD_HTTP_METHOD_HEAD) == 0;
+
+    if (!metrics && !health && h->cb->route && get)
+        return http_route(h, c, url);
     if (!metrics && !health)
         return http_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
-    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
-        strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
+    if (!get && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
         static const char text[] = "method not allowed\n";
 
         return http_reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, HTTP_TEXT,

@@ -10,7 +10,7 @@
  *
  *   GET|HEAD /metrics  200, what `collect` wrote (Prometheus text)
  *   GET|HEAD /healthz  200 "ok", or 503 and what `health` said is down
- *   other paths        404
+ *   other paths        what the optional `route` callback answers, else 404
  *   other methods      405 (with Allow) on the two paths above
  *
  * Query strings are ignored; request line and headers are capped at
@@ -39,6 +39,12 @@ struct http_callbacks {
     /* Return nonzero when healthy; otherwise write a short reason (one
      * line, e.g. "database down") into why. */
     int (*health)(void *arg, char *why, size_t whylen);
+    /* Optional (NULL: only the two paths above). Called for a GET or HEAD
+     * of any other path (query string stripped). Return 0 when the path
+     * is not the caller's (404), else the HTTP status, with *body a
+     * malloc'd text/plain answer of *len bytes that http frees (NULL with
+     * a status: an empty answer). Runs in http_run: must not block. */
+    int (*route)(void *arg, const char *path, char **body, size_t *len);
 };
 
 enum http_err {

@@ -233,6 +233,7 @@ db="host=$svc/pg port=$pgport dbname=shuttle user=postgres"
 
 free_port mqport
 free_port httpport
+free_port liveport
 cat > "$svc/mosquitto/mosquitto.conf" <<CONF
 listener $mqport 127.0.0.1
 allow_anonymous true
@@ -278,6 +279,13 @@ spawn "$work/backend.log" "$bin/shuttle-backend" -d -o "database=$db" \
 backend_pid=${pids[-1]}
 wait_for "shuttle-backend" "$work/backend.log" "$backend_pid" 10 \
   "see the log; $again" log_has "$work/backend.log" "connected to broker"
+# shuttle-live beside ingest, on its own client id. Its periodic rebuild
+# is off here while shuttle-backend still runs its own.
+spawn "$work/live.log" "$bin/shuttle-live" -d -o "database=$db" \
+  -o "mqtt_port=$mqport" -o "http_port=$liveport" -o "rebuild_interval_s=0"
+live_pid=${pids[-1]}
+wait_for "shuttle-live" "$work/live.log" "$live_pid" 20 \
+  "see the log; $again" log_has "$work/live.log" "loaded the timetable"
 onboard_pids=()
 for i in 1 2 3 4 5 6; do
   cat > "$work/onboard-$i.conf" <<CONF
@@ -373,3 +381,4 @@ if [ -x "$bin/shuttle-report" ]; then
 fi
 say "logs and spools in $work"
 say "the backend's metrics were at http://127.0.0.1:$httpport/metrics"
+say "shuttle-live's were at http://127.0.0.1:$liveport/metrics (log: $work/live.log)"

@@ -31,8 +31,12 @@ struct acks_acked {
 };
 
 struct acks {
-    struct acks_vehicle *veh;
-    size_t nveh, capveh;
+    /* The vehicles of the commit under way (veh), and of the batch filling
+     * beside it (sveh): acks_seal swaps them. */
+    struct acks_vehicle *veh, *sveh;
+    size_t nveh, capveh, nsveh, capsveh;
+    int wm_phase; /* the last watermark statement handed out */
+    struct buf vids, helds, ws, seqs; /* its array literals */
     struct acks_acked *acked; /* open addressing, capacity a power of two */
     size_t nacked, capacked;
 };
@@ -53,8 +57,15 @@ void acks_free(struct acks *a)
         return;
     for (size_t i = 0; i < a->capveh; i++)
         free(a->veh[i].seqs);
+    for (size_t i = 0; i < a->capsveh; i++)
+        free(a->sveh[i].seqs);
     free(a->veh);
+    free(a->sveh);
     free(a->acked);
+    buf_free(&a->vids);
+    buf_free(&a->helds);
+    buf_free(&a->ws);
+    buf_free(&a->seqs);
     free(a);
 }
 
@@ -63,30 +74,43 @@ void acks_clear(struct acks *a)
     a->nveh = 0;
 }
 
+void acks_seal(struct acks *a)
+{
+    struct acks_vehicle *v = a->veh;
+    size_t cap = a->capveh;
+
+    a->veh = a->sveh;
+    a->capveh = a->capsveh;
+    a->nveh = a->nsveh;
+    a->sveh = v;
+    a->capsveh = cap;
+    a->nsveh = 0;
+}
+
 struct acks_vehicle *acks_vehicle(struct acks *a, const char *vid,
                                   uint64_t held)
 {
     struct acks_vehicle *v;
 
-    for (size_t i = 0; i < a->nveh; i++) {
-        if (strcmp(a->veh[i].vid, vid) == 0) {
-            if (held > a->veh[i].oldest_held)
-                a->veh[i].oldest_held = held;
-            return &a->veh[i];
+    for (size_t i = 0; i < a->nsveh; i++) {
+        if (strcmp(a->sveh[i].vid, vid) == 0) {
+            if (held > a->sveh[i].oldest_held)
+                a->sveh[i].oldest_held = held;
+            return &a->sveh[i];
         }
     }
-    if (a->nveh == a->capveh) {
-        size_t cap = a->capveh ? a->capveh * 2 : 16;
-        struct acks_vehicle *g = realloc(a->veh, cap * sizeof *g);
+    if (a->nsveh == a->capsveh) {
+        size_t cap = a->capsveh ? a->capsveh * 2 : 16;
+        struct acks_vehicle *g = realloc(a->sveh, cap * sizeof *g);
 
         if (!g)
             return NULL;
         /* Slots keep their seq buffers from commit to commit. */
-        memset(g + a->capveh, 0, (cap - a->capveh) * sizeof *g);
-        a->veh = g;
-        a->capveh = cap;
+        memset(g + a->capsveh, 0, (cap - a->capsveh) * sizeof *g);
+        a->sveh = g;
+        a->capsveh = cap;
     }
-    v = &a->veh[a->nveh++];
+    v = &a->sveh[a->nsveh++];
     snprintf(v->vid, sizeof v->vid, "%s", vid);
     v->oldest_held = held;
     v->nseq = 0;
@@ -291,8 +315,8 @@ static const char acks__pending_add_sql[] =
 /* Array literals of the slow (or fast) vehicles: ids, oldest held seqs and
  * fast watermarks. Vehicle ids are [A-Za-z0-9_-], so nothing needs quoting.
  * Returns the number of vehicles, or -1 when out of memory. */
-static int acks__arrays(const struct acks *a, bool slow, struct db_text *vids,
-                        struct db_text *helds, struct db_text *ws)
+static int acks__arrays(const struct acks *a, bool slow, struct buf *vids,
+                        struct buf *helds, struct buf *ws)
 {
     int n = 0;
 
@@ -302,31 +326,24 @@ static int acks__arrays(const struct acks *a, bool slow, struct db_text *vids,
 
         if (v->slow != slow)
             continue;
-        if (db_text_printf(vids, "%c%s", n ? ',' : '{', v->vid) ||
-            db_text_printf(helds, "%c%" PRIu64, n ? ',' : '{',
-                           v->oldest_held) ||
-            db_text_printf(ws, "%c%" PRIu64, n ? ',' : '{', v->fast_w))
+        if (buf_printf(vids, "%c%s", n ? ',' : '{', v->vid) ||
+            buf_printf(helds, "%c%" PRIu64, n ? ',' : '{', v->oldest_held) ||
+            buf_printf(ws, "%c%" PRIu64, n ? ',' : '{', v->fast_w))
             return -1;
         n++;
     }
-    if (db_text_printf(vids, "}") || db_text_printf(helds, "}") ||
-        db_text_printf(ws, "}"))
+    if (buf_printf(vids, "}") || buf_printf(helds, "}") || buf_printf(ws, "}"))
         return -1;
     return n;
 }
 
-/* Run a watermark statement; every row (vehicle, acked) is remembered and
- * reported. */
-static int acks__rows(struct acks *a, struct db *d, const char *sql,
-                      int nparams, const char *const *v, acks_fn on_ack,
+/* Every row (vehicle, acked) of a watermark statement's answer is
+ * remembered and reported. */
+static int acks__rows(struct acks *a, const PGresult *r, acks_fn on_ack,
                       void *arg, char *err, size_t errlen)
 {
-    PGresult *r =
-        PQexecParams(db_conn(d), sql, nparams, NULL, v, NULL, NULL, 0);
-
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        db_errf(err, errlen, "watermark: %s", PQerrorMessage(db_conn(d)));
-        PQclear(r);
+        db_errf(err, errlen, "watermark: %s", PQresultErrorMessage(r));
         return DB_ERR_QUERY;
     }
     for (int i = 0; i < PQntuples(r); i++) {
@@ -341,92 +358,159 @@ static int acks__rows(struct acks *a, struct db *d, const char *sql,
         if (on_ack)
             on_ack(arg, vid, acked);
     }
-    PQclear(r);
     return DB_OK;
 }
 
 /* From memory: the rows may not have gone through a staging table. */
-int acks_pending_add(struct acks *a, struct db *d, char *err, size_t errlen)
+int acks_pending_query(struct acks *a, struct acks_query *q)
 {
-    struct db_text vids = {0}, seqs = {0};
-    const char *v[2];
     size_t n = 0;
-    int rc = DB_OK;
 
-    for (size_t i = 0; i < a->nveh && rc == DB_OK; i++) {
+    buf_clear(&a->vids);
+    buf_clear(&a->seqs);
+    for (size_t i = 0; i < a->nveh; i++) {
         const struct acks_vehicle *veh = &a->veh[i];
 
         if (!veh->slow)
             continue;
         for (size_t k = 0; k < veh->nseq; k++, n++) {
-            if (db_text_printf(&vids, "%c%s", n ? ',' : '{', veh->vid) ||
-                db_text_printf(&seqs, "%c%" PRIu64, n ? ',' : '{',
-                               veh->seqs[k])) {
-                rc = DB_ERR_NOMEM;
-                break;
-            }
+            if (buf_printf(&a->vids, "%c%s", n ? ',' : '{', veh->vid) ||
+                buf_printf(&a->seqs, "%c%" PRIu64, n ? ',' : '{', veh->seqs[k]))
+                return DB_ERR_NOMEM;
         }
     }
-    if (rc == DB_OK && n > 0) {
-        if (db_text_printf(&vids, "}") || db_text_printf(&seqs, "}")) {
-            rc = DB_ERR_NOMEM;
-        } else {
-            v[0] = vids.p;
-            v[1] = seqs.p;
-            rc = db_exec_params(d, acks__pending_add_sql, 2, v, err, errlen);
+    if (n == 0)
+        return 0;
+    if (buf_printf(&a->vids, "}") || buf_printf(&a->seqs, "}"))
+        return DB_ERR_NOMEM;
+    q->sql = acks__pending_add_sql;
+    q->nparams = 2;
+    q->v[0] = a->vids.p;
+    q->v[1] = a->seqs.p;
+    q->v[2] = NULL;
+    return 1;
+}
+
+/* A statement acks hands out, run and answered at once. */
+static PGresult *acks__exec(struct db *d, const struct acks_query *q)
+{
+    return PQexecParams(db_conn(d), q->sql, q->nparams, NULL, q->v, NULL, NULL,
+                        0);
+}
+
+int acks_pending_add(struct acks *a, struct db *d, char *err, size_t errlen)
+{
+    struct acks_query q;
+    int rc = acks_pending_query(a, &q);
+
+    if (rc <= 0)
+        return rc;
+    return db_exec_params(d, q.sql, q.nparams, q.v, err, errlen);
+}
+
+/* The watermark statements, in this order; each only when needed. */
+enum {
+    ACKS__WM_START,
+    ACKS__WM_FAST,  /* the fast vehicles' new watermarks */
+    ACKS__WM_PROBE, /* which of them have seqs waiting above a gap */
+    ACKS__WM_WALK,  /* the slow ones' walk */
+    ACKS__WM_TRIM,  /* pending seqs the walk passed */
+    ACKS__WM_DONE,
+};
+
+void acks_watermark_begin(struct acks *a)
+{
+    a->wm_phase = ACKS__WM_START;
+}
+
+int acks_watermark_next(struct acks *a, struct acks_query *q)
+{
+    int n;
+
+    q->v[2] = NULL;
+    if (a->wm_phase == ACKS__WM_START) {
+        n = acks__arrays(a, false, &a->vids, &a->helds, &a->ws);
+        if (n < 0)
+            return DB_ERR_NOMEM;
+        a->wm_phase = n > 0 ? ACKS__WM_FAST : ACKS__WM_PROBE;
+        if (n > 0) {
+            q->sql = acks__fast_sql;
+            q->nparams = 3;
+            q->v[0] = a->vids.p;
+            q->v[1] = a->ws.p;
+            q->v[2] = a->helds.p;
+            return 1;
+        }
+    } else if (a->wm_phase == ACKS__WM_FAST) {
+        a->wm_phase = ACKS__WM_PROBE;
+        q->sql = acks__pending_probe_sql;
+        q->nparams = 1;
+        q->v[0] = a->vids.p;
+        return 1;
+    } else if (a->wm_phase == ACKS__WM_WALK) {
+        a->wm_phase = ACKS__WM_TRIM;
+        q->sql = acks__pending_trim_sql;
+        q->nparams = 1;
+        q->v[0] = a->vids.p;
+        return 1;
+    }
+    if (a->wm_phase == ACKS__WM_PROBE) {
+        /* After the probe (or with no fast vehicle): the slow ones. */
+        n = acks__arrays(a, true, &a->vids, &a->helds, &a->ws);
+        if (n < 0)
+            return DB_ERR_NOMEM;
+        if (n > 0) {
+            a->wm_phase = ACKS__WM_WALK;
+            q->sql = acks__watermark_sql;
+            q->nparams = 2;
+            q->v[0] = a->vids.p;
+            q->v[1] = a->helds.p;
+            return 1;
         }
     }
-    free(vids.p);
-    free(seqs.p);
-    return rc;
+    a->wm_phase = ACKS__WM_DONE;
+    return 0;
+}
+
+int acks_watermark_result(struct acks *a, const PGresult *r, acks_fn on_ack,
+                          void *arg, char *err, size_t errlen)
+{
+    switch (a->wm_phase) {
+    case ACKS__WM_FAST:
+    case ACKS__WM_WALK:
+        return acks__rows(a, r, on_ack, arg, err, errlen);
+    case ACKS__WM_PROBE:
+        if (PQresultStatus(r) != PGRES_TUPLES_OK)
+            break;
+        for (int i = 0; i < PQntuples(r); i++)
+            for (size_t k = 0; k < a->nveh; k++)
+                if (strcmp(a->veh[k].vid, PQgetvalue(r, i, 0)) == 0)
+                    a->veh[k].slow = true;
+        return DB_OK;
+    default:
+        if (PQresultStatus(r) == PGRES_COMMAND_OK)
+            return DB_OK;
+        break;
+    }
+    db_errf(err, errlen, "watermark: %s", PQresultErrorMessage(r));
+    return DB_ERR_QUERY;
 }
 
 int acks_watermarks(struct acks *a, struct db *d, acks_fn on_ack, void *arg,
                     char *err, size_t errlen)
 {
-    struct db_text vids = {0}, helds = {0}, ws = {0};
-    const char *v[3];
-    int n, rc = DB_OK;
+    struct acks_query q;
+    int rc;
 
-    n = acks__arrays(a, false, &vids, &helds, &ws);
-    if (n > 0) {
-        PGresult *r;
+    acks_watermark_begin(a);
+    while ((rc = acks_watermark_next(a, &q)) == 1) {
+        PGresult *r = acks__exec(d, &q);
 
-        v[0] = vids.p;
-        v[1] = ws.p;
-        v[2] = helds.p;
-        rc = acks__rows(a, d, acks__fast_sql, 3, v, on_ack, arg, err, errlen);
-        if (rc != DB_OK)
-            goto out;
-        r = PQexecParams(db_conn(d), acks__pending_probe_sql, 1, NULL, v, NULL,
-                         NULL, 0);
-        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-            db_errf(err, errlen, "watermark: %s", PQerrorMessage(db_conn(d)));
-            PQclear(r);
-            rc = DB_ERR_QUERY;
-            goto out;
-        }
-        for (int i = 0; i < PQntuples(r); i++)
-            for (size_t k = 0; k < a->nveh; k++)
-                if (strcmp(a->veh[k].vid, PQgetvalue(r, i, 0)) == 0)
-                    a->veh[k].slow = true;
+        rc = acks_watermark_result(a, r, on_ack, arg, err, errlen);
         PQclear(r);
+        if (rc != DB_OK)
+            return rc;
     }
-    n = acks__arrays(a, true, &vids, &helds, &ws);
-    if (n < 0)
-        rc = DB_ERR_NOMEM;
-    if (n > 0) {
-        v[0] = vids.p;
-        v[1] = helds.p;
-        rc = acks__rows(a, d, acks__watermark_sql, 2, v, on_ack, arg, err,
-                        errlen);
-        if (rc == DB_OK)
-            rc = db_exec_params(d, acks__pending_trim_sql, 1, v, err, errlen);
-    }
-out:
-    free(vids.p);
-    free(helds.p);
-    free(ws.p);
     return rc;
 }
 

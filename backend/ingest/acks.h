@@ -56,16 +56,20 @@ enum acks_path acks_classify(bool known, uint64_t acked, uint64_t oldest_held,
 int acks_new(struct acks **out);
 void acks_free(struct acks *a);
 
-/* The staged vehicle vid (added if new), its claim raised to `held` if
- * higher; NULL when out of memory. Valid until the next acks_vehicle or
- * acks_clear. */
+/* The staged vehicle vid of the batch filling (added if new), its claim raised
+ * to `held` if higher; NULL when out of memory. Valid until the next
+ * acks_vehicle or acks_clear. */
 struct acks_vehicle *acks_vehicle(struct acks *a, const char *vid,
                                   uint64_t held);
 
 /* Note a seq staged for v. DB_OK or DB_ERR_NOMEM. */
 int acks_vehicle_seq(struct acks_vehicle *v, uint64_t seq);
 
-/* Before the transaction: classify each staged vehicle (acks_classify
+/* The filling batch's vehicles become the commit's (which must have been
+ * cleared with acks_clear); a new batch starts with none. */
+void acks_seal(struct acks *a);
+
+/* Before the transaction: classify each of the commit's vehicles (acks_classify
  * against the cache). */
 void acks_plan(struct acks *a);
 
@@ -79,7 +83,32 @@ int acks_pending_add(struct acks *a, struct db *d, char *err, size_t errlen);
 int acks_watermarks(struct acks *a, struct db *d, acks_fn on_ack, void *arg,
                     char *err, size_t errlen);
 
-/* Forget the staged vehicles (the cache stays). */
+/* A statement acks hands out for its caller to run, synchronously or
+ * not: sql with nparams text parameters v. Owned by acks, valid until its
+ * next call. */
+struct acks_query {
+    const char *sql;
+    int nparams;
+    const char *v[3];
+};
+
+/* The statement acks_pending_add runs: 1 (*q filled), 0 (none needed: no
+ * slow vehicle) or DB_ERR_NOMEM. Its answer is a command's. */
+int acks_pending_query(struct acks *a, struct acks_query *q);
+
+/*
+ * acks_watermarks in steps, for a caller that does not wait: after the
+ * commit, acks_watermark_begin; then while acks_watermark_next gives 1,
+ * run *q and hand its result to acks_watermark_result (DB_OK, or
+ * DB_ERR_QUERY: stop there, the next commit redoes it). 0 from
+ * acks_watermark_next: done; DB_ERR_NOMEM: out of memory.
+ */
+void acks_watermark_begin(struct acks *a);
+int acks_watermark_next(struct acks *a, struct acks_query *q);
+int acks_watermark_result(struct acks *a, const PGresult *r, acks_fn on_ack,
+                          void *arg, char *err, size_t errlen);
+
+/* Forget the commit's vehicles (the cache stays). */
 void acks_clear(struct acks *a);
 
 /* Encode vid's ack of seq (stamped t_ms) and publish it on m, retained, so

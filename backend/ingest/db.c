@@ -34,6 +34,12 @@ struct db {
     bool zone_read;                 /* the setup's SELECT answered */
     char sqlstate[6];  /* of the last failed statement, "" if none */
     struct svcday svc; /* the service zone, read by db_prepare */
+    /* The statement db_send* sent, while its results are read. */
+    bool sent;
+    bool want_write;    /* libpq holds output the socket did not take */
+    const char *copy_p; /* a COPY's rows (borrowed), NULL when none */
+    size_t copy_len;    /* their length */
+    int copy_stage;     /* 0 none, 1 waiting for COPY_IN, 2 data out */
 };
 
 void db_errf(char *err, size_t errlen, const char *fmt, ...)
@@ -90,6 +96,9 @@ void db_disconnect(struct db *d)
         d->conn = NULL;
     }
     d->phase = DB_PHASE_IDLE;
+    d->sent = d->want_write = false;
+    d->copy_p = NULL;
+    d->copy_stage = 0;
 }
 
 PGconn *db_conn(struct db *d)
@@ -527,47 +536,171 @@ int db_check(struct db *d, char *err, size_t errlen)
     return DB_OK;
 }
 
-static int db__text_grow(struct db_text *t, size_t more)
-{
-    if (t->len + more + 1 > t->cap) {
-        size_t cap = t->cap ? t->cap : 65536;
-        char *p;
+/* Binary COPY's frame: the signature, no flags, no header extension; the
+ * trailer is a field count of -1. */
+static const char db__copy_head[19] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";
+static const char db__copy_tail[2] = "\377\377";
 
-        while (cap < t->len + more + 1)
-            cap *= 2;
-        p = realloc(t->p, cap);
-        if (!p)
-            return DB_ERR_NOMEM;
-        t->p = p;
-        t->cap = cap;
+/* libpq's non-blocking mode for the db_send* statements; the blocking
+ * helpers (PQexec) wait as before whatever the mode. */
+static int db__send_begin(struct db *d, char *err, size_t errlen)
+{
+    if (!db_connected(d) || d->sent) {
+        db_errf(err, errlen, "PostgreSQL: %s",
+                d->sent ? "a statement is under way" : "not connected");
+        return DB_ERR_CONNECT;
     }
+    if (!PQisnonblocking(d->conn) && PQsetnonblocking(d->conn, 1) != 0) {
+        db_errf(err, errlen, "PostgreSQL: %s", PQerrorMessage(d->conn));
+        return DB_ERR_CONNECT;
+    }
+    d->sqlstate[0] = '\0';
     return DB_OK;
 }
 
-int db_text_reserve(struct db_text *t, size_t more)
+static int db__send_end(struct db *d, int ok, char *err, size_t errlen)
 {
-    return db__text_grow(t, more);
+    if (!ok) {
+        db_errf(err, errlen, "PostgreSQL: %s", PQerrorMessage(d->conn));
+        db_disconnect(d);
+        return DB_ERR_CONNECT;
+    }
+    d->sent = true;
+    d->want_write = PQflush(d->conn) == 1;
+    return DB_OK;
 }
 
-int db_text_printf(struct db_text *t, const char *fmt, ...)
+int db_send(struct db *d, const char *sql, int nparams, const char *const *v,
+            const int *lens, const int *formats, char *err, size_t errlen)
 {
-    va_list ap;
-    int n;
+    int rc = db__send_begin(d, err, errlen);
 
-    if (db__text_grow(t, 256) != DB_OK)
-        return DB_ERR_NOMEM;
-    va_start(ap, fmt);
-    n = vsnprintf(t->p + t->len, t->cap - t->len, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return DB_ERR_NOMEM;
-    if ((size_t)n >= t->cap - t->len) {
-        if (db__text_grow(t, (size_t)n + 1) != DB_OK)
-            return DB_ERR_NOMEM;
-        va_start(ap, fmt);
-        vsnprintf(t->p + t->len, t->cap - t->len, fmt, ap);
-        va_end(ap);
+    if (rc != DB_OK)
+        return rc;
+    d->copy_p = NULL;
+    d->copy_stage = 0;
+    return db__send_end(d,
+                        nparams == 0
+                            ? PQsendQuery(d->conn, sql)
+                            : PQsendQueryParams(d->conn, sql, nparams, NULL, v,
+                                                lens, formats, 0),
+                        err, errlen);
+}
+
+int db_send_copy_binary(struct db *d, const char *sql, const char *p,
+                        size_t len, char *err, size_t errlen)
+{
+    int rc = db__send_begin(d, err, errlen);
+
+    if (rc != DB_OK)
+        return rc;
+    d->copy_p = p;
+    d->copy_len = len;
+    d->copy_stage = 1;
+    return db__send_end(d, PQsendQuery(d->conn, sql), err, errlen);
+}
+
+bool db_busy(const struct db *d)
+{
+    return d->sent;
+}
+
+int db_io_fd(const struct db *d, short *events)
+{
+    if (!d->conn || !d->sent)
+        return -1;
+    *events = POLLIN | (d->want_write ? POLLOUT : 0);
+    return PQsocket(d->conn);
+}
+
+/* The server wants the COPY's rows: all of them into libpq's buffer (it
+ * grows; the socket takes them as it can), then the end. */
+static int db__copy_out(struct db *d)
+{
+    if (PQputCopyData(d->conn, db__copy_head, sizeof db__copy_head) != 1 ||
+        (d->copy_len &&
+         PQputCopyData(d->conn, d->copy_p, (int)d->copy_len) != 1) ||
+        PQputCopyData(d->conn, db__copy_tail, sizeof db__copy_tail) != 1 ||
+        PQputCopyEnd(d->conn, NULL) != 1)
+        return -1;
+    d->copy_stage = 2;
+    return 0;
+}
+
+int db_io(struct db *d, PGresult **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    if (!d->conn || !d->sent) {
+        db_errf(err, errlen, "PostgreSQL: no statement under way");
+        return DB_ERR_CONNECT;
     }
-    t->len += (size_t)n;
+    for (;;) {
+        int f = PQflush(d->conn);
+        PGresult *r;
+
+        if (f < 0 || !PQconsumeInput(d->conn)) {
+            db_errf(err, errlen, "PostgreSQL: %s", PQerrorMessage(d->conn));
+            db_disconnect(d);
+            return DB_ERR_CONNECT;
+        }
+        d->want_write = f == 1;
+        if (PQisBusy(d->conn))
+            return DB_PENDING;
+        r = PQgetResult(d->conn);
+        if (!r) {
+            d->sent = false;
+            d->copy_p = NULL;
+            return DB_OK; /* every result read: *out stays NULL */
+        }
+        if (PQresultStatus(r) == PGRES_COPY_IN) {
+            PQclear(r);
+            if (d->copy_stage != 1 || db__copy_out(d) != 0) {
+                /* A COPY nobody gave rows for: end it as failed. */
+                if (d->copy_stage != 1)
+                    (void)PQputCopyEnd(d->conn, "no rows");
+                else {
+                    db_errf(err, errlen, "PostgreSQL: %s",
+                            PQerrorMessage(d->conn));
+                    db_disconnect(d);
+                    return DB_ERR_CONNECT;
+                }
+            }
+            continue;
+        }
+        if (PQresultStatus(r) != PGRES_COMMAND_OK &&
+            PQresultStatus(r) != PGRES_TUPLES_OK)
+            db_note_state(d, r);
+        *out = r;
+        return DB_OK;
+    }
+}
+
+int db_note_zone(struct db *d, const PGresult *r, char *err, size_t errlen)
+{
+    struct svcday next;
+    const char *z;
+
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+        db_errf(err, errlen, "service time zone: no answer");
+        return DB_ERR_QUERY;
+    }
+    z = PQgetvalue(r, 0, 0);
+    if (strcmp(z, d->svc.zone) == 0)
+        return DB_OK;
+    if (svcday_init(&next, z) != SVCDAY_OK) {
+        db_errf(err, errlen,
+                "service time zone '%s' (the feed's agency_timezone) is not "
+                "in this machine's tz database",
+                z);
+        return DB_ERR_QUERY;
+    }
+    d->svc = next;
+    return DB_ZONE_CHANGED;
+}
+
+int db_set_blocking(struct db *d)
+{
+    if (d->conn && PQisnonblocking(d->conn) && PQsetnonblocking(d->conn, 0))
+        return DB_ERR_CONNECT;
     return DB_OK;
 }

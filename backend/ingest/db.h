@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
+
 struct db;
 
 enum db_err {
@@ -20,8 +22,10 @@ enum db_err {
 
 /* db_copy's answer when the rows repeat a stored key (a re-send). */
 #define DB_DUPLICATE 1
-/* db_connect_step's answer while the connection is still being set up. */
+/* db_connect_step's and db_io's answer while waiting for the server. */
 #define DB_PENDING 2
+/* db_note_zone's answer when the service zone is another one now. */
+#define DB_ZONE_CHANGED 3
 
 /* Create a handle; `conninfo` is a libpq connection string (copied). Not
  * connected. Returns DB_OK or DB_ERR_NOMEM; *out is the caller's, to free
@@ -136,19 +140,39 @@ void db_clear_state(struct db *d);
  * reason to blame a message. */
 bool db_data_error(const struct db *d);
 
-/* A growing buffer, for COPY rows (text or binary) and array literals. Zero it
- * to start; free p when done. */
-struct db_text {
-    char *p;
-    size_t len, cap;
-};
+/*
+ * Statements that do not wait, one at a time, for a caller's poll loop
+ * (libpq's non-blocking mode). db_send sends sql (nparams 0: a simple
+ * query, which may hold several statements; else parameters as for
+ * PQexecParams, lens and formats may be NULL for text). db_send_copy_binary
+ * sends a COPY ... FROM STDIN (FORMAT binary) whose rows are the len bytes
+ * at p (whole rows, borrowed until the statement is done; the frame is
+ * added here). Both return DB_OK, or DB_ERR_CONNECT with the connection
+ * closed (or none, or a statement already under way).
+ *
+ * Then poll the socket db_io_fd names for *events and call db_io when it
+ * is ready (calling it early is harmless): DB_PENDING while waiting; DB_OK
+ * with *out a result (the caller's, to PQclear; a failed one's SQLSTATE
+ * noted) or with *out NULL once the statement has no more results;
+ * DB_ERR_CONNECT when the connection is lost (closed: db_connected is
+ * false).
+ */
+int db_send(struct db *d, const char *sql, int nparams, const char *const *v,
+            const int *lens, const int *formats, char *err, size_t errlen);
+int db_send_copy_binary(struct db *d, const char *sql, const char *p,
+                        size_t len, char *err, size_t errlen);
+bool db_busy(const struct db *d); /* a db_send* statement is under way */
+int db_io_fd(const struct db *d, short *events);
+int db_io(struct db *d, PGresult **out, char *err, size_t errlen);
 
-/* Make room for `more` bytes past t->len (writing there is the caller's;
- * then add to t->len). DB_OK or DB_ERR_NOMEM. */
-int db_text_reserve(struct db_text *t, size_t more);
+/* Back to blocking mode, for the helpers above that wait (PQexec waits in
+ * either mode; COPY's data calls would not). DB_OK or DB_ERR_CONNECT. */
+int db_set_blocking(struct db *d);
 
-/* Append to t; DB_OK or DB_ERR_NOMEM. */
-int db_text_printf(struct db_text *t, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
+/* r answered SELECT shuttle_service_tz(): take that zone for
+ * db_service_day. DB_OK (the same zone), DB_ZONE_CHANGED (another, now in
+ * use) or DB_ERR_QUERY (no answer, or a zone this machine does not know:
+ * the old one stays). */
+int db_note_zone(struct db *d, const PGresult *r, char *err, size_t errlen);
 
 #endif

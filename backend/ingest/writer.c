@@ -5,6 +5,7 @@
 #include <float.h>
 #include <inttypes.h>
 #include <math.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,23 +28,61 @@ struct writer_unit {
     size_t pos_off, pos_end, cnt_off, cnt_end;
 };
 
-struct writer {
-    struct db *db;            /* borrowed */
-    struct partitions *parts; /* borrowed */
-    struct acks *acks;        /* owned */
-    size_t max_staged;
-    struct db_text pos, cnt; /* staged rows, binary COPY */
+/* What one commit writes: the batch filling while another is in flight,
+ * then that one (double-buffering: the loop stages into one while the
+ * other's statements are under way). */
+struct writer_batch {
+    struct buf pos, cnt; /* staged rows, binary COPY */
     size_t npos, ncnt;
     struct writer_dead *dead;
     size_t ndead, capdead;
     struct writer_unit *units;
     size_t nunits, capunits;
-    uint64_t narrowed; /* items a failed commit sent to dead letters */
     struct wire_status *status;
     size_t nstatus, capstatus;
     int32_t staged_days[PARTITIONS_DAYS_MAX]; /* service days in the rows */
     size_t nstaged_days;
+};
+
+/* The steps of an asynchronous commit; each waits for its statement's
+ * answer. */
+enum writer_step {
+    WRITER_S_IDLE,
+    WRITER_S_BEGIN,     /* BEGIN */
+    WRITER_S_SAVEPOINT, /* SAVEPOINT direct, before a table's rows */
+    WRITER_S_COPY,      /* COPY the table straight in */
+    WRITER_S_RELEASE,   /* RELEASE SAVEPOINT direct (and the next one) */
+    WRITER_S_UNDO,      /* a re-send: back to the savepoint, staging emptied */
+    WRITER_S_STAGE,     /* COPY into the session's staging table */
+    WRITER_S_MERGE,     /* INSERT ... ON CONFLICT DO NOTHING from it */
+    WRITER_S_PENDING,   /* the slow vehicles' seqs for the walk */
+    WRITER_S_DEAD,      /* one dead letter */
+    WRITER_S_STATUS,    /* one status */
+    WRITER_S_COMMIT,    /* COMMIT; the service zone read again */
+    WRITER_S_WATERMARK, /* the acks' statements, one after another */
+};
+
+struct writer {
+    struct db *db;            /* borrowed */
+    struct partitions *parts; /* borrowed */
+    struct acks *acks;        /* owned */
+    size_t max_staged;
+    struct writer_batch batch[2];
+    struct writer_batch *fill; /* staging goes here */
+    struct writer_batch *fl;   /* sealed: committing, or waiting to retry */
+    bool sealed;               /* fl holds a batch */
+    uint64_t narrowed;         /* items a failed commit sent to dead letters */
     uint64_t commits;
+    /* The commit under way. */
+    enum writer_step step;
+    int table;         /* WRITER_S_COPY..MERGE: 0 positions, 1 counts */
+    size_t item;       /* WRITER_S_DEAD, _STATUS: which one */
+    int failed;        /* a statement of this step failed: its rc */
+    char why[512];     /* and why */
+    bool duplicate;    /* the direct COPY met a stored key */
+    uint64_t inserted; /* new rows so far */
+    acks_fn on_ack;
+    void *on_ack_arg;
 };
 
 int writer_new(struct db *d, struct partitions *p, size_t max_staged,
@@ -60,37 +99,49 @@ int writer_new(struct db *d, struct partitions *p, size_t max_staged,
     w->db = d;
     w->parts = p;
     w->max_staged = max_staged;
+    w->fill = &w->batch[0];
+    w->fl = &w->batch[1];
     *out = w;
     return DB_OK;
 }
 
-static void writer__clear_staged(struct writer *w)
+static void writer__dead_free(struct writer_dead *x)
 {
-    w->pos.len = w->cnt.len = 0;
-    w->npos = w->ncnt = 0;
-    for (size_t i = 0; i < w->ndead; i++) {
-        free(w->dead[i].topic);
-        free(w->dead[i].vid);
-        free(w->dead[i].reason);
-        free(w->dead[i].payload);
-    }
-    w->ndead = 0;
-    w->nunits = 0;
-    w->nstatus = 0;
-    acks_clear(w->acks);
-    w->nstaged_days = 0;
+    free(x->topic);
+    free(x->vid);
+    free(x->reason);
+    free(x->payload);
+}
+
+/* Empty s, keeping its memory for the next batch. */
+static void writer__batch_clear(struct writer_batch *s)
+{
+    s->pos.len = s->cnt.len = 0;
+    s->npos = s->ncnt = 0;
+    for (size_t i = 0; i < s->ndead; i++)
+        writer__dead_free(&s->dead[i]);
+    s->ndead = 0;
+    s->nunits = 0;
+    s->nstatus = 0;
+    s->nstaged_days = 0;
+}
+
+static void writer__batch_free(struct writer_batch *s)
+{
+    writer__batch_clear(s);
+    buf_free(&s->pos);
+    buf_free(&s->cnt);
+    free(s->dead);
+    free(s->units);
+    free(s->status);
 }
 
 void writer_free(struct writer *w)
 {
     if (!w)
         return;
-    writer__clear_staged(w);
-    free(w->pos.p);
-    free(w->cnt.p);
-    free(w->dead);
-    free(w->units);
-    free(w->status);
+    writer__batch_free(&w->batch[0]);
+    writer__batch_free(&w->batch[1]);
     acks_free(w->acks);
     free(w);
 }
@@ -99,12 +150,12 @@ void writer_free(struct writer *w)
  * PARTITIONS_DAYS_MAX days. */
 static bool writer__note_day(struct writer *w, int32_t day)
 {
-    for (size_t i = 0; i < w->nstaged_days; i++)
-        if (w->staged_days[i] == day)
+    for (size_t i = 0; i < w->fill->nstaged_days; i++)
+        if (w->fill->staged_days[i] == day)
             return true;
-    if (w->nstaged_days == PARTITIONS_DAYS_MAX)
+    if (w->fill->nstaged_days == PARTITIONS_DAYS_MAX)
         return false;
-    w->staged_days[w->nstaged_days++] = day;
+    w->fill->staged_days[w->fill->nstaged_days++] = day;
     return true;
 }
 
@@ -273,10 +324,9 @@ static unsigned char *writer__row_head(unsigned char *p, uint16_t nfields,
 }
 
 /* Reserve a row's room in t: where to write it, or NULL. */
-static unsigned char *writer__row_begin(struct db_text *t, const char *vid)
+static unsigned char *writer__row_begin(struct buf *t, const char *vid)
 {
-    if (strlen(vid) > WIRE_VID_MAX ||
-        db_text_reserve(t, WRITER_ROW_MAX) != DB_OK)
+    if (strlen(vid) > WIRE_VID_MAX || buf_reserve(t, WRITER_ROW_MAX) != BUF_OK)
         return NULL;
     return (unsigned char *)t->p + t->len;
 }
@@ -285,7 +335,7 @@ static int writer__stage_position(struct writer *w, const char *vid,
                                   const struct wire_record *r, int32_t day)
 {
     const struct wire_position *x = &r->u.pos;
-    unsigned char *p = writer__row_begin(&w->pos, vid), *p0 = p;
+    unsigned char *p = writer__row_begin(&w->fill->pos, vid), *p0 = p;
 
     if (!p)
         return DB_ERR_NOMEM;
@@ -298,8 +348,8 @@ static int writer__stage_position(struct writer *w, const char *vid,
     p = writer__opt_float4(p, x->hdop, 2);
     p = writer__int2(p, x->fix_mode);
     p = x->sats_used >= 0 ? writer__int2(p, x->sats_used) : writer__null(p);
-    w->pos.len += (size_t)(p - p0);
-    w->npos++;
+    w->fill->pos.len += (size_t)(p - p0);
+    w->fill->npos++;
     return DB_OK;
 }
 
@@ -307,7 +357,7 @@ static int writer__stage_count(struct writer *w, const char *vid,
                                const struct wire_record *r, int32_t day)
 {
     const struct wire_count *c = &r->u.count;
-    unsigned char *p = writer__row_begin(&w->cnt, vid), *p0 = p;
+    unsigned char *p = writer__row_begin(&w->fill->cnt, vid), *p0 = p;
 
     if (!p)
         return DB_ERR_NOMEM;
@@ -321,8 +371,8 @@ static int writer__stage_count(struct writer *w, const char *vid,
     p = writer__opt_float8(p, c->lat, 9);
     p = writer__opt_float8(p, c->lon, 9);
     p = writer__int2(p, c->quality);
-    w->cnt.len += (size_t)(p - p0);
-    w->ncnt++;
+    w->fill->cnt.len += (size_t)(p - p0);
+    w->fill->ncnt++;
     return DB_OK;
 }
 
@@ -334,7 +384,7 @@ static uint32_t writer__rd32(const unsigned char *p)
 
 /* The end of the staged row starting at off in t (rows are ours: well
  * formed). */
-static size_t writer__row_end(const struct db_text *t, size_t off)
+static size_t writer__row_end(const struct buf *t, size_t off)
 {
     const unsigned char *p = (const unsigned char *)t->p + off;
     unsigned nf = (unsigned)p[0] << 8 | p[1];
@@ -361,11 +411,13 @@ static uint64_t writer__row_seq(const unsigned char *p)
 
 int writer_stage_batch(struct writer *w, const struct wire_batch *b)
 {
-    size_t ndays = w->nstaged_days;
+    size_t ndays = w->fill->nstaged_days;
     struct acks_vehicle *v;
     struct writer_unit *u;
 
-    if (w->npos + w->ncnt + b->n > w->max_staged)
+    /* Per batch: the one in flight (or waiting for its retry) holds at
+     * most as many again. */
+    if (w->fill->npos + w->fill->ncnt + b->n > w->max_staged)
         return DB_ERR_FULL;
     for (size_t i = 0; i < b->n; i++) {
         int32_t day;
@@ -374,11 +426,11 @@ int writer_stage_batch(struct writer *w, const struct wire_batch *b)
         int rc = db_service_day(w->db, b->records[i].t_ms, &day);
 
         if (rc != DB_OK) {
-            w->nstaged_days = ndays;
+            w->fill->nstaged_days = ndays;
             return rc;
         }
         if (!writer__note_day(w, day)) {
-            w->nstaged_days = ndays;
+            w->fill->nstaged_days = ndays;
             return DB_ERR_FULL;
         }
     }
@@ -387,19 +439,19 @@ int writer_stage_batch(struct writer *w, const struct wire_batch *b)
         return DB_ERR_NOMEM;
     if (b->n == 0)
         return DB_OK;
-    if (w->nunits == w->capunits) {
-        size_t cap = w->capunits ? w->capunits * 2 : 64;
-        struct writer_unit *g = realloc(w->units, cap * sizeof *g);
+    if (w->fill->nunits == w->fill->capunits) {
+        size_t cap = w->fill->capunits ? w->fill->capunits * 2 : 64;
+        struct writer_unit *g = realloc(w->fill->units, cap * sizeof *g);
 
         if (!g)
             return DB_ERR_NOMEM;
-        w->units = g;
-        w->capunits = cap;
+        w->fill->units = g;
+        w->fill->capunits = cap;
     }
-    u = &w->units[w->nunits++];
+    u = &w->fill->units[w->fill->nunits++];
     snprintf(u->vid, sizeof u->vid, "%s", b->vehicle_id);
-    u->pos_off = w->pos.len;
-    u->cnt_off = w->cnt.len;
+    u->pos_off = w->fill->pos.len;
+    u->cnt_off = w->fill->cnt.len;
     u->pos_end = u->pos_off;
     u->cnt_end = u->cnt_off;
     for (size_t i = 0; i < b->n; i++) {
@@ -413,8 +465,8 @@ int writer_stage_batch(struct writer *w, const struct wire_batch *b)
                      : writer__stage_count(w, b->vehicle_id, r, day);
         if (rc == DB_OK)
             rc = acks_vehicle_seq(v, r->seq);
-        u->pos_end = w->pos.len;
-        u->cnt_end = w->cnt.len;
+        u->pos_end = w->fill->pos.len;
+        u->cnt_end = w->fill->cnt.len;
         if (rc != DB_OK)
             return rc;
     }
@@ -428,7 +480,7 @@ static char *writer__strdup0(const char *s)
 
 /* Append a dead letter, without the cap (a narrowed commit's refusals
  * must all find a place). */
-static int writer__add_dead(struct writer *w, const char *topic,
+static int writer__add_dead(struct writer_batch *w, const char *topic,
                             const char *vid, uint64_t seq, const char *reason,
                             const void *payload, size_t len)
 {
@@ -453,10 +505,7 @@ static int writer__add_dead(struct writer *w, const char *topic,
     x->reason = writer__strdup0(reason);
     x->payload = malloc(x->kept ? x->kept : 1);
     if (!x->topic || !x->reason || !x->payload || (vid && !x->vid)) {
-        free(x->topic);
-        free(x->vid);
-        free(x->reason);
-        free(x->payload);
+        writer__dead_free(x);
         return DB_ERR_NOMEM;
     }
     if (x->kept)
@@ -470,9 +519,9 @@ int writer_stage_dead(struct writer *w, const char *topic, const char *vid,
 {
     /* Dead letters are rare; a flood of them must not eat the memory the
      * good records need. */
-    if (w->ndead >= 10000)
+    if (w->fill->ndead >= 10000)
         return DB_ERR_FULL;
-    return writer__add_dead(w, topic, vid, 0, reason, payload, len);
+    return writer__add_dead(w->fill, topic, vid, 0, reason, payload, len);
 }
 
 int writer_stage_dead_record(struct writer *w, const char *topic,
@@ -482,7 +531,7 @@ int writer_stage_dead_record(struct writer *w, const char *topic,
     struct acks_vehicle *v;
     int rc;
 
-    if (w->ndead >= 10000)
+    if (w->fill->ndead >= 10000)
         return DB_ERR_FULL;
     /* Settle first: a dead letter without its settled seq would leave the
      * bus stalled on it; the reverse only loses the dead letter's copy. */
@@ -496,38 +545,59 @@ int writer_stage_dead_record(struct writer *w, const char *topic,
     } else {
         seq = 0; /* not a seq the database can hold: nothing to settle */
     }
-    return writer__add_dead(w, topic, vid, seq, reason, payload, len);
+    return writer__add_dead(w->fill, topic, vid, seq, reason, payload, len);
 }
 
 int writer_stage_status(struct writer *w, const struct wire_status *s)
 {
-    for (size_t i = 0; i < w->nstatus; i++) {
-        if (strcmp(w->status[i].vehicle_id, s->vehicle_id) == 0) {
-            w->status[i] = *s;
+    for (size_t i = 0; i < w->fill->nstatus; i++) {
+        if (strcmp(w->fill->status[i].vehicle_id, s->vehicle_id) == 0) {
+            w->fill->status[i] = *s;
             return DB_OK;
         }
     }
-    if (w->nstatus == w->capstatus) {
-        size_t cap = w->capstatus ? w->capstatus * 2 : 16;
-        struct wire_status *p = realloc(w->status, cap * sizeof *p);
+    if (w->fill->nstatus == w->fill->capstatus) {
+        size_t cap = w->fill->capstatus ? w->fill->capstatus * 2 : 16;
+        struct wire_status *p = realloc(w->fill->status, cap * sizeof *p);
 
         if (!p)
             return DB_ERR_NOMEM;
-        w->status = p;
-        w->capstatus = cap;
+        w->fill->status = p;
+        w->fill->capstatus = cap;
     }
-    w->status[w->nstatus++] = *s;
+    w->fill->status[w->fill->nstatus++] = *s;
     return DB_OK;
+}
+
+static size_t writer__items(const struct writer_batch *s)
+{
+    return s->npos + s->ncnt + s->ndead + s->nstatus;
 }
 
 size_t writer_staged_records(const struct writer *w)
 {
-    return w->npos + w->ncnt;
+    return w->fill->npos + w->fill->ncnt +
+           (w->sealed ? w->fl->npos + w->fl->ncnt : 0);
 }
 
 size_t writer_staged_items(const struct writer *w)
 {
-    return w->npos + w->ncnt + w->ndead + w->nstatus;
+    return writer__items(w->fill) + (w->sealed ? writer__items(w->fl) : 0);
+}
+
+size_t writer_filling_items(const struct writer *w)
+{
+    return writer__items(w->fill);
+}
+
+size_t writer_filling_records(const struct writer *w)
+{
+    return w->fill->npos + w->fill->ncnt;
+}
+
+bool writer_busy(const struct writer *w)
+{
+    return w->step != WRITER_S_IDLE;
 }
 
 uint64_t writer_commits(const struct writer *w)
@@ -549,7 +619,7 @@ uint64_t writer_narrowed(const struct writer *w)
  */
 static int writer__write_rows(struct writer *w, const char *table,
                               const char *stage, const char *cols,
-                              const struct db_text *t, uint64_t *n, char *err,
+                              const struct buf *t, uint64_t *n, char *err,
                               size_t errlen)
 {
     char sql[512];
@@ -585,31 +655,64 @@ static int writer__write_rows(struct writer *w, const char *table,
     return db_exec_count(w->db, sql, n, err, errlen);
 }
 
-static int writer__insert_dead(struct writer *w, const struct writer_dead *x,
-                               char *err, size_t errlen)
-{
-    char len[24], seq[24];
-    const char *v[6] = {x->topic,   x->vid, x->reason,
-                        x->payload, len,    x->seq ? seq : NULL};
-    int l[6] = {0, 0, 0, (int)x->kept, 0, 0};
-    int f[6] = {0, 0, 0, 1, 0, 0};
-    PGresult *r;
+/* A statement's text and parameters, built once for the blocking and the
+ * asynchronous path alike. */
+struct writer_params {
+    const char *sql;
+    int n;
+    const char *v[13];
+    int l[13], f[13];
+    char t[CLOCK_TEXT_MAX], num[8][24];
+};
 
-    snprintf(len, sizeof len, "%zu", x->len);
-    snprintf(seq, sizeof seq, "%" PRIu64, x->seq);
-    r = PQexecParams(db_conn(w->db),
-                     "INSERT INTO dead_letters "
-                     "(topic, vehicle_id, reason, payload, payload_len, seq) "
-                     "VALUES ($1, $2, $3, $4, $5, $6)",
-                     6, NULL, v, l, f, 0);
+static const char writer__dead_sql[] =
+    "INSERT INTO dead_letters "
+    "(topic, vehicle_id, reason, payload, payload_len, seq) "
+    "VALUES ($1, $2, $3, $4, $5, $6)";
+
+static void writer__dead_params(const struct writer_dead *x,
+                                struct writer_params *q)
+{
+    memset(q->l, 0, sizeof q->l);
+    memset(q->f, 0, sizeof q->f);
+    snprintf(q->num[0], sizeof q->num[0], "%zu", x->len);
+    snprintf(q->num[1], sizeof q->num[1], "%" PRIu64, x->seq);
+    q->sql = writer__dead_sql;
+    q->n = 6;
+    q->v[0] = x->topic;
+    q->v[1] = x->vid;
+    q->v[2] = x->reason;
+    q->v[3] = x->payload;
+    q->v[4] = q->num[0];
+    q->v[5] = x->seq ? q->num[1] : NULL;
+    q->l[3] = (int)x->kept;
+    q->f[3] = 1; /* the payload is bytes */
+}
+
+/* Run q, waiting; `what` names it in err. */
+static int writer__exec(struct writer *w, const struct writer_params *q,
+                        const char *what, char *err, size_t errlen)
+{
+    PGresult *r =
+        PQexecParams(db_conn(w->db), q->sql, q->n, NULL, q->v, q->l, q->f, 0);
+
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
         db_note_state(w->db, r);
-        db_errf(err, errlen, "dead letter: %s", PQerrorMessage(db_conn(w->db)));
+        db_errf(err, errlen, "%s: %s", what, PQerrorMessage(db_conn(w->db)));
         PQclear(r);
         return DB_ERR_QUERY;
     }
     PQclear(r);
     return DB_OK;
+}
+
+static int writer__insert_dead(struct writer *w, const struct writer_dead *x,
+                               char *err, size_t errlen)
+{
+    struct writer_params q;
+
+    writer__dead_params(x, &q);
+    return writer__exec(w, &q, "dead letter", err, errlen);
 }
 
 /* db_savepoint_end's answer when the item's data was refused: it is
@@ -644,11 +747,11 @@ static int writer__savepoint_end(struct writer *w, int rc, char *err,
 static int writer__write_dead(struct writer *w, bool narrow, char *err,
                               size_t errlen)
 {
-    for (size_t i = 0; i < w->ndead; i++) {
+    for (size_t i = 0; i < w->fl->ndead; i++) {
         int rc;
 
         if (!narrow) {
-            rc = writer__insert_dead(w, &w->dead[i], err, errlen);
+            rc = writer__insert_dead(w, &w->fl->dead[i], err, errlen);
             if (rc != DB_OK)
                 return rc;
             continue;
@@ -658,7 +761,7 @@ static int writer__write_dead(struct writer *w, bool narrow, char *err,
         rc = writer__savepoint_begin(w, err, errlen);
         if (rc == DB_OK)
             rc = writer__savepoint_end(
-                w, writer__insert_dead(w, &w->dead[i], err, errlen), err,
+                w, writer__insert_dead(w, &w->fl->dead[i], err, errlen), err,
                 errlen);
         if (rc == WRITER_REFUSED)
             w->narrowed++;
@@ -668,66 +771,66 @@ static int writer__write_dead(struct writer *w, bool narrow, char *err,
     return DB_OK;
 }
 
+static const char writer__status_sql[] =
+    "INSERT INTO vehicle_status (vehicle_id, online, t, version,"
+    " config_hash, spool_records, oldest_unacked_age_s, gps_mode,"
+    " counter_state, dropped_positions, dropped_counts, next_seq,"
+    " acked_seq, received_at)"
+    " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13, now())"
+    " ON CONFLICT (vehicle_id) DO UPDATE SET online = excluded.online,"
+    " t = excluded.t, version = coalesce(excluded.version,"
+    " vehicle_status.version), config_hash = coalesce("
+    "excluded.config_hash, vehicle_status.config_hash),"
+    " spool_records = excluded.spool_records,"
+    " oldest_unacked_age_s = excluded.oldest_unacked_age_s,"
+    " gps_mode = excluded.gps_mode,"
+    " counter_state = excluded.counter_state,"
+    " dropped_positions = excluded.dropped_positions,"
+    " dropped_counts = excluded.dropped_counts,"
+    " next_seq = coalesce(excluded.next_seq, vehicle_status.next_seq),"
+    " acked_seq = coalesce(excluded.acked_seq, vehicle_status.acked_seq),"
+    " received_at = now()";
+
+static void writer__status_params(const struct wire_status *s,
+                                  struct writer_params *q)
+{
+    bool online = s->state == WIRE_ONLINE;
+
+    memset(q->l, 0, sizeof q->l);
+    memset(q->f, 0, sizeof q->f);
+    clock_text_ms(q->t, s->t_ms);
+    snprintf(q->num[0], sizeof q->num[0], "%" PRIu64, s->spool_records);
+    snprintf(q->num[1], sizeof q->num[1], "%" PRId64, s->oldest_unacked_age_s);
+    snprintf(q->num[2], sizeof q->num[2], "%u", s->gps_mode);
+    snprintf(q->num[3], sizeof q->num[3], "%" PRIu64, s->dropped_positions);
+    snprintf(q->num[4], sizeof q->num[4], "%" PRIu64, s->dropped_counts);
+    snprintf(q->num[5], sizeof q->num[5], "%" PRIu64, s->next_seq);
+    snprintf(q->num[6], sizeof q->num[6], "%" PRIu64, s->acked_seq);
+    q->sql = writer__status_sql;
+    q->n = 13;
+    q->v[0] = s->vehicle_id;
+    q->v[1] = online ? "t" : "f";
+    q->v[2] = s->t_ms ? q->t : NULL;
+    q->v[3] = s->version[0] ? s->version : NULL;
+    q->v[4] = s->config_hash[0] ? s->config_hash : NULL;
+    q->v[5] = q->num[0];
+    q->v[6] = q->num[1];
+    q->v[7] = q->num[2];
+    q->v[8] = s->counter_state[0] ? s->counter_state : NULL;
+    q->v[9] = q->num[3];
+    q->v[10] = q->num[4];
+    /* A Last Will knows nothing of the numbering: keep the last known. */
+    q->v[11] = online ? q->num[5] : NULL;
+    q->v[12] = online ? q->num[6] : NULL;
+}
+
 static int writer__insert_status(struct writer *w, const struct wire_status *s,
                                  char *err, size_t errlen)
 {
-    char t[CLOCK_TEXT_MAX], recs[24], age[24], mode[16], dp[24], dc[24],
-        next[24], acked[24];
-    const char *v[13];
-    PGresult *r;
-    bool online = s->state == WIRE_ONLINE;
+    struct writer_params q;
 
-    clock_text_ms(t, s->t_ms);
-    snprintf(recs, sizeof recs, "%" PRIu64, s->spool_records);
-    snprintf(age, sizeof age, "%" PRId64, s->oldest_unacked_age_s);
-    snprintf(mode, sizeof mode, "%u", s->gps_mode);
-    snprintf(dp, sizeof dp, "%" PRIu64, s->dropped_positions);
-    snprintf(dc, sizeof dc, "%" PRIu64, s->dropped_counts);
-    snprintf(next, sizeof next, "%" PRIu64, s->next_seq);
-    snprintf(acked, sizeof acked, "%" PRIu64, s->acked_seq);
-    v[0] = s->vehicle_id;
-    v[1] = online ? "t" : "f";
-    v[2] = s->t_ms ? t : NULL;
-    v[3] = s->version[0] ? s->version : NULL;
-    v[4] = s->config_hash[0] ? s->config_hash : NULL;
-    v[5] = recs;
-    v[6] = age;
-    v[7] = mode;
-    v[8] = s->counter_state[0] ? s->counter_state : NULL;
-    v[9] = dp;
-    v[10] = dc;
-    /* A Last Will knows nothing of the numbering: keep the last known. */
-    v[11] = online ? next : NULL;
-    v[12] = online ? acked : NULL;
-    r = PQexecParams(
-        db_conn(w->db),
-        "INSERT INTO vehicle_status (vehicle_id, online, t, version,"
-        " config_hash, spool_records, oldest_unacked_age_s, gps_mode,"
-        " counter_state, dropped_positions, dropped_counts, next_seq,"
-        " acked_seq, received_at)"
-        " VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13, now())"
-        " ON CONFLICT (vehicle_id) DO UPDATE SET online = excluded.online,"
-        " t = excluded.t, version = coalesce(excluded.version,"
-        " vehicle_status.version), config_hash = coalesce("
-        "excluded.config_hash, vehicle_status.config_hash),"
-        " spool_records = excluded.spool_records,"
-        " oldest_unacked_age_s = excluded.oldest_unacked_age_s,"
-        " gps_mode = excluded.gps_mode,"
-        " counter_state = excluded.counter_state,"
-        " dropped_positions = excluded.dropped_positions,"
-        " dropped_counts = excluded.dropped_counts,"
-        " next_seq = coalesce(excluded.next_seq, vehicle_status.next_seq),"
-        " acked_seq = coalesce(excluded.acked_seq, vehicle_status.acked_seq),"
-        " received_at = now()",
-        13, NULL, v, NULL, NULL, 0);
-    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-        db_note_state(w->db, r);
-        db_errf(err, errlen, "status: %s", PQerrorMessage(db_conn(w->db)));
-        PQclear(r);
-        return DB_ERR_QUERY;
-    }
-    PQclear(r);
-    return DB_OK;
+    writer__status_params(s, &q);
+    return writer__exec(w, &q, "status", err, errlen);
 }
 
 /* A status the database refused, as a dead letter (re-encoded: the
@@ -764,12 +867,12 @@ static int writer__status_dead(struct writer *w, const struct wire_status *s,
 static int writer__write_status(struct writer *w, bool narrow, char *err,
                                 size_t errlen)
 {
-    for (size_t i = 0; i < w->nstatus; i++) {
+    for (size_t i = 0; i < w->fl->nstatus; i++) {
         char why[512];
         int rc;
 
         if (!narrow) {
-            rc = writer__insert_status(w, &w->status[i], err, errlen);
+            rc = writer__insert_status(w, &w->fl->status[i], err, errlen);
             if (rc != DB_OK)
                 return rc;
             continue;
@@ -777,11 +880,11 @@ static int writer__write_status(struct writer *w, bool narrow, char *err,
         rc = writer__savepoint_begin(w, err, errlen);
         if (rc == DB_OK)
             rc = writer__savepoint_end(
-                w, writer__insert_status(w, &w->status[i], why, sizeof why),
+                w, writer__insert_status(w, &w->fl->status[i], why, sizeof why),
                 err, errlen);
         if (rc == WRITER_REFUSED) {
             w->narrowed++;
-            rc = writer__status_dead(w, &w->status[i], why, err, errlen);
+            rc = writer__status_dead(w, &w->fl->status[i], why, err, errlen);
         }
         if (rc != DB_OK)
             return rc;
@@ -798,11 +901,11 @@ static int writer__write_status(struct writer *w, bool narrow, char *err,
 
 /* Write the rows t[off, end) (whole rows) into positions (pos) or
  * passenger_counts. */
-static int writer__write_slice(struct writer *w, bool pos,
-                               const struct db_text *t, size_t off, size_t end,
-                               uint64_t *n, char *err, size_t errlen)
+static int writer__write_slice(struct writer *w, bool pos, const struct buf *t,
+                               size_t off, size_t end, uint64_t *n, char *err,
+                               size_t errlen)
 {
-    struct db_text slice = {t->p + off, end - off, end - off};
+    struct buf slice = {t->p + off, end - off, end - off};
 
     if (end == off)
         return DB_OK;
@@ -825,12 +928,12 @@ static int writer__row_dead(struct writer *w, const char *vid, const char *row,
     if (wire_topic(topic, sizeof topic, vid, "telemetry") != 0)
         snprintf(topic, sizeof topic, "telemetry");
     snprintf(reason, sizeof reason, "database: %s", why);
-    return writer__add_dead(w, topic, vid, seq, reason, row, len);
+    return writer__add_dead(w->fl, topic, vid, seq, reason, row, len);
 }
 
 /* Row by row through one batch's slice of t, each in a savepoint. */
 static int writer__write_rows_narrow(struct writer *w, bool pos,
-                                     const char *vid, const struct db_text *t,
+                                     const char *vid, const struct buf *t,
                                      size_t off, size_t end, uint64_t *n,
                                      char *err, size_t errlen)
 {
@@ -861,30 +964,31 @@ static int writer__write_all_rows(struct writer *w, bool narrow, uint64_t *n,
     int rc = DB_OK;
 
     if (!narrow) {
-        rc = writer__write_slice(w, true, &w->pos, 0, w->pos.len, n, err,
-                                 errlen);
+        rc = writer__write_slice(w, true, &w->fl->pos, 0, w->fl->pos.len, n,
+                                 err, errlen);
         if (rc == DB_OK)
-            rc = writer__write_slice(w, false, &w->cnt, 0, w->cnt.len, n, err,
-                                     errlen);
+            rc = writer__write_slice(w, false, &w->fl->cnt, 0, w->fl->cnt.len,
+                                     n, err, errlen);
         return rc;
     }
-    for (size_t i = 0; i < w->nunits && rc == DB_OK; i++) {
-        const struct writer_unit *u = &w->units[i];
+    for (size_t i = 0; i < w->fl->nunits && rc == DB_OK; i++) {
+        const struct writer_unit *u = &w->fl->units[i];
 
         rc = writer__savepoint_begin(w, err, errlen);
         if (rc == DB_OK) {
-            int wr = writer__write_slice(w, true, &w->pos, u->pos_off,
+            int wr = writer__write_slice(w, true, &w->fl->pos, u->pos_off,
                                          u->pos_end, n, err, errlen);
             if (wr == DB_OK)
-                wr = writer__write_slice(w, false, &w->cnt, u->cnt_off,
+                wr = writer__write_slice(w, false, &w->fl->cnt, u->cnt_off,
                                          u->cnt_end, n, err, errlen);
             rc = writer__savepoint_end(w, wr, err, errlen);
         }
         if (rc == WRITER_REFUSED) {
-            rc = writer__write_rows_narrow(w, true, u->vid, &w->pos, u->pos_off,
-                                           u->pos_end, n, err, errlen);
+            rc = writer__write_rows_narrow(w, true, u->vid, &w->fl->pos,
+                                           u->pos_off, u->pos_end, n, err,
+                                           errlen);
             if (rc == DB_OK)
-                rc = writer__write_rows_narrow(w, false, u->vid, &w->cnt,
+                rc = writer__write_rows_narrow(w, false, u->vid, &w->fl->cnt,
                                                u->cnt_off, u->cnt_end, n, err,
                                                errlen);
         }
@@ -897,7 +1001,7 @@ static int writer__write_all_rows(struct writer *w, bool narrow, uint64_t *n,
 static int writer__commit_once(struct writer *w, bool narrow, uint64_t *n,
                                char *err, size_t errlen)
 {
-    size_t ndead = w->ndead;
+    size_t ndead = w->fl->ndead;
     int rc;
 
     *n = 0;
@@ -919,42 +1023,243 @@ static int writer__commit_once(struct writer *w, bool narrow, uint64_t *n,
     if (rc == DB_OK)
         return DB_OK;
     /* Dead letters a narrowing added belong to that attempt only. */
-    for (size_t i = ndead; i < w->ndead; i++) {
-        free(w->dead[i].topic);
-        free(w->dead[i].vid);
-        free(w->dead[i].reason);
-        free(w->dead[i].payload);
-    }
-    w->ndead = ndead;
+    for (size_t i = ndead; i < w->fl->ndead; i++)
+        writer__dead_free(&w->fl->dead[i]);
+    w->fl->ndead = ndead;
     if (db_data_error(w->db) && db_exec(w->db, "ROLLBACK", NULL, 0) == DB_OK)
         return WRITER_REFUSED;
     return rc;
 }
 
-int writer_commit(struct writer *w, acks_fn on_ack, void *arg,
-                  uint64_t *inserted, char *err, size_t errlen)
+/* The staging tables and columns of each raw table, by w->table. */
+static const struct {
+    const char *table, *stage, *cols;
+} writer__tables[2] = {
+    {"positions", "stage_positions", WRITER_POS_COLS},
+    {"passenger_counts", "stage_counts", WRITER_CNT_COLS},
+};
+
+static const struct buf *writer__rows(const struct writer *w)
 {
-    uint64_t n = 0;
+    return w->table == 0 ? &w->fl->pos : &w->fl->cnt;
+}
+
+/* Send sql (no parameters) as the next step. */
+static int writer__send(struct writer *w, enum writer_step step,
+                        const char *sql, char *err, size_t errlen)
+{
+    w->step = step;
+    return db_send(w->db, sql, 0, NULL, NULL, NULL, err, errlen);
+}
+
+static int writer__send_params(struct writer *w, enum writer_step step,
+                               const struct writer_params *q, char *err,
+                               size_t errlen)
+{
+    w->step = step;
+    return db_send(w->db, q->sql, q->n, q->v, q->l, q->f, err, errlen);
+}
+
+/* COPY the current table's rows into `into` (the table or its staging
+ * table) as the next step. */
+static int writer__send_copy(struct writer *w, enum writer_step step,
+                             const char *into, char *err, size_t errlen)
+{
+    const struct buf *t = writer__rows(w);
+    char sql[512];
+
+    snprintf(sql, sizeof sql, "COPY %s (%s) FROM STDIN (FORMAT binary)", into,
+             writer__tables[w->table].cols);
+    w->step = step;
+    return db_send_copy_binary(w->db, sql, t->p, t->len, err, errlen);
+}
+
+/* The commit is over (done or failed): back to idle. On success the
+ * batch is gone; on failure it stays sealed for the next try. */
+static void writer__finish(struct writer *w, bool ok)
+{
+    w->step = WRITER_S_IDLE;
+    if (ok) {
+        writer__batch_clear(w->fl);
+        acks_clear(w->acks);
+        w->sealed = false;
+    }
+}
+
+/* The first watermark statement, or the end of the commit (DB_OK). */
+static int writer__watermark_next(struct writer *w, char *err, size_t errlen)
+{
+    struct acks_query q;
+    int rc = acks_watermark_next(w->acks, &q);
+
+    if (rc == 1) {
+        w->step = WRITER_S_WATERMARK;
+        return db_send(w->db, q.sql, q.nparams, q.v, NULL, NULL, err, errlen);
+    }
+    writer__finish(w, true);
+    if (rc != 0) {
+        db_errf(err, errlen, "watermark: out of memory");
+        db_disconnect(w->db);
+    }
+    return rc;
+}
+
+/* Committed: the rows are durable, whatever happens to the watermark
+ * statements (a failed one is redone with the next commit). */
+static int writer__committed(struct writer *w, char *err, size_t errlen)
+{
+    w->commits++;
+    acks_watermark_begin(w->acks);
+    return writer__watermark_next(w, err, errlen);
+}
+
+/* From table w->table on: the next table with rows, its savepoint; after
+ * both, the seqs for the walk, the dead letters, the statuses, COMMIT. */
+static int writer__after_rows(struct writer *w, char *err, size_t errlen)
+{
+    struct acks_query aq;
+    struct writer_params q;
     int rc;
 
-    if (writer_staged_items(w) == 0)
-        return DB_OK;
-    if (!db_connected(w->db))
-        return DB_ERR_CONNECT;
-    rc = partitions_ensure(w->parts, w->db, w->staged_days, w->nstaged_days,
-                           err, errlen);
-    if (rc != DB_OK) {
-        db_disconnect(w->db);
-        return rc;
+    while (w->table < 2 && writer__rows(w)->len == 0)
+        w->table++;
+    if (w->table < 2)
+        return writer__send(w, WRITER_S_SAVEPOINT, "SAVEPOINT direct", err,
+                            errlen);
+    if (w->step < WRITER_S_PENDING) {
+        /* The seqs of vehicles whose watermark needs the walk, new or
+         * re-sent: a re-send after a database crash refills what the
+         * unlogged table lost. */
+        rc = acks_pending_query(w->acks, &aq);
+        if (rc < 0)
+            return DB_ERR_NOMEM;
+        w->item = 0;
+        if (rc == 1) {
+            w->step = WRITER_S_PENDING;
+            return db_send(w->db, aq.sql, aq.nparams, aq.v, NULL, NULL, err,
+                           errlen);
+        }
+        w->step = WRITER_S_PENDING;
     }
-    acks_plan(w->acks);
-    rc = writer__commit_once(w, false, &n, err, errlen);
-    if (rc == WRITER_REFUSED && partitions_stale(w->db)) {
+    if (w->step == WRITER_S_PENDING || w->step == WRITER_S_DEAD) {
+        if (w->item < w->fl->ndead) {
+            writer__dead_params(&w->fl->dead[w->item++], &q);
+            return writer__send_params(w, WRITER_S_DEAD, &q, err, errlen);
+        }
+        w->item = 0;
+        w->step = WRITER_S_STATUS;
+    }
+    if (w->item < w->fl->nstatus) {
+        writer__status_params(&w->fl->status[w->item++], &q);
+        return writer__send_params(w, WRITER_S_STATUS, &q, err, errlen);
+    }
+    /* The zone is read again with every commit, in the same round trip:
+     * a feed loaded with another agency_timezone takes effect from the
+     * next batch, without a reconnect. */
+    return writer__send(w, WRITER_S_COMMIT,
+                        "COMMIT; SELECT shuttle_service_tz()", err, errlen);
+}
+
+/* The current step's statement is done without error: send the next. */
+static int writer__advance(struct writer *w, char *err, size_t errlen)
+{
+    char sql[512];
+
+    switch (w->step) {
+    case WRITER_S_BEGIN:
+        return writer__after_rows(w, err, errlen);
+    case WRITER_S_SAVEPOINT: /* there: the rows straight in */
+        return writer__send_copy(w, WRITER_S_COPY,
+                                 writer__tables[w->table].table, err, errlen);
+    case WRITER_S_COPY:
+    case WRITER_S_MERGE:
+        return writer__send(w, WRITER_S_RELEASE, "RELEASE SAVEPOINT direct",
+                            err, errlen);
+    case WRITER_S_RELEASE:
+        w->table++;
+        w->duplicate = false;
+        return writer__after_rows(w, err, errlen);
+    case WRITER_S_UNDO:
+        return writer__send_copy(w, WRITER_S_STAGE,
+                                 writer__tables[w->table].stage, err, errlen);
+    case WRITER_S_STAGE:
+        snprintf(sql, sizeof sql,
+                 "INSERT INTO %s SELECT * FROM %s"
+                 " ON CONFLICT (vehicle_id, seq, service_day) DO NOTHING",
+                 writer__tables[w->table].table,
+                 writer__tables[w->table].stage);
+        return writer__send(w, WRITER_S_MERGE, sql, err, errlen);
+    case WRITER_S_PENDING:
+    case WRITER_S_DEAD:
+    case WRITER_S_STATUS:
+        return writer__after_rows(w, err, errlen);
+    case WRITER_S_COMMIT:
+        return writer__committed(w, err, errlen);
+    case WRITER_S_WATERMARK:
+        return writer__watermark_next(w, err, errlen);
+    default:
+        return DB_ERR_QUERY;
+    }
+}
+
+/* One result of the current step's statement. A failure is remembered
+ * (the first one) until the statement has no more results. */
+static void writer__result(struct writer *w, PGresult *r)
+{
+    ExecStatusType st = PQresultStatus(r);
+    char why[512];
+
+    if (w->failed)
+        return;
+    if (w->step == WRITER_S_WATERMARK) {
+        if (acks_watermark_result(w->acks, r, w->on_ack, w->on_ack_arg, why,
+                                  sizeof why) != DB_OK) {
+            w->failed = DB_ERR_QUERY;
+            snprintf(w->why, sizeof w->why, "%s", why);
+        }
+        return;
+    }
+    if (w->step == WRITER_S_COMMIT && st == PGRES_TUPLES_OK) {
+        /* A zone this machine does not know keeps the old one: the rows
+         * are committed, and db_prepare says so at the next connect. */
+        (void)db_note_zone(w->db, r, why, sizeof why);
+        return;
+    }
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+
+        if (w->step == WRITER_S_COPY && state && strcmp(state, "23505") == 0) {
+            w->duplicate = true; /* a re-send: handled, not a failure */
+            return;
+        }
+        w->failed = DB_ERR_QUERY;
+        db_errf(w->why, sizeof w->why, "%s", PQresultErrorMessage(r));
+        return;
+    }
+    if (w->step == WRITER_S_COPY || w->step == WRITER_S_MERGE)
+        w->inserted += strtoull(PQcmdTuples(r), NULL, 10);
+}
+
+/* The fast path was refused for what some rows hold (or a partition this
+ * process thought there was not): the transaction is rolled back, and the
+ * rest is done the waiting way, as before: the partitions asked again
+ * once, then the commit narrowed batch by batch and row by row. Rare: a
+ * bad message, or another backend's retention. */
+static int writer__refused(struct writer *w, char *err, size_t errlen)
+{
+    uint64_t n = 0;
+    int rc = WRITER_REFUSED;
+    bool stale = partitions_stale(w->db);
+
+    if (db_set_blocking(w->db) != DB_OK ||
+        db_exec(w->db, "ROLLBACK", err, errlen) != DB_OK)
+        return DB_ERR_QUERY;
+    if (stale) {
         /* Another backend's retention dropped a day this process
          * remembered as there. Ask again, once. */
         partitions_forget(w->parts);
-        rc = partitions_ensure(w->parts, w->db, w->staged_days, w->nstaged_days,
-                               err, errlen);
+        rc = partitions_ensure(w->parts, w->db, w->fl->staged_days,
+                               w->fl->nstaged_days, err, errlen);
         if (rc == DB_OK)
             rc = writer__commit_once(w, false, &n, err, errlen);
     }
@@ -967,19 +1272,153 @@ int writer_commit(struct writer *w, acks_fn on_ack, void *arg,
         if (rc == WRITER_REFUSED)
             rc = DB_ERR_QUERY; /* narrowed and still refused: give up */
     }
+    if (rc != DB_OK)
+        return rc;
+    w->inserted = n;
+    return writer__committed(w, err, errlen);
+}
+
+/* The current step's statement has no more results. */
+static int writer__step_done(struct writer *w, char *err, size_t errlen)
+{
+    if (w->step == WRITER_S_COPY && w->duplicate && !w->failed)
+        /* A batch repeating a stored record (the bus re-sent what it had
+         * no ack for) makes COPY fail on the key; then the rows go again
+         * through the session's staging table and INSERT ... ON CONFLICT
+         * DO NOTHING, which keeps the new ones and drops the repeats. */
+        return writer__send(w, WRITER_S_UNDO,
+                            w->table == 0 ? "ROLLBACK TO SAVEPOINT direct;"
+                                            " DELETE FROM stage_positions"
+                                          : "ROLLBACK TO SAVEPOINT direct;"
+                                            " DELETE FROM stage_counts",
+                            err, errlen);
+    if (!w->failed)
+        return writer__advance(w, err, errlen);
+    db_errf(err, errlen, "%s", w->why);
+    w->failed = 0;
+    if (w->step == WRITER_S_WATERMARK)
+        return DB_ERR_QUERY;
+    if (db_data_error(w->db))
+        return writer__refused(w, err, errlen);
+    return DB_ERR_QUERY;
+}
+
+int writer_commit_start(struct writer *w, acks_fn on_ack, void *arg, char *err,
+                        size_t errlen)
+{
+    int rc;
+
+    if (w->step != WRITER_S_IDLE)
+        return DB_OK;
+    if (!w->sealed) {
+        struct writer_batch *t;
+
+        if (writer__items(w->fill) == 0)
+            return DB_OK;
+        t = w->fl;
+        w->fl = w->fill;
+        w->fill = t;
+        acks_seal(w->acks);
+        w->sealed = true;
+    }
+    if (!db_connected(w->db))
+        return DB_ERR_CONNECT;
+    w->on_ack = on_ack;
+    w->on_ack_arg = arg;
+    /* Usually known already: then no statement. */
+    rc = partitions_ensure(w->parts, w->db, w->fl->staged_days,
+                           w->fl->nstaged_days, err, errlen);
     if (rc != DB_OK) {
-        /* Keep the staged rows: they are retried on the next connection. */
         db_disconnect(w->db);
         return rc;
     }
-    w->commits++;
-    if (inserted)
-        *inserted = n;
-    /* Committed: the staged rows are durable, whatever happens to the
-     * watermark query (a failed one is redone with the next commit). */
-    rc = acks_watermarks(w->acks, w->db, on_ack, arg, err, errlen);
-    writer__clear_staged(w);
+    acks_plan(w->acks);
+    db_clear_state(w->db);
+    w->table = 0;
+    w->item = 0;
+    w->failed = 0;
+    w->duplicate = false;
+    w->inserted = 0;
+    rc = writer__send(w, WRITER_S_BEGIN, "BEGIN", err, errlen);
     if (rc != DB_OK)
+        writer__finish(w, false);
+    return rc;
+}
+
+int writer_commit_fd(const struct writer *w, short *events)
+{
+    return w->step == WRITER_S_IDLE ? -1 : db_io_fd(w->db, events);
+}
+
+int writer_commit_step(struct writer *w, uint64_t *inserted, char *err,
+                       size_t errlen)
+{
+    for (;;) {
+        PGresult *r;
+        int rc;
+
+        if (w->step == WRITER_S_IDLE)
+            return DB_OK;
+        rc = db_io(w->db, &r, err, errlen);
+        if (rc == DB_PENDING)
+            return DB_PENDING;
+        if (rc == DB_OK && r) {
+            writer__result(w, r);
+            PQclear(r);
+            continue;
+        }
+        if (rc == DB_OK) {
+            bool watermarks = w->step == WRITER_S_WATERMARK;
+
+            rc = writer__step_done(w, err, errlen);
+            if (rc == DB_OK && w->step == WRITER_S_IDLE) {
+                if (inserted)
+                    *inserted = w->inserted;
+                return DB_OK;
+            }
+            if (rc == DB_OK)
+                continue; /* the next statement is out */
+            if (watermarks || w->step == WRITER_S_WATERMARK) {
+                /* Committed; only the acks are lost, and redone with the
+                 * vehicle's next commit. */
+                writer__finish(w, true);
+                db_disconnect(w->db);
+                return rc;
+            }
+        }
+        /* Keep the staged rows: they are retried on the next connection. */
+        writer__finish(w, false);
         db_disconnect(w->db);
+        return rc;
+    }
+}
+
+int writer_commit(struct writer *w, acks_fn on_ack, void *arg,
+                  uint64_t *inserted, char *err, size_t errlen)
+{
+    uint64_t total = 0;
+    int rc = DB_OK;
+
+    /* A commit under way first, then the batch filling beside it. */
+    for (int pass = 0; pass < 3 && rc == DB_OK; pass++) {
+        uint64_t n = 0;
+
+        if (w->step == WRITER_S_IDLE && writer_staged_items(w) == 0)
+            break;
+        rc = writer_commit_start(w, on_ack, arg, err, errlen);
+        if (rc != DB_OK)
+            break;
+        while ((rc = writer_commit_step(w, &n, err, errlen)) == DB_PENDING) {
+            struct pollfd pfd;
+
+            pfd.fd = writer_commit_fd(w, &pfd.events);
+            if (pfd.fd < 0)
+                break;
+            (void)poll(&pfd, 1, 1000);
+        }
+        total += n;
+    }
+    if (inserted)
+        *inserted = total;
     return rc;
 }

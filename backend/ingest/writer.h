@@ -15,7 +15,8 @@
 struct writer;
 
 /*
- * A writer staging up to max_staged records, committing through d and
+ * A writer staging up to max_staged records per batch (one filling, and
+ * one committing or waiting for its retry), committing through d and
  * keeping its partitions in p. d and p are borrowed: they are the caller's
  * and must outlive the writer. The writer owns its ack watermark state
  * (struct acks). DB_OK or DB_ERR_NOMEM; *out is the caller's, to free with
@@ -31,9 +32,9 @@ void writer_free(struct writer *w);
  * hold none: then only its oldest_held_seq is noted, which the caller has
  * bounded with wire_batch_held_bound). Staged rows live in memory only: on
  * a crash they are lost, which is safe because nothing staged is
- * acknowledged, so the bus sends it again. Returns DB_ERR_FULL when over
- * max_staged records (or PARTITIONS_DAYS_MAX service days); the caller
- * drops the batch (the bus re-sends it).
+ * acknowledged, so the bus sends it again. Returns DB_ERR_FULL when the filling
+ * batch would pass max_staged records (or PARTITIONS_DAYS_MAX service days);
+ * the caller drops the batch (the bus re-sends it).
  *
  * If the commit is refused for what some rows hold (a data or integrity
  * error), it is narrowed down: batch by batch, then row by row; each
@@ -62,12 +63,45 @@ int writer_stage_dead_record(struct writer *w, const char *topic,
  * caller has checked it with wire_status_validate. */
 int writer_stage_status(struct writer *w, const struct wire_status *s);
 
+/* Staged and not yet committed: the batch filling and the one sealed for
+ * a commit (in flight, or failed and waiting for its retry). */
 size_t writer_staged_records(const struct writer *w);
 size_t writer_staged_items(const struct writer *w); /* records + dead +
                                                        status */
+/* Items of the batch filling only: what the next commit after the one
+ * under way would take. */
+size_t writer_filling_items(const struct writer *w);
+size_t writer_filling_records(const struct writer *w);
 
 /*
- * Write everything staged in one transaction (COPY into the tables, or on
+ * The commit without waiting, for a poll loop (double-buffering: while one
+ * batch is in flight, staging fills the next).
+ *
+ * writer_commit_start seals the batch filling (unless a sealed one waits
+ * for its retry: that one goes first) and sends its first statement.
+ * DB_OK: started, or nothing to do (writer_busy tells which); else
+ * DB_ERR_CONNECT / DB_ERR_QUERY with the connection closed and the batch
+ * kept. While a commit is in flight it does nothing and answers DB_OK.
+ *
+ * Then poll the socket writer_commit_fd names (-1: none) for *events and
+ * call writer_commit_step when it is ready: DB_PENDING while the commit
+ * goes on; DB_OK once committed and every vehicle's ack reported through
+ * on_ack (*inserted, may be NULL: the new rows); or an error: the
+ * connection closed, and the batch kept for the next try unless it was
+ * committed and only its watermark statements failed (redone with the next
+ * commit). A batch refused for its data is narrowed as writer_commit says;
+ * that rare path waits for the server.
+ */
+int writer_commit_start(struct writer *w, acks_fn on_ack, void *arg, char *err,
+                        size_t errlen);
+bool writer_busy(const struct writer *w);
+int writer_commit_fd(const struct writer *w, short *events);
+int writer_commit_step(struct writer *w, uint64_t *inserted, char *err,
+                       size_t errlen);
+
+/*
+ * Write everything staged (the commit in flight, if any, then the rest) in
+ * one transaction per batch, waiting (COPY into the tables, or on
  * a re-send through staging tables and INSERT ... ON CONFLICT DO NOTHING),
  * commit, then compute each touched vehicle's watermark and call on_ack
  * (may be NULL; see acks_fn). On error the staged rows are kept for the

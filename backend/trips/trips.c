@@ -23,9 +23,7 @@ int64_t trips_sched_ms(const struct trips_feed *f, int32_t secs)
     return f->day_ms + (int64_t)secs * 1000;
 }
 
-/* Metres between two nearby points: an equirectangular projection is
- * exact to centimetres over the few hundred metres this is used for. */
-static double trips_dist(double lat1, double lon1, double lat2, double lon2)
+double trips_dist_m(double lat1, double lon1, double lat2, double lon2)
 {
     const double r = 6371008.8, rad = M_PI / 180;
     double x = (lon2 - lon1) * rad * cos((lat1 + lat2) * 0.5 * rad);
@@ -85,7 +83,7 @@ static int trips_nearest_stop(const struct trips_feed *f, double lat,
     double bd = INFINITY;
 
     for (size_t i = 0; i < f->nstops; i++) {
-        double d = trips_dist(lat, lon, f->stops[i].lat, f->stops[i].lon);
+        double d = trips_dist_m(lat, lon, f->stops[i].lat, f->stops[i].lon);
         if (d < bd) {
             bd = d;
             best = (int)i;
@@ -115,49 +113,111 @@ static int trips_vpush(struct trips_vbuf *b, const struct trips_visit *v)
     return 0;
 }
 
-/*
- * A visit being built: the fixes near one stop. Arrival is the first fix
- * there at a halt (the bus has pulled in), departure the last one; a bus
- * that never halts passed the stop at its closest approach.
- */
-struct trips_cand {
-    int stop;
-    int64_t first_halt, last_halt, closest_t, last_near;
-    double closest;
-};
-
-static int trips_close_cand(struct trips_vbuf *b, const struct trips_cand *c,
-                            const struct trips_params *p)
+/* Close the candidate: the visit it makes, or 0 when it makes none. */
+static int trips__cand_visit(const struct trips_visitor *vs,
+                             struct trips_visit *v)
 {
-    struct trips_visit v;
+    const struct trips_cand *c = &vs->c;
 
-    memset(&v, 0, sizeof v);
-    v.stop = c->stop;
-    v.run = v.run_starting = -1;
-    v.load_after = -1;
+    memset(v, 0, sizeof *v);
+    v->stop = c->stop;
+    v->run = v->run_starting = -1;
+    v->load_after = -1;
     if (c->first_halt) {
-        v.arr_ms = c->first_halt;
-        v.dep_ms = c->last_halt;
-        v.stopped = true;
-    } else {
-        /* Only a pass within the entry radius counts as passing the stop. */
-        if (c->closest > p->enter_m)
-            return 0;
-        v.arr_ms = v.dep_ms = c->closest_t;
+        v->arr_ms = c->first_halt;
+        v->dep_ms = c->last_halt;
+        v->stopped = true;
+        return 1;
     }
+    /* Only a pass within the entry radius counts as passing the stop. */
+    if (c->closest > vs->p->enter_m)
+        return 0;
+    v->arr_ms = v->dep_ms = c->closest_t;
+    return 1;
+}
+
+void trips_visitor_init(struct trips_visitor *vs, const struct trips_feed *f,
+                        const struct trips_params *p)
+{
+    memset(vs, 0, sizeof *vs);
+    vs->f = f;
+    vs->p = p;
+    vs->c.stop = -1;
+}
+
+int trips_visitor_fix(struct trips_visitor *vs, const struct trips_fix *x,
+                      struct trips_visit *out)
+{
+    const struct trips_feed *f = vs->f;
+    const struct trips_params *p = vs->p;
+    struct trips_cand *c = &vs->c;
+    double d;
+    int s = trips_nearest_stop(f, x->lat, x->lon, &d);
+    bool halted = isfinite(x->speed) && x->speed <= p->halt_mps;
+    int closed = 0;
+
+    if (vs->in && (s != c->stop || d > p->leave_m)) {
+        /* Still within the leave radius of the candidate's stop? */
+        double dc = trips_dist_m(x->lat, x->lon, f->stops[c->stop].lat,
+                                 f->stops[c->stop].lon);
+        if (dc <= p->leave_m) {
+            s = c->stop;
+            d = dc;
+        } else {
+            closed = trips__cand_visit(vs, out);
+            vs->in = false;
+        }
+    }
+    if (!vs->in) {
+        if (s < 0 || d > p->enter_m)
+            return closed;
+        memset(c, 0, sizeof *c);
+        c->stop = s;
+        c->closest = INFINITY;
+        vs->in = true;
+    }
+    if (d <= p->enter_m && halted) {
+        if (!c->first_halt)
+            c->first_halt = x->t_ms;
+        c->last_halt = x->t_ms;
+    }
+    if (d < c->closest) {
+        c->closest = d;
+        c->closest_t = x->t_ms;
+    }
+    c->last_near = x->t_ms;
+    return closed;
+}
+
+int trips_visitor_close(struct trips_visitor *vs, struct trips_visit *out)
+{
+    int closed = vs->in ? trips__cand_visit(vs, out) : 0;
+
+    vs->in = false;
+    return closed;
+}
+
+bool trips_visit_merge(struct trips_visit *last, const struct trips_visit *v,
+                       const struct trips_params *p)
+{
     /* Jitter at a terminal, a short dropout: the same stop again soon, with
      * no other stop in between, is the same visit. */
-    if (b->n && b->v[b->n - 1].stop == v.stop &&
-        v.arr_ms - b->v[b->n - 1].dep_ms <= p->merge_ms) {
-        struct trips_visit *last = &b->v[b->n - 1];
+    if (last->stop != v->stop || v->arr_ms - last->dep_ms > p->merge_ms)
+        return false;
+    if (v->stopped && !last->stopped)
+        last->arr_ms = v->arr_ms;
+    last->dep_ms = v->dep_ms > last->dep_ms ? v->dep_ms : last->dep_ms;
+    last->stopped = last->stopped || v->stopped;
+    return true;
+}
 
-        if (v.stopped && !last->stopped)
-            last->arr_ms = v.arr_ms;
-        last->dep_ms = v.dep_ms > last->dep_ms ? v.dep_ms : last->dep_ms;
-        last->stopped = last->stopped || v.stopped;
+/* Append a visit the visitor closed, or merge it into the last. */
+static int trips__add_visit(struct trips_vbuf *b, const struct trips_visit *v,
+                            const struct trips_params *p)
+{
+    if (b->n && trips_visit_merge(&b->v[b->n - 1], v, p))
         return 0;
-    }
-    return trips_vpush(b, &v);
+    return trips_vpush(b, v);
 }
 
 int trips_visits(const struct trips_feed *f, const struct trips_params *p,
@@ -166,48 +226,15 @@ int trips_visits(const struct trips_feed *f, const struct trips_params *p,
                  struct trips_visit **out, size_t *nout)
 {
     struct trips_vbuf b = {0};
-    struct trips_cand c;
-    bool in = false;
+    struct trips_visitor vs;
+    struct trips_visit done;
 
-    for (size_t i = 0; i < nfixes; i++) {
-        const struct trips_fix *x = &fixes[i];
-        double d;
-        int s = trips_nearest_stop(f, x->lat, x->lon, &d);
-        bool halted = isfinite(x->speed) && x->speed <= p->halt_mps;
-
-        if (in && (s != c.stop || d > p->leave_m)) {
-            /* Still within the leave radius of the candidate's stop? */
-            double dc = trips_dist(x->lat, x->lon, f->stops[c.stop].lat,
-                                   f->stops[c.stop].lon);
-            if (dc <= p->leave_m) {
-                s = c.stop;
-                d = dc;
-            } else {
-                if (trips_close_cand(&b, &c, p) != 0)
-                    goto oom;
-                in = false;
-            }
-        }
-        if (!in) {
-            if (s < 0 || d > p->enter_m)
-                continue;
-            memset(&c, 0, sizeof c);
-            c.stop = s;
-            c.closest = INFINITY;
-            in = true;
-        }
-        if (d <= p->enter_m && halted) {
-            if (!c.first_halt)
-                c.first_halt = x->t_ms;
-            c.last_halt = x->t_ms;
-        }
-        if (d < c.closest) {
-            c.closest = d;
-            c.closest_t = x->t_ms;
-        }
-        c.last_near = x->t_ms;
-    }
-    if (in && trips_close_cand(&b, &c, p) != 0)
+    trips_visitor_init(&vs, f, p);
+    for (size_t i = 0; i < nfixes; i++)
+        if (trips_visitor_fix(&vs, &fixes[i], &done) &&
+            trips__add_visit(&b, &done, p) != 0)
+            goto oom;
+    if (trips_visitor_close(&vs, &done) && trips__add_visit(&b, &done, p) != 0)
         goto oom;
 
     /* Door episodes make visits exact: each belongs to the visit whose
@@ -230,8 +257,8 @@ int trips_visits(const struct trips_feed *f, const struct trips_params *p,
             if (gap > 60000)
                 continue;
             if (isfinite(e->lat) &&
-                trips_dist(e->lat, e->lon, f->stops[v->stop].lat,
-                           f->stops[v->stop].lon) > p->leave_m * 2)
+                trips_dist_m(e->lat, e->lon, f->stops[v->stop].lat,
+                             f->stops[v->stop].lon) > p->leave_m * 2)
                 continue;
             if (gap < bestgap) {
                 bestgap = gap;
@@ -626,6 +653,20 @@ static bool trips_claim_wins(const struct trips_matcher *m, size_t a, size_t b,
     return m->runs[a].start_ms < m->runs[b].start_ms;
 }
 
+int64_t trips_start_ms(const struct trips_feed *f, size_t t)
+{
+    return trips_sched_ms(f, f->st[f->trips[t].first].dep_s);
+}
+
+/* Whether a bus drives trip u before trip t of the same block: by
+ * scheduled start, ties by index. */
+static bool trips__drives_before(const struct trips_feed *f, size_t u, size_t t)
+{
+    int64_t a = trips_start_ms(f, u), b = trips_start_ms(f, t);
+
+    return a < b || (a == b && u < t);
+}
+
 /* Index of the trip ids' blocks: each trip's block and place in it. */
 static void trips_block_index(const struct trips_feed *f,
                               struct trips_tinfo *ti)
@@ -633,7 +674,7 @@ static void trips_block_index(const struct trips_feed *f,
     int nb = 0;
 
     for (size_t t = 0; t < f->ntrips; t++) {
-        ti[t].start_ms = trips_sched_ms(f, f->st[f->trips[t].first].dep_s);
+        ti[t].start_ms = trips_start_ms(f, t);
         ti[t].block = -1;
         if (!f->trips[t].block_id[0])
             continue;
@@ -645,15 +686,24 @@ static void trips_block_index(const struct trips_feed *f,
     }
     for (size_t t = 0; t < f->ntrips; t++) {
         ti[t].block_pos = 0;
-        for (size_t u = 0; u < f->ntrips && ti[t].block >= 0; u++) {
-            const struct trips_tinfo *a = &ti[u], *b = &ti[t];
-
-            /* Trips of the block before this one, ties by index. */
-            if (a->block == b->block && (a->start_ms < b->start_ms ||
-                                         (a->start_ms == b->start_ms && u < t)))
+        for (size_t u = 0; u < f->ntrips && ti[t].block >= 0; u++)
+            if (ti[u].block == ti[t].block && trips__drives_before(f, u, t))
                 ti[t].block_pos++;
-        }
     }
+}
+
+int trips_block_next(const struct trips_feed *f, size_t t)
+{
+    int best = -1;
+
+    if (t >= f->ntrips || !f->trips[t].block_id[0])
+        return -1;
+    for (size_t u = 0; u < f->ntrips; u++)
+        if (u != t && !strcmp(f->trips[u].block_id, f->trips[t].block_id) &&
+            trips__drives_before(f, t, u) &&
+            (best < 0 || trips__drives_before(f, u, (size_t)best)))
+            best = (int)u;
+    return best;
 }
 
 int trips_assign(const struct trips_feed *f, const struct trips_params *p,

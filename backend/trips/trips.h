@@ -135,4 +135,54 @@ int trips_assign(const struct trips_feed *f, const struct trips_params *p,
 /* Scheduled time of a trip's stop time, Unix ms. */
 int64_t trips_sched_ms(const struct trips_feed *f, int32_t secs);
 
+/* Metres between two nearby points: an equirectangular projection, exact
+ * to centimetres over the few kilometres this is used for. */
+double trips_dist_m(double lat1, double lon1, double lat2, double lon2);
+
+/*
+ * The stop-visit rules, one fix at a time: the same state machine
+ * trips_visits runs, for a tracker that sees fixes as they come. A visit
+ * is the fixes near one stop (entered within enter_m, left beyond
+ * leave_m); arrival is the first fix there at a halt, departure the last,
+ * and a bus that never halts passed it at its closest approach.
+ */
+struct trips_cand {
+    int stop;
+    int64_t first_halt, last_halt, closest_t, last_near;
+    double closest;
+};
+
+struct trips_visitor {
+    const struct trips_feed *f;
+    const struct trips_params *p;
+    bool in;             /* near a stop now: c.stop */
+    struct trips_cand c; /* the visit being built */
+};
+
+/* Start with no visit in progress. F and P must outlive VS. */
+void trips_visitor_init(struct trips_visitor *vs, const struct trips_feed *f,
+                        const struct trips_params *p);
+
+/* Feed the vehicle's next fix (in time order). Returns 1 when the visit in
+ * progress ended with it (the bus left the stop), with that visit in *out
+ * (not yet merged: see trips_visit_merge), else 0. Afterwards vs->in and
+ * vs->c.stop say which stop the bus is at. No allocation. */
+int trips_visitor_fix(struct trips_visitor *vs, const struct trips_fix *x,
+                      struct trips_visit *out);
+
+/* No more fixes: returns 1 with the visit in progress in *out, else 0. */
+int trips_visitor_close(struct trips_visitor *vs, struct trips_visit *out);
+
+/* Whether V, the visit after LAST, is really the same one (the same stop
+ * again within merge_ms); if so LAST absorbs it. */
+bool trips_visit_merge(struct trips_visit *last, const struct trips_visit *v,
+                       const struct trips_params *p);
+
+/* The trip driven after trip T in its block (by scheduled start, ties by
+ * index, as trips_assign orders them), or -1. O(ntrips). */
+int trips_block_next(const struct trips_feed *f, size_t t);
+
+/* Scheduled departure of trip T from its first stop, Unix ms. */
+int64_t trips_start_ms(const struct trips_feed *f, size_t t);
+
 #endif

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "buf.h"
 #include "clock.h"
 #include "svcday.h"
 #include "trips.h"
@@ -96,55 +97,54 @@ static void trips_db__feed_free(struct trips_feed *f)
     memset(f, 0, sizeof *f);
 }
 
-static int trips_db__load_feed(PGconn *c, const char *day, struct trips_feed *f,
-                               char *err, size_t errlen)
-{
-    PGresult *r;
-    int n;
+const char *const trips_db_sql_stops =
+    "SELECT stop_id, stop_lat, stop_lon FROM gtfs_stops"
+    " WHERE stop_lat IS NOT NULL ORDER BY stop_id";
 
-    r = trips_db__query(c,
-                        "SELECT stop_id, stop_lat, stop_lon FROM gtfs_stops"
-                        " WHERE stop_lat IS NOT NULL ORDER BY stop_id",
-                        NULL, err, errlen);
-    if (!r)
+const char *const trips_db_sql_stop_times =
+    "SELECT t.trip_id, t.route_id, coalesce(t.block_id, ''),"
+    " coalesce(t.direction_id, -1), st.stop_id,"
+    " st.stop_sequence, st.arrival_secs, st.departure_secs"
+    " FROM gtfs_trips t JOIN gtfs_stop_times st USING (trip_id)"
+    " WHERE t.service_id IN (SELECT gtfs_services_on($1))"
+    " ORDER BY t.trip_id COLLATE \"C\", st.stop_sequence";
+
+void trips_db_feed_free(struct trips_feed *f)
+{
+    trips_db__feed_free(f);
+}
+
+int trips_db_feed_from_results(const PGresult *stops, const PGresult *times,
+                               const char *day, struct trips_feed *f, char *err,
+                               size_t errlen)
+{
+    int n = PQntuples(stops);
+
+    memset(f, 0, sizeof *f);
+    if (PQnfields(stops) != 3 || PQnfields(times) != 8) {
+        trips_db__err(err, errlen, "timetable query has the wrong columns");
         return TRIPS_DB_ERR_QUERY;
-    n = PQntuples(r);
-    f->stops = calloc((size_t)n + 1, sizeof *f->stops);
-    if (!f->stops) {
-        PQclear(r);
-        return TRIPS_DB_ERR_NOMEM;
     }
+    f->stops = calloc((size_t)n + 1, sizeof *f->stops);
+    if (!f->stops)
+        return TRIPS_DB_ERR_NOMEM;
     for (int i = 0; i < n; i++) {
         snprintf(f->stops[i].id, sizeof f->stops[i].id, "%s",
-                 PQgetvalue(r, i, 0));
-        f->stops[i].lat = atof(PQgetvalue(r, i, 1));
-        f->stops[i].lon = atof(PQgetvalue(r, i, 2));
+                 PQgetvalue(stops, i, 0));
+        f->stops[i].lat = atof(PQgetvalue(stops, i, 1));
+        f->stops[i].lon = atof(PQgetvalue(stops, i, 2));
     }
     f->nstops = (size_t)n;
     /* ORDER BY uses the database's collation; bsearch needs strcmp's. */
     qsort(f->stops, f->nstops, sizeof *f->stops, trips_db__stop_cmp);
-    PQclear(r);
 
-    r = trips_db__query(
-        c,
-        "SELECT t.trip_id, t.route_id, coalesce(t.block_id, ''),"
-        " coalesce(t.direction_id, -1), st.stop_id,"
-        " st.stop_sequence, st.arrival_secs, st.departure_secs"
-        " FROM gtfs_trips t JOIN gtfs_stop_times st USING (trip_id)"
-        " WHERE t.service_id IN (SELECT gtfs_services_on($1))"
-        " ORDER BY t.trip_id COLLATE \"C\", st.stop_sequence",
-        day, err, errlen);
-    if (!r)
-        return TRIPS_DB_ERR_QUERY;
-    n = PQntuples(r);
+    n = PQntuples(times);
     f->st = calloc((size_t)n + 1, sizeof *f->st);
     f->trips = calloc((size_t)n + 1, sizeof *f->trips);
-    if (!f->st || !f->trips) {
-        PQclear(r);
+    if (!f->st || !f->trips)
         return TRIPS_DB_ERR_NOMEM;
-    }
     for (int i = 0; i < n; i++) {
-        const char *trip = PQgetvalue(r, i, 0);
+        const char *trip = PQgetvalue(times, i, 0);
         struct trips_stop_time *st = &f->st[f->nst];
         struct trips_trip *t;
 
@@ -152,27 +152,25 @@ static int trips_db__load_feed(PGconn *c, const char *day, struct trips_feed *f,
             t = &f->trips[f->ntrips++];
             snprintf(t->id, sizeof t->id, "%s", trip);
             snprintf(t->route_id, sizeof t->route_id, "%s",
-                     PQgetvalue(r, i, 1));
+                     PQgetvalue(times, i, 1));
             snprintf(t->block_id, sizeof t->block_id, "%s",
-                     PQgetvalue(r, i, 2));
-            t->direction = atoi(PQgetvalue(r, i, 3));
+                     PQgetvalue(times, i, 2));
+            t->direction = atoi(PQgetvalue(times, i, 3));
             t->first = f->nst;
         }
         t = &f->trips[f->ntrips - 1];
-        st->stop = trips_db__stop_index(f, PQgetvalue(r, i, 4));
+        st->stop = trips_db__stop_index(f, PQgetvalue(times, i, 4));
         if (st->stop < 0) {
             trips_db__err(err, errlen, "trip %s calls at unknown stop %s", trip,
-                          PQgetvalue(r, i, 4));
-            PQclear(r);
+                          PQgetvalue(times, i, 4));
             return TRIPS_DB_ERR_FEED;
         }
-        st->sequence = atoi(PQgetvalue(r, i, 5));
-        st->arr_s = atoi(PQgetvalue(r, i, 6));
-        st->dep_s = atoi(PQgetvalue(r, i, 7));
+        st->sequence = atoi(PQgetvalue(times, i, 5));
+        st->arr_s = atoi(PQgetvalue(times, i, 6));
+        st->dep_s = atoi(PQgetvalue(times, i, 7));
         f->nst++;
         t->n++;
     }
-    PQclear(r);
     if (f->ntrips == 0) {
         trips_db__err(
             err, errlen,
@@ -182,6 +180,28 @@ static int trips_db__load_feed(PGconn *c, const char *day, struct trips_feed *f,
         return TRIPS_DB_ERR_FEED;
     }
     return trips_feed_finish(f) == 0 ? TRIPS_DB_OK : TRIPS_DB_ERR_NOMEM;
+}
+
+/* The rebuild's read of the timetable: the same queries and conversion
+ * shuttle-live sends asynchronously. */
+static int trips_db__load_feed(PGconn *c, const char *day, struct trips_feed *f,
+                               char *err, size_t errlen)
+{
+    PGresult *stops, *times;
+    int rc;
+
+    stops = trips_db__query(c, trips_db_sql_stops, NULL, err, errlen);
+    if (!stops)
+        return TRIPS_DB_ERR_QUERY;
+    times = trips_db__query(c, trips_db_sql_stop_times, day, err, errlen);
+    if (!times) {
+        PQclear(stops);
+        return TRIPS_DB_ERR_QUERY;
+    }
+    rc = trips_db_feed_from_results(stops, times, day, f, err, errlen);
+    PQclear(stops);
+    PQclear(times);
+    return rc;
 }
 
 /* One vehicle's raw input and what was built from it. */
@@ -247,6 +267,27 @@ static int trips_db__take_fixes(struct trips_db__vehicle *v, PGresult *r, int i,
     return TRIPS_DB_OK;
 }
 
+const char *const trips_db_sql_door_columns =
+    "(extract(epoch FROM t) * 1000)::bigint,"
+    " coalesce((extract(epoch FROM door_open) * 1000)::bigint, 0),"
+    " coalesce((extract(epoch FROM door_close) * 1000)::bigint, 0),"
+    " coalesce(lat, 'NaN'), coalesce(lon, 'NaN'), boarded,"
+    " alighted, coalesce(load_after, -1)";
+
+void trips_db_door_from_row(const PGresult *r, int row, int col,
+                            struct trips_door *d)
+{
+    d->t_ms = strtoll(PQgetvalue(r, row, col), NULL, 10);
+    d->open_ms = strtoll(PQgetvalue(r, row, col + 1), NULL, 10);
+    d->close_ms = strtoll(PQgetvalue(r, row, col + 2), NULL, 10);
+    d->lat = strtod(PQgetvalue(r, row, col + 3), NULL);
+    d->lon = strtod(PQgetvalue(r, row, col + 4), NULL);
+    d->boarded = atoi(PQgetvalue(r, row, col + 5));
+    d->alighted = atoi(PQgetvalue(r, row, col + 6));
+    d->load_after = atoi(PQgetvalue(r, row, col + 7));
+    d->visit = -1;
+}
+
 /* Fill one vehicle's door episodes from rows [i, j) of the counts query. */
 static int trips_db__take_doors(struct trips_db__vehicle *v, PGresult *r, int i,
                                 int j)
@@ -254,19 +295,8 @@ static int trips_db__take_doors(struct trips_db__vehicle *v, PGresult *r, int i,
     v->doors = calloc((size_t)(j - i), sizeof *v->doors);
     if (!v->doors)
         return TRIPS_DB_ERR_NOMEM;
-    for (int k = i; k < j; k++) {
-        struct trips_door *d = &v->doors[v->ndoors++];
-
-        d->t_ms = strtoll(PQgetvalue(r, k, 1), NULL, 10);
-        d->open_ms = strtoll(PQgetvalue(r, k, 2), NULL, 10);
-        d->close_ms = strtoll(PQgetvalue(r, k, 3), NULL, 10);
-        d->lat = strtod(PQgetvalue(r, k, 4), NULL);
-        d->lon = strtod(PQgetvalue(r, k, 5), NULL);
-        d->boarded = atoi(PQgetvalue(r, k, 6));
-        d->alighted = atoi(PQgetvalue(r, k, 7));
-        d->load_after = atoi(PQgetvalue(r, k, 8));
-        d->visit = -1;
-    }
+    for (int k = i; k < j; k++)
+        trips_db_door_from_row(r, k, 1, &v->doors[v->ndoors++]);
     return TRIPS_DB_OK;
 }
 
@@ -301,6 +331,22 @@ static int trips_db__load_by_vehicle(
     return rc;
 }
 
+/* The day's door episodes, in the columns trips_db_door_from_row reads. */
+static int trips_db__load_doors(PGconn *c, const char *day,
+                                struct trips_db__vehicle **vs, size_t *nv,
+                                char *err, size_t errlen)
+{
+    char sql[1024];
+
+    snprintf(sql, sizeof sql,
+             "SELECT vehicle_id, %s FROM passenger_counts"
+             " WHERE service_day = $1"
+             " ORDER BY vehicle_id COLLATE \"C\", t, seq",
+             trips_db_sql_door_columns);
+    return trips_db__load_by_vehicle(c, sql, day, trips_db__take_doors, vs, nv,
+                                     err, errlen);
+}
+
 static int trips_db__load_raw(PGconn *c, const char *day,
                               struct trips_db__vehicle **vs, size_t *nv,
                               char *err, size_t errlen)
@@ -316,16 +362,7 @@ static int trips_db__load_raw(PGconn *c, const char *day,
         day, trips_db__take_fixes, vs, nv, err, errlen);
 
     if (rc == TRIPS_DB_OK)
-        rc = trips_db__load_by_vehicle(
-            c,
-            "SELECT vehicle_id, (extract(epoch FROM t) * 1000)::bigint,"
-            " coalesce((extract(epoch FROM door_open) * 1000)::bigint, 0),"
-            " coalesce((extract(epoch FROM door_close) * 1000)::bigint, 0),"
-            " coalesce(lat, 'NaN'), coalesce(lon, 'NaN'), boarded,"
-            " alighted, coalesce(load_after, -1)"
-            " FROM passenger_counts WHERE service_day = $1"
-            " ORDER BY vehicle_id COLLATE \"C\", t, seq",
-            day, trips_db__take_doors, vs, nv, err, errlen);
+        rc = trips_db__load_doors(c, day, vs, nv, err, errlen);
     if (rc != TRIPS_DB_OK)
         return rc;
     /* A vehicle with only door events came second: keep a stable order. */
@@ -334,48 +371,8 @@ static int trips_db__load_raw(PGconn *c, const char *day,
     return TRIPS_DB_OK;
 }
 
-struct trips_db__buf {
-    char *p;
-    size_t len, cap;
-};
-
-static int trips_db__printf(struct trips_db__buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static int trips_db__printf(struct trips_db__buf *b, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    for (;;) {
-        va_start(ap, fmt);
-        n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0,
-                      fmt, ap);
-        va_end(ap);
-        if (n < 0)
-            return -1;
-        if (b->p && (size_t)n < b->cap - b->len) {
-            b->len += (size_t)n;
-            return 0;
-        }
-        {
-            size_t cap = b->cap ? b->cap * 2 : 65536;
-            char *p;
-
-            while (cap < b->len + (size_t)n + 1)
-                cap *= 2;
-            p = realloc(b->p, cap);
-            if (!p)
-                return -1;
-            b->p = p;
-            b->cap = cap;
-        }
-    }
-}
-
-static int trips_db__copy(PGconn *c, const char *sql,
-                          const struct trips_db__buf *b, char *err,
-                          size_t errlen)
+static int trips_db__copy(PGconn *c, const char *sql, const struct buf *b,
+                          char *err, size_t errlen)
 {
     PGresult *r = PQexec(c, sql);
 
@@ -444,14 +441,14 @@ struct trips_db__day {
     size_t nv;
     struct trips_run *runs;
     size_t nruns;
-    struct trips_db__buf visits, outcomes; /* COPY text */
+    struct buf visits, outcomes; /* COPY text */
     struct trips_db_summary *sum;
 };
 
 static void trips_db__day_free(struct trips_db__day *d)
 {
-    free(d->visits.p);
-    free(d->outcomes.p);
+    buf_free(&d->visits);
+    buf_free(&d->outcomes);
     free(d->runs);
     trips_db__vehicles_free(d->vs, d->nv);
     trips_db__feed_free(&d->f);
@@ -554,13 +551,12 @@ static int trips_db__format_visits(struct trips_db__day *d)
             }
             if (v->load_after >= 0)
                 snprintf(load, sizeof load, "%d", v->load_after);
-            if (trips_db__printf(
-                    &d->visits,
-                    "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%"
-                    "s\t%d\n",
-                    d->day, veh->id, f->stops[v->stop].id, arr, dep,
-                    v->stopped ? "t" : "f", rs, trip, seq, sched, v->boarded,
-                    v->alighted, load, v->doors) != 0)
+            if (buf_printf(&d->visits,
+                           "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%d\t%"
+                           "s\t%d\n",
+                           d->day, veh->id, f->stops[v->stop].id, arr, dep,
+                           v->stopped ? "t" : "f", rs, trip, seq, sched,
+                           v->boarded, v->alighted, load, v->doors) != 0)
                 return TRIPS_DB_ERR_NOMEM;
         }
         for (size_t k = 0; k < veh->ndoors; k++) {
@@ -632,13 +628,13 @@ static int trips_db__format_outcomes(struct trips_db__day *d)
         } else {
             sum->missed++;
         }
-        if (trips_db__printf(
-                &d->outcomes,
-                "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%"
-                "zu\t%d\t%d\t%d\t%s\n",
-                d->day, tr->id, tr->route_id, dir,
-                tr->block_id[0] ? tr->block_id : "\\N", ss, se, status, veh, as,
-                ae, sd, ed, tr->n, visited, boarded, alighted, peak) != 0)
+        if (buf_printf(&d->outcomes,
+                       "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%"
+                       "zu\t%d\t%d\t%d\t%s\n",
+                       d->day, tr->id, tr->route_id, dir,
+                       tr->block_id[0] ? tr->block_id : "\\N", ss, se, status,
+                       veh, as, ae, sd, ed, tr->n, visited, boarded, alighted,
+                       peak) != 0)
             return TRIPS_DB_ERR_NOMEM;
     }
     return TRIPS_DB_OK;

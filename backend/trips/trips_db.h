@@ -5,6 +5,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <libpq-fe.h>
+
+#include "trips.h"
+
 struct trips_db_summary {
     size_t vehicles, fixes, doors, visits, runs;
     size_t trips, operated, partial, missed, late;
@@ -31,5 +35,40 @@ enum trips_db_err {
  */
 int trips_db_rebuild(const char *conninfo, const char *day,
                      struct trips_db_summary *sum, char *err, size_t errlen);
+
+/*
+ * The timetable of a service day as the rebuild reads it, shared with
+ * shuttle-live, which sends the same queries asynchronously: the stops
+ * (no parameter) and the stop times of the trips running on $1 (the day,
+ * YYYY-MM-DD). Run both in one snapshot so they belong to one feed.
+ */
+extern const char *const trips_db_sql_stops;
+extern const char *const trips_db_sql_stop_times;
+
+/*
+ * Build `f` from the results of trips_db_sql_stops and
+ * trips_db_sql_stop_times (for `day`, used in messages). TRIPS_DB_OK, or
+ * TRIPS_DB_ERR_FEED (unknown stop, no trips), TRIPS_DB_ERR_QUERY (wrong
+ * columns) or TRIPS_DB_ERR_NOMEM with a message in err. The results stay
+ * the caller's; `f` is filled even on error and is released with
+ * trips_db_feed_free either way.
+ */
+int trips_db_feed_from_results(const PGresult *stops, const PGresult *times,
+                               const char *day, struct trips_feed *f, char *err,
+                               size_t errlen);
+
+/*
+ * A passenger_counts row as a door episode: the SELECT list
+ * trips_db_sql_door_columns (8 columns: t, door open, door close in Unix
+ * ms, lat, lon, boarded, alighted, load_after) starting at column `col` of
+ * row `row` of `r`. The one conversion of stored counts, for the rebuild
+ * and for shuttle-live's restart.
+ */
+extern const char *const trips_db_sql_door_columns;
+void trips_db_door_from_row(const PGresult *r, int row, int col,
+                            struct trips_door *d);
+
+/* Free what trips_db_feed_from_results allocated; `f` is zeroed. */
+void trips_db_feed_free(struct trips_feed *f);
 
 #endif

@@ -57,11 +57,6 @@ struct bench_vehicle {
     size_t ndoors;
 };
 
-struct bench_buf {
-    char *p;
-    size_t len, cap;
-};
-
 static void die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static void die(const char *fmt, ...)
@@ -83,34 +78,6 @@ static void *xcalloc(size_t n, size_t size)
     if (!p)
         die("out of memory");
     return p;
-}
-
-static void buf_printf(struct bench_buf *b, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-
-static void buf_printf(struct bench_buf *b, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    for (;;) {
-        va_start(ap, fmt);
-        n = vsnprintf(b->p ? b->p + b->len : NULL, b->p ? b->cap - b->len : 0,
-                      fmt, ap);
-        va_end(ap);
-        if (n < 0)
-            die("vsnprintf failed");
-        if (b->p && (size_t)n < b->cap - b->len) {
-            b->len += (size_t)n;
-            return;
-        }
-        b->cap = b->cap ? b->cap * 2 : 1 << 20;
-        while (b->cap < b->len + (size_t)n + 1)
-            b->cap *= 2;
-        b->p = realloc(b->p, b->cap);
-        if (!b->p)
-            die("out of memory");
-    }
 }
 
 static double now_s(clockid_t clk)
@@ -146,7 +113,7 @@ static void ts_text(char *buf, size_t len, int64_t ms)
     snprintf(buf + n, len - n, ".%03u+00", (unsigned)(ms % 1000));
 }
 
-static void copy_in(PGconn *c, const char *sql, const struct bench_buf *b)
+static void copy_in(PGconn *c, const char *sql, const struct buf *b)
 {
     PGresult *r = PQexec(c, sql);
 
@@ -174,9 +141,8 @@ static void copy_in(PGconn *c, const char *sql, const struct bench_buf *b)
  * (6 x copies), the caller's to free.
  */
 static struct bench_vehicle *make_day(const struct bench_opts *o,
-                                      const struct sim_feed *f,
-                                      struct bench_buf *pos,
-                                      struct bench_buf *cnt, int *nv)
+                                      const struct sim_feed *f, struct buf *pos,
+                                      struct buf *cnt, int *nv)
 {
     struct sim_demand dem;
     struct sim_plan plan;
@@ -232,20 +198,24 @@ static struct bench_vehicle *make_day(const struct bench_opts *o,
                 seq++;
                 if (j >= nd || (i < nf && fx[i].t_ms <= dd[j].t_ms)) {
                     ts_text(t1, sizeof t1, fx[i].t_ms);
-                    buf_printf(pos, "%s\t%lld\t%s\t%s\t%.17g\t%.17g\t%.3f\t3\n",
-                               v->id, seq, o->date, t1, fx[i].lat, fx[i].lon,
-                               fx[i].speed);
+                    if (buf_printf(pos,
+                                   "%s\t%lld\t%s\t%s\t%.17g\t%.17g\t%.3f\t3\n",
+                                   v->id, seq, o->date, t1, fx[i].lat,
+                                   fx[i].lon, fx[i].speed) != BUF_OK)
+                        die("out of memory");
                     i++;
                 } else {
                     const struct trips_door *e = &dd[j++];
 
                     ts_text(t1, sizeof t1, e->open_ms);
                     ts_text(t2, sizeof t2, e->close_ms);
-                    buf_printf(cnt,
-                               "%s\t%lld\t%s\t%s\t1\t%d\t%d\t%s\t%s\t%d\t%.17g"
-                               "\t%.17g\n",
-                               v->id, seq, o->date, t2, e->boarded, e->alighted,
-                               t1, t2, e->load_after, e->lat, e->lon);
+                    if (buf_printf(cnt,
+                                   "%s\t%lld\t%s\t%s\t1\t%d\t%d\t%s\t%s\t%d\t%"
+                                   ".17g\t%.17g\n",
+                                   v->id, seq, o->date, t2, e->boarded,
+                                   e->alighted, t1, t2, e->load_after, e->lat,
+                                   e->lon) != BUF_OK)
+                        die("out of memory");
                 }
             }
         }
@@ -341,7 +311,7 @@ int main(int argc, char **argv)
     struct db *db;
     struct sim_feed *sf;
     struct trips_feed tf;
-    struct bench_buf pos = {0}, cnt = {0};
+    struct buf pos = {0}, cnt = {0};
     struct bench_vehicle *vs;
     struct trips_db_summary sum;
     char err[512], sql[256];
@@ -480,8 +450,8 @@ int main(int argc, char **argv)
         free(vs[i].doors);
     }
     free(vs);
-    free(pos.p);
-    free(cnt.p);
+    buf_free(&pos);
+    buf_free(&cnt);
     free(wall);
     free(cpu);
     free(algo);

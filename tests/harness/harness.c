@@ -831,6 +831,42 @@ const char *harness_mosquitto_dir(const struct harness_mqtt *m)
     return m->dir;
 }
 
+int harness_mosquitto_publish(struct harness_mqtt *m, const char *topic,
+                              const void *buf, size_t len)
+{
+    static unsigned n;
+    char path[PATH_MAX], log[PATH_MAX], port[16];
+    struct harness_proc *p;
+    FILE *f;
+
+    snprintf(path, sizeof path, "%s/pub-%u.bin", m->dir, n);
+    snprintf(log, sizeof log, "%s/pub-%u.log", m->dir, n++);
+    snprintf(port, sizeof port, "%d", m->port);
+    f = fopen(path, "wb");
+    if (!f)
+        return -1;
+    if (fwrite(buf, 1, len, f) != len) {
+        fclose(f);
+        return -1;
+    }
+    if (fclose(f) != 0)
+        return -1;
+    {
+        char *argv[] = {
+            "mosquitto_pub", "-h", "127.0.0.1", "-p", port, "-q", "1", "-t",
+            (char *)topic,   "-f", path,        NULL};
+
+        p = harness_spawn("mosquitto_pub", argv, log);
+    }
+    if (!p)
+        return -1;
+    if (harness_wait(p, 15000) != 0) {
+        harness_log_tail(log, 10);
+        return -1;
+    }
+    return 0;
+}
+
 const char *harness_mosquitto_log(const struct harness_mqtt *m)
 {
     return m->log;

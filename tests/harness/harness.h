@@ -119,6 +119,11 @@ struct harness_mqtt *harness_mosquitto_start(const char *extra_conf);
 int harness_mosquitto_port(const struct harness_mqtt *m);
 const char *harness_mosquitto_dir(const struct harness_mqtt *m);
 const char *harness_mosquitto_log(const struct harness_mqtt *m);
+/* Publish the len bytes at buf on topic through M with mosquitto_pub, QoS 1,
+ * waiting for it (15 s at most; its log's tail printed on failure). 0 or
+ * -1. */
+int harness_mosquitto_publish(struct harness_mqtt *m, const char *topic,
+                              const void *buf, size_t len);
 struct harness_proc *harness_mosquitto_proc(const struct harness_mqtt *m);
 
 /* SIGTERM (mosquitto saves its persistence file), SIGKILL after 5 s.

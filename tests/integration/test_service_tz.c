@@ -3,7 +3,9 @@
  * copy of it in America/New_York, and the trip rebuild and the report
  * count the timetable from the feed's zone, daylight saving time included.
  * Ingest, rebuild and report run as the daemons run them (db, trips_db,
- * report_query), against a real PostgreSQL. */
+ * report_query), against a real PostgreSQL; and a running shuttle-backend
+ * takes a feed loaded under it with another zone from its next batch on,
+ * without a reconnect. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "db.h"
 #include "partitions.h"
@@ -255,12 +259,113 @@ static void test_bad_zone_refused(void **state)
                         "America/New_York");
 }
 
+/* Rows of the running backend's vehicle with SEQ (0 or 1). */
+static int live_rows(uint64_t seq)
+{
+    char sql[256];
+
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM positions"
+             " WHERE vehicle_id = 'bus-live' AND seq = %llu",
+             (unsigned long long)seq);
+    return atoi(scalar_text(sql));
+}
+
+/* Publish one position of bus-live at t_ms with SEQ through the broker,
+ * and wait until the backend has committed it. */
+static void publish_live(struct harness_mqtt *m, uint64_t seq, int64_t t_ms)
+{
+    struct wire_record rec;
+    struct wire_batch b;
+    uint8_t *buf;
+    size_t len;
+
+    wire_position_init(&rec);
+    rec.seq = seq;
+    rec.t_ms = t_ms;
+    rec.time_source = WIRE_TIME_GPS;
+    rec.u.pos.lat = 37.6;
+    rec.u.pos.lon = 126.6;
+    rec.u.pos.fix_mode = 3;
+    rec.u.pos.sats_used = 9;
+    memset(&b, 0, sizeof b);
+    snprintf(b.vehicle_id, sizeof b.vehicle_id, "bus-live");
+    b.n = 1;
+    b.records = &rec;
+    assert_int_equal(wire_batch_encode(&b, &buf, &len), WIRE_OK);
+    assert_int_equal(
+        harness_mosquitto_publish(m, "shuttle/v1/bus-live/telemetry", buf, len),
+        0);
+    free(buf);
+    for (int i = 0; i < 300 && live_rows(seq) == 0; i++)
+        usleep(50 * 1000);
+    assert_int_equal(live_rows(seq), 1);
+}
+
+/* The service day of t_ms in ZONE, by PostgreSQL's own rules. */
+static const char *pg_day(int64_t t_ms, const char *zone)
+{
+    char sql[256];
+
+    snprintf(sql, sizeof sql,
+             "SELECT (to_timestamp(%lld / 1000.0) AT TIME ZONE '%s')::date"
+             "::text",
+             (long long)t_ms, zone);
+    return scalar_text(sql);
+}
+
+static void test_running_backend_follows_reload(void **state)
+{
+    const char *src = getenv("SHUTTLE_SOURCE_DIR");
+    static const char *const opts[] = {"rebuild_interval_s=0", NULL};
+    struct harness_mqtt *m = harness_mosquitto_start(NULL);
+    struct harness_proc *be;
+    char dir[1024], seoul[16], ny[16];
+    /* The last 15:30 UTC before now: 00:30 the next day in Seoul, the
+     * morning of the same day in New York, whatever the date; recent, so
+     * inside the backend's window. */
+    int64_t now_s = (int64_t)time(NULL);
+    int64_t t_ms = ((now_s - 55800) / 86400 * 86400 + 55800) * 1000;
+
+    (void)state;
+    assert_non_null(m);
+    snprintf(dir, sizeof dir, "%s/deploy/gtfs", src ? src : ".");
+    snprintf(seoul, sizeof seoul, "%s", pg_day(t_ms, "Asia/Seoul"));
+    snprintf(ny, sizeof ny, "%s", pg_day(t_ms, "America/New_York"));
+    assert_string_not_equal(seoul, ny);
+
+    load_feed(dir);
+    be = harness_backend_start(pg, m, opts);
+    assert_non_null(be);
+    publish_live(m, 101, t_ms);
+    assert_string_equal(
+        scalar_text("SELECT service_day::text FROM positions"
+                    " WHERE vehicle_id = 'bus-live' AND seq = 101"),
+        seoul);
+
+    /* shuttle-backend --load-gtfs of a feed in another zone, while the
+     * backend runs on. The batch after the next commit is in the new
+     * zone: each commit reads the zone again. */
+    load_feed(feed_ny);
+    publish_live(m, 102, t_ms + 1000);
+    publish_live(m, 103, t_ms + 2000);
+    assert_string_equal(
+        scalar_text("SELECT service_day::text FROM positions"
+                    " WHERE vehicle_id = 'bus-live' AND seq = 103"),
+        ny);
+    /* Still the same process and connection: no reconnect was needed. */
+    assert_true(harness_alive(be));
+    harness_stop(be);
+    harness_mosquitto_stop(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_no_feed_is_utc),
         cmocka_unit_test(test_seoul_then_new_york),
         cmocka_unit_test(test_bad_zone_refused),
+        cmocka_unit_test(test_running_backend_follows_reload),
     };
 
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,4 +1,5 @@
 /* sim_bus: plan each bus's day and replay it second by second. */
+#define _GNU_SOURCE /* qsort_r */
 #include "sim_bus.h"
 
 #include <math.h>
@@ -6,6 +7,7 @@
 #include <string.h>
 
 #include "sim_geo.h"
+#include "sim_traffic.h"
 
 #define SIM_ACCEL 0.8         /* m/s^2, a loaded bus pulling away */
 #define SIM_VMAX (55.0 / 3.6) /* no faster than this, whatever the plan */
@@ -67,21 +69,6 @@ static int sim_grow(void **p, int *cap, int n, size_t size)
     (sim_grow((void **)&(arr), &(cap), (n), sizeof *(arr)) == 0                \
          ? ((ptr) = &(arr)[(n)++], 0)                                          \
          : -1)
-
-static double sim_bump(double x, double mu, double sigma)
-{
-    double z = (x - mu) / sigma;
-
-    return exp(-0.5 * z * z);
-}
-
-/* Traffic: slower in the morning and evening rush. */
-static double sim_traffic(double secs)
-{
-    double h = secs / 3600.0;
-
-    return 0.95 + 0.20 * sim_bump(h, 7.9, 0.6) + 0.25 * sim_bump(h, 18.1, 0.7);
-}
 
 /* Seconds the doors stay open: one door, people board one at a time
  * (showing a pass) and alight a bit faster. */
@@ -311,11 +298,12 @@ struct sim_where {
 };
 
 /* Drive trip K: from standing at its first stop at T_START to standing at
- * its last. */
+ * its last. RNG draws the times, RC the counting (the same generator but
+ * with traffic on, so a changed boarding count leaves the times alone). */
 static int sim_drive(const struct sim_feed *f, const struct sim_demand *d,
                      const struct sim_plan_opts *o, struct sim_rng *rng,
-                     struct sim_plan *p, int *vcap, int bi, int k,
-                     double t_start, double not_before, double f_day,
+                     struct sim_rng *rc, struct sim_plan *p, int *vcap, int bi,
+                     int k, double t_start, double not_before, double f_day,
                      struct sim_where *w)
 {
     struct sim_bus *b = p->bus[bi];
@@ -343,8 +331,8 @@ static int sim_drive(const struct sim_feed *f, const struct sim_demand *d,
     v.arr = t_start;
     v.dep = dep0;
     v.board = v.load = load = b0;
-    v.board_counted = sim_counted(rng, b0, o->counter_error);
-    if (b0 && sim_door(b, rng, dep0 - dwell0, dep0 - 3, v.board_counted, 0))
+    v.board_counted = sim_counted(rc, b0, o->counter_error);
+    if (b0 && sim_door(b, rc, dep0 - dwell0, dep0 - 3, v.board_counted, 0))
         return -1;
     if (sim_visit(p, vcap, &v) != 0)
         return -1;
@@ -369,10 +357,20 @@ static int sim_drive(const struct sim_feed *f, const struct sim_demand *d,
         for (int m = from; m < j; m++) {
             double len =
                 sim_feed_st(f, tr, m + 1)->dist - sim_feed_st(f, tr, m)->dist;
-            double seg = len / v_sched * sim_traffic(t + T) * f_day * f_trip *
-                         exp(0.08 * sim_rng_normal(rng));
+            int sg = o->traffic
+                         ? sim_traffic_segment(o->traffic,
+                                               sim_feed_st(f, tr, m)->stop,
+                                               sim_feed_st(f, tr, m + 1)->stop)
+                         : -1;
+            /* Off: the one city-wide curve, exactly as before the model. */
+            double seg = len / v_sched *
+                         (o->traffic ? sim_traffic_factor(o->traffic, sg, t + T)
+                                     : sim_traffic_tod(t + T)) *
+                         f_day * f_trip * exp(0.08 * sim_rng_normal(rng));
 
             T += seg < len / SIM_VMAX ? len / SIM_VMAX : seg;
+            if (o->traffic) /* red lights, drawn per passage */
+                T += sim_traffic_signals(o->traffic, sg, t + T, rng);
         }
         if (T < 5)
             T = 5;
@@ -406,10 +404,10 @@ static int sim_drive(const struct sim_feed *f, const struct sim_demand *d,
         v.alight = aj;
         load += bj - aj;
         v.load = load;
-        v.board_counted = sim_counted(rng, bj, o->counter_error);
-        v.alight_counted = sim_counted(rng, aj, o->counter_error);
+        v.board_counted = sim_counted(rc, bj, o->counter_error);
+        v.alight_counted = sim_counted(rc, aj, o->counter_error);
         if (sim_stay(b, arr, dep, lat, lon) != 0 ||
-            sim_door(b, rng, arr + 2, dep - 2, v.board_counted,
+            sim_door(b, rc, arr + 2, dep - 2, v.board_counted,
                      v.alight_counted) != 0 ||
             sim_visit(p, vcap, &v) != 0)
             return -1;
@@ -508,9 +506,13 @@ static int sim_add_dropouts(struct sim_bus *b, const struct sim_plan_opts *o,
     return 0;
 }
 
+/* Plan bus BI's day. With traffic on, trip K draws from streams of its own
+ * seeded from TSEED (times 2K, counting 2K + 1), so the bunching pass
+ * replays the same draws with other boardings. */
 static int sim_plan_bus(const struct sim_feed *f, const struct sim_demand *d,
                         const struct sim_plan_opts *o, struct sim_rng *rng,
-                        struct sim_plan *p, int *vcap, int bi, double f_day)
+                        struct sim_plan *p, int *vcap, int bi, double f_day,
+                        uint64_t tseed)
 {
     struct sim_bus *b = p->bus[bi];
     struct sim_where w = {0, 0, 0, 0};
@@ -524,6 +526,7 @@ static int sim_plan_bus(const struct sim_feed *f, const struct sim_demand *d,
     for (int k = 0; k < f->ntrips; k++) {
         const struct sim_trip *tr = &f->trips[k];
         double sched, slat, slon, t_start, hold;
+        struct sim_rng rt, rct, *rr = rng, *rc = rng;
 
         if (tr->block != bi)
             continue;
@@ -552,7 +555,7 @@ static int sim_plan_bus(const struct sim_feed *f, const struct sim_demand *d,
             const struct sim_line *road = sim_road(f, w.lat, w.lon, slat, slon);
             double len = road ? road->d[road->n - 1]
                               : sim_geo_dist(w.lat, w.lon, slat, slon);
-            double dur = len / SIM_DEADHEAD * f_day * sim_traffic(w.t) + 30;
+            double dur = len / SIM_DEADHEAD * f_day * sim_traffic_tod(w.t) + 30;
             double go = w.t + SIM_LAYOVER;
 
             if (go + dur > sched - 60)
@@ -570,10 +573,16 @@ static int sim_plan_bus(const struct sim_feed *f, const struct sim_demand *d,
         } else {
             t_start = w.t;
         }
+        if (o->traffic) {
+            sim_rng_init(&rt, tseed, 2 * (uint64_t)k);
+            sim_rng_init(&rct, tseed, 2 * (uint64_t)k + 1);
+            rr = &rt;
+            rc = &rct;
+        }
         /* At the first stop: an idle due before the departure holds it. */
         if (sim_idle_hold(b, &idl, t_start, sched, &hold) != 0 ||
-            sim_drive(f, d, o, rng, p, vcap, bi, k, t_start, hold, f_day, &w) !=
-                0)
+            sim_drive(f, d, o, rr, rc, p, vcap, bi, k, t_start, hold, f_day,
+                      &w) != 0)
             return -1;
     }
     if (w.have) {
@@ -604,12 +613,12 @@ static int sim_plan_bus(const struct sim_feed *f, const struct sim_demand *d,
     return sim_add_dropouts(b, o, bi);
 }
 
-int sim_plan_make(const struct sim_feed *f, const struct sim_demand *d,
-                  const struct sim_plan_opts *o, struct sim_rng *rng,
-                  struct sim_plan *p)
+/* One planning pass over every bus. */
+static int sim_plan_pass(const struct sim_feed *f, const struct sim_demand *d,
+                         const struct sim_plan_opts *o, struct sim_rng *rng,
+                         struct sim_plan *p, double f_day, uint64_t tseed)
 {
     int vcap = 0;
-    double f_day = exp(0.06 * sim_rng_normal(rng)); /* a slow or quick day */
 
     memset(p, 0, sizeof *p);
     p->nbus = f->nblocks;
@@ -619,13 +628,144 @@ int sim_plan_make(const struct sim_feed *f, const struct sim_demand *d,
         goto fail;
     for (int i = 0; i < p->nbus; i++) {
         p->bus[i] = calloc(1, sizeof *p->bus[i]);
-        if (!p->bus[i] || sim_plan_bus(f, d, o, rng, p, &vcap, i, f_day) != 0)
+        if (!p->bus[i] ||
+            sim_plan_bus(f, d, o, rng, p, &vcap, i, f_day, tseed) != 0)
             goto fail;
     }
     return 0;
 fail:
     sim_plan_free(p);
     return -1;
+}
+
+/* Stop times ordered by stop, route, direction, then timetable arrival:
+ * consecutive ones of a group are a bus and the one before it there. */
+static int sim_hw_cmp(const void *a, const void *b, void *ctx)
+{
+    const struct sim_feed *f = ctx;
+    const int *x = a, *y = b;
+    const struct sim_stop_time *sx = &f->st[x[0]], *sy = &f->st[y[0]];
+    const struct sim_trip *tx = &f->trips[x[1]], *ty = &f->trips[y[1]];
+    int c;
+
+    if (sx->stop != sy->stop)
+        return sx->stop < sy->stop ? -1 : 1;
+    c = strcmp(tx->route_id, ty->route_id);
+    if (c != 0)
+        return c;
+    if (tx->direction != ty->direction)
+        return tx->direction < ty->direction ? -1 : 1;
+    return sx->arr < sy->arr ? -1 : sx->arr > sy->arr;
+}
+
+/*
+ * Bunching: the boardings of D rescaled by the headway each bus really
+ * had in plan P, between departures (at a terminal the bus may stand a
+ * while; whoever comes before it leaves gets on). People arrive at a stop at a
+ * steady rate, so a bus that comes R times the timetable's gap after the
+ * previous one of its route and direction finds R times the people (R clamped
+ * to [0.25, 3]); those on board alight in the same shares as before; nobody
+ * boards past SEATS. Fills D2's board and alight (malloc'd).
+ */
+static int sim_bunch_demand(const struct sim_feed *f,
+                            const struct sim_demand *d, int seats,
+                            const struct sim_plan *p, struct sim_demand *d2)
+{
+    double *act = malloc(((size_t)f->nst + 1) * sizeof *act);
+    double *ratio = malloc(((size_t)f->nst + 1) * sizeof *ratio);
+    int *ord = malloc(((size_t)f->nst + 1) * 2 * sizeof *ord), n = 0;
+
+    memset(d2, 0, sizeof *d2);
+    d2->board = malloc(((size_t)f->nst + 1) * sizeof *d2->board);
+    d2->alight = malloc(((size_t)f->nst + 1) * sizeof *d2->alight);
+    if (!act || !ratio || !ord || !d2->board || !d2->alight) {
+        free(act);
+        free(ratio);
+        free(ord);
+        free(d2->board);
+        free(d2->alight);
+        return -1;
+    }
+    for (int i = 0; i < f->nst; i++) {
+        act[i] = -1;
+        ratio[i] = 1;
+    }
+    for (int i = 0; i < p->nvisits; i++)
+        act[f->trips[p->visits[i].trip].first_st + p->visits[i].j] =
+            p->visits[i].dep;
+    for (int k = 0; k < f->ntrips; k++)
+        for (int j = 0; j < f->trips[k].nst; j++) {
+            ord[2 * n] = f->trips[k].first_st + j;
+            ord[2 * n + 1] = k;
+            n++;
+        }
+    qsort_r(ord, (size_t)n, 2 * sizeof *ord, sim_hw_cmp, (void *)f);
+    for (int i = 1; i < n; i++) {
+        int a = ord[2 * (i - 1)], b = ord[2 * i];
+        double sched = f->st[b].dep - f->st[a].dep;
+
+        if (f->st[a].stop != f->st[b].stop ||
+            f->trips[ord[2 * i - 1]].direction !=
+                f->trips[ord[2 * i + 1]].direction ||
+            strcmp(f->trips[ord[2 * i - 1]].route_id,
+                   f->trips[ord[2 * i + 1]].route_id) != 0 ||
+            sched <= 0 || act[a] < 0 || act[b] < 0)
+            continue; /* the first bus of its group, or one not run */
+        ratio[b] = (act[b] - act[a]) / sched;
+        ratio[b] = ratio[b] < 0.25 ? 0.25 : ratio[b] > 3 ? 3 : ratio[b];
+    }
+    for (int k = 0; k < f->ntrips; k++) {
+        const struct sim_trip *tr = &f->trips[k];
+        int l0 = 0, l = 0;
+
+        for (int j = 0; j < tr->nst; j++) {
+            int i = tr->first_st + j, a, bo;
+
+            a = j == tr->nst - 1 ? l
+                : l0 > 0         ? (int)lround((double)d->alight[i] * l / l0)
+                                 : 0;
+            a = a > l ? l : a;
+            l0 -= d->alight[i];
+            l -= a;
+            bo = (int)lround(d->board[i] * ratio[i]);
+            bo = bo > seats - l ? (seats - l > 0 ? seats - l : 0) : bo;
+            l0 += d->board[i];
+            l += bo;
+            d2->alight[i] = a;
+            d2->board[i] = bo;
+        }
+    }
+    free(act);
+    free(ratio);
+    free(ord);
+    return 0;
+}
+
+int sim_plan_make(const struct sim_feed *f, const struct sim_demand *d,
+                  const struct sim_plan_opts *o, struct sim_rng *rng,
+                  struct sim_plan *p)
+{
+    double f_day = exp(0.06 * sim_rng_normal(rng)); /* a slow or quick day */
+    uint64_t tseed = o->traffic ? sim_rng_next(rng) : 0;
+    struct sim_rng r0 = *rng;
+    struct sim_demand d2;
+    int rc;
+
+    if (sim_plan_pass(f, d, o, rng, p, f_day, tseed) != 0)
+        return -1;
+    if (!sim_traffic_bunching(o->traffic))
+        return 0;
+    /* Second pass: the same draws, the boardings the first pass's
+     * headways call for. */
+    rc = sim_bunch_demand(f, d, o->seats > 0 ? o->seats : 1000, p, &d2);
+    sim_plan_free(p);
+    if (rc != 0)
+        return -1;
+    *rng = r0;
+    rc = sim_plan_pass(f, &d2, o, rng, p, f_day, tseed);
+    free(d2.board);
+    free(d2.alight);
+    return rc;
 }
 
 void sim_plan_free(struct sim_plan *p)

@@ -7,6 +7,7 @@
 #include "sim_demand.h"
 #include "sim_feed.h"
 #include "sim_rng.h"
+#include "sim_traffic.h"
 
 /* A stop visit as it really happened (the ground truth). Times are
  * seconds after the service day's midnight. */
@@ -54,6 +55,10 @@ struct sim_plan_opts {
      * from its next terminal stand after t (see sim_plan_make). */
     const struct sim_event *idles;
     int nidles;
+    /* The day's traffic model (sim_traffic_make); NULL: the one city-wide
+     * time-of-day curve, and the plan is exactly what it was before the
+     * model existed (no draw added to RNG). */
+    const struct sim_traffic *traffic;
 };
 
 struct sim_plan {
@@ -75,6 +80,14 @@ struct sim_plan {
  * way at t), and lasts dur. A run that was due to leave meanwhile leaves
  * when the idle ends, late; the runs after it catch up by laying over
  * less. Idles placed after a piece's last run delay nothing.
+ *
+ * With o->traffic, each leg's time follows the model's factor for its
+ * segment and the signals on it, each trip draws from streams of its own
+ * (seeded from one draw of RNG), and when the model asks for bunching the
+ * day is planned twice: the second pass rescales every stop's boardings by
+ * the headway the bus really had behind the previous bus of its route and
+ * direction in the first (a late bus finds more people and dwells longer,
+ * the one behind finds fewer), with the same draws.
  */
 int sim_plan_make(const struct sim_feed *f, const struct sim_demand *d,
                   const struct sim_plan_opts *o, struct sim_rng *rng,

@@ -51,6 +51,10 @@ struct options {
     int ndropout, nidle;
     int quiet;
     int fixed_seed; /* the day's randomness from --seed alone */
+    int traffic;    /* enum sim_traffic_level */
+    int traffic_given;
+    struct sim_traffic_incident incident[SIM_TRAFFIC_MAX_INCIDENTS];
+    int nincident;
 };
 
 /* What one bus's onboard equipment has sent, for numbering and noise. */
@@ -106,6 +110,22 @@ static void usage(FILE *fp)
         "terminal\n"
         "                       stand after HH:MM); a run due meanwhile "
         "leaves late\n"
+        "  --traffic off|normal|heavy  per-segment traffic: a character "
+        "per road\n"
+        "                       segment, day-to-day variation, congestion "
+        "shared by\n"
+        "                       every bus in the same half-hour, signals, "
+        "bunching\n"
+        "                       (default off: one city-wide rush-hour "
+        "curve)\n"
+        "  --incident FROM-TO@HH:MM+MIN  the segment from stop FROM to stop "
+        "TO is\n"
+        "                       3 times slower for MIN minutes (repeatable; "
+        "needs\n"
+        "                       --traffic, normal when not given)\n"
+        "  --incident random    one incident on a random segment, 30 to 60 "
+        "min\n"
+        "                       between 07:00 and 19:00\n"
         "  --quiet              no progress line\n");
 }
 
@@ -141,6 +161,34 @@ static int parse_ports(const char *s, int *ports, int *n)
     }
     free(copy);
     return *n > 0 ? 0 : -1;
+}
+
+/* "FROM-TO@HH:MM+MIN" or "random" into E; -1 when malformed. */
+static int parse_incident(const char *s, struct sim_traffic_incident *e)
+{
+    const char *at = strrchr(s, '@'), *dash;
+    int h, m, n = 0;
+    double min;
+
+    memset(e, 0, sizeof *e);
+    e->slow = 3.0;
+    if (strcmp(s, "random") == 0) {
+        e->t = -1;
+        return 0;
+    }
+    dash = at ? memchr(s, '-', (size_t)(at - s)) : NULL;
+    if (!at || !dash || dash == s || dash + 1 == at ||
+        (size_t)(dash - s) >= sizeof e->from ||
+        (size_t)(at - dash - 1) >= sizeof e->to ||
+        sscanf(at + 1, "%d:%d+%lf%n", &h, &m, &min, &n) != 3 ||
+        at[1 + n] != '\0' || h < 0 || h > 47 || m < 0 || m > 59 ||
+        !(min > 0 && min <= 600))
+        return -1;
+    memcpy(e->from, s, (size_t)(dash - s));
+    memcpy(e->to, dash + 1, (size_t)(at - dash - 1));
+    e->t = h * 3600 + m * 60;
+    e->dur = min * 60;
+    return 0;
 }
 
 /* "BUS:HH:MM:MIN" (BUS 1-based, MIN 1..600) into E; -1 when malformed. */
@@ -195,7 +243,9 @@ static void parse_args(int argc, char **argv, struct options *o)
         O_DROPOUT,
         O_IDLE,
         O_QUIET,
-        O_FIXED_SEED
+        O_FIXED_SEED,
+        O_TRAFFIC,
+        O_INCIDENT
     };
     static const struct option longopts[] = {
         {"database", required_argument, NULL, O_DB},
@@ -217,6 +267,8 @@ static void parse_args(int argc, char **argv, struct options *o)
         {"idle", required_argument, NULL, O_IDLE},
         {"quiet", no_argument, NULL, O_QUIET},
         {"fixed-seed", no_argument, NULL, O_FIXED_SEED},
+        {"traffic", required_argument, NULL, O_TRAFFIC},
+        {"incident", required_argument, NULL, O_INCIDENT},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -314,6 +366,34 @@ static void parse_args(int argc, char **argv, struct options *o)
         case O_FIXED_SEED:
             o->fixed_seed = 1;
             break;
+        case O_TRAFFIC:
+            if (strcmp(optarg, "off") == 0)
+                o->traffic = SIM_TRAFFIC_OFF;
+            else if (strcmp(optarg, "normal") == 0)
+                o->traffic = SIM_TRAFFIC_NORMAL;
+            else if (strcmp(optarg, "heavy") == 0)
+                o->traffic = SIM_TRAFFIC_HEAVY;
+            else {
+                fprintf(stderr,
+                        "shuttle-sim: --traffic %s: expected off, normal or "
+                        "heavy\n",
+                        optarg);
+                exit(2);
+            }
+            o->traffic_given = 1;
+            break;
+        case O_INCIDENT:
+            if (o->nincident == SIM_TRAFFIC_MAX_INCIDENTS ||
+                parse_incident(optarg, &o->incident[o->nincident]) != 0) {
+                fprintf(
+                    stderr,
+                    "shuttle-sim: --incident %s: expected FROM-TO@HH:MM+MIN "
+                    "or random (at most %d)\n",
+                    optarg, SIM_TRAFFIC_MAX_INCIDENTS);
+                exit(2);
+            }
+            o->nincident++;
+            break;
         case 'h':
             usage(stdout);
             exit(0);
@@ -321,6 +401,13 @@ static void parse_args(int argc, char **argv, struct options *o)
             usage(stderr);
             exit(2);
         }
+    }
+    if (o->nincident && !o->traffic_given)
+        o->traffic = SIM_TRAFFIC_NORMAL; /* an incident needs the model */
+    if (o->nincident && o->traffic == SIM_TRAFFIC_OFF) {
+        fprintf(stderr, "shuttle-sim: --incident needs --traffic normal or "
+                        "heavy\n");
+        exit(2);
     }
     if (!o->database || optind != argc) {
         usage(stderr);
@@ -468,6 +555,8 @@ int main(int argc, char **argv)
     struct sim_plan plan;
     struct sim_plan_opts po;
     struct sim_rng rng_dem, rng_plan;
+    struct sim_traffic_conf tconf;
+    struct sim_traffic *traffic = NULL;
     struct bus_io io[MAX_BUSES];
     struct sender snd;
     unsigned char *missed;
@@ -552,6 +641,18 @@ int main(int argc, char **argv)
     po.ndropouts = o.ndropout;
     po.idles = o.idle;
     po.nidles = o.nidle;
+    /* The traffic model's personalities come from --seed alone, its day
+     * from the date (or nothing with --fixed-seed), like the rest. */
+    sim_traffic_conf_init(&tconf, o.traffic, o.seed,
+                          o.fixed_seed ? 0
+                                       : (uint64_t)(y * 10000 + mo * 100 + d));
+    memcpy(tconf.incidents, o.incident, sizeof o.incident);
+    tconf.nincidents = o.nincident;
+    if (sim_traffic_make(&tconf, f, &traffic, err, sizeof err) != 0) {
+        fprintf(stderr, "shuttle-sim: %s\n", err);
+        return 2;
+    }
+    po.traffic = traffic;
     if (sim_plan_make(f, &dem, &po, &rng_plan, &plan) != 0) {
         fprintf(stderr, "shuttle-sim: out of memory\n");
         return 1;
@@ -742,7 +843,25 @@ int main(int argc, char **argv)
                    z % 60);
         }
     }
+    /* Only with the model on, so the summary without it is as before. */
+    if (traffic)
+        printf("traffic=%s\n",
+               o.traffic == SIM_TRAFFIC_HEAVY ? "heavy" : "normal");
+    for (int i = 0, seg; traffic && i < o.nincident; i++) {
+        double t0, t1;
+        int a, z;
+
+        if (sim_traffic_incidents(traffic, i, &seg, &t0, &t1) != 0)
+            continue;
+        a = (int)t0;
+        z = (int)t1;
+        printf("incident=%s-%s %02d:%02d:%02d-%02d:%02d:%02d\n",
+               sim_traffic_segment_stop(traffic, seg, 0, f),
+               sim_traffic_segment_stop(traffic, seg, 1, f), a / 3600,
+               a / 60 % 60, a % 60, z / 3600, z / 60 % 60, z % 60);
+    }
     close(snd.fd);
+    sim_traffic_free(traffic);
     sim_plan_free(&plan);
     sim_demand_free(&dem);
     free(missed);

@@ -1,0 +1,1175 @@
+/* shuttle-live: live telemetry from MQTT, the day's timetable from
+ * PostgreSQL, one poll loop; tracking and prediction come from
+ * shuttle_live (live_track, live_predict), the periodic rebuild of the
+ * derived tables runs here in a child process. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "conf.h"
+#include "hash.h"
+#include "http.h"
+#include "job.h"
+#include "live_pg.h"
+#include "log.h"
+#include "metrics.h"
+#include "mqtt.h"
+#include "proc.h"
+#include "svcday.h"
+#include "trips.h"
+#include "trips_db.h"
+#include "wire.h"
+
+struct live_conf {
+    char *database;
+    char *writer_database;
+    char *mqtt_host;
+    long long mqtt_port;
+    char *mqtt_client_id;
+    long long mqtt_keepalive;
+    char *mqtt_user;
+    char *mqtt_password;
+    char *mqtt_cafile;
+    char *mqtt_certfile;
+    char *mqtt_keyfile;
+    char *telemetry_topic;
+    char *status_topic;
+    long long instance;
+    long long instances;
+    long long rebuild_interval_s;
+    long long history_days;
+    char *http_listen;
+    long long http_port;
+    long long verbose;
+};
+
+#define OPT(name, type, field, def, lo, hi, help)                              \
+    {                                                                          \
+        name, type, offsetof(struct live_conf, field), def, lo, hi, 0, help    \
+    }
+
+static const struct conf_option live_options[] = {
+    OPT("database", CONF_STRING, database, "dbname=shuttle", 0, 0,
+        "libpq connection string for reading (a shuttle_read member): "
+        "timetable, history, today's raw records"),
+    OPT("writer_database", CONF_STRING, writer_database, NULL, 0, 0,
+        "connection string that may write the derived tables and "
+        "eta_samples (a shuttle_live member; default: database)"),
+    OPT("mqtt_host", CONF_STRING, mqtt_host, "127.0.0.1", 0, 0,
+        "MQTT broker host"),
+    OPT("mqtt_port", CONF_INT, mqtt_port, "1883", 1, 65535,
+        "MQTT broker port (8883 for TLS)"),
+    OPT("mqtt_client_id", CONF_STRING, mqtt_client_id, NULL, 0, 0,
+        "client id (default shuttle-live-INSTANCE); a clean session: state "
+        "comes back from the database, not the broker"),
+    OPT("mqtt_keepalive", CONF_INT, mqtt_keepalive, "30", 5, 3600,
+        "MQTT keepalive in seconds"),
+    OPT("mqtt_user", CONF_STRING, mqtt_user, NULL, 0, 0,
+        "MQTT user name (none: anonymous)"),
+    OPT("mqtt_password_file", CONF_SECRET, mqtt_password, NULL, 0, 0,
+        "file holding the MQTT password; must be mode 0600 or stricter"),
+    OPT("mqtt_cafile", CONF_STRING, mqtt_cafile, NULL, 0, 0,
+        "CA certificate: set it to connect over TLS"),
+    OPT("mqtt_certfile", CONF_STRING, mqtt_certfile, NULL, 0, 0,
+        "client certificate for TLS (optional)"),
+    OPT("mqtt_keyfile", CONF_STRING, mqtt_keyfile, NULL, 0, 0,
+        "key of the client certificate"),
+    OPT("telemetry_topic", CONF_STRING, telemetry_topic,
+        "shuttle/v1/+/telemetry", 0, 0, "subscription for telemetry"),
+    OPT("status_topic", CONF_STRING, status_topic, "shuttle/v1/+/status", 0, 0,
+        "subscription for bus status reports (retained)"),
+    OPT("instance", CONF_INT, instance, "0", 0, 1023,
+        "this instance owns the vehicles whose FNV-1a hash of the id mod "
+        "instances is this number"),
+    OPT("instances", CONF_INT, instances, "1", 1, 1024,
+        "how many shuttle-live instances share the fleet"),
+    OPT("rebuild_interval_s", CONF_INT, rebuild_interval_s, "60", 0, 86400,
+        "rebuild today's stop visits, runs and ridership this often, and "
+        "yesterday's once after the day turns (0: never; only instance 0 "
+        "rebuilds)"),
+    OPT("history_days", CONF_INT, history_days, "28", 0, 3650,
+        "past service days of stop visits the running-time history learns "
+        "from"),
+    OPT("http_listen", CONF_STRING, http_listen, "127.0.0.1", 0, 0,
+        "address serving /metrics, /healthz and /debug/ (none: no HTTP "
+        "server)"),
+    OPT("http_port", CONF_INT, http_port, "9465", 0, 65535,
+        "port of the HTTP server (0: none)"),
+    OPT("log_verbose", CONF_INT, verbose, "0", 0, 2,
+        "log level: 0 info, 1 debug, 2 more"),
+    {NULL, 0, 0, NULL, 0, 0, 0, NULL},
+};
+
+static volatile sig_atomic_t quit;
+
+static void on_signal(int sig)
+{
+    quit = sig;
+}
+
+/* Only there so that a child's exit interrupts poll(); the loop reaps. */
+static void on_child(int sig)
+{
+    (void)sig;
+}
+
+/* Why a message or record was not used: the labels of
+ * shuttle_live_rejected_total. */
+enum live_reason {
+    LIVE_R_TOPIC,   /* topic not shuttle/v1/<vid>/<kind> */
+    LIVE_R_DECODE,  /* not a TelemetryBatch / Status */
+    LIVE_R_VEHICLE, /* vehicle id bad or not the topic's */
+    LIVE_R_RECORD,  /* a record outside the rule set */
+    LIVE_R_STATUS,  /* a status outside the rule set */
+    LIVE_R_COUNT,
+};
+
+static const char *const live_reason_names[LIVE_R_COUNT] = {
+    "topic", "decode", "vehicle", "record", "status",
+};
+
+/* What the loop knows of an owned bus until the tracker takes over. */
+struct live_bus {
+    char id[WIRE_VID_MAX + 1];
+    int64_t fix_ms, seen_ms; /* newest fix time; wall clock heard */
+    double lat, lon, speed;
+    int load; /* after the last count; -1 unknown */
+    bool online;
+    uint64_t fixes, counts;
+};
+
+#define LIVE_BUSES_MAX 100000
+/* How far back a restart looks for a bus's state: a bus not heard from in
+ * two hours is not on the road. */
+#define LIVE_RESTORE_S (2 * 3600)
+#define LIVE_DB_CONNECT_TIMEOUT_MS 15000
+
+/* Loading phases of the day's model, in order. */
+enum live_load {
+    LIVE_LOAD_IDLE,  /* nothing asked yet (no database) */
+    LIVE_LOAD_ZONE,  /* shuttle_service_tz() asked */
+    LIVE_LOAD_FEED,  /* the timetable's queries out */
+    LIVE_LOAD_READY, /* the day's model is loaded */
+};
+
+struct live {
+    struct live_conf conf;
+    char client_id[128];
+    struct mqtt *mqtt;
+    struct live_pg *pg;
+    struct http *http;
+    int64_t mqtt_retry_ms, mqtt_backoff_ms;
+    int64_t db_retry_ms, db_backoff_ms, db_connect_started_ms;
+
+    /* The day's model. */
+    enum live_load load;
+    struct svcday svc;
+    bool svc_ok;
+    char day[CLOCK_TEXT_MAX]; /* the service day the feed is for */
+    struct trips_feed feed;
+    bool feed_ok;
+    PGresult *stops_result; /* first half of the timetable, until the second
+                               arrives */
+    char load_err[256];
+    uint64_t loads, load_failures;
+
+    /* The periodic rebuild. */
+    struct job rebuild;
+    int64_t next_rebuild_ms;
+    char rebuilt_day[CLOCK_TEXT_MAX];
+    char rebuild_prev[CLOCK_TEXT_MAX], rebuild_today[CLOCK_TEXT_MAX];
+    uint64_t rebuilds, rebuild_failures;
+
+    /* Owned buses, kept sorted by id. */
+    struct live_bus *buses;
+    size_t nbuses, capbuses;
+
+    uint64_t messages, records, statuses, not_owned, stale_fixes;
+    uint64_t rejected[LIVE_R_COUNT];
+    struct metrics_hist update_seconds;
+};
+
+/* -------------------------------------------------------------- owners */
+
+/* Whether this instance owns `vid`: FNV-1a of the id, mod instances. */
+static bool live_owns(const struct live *l, const char *vid)
+{
+    return hash_fnv1a_str(vid) % (uint64_t)l->conf.instances ==
+           (uint64_t)l->conf.instance;
+}
+
+static int live_bus_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct live_bus *)a)->id,
+                  ((const struct live_bus *)b)->id);
+}
+
+/* The owned bus `vid`, added when new; NULL when the table is full. */
+static struct live_bus *live_bus(struct live *l, const char *vid)
+{
+    struct live_bus key, *b;
+    size_t at;
+
+    memset(&key, 0, sizeof key);
+    snprintf(key.id, sizeof key.id, "%s", vid);
+    b = bsearch(&key, l->buses, l->nbuses, sizeof *b, live_bus_cmp);
+    if (b)
+        return b;
+    if (l->nbuses == LIVE_BUSES_MAX)
+        return NULL;
+    if (l->nbuses == l->capbuses) {
+        size_t cap = l->capbuses ? l->capbuses * 2 : 64;
+        struct live_bus *n = realloc(l->buses, cap * sizeof *n);
+
+        if (!n)
+            return NULL;
+        l->buses = n;
+        l->capbuses = cap;
+    }
+    for (at = 0; at < l->nbuses && strcmp(l->buses[at].id, vid) < 0; at++)
+        ;
+    memmove(&l->buses[at + 1], &l->buses[at],
+            (l->nbuses - at) * sizeof *l->buses);
+    l->nbuses++;
+    b = &l->buses[at];
+    *b = key;
+    b->fix_ms = -1;
+    b->load = -1;
+    return b;
+}
+
+/* ------------------------------------------------------------ messages */
+
+static void live_reject(struct live *l, enum live_reason r, const char *topic,
+                        const char *why)
+{
+    l->rejected[r]++;
+    log_debug("refused on %s: %s: %s", topic, live_reason_names[r], why);
+}
+
+/* One valid record of an owned bus. Fixes older than the newest are
+ * ignored (a re-sent backlog): the tracker goes forward only. */
+static void live_record(struct live *l, struct live_bus *b,
+                        const struct wire_record *r)
+{
+    if (r->kind == WIRE_POSITION) {
+        if (r->t_ms <= b->fix_ms) {
+            l->stale_fixes++;
+            return;
+        }
+        b->fix_ms = r->t_ms;
+        b->lat = r->u.pos.lat;
+        b->lon = r->u.pos.lon;
+        b->speed = r->u.pos.speed;
+        b->fixes++;
+    } else {
+        if (r->u.count.load_after >= 0)
+            b->load = r->u.count.load_after;
+        b->counts++;
+    }
+}
+
+static void live_telemetry(struct live *l, const char *topic, const char *vid,
+                           const void *payload, size_t len, int64_t t0_us)
+{
+    struct wire_batch batch;
+    struct live_bus *b;
+    char why[128];
+    int64_t now = clock_wall_ms();
+
+    if (wire_batch_decode(payload, len, &batch, why, sizeof why) != WIRE_OK) {
+        live_reject(l, LIVE_R_DECODE, topic, why);
+        return;
+    }
+    if (wire_batch_validate_header(&batch, vid, why, sizeof why) != WIRE_OK) {
+        live_reject(l, LIVE_R_VEHICLE, topic, why);
+        wire_batch_free(&batch);
+        return;
+    }
+    b = live_bus(l, vid);
+    if (!b) {
+        live_reject(l, LIVE_R_VEHICLE, topic, "vehicle table full");
+        wire_batch_free(&batch);
+        return;
+    }
+    b->seen_ms = now;
+    for (size_t i = 0; i < batch.n; i++) {
+        if (wire_record_validate(&batch.records[i], now, NULL, why,
+                                 sizeof why) != WIRE_OK) {
+            live_reject(l, LIVE_R_RECORD, topic, why);
+            continue;
+        }
+        l->records++;
+        live_record(l, b, &batch.records[i]);
+    }
+    wire_batch_free(&batch);
+    metrics_hist_observe(&l->update_seconds,
+                         (double)(clock_mono_us() - t0_us) / 1e6);
+}
+
+static void live_status(struct live *l, const char *topic, const char *vid,
+                        const void *payload, size_t len)
+{
+    struct wire_status s;
+    struct live_bus *b;
+    char why[128];
+
+    if (wire_status_decode(payload, len, &s) != WIRE_OK) {
+        live_reject(l, LIVE_R_DECODE, topic, "not a Status");
+        return;
+    }
+    if (wire_status_validate(&s, vid, why, sizeof why) != WIRE_OK) {
+        live_reject(l, LIVE_R_STATUS, topic, why);
+        return;
+    }
+    l->statuses++;
+    if ((b = live_bus(l, vid)) != NULL)
+        b->online = s.state == WIRE_ONLINE;
+}
+
+static void live_on_message(void *arg, const char *topic, const void *payload,
+                            size_t len, bool retained)
+{
+    struct live *l = arg;
+    int64_t t0 = clock_mono_us();
+    char vid[WIRE_VID_MAX + 1];
+    const char *kind = wire_topic_parse(topic, vid);
+
+    (void)retained;
+    l->messages++;
+    if (!kind) {
+        live_reject(l, LIVE_R_TOPIC, topic, "not shuttle/v1/<vid>/<kind>");
+        return;
+    }
+    if (!live_owns(l, vid)) {
+        l->not_owned++;
+        return;
+    }
+    if (len > WIRE_PAYLOAD_MAX) {
+        live_reject(l, LIVE_R_DECODE, topic, "payload too large");
+        return;
+    }
+    if (strcmp(kind, "telemetry") == 0)
+        live_telemetry(l, topic, vid, payload, len, t0);
+    else if (strcmp(kind, "status") == 0)
+        live_status(l, topic, vid, payload, len);
+    else
+        live_reject(l, LIVE_R_TOPIC, topic, "not telemetry or status");
+}
+
+static void live_on_connect(void *arg, bool session_present)
+{
+    struct live *l = arg;
+
+    (void)session_present;
+    log_info("connected to broker %s:%lld as %s", l->conf.mqtt_host,
+             l->conf.mqtt_port, l->client_id);
+    l->mqtt_backoff_ms = 0;
+    /* QoS 0: a live view wants the newest fix, not a redelivered one. */
+    if (mqtt_subscribe(l->mqtt, l->conf.telemetry_topic, 0) != MQTT_OK ||
+        mqtt_subscribe(l->mqtt, l->conf.status_topic, 0) != MQTT_OK)
+        log_warnx("subscribe failed; will retry on reconnect");
+}
+
+static void live_on_disconnect(void *arg, int reason)
+{
+    struct live *l = arg;
+
+    log_warnx("lost broker %s:%lld (reason %d)", l->conf.mqtt_host,
+              l->conf.mqtt_port, reason);
+}
+
+static void live_on_connect_error(void *arg, const char *why)
+{
+    (void)arg;
+    log_warnx("%s", why);
+}
+
+static const struct mqtt_callbacks live_mqtt_cb = {
+    .on_connect = live_on_connect,
+    .on_disconnect = live_on_disconnect,
+    .on_message = live_on_message,
+    .on_connect_error = live_on_connect_error,
+};
+
+static void live_mqtt_try(struct live *l, int64_t now)
+{
+    char err[256];
+
+    if (mqtt_fd(l->mqtt) >= 0 || now < l->mqtt_retry_ms)
+        return;
+    l->mqtt_retry_ms = now + clock_backoff_next(&l->mqtt_backoff_ms, 30000);
+    if (mqtt_connect(l->mqtt, err, sizeof err) != MQTT_OK)
+        log_warnx("%s; retrying in %" PRId64 " ms", err, l->mqtt_backoff_ms);
+}
+
+/* ------------------------------------------------------------- loading */
+
+static void live_load_failed(struct live *l, const char *what, const char *err)
+{
+    snprintf(l->load_err, sizeof l->load_err, "%s: %s", what, err ? err : "?");
+    log_warnx("loading %s for %s failed: %s", what, l->day[0] ? l->day : "?",
+              err ? err : "?");
+    l->load_failures++;
+    l->load = LIVE_LOAD_IDLE; /* tried again by the timer */
+    PQclear(l->stops_result);
+    l->stops_result = NULL;
+}
+
+/* Restored from the database: the newest fix of each owned bus today
+ * (within LIVE_RESTORE_S), unless a live one came first. */
+static void live_on_last_fixes(void *arg, const PGresult *r, const char *err)
+{
+    struct live *l = arg;
+    size_t restored = 0;
+
+    if (!r) {
+        log_warnx("restoring the buses' positions: %s", err ? err : "?");
+        return;
+    }
+    for (int i = 0; i < PQntuples(r); i++) {
+        const char *vid = PQgetvalue(r, i, 0);
+        struct live_bus *b;
+        int64_t t;
+
+        if (!wire_vid_ok(vid) || !live_owns(l, vid) || !(b = live_bus(l, vid)))
+            continue;
+        t = strtoll(PQgetvalue(r, i, 1), NULL, 10);
+        if (t <= b->fix_ms)
+            continue;
+        b->fix_ms = t;
+        b->lat = strtod(PQgetvalue(r, i, 2), NULL);
+        b->lon = strtod(PQgetvalue(r, i, 3), NULL);
+        b->speed = strtod(PQgetvalue(r, i, 4), NULL);
+        restored++;
+    }
+    log_info("restored the position of %zu buses from the database", restored);
+}
+
+/* The load on board after each owned bus's newest count today, through
+ * the rebuild's own conversion of a stored count. */
+static void live_on_last_counts(void *arg, const PGresult *r, const char *err)
+{
+    struct live *l = arg;
+
+    if (!r) {
+        log_warnx("restoring the buses' loads: %s", err ? err : "?");
+        return;
+    }
+    for (int i = 0; i < PQntuples(r); i++) {
+        const char *vid = PQgetvalue(r, i, 0);
+        struct trips_door d;
+        struct live_bus *b;
+
+        if (!wire_vid_ok(vid) || !live_owns(l, vid) || !(b = live_bus(l, vid)))
+            continue;
+        trips_db_door_from_row(r, i, 1, &d);
+        if (b->counts == 0 && d.load_after >= 0)
+            b->load = d.load_after;
+    }
+}
+
+/* After a (re)start or a day turn: what the database holds of today's
+ * buses, so the state is back before the next fix. */
+static void live_restore(struct live *l)
+{
+    char counts[1024], secs[32];
+    const char *p[2] = {l->day, secs};
+
+    snprintf(secs, sizeof secs, "%d", LIVE_RESTORE_S);
+    snprintf(counts, sizeof counts,
+             "SELECT DISTINCT ON (vehicle_id) vehicle_id, %s"
+             " FROM passenger_counts WHERE service_day = $1"
+             " AND t > now() - make_interval(secs => $2::int)"
+             " ORDER BY vehicle_id, t DESC, seq DESC",
+             trips_db_sql_door_columns);
+    if (live_pg_query(l->pg,
+                      "SELECT DISTINCT ON (vehicle_id) vehicle_id,"
+                      " (extract(epoch FROM t) * 1000)::bigint, lat, lon,"
+                      " coalesce(speed, 'NaN') FROM positions"
+                      " WHERE service_day = $1"
+                      " AND t > now() - make_interval(secs => $2::int)"
+                      " ORDER BY vehicle_id, t DESC, seq DESC",
+                      2, p, live_on_last_fixes, l) != LIVE_PG_OK ||
+        live_pg_query(l->pg, counts, 2, p, live_on_last_counts, l) !=
+            LIVE_PG_OK)
+        log_warnx("restoring the buses: out of memory");
+}
+
+static void live_on_stop_times(void *arg, const PGresult *r, const char *err)
+{
+    struct live *l = arg;
+    struct trips_feed f;
+    char why[256];
+
+    /* The stops failed already (and the transaction with them): that
+     * failure was counted, and a new load may be under way. */
+    if (l->load != LIVE_LOAD_FEED)
+        return;
+    if (!r || !l->stops_result) {
+        live_load_failed(l, "timetable", err ? err : "stops missing");
+        return;
+    }
+    if (trips_db_feed_from_results(l->stops_result, r, l->day, &f, why,
+                                   sizeof why) != TRIPS_DB_OK) {
+        trips_db_feed_free(&f);
+        live_load_failed(l, "timetable", why);
+        return;
+    }
+    PQclear(l->stops_result);
+    l->stops_result = NULL;
+    if (l->feed_ok)
+        trips_db_feed_free(&l->feed);
+    l->feed = f;
+    l->feed_ok = true;
+    l->load = LIVE_LOAD_READY;
+    l->loads++;
+    l->load_err[0] = '\0';
+    log_info("loaded the timetable of %s: %zu trips, %zu stops", l->day,
+             l->feed.ntrips, l->feed.nstops);
+    live_restore(l);
+}
+
+static void live_on_stops(void *arg, const PGresult *r, const char *err)
+{
+    struct live *l = arg;
+    PGresult *copy;
+
+    if (l->load != LIVE_LOAD_FEED)
+        return;
+    if (!r) {
+        live_load_failed(l, "stops", err);
+        return;
+    }
+    /* The result is freed after this call; the second query needs it. */
+    copy = PQcopyResult(r, PG_COPYRES_ATTRS | PG_COPYRES_TUPLES);
+    if (!copy) {
+        live_load_failed(l, "stops", "out of memory");
+        return;
+    }
+    PQclear(l->stops_result);
+    l->stops_result = copy;
+}
+
+static void live_on_ignore(void *arg, const PGresult *r, const char *err)
+{
+    (void)arg;
+    if (!r)
+        log_warnx("%s", err ? err : "query failed");
+}
+
+/* The day's timetable, in one read-only snapshot. */
+static void live_load_feed(struct live *l)
+{
+    const char *day[1] = {l->day};
+
+    if (live_pg_query(l->pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
+                      0, NULL, live_on_ignore, l) != LIVE_PG_OK ||
+        live_pg_query(l->pg, trips_db_sql_stops, 0, NULL, live_on_stops, l) !=
+            LIVE_PG_OK ||
+        live_pg_query(l->pg, trips_db_sql_stop_times, 1, day,
+                      live_on_stop_times, l) != LIVE_PG_OK ||
+        live_pg_query(l->pg, "COMMIT", 0, NULL, live_on_ignore, l) !=
+            LIVE_PG_OK) {
+        live_load_failed(l, "timetable", "out of memory");
+        return;
+    }
+    l->load = LIVE_LOAD_FEED;
+}
+
+/* Today's service day in the feed's zone; -1 before the zone is known. */
+static int live_today(struct live *l, char *buf)
+{
+    int32_t d;
+
+    if (!l->svc_ok || svcday_day(&l->svc, clock_wall_ms(), &d) != SVCDAY_OK)
+        return -1;
+    clock_text_day(buf, d);
+    return 0;
+}
+
+static void live_on_zone(void *arg, const PGresult *r, const char *err)
+{
+    struct live *l = arg;
+
+    if (!r || PQntuples(r) != 1) {
+        live_load_failed(l, "service zone", err ? err : "no answer");
+        return;
+    }
+    if (svcday_init(&l->svc, PQgetvalue(r, 0, 0)) != SVCDAY_OK) {
+        live_load_failed(l, "service zone", "not in the tz database");
+        return;
+    }
+    l->svc_ok = true;
+    if (live_today(l, l->day) != 0) {
+        live_load_failed(l, "service zone", "out of memory");
+        return;
+    }
+    live_load_feed(l);
+}
+
+/* Start (again) loading: the zone first (it may change with the feed),
+ * then the timetable of the day it gives. */
+static void live_load_start(struct live *l)
+{
+    if (live_pg_query(l->pg, "SELECT shuttle_service_tz()", 0, NULL,
+                      live_on_zone, l) != LIVE_PG_OK) {
+        live_load_failed(l, "service zone", "out of memory");
+        return;
+    }
+    l->load = LIVE_LOAD_ZONE;
+}
+
+static void live_db_retry(struct live *l, int64_t now, const char *err)
+{
+    l->db_retry_ms = now + clock_backoff_next(&l->db_backoff_ms, 30000);
+    log_warnx("%s; retrying in %" PRId64 " ms", err, l->db_backoff_ms);
+}
+
+static void live_db_try(struct live *l, int64_t now)
+{
+    char err[512];
+
+    if (live_pg_active(l->pg) && !live_pg_ready(l->pg) &&
+        now - l->db_connect_started_ms > LIVE_DB_CONNECT_TIMEOUT_MS) {
+        live_pg_free(l->pg);
+        l->pg = live_pg_new(l->conf.database);
+        if (!l->pg)
+            fatalx("out of memory");
+        l->load = LIVE_LOAD_IDLE;
+        live_db_retry(l, now, "PostgreSQL: no answer to connect");
+        return;
+    }
+    if (live_pg_active(l->pg) || now < l->db_retry_ms)
+        return;
+    l->load = LIVE_LOAD_IDLE;
+    if (live_pg_connect(l->pg, err, sizeof err) != LIVE_PG_OK) {
+        live_db_retry(l, now, err);
+        return;
+    }
+    l->db_connect_started_ms = now;
+}
+
+static void live_db_step(struct live *l)
+{
+    char err[512];
+    bool was_ready = live_pg_ready(l->pg);
+
+    if (live_pg_step(l->pg, err, sizeof err) != LIVE_PG_OK) {
+        l->load = LIVE_LOAD_IDLE;
+        live_db_retry(l, clock_mono_ms(), err);
+        return;
+    }
+    if (!was_ready && live_pg_ready(l->pg)) {
+        l->db_backoff_ms = 0;
+        log_info("database ready");
+    }
+}
+
+/* Once a second: load when there is nothing, again when the day turned. */
+static void live_load_check(struct live *l)
+{
+    char today[CLOCK_TEXT_MAX];
+
+    if (!live_pg_ready(l->pg))
+        return;
+    if (l->load == LIVE_LOAD_IDLE) {
+        live_load_start(l);
+        return;
+    }
+    if (l->load == LIVE_LOAD_READY && live_today(l, today) == 0 &&
+        strcmp(today, l->day) != 0) {
+        log_info("service day turned: %s -> %s", l->day, today);
+        live_load_start(l);
+    }
+}
+
+/* ------------------------------------------------------------- rebuild */
+
+static const char *live_writer(const struct live_conf *c)
+{
+    return c->writer_database ? c->writer_database : c->database;
+}
+
+static void live_log_rebuild(const char *day, const struct trips_db_summary *s)
+{
+    log_info("rebuilt %s in %.2f s: %zu vehicles, %zu fixes, %zu stop "
+             "visits, %zu runs; trips %zu scheduled, %zu operated, %zu "
+             "missed",
+             day, s->seconds, s->vehicles, s->fixes, s->visits, s->runs,
+             s->trips, s->operated, s->missed);
+}
+
+/* The rebuild process: the day before (when the day turned), then today.
+ * Exit 1 only when the day before failed: today's fails quietly while no
+ * feed is loaded, and is tried again next time. */
+static int live_rebuild_job(void *arg)
+{
+    struct live *l = arg;
+    struct trips_db_summary ts;
+    char err[512];
+    int rc = 0;
+
+    if (l->rebuild_prev[0]) {
+        if (trips_db_rebuild(live_writer(&l->conf), l->rebuild_prev, &ts, err,
+                             sizeof err) == TRIPS_DB_OK)
+            live_log_rebuild(l->rebuild_prev, &ts);
+        else {
+            log_warnx("rebuild of %s: %s", l->rebuild_prev, err);
+            rc = 1;
+        }
+    }
+    if (trips_db_rebuild(live_writer(&l->conf), l->rebuild_today, &ts, err,
+                         sizeof err) != TRIPS_DB_OK)
+        log_debug("rebuild of %s: %s", l->rebuild_today, err);
+    else if (log_getverbose() > 0)
+        live_log_rebuild(l->rebuild_today, &ts);
+    return rc;
+}
+
+static void live_rebuild_reap(struct live *l)
+{
+    int st;
+    enum job_state s = job_reap(&l->rebuild, &st);
+
+    if (s == JOB_IDLE || s == JOB_RUNNING)
+        return;
+    l->rebuilds++;
+    if (s == JOB_DONE)
+        return;
+    l->rebuild_failures++;
+    if (s == JOB_KILLED)
+        log_warnx("rebuild process killed by signal %d", st);
+    else if (s == JOB_FAILED)
+        log_warnx("rebuild process failed (exit %d)", st);
+    else
+        log_warnx("rebuild process lost: %s", strerror(st));
+}
+
+/* Keep the derived tables current for the reports; never two at once,
+ * never in the loop. */
+static void live_rebuild(struct live *l, int64_t now)
+{
+    char today[CLOCK_TEXT_MAX];
+
+    l->next_rebuild_ms = now + l->conf.rebuild_interval_s * 1000;
+    live_rebuild_reap(l);
+    if (l->rebuild.pid > 0) {
+        log_debug("rebuild still running; skipping this one");
+        return;
+    }
+    if (live_today(l, today) != 0)
+        return;
+    snprintf(l->rebuild_prev, sizeof l->rebuild_prev, "%s",
+             l->rebuilt_day[0] && strcmp(l->rebuilt_day, today) != 0
+                 ? l->rebuilt_day
+                 : "");
+    snprintf(l->rebuild_today, sizeof l->rebuild_today, "%s", today);
+    if (job_start(&l->rebuild, "rebuild", 10, live_rebuild_job, l, now) ==
+        JOB_OK)
+        snprintf(l->rebuilt_day, sizeof l->rebuilt_day, "%s", today);
+    else
+        log_warn("rebuild: fork");
+}
+
+/* ---------------------------------------------------------------- HTTP */
+
+static void live_collect(void *arg, struct metrics_buf *m)
+{
+    struct live *l = arg;
+    struct metrics_label lb[2] = {{"reason", NULL}, {NULL, NULL}};
+
+    metrics_counter(m, "shuttle_live_messages_total", "MQTT messages received",
+                    NULL, l->messages);
+    metrics_counter(m, "shuttle_live_records_total",
+                    "telemetry records of owned vehicles accepted", NULL,
+                    l->records);
+    metrics_counter(m, "shuttle_live_statuses_total",
+                    "status reports of owned vehicles accepted", NULL,
+                    l->statuses);
+    metrics_counter(m, "shuttle_live_not_owned_total",
+                    "messages of vehicles another instance owns", NULL,
+                    l->not_owned);
+    metrics_counter(m, "shuttle_live_old_fixes_total",
+                    "fixes not newer than the vehicle's newest (ignored)", NULL,
+                    l->stale_fixes);
+    for (int r = 0; r < LIVE_R_COUNT; r++) {
+        lb[0].value = live_reason_names[r];
+        metrics_counter(m, "shuttle_live_rejected_total",
+                        "messages and records refused, by reason", lb,
+                        l->rejected[r]);
+    }
+    metrics_histogram(m, "shuttle_live_update_seconds",
+                      "time from a telemetry message's arrival to its bus "
+                      "being updated",
+                      NULL, &l->update_seconds);
+    metrics_gauge(m, "shuttle_live_vehicles", "owned vehicles heard from", NULL,
+                  (double)l->nbuses);
+    metrics_gauge(m, "shuttle_live_loaded",
+                  "1 while the day's timetable is loaded", NULL,
+                  l->feed_ok ? 1 : 0);
+    metrics_counter(m, "shuttle_live_loads_total",
+                    "timetable loads that succeeded", NULL, l->loads);
+    metrics_counter(m, "shuttle_live_load_failures_total",
+                    "timetable loads that failed (retried)", NULL,
+                    l->load_failures);
+    metrics_counter(m, "shuttle_live_rebuilds_total",
+                    "rebuild processes finished (rebuild_interval_s)", NULL,
+                    l->rebuilds);
+    metrics_counter(m, "shuttle_live_rebuild_failures_total",
+                    "rebuild processes that failed or were killed", NULL,
+                    l->rebuild_failures);
+    metrics_gauge(m, "shuttle_live_database_connected",
+                  "1 while the read connection is up", NULL,
+                  live_pg_ready(l->pg) ? 1 : 0);
+    metrics_gauge(m, "shuttle_live_mqtt_connected",
+                  "1 while connected to the MQTT broker", NULL,
+                  mqtt_connected(l->mqtt) ? 1 : 0);
+}
+
+/* Healthy once the day's model is loaded and both links are up; 503
+ * "loading" before. */
+static int live_health(void *arg, char *why, size_t whylen)
+{
+    struct live *l = arg;
+
+    if (!live_pg_ready(l->pg))
+        snprintf(why, whylen, "database down");
+    else if (!mqtt_connected(l->mqtt))
+        snprintf(why, whylen, "broker down");
+    else if (!l->feed_ok)
+        snprintf(why, whylen, "loading%s%s", l->load_err[0] ? ": " : "",
+                 l->load_err);
+    else
+        return 1;
+    return 0;
+}
+
+/* A growing text answer. */
+struct live_text {
+    char *p;
+    size_t len, cap;
+    bool failed;
+};
+
+static void live_text_printf(struct live_text *t, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void live_text_printf(struct live_text *t, const char *fmt, ...)
+{
+    va_list ap;
+    int n;
+
+    if (t->failed)
+        return;
+    for (;;) {
+        va_start(ap, fmt);
+        n = vsnprintf(t->p ? t->p + t->len : NULL, t->p ? t->cap - t->len : 0,
+                      fmt, ap);
+        va_end(ap);
+        if (n < 0) {
+            t->failed = true;
+            return;
+        }
+        if (t->p && (size_t)n < t->cap - t->len) {
+            t->len += (size_t)n;
+            return;
+        }
+        {
+            size_t cap = (t->cap ? t->cap * 2 : 4096) + (size_t)n;
+            char *p = realloc(t->p, cap);
+
+            if (!p) {
+                t->failed = true;
+                return;
+            }
+            t->p = p;
+            t->cap = cap;
+        }
+    }
+}
+
+static void live_debug_vehicles(struct live *l, struct live_text *t)
+{
+    char ts[CLOCK_TEXT_MAX];
+
+    live_text_printf(t, "# vehicle fix_time lat lon speed load online "
+                        "fixes counts\n");
+    for (size_t i = 0; i < l->nbuses; i++) {
+        const struct live_bus *b = &l->buses[i];
+
+        live_text_printf(
+            t, "%s %s %.6f %.6f %.1f %d %d %" PRIu64 " %" PRIu64 "\n", b->id,
+            b->fix_ms >= 0 ? clock_text_ms(ts, b->fix_ms) : "-", b->lat, b->lon,
+            b->speed, b->load, b->online ? 1 : 0, b->fixes, b->counts);
+    }
+}
+
+static void live_debug_predictions(struct live *l, struct live_text *t)
+{
+    live_text_printf(t, "# trip_id stop_sequence stop_id kind arrival "
+                        "departure interval load vehicle vehicle_status\n");
+    (void)l; /* filled from live_predict once it is merged */
+}
+
+static int live_route(void *arg, const char *path, char **body, size_t *len)
+{
+    struct live *l = arg;
+    struct live_text t = {NULL, 0, 0, false};
+
+    if (strcmp(path, "/debug/vehicles") == 0)
+        live_debug_vehicles(l, &t);
+    else if (strcmp(path, "/debug/predictions") == 0)
+        live_debug_predictions(l, &t);
+    else
+        return 0;
+    if (t.failed) {
+        free(t.p);
+        *body = NULL;
+        *len = 0;
+        return 500;
+    }
+    *body = t.p;
+    *len = t.len;
+    return 200;
+}
+
+static const struct http_callbacks live_http_cb = {
+    .collect = live_collect,
+    .health = live_health,
+    .route = live_route,
+};
+
+/* ---------------------------------------------------------------- loop */
+
+static void live_run(struct live *l)
+{
+    int64_t last_tick = 0;
+
+    while (!quit) {
+        struct pollfd pfd[3];
+        int64_t now = clock_mono_ms();
+        int timeout = 1000, nfds = 0, mi = -1, hi = -1, di = -1, hto, fd;
+        short ev = 0;
+
+        live_db_try(l, now);
+        live_mqtt_try(l, now);
+        live_rebuild_reap(l);
+        if (now - last_tick >= 1000) {
+            last_tick = now;
+            live_load_check(l);
+            if (mqtt_fd(l->mqtt) >= 0)
+                mqtt_handle_misc(l->mqtt);
+            /* The pg step also sends what was queued meanwhile. */
+            live_db_step(l);
+        }
+        if (l->conf.rebuild_interval_s > 0 && l->conf.instance == 0 &&
+            l->svc_ok && now >= l->next_rebuild_ms)
+            live_rebuild(l, now);
+
+        if ((fd = mqtt_fd(l->mqtt)) >= 0) {
+            mi = nfds++;
+            pfd[mi].fd = fd;
+            pfd[mi].events = POLLIN | (mqtt_want_write(l->mqtt) ? POLLOUT : 0);
+        }
+        if ((fd = http_fd(l->http)) >= 0) {
+            hi = nfds++;
+            pfd[hi].fd = fd;
+            pfd[hi].events = POLLIN;
+        }
+        if ((fd = live_pg_fd(l->pg, &ev)) >= 0) {
+            di = nfds++;
+            pfd[di].fd = fd;
+            pfd[di].events = ev;
+        }
+        if (live_pg_ready(l->pg) && live_pg_pending(l->pg) > 0)
+            timeout = 100; /* a query queued inside a callback goes soon */
+        if (l->rebuild.pid > 0 && timeout > 100)
+            timeout = 100;
+        hto = http_timeout_ms(l->http);
+        if (hto >= 0 && hto < timeout)
+            timeout = hto;
+        if (poll(pfd, (nfds_t)nfds, timeout) < 0) {
+            if (errno == EINTR)
+                continue;
+            fatal("poll");
+        }
+        if (mi >= 0 && (pfd[mi].revents & (POLLIN | POLLERR | POLLHUP)))
+            mqtt_handle_read(l->mqtt);
+        if (mi >= 0 && mqtt_fd(l->mqtt) >= 0 && (pfd[mi].revents & POLLOUT))
+            mqtt_handle_write(l->mqtt);
+        if (hi >= 0 && (pfd[hi].revents || (hto >= 0 && hto <= timeout)))
+            (void)http_run(l->http);
+        if (di >= 0 && pfd[di].revents)
+            live_db_step(l);
+        else if (live_pg_ready(l->pg) && live_pg_pending(l->pg) > 0)
+            live_db_step(l);
+    }
+}
+
+static void usage(FILE *fp)
+{
+    fprintf(fp, "usage: shuttle-live [-dhnv] [-f file] [-o key=value] "
+                "[--example-config]\n"
+                "  -f file   configuration (default /etc/shuttle/live.conf)\n"
+                "  -o k=v    set one option, after the file\n"
+                "  -n        check the configuration and exit\n"
+                "  -d        stay in the foreground, log to stderr\n"
+                "  -v        more verbose logging\n"
+                "  --example-config  print every option with its default\n");
+}
+
+static int live_configure(struct live *l, const char *file, int explicit_file,
+                          const char *const *ov, int nov)
+{
+    char err[512];
+    int rc;
+
+    if (explicit_file || access(file, F_OK) == 0)
+        rc = conf_load(live_options, &l->conf, file, err, sizeof err);
+    else
+        rc = conf_defaults(live_options, &l->conf, err, sizeof err);
+    if (rc == CONF_OK)
+        rc = conf_set_pairs(live_options, &l->conf, ov, nov, err, sizeof err);
+    if (rc == CONF_OK && l->conf.instance >= l->conf.instances) {
+        snprintf(err, sizeof err, "instance %lld is not below instances %lld",
+                 l->conf.instance, l->conf.instances);
+        rc = CONF_ERR_SYNTAX;
+    }
+    if (rc != CONF_OK) {
+        fprintf(stderr, "shuttle-live: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"help", no_argument, NULL, 'h'},
+        {"example-config", no_argument, NULL, 'E'},
+        {NULL, 0, NULL, 0},
+    };
+    static const double secs[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                  0.01,   0.025,   0.05,   0.1,   0.25,   1};
+    const char *conffile = "/etc/shuttle/live.conf";
+    const char *overrides[32];
+    int noverrides = 0, check = 0, foreground = 0, verbose = 0;
+    int ch, explicit_file = 0;
+    struct live l;
+    struct mqtt_options mo;
+    struct sigaction sa;
+    char err[512];
+
+    while ((ch = getopt_long(argc, argv, "df:hno:v", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'd':
+            foreground = 1;
+            break;
+        case 'f':
+            conffile = optarg;
+            explicit_file = 1;
+            break;
+        case 'n':
+            check = 1;
+            break;
+        case 'o':
+            if (noverrides == 32)
+                fatalx("too many -o options");
+            overrides[noverrides++] = optarg;
+            break;
+        case 'v':
+            verbose++;
+            break;
+        case 'E':
+            conf_print_example(live_options, stdout);
+            return 0;
+        case 'h':
+            usage(stdout);
+            return 0;
+        default:
+            usage(stderr);
+            return 2;
+        }
+    }
+    memset(&l, 0, sizeof l);
+    if (live_configure(&l, conffile, explicit_file, overrides, noverrides) !=
+        0) {
+        conf_free(live_options, &l.conf);
+        return 2;
+    }
+    log_init(argv[0], foreground || check || isatty(2),
+             verbose + (int)l.conf.verbose);
+    if (check) {
+        printf("configuration OK\n");
+        conf_free(live_options, &l.conf);
+        return 0;
+    }
+    snprintf(l.client_id, sizeof l.client_id, "%s", l.conf.mqtt_client_id);
+    if (!l.conf.mqtt_client_id)
+        snprintf(l.client_id, sizeof l.client_id, "shuttle-live-%lld",
+                 l.conf.instance);
+    if (metrics_hist_init(&l.update_seconds, secs,
+                          sizeof secs / sizeof *secs) != METRICS_OK ||
+        !(l.pg = live_pg_new(l.conf.database)))
+        fatalx("out of memory");
+    if (proc_setup(foreground, on_signal, 0) != 0)
+        fatal("daemon");
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_child;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_NOCLDSTOP;
+    sigaction(SIGCHLD, &sa, NULL);
+
+    mqtt_lib_init();
+    memset(&mo, 0, sizeof mo);
+    mo.client_id = l.client_id;
+    mo.host = l.conf.mqtt_host;
+    mo.port = (int)l.conf.mqtt_port;
+    mo.keepalive_s = (int)l.conf.mqtt_keepalive;
+    mo.session_expiry_s = 0; /* clean: state comes from the database */
+    mo.username = l.conf.mqtt_user;
+    mo.password = l.conf.mqtt_password;
+    mo.cafile = l.conf.mqtt_cafile;
+    mo.certfile = l.conf.mqtt_certfile;
+    mo.keyfile = l.conf.mqtt_keyfile;
+    mo.max_inflight = 100;
+    if (mqtt_new(&mo, &live_mqtt_cb, &l, &l.mqtt, err, sizeof err) != MQTT_OK)
+        fatalx("%s", err);
+    {
+        struct http_options ho = {l.conf.http_listen, (int)l.conf.http_port};
+
+        if (http_new(&ho, &live_http_cb, &l, &l.http, err, sizeof err) !=
+            HTTP_OK)
+            fatalx("%s", err);
+    }
+    log_info("starting: instance %lld of %lld, database '%s', broker "
+             "%s:%lld",
+             l.conf.instance, l.conf.instances, l.conf.database,
+             l.conf.mqtt_host, l.conf.mqtt_port);
+
+    live_run(&l);
+
+    log_info("signal %d: stopping", (int)quit);
+    job_stop(&l.rebuild);
+    if (mqtt_fd(l.mqtt) >= 0)
+        mqtt_disconnect(l.mqtt);
+    http_free(l.http);
+    mqtt_free(l.mqtt);
+    mqtt_lib_cleanup();
+    live_pg_free(l.pg);
+    PQclear(l.stops_result);
+    if (l.feed_ok)
+        trips_db_feed_free(&l.feed);
+    free(l.buses);
+    conf_free(live_options, &l.conf);
+    return 0;
+}

@@ -1,0 +1,342 @@
+/* shuttle-live against the real thing: it loads the day's timetable from
+ * PostgreSQL without blocking (/healthz 503 "loading" until then), takes
+ * telemetry from mosquitto with its own clean session and validates it
+ * with the ingest rule set (bad messages counted by reason), serves
+ * /debug/vehicles, runs the periodic rebuild in a child, and after kill -9
+ * is healthy again within 10 s of its restart. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "harness.h"
+#include "hash.h"
+#include "wire.h"
+
+#define LV_VID "bus-l1"
+#define LV_RECORDS 5
+
+static struct harness_pg *pg;
+static struct harness_mqtt *mq;
+static char *dir;
+static int http_port;
+static char body[1 << 16];
+
+/* GET PATH over HTTP/1.0 from shuttle-live: the status (-1 when nothing
+ * answered), the body in `body`. */
+static int lv_get(const char *path)
+{
+    char req[256], buf[sizeof body + 4096];
+    struct timeval tv = {5, 0};
+    size_t got = 0;
+    int status = -1, fd = harness_tcp_connect(http_port), n;
+    char *end;
+
+    body[0] = '\0';
+    if (fd < 0)
+        return -1;
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    n = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\n\r\n", path);
+    if (send(fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
+        close(fd);
+        return -1;
+    }
+    for (;;) {
+        ssize_t r = recv(fd, buf + got, sizeof buf - 1 - got, 0);
+
+        if (r <= 0 || (got += (size_t)r) == sizeof buf - 1)
+            break;
+    }
+    close(fd);
+    buf[got] = '\0';
+    if (sscanf(buf, "HTTP/1.%*d %d", &status) != 1)
+        return -1;
+    end = strstr(buf, "\r\n\r\n");
+    snprintf(body, sizeof body, "%s", end ? end + 4 : "");
+    return status;
+}
+
+/* The value of the /metrics sample SERIES, or -1. */
+static double lv_metric(const char *series)
+{
+    size_t n = strlen(series);
+    const char *p = body;
+
+    if (lv_get("/metrics") != 200)
+        return -1;
+    for (; p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+        if (strncmp(p, series, n) == 0 && p[n] == ' ')
+            return strtod(p + n + 1, NULL);
+    return -1;
+}
+
+/* /debug/vehicles lists LV_VID with a fix time (restored, 0 fixes taken
+ * since the start). */
+static int lv_vehicle_restored(void *arg)
+{
+    const char *line;
+
+    (void)arg;
+    if (lv_get("/debug/vehicles") != 200 || !(line = strstr(body, LV_VID " ")))
+        return 0;
+    return strncmp(line + strlen(LV_VID " "), "- ", 2) != 0;
+}
+
+static int lv_healthy(void *arg)
+{
+    (void)arg;
+    return lv_get("/healthz") == 200;
+}
+
+struct lv_want {
+    const char *series;
+    double at_least;
+};
+
+static int lv_metric_reached(void *arg)
+{
+    const struct lv_want *w = arg;
+
+    return lv_metric(w->series) >= w->at_least;
+}
+
+static void lv_wait_metric(const char *series, double at_least)
+{
+    struct lv_want w = {series, at_least};
+
+    if (harness_wait_for(lv_metric_reached, &w, 30000) != 0)
+        fail_msg("%s never reached %g (last /metrics:\n%s)", series, at_least,
+                 body);
+}
+
+/* Start shuttle-live; INSTANCE (e.g. "instance=1"), if not NULL, with
+ * instances=2. */
+static struct harness_proc *lv_start_as(const char *instance)
+{
+    static int runs;
+    char db[600], mport[64], hport[64], log[512];
+    char *argv[] = {(char *)harness_bin("shuttle-live"),
+                    "-d",
+                    "-v",
+                    "-o",
+                    db,
+                    "-o",
+                    mport,
+                    "-o",
+                    hport,
+                    "-o",
+                    "rebuild_interval_s=2",
+                    "-o",
+                    "instances=2",
+                    "-o",
+                    (char *)instance,
+                    NULL};
+
+    if (!instance)
+        argv[11] = NULL;
+
+    snprintf(db, sizeof db, "database=%s", harness_pg_conninfo(pg));
+    snprintf(mport, sizeof mport, "mqtt_port=%d", harness_mosquitto_port(mq));
+    snprintf(hport, sizeof hport, "http_port=%d", http_port);
+    snprintf(log, sizeof log, "%s/live-%d.log", dir, ++runs);
+    return harness_spawn("shuttle-live", argv, log);
+}
+
+static struct harness_proc *lv_start(void)
+{
+    return lv_start_as(NULL);
+}
+
+static void lv_publish(const char *vid_topic, const void *buf, size_t len)
+{
+    static int n;
+    char path[512], log[512], port[16], topic[128];
+    struct harness_proc *p;
+    FILE *f;
+
+    snprintf(path, sizeof path, "%s/msg-%d", dir, ++n);
+    snprintf(log, sizeof log, "%s/pub.log", dir);
+    snprintf(port, sizeof port, "%d", harness_mosquitto_port(mq));
+    snprintf(topic, sizeof topic, "shuttle/v1/%s/telemetry", vid_topic);
+    f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(buf, 1, len, f), len);
+    assert_int_equal(fclose(f), 0);
+    {
+        char *argv[] = {
+            "mosquitto_pub", "-h", "127.0.0.1", "-p", port, "-q", "1", "-t",
+            topic,           "-f", path,        NULL};
+
+        p = harness_spawn("mosquitto_pub", argv, log);
+    }
+    assert_non_null(p);
+    assert_int_equal(harness_wait(p, 15000), 0);
+}
+
+/* LV_RECORDS positions of VID, a minute old; record BAD (if < LV_RECORDS)
+ * at (0, 0), which the rule set refuses. The caller frees. */
+static uint8_t *lv_batch(const char *vid, size_t bad, size_t *len)
+{
+    struct wire_record recs[LV_RECORDS];
+    struct wire_batch b;
+    int64_t t = (int64_t)time(NULL) * 1000 - 60000;
+    uint8_t *buf;
+
+    memset(&b, 0, sizeof b);
+    snprintf(b.vehicle_id, sizeof b.vehicle_id, "%s", vid);
+    for (size_t i = 0; i < LV_RECORDS; i++) {
+        wire_position_init(&recs[i]);
+        recs[i].seq = 1 + i;
+        recs[i].t_ms = t + (int64_t)i * 1000;
+        recs[i].u.pos.lat = i == bad ? 0 : 37.5901234 + (double)i * 1e-4;
+        recs[i].u.pos.lon = i == bad ? 0 : 126.6712345 + (double)i * 1e-4;
+        recs[i].u.pos.fix_mode = 3;
+        recs[i].u.pos.sats_used = 9;
+    }
+    b.n = LV_RECORDS;
+    b.records = recs;
+    assert_int_equal(wire_batch_encode(&b, &buf, len), WIRE_OK);
+    return buf;
+}
+
+static void lv_load_gtfs(void)
+{
+    const char *src = getenv("SHUTTLE_SOURCE_DIR");
+    char feed[512], db[600], log[512];
+    char *argv[] = {(char *)harness_bin("shuttle-backend"),
+                    "--load-gtfs",
+                    feed,
+                    "-o",
+                    db,
+                    NULL};
+    struct harness_proc *p;
+
+    snprintf(feed, sizeof feed, "%s/deploy/gtfs", src ? src : "..");
+    snprintf(db, sizeof db, "database=%s", harness_pg_conninfo(pg));
+    snprintf(log, sizeof log, "%s/gtfs.log", dir);
+    p = harness_spawn("shuttle-backend", argv, log);
+    assert_non_null(p);
+    assert_int_equal(harness_wait(p, 60000), 0);
+}
+
+static void test_live_daemon(void **state)
+{
+    static const uint8_t garbage[] = {0xff, 0xff, 0xff, 0xff,
+                                      0xff, 0xff, 0xff, 0xff};
+    struct harness_proc *lv;
+    uint8_t *buf;
+    size_t len;
+    double took;
+
+    (void)state;
+    mq = harness_mosquitto_start(NULL);
+    pg = harness_pg_start(1);
+    dir = harness_tmpdir("live");
+    assert_non_null(mq);
+    assert_non_null(pg);
+    assert_non_null(dir);
+    http_port = harness_free_port();
+    lv_load_gtfs();
+    /* Ingest beside it stores what the bus sends: the restart reads it. */
+    assert_non_null(harness_backend_start(pg, mq, NULL));
+
+    lv = lv_start();
+    assert_non_null(lv);
+    assert_int_equal(harness_wait_port(http_port, lv, 15000), 0);
+    if (harness_wait_for(lv_healthy, NULL, 30000) != 0) {
+        harness_log_tail(harness_proc_log(lv), 30);
+        fail_msg("shuttle-live never healthy: %s", body);
+    }
+    /* Healthy means the day's timetable is in (deploy/gtfs runs daily). */
+    if (lv_metric("shuttle_live_loaded") != 1)
+        fail_msg("not loaded; /metrics:\n%s", body);
+
+    /* A good batch: every record reaches the bus's state. */
+    buf = lv_batch(LV_VID, LV_RECORDS, &len);
+    lv_publish(LV_VID, buf, len);
+    free(buf);
+    lv_wait_metric("shuttle_live_records_total", LV_RECORDS);
+    assert_int_equal(lv_get("/debug/vehicles"), 200);
+    assert_non_null(strstr(body, LV_VID " "));
+    assert_non_null(strstr(body, " 5 0\n")); /* 5 fixes, 0 counts */
+
+    /* Bad input is counted by reason and the daemon keeps going. */
+    lv_publish(LV_VID, garbage, sizeof garbage);
+    lv_wait_metric("shuttle_live_rejected_total{reason=\"decode\"}", 1);
+    buf = lv_batch("bus-other", LV_RECORDS, &len);
+    lv_publish(LV_VID, buf, len); /* vehicle id is not the topic's */
+    free(buf);
+    lv_wait_metric("shuttle_live_rejected_total{reason=\"vehicle\"}", 1);
+    buf = lv_batch("bus-l2", 2, &len);
+    lv_publish("bus-l2", buf, len);
+    free(buf);
+    lv_wait_metric("shuttle_live_rejected_total{reason=\"record\"}", 1);
+    lv_wait_metric("shuttle_live_records_total", 2 * LV_RECORDS - 1);
+    assert_int_equal(lv_get("/debug/nothing"), 404);
+
+    /* The rebuild ran in a child beside the loop, and finished. */
+    lv_wait_metric("shuttle_live_rebuilds_total", 1);
+    assert_true(lv_metric("shuttle_live_rebuild_failures_total") == 0);
+
+    /* kill -9 and restart: healthy (timetable loaded) within 10 s. */
+    assert_int_equal(harness_kill(lv, SIGKILL), 0);
+    assert_int_equal(harness_wait(lv, 5000), 128 + SIGKILL);
+    {
+        struct timespec a, b;
+
+        clock_gettime(CLOCK_MONOTONIC, &a);
+        lv = lv_start();
+        assert_non_null(lv);
+        assert_int_equal(harness_wait_for(lv_healthy, NULL, 30000), 0);
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        took = (double)(b.tv_sec - a.tv_sec) +
+               (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+    }
+    print_message("shuttle-live healthy %.2f s after its restart\n", took);
+    assert_true(took <= 10.0);
+    /* Its state is back from the database, before any new fix: the bus
+     * and the time of its newest stored fix. */
+    assert_int_equal(harness_wait_for(lv_vehicle_restored, NULL, 10000), 0);
+    assert_int_equal(harness_stop(lv), 0);
+
+    /* Two instances share the fleet: the one that does not own the bus
+     * (FNV-1a of its id mod 2) counts its messages and keeps none. */
+    {
+        char inst[32];
+
+        snprintf(inst, sizeof inst, "instance=%d",
+                 (int)((hash_fnv1a_str(LV_VID) + 1) % 2));
+        lv = lv_start_as(inst);
+        assert_non_null(lv);
+        assert_int_equal(harness_wait_for(lv_healthy, NULL, 30000), 0);
+        buf = lv_batch(LV_VID, LV_RECORDS, &len);
+        lv_publish(LV_VID, buf, len);
+        free(buf);
+        lv_wait_metric("shuttle_live_not_owned_total", 1);
+        assert_true(lv_metric("shuttle_live_records_total") == 0);
+        assert_int_equal(lv_get("/debug/vehicles"), 200);
+        assert_null(strstr(body, LV_VID " "));
+        assert_int_equal(harness_stop(lv), 0);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_live_daemon),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+
+    harness_cleanup();
+    return rc;
+}

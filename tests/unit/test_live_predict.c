@@ -1,0 +1,102 @@
+/* test_live_predict: kinds, the terminal layover rule and inherited
+ * lateness on a constructed two-trip block. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "live_predict.h"
+
+static struct trips_stop stops[2] = {{"A", 0, 0}, {"B", 0, 0}};
+/* T1 08:00 A -> 08:10 B; T2 08:12 B -> 08:22 A, one block */
+static struct trips_stop_time st[4] = {{0, 1, 28800, 28800},
+                                       {1, 2, 29400, 29400},
+                                       {1, 1, 29520, 29520},
+                                       {0, 2, 30120, 30120}};
+static struct trips_trip trips[2] = {{"T1", "R", "B1", 0, 0, 2, -1},
+                                     {"T2", "R", "B1", 1, 2, 2, -1}};
+
+struct fx {
+    struct trips_feed f;
+    struct live_hist *h;
+    struct live_predict *p;
+};
+
+static int setup(void **state)
+{
+    static struct fx x;
+    memset(&x, 0, sizeof(x));
+    x.f = (struct trips_feed){stops, 2, st, 4, trips, 2, 0, 0};
+    assert_int_equal(trips_feed_finish(&x.f), 0);
+    x.h = live_hist_new(&x.f);
+    assert_int_equal(live_hist_finish(x.h), LIVE_HIST_OK);
+    x.p = live_predict_new(&x.f, x.h, LIVE_HIST_WEEKDAY, LIVE_METHOD_SHUTTLE,
+                           NULL);
+    assert_non_null(x.p);
+    *state = &x;
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    struct fx *x = *state;
+    live_predict_free(x->p);
+    live_hist_free(x->h);
+    return 0;
+}
+
+static void test_late_block(void **state)
+{
+    struct fx *x = *state;
+    /* T1 left A 5 min late */
+    struct live_event ev = {LIVE_EV_DEPART, 0, 0, 0, 29100000, 3, 0, 3};
+    live_predict_event(x->p, &ev);
+    struct live_vehicle v = {0};
+    v.fix_ms = 29160000;
+    v.status = LIVE_STATUS_IN_TRANSIT;
+    v.trip = 0;
+    v.block_next = 1;
+    v.pos = 0;
+    v.next_pos = 1;
+    v.load = 3;
+    const struct live_trip_pred *next = NULL;
+    const struct live_trip_pred *tp =
+        live_predict_vehicle(x->p, 0, &v, 29160000, &next);
+    assert_non_null(tp);
+    assert_int_equal(tp->state, LIVE_TRIP_ACTIVE);
+    assert_int_equal(tp->stops[0].kind, LIVE_KIND_DEPARTED);
+    assert_int_equal(tp->stops[0].dep_ms, 29100000);
+    assert_int_equal(tp->stops[1].kind, LIVE_KIND_PREDICTED);
+    /* timetable run of 600 s from the late departure */
+    assert_int_equal(tp->stops[1].arr_ms, 29700000);
+    assert_true(tp->stops[1].arr_lo_ms < 29700000);
+    assert_true(tp->stops[1].arr_hi_ms > 29700000);
+    assert_int_equal(tp->stops[1].load, 0);
+    /* the next trip leaves after the minimum layover, not on time */
+    assert_non_null(next);
+    assert_int_equal(next->state, LIVE_TRIP_NEXT);
+    assert_int_equal(next->stops[0].dep_ms, 29700000 + 120000);
+    assert_int_equal(next->stops[1].arr_ms, 29820000 + 600000);
+    /* stale: the schedule as schedule */
+    v.status = LIVE_STATUS_STALE;
+    tp = live_predict_vehicle(x->p, 0, &v, 29300000, &next);
+    assert_int_equal(tp->stops[1].kind, LIVE_KIND_SCHEDULED);
+    assert_int_equal(tp->stops[1].arr_ms, 29400000);
+    /* missed: cancelled */
+    struct live_event m = {LIVE_EV_MISSED, -1, 1, 0, 29520000, 0, 0, -1};
+    live_predict_event(x->p, &m);
+    const struct live_trip_pred *c = live_predict_trip(x->p, 1, 29600000);
+    assert_int_equal(c->state, LIVE_TRIP_CANCELED);
+    assert_int_equal(c->stops[1].kind, LIVE_KIND_CANCELED);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_late_block, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
