@@ -66,6 +66,17 @@ static const char *const labels[REPORT_FMT_L_N][2] = {
     [REPORT_FMT_L_MEAN] = {"mean per day", "일평균"},
     [REPORT_FMT_L_TOTAL] = {"total", "합계"},
     [REPORT_FMT_L_BAR] = {"", ""},
+    [REPORT_FMT_L_SEC_ETA] = {"Prediction accuracy", "도착 예측 정확도"},
+    [REPORT_FMT_L_HORIZON] = {"before arrival", "도착 전"},
+    [REPORT_FMT_L_SAMPLES] = {"samples", "표본"},
+    [REPORT_FMT_L_MAE] = {"MAE (s)", "평균 오차(초)"},
+    [REPORT_FMT_L_P90] = {"p90 (s)", "90% 오차(초)"},
+    [REPORT_FMT_L_BIAS] = {"bias (s)", "편향(초)"},
+    [REPORT_FMT_L_ACCURATE] = {"accurate", "정확"},
+    [REPORT_FMT_L_COVERED] = {"in 80 % interval", "80% 구간 내"},
+    [REPORT_FMT_L_NO_ETA] = {"no predictions recorded", "기록된 예측 없음"},
+    [REPORT_FMT_L_ETA_MAE] = {"ETA MAE (s)", "예측 오차(초)"},
+    [REPORT_FMT_L_ETA_ACCURATE] = {"ETA accurate", "예측 정확"},
 };
 
 const char *report_fmt_label(int english, enum report_fmt_label id)
@@ -124,6 +135,30 @@ void report_fmt_suspect_rule(int english, int pct, int slack, char *out,
                  pct, slack);
 }
 
+void report_fmt_eta_rule(int english, char *out, size_t outlen)
+{
+    if (english)
+        snprintf(out, outlen,
+                 "Error = actual - predicted arrival (bias + : buses later "
+                 "than predicted); accurate: inside the Transit app "
+                 "ETA-benchmark window of the horizon");
+    else
+        snprintf(out, outlen,
+                 "오차 = 실제 - 예측 도착 시각 (편향 + : 예측보다 늦게 도착); "
+                 "정확: 예측 시점별 Transit 앱 ETA 기준 범위 이내");
+}
+
+void report_fmt_horizon(int english, int horizon_s, char *out, size_t outlen)
+{
+    int min = horizon_s % 60 == 0;
+    int n = min ? horizon_s / 60 : horizon_s;
+
+    if (english)
+        snprintf(out, outlen, "%d %s", n, min ? "min" : "s");
+    else
+        snprintf(out, outlen, "%d%s 전", n, min ? "분" : "초");
+}
+
 void report_fmt_delay(int delay_s, char *out, size_t outlen)
 {
     int a = delay_s < 0 ? -delay_s : delay_s;
@@ -133,8 +168,8 @@ void report_fmt_delay(int delay_s, char *out, size_t outlen)
 
 int report_fmt_table_parse(const char *name, enum report_fmt_table *t)
 {
-    static const char *const names[] = {"summary", "routes", "runs",
-                                        "stops",   "hourly", "days"};
+    static const char *const names[] = {"summary", "routes", "runs",    "stops",
+                                        "hourly",  "days",   "accuracy"};
 
     for (int i = 0; i < (int)(sizeof names / sizeof names[0]); i++)
         if (strcmp(name, names[i]) == 0) {
@@ -510,6 +545,9 @@ static const struct col day_cols[] = {
     {"runs_partial", REPORT_FMT_L_PARTIAL, 1},
     {"runs_missed", REPORT_FMT_L_MISSED, 1},
     {"runs_late", REPORT_FMT_L_LATE, 1},
+    {"eta_samples", REPORT_FMT_L_SAMPLES, 1},
+    {"eta_mae_s", REPORT_FMT_L_ETA_MAE, 1},
+    {"eta_accuracy_pct", REPORT_FMT_L_ETA_ACCURATE, 1},
 };
 
 static const struct col day_cols_text[] = {
@@ -521,6 +559,8 @@ static const struct col day_cols_text[] = {
     {"runs_partial", REPORT_FMT_L_PARTIAL, 1},
     {"runs_missed", REPORT_FMT_L_MISSED, 1},
     {"runs_late", REPORT_FMT_L_LATE, 1},
+    {"eta_mae_s", REPORT_FMT_L_ETA_MAE, 1},
+    {"eta_accuracy_pct", REPORT_FMT_L_ETA_ACCURATE, 1},
     {"notes", REPORT_FMT_L_NOTES, 0},
 };
 
@@ -534,21 +574,28 @@ static int report_fmt__build_days(struct table *t,
         const struct report_query_day *d = &r->days[i];
         long days = 0;
         char err[64], pct[16], b[16], o[16], p[16], m[16], l[16];
+        char mae[16] = "", acc[16] = "";
         int rc;
 
         report_text_parse_date(d->date, &days, err, sizeof err);
+        /* Empty, not 0, on a day without scored predictions. */
+        if (d->eta_samples > 0) {
+            snprintf(mae, sizeof mae, "%.1f", d->eta_mae_s);
+            snprintf(acc, sizeof acc, machine ? "%.1f" : "%.1f %%",
+                     d->eta_accuracy_pct);
+        }
         if (machine) {
-            rc = report_fmt__table_row(t, "%s|%s|%d|%d|%.1f|%d|%d|%d|%d|%d|%d",
-                                       d->date, report_fmt_weekday(1, days),
-                                       d->built, d->boarded, d->pct_of_target,
-                                       d->below_target, d->runs_scheduled,
-                                       d->runs_operated, d->runs_partial,
-                                       d->runs_missed, d->runs_late);
+            rc = report_fmt__table_row(
+                t, "%s|%s|%d|%d|%.1f|%d|%d|%d|%d|%d|%d|%d|%s|%s", d->date,
+                report_fmt_weekday(1, days), d->built, d->boarded,
+                d->pct_of_target, d->below_target, d->runs_scheduled,
+                d->runs_operated, d->runs_partial, d->runs_missed, d->runs_late,
+                d->eta_samples, mae, acc);
         } else if (!d->built) {
             rc = report_fmt__table_row(
-                t, "%s|%s|%s|%s|%s|%s|%s|%s|%s", d->date,
-                report_fmt_weekday(english, days), "", "", "", "", "", "",
-                report_fmt_label(english, REPORT_FMT_L_NOT_BUILT));
+                t, "%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s", d->date,
+                report_fmt_weekday(english, days), "", "", "", "", "", "", mae,
+                acc, report_fmt_label(english, REPORT_FMT_L_NOT_BUILT));
         } else {
             report_text_thousands(d->boarded, b, sizeof b);
             snprintf(pct, sizeof pct, "%.1f %%", d->pct_of_target);
@@ -557,11 +604,65 @@ static int report_fmt__build_days(struct table *t,
             snprintf(m, sizeof m, "%d", d->runs_missed);
             snprintf(l, sizeof l, "%d", d->runs_late);
             rc = report_fmt__table_row(
-                t, "%s|%s|%s|%s|%s|%s|%s|%s|%s", d->date,
-                report_fmt_weekday(english, days), b, pct, o, p, m, l,
+                t, "%s|%s|%s|%s|%s|%s|%s|%s|%s|%s|%s", d->date,
+                report_fmt_weekday(english, days), b, pct, o, p, m, l, mae, acc,
                 d->below_target
                     ? report_fmt_label(english, REPORT_FMT_L_SEC_BELOW)
                     : "");
+        }
+        if (rc != 0)
+            return -1;
+    }
+    return 0;
+}
+
+static const struct col eta_cols[] = {
+    {"horizon_s", REPORT_FMT_L_HORIZON, 1},
+    {"samples", REPORT_FMT_L_SAMPLES, 1},
+    {"mae_s", REPORT_FMT_L_MAE, 1},
+    {"p90_s", REPORT_FMT_L_P90, 1},
+    {"bias_s", REPORT_FMT_L_BIAS, 1},
+    {"accurate", REPORT_FMT_L_ACCURATE, 1},
+    {"accuracy_pct", REPORT_FMT_L_ACCURATE, 1},
+    {"covered", REPORT_FMT_L_COVERED, 1},
+    {"coverage_pct", REPORT_FMT_L_COVERED, 1},
+};
+
+/* The text form shows shares only, as "75.0 %". */
+static const struct col eta_cols_text[] = {
+    {"horizon_s", REPORT_FMT_L_HORIZON, 1},
+    {"samples", REPORT_FMT_L_SAMPLES, 1},
+    {"mae_s", REPORT_FMT_L_MAE, 1},
+    {"p90_s", REPORT_FMT_L_P90, 1},
+    {"bias_s", REPORT_FMT_L_BIAS, 1},
+    {"accuracy_pct", REPORT_FMT_L_ACCURATE, 1},
+    {"coverage_pct", REPORT_FMT_L_COVERED, 1},
+};
+
+static int report_fmt__build_eta(struct table *t,
+                                 const struct report_query_daily *d,
+                                 int english, int machine)
+{
+    report_fmt__table_init(t, machine ? eta_cols : eta_cols_text,
+                           machine ? NCOLS(eta_cols) : NCOLS(eta_cols_text));
+    for (size_t i = 0; i < d->neta; i++) {
+        const struct report_query_eta *e = &d->eta[i];
+        char h[32], bias[16], acc[16], cov[16];
+        int rc;
+
+        if (machine) {
+            rc = report_fmt__table_row(
+                t, "%d|%d|%.1f|%.1f|%.1f|%d|%.1f|%d|%.1f", e->horizon_s,
+                e->samples, e->mae_s, e->p90_s, e->bias_s, e->accurate,
+                e->accuracy_pct, e->covered, e->coverage_pct);
+        } else {
+            report_fmt_horizon(english, e->horizon_s, h, sizeof h);
+            snprintf(bias, sizeof bias, "%+.1f", e->bias_s);
+            snprintf(acc, sizeof acc, "%.1f %%", e->accuracy_pct);
+            snprintf(cov, sizeof cov, "%.1f %%", e->coverage_pct);
+            rc = report_fmt__table_row(t, "%s|%d|%.1f|%.1f|%s|%s|%s", h,
+                                       e->samples, e->mae_s, e->p90_s, bias,
+                                       acc, cov);
         }
         if (rc != 0)
             return -1;
@@ -603,7 +704,7 @@ int report_fmt_daily_text(FILE *fp, const struct report_query_daily *d,
                           int english)
 {
     struct table t;
-    char a[160], b[32], c[32];
+    char a[160], b[32], c[32], rule[320];
     long days = 0;
     int suspects = 0, rc;
 
@@ -677,6 +778,18 @@ int report_fmt_daily_text(FILE *fp, const struct report_query_daily *d,
     }
     if (suspects == 0)
         fprintf(fp, "  (%s)\n", report_fmt_label(english, REPORT_FMT_L_NONE));
+
+    report_fmt__heading(fp, report_fmt_label(english, REPORT_FMT_L_SEC_ETA));
+    if (d->neta == 0) {
+        /* e.g. shuttle-live was not running that day */
+        fprintf(fp, "  (%s)\n", report_fmt_label(english, REPORT_FMT_L_NO_ETA));
+        return report_fmt__finish(fp);
+    }
+    rc = report_fmt__build_eta(&t, d, english, 0);
+    if (report_fmt__print_table(fp, &t, rc, english) != 0)
+        return -1;
+    report_fmt_eta_rule(english, rule, sizeof rule);
+    fprintf(fp, "%s\n", rule);
     return report_fmt__finish(fp);
 }
 
@@ -698,6 +811,9 @@ int report_fmt_daily_csv(FILE *fp, const struct report_query_daily *d,
         break;
     case REPORT_FMT_T_HOURLY:
         rc = report_fmt__build_hourly(&t, d, 1);
+        break;
+    case REPORT_FMT_T_ACCURACY:
+        rc = report_fmt__build_eta(&t, d, english, 1);
         break;
     case REPORT_FMT_T_RUNS:
     default:
@@ -739,6 +855,11 @@ int report_fmt_range_text(FILE *fp, const struct report_query_range *r,
     rc = report_fmt__build_days(&t, r, english, 0);
     if (report_fmt__print_table(fp, &t, rc, english) != 0)
         return -1;
+    report_fmt_horizon(english, REPORT_QUERY_RANGE_HORIZON_S, a, sizeof a);
+    fprintf(fp,
+            english ? "ETA: arrival predictions made %s before arrival\n"
+                    : "예측: 도착 %s 예측 기준\n",
+            a);
     report_fmt__heading(fp, report_fmt_label(english, REPORT_FMT_L_SEC_BELOW));
     for (size_t i = 0; i < r->ndays; i++) {
         const struct report_query_day *d = &r->days[i];
@@ -888,6 +1009,20 @@ int report_fmt_daily_json(FILE *fp, const struct report_query_daily *d,
     for (int h = 0; h < 24; h++)
         fprintf(fp, "%s{\"hour\":%d,\"boarded\":%d,\"alighted\":%d}",
                 h ? "," : "", h, d->hour_boarded[h], d->hour_alighted[h]);
+
+    /* Empty before shuttle-live scored any prediction of the day. */
+    fputs("],\n\"prediction_accuracy\":[", fp);
+    for (size_t i = 0; i < d->neta; i++) {
+        const struct report_query_eta *e = &d->eta[i];
+
+        fprintf(fp,
+                "%s{\"horizon_s\":%d,\"samples\":%d,\"mae_s\":%.1f,"
+                "\"p90_s\":%.1f,\"bias_s\":%.1f,\"accurate\":%d,"
+                "\"accuracy_pct\":%.1f,\"covered\":%d,\"coverage_pct\":%.1f}",
+                i ? ",\n" : "\n", e->horizon_s, e->samples, e->mae_s, e->p90_s,
+                e->bias_s, e->accurate, e->accuracy_pct, e->covered,
+                e->coverage_pct);
+    }
     fputs("]}\n", fp);
     return report_fmt__finish(fp);
 }
@@ -905,9 +1040,9 @@ int report_fmt_range_json(FILE *fp, const struct report_query_range *r,
     fprintf(fp,
             ",\n\"summary\":{\"days\":%zu,\"days_built\":%d,"
             "\"days_below_target\":%d,\"boarded_total\":%lld,"
-            "\"boarded_mean\":%.1f,\"target\":%d}",
+            "\"boarded_mean\":%.1f,\"target\":%d,\"eta_horizon_s\":%d}",
             r->ndays, r->days_built, r->days_below, r->boarded_total,
-            r->boarded_mean, r->p.target);
+            r->boarded_mean, r->p.target, REPORT_QUERY_RANGE_HORIZON_S);
     fputs(",\n\"days\":[", fp);
     for (size_t i = 0; i < r->ndays; i++) {
         const struct report_query_day *d = &r->days[i];
@@ -924,6 +1059,12 @@ int report_fmt_range_json(FILE *fp, const struct report_query_range *r,
                     report_fmt__jbool(d->below_target), d->runs_scheduled,
                     d->runs_operated, d->runs_partial, d->runs_missed,
                     d->runs_late);
+        fprintf(fp, ",\"eta_samples\":%d", d->eta_samples);
+        if (d->eta_samples > 0)
+            fprintf(fp, ",\"eta_mae_s\":%.1f,\"eta_accuracy_pct\":%.1f",
+                    d->eta_mae_s, d->eta_accuracy_pct);
+        else
+            fputs(",\"eta_mae_s\":null,\"eta_accuracy_pct\":null", fp);
         fputc('}', fp);
     }
     fputs("],\n\"below_target\":[", fp);

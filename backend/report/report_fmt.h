@@ -1,5 +1,6 @@
 /* report_fmt: shuttle-report's labels (Korean and English) and its text,
- * CSV and JSON outputs of a fetched day or range. */
+ * CSV and JSON outputs of a fetched day or range (ridership, runs, stops
+ * and prediction accuracy). */
 #ifndef SHUTTLE_REPORT_FMT_H
 #define SHUTTLE_REPORT_FMT_H
 
@@ -15,10 +16,11 @@ enum report_fmt_table {
     REPORT_FMT_T_STOPS,
     REPORT_FMT_T_HOURLY,
     REPORT_FMT_T_DAYS, /* range only */
+    REPORT_FMT_T_ACCURACY,
 };
 
-/* "summary", "routes", "runs", "stops", "hourly", "days" to *T: 0, or -1
- * for an unknown name. */
+/* "summary", "routes", "runs", "stops", "hourly", "days", "accuracy" to
+ * *T: 0, or -1 for an unknown name. */
 int report_fmt_table_parse(const char *name, enum report_fmt_table *t);
 
 enum report_fmt_label {
@@ -74,6 +76,17 @@ enum report_fmt_label {
     REPORT_FMT_L_MEAN,
     REPORT_FMT_L_TOTAL,
     REPORT_FMT_L_BAR,
+    REPORT_FMT_L_SEC_ETA,
+    REPORT_FMT_L_HORIZON,
+    REPORT_FMT_L_SAMPLES,
+    REPORT_FMT_L_MAE,
+    REPORT_FMT_L_P90,
+    REPORT_FMT_L_BIAS,
+    REPORT_FMT_L_ACCURATE,
+    REPORT_FMT_L_COVERED,
+    REPORT_FMT_L_NO_ETA,
+    REPORT_FMT_L_ETA_MAE,
+    REPORT_FMT_L_ETA_ACCURATE,
     REPORT_FMT_L_N,
 };
 
@@ -94,6 +107,13 @@ const char *report_fmt_status_key(enum report_query_status s);
 /* The counter-suspect rule in words, with its thresholds, into OUT. */
 void report_fmt_suspect_rule(int english, int pct, int slack, char *out,
                              size_t outlen);
+
+/* What the prediction accuracy columns mean, in words, into OUT. */
+void report_fmt_eta_rule(int english, char *out, size_t outlen);
+
+/* A prediction horizon for people: "5 min" / "5분 전" (seconds when not
+ * whole minutes), into OUT. */
+void report_fmt_horizon(int english, int horizon_s, char *out, size_t outlen);
 
 /* "+4:30" / "-0:45" for a delay in seconds into OUT. */
 void report_fmt_delay(int delay_s, char *out, size_t outlen);

@@ -1,5 +1,6 @@
-/* report_html: the HTML page of shuttle-report, charts drawn as inline SVG
- * so the page can be mailed or archived as one file. */
+/* report_html: the HTML page of shuttle-report (ridership, runs, stops,
+ * prediction accuracy), charts drawn as inline SVG so the page can be
+ * mailed or archived as one file. */
 #include "report_html.h"
 
 #include <math.h>
@@ -266,6 +267,57 @@ static void report_html__daily_charts(FILE *fp,
     report_html__svg_bars(fp, "chart-hourly", bars, 24, 0, NULL, hmax, 1, 0);
 }
 
+/* A figure with one decimal: shown and in data-value as the JSON has it. */
+static void report_html__td_d1(FILE *fp, const char *field, double v)
+{
+    fprintf(fp,
+            "<td class=\"n\" data-field=\"%s\" data-value=\"%.1f\">%.1f</td>",
+            field, v, v);
+}
+
+/* Prediction accuracy per horizon; a line saying there is none before
+ * shuttle-live scored any prediction of the day. */
+static void report_html__eta(FILE *fp, const struct report_query_daily *d,
+                             int english)
+{
+    char h[32], rule[320];
+
+    report_html__h2(fp, english, REPORT_FMT_L_SEC_ETA);
+    if (d->neta == 0) {
+        fputs("<p id=\"eta-none\">", fp);
+        report_text_html(fp, report_fmt_label(english, REPORT_FMT_L_NO_ETA));
+        fputs("</p>\n", fp);
+        return;
+    }
+    report_fmt_eta_rule(english, rule, sizeof rule);
+    fputs("<p>", fp);
+    report_text_html(fp, rule);
+    fputs("</p>\n<table id=\"eta\"><tr>", fp);
+    report_html__th(fp, english, REPORT_FMT_L_HORIZON);
+    report_html__th(fp, english, REPORT_FMT_L_SAMPLES);
+    report_html__th(fp, english, REPORT_FMT_L_MAE);
+    report_html__th(fp, english, REPORT_FMT_L_P90);
+    report_html__th(fp, english, REPORT_FMT_L_BIAS);
+    report_html__th(fp, english, REPORT_FMT_L_ACCURATE);
+    report_html__th(fp, english, REPORT_FMT_L_COVERED);
+    fputs("</tr>\n", fp);
+    for (size_t i = 0; i < d->neta; i++) {
+        const struct report_query_eta *e = &d->eta[i];
+
+        report_fmt_horizon(english, e->horizon_s, h, sizeof h);
+        fprintf(fp, "<tr data-horizon=\"%d\">", e->horizon_s);
+        report_html__td_text(fp, h);
+        report_html__td_num(fp, "samples", e->samples);
+        report_html__td_d1(fp, "mae_s", e->mae_s);
+        report_html__td_d1(fp, "p90_s", e->p90_s);
+        report_html__td_d1(fp, "bias_s", e->bias_s);
+        report_html__td_d1(fp, "accuracy_pct", e->accuracy_pct);
+        report_html__td_d1(fp, "coverage_pct", e->coverage_pct);
+        fputs("</tr>\n", fp);
+    }
+    fputs("</table>\n", fp);
+}
+
 int report_html_daily(FILE *fp, const struct report_query_daily *d, int english)
 {
     char t[64], title[256];
@@ -473,6 +525,7 @@ int report_html_daily(FILE *fp, const struct report_query_daily *d, int english)
         fputs("</td></tr>\n", fp);
     }
     fputs("</table>\n", fp);
+    report_html__eta(fp, d, english);
     return report_html__done(fp);
 }
 

@@ -9,11 +9,11 @@
 
 /*
  * Write the page of a day: headline figures against the target, peak load
- * per run against the seats, boardings by hour, routes, runs, stops and
- * counter quality. Every figure also JSON has is in an element with an id
- * or data-* attribute holding exactly the JSON's value (same formatting),
- * so a test can compare the rendered page with the JSON report. Returns 0,
- * or -1 when writing failed.
+ * per run against the seats, boardings by hour, routes, runs, stops,
+ * counter quality and prediction accuracy per horizon. Every figure also
+ * JSON has is in an element with an id or data-* attribute holding exactly
+ * the JSON's value (same formatting), so a test can compare the rendered
+ * page with the JSON report. Returns 0, or -1 when writing failed.
  */
 int report_html_daily(FILE *fp, const struct report_query_daily *d,
                       int english);

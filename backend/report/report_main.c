@@ -82,7 +82,8 @@ static void usage(FILE *fp)
                 "self-contained page)\n"
                 "  --table NAME   which table a daily CSV holds: summary, "
                 "routes, runs (default),\n"
-                "                 stops or hourly; a range's CSV is its days\n"
+                "                 stops, hourly or accuracy (predictions); a "
+                "range's CSV is its days\n"
                 "  --date D       the service day of a daily report (default: "
                 "yesterday, in the feed's time zone)\n"
                 "  --example-config  print every option with its default\n"
@@ -322,7 +323,7 @@ int main(int argc, char **argv)
             if (report_fmt_table_parse(optarg, &table) != 0 ||
                 table == REPORT_FMT_T_DAYS) {
                 report_err("--table %s: expected summary, routes, runs, "
-                           "stops or hourly",
+                           "stops, hourly or accuracy",
                            optarg);
                 return EXIT_USAGE;
             }

@@ -1,5 +1,6 @@
 /* report_query: the report's reads from daily_ridership, trip_outcomes,
- * stop_visits and passenger_counts (one partition), never raw positions. */
+ * stop_visits, passenger_counts (one partition) and eta_samples, never raw
+ * positions. */
 #include "report_query.h"
 
 #include <libpq-fe.h>
@@ -21,7 +22,11 @@ struct report_query {
  * statement rather than once per row. */
 #define REPORT_QUERY__TZ "(SELECT shuttle_service_tz())"
 
-enum { SQL_SUMMARY, SQL_RUNS, SQL_STOPS, SQL_HOURLY, SQL_N };
+enum { SQL_SUMMARY, SQL_RUNS, SQL_STOPS, SQL_HOURLY, SQL_ETA, SQL_N };
+
+/* A sample's error in seconds: + the bus came later than predicted. */
+#define REPORT_QUERY__ETA_ERR                                                  \
+    "extract(epoch FROM actual - predicted)::double precision"
 
 static const char *const daily_sql[SQL_N] = {
     [SQL_SUMMARY] =
@@ -75,17 +80,38 @@ static const char *const daily_sql[SQL_N] = {
                    " sum(boarded), sum(alighted)"
                    " FROM passenger_counts WHERE service_day = $1"
                    " GROUP BY 1 ORDER BY 1",
+    /* Per horizon present, so the report follows the audit's horizons
+     * without a copy of their list. $2 is unused but typed. */
+    [SQL_ETA] = "SELECT horizon_s, count(*),"
+                " avg(abs(" REPORT_QUERY__ETA_ERR ")),"
+                " percentile_cont(0.9) WITHIN GROUP"
+                "  (ORDER BY abs(" REPORT_QUERY__ETA_ERR ")),"
+                " avg(" REPORT_QUERY__ETA_ERR "),"
+                " count(*) FILTER (WHERE accurate),"
+                " count(*) FILTER (WHERE covered)"
+                " FROM eta_samples WHERE service_day = $1 AND $2 IS NOT NULL"
+                " GROUP BY horizon_s ORDER BY horizon_s",
 };
+
+#define REPORT_QUERY__STR(x) #x
+#define REPORT_QUERY__XSTR(x) REPORT_QUERY__STR(x)
 
 static const char range_sql[] =
     "SELECT to_char(d, 'YYYY-MM-DD'), r.service_day IS NOT NULL,"
     " coalesce(r.boarded, 0), coalesce(r.alighted, 0),"
     " coalesce(r.runs_scheduled, 0), coalesce(r.runs_operated, 0),"
     " coalesce(r.runs_partial, 0), coalesce(r.runs_missed, 0),"
-    " coalesce(r.runs_late, 0)"
+    " coalesce(r.runs_late, 0), coalesce(e.n, 0), e.mae, e.accurate"
     " FROM generate_series($1::date, $2::date, interval '1 day') AS d"
     " LEFT JOIN daily_ridership r ON r.service_day = d::date"
-    " ORDER BY d";
+    " LEFT JOIN (SELECT service_day, count(*) AS n,"
+    "   avg(abs(" REPORT_QUERY__ETA_ERR ")) AS mae,"
+    "   count(*) FILTER (WHERE accurate) AS accurate"
+    "   FROM eta_samples WHERE service_day BETWEEN $1 AND $2"
+    "   AND horizon_s = " REPORT_QUERY__XSTR(
+        REPORT_QUERY_RANGE_HORIZON_S) " GROUP BY service_day) e"
+                                      " ON e.service_day = d::date"
+                                      " ORDER BY d";
 
 int report_query_daily_nsql(void)
 {
@@ -231,6 +257,39 @@ static char *report_query__dup(const char *s)
 static double report_query__pct1(long long n, long long of)
 {
     return of > 0 ? round(1000.0 * (double)n / (double)of) / 10.0 : 0.0;
+}
+
+/* A double column rounded to 0.1, 0 when NULL: every format then shows
+ * the same figure. */
+static double report_query__getd1(const PGresult *res, int row, int col)
+{
+    return PQgetisnull(res, row, col)
+               ? 0.0
+               : round(10.0 * strtod(PQgetvalue(res, row, col), NULL)) / 10.0;
+}
+
+static int report_query__fetch_eta(struct report_query_daily *d,
+                                   const PGresult *res)
+{
+    int n = PQntuples(res);
+
+    d->eta = calloc(n > 0 ? (size_t)n : 1, sizeof *d->eta);
+    if (d->eta == NULL)
+        return REPORT_QUERY_ERR_NOMEM;
+    for (int i = 0; i < n; i++) {
+        struct report_query_eta *e = &d->eta[d->neta++];
+
+        e->horizon_s = report_query__geti(res, i, 0);
+        e->samples = report_query__geti(res, i, 1);
+        e->mae_s = report_query__getd1(res, i, 2);
+        e->p90_s = report_query__getd1(res, i, 3);
+        e->bias_s = report_query__getd1(res, i, 4);
+        e->accurate = report_query__geti(res, i, 5);
+        e->covered = report_query__geti(res, i, 6);
+        e->accuracy_pct = report_query__pct1(e->accurate, e->samples);
+        e->coverage_pct = report_query__pct1(e->covered, e->samples);
+    }
+    return REPORT_QUERY_OK;
 }
 
 static int report_query__fetch_runs(struct report_query_daily *d,
@@ -416,7 +475,12 @@ static int report_query__daily_fetch(struct report_query *q,
         }
     }
     PQclear(res);
-    return REPORT_QUERY_OK;
+
+    if ((res = run(q, daily_sql[SQL_ETA], d->date, lang, err, errlen)) == NULL)
+        return REPORT_QUERY_ERR_QUERY;
+    rc = report_query__fetch_eta(d, res);
+    PQclear(res);
+    return rc;
 }
 
 int report_query_daily(struct report_query *q,
@@ -463,10 +527,12 @@ void report_query_daily_free(struct report_query_daily *d)
     free(d->runs);
     free(d->routes);
     free(d->stops);
+    free(d->eta);
     d->runs = NULL;
     d->routes = NULL;
     d->stops = NULL;
-    d->nruns = d->nroutes = d->nstops = 0;
+    d->eta = NULL;
+    d->nruns = d->nroutes = d->nstops = d->neta = 0;
 }
 
 int report_query_range(struct report_query *q,
@@ -512,6 +578,11 @@ int report_query_range(struct report_query *q,
         d->runs_partial = report_query__geti(res, i, 6);
         d->runs_missed = report_query__geti(res, i, 7);
         d->runs_late = report_query__geti(res, i, 8);
+        /* Predictions are scored whether or not the day was built. */
+        d->eta_samples = report_query__geti(res, i, 9);
+        d->eta_mae_s = report_query__getd1(res, i, 10);
+        d->eta_accuracy_pct =
+            report_query__pct1(report_query__geti(res, i, 11), d->eta_samples);
         if (!d->built)
             continue;
         d->pct_of_target = report_query__pct1(d->boarded, p->target);

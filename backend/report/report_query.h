@@ -1,6 +1,7 @@
 /* report_query: fetch a day's (or a range's) ridership from the derived
- * tables into plain structs, with the flags the report shows computed once
- * here so that every output format shows the same numbers. */
+ * tables, and the accuracy of its arrival predictions, into plain structs, with
+ * the flags the report shows computed once here so that every output format
+ * shows the same numbers. */
 #ifndef SHUTTLE_REPORT_QUERY_H
 #define SHUTTLE_REPORT_QUERY_H
 
@@ -61,6 +62,19 @@ struct report_query_stop {
     int boarded, alighted;
 };
 
+/* Arrival predictions at one horizon, scored against the arrival
+ * (eta_samples, written by shuttle-live). Errors are actual - predicted in
+ * seconds, so a positive bias is a bus later than predicted. */
+struct report_query_eta {
+    int horizon_s; /* sampled this long before the predicted arrival */
+    int samples;
+    double mae_s, p90_s, bias_s; /* mean |error|, its 90th percentile, mean
+                                    error; rounded to 0.1 */
+    int accurate, covered;       /* samples in the ETA-benchmark window, in
+                                    the 80 % interval */
+    double accuracy_pct, coverage_pct; /* of samples, rounded to 0.1 */
+};
+
 struct report_query_daily {
     char date[11];
     char built_at[17]; /* "YYYY-MM-DD HH:MM", in the service zone */
@@ -78,6 +92,10 @@ struct report_query_daily {
     struct report_query_stop *stops;
     size_t nstops;
     int hour_boarded[24], hour_alighted[24]; /* passenger_counts */
+    /* One per horizon with samples, shortest first; none (neta 0) before
+     * shuttle-live scored any prediction of the day. */
+    struct report_query_eta *eta;
+    size_t neta;
     /* Set when REPORT_QUERY_ERR_EMPTY: raw counts stored for the day. */
     long long raw_counts;
 };
@@ -89,7 +107,16 @@ struct report_query_day {
     int runs_scheduled, runs_operated, runs_partial, runs_missed, runs_late;
     double pct_of_target;
     int below_target;
+    /* Predictions at REPORT_QUERY_RANGE_HORIZON_S: eta_samples 0 when none
+     * were scored that day (then the other two are 0). */
+    int eta_samples;
+    double eta_mae_s, eta_accuracy_pct; /* rounded to 0.1 */
 };
+
+/* The horizon a range shows prediction accuracy at, per day: 5 min, the
+ * middle of the issue's 0-10 min targets. A choice of the report, not of
+ * the audit (whose horizons live in backend/live/live.h). */
+#define REPORT_QUERY_RANGE_HORIZON_S 300
 
 struct report_query_range {
     char from[11], to[11];
@@ -132,7 +159,9 @@ int report_query_daily(struct report_query *q,
                        struct report_query_daily *d, char *err, size_t errlen);
 void report_query_daily_free(struct report_query_daily *d);
 
-/* Fetch every day from FROM to TO inclusive from daily_ridership only.
+/* Fetch every day from FROM to TO inclusive from daily_ridership, with
+ * each day's prediction accuracy at REPORT_QUERY_RANGE_HORIZON_S from
+ * eta_samples.
  * REPORT_QUERY_ERR_EMPTY when none of them was built. Release with
  * report_query_range_free whatever the result. */
 int report_query_range(struct report_query *q,

@@ -967,6 +967,190 @@ static void test_html_in_browser(void **state)
     free_result(&html);
 }
 
+/* ---- prediction accuracy (eta_samples) ------------------------------ */
+
+/* Before any sample: every format says there is none. */
+static void test_eta_none(void **state)
+{
+    struct result r;
+
+    assert_int_equal(q("SELECT count(*) FROM eta_samples"), 0);
+    r = report("--lang", "en", "daily", "--date", DAY, END);
+    assert_int_equal(r.rc, 0);
+    assert_non_null(strstr(r.out, "Prediction accuracy\n"));
+    assert_non_null(strstr(r.out, "  (no predictions recorded)\n"));
+    free_result(&r);
+    r = report("daily", "--date", DAY, END);
+    assert_int_equal(r.rc, 0);
+    assert_non_null(strstr(r.out, "  (기록된 예측 없음)\n"));
+    free_result(&r);
+    r = report("--format", "json", "daily", "--date", DAY, END);
+    assert_int_equal(r.rc, 0);
+    assert_non_null(jpath(r.out, "prediction_accuracy"));
+    assert_int_equal(jlen(jpath(r.out, "prediction_accuracy")), 0);
+    free_result(&r);
+    r = report("--format", "html", "daily", "--date", DAY, END);
+    assert_int_equal(r.rc, 0);
+    assert_non_null(strstr(r.out, "<p id=\"eta-none\">"));
+    assert_null(strstr(r.out, "id=\"eta\""));
+    free_result(&r);
+}
+
+/* Known samples. At 5 min, errors (actual - predicted) of +10, -20, +30
+ * and -100 s: MAE 40.0; p90 of |error| by percentile_cont is
+ * 30 + 0.7 * (100 - 30) = 79.0 (percentile_disc would give 100, the p90 of
+ * the signed errors 24.0); bias -20.0 (+20.0 with the sign reversed);
+ * 2 of 4 accurate, 3 of 4 covered. At 1 min one sample of +5 s, accurate,
+ * not covered. A sample of the day before must not count. */
+static const char eta_sql[] =
+    "INSERT INTO eta_samples SELECT sd::date, 'bus01', 'T' || k, 'R1',"
+    " 'S' || k, k, h, p - make_interval(secs => h), p,"
+    " p - interval '60 s', p + interval '60 s', p + make_interval(secs => e),"
+    " acc, cov FROM (VALUES"
+    " ('" DAY "', 1, 300, 10.0, true, true),"
+    " ('" DAY "', 2, 300, -20.0, true, true),"
+    " ('" DAY "', 3, 300, 30.0, false, true),"
+    " ('" DAY "', 4, 300, -100.0, false, false),"
+    " ('" DAY "', 5, 60, 5.0, true, false),"
+    " ('2026-03-09', 1, 300, 1000.0, false, false))"
+    " v(sd, k, h, e, acc, cov), LATERAL (SELECT (sd::date + time '08:00'"
+    " + make_interval(mins => k)) AT TIME ZONE 'Asia/Seoul' AS p) x";
+
+static void expect_eta_json(const char *e, int horizon, int samples,
+                            const char *mae, const char *p90, const char *bias,
+                            int accurate, const char *acc_pct, int covered,
+                            const char *cov_pct)
+{
+    char b[64];
+
+    assert_non_null(e);
+    assert_int_equal(jint(jget(e, "horizon_s")), horizon);
+    assert_int_equal(jint(jget(e, "samples")), samples);
+    assert_string_equal(jtext(jget(e, "mae_s"), b, sizeof b), mae);
+    assert_string_equal(jtext(jget(e, "p90_s"), b, sizeof b), p90);
+    assert_string_equal(jtext(jget(e, "bias_s"), b, sizeof b), bias);
+    assert_int_equal(jint(jget(e, "accurate")), accurate);
+    assert_string_equal(jtext(jget(e, "accuracy_pct"), b, sizeof b), acc_pct);
+    assert_int_equal(jint(jget(e, "covered")), covered);
+    assert_string_equal(jtext(jget(e, "coverage_pct"), b, sizeof b), cov_pct);
+}
+
+static void test_eta(void **state)
+{
+    struct result r;
+    const char *a;
+
+    assert_int_equal(harness_pg_exec(pg, eta_sql), 0);
+    assert_int_equal(q("SELECT count(*) FROM eta_samples"), 6);
+
+    r = report("--format", "json", "daily", "--date", DAY, END);
+    assert_int_equal(r.rc, 0);
+    assert_non_null(jvalue(r.out));
+    a = jpath(r.out, "prediction_accuracy");
+    assert_int_equal(jlen(a), 2);
+    /* ordered by horizon */
+    expect_eta_json(jat(a, 0), 60, 1, "5.0", "5.0", "5.0", 1, "100.0", 0,
+                    "0.0");
+    expect_eta_json(jat(a, 1), 300, 4, "40.0", "79.0", "-20.0", 2, "50.0", 3,
+                    "75.0");
+    free_result(&r);
+
+    r = report("--lang", "en", "daily", "--date", DAY, END);
+    assert_int_equal(r.rc, 0);
+    assert_non_null(strstr(
+        r.out, "Prediction accuracy\n"
+               "===================\n"
+               "before arrival  samples  MAE (s)  p90 (s)  bias (s)  accurate"
+               "  in 80 % interval\n"
+               "--------------  -------  -------  -------  --------  --------"
+               "  ----------------\n"
+               "         1 min        1      5.0      5.0      +5.0   100.0 %"
+               "             0.0 %\n"
+               "         5 min        4     40.0     79.0     -20.0    50.0 %"
+               "            75.0 %\n"));
+    assert_null(strstr(r.out, "no predictions recorded"));
+    free_result(&r);
+
+    r = report("--format", "csv", "--table", "accuracy", "daily", "--date", DAY,
+               END);
+    assert_int_equal(r.rc, 0);
+    assert_non_null(strstr(r.out, "\n60,1,5.0,5.0,5.0,1,100.0,0,0.0"));
+    assert_non_null(strstr(r.out, "\n300,4,40.0,79.0,-20.0,2,50.0,3,75.0"));
+    free_result(&r);
+
+    /* range: the 5 min figures per day, the day before's sample apart */
+    r = report("--format", "json", "range", "--from", "2026-03-09", "--to", DAY,
+               END);
+    assert_int_equal(r.rc, 0);
+    {
+        char b[64];
+
+        assert_int_equal(jint(jpath(r.out, "days.0.eta_samples")), 1);
+        assert_string_equal(
+            jtext(jpath(r.out, "days.0.eta_mae_s"), b, sizeof b), "1000.0");
+        assert_int_equal(jint(jpath(r.out, "days.1.eta_samples")), 4);
+        assert_string_equal(
+            jtext(jpath(r.out, "days.1.eta_mae_s"), b, sizeof b), "40.0");
+        assert_string_equal(
+            jtext(jpath(r.out, "days.1.eta_accuracy_pct"), b, sizeof b),
+            "50.0");
+    }
+    free_result(&r);
+
+    r = report("--format", "html", "daily", "--date", DAY, END);
+    assert_int_equal(r.rc, 0);
+    assert_null(strstr(r.out, "eta-none"));
+    assert_non_null(strstr(r.out, "<table id=\"eta\">"));
+    assert_non_null(strstr(
+        r.out, "<tr data-horizon=\"300\"><td>5분 전</td>"
+               "<td class=\"n\" data-field=\"samples\">4</td>"
+               "<td class=\"n\" data-field=\"mae_s\" data-value=\"40.0\">"
+               "40.0</td>"
+               "<td class=\"n\" data-field=\"p90_s\" data-value=\"79.0\">"
+               "79.0</td>"
+               "<td class=\"n\" data-field=\"bias_s\" data-value=\"-20.0\">"
+               "-20.0</td>"
+               "<td class=\"n\" data-field=\"accuracy_pct\" "
+               "data-value=\"50.0\">50.0</td>"
+               "<td class=\"n\" data-field=\"coverage_pct\" "
+               "data-value=\"75.0\">75.0</td></tr>"));
+    assert_non_null(
+        strstr(r.out, "<tr data-horizon=\"60\"><td>1분 전</td>"
+                      "<td class=\"n\" data-field=\"samples\">1</td>"
+                      "<td class=\"n\" data-field=\"mae_s\" data-value=\"5.0\">"
+                      "5.0</td>"));
+    free_result(&r);
+}
+
+/* Grants of 007: a login in shuttle_read reads eta_samples and cannot
+ * write it; shuttle_live appends to it and cannot change a row. SET ROLE
+ * checks privileges as that role would on its own connection. */
+static void test_eta_grants(void **state)
+{
+    assert_int_equal(harness_pg_exec(pg, "CREATE ROLE report_reader LOGIN"
+                                         " IN ROLE shuttle_read"),
+                     0);
+    assert_int_equal(q("SET ROLE report_reader;"
+                       " SELECT count(*) FROM eta_samples"),
+                     6);
+    fprintf(stderr, "two permission errors expected:\n");
+    assert_int_not_equal(
+        harness_pg_exec(pg, "SET ROLE report_reader;"
+                            " INSERT INTO eta_samples SELECT * FROM eta_samples"
+                            " WHERE false"),
+        0);
+    assert_int_not_equal(harness_pg_exec(pg, "SET ROLE shuttle_live;"
+                                             " UPDATE eta_samples"
+                                             " SET covered = true"),
+                         0);
+    assert_int_equal(
+        harness_pg_exec(pg, "SET ROLE shuttle_live;"
+                            " INSERT INTO eta_samples SELECT * FROM eta_samples"
+                            " WHERE false"),
+        0);
+    assert_int_equal(q("SELECT count(*) FROM eta_samples WHERE covered"), 3);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -976,6 +1160,9 @@ int main(void)
         cmocka_unit_test(test_csv),
         cmocka_unit_test(test_range),
         cmocka_unit_test(test_exit_codes),
+        cmocka_unit_test(test_eta_none),
+        cmocka_unit_test(test_eta),
+        cmocka_unit_test(test_eta_grants),
         cmocka_unit_test(test_html_in_browser),
     };
 
