@@ -21,6 +21,7 @@
 #include "live_hist.h"
 #include "live_pg.h"
 #include "live_predict.h"
+#include "live_shapedb.h"
 #include "live_track.h"
 #include "log.h"
 #include "metrics.h"
@@ -179,12 +180,13 @@ struct live {
     char day[CLOCK_TEXT_MAX]; /* the service day the feed is for */
     struct trips_feed feed;
     bool feed_ok;
-    PGresult *stops_result; /* first half of the timetable, until the second
-                               arrives */
+    /* The timetable's first answers, kept until the stop times arrive. */
+    PGresult *stops_result, *shape_points, *shape_trips;
+    struct live_shapedb shapes; /* of `feed`; empty: straight lines */
     char load_err[256];
     uint64_t loads, load_failures;
-    /* The engine over the feed: straight lines between stops (no shapes
-     * yet), an empty history (timetable fallback). */
+    /* The engine over the feed: its shapes (straight lines between stops
+     * for a trip without one), an empty history (timetable fallback). */
     struct live_track *track;
     struct live_hist *hist;
     struct live_predict *pred;
@@ -334,8 +336,8 @@ static void live_engine_new(struct live *l)
 
     live_engine_free(l);
     trips_params_default(&tp);
-    if (live_track_new(&l->feed, NULL, &tp, live_on_event, l, &l->track, err,
-                       sizeof err) != LIVE_TRACK_OK) {
+    if (live_track_new(&l->feed, &l->shapes.view, &tp, live_on_event, l,
+                       &l->track, err, sizeof err) != LIVE_TRACK_OK) {
         log_warnx("tracker: %s", err);
         l->track = NULL;
         return;
@@ -569,6 +571,15 @@ static void live_mqtt_try(struct live *l, int64_t now)
 
 /* ------------------------------------------------------------- loading */
 
+/* Drop the answers kept for the load under way. */
+static void live_load_clear(struct live *l)
+{
+    PQclear(l->stops_result);
+    PQclear(l->shape_points);
+    PQclear(l->shape_trips);
+    l->stops_result = l->shape_points = l->shape_trips = NULL;
+}
+
 static void live_load_failed(struct live *l, const char *what, const char *err)
 {
     snprintf(l->load_err, sizeof l->load_err, "%s: %s", what, err ? err : "?");
@@ -576,8 +587,7 @@ static void live_load_failed(struct live *l, const char *what, const char *err)
               err ? err : "?");
     l->load_failures++;
     l->load = LIVE_LOAD_IDLE; /* tried again by the timer */
-    PQclear(l->stops_result);
-    l->stops_result = NULL;
+    live_load_clear(l);
 }
 
 /* Restored from the database: the newest fix of each owned bus today
@@ -681,41 +691,77 @@ static void live_on_stop_times(void *arg, const PGresult *r, const char *err)
         live_load_failed(l, "timetable", why);
         return;
     }
-    PQclear(l->stops_result);
-    l->stops_result = NULL;
     live_engine_free(l); /* it points into the old feed */
     if (l->feed_ok)
         trips_db_feed_free(&l->feed);
+    live_shapedb_free(&l->shapes);
     l->feed = f;
     l->feed_ok = true;
+    /* A shape that cannot be used costs the trips on it their shape, not
+     * the day its predictions. */
+    if (l->shape_points && l->shape_trips &&
+        live_shapedb_from_results(&l->feed, l->shape_points, l->shape_trips,
+                                  &l->shapes, why,
+                                  sizeof why) != LIVE_SHAPEDB_OK)
+        log_warnx("shapes of %s: %s; straight lines between stops", l->day,
+                  why);
+    if (l->shapes.refused > 0)
+        log_warnx("%zu trips of %s keep straight lines between stops: their "
+                  "shape is missing, has too few points or passes a stop "
+                  "farther than %.0f m",
+                  l->shapes.refused, l->day, LIVE_SHAPEDB_STOP_M);
+    live_load_clear(l);
     live_engine_new(l);
     l->load = LIVE_LOAD_READY;
     l->loads++;
     l->load_err[0] = '\0';
-    log_info("loaded the timetable of %s: %zu trips, %zu stops", l->day,
-             l->feed.ntrips, l->feed.nstops);
+    log_info("loaded the timetable of %s: %zu trips (%zu on their shape), "
+             "%zu stops",
+             l->day, l->feed.ntrips, l->shapes.used, l->feed.nstops);
     live_restore(l);
 }
 
-static void live_on_stops(void *arg, const PGresult *r, const char *err)
+/* Keep answer R (freed after its callback returns) in *SLOT until the
+ * stop times arrive. */
+static void live_keep_result(struct live *l, PGresult **slot, const char *what,
+                             const PGresult *r, const char *err)
 {
-    struct live *l = arg;
     PGresult *copy;
 
     if (l->load != LIVE_LOAD_FEED)
         return;
     if (!r) {
-        live_load_failed(l, "stops", err);
+        live_load_failed(l, what, err);
         return;
     }
-    /* The result is freed after this call; the second query needs it. */
     copy = PQcopyResult(r, PG_COPYRES_ATTRS | PG_COPYRES_TUPLES);
     if (!copy) {
-        live_load_failed(l, "stops", "out of memory");
+        live_load_failed(l, what, "out of memory");
         return;
     }
-    PQclear(l->stops_result);
-    l->stops_result = copy;
+    PQclear(*slot);
+    *slot = copy;
+}
+
+static void live_on_stops(void *arg, const PGresult *r, const char *err)
+{
+    struct live *l = arg;
+
+    live_keep_result(l, &l->stops_result, "stops", r, err);
+}
+
+static void live_on_shape_points(void *arg, const PGresult *r, const char *err)
+{
+    struct live *l = arg;
+
+    live_keep_result(l, &l->shape_points, "shapes", r, err);
+}
+
+static void live_on_shape_trips(void *arg, const PGresult *r, const char *err)
+{
+    struct live *l = arg;
+
+    live_keep_result(l, &l->shape_trips, "trip shapes", r, err);
 }
 
 static void live_on_ignore(void *arg, const PGresult *r, const char *err)
@@ -734,6 +780,10 @@ static void live_load_feed(struct live *l)
                       0, NULL, live_on_ignore, l) != LIVE_PG_OK ||
         live_pg_query(l->pg, trips_db_sql_stops, 0, NULL, live_on_stops, l) !=
             LIVE_PG_OK ||
+        live_pg_query(l->pg, live_shapedb_sql_points, 1, day,
+                      live_on_shape_points, l) != LIVE_PG_OK ||
+        live_pg_query(l->pg, live_shapedb_sql_trips, 1, day,
+                      live_on_shape_trips, l) != LIVE_PG_OK ||
         live_pg_query(l->pg, trips_db_sql_stop_times, 1, day,
                       live_on_stop_times, l) != LIVE_PG_OK ||
         live_pg_query(l->pg, "COMMIT", 0, NULL, live_on_ignore, l) !=
@@ -991,6 +1041,13 @@ static void live_collect(void *arg, struct metrics_buf *m)
     metrics_gauge(m, "shuttle_live_loaded",
                   "1 while the day's timetable is loaded", NULL,
                   l->feed_ok ? 1 : 0);
+    metrics_gauge(m, "shuttle_live_trips_on_shape",
+                  "today's trips tracked along their GTFS shape", NULL,
+                  (double)l->shapes.used);
+    metrics_gauge(m, "shuttle_live_trips_shape_refused",
+                  "today's trips whose shape was refused (straight lines "
+                  "between stops instead)",
+                  NULL, (double)l->shapes.refused);
     metrics_counter(m, "shuttle_live_loads_total",
                     "timetable loads that succeeded", NULL, l->loads);
     metrics_counter(m, "shuttle_live_load_failures_total",
@@ -1396,8 +1453,9 @@ int main(int argc, char **argv)
     mqtt_free(l.mqtt);
     mqtt_lib_cleanup();
     live_pg_free(l.pg);
-    PQclear(l.stops_result);
+    live_load_clear(&l);
     live_engine_free(&l);
+    live_shapedb_free(&l.shapes);
     if (l.feed_ok)
         trips_db_feed_free(&l.feed);
     free(l.buses);

@@ -260,6 +260,11 @@ static void test_live_daemon(void **state)
     /* Healthy means the day's timetable is in (deploy/gtfs runs daily). */
     if (lv_metric("shuttle_live_loaded") != 1)
         fail_msg("not loaded; /metrics:\n%s", body);
+    /* Every trip of the shipped feed follows its shape (deploy/gtfs has
+     * one per route and direction, through every stop). */
+    if (lv_metric("shuttle_live_trips_on_shape") < 52 ||
+        lv_metric("shuttle_live_trips_shape_refused") != 0)
+        fail_msg("shapes not used; /metrics:\n%s", body);
 
     /* A good batch: every record reaches the bus's state. */
     buf = lv_batch(LV_VID, LV_RECORDS, &len);

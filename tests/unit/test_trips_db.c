@@ -10,32 +10,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "pgresult.h"
 #include "trips_db.h"
-
-/* A PGresult of `ncols` (at most 16) text columns holding `cells`
- * (row-major). */
-static PGresult *result(int ncols, int nrows, const char *const *cells)
-{
-    PGresult *r = PQmakeEmptyPGresult(NULL, PGRES_TUPLES_OK);
-    PGresAttDesc att[16];
-
-    assert_non_null(r);
-    memset(att, 0, sizeof att);
-    for (int c = 0; c < ncols; c++) {
-        att[c].name = (char *)"c";
-        att[c].typid = 25; /* text */
-        att[c].typlen = -1;
-        att[c].atttypmod = -1;
-    }
-    assert_int_equal(PQsetResultAttrs(r, ncols, att), 1);
-    for (int i = 0; i < nrows; i++)
-        for (int c = 0; c < ncols; c++) {
-            const char *v = cells[i * ncols + c];
-
-            assert_int_equal(PQsetvalue(r, i, c, (char *)v, (int)strlen(v)), 1);
-        }
-    return r;
-}
 
 static const char *const stops[] = {
     "S2", "37.60", "126.70", /* out of order: strcmp order is rebuilt */
@@ -50,7 +26,7 @@ static void test_feed(void **state)
         "T2", "R1", "B1", "1", "S2", "1", "27000", "27000",
         "T2", "R1", "B1", "1", "S1", "2", "27600", "27660",
     };
-    PGresult *s = result(3, 2, stops), *t = result(8, 4, times);
+    PGresult *s = pgresult_text(3, 2, stops), *t = pgresult_text(8, 4, times);
     struct trips_feed f;
     char err[256];
 
@@ -79,8 +55,8 @@ static void test_feed_refused(void **state)
     static const char *const unknown[] = {
         "T1", "R1", "B1", "0", "S9", "1", "25200", "25230",
     };
-    PGresult *s = result(3, 2, stops), *t = result(8, 1, unknown);
-    PGresult *none = result(8, 0, NULL);
+    PGresult *s = pgresult_text(3, 2, stops), *t = pgresult_text(8, 1, unknown);
+    PGresult *none = pgresult_text(8, 0, NULL);
     struct trips_feed f;
     char err[256];
 
@@ -111,7 +87,7 @@ static void test_door_row(void **state)
         "bus-1", "1764540000000", "1764539990000", "0", "NaN", "NaN", "3", "1",
         "-1",
     };
-    PGresult *r = result(9, 1, row);
+    PGresult *r = pgresult_text(9, 1, row);
     struct trips_door d;
 
     (void)state;
