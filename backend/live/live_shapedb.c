@@ -178,3 +178,28 @@ enum live_shapedb_err live_shapedb_from_results(const struct trips_feed *f,
     free(bad);
     return LIVE_SHAPEDB_OK;
 }
+
+enum live_shapedb_err live_shapedb_query(PGconn *conn, const char *day,
+                                         const struct trips_feed *f,
+                                         struct live_shapedb *out, char *err,
+                                         size_t errlen)
+{
+    const char *params[1] = {day};
+    PGresult *p = PQexecParams(conn, live_shapedb_sql_points, 1, NULL, params,
+                               NULL, NULL, 0);
+    PGresult *t = PQexecParams(conn, live_shapedb_sql_trips, 1, NULL, params,
+                               NULL, NULL, 0);
+    enum live_shapedb_err rc;
+
+    memset(out, 0, sizeof *out);
+    if (PQresultStatus(p) != PGRES_TUPLES_OK ||
+        PQresultStatus(t) != PGRES_TUPLES_OK) {
+        snprintf(err, errlen, "shapes: %s", PQerrorMessage(conn));
+        rc = LIVE_SHAPEDB_ERR_QUERY;
+    } else {
+        rc = live_shapedb_from_results(f, p, t, out, err, errlen);
+    }
+    PQclear(p);
+    PQclear(t);
+    return rc;
+}

@@ -53,4 +53,12 @@ enum live_shapedb_err live_shapedb_from_results(const struct trips_feed *f,
                                                 char *err, size_t errlen);
 void live_shapedb_free(struct live_shapedb *s);
 
+/* The same, asking CONN (blocking) for service day DAY: for tools and
+ * tests, never from a daemon's loop. LIVE_SHAPEDB_ERR_QUERY also when a
+ * query fails (ERR has the server's message). */
+enum live_shapedb_err live_shapedb_query(PGconn *conn, const char *day,
+                                         const struct trips_feed *f,
+                                         struct live_shapedb *out, char *err,
+                                         size_t errlen);
+
 #endif

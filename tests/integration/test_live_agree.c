@@ -18,6 +18,7 @@
 #include "db.h"
 #include "gtfs.h"
 #include "harness.h"
+#include "live_shapedb.h"
 #include "live_track.h"
 #include "sim_bus.h"
 #include "sim_demand.h"
@@ -120,6 +121,8 @@ static double one_day(const char *date, uint64_t seed, double *us_per_fix)
     struct trips_run *runs = NULL;
     struct sim_trips_vehicle *veh;
     struct live_track *lt;
+    struct live_shapedb shapes;
+    PGconn *conn;
     size_t nruns = 0, *fi, *di, nfix = 0, agree = 0;
     unsigned char *missed;
     int *late_s;
@@ -171,9 +174,16 @@ static double one_day(const char *date, uint64_t seed, double *us_per_fix)
     }
     assert_int_equal(trips_assign(&tf, &p, runs, nruns), 0);
 
-    assert_int_equal(
-        live_track_new(&tf, NULL, &p, debug_event, &tf, &lt, err, sizeof err),
-        LIVE_TRACK_OK);
+    /* The shapes as shuttle-live loads them: the simulator drives them. */
+    conn = PQconnectdb(harness_pg_conninfo(pg));
+    if (live_shapedb_query(conn, sf->date, &tf, &shapes, err, sizeof err) !=
+        LIVE_SHAPEDB_OK)
+        fail_msg("%s", err);
+    PQfinish(conn);
+    assert_true(shapes.used == tf.ntrips);
+    assert_int_equal(live_track_new(&tf, &shapes.view, &p, debug_event, &tf,
+                                    &lt, err, sizeof err),
+                     LIVE_TRACK_OK);
     /* Every vehicle's fixes and doors in global time order. */
     for (;;) {
         int b = -1;
@@ -235,6 +245,7 @@ static double one_day(const char *date, uint64_t seed, double *us_per_fix)
             date, (unsigned long long)seed, nfix,
             100.0 * (double)agree / (double)nfix, nruns, *us_per_fix);
     live_track_free(lt);
+    live_shapedb_free(&shapes);
     for (int b = 0; b < plan.nbus; b++)
         sim_trips_vehicle_free(&veh[b]);
     free(veh);
