@@ -262,12 +262,22 @@ static size_t learn_day(struct live_hist *h, struct day *d)
     return added;
 }
 
+/* How far the tracker's events fall from the simulator's truth (s, event
+ * - truth): at stops the bus halted at and at stops it drove past. A
+ * constant offset here is a bias every method inherits. */
+struct offsets {
+    double arr_halt, arr_pass, dep_halt;
+    size_t n_arr_halt, n_arr_pass, n_dep_halt;
+};
+
 /* A held-out day's replay state. */
 struct replay {
     struct live_predict *pred[NMETHODS];
     const struct trips_feed *tf;
     struct live_audit *aud[NMETHODS];
     int64_t *truth;                  /* per stop time: true arrival, -1 */
+    int64_t *truth_dep;              /* per stop time: true departure, -1 */
+    struct offsets *off;             /* tracker events against the truth */
     struct samples *out;             /* per method */
     struct live_audit_summary **sum; /* per method */
 };
@@ -276,6 +286,22 @@ static void on_event(void *arg, const struct live_event *ev)
 {
     struct replay *r = arg;
 
+    if ((ev->type == LIVE_EV_ARRIVE || ev->type == LIVE_EV_DEPART) &&
+        ev->pos > 0 && ev->trip >= 0 && (size_t)ev->trip < r->tf->ntrips) {
+        size_t st = r->tf->trips[ev->trip].first + (size_t)ev->pos;
+        bool halt = r->truth_dep[st] > r->truth[st];
+
+        if (r->truth[st] >= 0 && ev->type == LIVE_EV_ARRIVE && halt) {
+            r->off->arr_halt += (double)(ev->t_ms - r->truth[st]) / 1000;
+            r->off->n_arr_halt++;
+        } else if (r->truth[st] >= 0 && ev->type == LIVE_EV_ARRIVE) {
+            r->off->arr_pass += (double)(ev->t_ms - r->truth[st]) / 1000;
+            r->off->n_arr_pass++;
+        } else if (r->truth[st] >= 0 && halt) {
+            r->off->dep_halt += (double)(ev->t_ms - r->truth_dep[st]) / 1000;
+            r->off->n_dep_halt++;
+        }
+    }
     for (int m = 0; m < NMETHODS; m++) {
         struct live_audit_sample done[LIVE_AUDIT_NHORIZONS];
         size_t n = 0;
@@ -308,7 +334,7 @@ static void on_event(void *arg, const struct live_event *ev)
 /* One held-out day: replay, predict, sample, score. */
 static void replay_day(const struct live_hist *h, struct day *d,
                        struct samples *out, struct live_audit_summary **sum,
-                       struct costs *cost)
+                       struct costs *cost, struct offsets *off)
 {
     struct replay r;
     struct trips_params p;
@@ -323,12 +349,14 @@ static void replay_day(const struct live_hist *h, struct day *d,
     r.out = out;
     r.sum = sum;
     r.truth = malloc(d->tf.nst * sizeof *r.truth);
+    r.truth_dep = malloc(d->tf.nst * sizeof *r.truth_dep);
+    r.off = off;
     fi = calloc((size_t)nb, sizeof *fi);
     di = calloc((size_t)nb, sizeof *di);
-    if (!r.truth || !fi || !di)
+    if (!r.truth || !r.truth_dep || !fi || !di)
         die("out of memory");
     for (size_t k = 0; k < d->tf.nst; k++)
-        r.truth[k] = -1;
+        r.truth[k] = r.truth_dep[k] = -1;
     for (int i = 0; i < d->plan.nvisits; i++) {
         const struct sim_visit *v = &d->plan.visits[i];
         int t =
@@ -338,6 +366,8 @@ static void replay_day(const struct live_hist *h, struct day *d,
             continue;
         r.truth[d->tf.trips[t].first + (size_t)v->j] =
             ((int64_t)d->sf->day0 + 0) * 1000 + (int64_t)llround(v->arr * 1000);
+        r.truth_dep[d->tf.trips[t].first + (size_t)v->j] =
+            (int64_t)d->sf->day0 * 1000 + (int64_t)llround(v->dep * 1000);
     }
     for (int m = 0; m < NMETHODS; m++) {
         r.pred[m] =
@@ -404,6 +434,7 @@ static void replay_day(const struct live_hist *h, struct day *d,
         live_audit_free(r.aud[m]);
     }
     free(r.truth);
+    free(r.truth_dep);
     free(fi);
     free(di);
 }
@@ -546,6 +577,7 @@ int main(int argc, char **argv)
     struct samples out[NMETHODS], inc[NMETHODS];
     struct live_audit_summary *sum[NMETHODS], *isum[NMETHODS];
     struct costs cost = {0};
+    struct offsets off = {0}, ioff = {0};
     char err[512], date[16];
     size_t visits = 0;
     double t_start = now_us(), t_learn;
@@ -648,11 +680,19 @@ int main(int argc, char **argv)
 
         weekday_date(learn + i, date, sizeof date);
         day_make(harness_pg_conninfo(pg), date, seeds[i], level, false, &d);
-        replay_day(h, &d, out, sum, &cost);
+        replay_day(h, &d, out, sum, &cost, &off);
         printf("held-out %s seed %" PRIu64 ": %d buses replayed\n", date,
                seeds[i], d.plan.nbus);
         day_free(&d);
     }
+    printf("tracker events - truth: arrival at a halt %+.1f s (%zu), "
+           "passing %+.1f s (%zu), departure from a halt %+.1f s (%zu)\n",
+           off.n_arr_halt ? off.arr_halt / (double)off.n_arr_halt : 0,
+           off.n_arr_halt,
+           off.n_arr_pass ? off.arr_pass / (double)off.n_arr_pass : 0,
+           off.n_arr_pass,
+           off.n_dep_halt ? off.dep_halt / (double)off.n_dep_halt : 0,
+           off.n_dep_halt);
     /* (3) */
     print_table(
         "arrival predictions, held-out days (live_audit: error = actual - "
@@ -668,7 +708,7 @@ int main(int argc, char **argv)
         weekday_date(learn + nseeds, date, sizeof date);
         day_make(harness_pg_conninfo(pg), date, seeds[nseeds - 1] + 1000, level,
                  true, &d);
-        replay_day(h, &d, inc, isum, &cost);
+        replay_day(h, &d, inc, isum, &cost, &ioff);
         {
             int seg;
             double t0, t1;
