@@ -283,7 +283,9 @@ static double live_predict__run(struct live_predict *p,
         }
         double lr = num / (wh + ws + wo);
         ratio = exp(lr);
-        run = hs.med_s * ratio;
+        /* the evidence is a ratio to the median (its centre), applied to
+         * the expected time, which is what segments add up to */
+        run = hs.exp_s * ratio;
         break;
     }
     }
@@ -369,17 +371,33 @@ static void live_predict__load(struct live_predict *p,
     }
 }
 
+/* The share of a segment still to run, RUN_S expected in all, PART_S run so
+ * far and DONE of its length behind the bus (< 0 unknown). Where the bus is
+ * says more than how long it has been going: a bus stuck at a light has
+ * run long but not got far, one that sped has got far. */
+static double live_predict__left(double run_s, double part_s, double done)
+{
+    double frac;
+    if (done >= 0 && done <= 1)
+        frac = 1 - done;
+    else
+        frac = run_s > 1 ? (run_s - part_s) / run_s : 0;
+    /* never quite there while still between the stops */
+    return frac < 1.0 / 20 ? 1.0 / 20 : frac;
+}
+
 /*
  * Predict TP's stops from position FROM on, the bus leaving FROM (or, when
  * PART_S > 0, partway along the segment FROM -> FROM + 1 with PART_S
- * seconds of it already run) at T_MS. DELAY_S: the schedule deviation
+ * seconds of it already run and DONE of its length behind it, < 0 unknown)
+ * at T_MS. DELAY_S: the schedule deviation
  * (deviation method). Returns the predicted arrival at the last stop.
  */
 static int64_t live_predict__ahead(struct live_predict *p,
                                    const struct live_predict__veh *vh,
                                    struct live_trip_pred *tp, size_t from,
-                                   int64_t t_ms, double part_s, int64_t now_ms,
-                                   double delay_s)
+                                   int64_t t_ms, double part_s, double done,
+                                   int64_t now_ms, double delay_s)
 {
     const struct trips_feed *f = p->f;
     const struct trips_trip *tr = &f->trips[tp->trip];
@@ -391,11 +409,8 @@ static int64_t live_predict__ahead(struct live_predict *p,
         double run = live_predict__run(p, vh, tp->trip, (int)i, t, now_ms,
                                        ahead, &slo, &shi);
         if (i == from && part_s > 0) {
-            /* partway: what is left, never less than a sixth of it */
-            double left = run - part_s;
-            double frac = left / (run > 1 ? run : 1);
-            if (left < run / 6)
-                left = run / 6, frac = 1.0 / 6;
+            double frac = live_predict__left(run, part_s, done);
+            double left = run * frac;
             run = left;
             slo *= frac;
             shi *= frac;
@@ -451,6 +466,26 @@ static int64_t live_predict__ahead(struct live_predict *p,
     return tr->n > 0 ? tp->stops[tr->n - 1].arr_ms : t_ms;
 }
 
+/* How much of the segment FROM -> FROM + 1 of TR the bus V has behind it,
+ * 0..1, -1 unknown. The tracker's schedule deviation is measured at the
+ * bus's distance along the line against the timetable interpolated by
+ * distance, so the scheduled time at that point gives the share back. */
+static double live_predict__done(const struct trips_feed *f,
+                                 const struct trips_trip *tr, size_t from,
+                                 const struct live_vehicle *v, int64_t now_ms)
+{
+    (void)now_ms;
+    if (from + 1 >= tr->n || v->fix_ms < 0)
+        return -1;
+    int64_t a = trips_sched_ms(f, f->st[tr->first + from].dep_s);
+    int64_t b = trips_sched_ms(f, f->st[tr->first + from + 1].arr_s);
+    if (b - a < 1000)
+        return -1;
+    double at = (double)v->fix_ms - (double)v->delay_s * 1000;
+    double u = (at - (double)a) / (double)(b - a);
+    return u < 0 ? 0 : u > 1 ? 1 : u;
+}
+
 const struct live_trip_pred *
 live_predict_vehicle(struct live_predict *p, int vi,
                      const struct live_vehicle *v, int64_t now_ms,
@@ -490,7 +525,7 @@ live_predict_vehicle(struct live_predict *p, int vi,
     int load = v->load >= 0 ? v->load : (vh ? vh->load : -1);
     double delay = v->delay_s;
     int64_t t0;
-    double part = 0;
+    double part = 0, done = -1;
     size_t from;
     if (cur < 0) {
         /* in layover or driving to the first stop: it leaves at the
@@ -543,11 +578,13 @@ live_predict_vehicle(struct live_predict *p, int vi,
             part = (double)(now_ms - t0) / 1000;
             if (part <= 0)
                 part = 0.001;
+            done = live_predict__done(f, tr, from, v, now_ms);
         }
     }
     int64_t end = tp->stops[tr->n - 1].arr_ms;
     if (from + 1 < tr->n)
-        end = live_predict__ahead(p, vh, tp, from, t0, part, now_ms, delay);
+        end =
+            live_predict__ahead(p, vh, tp, from, t0, part, done, now_ms, delay);
     live_predict__load(p, tp, from + 1, load);
     if (v->block_next < 0 || (size_t)v->block_next >= f->ntrips)
         return tp;
@@ -574,7 +611,7 @@ live_predict_vehicle(struct live_predict *p, int vi,
     s0->dep_ms = d0;
     s0->load = -1;
     if (ntr->n > 1)
-        live_predict__ahead(p, NULL, np, 0, d0, 0, now_ms,
+        live_predict__ahead(p, NULL, np, 0, d0, 0, -1, now_ms,
                             (double)(d0 - s0->sched_dep_ms) / 1000);
     if (load >= 0) {
         double b, a;

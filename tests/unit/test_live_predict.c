@@ -62,6 +62,8 @@ static void test_late_block(void **state)
     v.pos = 0;
     v.next_pos = 1;
     v.load = 3;
+    /* where the timetable puts the bus 300 s earlier: a tenth of the way */
+    v.delay_s = 300;
     const struct live_trip_pred *next = NULL;
     const struct live_trip_pred *tp =
         live_predict_vehicle(x->p, 0, &v, 29160000, &next);
@@ -80,6 +82,14 @@ static void test_late_block(void **state)
     assert_int_equal(next->state, LIVE_TRIP_NEXT);
     assert_int_equal(next->stops[0].dep_ms, 29700000 + 120000);
     assert_int_equal(next->stops[1].arr_ms, 29820000 + 600000);
+    /* stuck: 300 s into the run but only a tenth of the way (the
+     * deviation grew to 540 s): what is left is by distance, 540 s, not
+     * the 300 s the clock alone would leave */
+    v.fix_ms = 29400000;
+    v.delay_s = 540;
+    tp = live_predict_vehicle(x->p, 0, &v, 29400000, &next);
+    assert_int_equal(tp->stops[1].arr_ms, 29400000 + 540000);
+    v.fix_ms = 29160000;
     /* stale: the schedule as schedule */
     v.status = LIVE_STATUS_STALE;
     tp = live_predict_vehicle(x->p, 0, &v, 29300000, &next);
