@@ -2,6 +2,7 @@
 #include "live_predict.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,6 +48,70 @@ void live_predict_params_default(struct live_predict_params *p)
     p->half_life_s = 1800;
     p->interval_k = 1.0;
     p->interval_min_s = 20;
+    memset(&p->cal, 0, sizeof(p->cal));
+}
+
+static int live_predict__cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+enum live_predict_err live_predict_calibrate(const struct live_audit_sample *s,
+                                             size_t n,
+                                             struct live_predict_calib *out)
+{
+    memset(out, 0, sizeof(*out));
+    double *e = malloc((n + 1) * sizeof(double));
+    if (!e)
+        return LIVE_PREDICT_ERR_NOMEM;
+    static const int hz[LIVE_AUDIT_NHORIZONS] = LIVE_AUDIT_HORIZONS_S;
+    for (int b = 0; b < LIVE_PREDICT_NBANDS; b++) {
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++)
+            if (s[i].horizon_s == hz[b])
+                e[m++] = (double)(s[i].actual_ms - s[i].pred_ms) / 1000;
+        /* fewer and a 10 % quantile is one or two samples */
+        if (m < 30)
+            continue;
+        qsort(e, m, sizeof(double), live_predict__cmp);
+        out->n[b] = (int)m;
+        out->lead_s[b] = hz[b];
+        out->q10_s[b] = e[(size_t)(0.1 * (double)(m - 1))];
+        out->q90_s[b] = e[(size_t)(0.9 * (double)(m - 1) + 0.5)];
+    }
+    free(e);
+    return LIVE_PREDICT_OK;
+}
+
+/* The calibrated error quantiles at LEAD_S, linear between the calibrated
+ * horizons either side (flat beyond the outermost). Returns
+ * false when nothing is calibrated. */
+static bool live_predict__calib_at(const struct live_predict_calib *c,
+                                   double lead_s, double *q10, double *q90)
+{
+    int below = -1, above = -1;
+    for (int b = 0; b < LIVE_PREDICT_NBANDS; b++) {
+        if (!c->n[b])
+            continue;
+        if (c->lead_s[b] <= lead_s)
+            below = b;
+        else if (above < 0)
+            above = b;
+    }
+    if (below < 0 && above < 0)
+        return false;
+    if (below < 0 || above < 0) {
+        int b = below < 0 ? above : below;
+        *q10 = c->q10_s[b];
+        *q90 = c->q90_s[b];
+        return true;
+    }
+    double u =
+        (lead_s - c->lead_s[below]) / (c->lead_s[above] - c->lead_s[below]);
+    *q10 = c->q10_s[below] + u * (c->q10_s[above] - c->q10_s[below]);
+    *q90 = c->q90_s[below] + u * (c->q90_s[above] - c->q90_s[below]);
+    return true;
 }
 
 struct live_predict *live_predict_new(const struct trips_feed *f,
@@ -436,6 +501,14 @@ static int64_t live_predict__ahead(struct live_predict *p,
             wlo = p->pp.interval_min_s;
         if (whi < p->pp.interval_min_s)
             whi = p->pp.interval_min_s;
+        double q10, q90;
+        if (live_predict__calib_at(&p->pp.cal, (double)(arr - now_ms) / 1000,
+                                   &q10, &q90)) {
+            /* what past days' errors at this lead were; the interval
+             * still holds the estimate */
+            wlo = q10 < 0 ? -q10 : 0;
+            whi = q90 > 0 ? q90 : 0;
+        }
         sp->kind = LIVE_KIND_PREDICTED;
         sp->arr_ms = arr;
         sp->arr_lo_ms = arr - (int64_t)llround(wlo * 1000);

@@ -333,6 +333,7 @@ static void on_event(void *arg, const struct live_event *ev)
 
 /* One held-out day: replay, predict, sample, score. */
 static void replay_day(const struct live_hist *h, struct day *d,
+                       const struct live_predict_params *pp,
                        struct samples *out, struct live_audit_summary **sum,
                        struct costs *cost, struct offsets *off)
 {
@@ -371,7 +372,7 @@ static void replay_day(const struct live_hist *h, struct day *d,
     }
     for (int m = 0; m < NMETHODS; m++) {
         r.pred[m] =
-            live_predict_new(&d->tf, h, LIVE_HIST_WEEKDAY, methods[m], NULL);
+            live_predict_new(&d->tf, h, LIVE_HIST_WEEKDAY, methods[m], &pp[m]);
         if (!r.pred[m] || live_audit_new(&d->tf, &r.aud[m]) != LIVE_AUDIT_OK)
             die("live_predict_new/live_audit_new: out of memory");
     }
@@ -549,6 +550,8 @@ static void usage(FILE *fp)
             "usage: shuttle-bench-eta [options]\n"
             "  --learn N          learning days (default 20)\n"
             "  --seeds a,b,c      held-out day seeds (default 101,102,103)\n"
+            "  --calib N          days (seeds 1001..) replayed before them to\n"
+            "                     calibrate the 80 %% intervals (default 3)\n"
             "  --quick            --learn 3 and one held-out seed\n"
             "  --traffic normal|heavy  (default normal)\n"
             "  --gtfs DIR         feed (default the source tree's "
@@ -560,6 +563,7 @@ int main(int argc, char **argv)
     static const struct option longopts[] = {
         {"learn", required_argument, NULL, 'l'},
         {"seeds", required_argument, NULL, 's'},
+        {"calib", required_argument, NULL, 'c'},
         {"quick", no_argument, NULL, 'q'},
         {"traffic", required_argument, NULL, 't'},
         {"gtfs", required_argument, NULL, 'g'},
@@ -568,7 +572,8 @@ int main(int argc, char **argv)
     };
     const char *gtfs = BENCH_SOURCE_DIR "/deploy/gtfs";
     uint64_t seeds[MAXSEEDS] = {101, 102, 103};
-    int nseeds = 3, learn = 20, level = SIM_TRAFFIC_NORMAL, ch;
+    int nseeds = 3, learn = 20, ncalib = 3, level = SIM_TRAFFIC_NORMAL, ch;
+    struct live_predict_params pp[NMETHODS];
     bool quick = false;
     struct harness_pg *pg;
     struct db *db;
@@ -599,6 +604,9 @@ int main(int argc, char **argv)
             }
             break;
         }
+        case 'c':
+            ncalib = atoi(optarg);
+            break;
         case 'q':
             quick = true;
             break;
@@ -626,8 +634,9 @@ int main(int argc, char **argv)
     if (quick) {
         learn = 3;
         nseeds = 1;
+        ncalib = 1;
     }
-    if (learn < 1 || nseeds < 1)
+    if (learn < 1 || nseeds < 1 || ncalib < 0)
         die("need at least one learning day and one held-out seed");
 
     pg = harness_pg_start(1);
@@ -666,7 +675,47 @@ int main(int argc, char **argv)
            learn, level == SIM_TRAFFIC_HEAVY ? "heavy" : "normal", TRAFFIC_SEED,
            visits, (t_learn - t_start) / 1e6);
 
-    /* (2) Held-out days, after the learning days. */
+    /* (2) Calibration days after the learning days: each method's 80 %
+     * interval from its own errors there, as shuttle-live would from the
+     * eta_samples of past days. */
+    for (int m = 0; m < NMETHODS; m++)
+        live_predict_params_default(&pp[m]);
+    if (ncalib > 0) {
+        struct samples cs[NMETHODS];
+        struct live_audit_summary *csum[NMETHODS];
+        struct offsets coff = {0};
+
+        memset(cs, 0, sizeof cs);
+        for (int m = 0; m < NMETHODS; m++)
+            if (!(csum[m] = live_audit_summary_new()))
+                die("out of memory");
+        for (int i = 0; i < ncalib; i++) {
+            struct day d;
+
+            weekday_date(learn + i, date, sizeof date);
+            day_make(harness_pg_conninfo(pg), date, 1001 + (uint64_t)i, level,
+                     false, &d);
+            replay_day(h, &d, pp, cs, csum, &cost, &coff);
+            day_free(&d);
+        }
+        for (int m = 0; m < NMETHODS; m++) {
+            if (live_predict_calibrate(cs[m].v, cs[m].n, &pp[m].cal) !=
+                LIVE_PREDICT_OK)
+                die("out of memory");
+            free(cs[m].v);
+            live_audit_summary_free(csum[m]);
+        }
+        printf("interval calibration (shuttle), %d days from seed 1001: "
+               "error q10..q90 at lead",
+               ncalib);
+        for (int b = 0; b < LIVE_PREDICT_NBANDS; b++)
+            if (pp[3].cal.n[b])
+                printf(" %.0f s %+.0f..%+.0f", pp[3].cal.lead_s[b],
+                       pp[3].cal.q10_s[b], pp[3].cal.q90_s[b]);
+        printf("\n");
+    }
+
+    /* (3) Held-out days, after those. */
     memset(out, 0, sizeof out);
     memset(inc, 0, sizeof inc);
     for (int m = 0; m < NMETHODS; m++) {
@@ -678,9 +727,9 @@ int main(int argc, char **argv)
     for (int i = 0; i < nseeds; i++) {
         struct day d;
 
-        weekday_date(learn + i, date, sizeof date);
+        weekday_date(learn + ncalib + i, date, sizeof date);
         day_make(harness_pg_conninfo(pg), date, seeds[i], level, false, &d);
-        replay_day(h, &d, out, sum, &cost, &off);
+        replay_day(h, &d, pp, out, sum, &cost, &off);
         printf("held-out %s seed %" PRIu64 ": %d buses replayed\n", date,
                seeds[i], d.plan.nbus);
         day_free(&d);
@@ -693,7 +742,7 @@ int main(int argc, char **argv)
            off.n_arr_pass,
            off.n_dep_halt ? off.dep_halt / (double)off.n_dep_halt : 0,
            off.n_dep_halt);
-    /* (3) */
+    /* (4) */
     print_table(
         "arrival predictions, held-out days (live_audit: error = actual - "
         "predicted, bias + = the bus came later; buckets by lead at "
@@ -701,14 +750,14 @@ int main(int argc, char **argv)
         sum);
     print_targets(out);
 
-    /* (4) One more held-out day with a random incident. */
+    /* (5) One more held-out day with a random incident. */
     {
         struct day d;
 
-        weekday_date(learn + nseeds, date, sizeof date);
+        weekday_date(learn + ncalib + nseeds, date, sizeof date);
         day_make(harness_pg_conninfo(pg), date, seeds[nseeds - 1] + 1000, level,
                  true, &d);
-        replay_day(h, &d, inc, isum, &cost, &ioff);
+        replay_day(h, &d, pp, inc, isum, &cost, &ioff);
         {
             int seg;
             double t0, t1;
@@ -727,7 +776,7 @@ int main(int argc, char **argv)
         day_free(&d);
     }
 
-    /* (5) */
+    /* (6) */
     if (cost.n) {
         qsort(cost.v, cost.n, sizeof *cost.v, cmp_double);
         printf("\nper-fix cost of live_track_fix + 4 live_predict_vehicle: "

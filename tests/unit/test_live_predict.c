@@ -103,10 +103,58 @@ static void test_late_block(void **state)
     assert_int_equal(c->stops[1].kind, LIVE_KIND_CANCELED);
 }
 
+/* The 80 % interval from past errors: the 10 % and 90 % quantiles per
+ * horizon, then used as the interval's sides at that lead. */
+static void test_calibrated_interval(void **state)
+{
+    struct fx *x = *state;
+    struct live_audit_sample smp[120];
+    memset(smp, 0, sizeof(smp));
+    /* 100 at the 1-min horizon, late by -50 .. +49 s; 20 at 2 min (too
+     * few to count) */
+    for (int i = 0; i < 120; i++) {
+        smp[i].horizon_s = i < 100 ? 60 : 120;
+        smp[i].made_ms = 0;
+        smp[i].pred_ms = 60000;
+        smp[i].actual_ms = 60000 + (i < 100 ? (i - 50) * 1000 : 500000);
+    }
+    struct live_predict_params pp;
+    live_predict_params_default(&pp);
+    assert_int_equal(live_predict_calibrate(smp, 120, &pp.cal),
+                     LIVE_PREDICT_OK);
+    assert_int_equal(pp.cal.n[0], 100);
+    assert_int_equal(pp.cal.n[1], 0);
+    assert_true(pp.cal.q10_s[0] == -41.0);
+    assert_true(pp.cal.q90_s[0] == 39.0);
+    struct live_predict *p = live_predict_new(&x->f, x->h, LIVE_HIST_WEEKDAY,
+                                              LIVE_METHOD_SHUTTLE, &pp);
+    assert_non_null(p);
+    struct live_event ev = {LIVE_EV_DEPART, 0, 0, 0, 29100000, 3, 0, 3};
+    live_predict_event(p, &ev);
+    struct live_vehicle v = {0};
+    v.fix_ms = 29160000;
+    v.status = LIVE_STATUS_IN_TRANSIT;
+    v.trip = 0;
+    v.block_next = 1;
+    v.next_pos = 1;
+    v.load = 3;
+    v.delay_s = 300;
+    const struct live_trip_pred *next = NULL;
+    const struct live_trip_pred *tp =
+        live_predict_vehicle(p, 0, &v, 29160000, &next);
+    /* only the 1-min horizon is known: its quantiles at every lead */
+    assert_int_equal(tp->stops[1].arr_ms, 29700000);
+    assert_int_equal(tp->stops[1].arr_lo_ms, 29700000 - 41000);
+    assert_int_equal(tp->stops[1].arr_hi_ms, 29700000 + 39000);
+    live_predict_free(p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_late_block, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_calibrated_interval, setup,
+                                        teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
