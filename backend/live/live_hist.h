@@ -94,6 +94,13 @@ void live_hist_segment(const struct live_hist *h, int trip, int pos,
 double live_hist_dwell(const struct live_hist *h, int trip, int pos,
                        enum live_hist_day day, int32_t tod_s);
 
+/* Turnaround (s) before TRIP when its bus comes late from the trip before
+ * it in the block: from that trip's last arrival to this one's departure
+ * (rest, the drive to the first stop, boarding), the median over days
+ * the departure was later than scheduled, when the turnaround and not the
+ * timetable set it. -1 when fewer than 3 such days were learnt. */
+double live_hist_turn(const struct live_hist *h, int trip);
+
 /* Mean boardings and alightings at a stop in the hour of TOD_S (0 when
  * nothing was learnt). */
 void live_hist_flows(const struct live_hist *h, int stop,

@@ -539,6 +539,18 @@ static int64_t live_predict__ahead(struct live_predict *p,
     return tr->n > 0 ? tp->stops[tr->n - 1].arr_ms : t_ms;
 }
 
+/* How long (ms) a bus coming in late takes from its last trip's end to
+ * leaving on TRIP. The baselines keep the fixed minimum layover; ours uses
+ * the turnaround learnt for that trip (the rest, the drive to its first
+ * stop and the boarding there), which the fixed rule leaves out. */
+static int64_t live_predict__turn(const struct live_predict *p, int trip)
+{
+    double t = p->m == LIVE_METHOD_SHUTTLE ? live_hist_turn(p->h, trip) : -1;
+    if (t < 0)
+        return p->pp.min_layover_s * 1000LL;
+    return (int64_t)llround(t * 1000);
+}
+
 /* How much of the segment FROM -> FROM + 1 of TR the bus V has behind it,
  * 0..1, -1 unknown. The tracker's schedule deviation is measured at the
  * bus's distance along the line against the timetable interpolated by
@@ -607,7 +619,7 @@ live_predict_vehicle(struct live_predict *p, int vi,
         struct live_stop_pred *sp = &tp->stops[0];
         int64_t ready = now_ms;
         if (vh && vh->term_arr_ms >= 0) {
-            int64_t r = vh->term_arr_ms + p->pp.min_layover_s * 1000LL;
+            int64_t r = vh->term_arr_ms + live_predict__turn(p, v->trip);
             ready = r > ready ? r : ready;
         }
         t0 = ready > sp->sched_dep_ms ? ready : sp->sched_dep_ms;
@@ -674,7 +686,7 @@ live_predict_vehicle(struct live_predict *p, int vi,
     np->fix_ms = v->fix_ms;
     np->state = LIVE_TRIP_NEXT;
     struct live_stop_pred *s0 = &np->stops[0];
-    int64_t ready = end + p->pp.min_layover_s * 1000LL;
+    int64_t ready = end + live_predict__turn(p, nt);
     int64_t d0 = ready > s0->sched_dep_ms ? ready : s0->sched_dep_ms;
     if (p->m == LIVE_METHOD_TIMETABLE)
         d0 = s0->sched_dep_ms;

@@ -149,11 +149,71 @@ static void test_calibrated_interval(void **state)
     live_predict_free(p);
 }
 
+/* A late bus turns around in what the history says the turnaround takes
+ * (learnt only from late departures), not the fixed minimum layover. */
+static void test_learnt_turnaround(void **state)
+{
+    struct fx *x = *state;
+    struct live_hist *h = live_hist_new(&x->f);
+    assert_non_null(h);
+    /* three late days: T1 in at 08:15, T2 out 180 s later; one early day
+     * (in 08:05, out on time 08:12: the timetable held it) that must not
+     * count */
+    for (int d = 0; d < 4; d++) {
+        int64_t in = d < 3 ? 29700000 : 29100000;
+        int64_t out = d < 3 ? in + 180000 : 29520000;
+        live_hist_day_begin(h, 0, LIVE_HIST_WEEKDAY);
+        struct live_hist_visit v[4] = {
+            {0, 0, in - 600000, in - 600000, -1, -1, -1},
+            {0, 1, in, in, -1, -1, -1},
+            {1, 0, out - 30000, out, -1, -1, -1},
+            {1, 1, out + 600000, out + 600000, -1, -1, -1}};
+        for (int i = 0; i < 4; i++)
+            assert_int_equal(live_hist_add_visit(h, &v[i]), LIVE_HIST_OK);
+    }
+    assert_int_equal(live_hist_finish(h), LIVE_HIST_OK);
+    assert_true(live_hist_turn(h, 1) == 180.0);
+    assert_true(live_hist_turn(h, 0) < 0); /* first of its block */
+    struct live_predict *ps = live_predict_new(&x->f, h, LIVE_HIST_WEEKDAY,
+                                               LIVE_METHOD_SHUTTLE, NULL);
+    struct live_predict *pk =
+        live_predict_new(&x->f, h, LIVE_HIST_WEEKDAY, LIVE_METHOD_KALMAN, NULL);
+    assert_non_null(ps);
+    assert_non_null(pk);
+    struct live_event ev = {LIVE_EV_DEPART, 0, 0, 0, 29100000, 3, 0, 3};
+    live_predict_event(ps, &ev);
+    live_predict_event(pk, &ev);
+    struct live_vehicle v = {0};
+    v.fix_ms = 29160000;
+    v.status = LIVE_STATUS_IN_TRANSIT;
+    v.trip = 0;
+    v.block_next = 1;
+    v.next_pos = 1;
+    v.load = -1;
+    v.delay_s = 300;
+    const struct live_trip_pred *ns = NULL, *nk = NULL;
+    const struct live_trip_pred *ts =
+        live_predict_vehicle(ps, 0, &v, 29160000, &ns);
+    const struct live_trip_pred *tk =
+        live_predict_vehicle(pk, 0, &v, 29160000, &nk);
+    assert_non_null(ns);
+    assert_non_null(nk);
+    int64_t end_s = ts->stops[1].arr_ms, end_k = tk->stops[1].arr_ms;
+    assert_int_equal(ns->stops[0].dep_ms, end_s + 180000);
+    /* the baseline keeps the fixed 120 s */
+    assert_int_equal(nk->stops[0].dep_ms, end_k + 120000);
+    live_predict_free(ps);
+    live_predict_free(pk);
+    live_hist_free(h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_late_block, setup, teardown),
         cmocka_unit_test_setup_teardown(test_calibrated_interval, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_learnt_turnaround, setup,
                                         teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
