@@ -14,7 +14,7 @@ struct live_hist__vec {
 };
 
 struct live_hist__stat {
-    float med, q10, q90, mean, var;
+    float med, q10, q90, mean, var, exp;
     int n;
 };
 
@@ -43,6 +43,12 @@ struct live_hist {
     int ndays;
     int *last_pos;
     int64_t *last_dep;
+    /* turnarounds: per trip its block's trip before (-1), the day's first
+     * departure and last arrival, the samples and their medians */
+    int *prev;
+    int64_t *day_dep0, *day_arr1;
+    struct live_hist__vec *turn;
+    struct live_hist__stat *turn_st;
 };
 
 static int live_hist__pidx(const struct live_hist *h, int trip, int pos)
@@ -74,8 +80,21 @@ struct live_hist *live_hist_new(const struct trips_feed *f)
     h->pat_trip = malloc((size_t)np * sizeof(int));
     h->last_pos = malloc((f->ntrips + 1) * sizeof(int));
     h->last_dep = malloc((f->ntrips + 1) * sizeof(int64_t));
-    if (!h->pat_base || !h->pat_trip || !h->last_pos || !h->last_dep)
+    h->prev = malloc((f->ntrips + 1) * sizeof(int));
+    h->day_dep0 = malloc((f->ntrips + 1) * sizeof(int64_t));
+    h->day_arr1 = malloc((f->ntrips + 1) * sizeof(int64_t));
+    h->turn = calloc(f->ntrips + 1, sizeof(*h->turn));
+    h->turn_st = calloc(f->ntrips + 1, sizeof(*h->turn_st));
+    if (!h->pat_base || !h->pat_trip || !h->last_pos || !h->last_dep ||
+        !h->prev || !h->day_dep0 || !h->day_arr1 || !h->turn || !h->turn_st)
         goto fail;
+    for (size_t t = 0; t < f->ntrips; t++)
+        h->prev[t] = -1, h->day_dep0[t] = h->day_arr1[t] = -1;
+    for (size_t t = 0; t < f->ntrips; t++) {
+        int n = trips_block_next(f, t);
+        if (n >= 0 && (size_t)n < f->ntrips)
+            h->prev[n] = (int)t;
+    }
     for (int i = 0; i < np; i++)
         h->pat_trip[i] = -1;
     for (size_t t = 0; t < f->ntrips; t++) {
@@ -135,12 +154,50 @@ void live_hist_free(struct live_hist *h)
     free(h->pat_trip);
     free(h->last_pos);
     free(h->last_dep);
+    if (h->turn)
+        for (size_t t = 0; t < h->f->ntrips; t++)
+            free(h->turn[t].v);
+    free(h->turn);
+    free(h->turn_st);
+    free(h->prev);
+    free(h->day_dep0);
+    free(h->day_arr1);
     free(h);
+}
+
+static int live_hist__push(struct live_hist__vec *v, float x);
+
+/* The turnarounds of the day being added, once: a late departure (over
+ * 30 s behind the timetable) was set by the bus coming in, not by the
+ * timetable, so only those say how long a turnaround takes. */
+static enum live_hist_err live_hist__turns(struct live_hist *h)
+{
+    const struct trips_feed *f = h->f;
+    enum live_hist_err rc = LIVE_HIST_OK;
+    for (size_t t = 0; t < f->ntrips; t++) {
+        int pv = h->prev[t];
+        int64_t d0 = h->day_dep0[t];
+        if (pv >= 0 && d0 >= 0 && h->day_arr1[pv] >= 0) {
+            int64_t sched =
+                h->day_ms + (int64_t)f->st[f->trips[t].first].dep_s * 1000;
+            int64_t turn = d0 - h->day_arr1[pv];
+            if (d0 > sched + 30000 && turn >= 0 &&
+                turn <= LIVE_HIST__MAX_SEG_MS &&
+                live_hist__push(&h->turn[t], (float)turn / 1000.0f) < 0)
+                rc = LIVE_HIST_ERR_NOMEM;
+        }
+    }
+    for (size_t t = 0; t < f->ntrips; t++)
+        h->day_dep0[t] = h->day_arr1[t] = -1;
+    return rc;
 }
 
 void live_hist_day_begin(struct live_hist *h, int64_t day_ms,
                          enum live_hist_day day)
 {
+    /* out of memory here loses one day's turnarounds, nothing else */
+    if (h->day >= 0)
+        (void)live_hist__turns(h);
     h->day_ms = day_ms;
     h->day = (int)day;
     h->ndays++;
@@ -224,6 +281,10 @@ enum live_hist_err live_hist_add_visit(struct live_hist *h,
         fl->alighted += v->alighted;
         fl->n++;
     }
+    if (v->pos == 0 && v->dep_ms >= 0)
+        h->day_dep0[v->trip] = v->dep_ms;
+    if ((size_t)v->pos + 1 == tr->n && v->arr_ms >= 0)
+        h->day_arr1[v->trip] = v->arr_ms;
     h->last_pos[v->trip] = v->pos;
     h->last_dep[v->trip] = v->dep_ms >= 0 ? v->dep_ms : v->arr_ms;
     return LIVE_HIST_OK;
@@ -261,13 +322,24 @@ static void live_hist__stat(float *x, size_t n, struct live_hist__stat *s)
     for (size_t i = 0; i < n; i++)
         ss += (x[i] - s->mean) * (x[i] - s->mean);
     s->var = (float)(ss / (double)n);
+    /* The expected value: sums of running times and dwells are what a
+     * prediction adds up, and their median is nearer the sum of means than
+     * the sum of medians (red lights, riders: the times are skewed late);
+     * clipping the outer 5 % keeps one stuck day from dragging it. */
+    float lo = live_hist__q(x, n, 0.05), hi = live_hist__q(x, n, 0.95);
+    double cs = 0;
+    for (size_t i = 0; i < n; i++)
+        cs += x[i] < lo ? lo : x[i] > hi ? hi : x[i];
+    s->exp = (float)(cs / (double)n);
     s->n = (int)n;
 }
 
 enum live_hist_err live_hist_finish(struct live_hist *h)
 {
     struct live_hist__vec pool = {0}, any = {0};
-    enum live_hist_err rc = LIVE_HIST_OK;
+    enum live_hist_err rc = h->day >= 0 ? live_hist__turns(h) : LIVE_HIST_OK;
+    for (size_t t = 0; t < h->f->ntrips; t++)
+        live_hist__stat(h->turn[t].v, h->turn[t].n, &h->turn_st[t]);
     for (int p = 0; p < h->npos && rc == LIVE_HIST_OK; p++) {
         any.n = 0;
         for (int d = 0; d < LIVE_HIST_NDAYS && rc == LIVE_HIST_OK; d++) {
@@ -307,6 +379,7 @@ static void live_hist__out(const struct live_hist__stat *s,
     o->q90_s = s->q90;
     o->mean_s = s->mean;
     o->var_s2 = s->var;
+    o->exp_s = s->exp;
     o->n = s->n;
     o->level = lvl;
 }
@@ -331,7 +404,7 @@ void live_hist_segment(const struct live_hist *h, int trip, int pos,
     }
     /* neighbours: the sample-weighted blend of the buckets either side */
     int n = row[b].n;
-    double w = 0, med = 0, q10 = 0, q90 = 0, mean = 0, var = 0;
+    double w = 0, med = 0, q10 = 0, q90 = 0, mean = 0, var = 0, ex = 0;
     for (int d = -1; d <= 1; d++) {
         int k = b + d;
         if (k < 0 || k >= LIVE_HIST_NBUCKETS || row[k].n == 0)
@@ -343,6 +416,7 @@ void live_hist_segment(const struct live_hist *h, int trip, int pos,
         q90 += wk * row[k].q90;
         mean += wk * row[k].mean;
         var += wk * row[k].var;
+        ex += wk * row[k].exp;
         if (d != 0)
             n += row[k].n;
     }
@@ -352,6 +426,7 @@ void live_hist_segment(const struct live_hist *h, int trip, int pos,
         out->q90_s = q90 / w;
         out->mean_s = mean / w;
         out->var_s2 = var / w;
+        out->exp_s = ex / w;
         out->n = n;
         out->level = LIVE_HIST_NEIGHBOUR;
         return;
@@ -370,7 +445,7 @@ void live_hist_segment(const struct live_hist *h, int trip, int pos,
     double sched = (pos + 1 < (int)tr->n) ? st[1].arr_s - st[0].dep_s : 0;
     if (sched < 0)
         sched = 0;
-    out->med_s = out->mean_s = sched;
+    out->med_s = out->mean_s = out->exp_s = sched;
     /* without history, a fifth either way is what buses usually vary by */
     out->q10_s = sched * 0.85;
     out->q90_s = sched * 1.25;
@@ -390,12 +465,12 @@ double live_hist_dwell(const struct live_hist *h, int trip, int pos,
         &h->dwell_st[((size_t)pi * LIVE_HIST_NDAYS + (size_t)day) *
                      LIVE_HIST__NHOURS];
     if (row[hr].n >= LIVE_HIST__MIN_N)
-        return row[hr].med;
+        return row[hr].exp;
     for (int d = 1; d < LIVE_HIST__NHOURS; d++) {
         if (hr - d >= 0 && row[hr - d].n >= LIVE_HIST__MIN_N)
-            return row[hr - d].med;
+            return row[hr - d].exp;
         if (hr + d < LIVE_HIST__NHOURS && row[hr + d].n >= LIVE_HIST__MIN_N)
-            return row[hr + d].med;
+            return row[hr + d].exp;
     }
     return st->dep_s - st->arr_s;
 }
@@ -415,4 +490,12 @@ void live_hist_flows(const struct live_hist *h, int stop,
         *boarded = fl->boarded / fl->n;
         *alighted = fl->alighted / fl->n;
     }
+}
+
+double live_hist_turn(const struct live_hist *h, int trip)
+{
+    if (trip < 0 || (size_t)trip >= h->f->ntrips ||
+        h->turn_st[trip].n < LIVE_HIST__MIN_N)
+        return -1;
+    return h->turn_st[trip].med;
 }

@@ -48,7 +48,8 @@ enum live_hist_level {
 struct live_hist_seg {
     double med_s, q10_s, q90_s; /* median and 10/90 % quantiles */
     double mean_s, var_s2;      /* over the samples (the Kalman baseline) */
-    int n;                      /* samples behind it; 0 at TIMETABLE */
+    double exp_s; /* expected: the mean with the outer 5 % each side clipped */
+    int n;        /* samples behind it; 0 at TIMETABLE */
     enum live_hist_level level;
 };
 
@@ -87,10 +88,18 @@ void live_hist_segment(const struct live_hist *h, int trip, int pos,
                        enum live_hist_day day, int32_t tod_s,
                        struct live_hist_seg *out);
 
-/* Median dwell (s) at TRIP's stop POS in the hour of TOD_S; the timetable's
- * dwell when nothing was learnt. */
+/* Expected dwell (s) at TRIP's stop POS in the hour of TOD_S: the clipped
+ * mean, so the visits that drove past (0 s) weigh as often as they happen;
+ * the timetable's dwell when nothing was learnt. */
 double live_hist_dwell(const struct live_hist *h, int trip, int pos,
                        enum live_hist_day day, int32_t tod_s);
+
+/* Turnaround (s) before TRIP when its bus comes late from the trip before
+ * it in the block: from that trip's last arrival to this one's departure
+ * (rest, the drive to the first stop, boarding), the median over days
+ * the departure was later than scheduled, when the turnaround and not the
+ * timetable set it. -1 when fewer than 3 such days were learnt. */
+double live_hist_turn(const struct live_hist *h, int trip);
 
 /* Mean boardings and alightings at a stop in the hour of TOD_S (0 when
  * nothing was learnt). */

@@ -2,6 +2,7 @@
 #include "live_predict.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -47,6 +48,70 @@ void live_predict_params_default(struct live_predict_params *p)
     p->half_life_s = 1800;
     p->interval_k = 1.0;
     p->interval_min_s = 20;
+    memset(&p->cal, 0, sizeof(p->cal));
+}
+
+static int live_predict__cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+enum live_predict_err live_predict_calibrate(const struct live_audit_sample *s,
+                                             size_t n,
+                                             struct live_predict_calib *out)
+{
+    memset(out, 0, sizeof(*out));
+    double *e = malloc((n + 1) * sizeof(double));
+    if (!e)
+        return LIVE_PREDICT_ERR_NOMEM;
+    static const int hz[LIVE_AUDIT_NHORIZONS] = LIVE_AUDIT_HORIZONS_S;
+    for (int b = 0; b < LIVE_PREDICT_NBANDS; b++) {
+        size_t m = 0;
+        for (size_t i = 0; i < n; i++)
+            if (s[i].horizon_s == hz[b])
+                e[m++] = (double)(s[i].actual_ms - s[i].pred_ms) / 1000;
+        /* fewer and a 10 % quantile is one or two samples */
+        if (m < 30)
+            continue;
+        qsort(e, m, sizeof(double), live_predict__cmp);
+        out->n[b] = (int)m;
+        out->lead_s[b] = hz[b];
+        out->q10_s[b] = e[(size_t)(0.1 * (double)(m - 1))];
+        out->q90_s[b] = e[(size_t)(0.9 * (double)(m - 1) + 0.5)];
+    }
+    free(e);
+    return LIVE_PREDICT_OK;
+}
+
+/* The calibrated error quantiles at LEAD_S, linear between the calibrated
+ * horizons either side (flat beyond the outermost). Returns
+ * false when nothing is calibrated. */
+static bool live_predict__calib_at(const struct live_predict_calib *c,
+                                   double lead_s, double *q10, double *q90)
+{
+    int below = -1, above = -1;
+    for (int b = 0; b < LIVE_PREDICT_NBANDS; b++) {
+        if (!c->n[b])
+            continue;
+        if (c->lead_s[b] <= lead_s)
+            below = b;
+        else if (above < 0)
+            above = b;
+    }
+    if (below < 0 && above < 0)
+        return false;
+    if (below < 0 || above < 0) {
+        int b = below < 0 ? above : below;
+        *q10 = c->q10_s[b];
+        *q90 = c->q90_s[b];
+        return true;
+    }
+    double u =
+        (lead_s - c->lead_s[below]) / (c->lead_s[above] - c->lead_s[below]);
+    *q10 = c->q10_s[below] + u * (c->q10_s[above] - c->q10_s[below]);
+    *q90 = c->q90_s[below] + u * (c->q90_s[above] - c->q90_s[below]);
+    return true;
 }
 
 struct live_predict *live_predict_new(const struct trips_feed *f,
@@ -283,7 +348,9 @@ static double live_predict__run(struct live_predict *p,
         }
         double lr = num / (wh + ws + wo);
         ratio = exp(lr);
-        run = hs.med_s * ratio;
+        /* the evidence is a ratio to the median (its centre), applied to
+         * the expected time, which is what segments add up to */
+        run = hs.exp_s * ratio;
         break;
     }
     }
@@ -369,17 +436,33 @@ static void live_predict__load(struct live_predict *p,
     }
 }
 
+/* The share of a segment still to run, RUN_S expected in all, PART_S run so
+ * far and DONE of its length behind the bus (< 0 unknown). Where the bus is
+ * says more than how long it has been going: a bus stuck at a light has
+ * run long but not got far, one that sped has got far. */
+static double live_predict__left(double run_s, double part_s, double done)
+{
+    double frac;
+    if (done >= 0 && done <= 1)
+        frac = 1 - done;
+    else
+        frac = run_s > 1 ? (run_s - part_s) / run_s : 0;
+    /* never quite there while still between the stops */
+    return frac < 1.0 / 20 ? 1.0 / 20 : frac;
+}
+
 /*
  * Predict TP's stops from position FROM on, the bus leaving FROM (or, when
  * PART_S > 0, partway along the segment FROM -> FROM + 1 with PART_S
- * seconds of it already run) at T_MS. DELAY_S: the schedule deviation
+ * seconds of it already run and DONE of its length behind it, < 0 unknown)
+ * at T_MS. DELAY_S: the schedule deviation
  * (deviation method). Returns the predicted arrival at the last stop.
  */
 static int64_t live_predict__ahead(struct live_predict *p,
                                    const struct live_predict__veh *vh,
                                    struct live_trip_pred *tp, size_t from,
-                                   int64_t t_ms, double part_s, int64_t now_ms,
-                                   double delay_s)
+                                   int64_t t_ms, double part_s, double done,
+                                   int64_t now_ms, double delay_s)
 {
     const struct trips_feed *f = p->f;
     const struct trips_trip *tr = &f->trips[tp->trip];
@@ -391,11 +474,8 @@ static int64_t live_predict__ahead(struct live_predict *p,
         double run = live_predict__run(p, vh, tp->trip, (int)i, t, now_ms,
                                        ahead, &slo, &shi);
         if (i == from && part_s > 0) {
-            /* partway: what is left, never less than a sixth of it */
-            double left = run - part_s;
-            double frac = left / (run > 1 ? run : 1);
-            if (left < run / 6)
-                left = run / 6, frac = 1.0 / 6;
+            double frac = live_predict__left(run, part_s, done);
+            double left = run * frac;
             run = left;
             slo *= frac;
             shi *= frac;
@@ -421,6 +501,14 @@ static int64_t live_predict__ahead(struct live_predict *p,
             wlo = p->pp.interval_min_s;
         if (whi < p->pp.interval_min_s)
             whi = p->pp.interval_min_s;
+        double q10, q90;
+        if (live_predict__calib_at(&p->pp.cal, (double)(arr - now_ms) / 1000,
+                                   &q10, &q90)) {
+            /* what past days' errors at this lead were; the interval
+             * still holds the estimate */
+            wlo = q10 < 0 ? -q10 : 0;
+            whi = q90 > 0 ? q90 : 0;
+        }
         sp->kind = LIVE_KIND_PREDICTED;
         sp->arr_ms = arr;
         sp->arr_lo_ms = arr - (int64_t)llround(wlo * 1000);
@@ -449,6 +537,38 @@ static int64_t live_predict__ahead(struct live_predict *p,
         t = dep;
     }
     return tr->n > 0 ? tp->stops[tr->n - 1].arr_ms : t_ms;
+}
+
+/* How long (ms) a bus coming in late takes from its last trip's end to
+ * leaving on TRIP. The baselines keep the fixed minimum layover; ours uses
+ * the turnaround learnt for that trip (the rest, the drive to its first
+ * stop and the boarding there), which the fixed rule leaves out. */
+static int64_t live_predict__turn(const struct live_predict *p, int trip)
+{
+    double t = p->m == LIVE_METHOD_SHUTTLE ? live_hist_turn(p->h, trip) : -1;
+    if (t < 0)
+        return p->pp.min_layover_s * 1000LL;
+    return (int64_t)llround(t * 1000);
+}
+
+/* How much of the segment FROM -> FROM + 1 of TR the bus V has behind it,
+ * 0..1, -1 unknown. The tracker's schedule deviation is measured at the
+ * bus's distance along the line against the timetable interpolated by
+ * distance, so the scheduled time at that point gives the share back. */
+static double live_predict__done(const struct trips_feed *f,
+                                 const struct trips_trip *tr, size_t from,
+                                 const struct live_vehicle *v, int64_t now_ms)
+{
+    (void)now_ms;
+    if (from + 1 >= tr->n || v->fix_ms < 0)
+        return -1;
+    int64_t a = trips_sched_ms(f, f->st[tr->first + from].dep_s);
+    int64_t b = trips_sched_ms(f, f->st[tr->first + from + 1].arr_s);
+    if (b - a < 1000)
+        return -1;
+    double at = (double)v->fix_ms - (double)v->delay_s * 1000;
+    double u = (at - (double)a) / (double)(b - a);
+    return u < 0 ? 0 : u > 1 ? 1 : u;
 }
 
 const struct live_trip_pred *
@@ -490,7 +610,7 @@ live_predict_vehicle(struct live_predict *p, int vi,
     int load = v->load >= 0 ? v->load : (vh ? vh->load : -1);
     double delay = v->delay_s;
     int64_t t0;
-    double part = 0;
+    double part = 0, done = -1;
     size_t from;
     if (cur < 0) {
         /* in layover or driving to the first stop: it leaves at the
@@ -499,7 +619,7 @@ live_predict_vehicle(struct live_predict *p, int vi,
         struct live_stop_pred *sp = &tp->stops[0];
         int64_t ready = now_ms;
         if (vh && vh->term_arr_ms >= 0) {
-            int64_t r = vh->term_arr_ms + p->pp.min_layover_s * 1000LL;
+            int64_t r = vh->term_arr_ms + live_predict__turn(p, v->trip);
             ready = r > ready ? r : ready;
         }
         t0 = ready > sp->sched_dep_ms ? ready : sp->sched_dep_ms;
@@ -543,11 +663,13 @@ live_predict_vehicle(struct live_predict *p, int vi,
             part = (double)(now_ms - t0) / 1000;
             if (part <= 0)
                 part = 0.001;
+            done = live_predict__done(f, tr, from, v, now_ms);
         }
     }
     int64_t end = tp->stops[tr->n - 1].arr_ms;
     if (from + 1 < tr->n)
-        end = live_predict__ahead(p, vh, tp, from, t0, part, now_ms, delay);
+        end =
+            live_predict__ahead(p, vh, tp, from, t0, part, done, now_ms, delay);
     live_predict__load(p, tp, from + 1, load);
     if (v->block_next < 0 || (size_t)v->block_next >= f->ntrips)
         return tp;
@@ -564,7 +686,7 @@ live_predict_vehicle(struct live_predict *p, int vi,
     np->fix_ms = v->fix_ms;
     np->state = LIVE_TRIP_NEXT;
     struct live_stop_pred *s0 = &np->stops[0];
-    int64_t ready = end + p->pp.min_layover_s * 1000LL;
+    int64_t ready = end + live_predict__turn(p, nt);
     int64_t d0 = ready > s0->sched_dep_ms ? ready : s0->sched_dep_ms;
     if (p->m == LIVE_METHOD_TIMETABLE)
         d0 = s0->sched_dep_ms;
@@ -574,7 +696,7 @@ live_predict_vehicle(struct live_predict *p, int vi,
     s0->dep_ms = d0;
     s0->load = -1;
     if (ntr->n > 1)
-        live_predict__ahead(p, NULL, np, 0, d0, 0, now_ms,
+        live_predict__ahead(p, NULL, np, 0, d0, 0, -1, now_ms,
                             (double)(d0 - s0->sched_dep_ms) / 1000);
     if (load >= 0) {
         double b, a;

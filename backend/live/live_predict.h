@@ -10,14 +10,44 @@
 #include "live.h"
 #include "live_hist.h"
 
+/* The interval is calibrated at the audit's horizons (LIVE_AUDIT_HORIZONS_S,
+ * the leads its samples are taken at) and interpolated between them. */
+#define LIVE_PREDICT_NBANDS LIVE_AUDIT_NHORIZONS
+
+/* The 80 % interval learnt from scored predictions of past days: per audit
+ * horizon (lead_s), the 10 % and 90 % quantiles of the error (actual -
+ * predicted, s). A horizon with n == 0 had too few samples. */
+struct live_predict_calib {
+    int n[LIVE_PREDICT_NBANDS];
+    double lead_s[LIVE_PREDICT_NBANDS];
+    double q10_s[LIVE_PREDICT_NBANDS], q90_s[LIVE_PREDICT_NBANDS];
+};
+
 struct live_predict_params {
     int min_layover_s;     /* a bus rests this long at a terminal: 120 */
     double half_life_s;    /* today's evidence loses half its weight: 1800 */
-    double interval_k;     /* scale of the 80 % interval (calibrated) */
+    double interval_k;     /* uncalibrated: scale of the history's spread */
     double interval_min_s; /* floor of each side of the interval: 20 */
+    struct live_predict_calib cal; /* all n 0: uncalibrated */
 };
 
 void live_predict_params_default(struct live_predict_params *p);
+
+enum live_predict_err {
+    LIVE_PREDICT_OK = 0,
+    LIVE_PREDICT_ERR_NOMEM,
+};
+
+/*
+ * Learn the interval calibration OUT from N scored samples S (actual_ms
+ * set; live_audit's, or eta_samples rows of past days) of one method.
+ * Horizons with fewer than 30 samples are left out (n 0); interpolation
+ * between the ones that have them covers the gaps. Returns
+ * LIVE_PREDICT_OK or LIVE_PREDICT_ERR_NOMEM (OUT then uncalibrated).
+ */
+enum live_predict_err live_predict_calibrate(const struct live_audit_sample *s,
+                                             size_t n,
+                                             struct live_predict_calib *out);
 
 struct live_predict;
 

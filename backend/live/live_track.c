@@ -19,7 +19,7 @@
 struct live_track__veh {
     struct live_vehicle pub;
     struct trips_visitor vs;
-    int at;       /* stop the visitor is at, -1 none */
+    int at;       /* stop the bus halted at (visitor in it), -1 none */
     bool started; /* departed a position of `trip` */
     int boarded, alighted;
 };
@@ -288,9 +288,9 @@ static void live_track__arrive(struct live_track *t, int vi, int k,
     }
 }
 
-/* The visitor says VI arrived at STOP (entered its radius). Before the
- * bus has left its trip's first stop only that stop counts: a bus driving
- * to the start passes stops of the trip that it has not served yet. */
+/* The visitor says VI arrived at STOP (halted in its radius, or drove past it).
+ * Before the bus has left its trip's first stop only that stop counts: a bus
+ * driving to the start passes stops of the trip that it has not served yet. */
 static void live_track__at_stop(struct live_track *t, int vi, int stop,
                                 int64_t t_ms)
 {
@@ -512,13 +512,20 @@ enum live_track_res live_track_fix(struct live_track *t, const char *vid,
     v->pub.lon = x->lon;
     v->pub.speed = x->speed;
     if (trips_visitor_fix(&v->vs, x, &vis)) {
+        /* a stop driven past is reached at its closest fix, known only
+         * now that the bus has left it */
+        if (v->at != vis.stop)
+            live_track__at_stop(t, vi, vis.stop, vis.arr_ms);
         v->at = -1;
         live_track__left(t, vi, &vis, x);
     }
-    at = v->vs.in ? v->vs.c.stop : -1;
+    /* A bus arrives at its first halt within the radius, not on entering
+     * it: the batch builder's arrival, which the history's running times
+     * and dwells are measured from (and a rider's "the bus is here"). */
+    at = v->vs.in && v->vs.c.first_halt ? v->vs.c.stop : -1;
     if (at >= 0 && at != v->at) {
         v->at = at;
-        live_track__at_stop(t, vi, at, x->t_ms);
+        live_track__at_stop(t, vi, at, v->vs.c.first_halt);
     }
     v->at = at;
     live_track__place(t, vi);

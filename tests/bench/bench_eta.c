@@ -262,12 +262,22 @@ static size_t learn_day(struct live_hist *h, struct day *d)
     return added;
 }
 
+/* How far the tracker's events fall from the simulator's truth (s, event
+ * - truth): at stops the bus halted at and at stops it drove past. A
+ * constant offset here is a bias every method inherits. */
+struct offsets {
+    double arr_halt, arr_pass, dep_halt;
+    size_t n_arr_halt, n_arr_pass, n_dep_halt;
+};
+
 /* A held-out day's replay state. */
 struct replay {
     struct live_predict *pred[NMETHODS];
     const struct trips_feed *tf;
     struct live_audit *aud[NMETHODS];
     int64_t *truth;                  /* per stop time: true arrival, -1 */
+    int64_t *truth_dep;              /* per stop time: true departure, -1 */
+    struct offsets *off;             /* tracker events against the truth */
     struct samples *out;             /* per method */
     struct live_audit_summary **sum; /* per method */
 };
@@ -276,6 +286,22 @@ static void on_event(void *arg, const struct live_event *ev)
 {
     struct replay *r = arg;
 
+    if ((ev->type == LIVE_EV_ARRIVE || ev->type == LIVE_EV_DEPART) &&
+        ev->pos > 0 && ev->trip >= 0 && (size_t)ev->trip < r->tf->ntrips) {
+        size_t st = r->tf->trips[ev->trip].first + (size_t)ev->pos;
+        bool halt = r->truth_dep[st] > r->truth[st];
+
+        if (r->truth[st] >= 0 && ev->type == LIVE_EV_ARRIVE && halt) {
+            r->off->arr_halt += (double)(ev->t_ms - r->truth[st]) / 1000;
+            r->off->n_arr_halt++;
+        } else if (r->truth[st] >= 0 && ev->type == LIVE_EV_ARRIVE) {
+            r->off->arr_pass += (double)(ev->t_ms - r->truth[st]) / 1000;
+            r->off->n_arr_pass++;
+        } else if (r->truth[st] >= 0 && halt) {
+            r->off->dep_halt += (double)(ev->t_ms - r->truth_dep[st]) / 1000;
+            r->off->n_dep_halt++;
+        }
+    }
     for (int m = 0; m < NMETHODS; m++) {
         struct live_audit_sample done[LIVE_AUDIT_NHORIZONS];
         size_t n = 0;
@@ -307,8 +333,9 @@ static void on_event(void *arg, const struct live_event *ev)
 
 /* One held-out day: replay, predict, sample, score. */
 static void replay_day(const struct live_hist *h, struct day *d,
+                       const struct live_predict_params *pp,
                        struct samples *out, struct live_audit_summary **sum,
-                       struct costs *cost)
+                       struct costs *cost, struct offsets *off)
 {
     struct replay r;
     struct trips_params p;
@@ -323,12 +350,14 @@ static void replay_day(const struct live_hist *h, struct day *d,
     r.out = out;
     r.sum = sum;
     r.truth = malloc(d->tf.nst * sizeof *r.truth);
+    r.truth_dep = malloc(d->tf.nst * sizeof *r.truth_dep);
+    r.off = off;
     fi = calloc((size_t)nb, sizeof *fi);
     di = calloc((size_t)nb, sizeof *di);
-    if (!r.truth || !fi || !di)
+    if (!r.truth || !r.truth_dep || !fi || !di)
         die("out of memory");
     for (size_t k = 0; k < d->tf.nst; k++)
-        r.truth[k] = -1;
+        r.truth[k] = r.truth_dep[k] = -1;
     for (int i = 0; i < d->plan.nvisits; i++) {
         const struct sim_visit *v = &d->plan.visits[i];
         int t =
@@ -338,10 +367,12 @@ static void replay_day(const struct live_hist *h, struct day *d,
             continue;
         r.truth[d->tf.trips[t].first + (size_t)v->j] =
             ((int64_t)d->sf->day0 + 0) * 1000 + (int64_t)llround(v->arr * 1000);
+        r.truth_dep[d->tf.trips[t].first + (size_t)v->j] =
+            (int64_t)d->sf->day0 * 1000 + (int64_t)llround(v->dep * 1000);
     }
     for (int m = 0; m < NMETHODS; m++) {
         r.pred[m] =
-            live_predict_new(&d->tf, h, LIVE_HIST_WEEKDAY, methods[m], NULL);
+            live_predict_new(&d->tf, h, LIVE_HIST_WEEKDAY, methods[m], &pp[m]);
         if (!r.pred[m] || live_audit_new(&d->tf, &r.aud[m]) != LIVE_AUDIT_OK)
             die("live_predict_new/live_audit_new: out of memory");
     }
@@ -404,6 +435,7 @@ static void replay_day(const struct live_hist *h, struct day *d,
         live_audit_free(r.aud[m]);
     }
     free(r.truth);
+    free(r.truth_dep);
     free(fi);
     free(di);
 }
@@ -518,6 +550,8 @@ static void usage(FILE *fp)
             "usage: shuttle-bench-eta [options]\n"
             "  --learn N          learning days (default 20)\n"
             "  --seeds a,b,c      held-out day seeds (default 101,102,103)\n"
+            "  --calib N          days (seeds 1001..) replayed before them to\n"
+            "                     calibrate the 80 %% intervals (default 3)\n"
             "  --quick            --learn 3 and one held-out seed\n"
             "  --traffic normal|heavy  (default normal)\n"
             "  --gtfs DIR         feed (default the source tree's "
@@ -529,6 +563,7 @@ int main(int argc, char **argv)
     static const struct option longopts[] = {
         {"learn", required_argument, NULL, 'l'},
         {"seeds", required_argument, NULL, 's'},
+        {"calib", required_argument, NULL, 'c'},
         {"quick", no_argument, NULL, 'q'},
         {"traffic", required_argument, NULL, 't'},
         {"gtfs", required_argument, NULL, 'g'},
@@ -537,7 +572,8 @@ int main(int argc, char **argv)
     };
     const char *gtfs = BENCH_SOURCE_DIR "/deploy/gtfs";
     uint64_t seeds[MAXSEEDS] = {101, 102, 103};
-    int nseeds = 3, learn = 20, level = SIM_TRAFFIC_NORMAL, ch;
+    int nseeds = 3, learn = 20, ncalib = 3, level = SIM_TRAFFIC_NORMAL, ch;
+    struct live_predict_params pp[NMETHODS];
     bool quick = false;
     struct harness_pg *pg;
     struct db *db;
@@ -546,6 +582,7 @@ int main(int argc, char **argv)
     struct samples out[NMETHODS], inc[NMETHODS];
     struct live_audit_summary *sum[NMETHODS], *isum[NMETHODS];
     struct costs cost = {0};
+    struct offsets off = {0}, ioff = {0};
     char err[512], date[16];
     size_t visits = 0;
     double t_start = now_us(), t_learn;
@@ -567,6 +604,9 @@ int main(int argc, char **argv)
             }
             break;
         }
+        case 'c':
+            ncalib = atoi(optarg);
+            break;
         case 'q':
             quick = true;
             break;
@@ -594,8 +634,9 @@ int main(int argc, char **argv)
     if (quick) {
         learn = 3;
         nseeds = 1;
+        ncalib = 1;
     }
-    if (learn < 1 || nseeds < 1)
+    if (learn < 1 || nseeds < 1 || ncalib < 0)
         die("need at least one learning day and one held-out seed");
 
     pg = harness_pg_start(1);
@@ -634,7 +675,47 @@ int main(int argc, char **argv)
            learn, level == SIM_TRAFFIC_HEAVY ? "heavy" : "normal", TRAFFIC_SEED,
            visits, (t_learn - t_start) / 1e6);
 
-    /* (2) Held-out days, after the learning days. */
+    /* (2) Calibration days after the learning days: each method's 80 %
+     * interval from its own errors there, as shuttle-live would from the
+     * eta_samples of past days. */
+    for (int m = 0; m < NMETHODS; m++)
+        live_predict_params_default(&pp[m]);
+    if (ncalib > 0) {
+        struct samples cs[NMETHODS];
+        struct live_audit_summary *csum[NMETHODS];
+        struct offsets coff = {0};
+
+        memset(cs, 0, sizeof cs);
+        for (int m = 0; m < NMETHODS; m++)
+            if (!(csum[m] = live_audit_summary_new()))
+                die("out of memory");
+        for (int i = 0; i < ncalib; i++) {
+            struct day d;
+
+            weekday_date(learn + i, date, sizeof date);
+            day_make(harness_pg_conninfo(pg), date, 1001 + (uint64_t)i, level,
+                     false, &d);
+            replay_day(h, &d, pp, cs, csum, &cost, &coff);
+            day_free(&d);
+        }
+        for (int m = 0; m < NMETHODS; m++) {
+            if (live_predict_calibrate(cs[m].v, cs[m].n, &pp[m].cal) !=
+                LIVE_PREDICT_OK)
+                die("out of memory");
+            free(cs[m].v);
+            live_audit_summary_free(csum[m]);
+        }
+        printf("interval calibration (shuttle), %d days from seed 1001: "
+               "error q10..q90 at lead",
+               ncalib);
+        for (int b = 0; b < LIVE_PREDICT_NBANDS; b++)
+            if (pp[3].cal.n[b])
+                printf(" %.0f s %+.0f..%+.0f", pp[3].cal.lead_s[b],
+                       pp[3].cal.q10_s[b], pp[3].cal.q90_s[b]);
+        printf("\n");
+    }
+
+    /* (3) Held-out days, after those. */
     memset(out, 0, sizeof out);
     memset(inc, 0, sizeof inc);
     for (int m = 0; m < NMETHODS; m++) {
@@ -646,14 +727,22 @@ int main(int argc, char **argv)
     for (int i = 0; i < nseeds; i++) {
         struct day d;
 
-        weekday_date(learn + i, date, sizeof date);
+        weekday_date(learn + ncalib + i, date, sizeof date);
         day_make(harness_pg_conninfo(pg), date, seeds[i], level, false, &d);
-        replay_day(h, &d, out, sum, &cost);
+        replay_day(h, &d, pp, out, sum, &cost, &off);
         printf("held-out %s seed %" PRIu64 ": %d buses replayed\n", date,
                seeds[i], d.plan.nbus);
         day_free(&d);
     }
-    /* (3) */
+    printf("tracker events - truth: arrival at a halt %+.1f s (%zu), "
+           "passing %+.1f s (%zu), departure from a halt %+.1f s (%zu)\n",
+           off.n_arr_halt ? off.arr_halt / (double)off.n_arr_halt : 0,
+           off.n_arr_halt,
+           off.n_arr_pass ? off.arr_pass / (double)off.n_arr_pass : 0,
+           off.n_arr_pass,
+           off.n_dep_halt ? off.dep_halt / (double)off.n_dep_halt : 0,
+           off.n_dep_halt);
+    /* (4) */
     print_table(
         "arrival predictions, held-out days (live_audit: error = actual - "
         "predicted, bias + = the bus came later; buckets by lead at "
@@ -661,14 +750,14 @@ int main(int argc, char **argv)
         sum);
     print_targets(out);
 
-    /* (4) One more held-out day with a random incident. */
+    /* (5) One more held-out day with a random incident. */
     {
         struct day d;
 
-        weekday_date(learn + nseeds, date, sizeof date);
+        weekday_date(learn + ncalib + nseeds, date, sizeof date);
         day_make(harness_pg_conninfo(pg), date, seeds[nseeds - 1] + 1000, level,
                  true, &d);
-        replay_day(h, &d, inc, isum, &cost);
+        replay_day(h, &d, pp, inc, isum, &cost, &ioff);
         {
             int seg;
             double t0, t1;
@@ -687,7 +776,7 @@ int main(int argc, char **argv)
         day_free(&d);
     }
 
-    /* (5) */
+    /* (6) */
     if (cost.n) {
         qsort(cost.v, cost.n, sizeof *cost.v, cmp_double);
         printf("\nper-fix cost of live_track_fix + 4 live_predict_vehicle: "

@@ -173,6 +173,36 @@ static void test_trip_out_and_layover(void **state)
     assert_int_equal(v->block_next, -1);
 }
 
+/* A bus arrives at its first halt at a stop, as the batch builder counts
+ * it, not where it enters the stop's radius (seconds earlier); a stop it
+ * drives past is reached at its closest fix. */
+static void test_arrival_times(void **state)
+{
+    struct world *w = *state;
+    int s = stand(w, "bus-1", H(7, 58), lon_of(0), 120), at_b, past_c;
+
+    /* to B at 4.4 m/s: inside its 30 m from about 7 s before the halt */
+    at_b = drive(w, "bus-1", s, lon_of(0), lon_of(1), 100);
+    s = stand(w, "bus-1", at_b, lon_of(1), 15);
+    /* on past B without halting there again, C the same way: the fix at
+     * C's position is the 50th of the drive */
+    s = drive(w, "bus-1", s, lon_of(1), lon_of(2), 50);
+    past_c = s - 1;
+    drive(w, "bus-1", s, lon_of(2), lon_of(2) + STEP / 2, 50);
+    int found_b = 0;
+    for (int i = 0; i < w->nev; i++) {
+        const struct live_event *e = &w->ev[i];
+
+        if (e->type == LIVE_EV_ARRIVE && e->trip == 0 && e->pos == 1) {
+            assert_int_equal(e->t_ms, MS(at_b));
+            found_b = 1;
+        }
+        if (e->type == LIVE_EV_ARRIVE && e->trip == 0 && e->pos == 2)
+            assert_int_equal(e->t_ms, MS(past_c));
+    }
+    assert_true(found_b);
+}
+
 /* 15 minutes late out: the bus stays on its own trip, late, and its
  * block's next trip is not missed while it comes. */
 static void test_late_stays(void **state)
@@ -282,6 +312,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_trip_out_and_layover, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_arrival_times, setup, teardown),
         cmocka_unit_test_setup_teardown(test_late_stays, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stale_old_future, setup, teardown),
         cmocka_unit_test_setup_teardown(test_off_route_deadhead, setup,
