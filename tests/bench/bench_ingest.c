@@ -731,7 +731,8 @@ static void phase_latency(struct bench *b)
  * histogram), scraped before and after: the gauge holds the longest since
  * the previous scrape; p99 is the upper bound of the bucket the 99th
  * percentile falls in. The rebuilds are shuttle-live's
- * shuttle_live_rebuilds_total over the same span.
+ * shuttle_live_rebuilds_total over the same span. Then shuttle-live is
+ * stopped and the same load runs against the backend alone: the baseline.
  */
 struct stall_scrape {
     struct bench_prom_hist loop, commit; /* stall, and commit duration */
@@ -770,20 +771,49 @@ static int stall_get_metrics(int port, int live_port, struct stall_scrape *sc)
     bench_prom_value(body, "shuttle_backend_loop_stall_other_seconds_max", 0,
                      &sc->other_max);
     free(body);
+    if (live_port <= 0)
+        return 0; /* the baseline: nothing beside */
     sc->rebuilds = stall_live_rebuilds(live_port);
     return sc->rebuilds < 0 ? -1 : 0;
 }
 
+/* The latency load of (f) under vehicle-id prefix PREFIX, with the loop's
+ * figures scraped before and after into *S0 and *S1. */
+static struct lg_result stall_load(struct bench *b, const char *tag,
+                                   const char *prefix, int port, int live_port,
+                                   struct stall_scrape *s0,
+                                   struct stall_scrape *s1)
+{
+    char secs[32], rate[32], veh[16], bat[16];
+    struct lg_result r;
+
+    if (stall_get_metrics(port, live_port, s0) != 0)
+        die("no loop stall histogram in /metrics");
+    fmt_common(b, veh, bat, sizeof veh);
+    snprintf(secs, sizeof secs, "%g", b->o.lat_seconds);
+    snprintf(rate, sizeof rate, "%g", b->o.lat_rate);
+    {
+        const char *args[] = {"-n",   veh,        "-b", bat,     "-d",
+                              secs,   "-r",       rate, "--ack", "--prefix",
+                              prefix, "--wait-s", "60", NULL};
+        r = run_loadgen(b, tag, args);
+    }
+    if (stall_get_metrics(port, live_port, s1) != 0)
+        die("no loop stall histogram in /metrics");
+    return r;
+}
+
 static void phase_stall(struct bench *b, struct harness_proc **backend)
 {
-    char secs[32], rate[32], veh[16], bat[16], http[32], dbopt[1200];
+    char http[32], dbopt[1200];
     char feed[1024], log[1100], live_http[32];
     const char *opts[] = {http, NULL};
     const char *live_opts[] = {"rebuild_interval_s=1", live_http, NULL};
     char *argv[8];
-    struct stall_scrape s0, s1;
+    struct stall_scrape s0, s1, b0, b1;
+    struct lg_result base;
     struct harness_proc *p, *live;
-    double total;
+    double total, base_max_ms;
     int port = harness_free_port(), live_port = harness_free_port();
 
     /* The shipped feed, so that each rebuild has a timetable to match
@@ -827,20 +857,7 @@ static void phase_stall(struct bench *b, struct harness_proc **backend)
             die("shuttle-live finished no rebuild within 30 s (log %s)",
                 harness_proc_log(live));
     }
-    if (stall_get_metrics(port, live_port, &s0) != 0)
-        die("no loop stall histogram in /metrics");
-
-    fmt_common(b, veh, bat, sizeof veh);
-    snprintf(secs, sizeof secs, "%g", b->o.lat_seconds);
-    snprintf(rate, sizeof rate, "%g", b->o.lat_rate);
-    {
-        const char *args[] = {"-n",  veh,        "-b", bat,     "-d",
-                              secs,  "-r",       rate, "--ack", "--prefix",
-                              "st-", "--wait-s", "60", NULL};
-        b->stall_lat = run_loadgen(b, "stall", args);
-    }
-    if (stall_get_metrics(port, live_port, &s1) != 0)
-        die("no loop stall histogram in /metrics");
+    b->stall_lat = stall_load(b, "stall", "st-", port, live_port, &s0, &s1);
     total = s1.loop.cum[s1.loop.n - 1] - s0.loop.cum[s0.loop.n - 1];
     b->stall_max_ms = s1.max * 1000.0;
     b->stall_p99_ms = bench_prom_quantile(&s0.loop, &s1.loop, 0.99) * 1000.0;
@@ -863,6 +880,22 @@ static void phase_stall(struct bench *b, struct harness_proc **backend)
     if (harness_stop(live) != 0)
         printf("  (f) shuttle-live did not stop cleanly (log %s)\n",
                harness_proc_log(live));
+    /* The baseline in the same run: the same load with nothing beside the
+     * backend. On a shared machine the stall moves with the other load;
+     * the difference is what shuttle-live and its rebuilds add. After the
+     * measurement with them, so that its rows do not make the rebuilds
+     * heavier than in the first. */
+    base = stall_load(b, "stall-base", "sb-", port, 0, &b0, &b1);
+    base_max_ms = b1.max * 1000.0;
+    printf(
+        "  (f) baseline, shuttle-live stopped: loop stall at %.0f records/s: "
+        "%.0f iterations, p99 <= %.1f ms, max %.1f ms; max stall less the "
+        "commit's calls %.1f ms; ack p50 %.1f ms, p99 %.1f ms\n",
+        base.rate, b1.loop.cum[b1.loop.n - 1] - b0.loop.cum[b0.loop.n - 1],
+        bench_prom_quantile(&b0.loop, &b1.loop, 0.99) * 1000.0, base_max_ms,
+        b1.other_max * 1000.0, base.p50, base.p99);
+    printf("  (f) max stall with shuttle-live beside / baseline: %.2f\n",
+           base_max_ms > 0 ? b->stall_max_ms / base_max_ms : NAN);
 }
 
 static void machine(char *buf, size_t len)
