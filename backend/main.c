@@ -7,8 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -22,6 +20,7 @@
 #include "trips_db.h"
 #include "http.h"
 #include "ingest.h"
+#include "job.h"
 #include "log.h"
 #include "metrics.h"
 #include "mqtt.h"
@@ -35,7 +34,7 @@ struct backend_conf {
     char *database;
     char *admin_database;
     long long raw_retention_days;
-    long long rebuild_interval_s;
+    int rebuild_interval_s_set; /* retired: shuttle-live's duty now */
     char *mqtt_host;
     long long mqtt_port;
     char *mqtt_client_id;
@@ -68,9 +67,9 @@ static const struct conf_option backend_options[] = {
     OPT("raw_retention_days", CONF_INT, raw_retention_days, "0", 0, 36500,
         "drop raw positions older than this many service days (0: keep "
         "all); passenger counts are always kept"),
-    OPT("rebuild_interval_s", CONF_INT, rebuild_interval_s, "60", 0, 86400,
-        "rebuild today's stop visits, runs and ridership this often (0: "
-        "never; then run shuttle-backend --rebuild DATE from cron)"),
+    OPT("rebuild_interval_s", CONF_RETIRED, rebuild_interval_s_set, NULL, 0, 0,
+        "the periodic rebuild moved to shuttle-live: set "
+        "rebuild_interval_s in live.conf"),
     OPT("mqtt_host", CONF_STRING, mqtt_host, "127.0.0.1", 0, 0,
         "MQTT broker host"),
     OPT("mqtt_port", CONF_INT, mqtt_port, "1883", 1, 65535,
@@ -124,15 +123,6 @@ static void on_child(int sig)
     (void)sig;
 }
 
-/* Work that may take seconds runs in a child process, so that the loop
- * never waits for it: the migrations (their connect may hang on an
- * unreachable server) and the periodic rebuild. */
-struct backend_job {
-    const char *what; /* "migration", "rebuild" */
-    pid_t pid;        /* 0: not running */
-    int64_t started_ms;
-};
-
 /* A database connection that is not up this long is given up. */
 #define BACKEND_DB_CONNECT_TIMEOUT_MS 15000
 
@@ -148,13 +138,10 @@ struct backend {
     int64_t db_retry_ms, db_backoff_ms;
     int64_t mqtt_retry_ms, mqtt_backoff_ms;
     int64_t next_retention_ms;
-    int64_t next_rebuild_ms;
-    char rebuilt_day[CLOCK_TEXT_MAX]; /* the service day rebuilt last */
-    /* What the running rebuild process rebuilds: the day before (when the
-     * day has turned; else "") and today. */
-    char rebuild_prev[CLOCK_TEXT_MAX], rebuild_today[CLOCK_TEXT_MAX];
     int migrated;
-    struct backend_job migration, rebuild;
+    /* The migrations run in a child (common/job), so that the loop never
+     * waits for them: their connect may hang on an unreachable server. */
+    struct job migration;
     int64_t db_connect_started_ms; /* monotonic; 0: not connecting */
     struct stats st;               /* the daemon's figures, for /metrics */
     int64_t commit_us;             /* in the commit's calls this iteration */
@@ -224,7 +211,6 @@ static void backend_collect(void *arg, struct metrics_buf *m)
     struct stats_sources src = {&b->stats, b->writer, b->db,
                                 b->mqtt,   b->fleet,  b->ackq};
 
-    b->st.rebuild_running = b->rebuild.pid > 0;
     stats_render(&b->st, &src, m);
 }
 
@@ -381,81 +367,10 @@ static int backend_migrate(const struct backend_conf *c, char *err,
     return rc;
 }
 
-/*
- * Start fn(b) in a child process and return at once; backend_job_reap
- * collects it. The child shares nothing it uses with the loop: it opens its
- * own connections, and ends with _exit so that the parent's libpq and MQTT
- * handles are not closed under it. It dies with the parent.
- */
-static int backend_job_start(struct backend *b, struct backend_job *j,
-                             const char *what, int (*fn)(struct backend *))
-{
-    pid_t parent = getpid();
-    pid_t pid = fork();
-
-    if (pid < 0) {
-        log_warn("%s: fork", what);
-        return -1;
-    }
-    if (pid == 0) {
-        signal(SIGTERM, SIG_DFL);
-        signal(SIGINT, SIG_DFL);
-        signal(SIGCHLD, SIG_DFL);
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
-            _exit(1);
-        /* Background work: on a busy machine the loop comes first. (The
-         * rebuild's own PostgreSQL session is not niced.) */
-        errno = 0;
-        if (nice(10) == -1 && errno != 0)
-            log_warn("%s: nice", what);
-        _exit(fn(b));
-    }
-    j->what = what;
-    j->pid = pid;
-    j->started_ms = clock_mono_ms();
-    return 0;
-}
-
-/* A finished job's exit status, logged: 1 when it finished (*ok: it
- * exited 0), 0 while it runs or none was started. Never waits. */
-static int backend_job_reap(struct backend_job *j, bool *ok)
-{
-    int st;
-    pid_t r;
-
-    if (j->pid <= 0)
-        return 0;
-    r = waitpid(j->pid, &st, WNOHANG);
-    if (r == 0 || (r < 0 && errno == EINTR))
-        return 0;
-    j->pid = 0;
-    *ok = r > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0;
-    if (r < 0)
-        log_warn("%s process", j->what);
-    else if (WIFSIGNALED(st))
-        log_warnx("%s process killed by signal %d", j->what, WTERMSIG(st));
-    else if (!*ok)
-        log_warnx("%s process failed (exit %d)", j->what, WEXITSTATUS(st));
-    else
-        log_debug("%s process done in %.2f s", j->what,
-                  (double)(clock_mono_ms() - j->started_ms) / 1000.0);
-    return 1;
-}
-
-/* At shutdown: stop a job still running, and collect it. */
-static void backend_job_stop(struct backend_job *j)
-{
-    if (j->pid <= 0)
-        return;
-    (void)kill(j->pid, SIGTERM);
-    while (waitpid(j->pid, NULL, 0) < 0 && errno == EINTR)
-        ;
-    j->pid = 0;
-}
-
 /* The migration process: exit 0 once the schema is current. */
-static int backend_migrate_job(struct backend *b)
+static int backend_migrate_job(void *arg)
 {
+    const struct backend *b = arg;
     char err[512];
 
     if (backend_migrate(&b->conf, err, sizeof err) != DB_OK) {
@@ -471,19 +386,45 @@ static void backend_db_retry(struct backend *b, int64_t now, const char *err)
     log_warnx("%s; retrying in %" PRId64 " ms", err, b->db_backoff_ms);
 }
 
+/* A finished migration child: 1 when it exited 0, 0 when it failed (said
+ * why), -1 while it runs or none was started. Never waits. */
+static int backend_migration_reap(struct backend *b)
+{
+    int st;
+
+    switch (job_reap(&b->migration, &st)) {
+    case JOB_IDLE:
+    case JOB_RUNNING:
+        return -1;
+    case JOB_DONE:
+        log_debug("migration process done in %.2f s",
+                  (double)(clock_mono_ms() - b->migration.started_ms) / 1000.0);
+        return 1;
+    case JOB_FAILED:
+        log_warnx("migration process failed (exit %d)", st);
+        return 0;
+    case JOB_KILLED:
+        log_warnx("migration process killed by signal %d", st);
+        return 0;
+    case JOB_LOST:
+        log_warnx("migration process lost: %s", strerror(st));
+        return 0;
+    }
+    return 0;
+}
+
 /* Migrate (once, in a child), then connect; nothing here waits. */
 static void backend_db_try(struct backend *b, int64_t now)
 {
     char err[512];
-    bool ok = false;
+    int migrated = backend_migration_reap(b);
 
-    if (backend_job_reap(&b->migration, &ok)) {
-        if (!ok) {
-            backend_db_retry(b, now, "database not migrated");
-            return;
-        }
-        b->migrated = 1;
+    if (migrated == 0) {
+        backend_db_retry(b, now, "database not migrated");
+        return;
     }
+    if (migrated == 1)
+        b->migrated = 1;
     if (db_connecting(b->db) &&
         now - b->db_connect_started_ms > BACKEND_DB_CONNECT_TIMEOUT_MS) {
         db_disconnect(b->db);
@@ -494,9 +435,12 @@ static void backend_db_try(struct backend *b, int64_t now)
         now < b->db_retry_ms)
         return;
     if (!b->migrated) {
-        if (backend_job_start(b, &b->migration, "migration",
-                              backend_migrate_job) != 0)
+        /* Niced: on a busy machine the loop comes first. */
+        if (job_start(&b->migration, "migration", 10, backend_migrate_job, b,
+                      now) != JOB_OK) {
+            log_warn("migration: fork");
             backend_db_retry(b, now, "cannot start the migration");
+        }
         return;
     }
     if (db_connect_start(b->db, err, sizeof err) != DB_OK) {
@@ -649,80 +593,6 @@ static void backend_retention(struct backend *b, int64_t now)
         log_info("retention: dropped %d days of raw positions", dropped);
 }
 
-/* Today's service day in the feed's zone, as db_prepare read it. */
-static int backend_today(struct backend *b, char *buf)
-{
-    int32_t day;
-
-    if (db_service_day(b->db, clock_wall_ms(), &day) != DB_OK)
-        return -1;
-    clock_text_day(buf, day);
-    return 0;
-}
-
-/* The rebuild process: the day before (when the day has turned), then
- * today. Exit 1 only when the day before failed: today's rebuild fails
- * quietly while no feed is loaded, and is tried again next time. */
-static int backend_rebuild_job(struct backend *b)
-{
-    struct trips_db_summary ts;
-    char err[512];
-    int rc = 0;
-
-    if (b->rebuild_prev[0]) {
-        if (trips_db_rebuild(backend_admin(&b->conf), b->rebuild_prev, &ts, err,
-                             sizeof err) == TRIPS_DB_OK)
-            backend_log_rebuild(b->rebuild_prev, &ts);
-        else {
-            log_warnx("rebuild of %s: %s", b->rebuild_prev, err);
-            rc = 1;
-        }
-    }
-    if (trips_db_rebuild(backend_admin(&b->conf), b->rebuild_today, &ts, err,
-                         sizeof err) != TRIPS_DB_OK)
-        log_debug("rebuild of %s: %s", b->rebuild_today, err);
-    else if (log_getverbose() > 0)
-        backend_log_rebuild(b->rebuild_today, &ts);
-    return rc;
-}
-
-static void backend_rebuild_reap(struct backend *b)
-{
-    bool ok = false;
-
-    if (backend_job_reap(&b->rebuild, &ok)) {
-        b->st.rebuilds++;
-        b->st.rebuild_failures += !ok;
-    }
-}
-
-/*
- * Keep today's derived tables current for the reports. When the day turns,
- * the day before is rebuilt once more, with whatever arrived late. The
- * rebuild runs in a process of its own (seconds for a large fleet), at
- * most one at a time; ingest never waits for it.
- */
-static void backend_rebuild(struct backend *b, int64_t now)
-{
-    char today[CLOCK_TEXT_MAX];
-
-    b->next_rebuild_ms = now + b->conf.rebuild_interval_s * 1000;
-    backend_rebuild_reap(b);
-    if (b->rebuild.pid > 0) {
-        log_debug("rebuild still running; skipping this one");
-        return;
-    }
-    if (!db_connected(b->db) || backend_today(b, today) != 0)
-        return;
-    snprintf(b->rebuild_prev, sizeof b->rebuild_prev, "%s",
-             b->rebuilt_day[0] && strcmp(b->rebuilt_day, today) != 0
-                 ? b->rebuilt_day
-                 : "");
-    snprintf(b->rebuild_today, sizeof b->rebuild_today, "%s", today);
-    if (backend_job_start(b, &b->rebuild, "rebuild", backend_rebuild_job) == 0)
-        snprintf(b->rebuilt_day, sizeof b->rebuilt_day, "%s", today);
-}
-
 static int backend_commit_due(struct backend *b, int64_t now)
 {
     if (writer_busy(b->writer) || writer_staged_items(b->writer) == 0)
@@ -760,9 +630,6 @@ static void backend_run(struct backend *b)
             backend_commit(b);
         if (now >= b->next_retention_ms)
             backend_retention(b, now);
-        backend_rebuild_reap(b);
-        if (b->conf.rebuild_interval_s > 0 && now >= b->next_rebuild_ms)
-            backend_rebuild(b, now);
 
         fd = mqtt_fd(b->mqtt);
         if (fd >= 0) {
@@ -805,7 +672,7 @@ static void backend_run(struct backend *b)
                 (int)(b->db_retry_ms - now > 0 ? b->db_retry_ms - now : 0);
         /* SIGCHLD interrupts poll, unless it came just before: then this
          * bounds how late a finished job is noticed. */
-        if ((b->migration.pid > 0 || b->rebuild.pid > 0) && timeout > 100)
+        if (b->migration.pid > 0 && timeout > 100)
             timeout = 100;
         hto = http_timeout_ms(b->http);
         if (hto >= 0 && hto < timeout)
@@ -985,6 +852,13 @@ int main(int argc, char **argv)
         conf_free(backend_options, &b.conf);
         return 2;
     }
+    /* Accepted, not refused: an old backend.conf must not stop ingest at
+     * the next restart over a duty that is no longer ours (shuttle-live
+     * rebuilds by default); refusing would leave the buses spooling. */
+    if (b.conf.rebuild_interval_s_set)
+        log_warnx("rebuild_interval_s is ignored: the periodic rebuild of the "
+                  "derived tables is shuttle-live's now; set "
+                  "rebuild_interval_s in live.conf and remove it here");
     if (check) {
         printf("configuration OK\n");
         conf_free(backend_options, &b.conf);
@@ -1050,8 +924,7 @@ int main(int argc, char **argv)
 
     log_info("signal %d: committing %zu staged records and stopping", (int)quit,
              writer_staged_records(b.writer));
-    backend_job_stop(&b.rebuild);
-    backend_job_stop(&b.migration);
+    job_stop(&b.migration);
     backend_commit_all(&b);
     if (mqtt_fd(b.mqtt) >= 0) {
         /* Let the last acks out before saying goodbye: each vehicle's

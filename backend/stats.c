@@ -129,15 +129,6 @@ void stats_render(struct stats *s, const struct stats_sources *src,
     metrics_histogram(m, "shuttle_backend_loop_stall_seconds",
                       "busy time of each ingest loop iteration", NULL,
                       &s->stall_seconds);
-    metrics_counter(m, "shuttle_backend_rebuilds_total",
-                    "rebuild processes finished (rebuild_interval_s)", NULL,
-                    s->rebuilds);
-    metrics_counter(m, "shuttle_backend_rebuild_failures_total",
-                    "rebuild processes that failed or were killed", NULL,
-                    s->rebuild_failures);
-    metrics_gauge(m, "shuttle_backend_rebuild_running",
-                  "1 while a rebuild process runs beside ingest", NULL,
-                  s->rebuild_running ? 1 : 0);
     metrics_gauge(m, "shuttle_backend_staged_records",
                   "records staged and not yet committed (the batch filling "
                   "and the one in flight)",

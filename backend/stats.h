@@ -1,9 +1,8 @@
 /* stats: the shuttle-backend daemon's own figures (loop stall, commits,
- * rebuilds, acks) and the rendering of every /metrics family. */
+ * acks) and the rendering of every /metrics family. */
 #ifndef SHUTTLE_STATS_H
 #define SHUTTLE_STATS_H
 
-#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -29,8 +28,6 @@ struct stats {
     /* Time from a commit's start to its acks, and records per commit,
      * per commit that succeeded. */
     struct metrics_hist commit_seconds, commit_records;
-    uint64_t rebuilds, rebuild_failures; /* rebuild processes finished */
-    bool rebuild_running;
 };
 
 /* The modules whose own counters /metrics shows, borrowed for one

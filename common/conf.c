@@ -132,6 +132,9 @@ static int conf_assign(const struct conf_option *o, void *dst,
             return CONF_ERR_SYNTAX;
         }
         return CONF_OK;
+    case CONF_RETIRED:
+        *(int *)field = 1;
+        return CONF_OK;
     }
     snprintf(err, errlen, "%s: bad option type in table", o->name);
     return CONF_ERR_SYNTAX;
@@ -145,6 +148,10 @@ int conf_defaults(const struct conf_option *table, void *dst, char *err,
 
         if (o->type == CONF_STRING || o->type == CONF_SECRET)
             *(char **)field = NULL;
+        if (o->type == CONF_RETIRED) {
+            *(int *)field = 0;
+            continue;
+        }
         /* Secret defaults name a file that may not exist yet: load them only
          * when the config names them. */
         if (o->def && o->type != CONF_SECRET) {
@@ -318,6 +325,8 @@ int conf_file_hash(const char *path, char out[17])
 void conf_print_example(const struct conf_option *table, void *fp)
 {
     for (const struct conf_option *o = table; o->name; o++) {
+        if (o->type == CONF_RETIRED)
+            continue; /* not to be written into new files */
         fprintf(fp, "# %s\n", o->help ? o->help : "");
         if (o->def)
             fprintf(fp, "#%s %s\n\n", o->name, o->def);

@@ -11,6 +11,11 @@ enum conf_type {
     CONF_DOUBLE, /* double, checked against [min, max] */
     CONF_BOOL,   /* int: yes/no, true/false, on/off, 1/0 */
     CONF_SECRET, /* char *: a file is read; refused if group/world-readable */
+    /* int: an option whose duty moved elsewhere. Any value is accepted and
+     * ignored, the field is set to 1 so that the program can warn (help says
+     * where it went), and --example-config leaves it out: an old file must
+     * not stop a daemon from starting over a setting it no longer uses. */
+    CONF_RETIRED,
 };
 
 /*

@@ -279,10 +279,10 @@ spawn "$work/backend.log" "$bin/shuttle-backend" -d -o "database=$db" \
 backend_pid=${pids[-1]}
 wait_for "shuttle-backend" "$work/backend.log" "$backend_pid" 10 \
   "see the log; $again" log_has "$work/backend.log" "connected to broker"
-# shuttle-live beside ingest, on its own client id. Its periodic rebuild
-# is off here while shuttle-backend still runs its own.
+# shuttle-live beside ingest, on its own client id. It alone keeps
+# today's derived tables current (rebuild_interval_s, default 60 s).
 spawn "$work/live.log" "$bin/shuttle-live" -d -o "database=$db" \
-  -o "mqtt_port=$mqport" -o "http_port=$liveport" -o "rebuild_interval_s=0"
+  -o "mqtt_port=$mqport" -o "http_port=$liveport"
 live_pid=${pids[-1]}
 wait_for "shuttle-live" "$work/live.log" "$live_pid" 20 \
   "see the log; $again" log_has "$work/live.log" "loaded the timetable"
@@ -350,8 +350,8 @@ done
     "$work/backend.log" \
     "see the backend's log above and $work/onboard-*.log; run with --keep to look around"
 sleep 1
-# The backend keeps today's derived tables current by itself; the
-# simulated day is yesterday's, so build it now.
+# shuttle-live keeps today's derived tables current; the simulated day
+# is yesterday's, so build it now, once every bus has drained.
 "$bin/shuttle-backend" -o "database=$db" --rebuild "$date" \
   >"$work/rebuild.log" 2>&1 ||
   fail "rebuilding the runs of $date" "$work/rebuild.log" \

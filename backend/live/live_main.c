@@ -97,8 +97,8 @@ static const struct conf_option live_options[] = {
         "how many shuttle-live instances share the fleet"),
     OPT("rebuild_interval_s", CONF_INT, rebuild_interval_s, "60", 0, 86400,
         "rebuild today's stop visits, runs and ridership this often, and "
-        "yesterday's once after the day turns (0: never; only instance 0 "
-        "rebuilds)"),
+        "yesterday's once after the day turns (0: never; then run "
+        "shuttle-backend --rebuild DATE from cron; only instance 0 rebuilds)"),
     OPT("history_days", CONF_INT, history_days, "28", 0, 3650,
         "past service days of stop visits the running-time history learns "
         "from"),

@@ -721,20 +721,38 @@ static void phase_latency(struct bench *b)
 }
 
 /*
- * (f) The loop's stall under load with a rebuild beside it: the backend is
- * restarted with rebuild_interval_s=1 (a rebuild process every second, of
- * today's rows, with the shipped feed loaded) and /metrics on; the latency
- * load runs against it. Max and p99 come from the backend's own
- * shuttle_backend_loop_stall_seconds (max gauge and histogram), scraped
- * before and after: the gauge holds the longest since the previous scrape;
- * p99 is the upper bound of the bucket the 99th percentile falls in.
+ * (f) The loop's stall under load with a rebuild beside it, in the
+ * deployment's shape: the backend is restarted with /metrics on, and a
+ * shuttle-live runs beside it on the same database and broker with
+ * rebuild_interval_s=1 (a rebuild process of today's rows every second,
+ * with the shipped feed loaded; it also takes every fix from the broker, as
+ * it does in service). The latency load runs against both. Max and p99 come
+ * from the backend's own shuttle_backend_loop_stall_seconds (max gauge and
+ * histogram), scraped before and after: the gauge holds the longest since
+ * the previous scrape; p99 is the upper bound of the bucket the 99th
+ * percentile falls in. The rebuilds are shuttle-live's
+ * shuttle_live_rebuilds_total over the same span. Then shuttle-live is
+ * stopped and the same load runs against the backend alone: the baseline.
  */
 struct stall_scrape {
     struct bench_prom_hist loop, commit; /* stall, and commit duration */
     double max, other_max, rebuilds;
 };
 
-static int stall_get_metrics(int port, struct stall_scrape *sc)
+/* shuttle-live's finished rebuilds, or -1 when /metrics did not answer. */
+static double stall_live_rebuilds(int port)
+{
+    char *body = NULL;
+    double v = -1;
+
+    if (bench_prom_get(port, "/metrics", &body) != 200 || !body ||
+        bench_prom_value(body, "shuttle_live_rebuilds_total", 0, &v) != 0)
+        v = -1;
+    free(body);
+    return v;
+}
+
+static int stall_get_metrics(int port, int live_port, struct stall_scrape *sc)
 {
     char *body = NULL;
     int st = bench_prom_get(port, "/metrics", &body);
@@ -752,21 +770,51 @@ static int stall_get_metrics(int port, struct stall_scrape *sc)
                      &sc->max);
     bench_prom_value(body, "shuttle_backend_loop_stall_other_seconds_max", 0,
                      &sc->other_max);
-    bench_prom_value(body, "shuttle_backend_rebuilds_total", 0, &sc->rebuilds);
     free(body);
-    return 0;
+    if (live_port <= 0)
+        return 0; /* the baseline: nothing beside */
+    sc->rebuilds = stall_live_rebuilds(live_port);
+    return sc->rebuilds < 0 ? -1 : 0;
+}
+
+/* The latency load of (f) under vehicle-id prefix PREFIX, with the loop's
+ * figures scraped before and after into *S0 and *S1. */
+static struct lg_result stall_load(struct bench *b, const char *tag,
+                                   const char *prefix, int port, int live_port,
+                                   struct stall_scrape *s0,
+                                   struct stall_scrape *s1)
+{
+    char secs[32], rate[32], veh[16], bat[16];
+    struct lg_result r;
+
+    if (stall_get_metrics(port, live_port, s0) != 0)
+        die("no loop stall histogram in /metrics");
+    fmt_common(b, veh, bat, sizeof veh);
+    snprintf(secs, sizeof secs, "%g", b->o.lat_seconds);
+    snprintf(rate, sizeof rate, "%g", b->o.lat_rate);
+    {
+        const char *args[] = {"-n",   veh,        "-b", bat,     "-d",
+                              secs,   "-r",       rate, "--ack", "--prefix",
+                              prefix, "--wait-s", "60", NULL};
+        r = run_loadgen(b, tag, args);
+    }
+    if (stall_get_metrics(port, live_port, s1) != 0)
+        die("no loop stall histogram in /metrics");
+    return r;
 }
 
 static void phase_stall(struct bench *b, struct harness_proc **backend)
 {
-    char secs[32], rate[32], veh[16], bat[16], http[32], dbopt[1200];
-    char feed[1024], log[1100];
-    const char *opts[] = {"rebuild_interval_s=1", http, NULL};
+    char http[32], dbopt[1200];
+    char feed[1024], log[1100], live_http[32];
+    const char *opts[] = {http, NULL};
+    const char *live_opts[] = {"rebuild_interval_s=1", live_http, NULL};
     char *argv[8];
-    struct stall_scrape s0, s1;
-    struct harness_proc *p;
-    double total;
-    int port = harness_free_port();
+    struct stall_scrape s0, s1, b0, b1;
+    struct lg_result base;
+    struct harness_proc *p, *live;
+    double total, base_max_ms;
+    int port = harness_free_port(), live_port = harness_free_port();
 
     /* The shipped feed, so that each rebuild has a timetable to match
      * today's rows (every phase's) against. */
@@ -789,30 +837,33 @@ static void phase_stall(struct bench *b, struct harness_proc **backend)
     snprintf(http, sizeof http, "http_port=%d", port);
     *backend = harness_backend_start(b->pg, b->m, opts);
     if (!*backend || harness_wait_port(port, *backend, 5000) != 0)
-        die("cannot start shuttle-backend with rebuild_interval_s=1");
-    printf("shuttle-backend: default options, rebuild_interval_s=1, "
-           "feed %s\n",
+        die("cannot start shuttle-backend");
+    snprintf(live_http, sizeof live_http, "http_port=%d", live_port);
+    live = harness_live_start(b->pg, b->m, live_opts);
+    if (!live || harness_wait_port(live_port, live, 5000) != 0)
+        die("cannot start shuttle-live with rebuild_interval_s=1");
+    printf("shuttle-backend: default options; beside it shuttle-live: "
+           "default options, rebuild_interval_s=1, feed %s\n",
            feed);
-    harness_sleep_ms(1500); /* the first rebuild is under way */
-    if (stall_get_metrics(port, &s0) != 0)
-        die("no loop stall histogram in /metrics");
-
-    fmt_common(b, veh, bat, sizeof veh);
-    snprintf(secs, sizeof secs, "%g", b->o.lat_seconds);
-    snprintf(rate, sizeof rate, "%g", b->o.lat_rate);
+    /* Its first rebuild waits for the day's timetable; measure from one
+     * finished rebuild on, so that every second of the load has one. */
     {
-        const char *args[] = {"-n",  veh,        "-b", bat,     "-d",
-                              secs,  "-r",       rate, "--ack", "--prefix",
-                              "st-", "--wait-s", "60", NULL};
-        b->stall_lat = run_loadgen(b, "stall", args);
+        double done = 0;
+
+        for (int i = 0; i < 300 && (done = stall_live_rebuilds(live_port)) < 1;
+             i++)
+            harness_sleep_ms(100);
+        if (done < 1)
+            die("shuttle-live finished no rebuild within 30 s (log %s)",
+                harness_proc_log(live));
     }
-    if (stall_get_metrics(port, &s1) != 0)
-        die("no loop stall histogram in /metrics");
+    b->stall_lat = stall_load(b, "stall", "st-", port, live_port, &s0, &s1);
     total = s1.loop.cum[s1.loop.n - 1] - s0.loop.cum[s0.loop.n - 1];
     b->stall_max_ms = s1.max * 1000.0;
     b->stall_p99_ms = bench_prom_quantile(&s0.loop, &s1.loop, 0.99) * 1000.0;
     b->stall_rebuilds = s1.rebuilds - s0.rebuilds;
-    printf("  (f) loop stall at %.0f records/s with %.0f rebuilds beside it: "
+    printf("  (f) loop stall at %.0f records/s with %.0f shuttle-live "
+           "rebuilds beside it: "
            "%.0f iterations, p99 <= %.1f ms, max %.1f ms (target max <= 20 "
            "ms: %s)\n",
            b->stall_lat.rate, b->stall_rebuilds, total, b->stall_p99_ms,
@@ -826,6 +877,25 @@ static void phase_stall(struct bench *b, struct harness_proc **backend)
            bench_prom_quantile(&s0.commit, &s1.commit, 0.5) * 1000.0,
            bench_prom_quantile(&s0.commit, &s1.commit, 0.99) * 1000.0,
            s1.other_max * 1000.0, b->stall_lat.p50, b->stall_lat.p99);
+    if (harness_stop(live) != 0)
+        printf("  (f) shuttle-live did not stop cleanly (log %s)\n",
+               harness_proc_log(live));
+    /* The baseline in the same run: the same load with nothing beside the
+     * backend. On a shared machine the stall moves with the other load;
+     * the difference is what shuttle-live and its rebuilds add. After the
+     * measurement with them, so that its rows do not make the rebuilds
+     * heavier than in the first. */
+    base = stall_load(b, "stall-base", "sb-", port, 0, &b0, &b1);
+    base_max_ms = b1.max * 1000.0;
+    printf(
+        "  (f) baseline, shuttle-live stopped: loop stall at %.0f records/s: "
+        "%.0f iterations, p99 <= %.1f ms, max %.1f ms; max stall less the "
+        "commit's calls %.1f ms; ack p50 %.1f ms, p99 %.1f ms\n",
+        base.rate, b1.loop.cum[b1.loop.n - 1] - b0.loop.cum[b0.loop.n - 1],
+        bench_prom_quantile(&b0.loop, &b1.loop, 0.99) * 1000.0, base_max_ms,
+        b1.other_max * 1000.0, base.p50, base.p99);
+    printf("  (f) max stall with shuttle-live beside / baseline: %.2f\n",
+           base_max_ms > 0 ? b->stall_max_ms / base_max_ms : NAN);
 }
 
 static void machine(char *buf, size_t len)
@@ -941,8 +1011,8 @@ static void usage(FILE *fp)
             "  --fast-pg          PostgreSQL without fsync (not the target's "
             "conditions)\n"
             "  --quick            a few seconds per phase (test suite)\n"
-            "  --stall-only       only (f), the loop stall with a rebuild "
-            "beside it\n");
+            "  --stall-only       only (f), the loop stall with shuttle-live "
+            "rebuilding beside it\n");
 }
 
 int main(int argc, char **argv)
@@ -1088,23 +1158,17 @@ int main(int argc, char **argv)
     phase_floor(&b);
     phase_writer(&b);
     {
-        /* Shipped defaults (batch_records 5000, batch_age_ms 50), but no
-         * trip rebuild in the ingest loop: main.c advises a large fleet to
-         * rebuild from a separate process, and it would stall ingest. */
-        const char *opts[] = {"rebuild_interval_s=0", NULL};
-
-        b.be = harness_backend_start(b.pg, b.m, opts);
+        /* Shipped defaults (batch_records 5000, batch_age_ms 50). */
+        b.be = harness_backend_start(b.pg, b.m, NULL);
         if (!b.be)
             die("cannot start shuttle-backend");
-        printf("shuttle-backend: default options, rebuild_interval_s=0\n");
+        printf("shuttle-backend: default options\n");
     }
     phase_backend(&b);
     phase_latency(&b);
 stall:
     if (stall_only) {
-        const char *opts[] = {"rebuild_interval_s=0", NULL};
-
-        b.be = harness_backend_start(b.pg, b.m, opts);
+        b.be = harness_backend_start(b.pg, b.m, NULL);
         if (!b.be)
             die("cannot start shuttle-backend");
     }

@@ -1429,6 +1429,50 @@ struct harness_proc *harness_backend_start(struct harness_pg *pg,
     }
 }
 
+struct harness_proc *harness_live_start(struct harness_pg *pg,
+                                        struct harness_mqtt *m,
+                                        const char *const *extra_opts)
+{
+    static const char *const needles[] = {"database ready",
+                                          "connected to broker", NULL};
+    char *dir = harness_tmpdir("live");
+    char *conf, *log, *db, *port;
+    FILE *f;
+
+    if (dir == NULL)
+        return NULL;
+    conf = hprintf("%s/live.conf", dir);
+    log = hprintf("%s/live.log", dir);
+    /* Explicit, as for the backend: not /etc/shuttle/live.conf. */
+    f = fopen(conf, "w");
+    if (f == NULL || fputs("# written by the shuttle test harness\n", f) < 0 ||
+        fclose(f) != 0) {
+        fail("%s: %s", conf, strerror(errno));
+        return NULL;
+    }
+    db = hprintf("database=%s", pg->conninfo);
+    port = hprintf("mqtt_port=%d", m->port);
+    {
+        const char *fixed[] = {harness_bin("shuttle-live"),
+                               "-d",
+                               "-f",
+                               conf,
+                               "-o",
+                               db,
+                               "-o",
+                               "mqtt_host=127.0.0.1",
+                               "-o",
+                               port,
+                               "-o",
+                               "http_port=0"};
+
+        return daemon_start(
+            "shuttle-live",
+            daemon_argv(fixed, sizeof fixed / sizeof *fixed, extra_opts), log,
+            needles);
+    }
+}
+
 struct harness_proc *harness_onboard_start(const char *vid,
                                            struct harness_gpsd *g,
                                            struct harness_mqtt *m,

@@ -205,6 +205,16 @@ struct harness_proc *harness_backend_start(struct harness_pg *pg,
                                            struct harness_mqtt *m,
                                            const char *const *extra_opts);
 
+/* Start shuttle-live in the foreground on the database of PG (read and
+ * write through the same connection string) and the broker M, HTTP off
+ * (http_port=0), from an explicit empty config file, with "-o key=value"
+ * for each of EXTRA_OPTS as for harness_backend_start. Returns once the
+ * log says "database ready" and "connected to broker" (at most 15 s), NULL
+ * otherwise. */
+struct harness_proc *harness_live_start(struct harness_pg *pg,
+                                        struct harness_mqtt *m,
+                                        const char *const *extra_opts);
+
 /* Start shuttle-onboard for vehicle VID, reading gpsd G and publishing to
  * M, from a config file written into a new folder (where its log goes too).
  * SPOOL_DIR NULL: a "spool" folder beside the config. EXTRA_OPTS as for

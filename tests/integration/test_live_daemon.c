@@ -2,8 +2,10 @@
  * PostgreSQL without blocking (/healthz 503 "loading" until then), takes
  * telemetry from mosquitto with its own clean session and validates it
  * with the ingest rule set (bad messages counted by reason), serves
- * /debug/vehicles, runs the periodic rebuild in a child, and after kill -9
- * is healthy again within 10 s of its restart. */
+ * /debug/vehicles, runs the periodic rebuild in a child (the backend beside
+ * it, given an old config that still sets rebuild_interval_s, starts and
+ * warns that the rebuild is shuttle-live's), and after kill -9 is healthy
+ * again within 10 s of its restart. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -233,7 +235,9 @@ static void test_live_daemon(void **state)
 {
     static const uint8_t garbage[] = {0xff, 0xff, 0xff, 0xff,
                                       0xff, 0xff, 0xff, 0xff};
-    struct harness_proc *lv;
+    static const char *const old_backend_conf[] = {"rebuild_interval_s=1",
+                                                   NULL};
+    struct harness_proc *lv, *be;
     uint8_t *buf;
     size_t len;
     double took;
@@ -247,8 +251,16 @@ static void test_live_daemon(void **state)
     assert_non_null(dir);
     http_port = harness_free_port();
     lv_load_gtfs();
-    /* Ingest beside it stores what the bus sends: the restart reads it. */
-    assert_non_null(harness_backend_start(pg, mq, NULL));
+    /* Ingest beside it stores what the bus sends: the restart reads it.
+     * It is given rebuild_interval_s, as an old backend.conf would: it
+     * starts all the same and says whose duty the rebuild is now. */
+    be = harness_backend_start(pg, mq, old_backend_conf);
+    assert_non_null(be);
+    if (!harness_log_has(harness_proc_log(be),
+                         "rebuild_interval_s is ignored: the periodic rebuild "
+                         "of the derived tables is shuttle-live's now"))
+        fail_msg("no warning about rebuild_interval_s in %s",
+                 harness_proc_log(be));
 
     lv = lv_start();
     assert_non_null(lv);

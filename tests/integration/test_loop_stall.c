@@ -90,7 +90,7 @@ static void test_db_hang(void **state)
     struct harness_pg *pg = harness_pg_start(1);
     struct ls_ctx c;
     char opt[64];
-    const char *opts[] = {opt, "rebuild_interval_s=0", NULL};
+    const char *opts[] = {opt, NULL};
     struct harness_proc *be;
     PGconn *ours;
     PGresult *res;

@@ -338,7 +338,6 @@ static int setup(void **state)
 {
     const char *src = getenv("SHUTTLE_SOURCE_DIR");
     char feed[1024], log[1100];
-    const char *bopts[] = {"rebuild_interval_s=0", NULL};
     char *argv[6];
 
     (void)state;
@@ -357,7 +356,7 @@ static int setup(void **state)
     argv[4] = feed;
     argv[5] = NULL;
     if (run_tool("shuttle-backend --load-gtfs", argv, log, 60000) != 0 ||
-        !harness_backend_start(pg, mq, bopts))
+        !harness_backend_start(pg, mq, NULL))
         return -1;
     /* The illustrative feed's calendar ends some day; the days simulated
      * here are recent ones, whatever the date. */

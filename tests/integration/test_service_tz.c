@@ -317,7 +317,6 @@ static const char *pg_day(int64_t t_ms, const char *zone)
 static void test_running_backend_follows_reload(void **state)
 {
     const char *src = getenv("SHUTTLE_SOURCE_DIR");
-    static const char *const opts[] = {"rebuild_interval_s=0", NULL};
     struct harness_mqtt *m = harness_mosquitto_start(NULL);
     struct harness_proc *be;
     char dir[1024], seoul[16], ny[16];
@@ -335,7 +334,7 @@ static void test_running_backend_follows_reload(void **state)
     assert_string_not_equal(seoul, ny);
 
     load_feed(dir);
-    be = harness_backend_start(pg, m, opts);
+    be = harness_backend_start(pg, m, NULL);
     assert_non_null(be);
     publish_live(m, 101, t_ms);
     assert_string_equal(

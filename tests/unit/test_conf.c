@@ -19,6 +19,7 @@ struct cfg {
     double rate;
     int tls;
     char *password;
+    int old_seen; /* "old" (retired) appeared */
 };
 
 static const struct conf_option table[] = {
@@ -30,6 +31,8 @@ static const struct conf_option table[] = {
     {"tls", CONF_BOOL, offsetof(struct cfg, tls), "no", 0, 0, 0, "tls"},
     {"password_file", CONF_SECRET, offsetof(struct cfg, password), NULL, 0, 0,
      0, "secret"},
+    {"old", CONF_RETIRED, offsetof(struct cfg, old_seen), NULL, 0, 0, 0,
+     "moved elsewhere"},
     {NULL, 0, 0, NULL, 0, 0, 0, NULL},
 };
 
@@ -144,6 +147,43 @@ static void test_overrides(void **state)
     conf_free(table, &c);
 }
 
+/* A retired option: accepted with any value and noted, never an error,
+ * and left out of the example config that new files are written from. */
+static void test_retired_option(void **state)
+{
+    struct cfg c;
+    char err[256];
+    char *with = write_tmp("rate 1\nold 60\nold not-a-number\n", 0600);
+    char *without = write_tmp("rate 1\n", 0600);
+    const char *pair[] = {"old=0"};
+    char *text = NULL;
+    size_t len = 0;
+    FILE *fp;
+
+    (void)state;
+    assert_int_equal(conf_load(table, &c, with, err, sizeof err), CONF_OK);
+    assert_int_equal(c.old_seen, 1);
+    conf_free(table, &c);
+    assert_int_equal(conf_load(table, &c, without, err, sizeof err), CONF_OK);
+    assert_int_equal(c.old_seen, 0);
+    assert_int_equal(conf_set_pairs(table, &c, pair, 1, err, sizeof err),
+                     CONF_OK);
+    assert_int_equal(c.old_seen, 1);
+    conf_free(table, &c);
+
+    fp = open_memstream(&text, &len);
+    assert_non_null(fp);
+    conf_print_example(table, fp);
+    assert_int_equal(fclose(fp), 0);
+    assert_non_null(strstr(text, "#port 1883"));
+    assert_null(strstr(text, "old"));
+    free(text);
+    unlink(with);
+    unlink(without);
+    free(with);
+    free(without);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -152,6 +192,7 @@ int main(void)
         cmocka_unit_test(test_unknown_and_missing),
         cmocka_unit_test(test_secret_must_be_private),
         cmocka_unit_test(test_overrides),
+        cmocka_unit_test(test_retired_option),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
