@@ -610,6 +610,46 @@ static uint8_t *live_gtfsrt__pack(const TransitRealtime__FeedMessage *m,
     return p;
 }
 
+/*
+ * M packed again, now with its header timestamp, from BYTES (LEN), M
+ * packed without it. The header is field 1, which protobuf-c packs first,
+ * so the new header goes before the same entity bytes instead of packing
+ * every entity a second time; anything unexpected in BYTES falls back on
+ * a full pack. The result is malloc'd; NULL when out of memory.
+ */
+static uint8_t *live_gtfsrt__stamp(const TransitRealtime__FeedMessage *m,
+                                   const uint8_t *bytes, size_t len,
+                                   size_t *outlen)
+{
+    size_t old = 0, pos = 1, hl, rest, n, k = 1;
+    unsigned shift = 0;
+    bool more = true;
+    uint8_t *p;
+
+    if (len < 2 || bytes[0] != 0x0a) /* field 1, length-delimited */
+        return live_gtfsrt__pack(m, outlen);
+    while (more && pos < len && shift < 63) {
+        old |= (size_t)(bytes[pos] & 0x7f) << shift;
+        more = bytes[pos++] & 0x80;
+        shift += 7;
+    }
+    if (more || old > len - pos)
+        return live_gtfsrt__pack(m, outlen);
+    rest = len - pos - old;
+    hl = transit_realtime__feed_header__get_packed_size(m->header);
+    n = 1 + 10 + hl + rest;
+    p = malloc(n);
+    if (!p)
+        return NULL;
+    p[0] = 0x0a;
+    for (size_t v = hl; k == 1 || v; v >>= 7)
+        p[k++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+    k += transit_realtime__feed_header__pack(m->header, p + k);
+    memcpy(p + k, bytes + pos + old, rest);
+    *outlen = k + rest;
+    return p;
+}
+
 enum live_gtfsrt_err live_gtfsrt_build(struct live_gtfsrt *g,
                                        const struct live_gtfsrt_input *in,
                                        struct live_gtfsrt_out *out, char *err,
@@ -655,13 +695,11 @@ enum live_gtfsrt_err live_gtfsrt_build(struct live_gtfsrt *g,
     }
     if (!live_gtfsrt__message(&b, g, &m))
         goto nomem;
-    /* The content is the message without its timestamp: packed once
-     * without it to hash, once with it to serve. */
+    /* The content is the message without its timestamp. */
     bytes = live_gtfsrt__pack(&m, &len);
     if (!bytes)
         goto nomem;
     hash = hash_fnv1a(HASH_FNV1A_INIT, bytes, len);
-    free(bytes);
     if (g->have && hash == g->hash) {
         out->state = LIVE_GTFSRT_UNCHANGED;
         ts = g->ts;
@@ -669,6 +707,7 @@ enum live_gtfsrt_err live_gtfsrt_build(struct live_gtfsrt *g,
         out->state = LIVE_GTFSRT_LATER;
         out->timestamp = g->ts;
         out->hash = g->hash;
+        free(bytes);
         live_gtfsrt__arena_free(&b);
         return LIVE_GTFSRT_OK;
     } else {
@@ -680,7 +719,8 @@ enum live_gtfsrt_err live_gtfsrt_build(struct live_gtfsrt *g,
     }
     m.header->has_timestamp = 1;
     m.header->timestamp = ts;
-    out->buf = live_gtfsrt__pack(&m, &out->len);
+    out->buf = live_gtfsrt__stamp(&m, bytes, len, &out->len);
+    free(bytes);
     live_gtfsrt__arena_free(&b);
     if (!out->buf) {
         snprintf(err, errlen, "out of memory");

@@ -220,6 +220,16 @@ static void test_fields(void **state)
 
     (void)state;
     assert_non_null(m);
+    /* the timestamp spliced into the header gives the bytes a full pack
+     * of the same message gives */
+    {
+        uint8_t *again = malloc(len);
+
+        assert_non_null(again);
+        assert_int_equal(transit_realtime__feed_message__pack(m, again), len);
+        assert_memory_equal(again, buf, len);
+        free(again);
+    }
     assert_string_equal(m->header->gtfs_realtime_version, "2.0");
     assert_true(m->header->has_incrementality);
     assert_int_equal(
