@@ -604,6 +604,50 @@ static void test_occupancy(void **state)
     }
 }
 
+/* What is unknown is left out; what is outside the feed is refused. */
+static void test_unknown_and_bad(void **state)
+{
+    size_t len;
+    uint8_t *buf;
+    msg_t *m;
+    const TransitRealtime__VehiclePosition *vp;
+    struct live_gtfsrt *g = live_gtfsrt_new(LIVE_GTFSRT_ALL);
+    struct live_gtfsrt_out out;
+    char err[256];
+
+    (void)state;
+    /* driving to its block: no trip, no stop; no bearing, speed or load */
+    w.v[0].status = LIVE_STATUS_DEADHEAD;
+    w.v[0].bearing = NAN;
+    w.v[0].speed = NAN;
+    w.v[0].load = -1;
+    buf = build(LIVE_GTFSRT_VEHICLE_POSITIONS, &len);
+    m = transit_realtime__feed_message__unpack(NULL, len, buf);
+    vp = m->entity[0]->vehicle;
+    assert_null(vp->trip);
+    assert_false(vp->has_current_stop_sequence);
+    assert_null(vp->stop_id);
+    assert_false(vp->position->has_bearing);
+    assert_false(vp->position->has_speed);
+    assert_false(vp->has_occupancy_percentage);
+    assert_false(vp->has_occupancy_status);
+    transit_realtime__feed_message__free_unpacked(m, NULL);
+    assert_valid(buf, len);
+    free(buf);
+
+    /* a prediction naming a trip or a bus the feed does not have */
+    w.tp[1].trip = 3;
+    assert_int_equal(live_gtfsrt_build(g, &w.in, &out, err, sizeof err),
+                     LIVE_GTFSRT_ERR_INVALID);
+    assert_null(out.buf);
+    w.tp[1].trip = 1;
+    w.tp[1].vehicle = 1;
+    assert_int_equal(live_gtfsrt_build(g, &w.in, &out, err, sizeof err),
+                     LIVE_GTFSRT_ERR_INVALID);
+    assert_null(live_gtfsrt_new((enum live_gtfsrt_what)0));
+    live_gtfsrt_free(g);
+}
+
 /* Predictions that tie in whole seconds still give increasing times. */
 static void test_ties(void **state)
 {
@@ -993,6 +1037,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup(test_stale, setup),
         cmocka_unit_test_setup(test_timestamp, setup),
         cmocka_unit_test_setup(test_occupancy, setup),
+        cmocka_unit_test_setup(test_unknown_and_bad, setup),
         cmocka_unit_test_setup(test_ties, setup),
         cmocka_unit_test_setup(test_check_rules, setup),
         cmocka_unit_test_setup(test_protoc, setup),
