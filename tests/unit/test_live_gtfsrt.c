@@ -19,6 +19,8 @@
 #include "live_gtfsrt.h"
 #include "live_gtfsrt_check.h"
 #include "live_gtfsrt_text.h"
+#include "live_predict.h"
+#include "live_track.h"
 
 /* 2023-12-09, service day 19700; GTFS times count from local midnight
  * (Asia/Seoul, UTC+9, no DST). A fixed day: the test means the same on
@@ -1010,6 +1012,96 @@ static void test_protoc(void **state)
     free(buf);
 }
 
+static void drive_event(void *arg, const struct live_event *ev)
+{
+    live_predict_event(arg, ev);
+}
+
+/* A bus driven fix by fix through the real tracker and predictor, a feed
+ * built every 5 s and checked against every rule and the fetch before:
+ * A 07:58-08:00:30, B 08:02-08:02:20, C 08:04 to 08:10:30 (no fixes
+ * 08:05-08:08: stale), B 08:12:30-08:12:50, A 08:14:30. */
+static void test_drive(void **state)
+{
+    static const struct {
+        int t, stop;
+    } way[] = {{H(7, 58, 0), 0},  {H(8, 0, 30), 0},  {H(8, 2, 0), 1},
+               {H(8, 2, 20), 1},  {H(8, 4, 0), 2},   {H(8, 10, 30), 2},
+               {H(8, 12, 30), 1}, {H(8, 12, 50), 1}, {H(8, 14, 30), 0},
+               {H(8, 16, 0), 0}};
+    struct trips_params tpar;
+    struct live_track *t;
+    struct live_hist *h = live_hist_new(&w.f);
+    struct live_predict *p;
+    struct live_gtfsrt *g = live_gtfsrt_new(LIVE_GTFSRT_ALL);
+    uint8_t *prev = NULL;
+    size_t prevlen = 0;
+    int changed = 0, with_trips = 0, stale_seen = 0;
+    char err[256];
+
+    (void)state;
+    assert_non_null(h);
+    assert_int_equal(live_hist_finish(h), LIVE_HIST_OK);
+    p = live_predict_new(&w.f, h, LIVE_HIST_WEEKDAY, LIVE_METHOD_SHUTTLE, NULL);
+    assert_non_null(p);
+    trips_params_default(&tpar);
+    assert_int_equal(
+        live_track_new(&w.f, NULL, &tpar, drive_event, p, &t, err, sizeof err),
+        LIVE_TRACK_OK);
+    for (int k = 0; k + 1 < (int)(sizeof way / sizeof way[0]); k++)
+        for (int sec = way[k].t; sec < way[k + 1].t; sec += 5) {
+            double u = (double)(sec - way[k].t) / (way[k + 1].t - way[k].t);
+            double lon0 = LON0 + STEP * way[k].stop;
+            double lon1 = LON0 + STEP * way[k + 1].stop;
+            struct trips_fix x = {MS(sec), LAT, lon0 + u * (lon1 - lon0),
+                                  lon0 == lon1 ? 0.0 : 4.9};
+            int64_t now = MS(sec) + 200;
+            const struct live_trip_pred *list[3];
+            const struct live_vehicle *vs[1];
+            struct live_gtfsrt_input in = {&w.f, "2023-12-01", DAY, vs, 1,
+                                           NULL, list,         0,   now};
+            struct live_gtfsrt_check_ctx c = {&w.f, NULL, prev, prevlen, now};
+            struct live_gtfsrt_out out;
+            const char *rule;
+
+            if (sec < H(8, 5, 0) || sec >= H(8, 8, 0))
+                live_track_fix(t, "V1", &x, now);
+            live_track_tick(t, now);
+            vs[0] = live_track_vehicle(t, 0);
+            if (vs[0]->trip >= 0) {
+                const struct live_trip_pred *next = NULL;
+
+                list[in.ntrips++] =
+                    live_predict_vehicle(p, 0, vs[0], now, &next);
+                if (next)
+                    list[in.ntrips++] = next;
+            }
+            stale_seen += vs[0]->status == LIVE_STATUS_STALE;
+            assert_int_equal(live_gtfsrt_build(g, &in, &out, err, sizeof err),
+                             LIVE_GTFSRT_OK);
+            if (out.state == LIVE_GTFSRT_LATER)
+                continue;
+            changed += out.state == LIVE_GTFSRT_CHANGED;
+            with_trips += in.ntrips > 0;
+            rule = live_gtfsrt_check(&c, out.buf, out.len, err, sizeof err);
+            if (rule)
+                fail_msg("at %02d:%02d:%02d: %s", sec / 3600, sec / 60 % 60,
+                         sec % 60, err);
+            free(prev);
+            prev = out.buf;
+            prevlen = out.len;
+        }
+    /* the feed moved with the bus, and the gap made it stale */
+    assert_true(changed > 100);
+    assert_true(with_trips > 100);
+    assert_true(stale_seen > 0);
+    free(prev);
+    live_gtfsrt_free(g);
+    live_track_free(t);
+    live_predict_free(p);
+    live_hist_free(h);
+}
+
 static int write_sample(const char *file)
 {
     size_t len;
@@ -1041,6 +1133,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup(test_ties, setup),
         cmocka_unit_test_setup(test_check_rules, setup),
         cmocka_unit_test_setup(test_protoc, setup),
+        cmocka_unit_test_setup(test_drive, setup),
     };
 
     if (argc == 3 && strcmp(argv[1], "--write") == 0)
