@@ -14,6 +14,14 @@ packages=(
 if [ "${SHUTTLE_WITH_BROWSER:-0}" = 1 ]; then
   packages+=(chromium fonts-noto-cjk)
 fi
+# test_gtfsrt_node decodes the GTFS-Realtime feed with npm's
+# gtfs-realtime-bindings (it skips itself without node and npm). Asked by
+# command, not package: a Node from elsewhere (NodeSource's nodejs carries
+# its own npm and conflicts with Debian's) will do.
+if [ "${SHUTTLE_WITH_NODE:-0}" = 1 ] &&
+   ! { command -v node && command -v npm; } >/dev/null 2>&1; then
+  packages+=(nodejs npm)
+fi
 # scripts/lint.sh (run by test.sh).
 if [ "${SHUTTLE_WITH_LINT:-0}" = 1 ]; then
   packages+=(cppcheck clang-format)
