@@ -21,6 +21,7 @@
 #include "live_hist.h"
 #include "live_pg.h"
 #include "live_predict.h"
+#include "live_shape_db.h"
 #include "live_track.h"
 #include "log.h"
 #include "metrics.h"
@@ -177,14 +178,17 @@ struct live {
     struct svcday svc;
     bool svc_ok;
     char day[CLOCK_TEXT_MAX]; /* the service day the feed is for */
+    int32_t day_n;            /* the same, as svcday counts days */
     struct trips_feed feed;
     bool feed_ok;
     PGresult *stops_result; /* first half of the timetable, until the second
                                arrives */
+    PGresult *shape_pts_result, *shape_trips_result; /* likewise the shapes */
     char load_err[256];
     uint64_t loads, load_failures;
-    /* The engine over the feed: straight lines between stops (no shapes
-     * yet), an empty history (timetable fallback). */
+    /* The engine over the feed: the feed's shapes (straight lines between
+     * stops for a trip without one), an empty history (timetable
+     * fallback). */
     struct live_track *track;
     struct live_hist *hist;
     struct live_predict *pred;
@@ -326,15 +330,16 @@ static enum live_hist_day live_day_type(const struct trips_feed *f)
                      : LIVE_HIST_WEEKDAY;
 }
 
-/* Tracker and predictor for the loaded feed, recreated on every load. */
-static void live_engine_new(struct live *l)
+/* Tracker and predictor for the loaded feed, recreated on every load;
+ * SH (may be NULL: no shapes) is read during the call only. */
+static void live_engine_new(struct live *l, const struct live_shapes *sh)
 {
     struct trips_params tp;
     char err[256];
 
     live_engine_free(l);
     trips_params_default(&tp);
-    if (live_track_new(&l->feed, NULL, &tp, live_on_event, l, &l->track, err,
+    if (live_track_new(&l->feed, sh, &tp, live_on_event, l, &l->track, err,
                        sizeof err) != LIVE_TRACK_OK) {
         log_warnx("tracker: %s", err);
         l->track = NULL;
@@ -569,6 +574,17 @@ static void live_mqtt_try(struct live *l, int64_t now)
 
 /* ------------------------------------------------------------- loading */
 
+/* Drop the results kept while the timetable loads. */
+static void live_load_clear(struct live *l)
+{
+    PQclear(l->stops_result);
+    l->stops_result = NULL;
+    PQclear(l->shape_pts_result);
+    l->shape_pts_result = NULL;
+    PQclear(l->shape_trips_result);
+    l->shape_trips_result = NULL;
+}
+
 static void live_load_failed(struct live *l, const char *what, const char *err)
 {
     snprintf(l->load_err, sizeof l->load_err, "%s: %s", what, err ? err : "?");
@@ -576,8 +592,7 @@ static void live_load_failed(struct live *l, const char *what, const char *err)
               err ? err : "?");
     l->load_failures++;
     l->load = LIVE_LOAD_IDLE; /* tried again by the timer */
-    PQclear(l->stops_result);
-    l->stops_result = NULL;
+    live_load_clear(l);
 }
 
 /* Restored from the database: the newest fix of each owned bus today
@@ -665,6 +680,8 @@ static void live_on_stop_times(void *arg, const PGresult *r, const char *err)
 {
     struct live *l = arg;
     struct trips_feed f;
+    struct live_shape_db sdb;
+    bool shapes = false;
     char why[256];
 
     /* The stops failed already (and the transaction with them): that
@@ -681,41 +698,84 @@ static void live_on_stop_times(void *arg, const PGresult *r, const char *err)
         live_load_failed(l, "timetable", why);
         return;
     }
-    PQclear(l->stops_result);
-    l->stops_result = NULL;
+    /* What the timetable's times count from: without it every trip would
+     * be scheduled on 1 January 1970 and no bus would fit one. */
+    if (svcday_gtfs_base_ms(&l->svc, l->day_n, &f.day_ms) != SVCDAY_OK) {
+        trips_db_feed_free(&f);
+        live_load_failed(l, "timetable", "out of memory");
+        return;
+    }
+    /* Without its shapes the day still runs, on straight lines between
+     * stops (a bus on a winding road is then off them). */
+    if (l->shape_pts_result && l->shape_trips_result) {
+        shapes = live_shape_db_from_results(
+                     l->shape_pts_result, l->shape_trips_result, &f, &sdb, why,
+                     sizeof why) == LIVE_SHAPE_DB_OK;
+        if (!shapes) {
+            log_warnx("shapes of %s: %s; straight lines between stops", l->day,
+                      why);
+            live_shape_db_free(&sdb);
+        }
+    }
+    live_load_clear(l);
     live_engine_free(l); /* it points into the old feed */
     if (l->feed_ok)
         trips_db_feed_free(&l->feed);
     l->feed = f;
     l->feed_ok = true;
-    live_engine_new(l);
+    live_engine_new(l, shapes ? &sdb.sh : NULL);
     l->load = LIVE_LOAD_READY;
     l->loads++;
     l->load_err[0] = '\0';
-    log_info("loaded the timetable of %s: %zu trips, %zu stops", l->day,
-             l->feed.ntrips, l->feed.nstops);
+    log_info("loaded the timetable of %s: %zu trips, %zu stops, %zu shapes",
+             l->day, l->feed.ntrips, l->feed.nstops,
+             shapes ? sdb.sh.nshapes : (size_t)0);
+    if (shapes)
+        live_shape_db_free(&sdb);
     live_restore(l);
 }
 
-static void live_on_stops(void *arg, const PGresult *r, const char *err)
+/* Keep a copy of R in *SLOT for the timetable's last query (R is freed
+ * after its callback). */
+static void live_load_keep(struct live *l, const PGresult *r, const char *err,
+                           const char *what, PGresult **slot)
 {
-    struct live *l = arg;
     PGresult *copy;
 
     if (l->load != LIVE_LOAD_FEED)
         return;
     if (!r) {
-        live_load_failed(l, "stops", err);
+        live_load_failed(l, what, err);
         return;
     }
-    /* The result is freed after this call; the second query needs it. */
     copy = PQcopyResult(r, PG_COPYRES_ATTRS | PG_COPYRES_TUPLES);
     if (!copy) {
-        live_load_failed(l, "stops", "out of memory");
+        live_load_failed(l, what, "out of memory");
         return;
     }
-    PQclear(l->stops_result);
-    l->stops_result = copy;
+    PQclear(*slot);
+    *slot = copy;
+}
+
+static void live_on_stops(void *arg, const PGresult *r, const char *err)
+{
+    struct live *l = arg;
+
+    live_load_keep(l, r, err, "stops", &l->stops_result);
+}
+
+static void live_on_shape_pts(void *arg, const PGresult *r, const char *err)
+{
+    struct live *l = arg;
+
+    live_load_keep(l, r, err, "shapes", &l->shape_pts_result);
+}
+
+static void live_on_shape_trips(void *arg, const PGresult *r, const char *err)
+{
+    struct live *l = arg;
+
+    live_load_keep(l, r, err, "trip shapes", &l->shape_trips_result);
 }
 
 static void live_on_ignore(void *arg, const PGresult *r, const char *err)
@@ -734,6 +794,10 @@ static void live_load_feed(struct live *l)
                       0, NULL, live_on_ignore, l) != LIVE_PG_OK ||
         live_pg_query(l->pg, trips_db_sql_stops, 0, NULL, live_on_stops, l) !=
             LIVE_PG_OK ||
+        live_pg_query(l->pg, live_shape_db_sql_points, 1, day,
+                      live_on_shape_pts, l) != LIVE_PG_OK ||
+        live_pg_query(l->pg, live_shape_db_sql_trips, 1, day,
+                      live_on_shape_trips, l) != LIVE_PG_OK ||
         live_pg_query(l->pg, trips_db_sql_stop_times, 1, day,
                       live_on_stop_times, l) != LIVE_PG_OK ||
         live_pg_query(l->pg, "COMMIT", 0, NULL, live_on_ignore, l) !=
@@ -744,14 +808,17 @@ static void live_load_feed(struct live *l)
     l->load = LIVE_LOAD_FEED;
 }
 
-/* Today's service day in the feed's zone; -1 before the zone is known. */
-static int live_today(struct live *l, char *buf)
+/* Today's service day in the feed's zone, as text in BUF and (DAY not
+ * NULL) as svcday's number; -1 before the zone is known. */
+static int live_today(struct live *l, char *buf, int32_t *day)
 {
     int32_t d;
 
     if (!l->svc_ok || svcday_day(&l->svc, clock_wall_ms(), &d) != SVCDAY_OK)
         return -1;
     clock_text_day(buf, d);
+    if (day)
+        *day = d;
     return 0;
 }
 
@@ -768,7 +835,7 @@ static void live_on_zone(void *arg, const PGresult *r, const char *err)
         return;
     }
     l->svc_ok = true;
-    if (live_today(l, l->day) != 0) {
+    if (live_today(l, l->day, &l->day_n) != 0) {
         live_load_failed(l, "service zone", "out of memory");
         return;
     }
@@ -844,7 +911,7 @@ static void live_load_check(struct live *l)
         live_load_start(l);
         return;
     }
-    if (l->load == LIVE_LOAD_READY && live_today(l, today) == 0 &&
+    if (l->load == LIVE_LOAD_READY && live_today(l, today, NULL) == 0 &&
         strcmp(today, l->day) != 0) {
         log_info("service day turned: %s -> %s", l->day, today);
         live_load_start(l);
@@ -925,7 +992,7 @@ static void live_rebuild(struct live *l, int64_t now)
         log_debug("rebuild still running; skipping this one");
         return;
     }
-    if (live_today(l, today) != 0)
+    if (live_today(l, today, NULL) != 0)
         return;
     snprintf(l->rebuild_prev, sizeof l->rebuild_prev, "%s",
              l->rebuilt_day[0] && strcmp(l->rebuilt_day, today) != 0
@@ -1396,7 +1463,7 @@ int main(int argc, char **argv)
     mqtt_free(l.mqtt);
     mqtt_lib_cleanup();
     live_pg_free(l.pg);
-    PQclear(l.stops_result);
+    live_load_clear(&l);
     live_engine_free(&l);
     if (l.feed_ok)
         trips_db_feed_free(&l.feed);
