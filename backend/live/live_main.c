@@ -155,6 +155,11 @@ struct live_bus {
  * two hours is not on the road. */
 #define LIVE_RESTORE_S (2 * 3600)
 #define LIVE_DB_CONNECT_TIMEOUT_MS 15000
+/* The engine's tick: every prediction must be refreshed at least once a
+ * second, also for a bus whose fixes stopped (a GPS dropout), where the
+ * tick alone refreshes it. A tick due at exactly 1 s comes a few ms late
+ * with the loop's own work, so it is due 100 ms early. */
+#define LIVE_TICK_MS 900
 
 /* Loading phases of the day's model, in order. */
 enum live_load {
@@ -1249,14 +1254,14 @@ static void live_run(struct live *l)
 
     while (!quit) {
         struct pollfd pfd[3];
-        int64_t now = clock_mono_ms();
+        int64_t now = clock_mono_ms(), due;
         int timeout = 1000, nfds = 0, mi = -1, hi = -1, di = -1, hto, fd;
         short ev = 0;
 
         live_db_try(l, now);
         live_mqtt_try(l, now);
         live_rebuild_reap(l);
-        if (now - last_tick >= 1000) {
+        if (now - last_tick >= LIVE_TICK_MS) {
             last_tick = now;
             live_load_check(l);
             live_engine_tick(l);
@@ -1288,6 +1293,10 @@ static void live_run(struct live *l)
             timeout = 100; /* a query queued inside a callback goes soon */
         if (l->rebuild.pid > 0 && timeout > 100)
             timeout = 100;
+        /* Wake for the tick when nothing else comes. */
+        due = last_tick + LIVE_TICK_MS - clock_mono_ms();
+        if (due < timeout)
+            timeout = due > 0 ? (int)due : 0;
         hto = http_timeout_ms(l->http);
         if (hto >= 0 && hto < timeout)
             timeout = hto;
