@@ -42,6 +42,20 @@
  * a bend, more than the chord), one driving the other way goes back, one
  * crossing it moves mostly across (a 45 degree crossing gives 0.71). */
 #define LIVE_TRACK__ALONG 0.75
+/* LATE_MS, EARLY_MS: how far off its schedule at that distance a bus
+ * taken mid-trip may be. Narrower than assign_ms (45 min), which is for a
+ * bus seen leaving a trip's first stops: mid-trip there is less evidence
+ * and more to lose. A deadhead bus on a road a trip also drives, heard
+ * when the trip's own bus finished it before the tracker started
+ * listening, fits that trip a quarter of an hour "late"; taken, it is a
+ * ghost with predictions and blocks the trip's block. In
+ * shuttle-bench-live --quick the right takes were within -1 and +3 min
+ * of schedule, five of the six wrong ones 9 to 17 min late. A bus later
+ * than this is taken at its
+ * next trip's start. Early weighs 3x late (live_track__cost), so 5 min
+ * early is refused before 10 min late. */
+#define LIVE_TRACK__LATE_MS (10 * 60 * 1000)
+#define LIVE_TRACK__EARLY_MS (5 * 60 * 1000)
 /* GAP_MS: samples further apart than this in time are not consecutive
  * (a dropout or a long halt): the confirmation starts again. */
 #define LIVE_TRACK__GAP_MS (60 * 1000)
@@ -672,7 +686,8 @@ static bool live_track__along(const struct live_track *t,
  * The trip vehicle VI (on none) is driving, taken from its last
  * CONFIRM samples: not done nor taken, its block with no other live bus
  * on an earlier trip, the samples on its line going its way, between its
- * first and last stop, within assign_ms of its schedule there; of those
+ * first and last stop, within EARLY_MS / LATE_MS of its schedule there
+ * (and its span, widened by assign_ms, holding the time); of those
  * the nearest its schedule (early weighs 3x, as live_track__cost). -1
  * none; *d gets the distance along.
  *
@@ -716,7 +731,7 @@ static int live_track__midtrip(const struct live_track *t, int vi, double *d)
         if (at < s->stop_d[0] || at >= s->stop_d[s->nstops - 1])
             continue;
         late = tn - live_track__sched_at(t, tr, at);
-        if (late > t->p.assign_ms || late < -t->p.assign_ms)
+        if (late > LIVE_TRACK__LATE_MS || late < -LIVE_TRACK__EARLY_MS)
             continue;
         c = live_track__cost(late);
         if (c < bc && !live_track__block_busy(t, tr, vi)) {

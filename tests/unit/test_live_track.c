@@ -407,6 +407,25 @@ static void test_midtrip_far_from_schedule(void **state)
     assert_int_equal(w->nev, 0);
 }
 
+/* Half-way from A to B going east 15 min after the trip out was due
+ * there: within assign_ms, but too late for a take mid-trip; 8 min late
+ * it is taken. */
+static void test_midtrip_late(void **state)
+{
+    struct world *w = *state;
+    double a = lon_of(0) + STEP * 0.45;
+
+    roll(w, "bus-1", H(8, 16), a, ROLL, 20, 0);
+    assert_int_equal(veh(w, "bus-1")->trip, -1);
+    assert_int_equal(veh(w, "bus-1")->status, LIVE_STATUS_DEADHEAD);
+    retrack(w, 2);
+    roll(w, "bus-1", H(8, 9), a, ROLL, 3, 0);
+    assert_int_equal(veh(w, "bus-1")->trip, 0);
+    assert_true(veh(w, "bus-1")->delay_s > 7 * 60 &&
+                veh(w, "bus-1")->delay_s < 9 * 60);
+    assert_int_equal(w->nev, 0);
+}
+
 /* Bus 1 drives the trip out; bus 2, heard behind it going east, gets
  * nothing (the trip is taken), and going west at the trip back's time
  * neither (bus 1, live, drives the block's trip before it). */
@@ -474,6 +493,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_midtrip_off_line, setup, teardown),
         cmocka_unit_test_setup_teardown(test_midtrip_far_from_schedule, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_midtrip_late, setup, teardown),
         cmocka_unit_test_setup_teardown(test_midtrip_taken, setup, teardown),
         cmocka_unit_test_setup_teardown(test_deadhead_along_line, setup,
                                         teardown),
