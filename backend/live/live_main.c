@@ -155,6 +155,11 @@ struct live_bus {
  * two hours is not on the road. */
 #define LIVE_RESTORE_S (2 * 3600)
 #define LIVE_DB_CONNECT_TIMEOUT_MS 15000
+/* The engine's tick: every prediction must be refreshed at least once a
+ * second, also for a bus whose fixes stopped (a GPS dropout), where the
+ * tick alone refreshes it. A tick due at exactly 1 s comes a few ms late
+ * with the loop's own work, so it is due 100 ms early. */
+#define LIVE_TICK_MS 900
 
 /* Loading phases of the day's model, in order. */
 enum live_load {
@@ -178,6 +183,7 @@ struct live {
     struct svcday svc;
     bool svc_ok;
     char day[CLOCK_TEXT_MAX]; /* the service day the feed is for */
+    int32_t day_n;            /* the same, as svcday counts days */
     struct trips_feed feed;
     bool feed_ok;
     /* The timetable's first answers, kept until the stop times arrive. */
@@ -328,7 +334,8 @@ static enum live_hist_day live_day_type(const struct trips_feed *f)
                      : LIVE_HIST_WEEKDAY;
 }
 
-/* Tracker and predictor for the loaded feed, recreated on every load. */
+/* Tracker and predictor for the loaded feed, recreated on every load;
+ * SH (may be NULL: no shapes) is read during the call only. */
 static void live_engine_new(struct live *l)
 {
     struct trips_params tp;
@@ -691,6 +698,13 @@ static void live_on_stop_times(void *arg, const PGresult *r, const char *err)
         live_load_failed(l, "timetable", why);
         return;
     }
+    /* What the timetable's times count from: without it every trip would
+     * be scheduled on 1 January 1970 and no bus would fit one. */
+    if (svcday_gtfs_base_ms(&l->svc, l->day_n, &f.day_ms) != SVCDAY_OK) {
+        trips_db_feed_free(&f);
+        live_load_failed(l, "timetable", "out of memory");
+        return;
+    }
     live_engine_free(l); /* it points into the old feed */
     if (l->feed_ok)
         trips_db_feed_free(&l->feed);
@@ -794,14 +808,17 @@ static void live_load_feed(struct live *l)
     l->load = LIVE_LOAD_FEED;
 }
 
-/* Today's service day in the feed's zone; -1 before the zone is known. */
-static int live_today(struct live *l, char *buf)
+/* Today's service day in the feed's zone, as text in BUF and (DAY not
+ * NULL) as svcday's number; -1 before the zone is known. */
+static int live_today(struct live *l, char *buf, int32_t *day)
 {
     int32_t d;
 
     if (!l->svc_ok || svcday_day(&l->svc, clock_wall_ms(), &d) != SVCDAY_OK)
         return -1;
     clock_text_day(buf, d);
+    if (day)
+        *day = d;
     return 0;
 }
 
@@ -818,7 +835,7 @@ static void live_on_zone(void *arg, const PGresult *r, const char *err)
         return;
     }
     l->svc_ok = true;
-    if (live_today(l, l->day) != 0) {
+    if (live_today(l, l->day, &l->day_n) != 0) {
         live_load_failed(l, "service zone", "out of memory");
         return;
     }
@@ -894,7 +911,7 @@ static void live_load_check(struct live *l)
         live_load_start(l);
         return;
     }
-    if (l->load == LIVE_LOAD_READY && live_today(l, today) == 0 &&
+    if (l->load == LIVE_LOAD_READY && live_today(l, today, NULL) == 0 &&
         strcmp(today, l->day) != 0) {
         log_info("service day turned: %s -> %s", l->day, today);
         live_load_start(l);
@@ -975,7 +992,7 @@ static void live_rebuild(struct live *l, int64_t now)
         log_debug("rebuild still running; skipping this one");
         return;
     }
-    if (live_today(l, today) != 0)
+    if (live_today(l, today, NULL) != 0)
         return;
     snprintf(l->rebuild_prev, sizeof l->rebuild_prev, "%s",
              l->rebuilt_day[0] && strcmp(l->rebuilt_day, today) != 0
@@ -1239,14 +1256,14 @@ static void live_run(struct live *l)
 
     while (!quit) {
         struct pollfd pfd[3];
-        int64_t now = clock_mono_ms();
+        int64_t now = clock_mono_ms(), due;
         int timeout = 1000, nfds = 0, mi = -1, hi = -1, di = -1, hto, fd;
         short ev = 0;
 
         live_db_try(l, now);
         live_mqtt_try(l, now);
         live_rebuild_reap(l);
-        if (now - last_tick >= 1000) {
+        if (now - last_tick >= LIVE_TICK_MS) {
             last_tick = now;
             live_load_check(l);
             live_engine_tick(l);
@@ -1278,6 +1295,10 @@ static void live_run(struct live *l)
             timeout = 100; /* a query queued inside a callback goes soon */
         if (l->rebuild.pid > 0 && timeout > 100)
             timeout = 100;
+        /* Wake for the tick when nothing else comes. */
+        due = last_tick + LIVE_TICK_MS - clock_mono_ms();
+        if (due < timeout)
+            timeout = due > 0 ? (int)due : 0;
         hto = http_timeout_ms(l->http);
         if (hto >= 0 && hto < timeout)
             timeout = hto;

@@ -16,12 +16,74 @@
 #define LIVE_TRACK__BACK_M 100.0
 #define LIVE_TRACK__AHEAD_M 600.0
 
+/*
+ * Mid-trip acquisition (a bus first heard between stops), as an AVL
+ * matcher does it: near a trip's line, going its way, at a time its
+ * schedule fits.
+ *
+ * NEAR_M: the bus is on the line when this close to it. Wider than the
+ * receiver's error (a few metres) plus a road's width and a shape drawn
+ * down the middle of it, narrower than LIVE_TRACK_OFF_M so a bus taken
+ * this way is not OFF_ROUTE at once, and narrow enough that a parallel
+ * street a block away is not the line.
+ */
+#define LIVE_TRACK__NEAR_M 50.0
+/* STEP_M: a new sample only after the bus moved this far from the last
+ * one: over three times the receiver's error, so the direction of a step
+ * is the bus's and not the noise's; a standing bus adds none. */
+#define LIVE_TRACK__STEP_M 10.0
+/* CONFIRM: samples that must all be on the line and advance along it:
+ * two steps, so one noisy step or a bus turning onto the line is not
+ * enough, while at 1 Hz and city speed the bus is taken in a few
+ * seconds (a restart must have predictions back within 10 s). */
+#define LIVE_TRACK__CONFIRM 3
+/* ALONG: each step's advance along the line is at least this share of
+ * the ground it covered: a bus on the road moves along the line (along
+ * a bend, more than the chord), one driving the other way goes back, one
+ * crossing it moves mostly across (a 45 degree crossing gives 0.71). */
+#define LIVE_TRACK__ALONG 0.75
+/* LATE_MS, EARLY_MS: how far off its schedule at that distance a bus
+ * taken mid-trip may be. Narrower than assign_ms (45 min), which is for a
+ * bus seen leaving a trip's first stops: mid-trip there is less evidence
+ * and more to lose. A deadhead bus on a road a trip also drives, heard
+ * when the trip's own bus finished it before the tracker started
+ * listening, fits that trip a quarter of an hour "late"; taken, it is a
+ * ghost with predictions and blocks the trip's block. In
+ * shuttle-bench-live --quick the right takes were within -1 and +3 min
+ * of schedule, five of the six wrong ones 9 to 17 min late. A bus later
+ * than this is taken at its
+ * next trip's start. Early weighs 3x late (live_track__cost), so 5 min
+ * early is refused before 10 min late. */
+#define LIVE_TRACK__LATE_MS (10 * 60 * 1000)
+#define LIVE_TRACK__EARLY_MS (5 * 60 * 1000)
+/* GAP_MS: samples further apart than this in time are not consecutive
+ * (a dropout or a long halt): the confirmation starts again. */
+#define LIVE_TRACK__GAP_MS (60 * 1000)
+
+/* One position of a bus with no trip, kept for the confirmation. */
+struct live_track__sample {
+    int64_t t_ms;
+    double lat, lon;
+};
+
+/* Where a trip's line lies: its shape's bounding box, widened by NEAR_M,
+ * so a fix far from it is refused without projecting. */
+struct live_track__box {
+    double lat0, lat1, lon0, lon1;
+};
+
 struct live_track__veh {
     struct live_vehicle pub;
     struct trips_visitor vs;
     int at;       /* stop the bus halted at (visitor in it), -1 none */
     bool started; /* departed a position of `trip` */
     int boarded, alighted;
+    /* The stop whose visit was under way when the bus was taken mid-trip
+     * (-1 none): its arrival was not seen, so its departure is not told
+     * either. */
+    int quiet;
+    struct live_track__sample ring[LIVE_TRACK__CONFIRM]; /* oldest first */
+    int nring;
 };
 
 struct live_track {
@@ -34,6 +96,14 @@ struct live_track {
     int *block;                /* [ntrips]: block index, -1 none */
     int *taken;                /* [ntrips]: vehicle on it, -1 none */
     bool *done, *missed;       /* [ntrips] */
+    /* For mid-trip acquisition: trips by scheduled start, each trip's
+     * scheduled start and end, the longest trip, the lines' boxes and
+     * each block's first trip. */
+    int *by_start;              /* [ntrips] */
+    int64_t *start_ms, *end_ms; /* [ntrips] */
+    int64_t max_span_ms;
+    struct live_track__box *box; /* [ntrips] */
+    int *block_first;            /* [nblocks] */
     struct live_track__veh *veh;
     size_t nveh, capveh;
     int *slots; /* open addressing by id hash: vehicle index, -1 free */
@@ -69,9 +139,93 @@ void live_track_free(struct live_track *t)
     free(t->taken);
     free(t->done);
     free(t->missed);
+    free(t->by_start);
+    free(t->start_ms);
+    free(t->end_ms);
+    free(t->box);
+    free(t->block_first);
     free(t->veh);
     free(t->slots);
     free(t);
+}
+
+/* A trip and its scheduled start, to sort trips by start. */
+struct live_track__key {
+    int64_t start_ms;
+    int trip;
+};
+
+/* By start, ties by index: the same order on every run. */
+static int live_track__by_start(const void *a, const void *b)
+{
+    const struct live_track__key *x = a, *y = b;
+
+    if (x->start_ms != y->start_ms)
+        return x->start_ms < y->start_ms ? -1 : 1;
+    return x->trip < y->trip ? -1 : x->trip > y->trip;
+}
+
+/* The index mid-trip acquisition scans: trips by start, their spans and
+ * boxes, each block's first trip. Returns -1 when out of memory. */
+static int live_track__index(struct live_track *t, int nb)
+{
+    const struct trips_feed *f = t->f;
+    size_t nt = f->ntrips;
+    struct live_track__key *key = calloc(nt + 1, sizeof *key);
+
+    if (!key)
+        return -1;
+    t->by_start = calloc(nt + 1, sizeof *t->by_start);
+    t->start_ms = calloc(nt + 1, sizeof *t->start_ms);
+    t->end_ms = calloc(nt + 1, sizeof *t->end_ms);
+    t->box = calloc(nt + 1, sizeof *t->box);
+    t->block_first = calloc((size_t)nb + 1, sizeof *t->block_first);
+    if (!t->by_start || !t->start_ms || !t->end_ms || !t->box ||
+        !t->block_first) {
+        free(key);
+        return -1;
+    }
+    for (int b = 0; b < nb; b++)
+        t->block_first[b] = -1;
+    for (size_t i = 0; i < nt; i++) {
+        const struct trips_trip *x = &f->trips[i];
+        const struct live_shape *s = &t->shapes[i];
+        struct live_track__box *bx = &t->box[i];
+        /* NEAR_M in degrees: latitude everywhere, longitude shrunk by
+         * the cosine of the box's latitude (taken at its edge nearest a
+         * pole, so the margin is never short). */
+        double dlat = LIVE_TRACK__NEAR_M / 111195.0, c;
+
+        t->start_ms[i] = trips_start_ms(f, i);
+        t->end_ms[i] = trips_sched_ms(f, f->st[x->first + x->n - 1].arr_s);
+        if (t->end_ms[i] - t->start_ms[i] > t->max_span_ms)
+            t->max_span_ms = t->end_ms[i] - t->start_ms[i];
+        bx->lat0 = bx->lat1 = s->lat[0];
+        bx->lon0 = bx->lon1 = s->lon[0];
+        for (size_t k = 1; k < s->n; k++) {
+            bx->lat0 = fmin(bx->lat0, s->lat[k]);
+            bx->lat1 = fmax(bx->lat1, s->lat[k]);
+            bx->lon0 = fmin(bx->lon0, s->lon[k]);
+            bx->lon1 = fmax(bx->lon1, s->lon[k]);
+        }
+        c = cos(fmin(fmax(fabs(bx->lat0), fabs(bx->lat1)) + dlat, 89.0) * M_PI /
+                180);
+        bx->lat0 -= dlat;
+        bx->lat1 += dlat;
+        bx->lon0 -= dlat / c;
+        bx->lon1 += dlat / c;
+        if (t->block[i] >= 0 &&
+            (t->block_first[t->block[i]] < 0 ||
+             t->start_ms[i] < t->start_ms[t->block_first[t->block[i]]]))
+            t->block_first[t->block[i]] = (int)i;
+        key[i].start_ms = t->start_ms[i];
+        key[i].trip = (int)i;
+    }
+    qsort(key, nt, sizeof *key, live_track__by_start);
+    for (size_t i = 0; i < nt; i++)
+        t->by_start[i] = key[i].trip;
+    free(key);
+    return 0;
 }
 
 enum live_track_err
@@ -123,6 +277,8 @@ live_track_new(const struct trips_feed *f, const struct live_shapes *sh,
         if (t->block[i] < 0 && f->trips[i].block_id[0])
             t->block[i] = nb++;
     }
+    if (live_track__index(t, nb) != 0)
+        goto oom;
     *out = t;
     return LIVE_TRACK_OK;
 oom:
@@ -184,6 +340,7 @@ static int live_track__add(struct live_track *t, const char *vid)
     v->pub.off_m = NAN;
     v->pub.load = -1;
     v->at = -1;
+    v->quiet = -1;
     trips_visitor_init(&v->vs, t->f, &t->p);
     t->slots[live_track__slot(t, vid)] = (int)t->nveh;
     return (int)t->nveh++;
@@ -213,6 +370,8 @@ static void live_track__take(struct live_track *t, int vi, int tr)
     v->pub.pos = -1;
     v->pub.dist_m = 0;
     v->started = false;
+    v->quiet = -1;
+    v->nring = 0;
     if (tr >= 0)
         t->taken[tr] = vi;
 }
@@ -339,6 +498,10 @@ static void live_track__left(struct live_track *t, int vi,
     bool acquired = false;
     int k;
 
+    if (v->pub.trip >= 0 && vis->stop == v->quiet) {
+        v->quiet = -1;
+        return;
+    }
     if (v->pub.trip < 0) {
         int tr =
             live_track__acquire(t, vis->stop, vis->dep_ms, false, &k, NULL);
@@ -438,6 +601,178 @@ static int64_t live_track__sched_at(const struct live_track *t, int tr,
     return f->day_ms + (int64_t)((a + u * (b - a)) * 1000);
 }
 
+/* Keep fix X of VI as a confirmation sample when the bus moved STEP_M
+ * since the last one; whether CONFIRM samples are there to judge. */
+static bool live_track__sample(struct live_track__veh *v,
+                               const struct trips_fix *x)
+{
+    struct live_track__sample *last = v->nring ? &v->ring[v->nring - 1] : NULL;
+
+    if (last && x->t_ms - last->t_ms > LIVE_TRACK__GAP_MS)
+        v->nring = 0;
+    else if (last && trips_dist_m(last->lat, last->lon, x->lat, x->lon) <
+                         LIVE_TRACK__STEP_M)
+        return false;
+    if (v->nring == LIVE_TRACK__CONFIRM) {
+        memmove(v->ring, v->ring + 1,
+                (LIVE_TRACK__CONFIRM - 1) * sizeof *v->ring);
+        v->nring--;
+    }
+    v->ring[v->nring++] = (struct live_track__sample){x->t_ms, x->lat, x->lon};
+    return v->nring == LIVE_TRACK__CONFIRM;
+}
+
+/* Whether another live bus than VI is on trip TR's block on a trip it
+ * drives before TR: TR is that bus's to come to, not VI's to take. */
+static bool live_track__block_busy(const struct live_track *t, int tr, int vi)
+{
+    int guard = (int)t->f->ntrips;
+
+    if (t->block[tr] < 0)
+        return false;
+    for (int u = t->block_first[t->block[tr]]; u >= 0 && u != tr && guard-- > 0;
+         u = t->block_next[u]) {
+        int o = t->taken[u];
+
+        if (o >= 0 && o != vi && t->veh[o].pub.status != LIVE_STATUS_STALE)
+            return true;
+    }
+    return false;
+}
+
+/* Whether VI's samples lie on trip TR's line and advance along it; *d
+ * gets the distance along of the newest. */
+static bool live_track__along(const struct live_track *t,
+                              const struct live_track__veh *v, int tr,
+                              double *d)
+{
+    const struct live_shape *s = &t->shapes[tr];
+    const struct live_track__box *bx = &t->box[tr];
+    double prev = 0, off;
+
+    /* The box first: most trips of the hour are on other roads. */
+    for (int k = 0; k < v->nring; k++)
+        if (v->ring[k].lat < bx->lat0 || v->ring[k].lat > bx->lat1 ||
+            v->ring[k].lon < bx->lon0 || v->ring[k].lon > bx->lon1)
+            return false;
+    for (int k = 0; k < v->nring; k++) {
+        const struct live_track__sample *q = &v->ring[k];
+        double chord = 0, at;
+
+        if (k == 0) {
+            at = live_shape_project(s, q->lat, q->lon, -INFINITY, INFINITY,
+                                    &off);
+        } else {
+            chord = trips_dist_m(v->ring[k - 1].lat, v->ring[k - 1].lon, q->lat,
+                                 q->lon);
+            /* Near the last sample, behind it as well as ahead, so a bus
+             * going the other way is seen to go back (and a line that
+             * comes back on itself is not taken for its other leg). */
+            at =
+                live_shape_project(s, q->lat, q->lon, prev - 2 * chord,
+                                   prev + 3 * chord + LIVE_TRACK__NEAR_M, &off);
+        }
+        if (off > LIVE_TRACK__NEAR_M)
+            return false;
+        if (k > 0 && at - prev < LIVE_TRACK__ALONG * chord)
+            return false;
+        prev = at;
+    }
+    *d = prev;
+    return true;
+}
+
+/*
+ * The trip vehicle VI (on none) is driving, taken from its last
+ * CONFIRM samples: not done nor taken, its block with no other live bus
+ * on an earlier trip, the samples on its line going its way, between its
+ * first and last stop, within EARLY_MS / LATE_MS of its schedule there
+ * (and its span, widened by assign_ms, holding the time); of those
+ * the nearest its schedule (early weighs 3x, as live_track__cost). -1
+ * none; *d gets the distance along.
+ *
+ * Bounded per fix: only trips whose scheduled span, widened by
+ * assign_ms, holds the time are looked at (a binary search of the trips
+ * by start), and of those only the ones whose box holds the samples are
+ * projected.
+ */
+static int live_track__midtrip(const struct live_track *t, int vi, double *d)
+{
+    const struct live_track__veh *v = &t->veh[vi];
+    int64_t tn = v->ring[v->nring - 1].t_ms, bc = INT64_MAX;
+    int64_t from = tn - t->p.assign_ms - t->max_span_ms,
+            to = tn + t->p.assign_ms;
+    size_t lo = 0, hi = t->f->ntrips;
+    int best = -1;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (t->start_ms[t->by_start[mid]] < from)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t i = lo; i < t->f->ntrips; i++) {
+        int tr = t->by_start[i];
+        const struct live_shape *s = &t->shapes[tr];
+        double at;
+        int64_t late, c;
+
+        if (t->start_ms[tr] > to)
+            break;
+        if (t->done[tr] || t->taken[tr] >= 0 ||
+            tn > t->end_ms[tr] + t->p.assign_ms ||
+            !live_track__along(t, v, tr, &at))
+            continue;
+        /* Past the first stop, short of the last: before it the bus is
+         * taken at its first stop; at the last there is nothing left to
+         * predict. */
+        if (at < s->stop_d[0] || at >= s->stop_d[s->nstops - 1])
+            continue;
+        late = tn - live_track__sched_at(t, tr, at);
+        if (late > LIVE_TRACK__LATE_MS || late < -LIVE_TRACK__EARLY_MS)
+            continue;
+        c = live_track__cost(late);
+        if (c < bc && !live_track__block_busy(t, tr, vi)) {
+            bc = c;
+            best = tr;
+            *d = at;
+        }
+    }
+    return best;
+}
+
+/*
+ * Put VI on trip TR where it was found, D metres along: at the last stop
+ * behind it, already started. No ARRIVE or DEPART is told for the stops
+ * it was not seen at (today's evidence must not learn invented times);
+ * a stop visit under way is kept quiet to its end for the same reason.
+ */
+static void live_track__join(struct live_track *t, int vi, int tr, double d)
+{
+    struct live_track__veh *v = &t->veh[vi];
+    const struct live_shape *s = &t->shapes[tr];
+    int k = 0;
+
+    live_track__take(t, vi, tr);
+    while (k + 1 < (int)s->nstops && s->stop_d[k + 1] <= d)
+        k++;
+    if (v->vs.in) {
+        int j = live_track__pos(t, tr, v->vs.c.stop, k, k + 1);
+
+        if (j >= 0) {
+            k = j;
+            v->quiet = v->vs.c.stop;
+        }
+    }
+    v->pub.pos = k;
+    v->pub.dist_m = d;
+    v->started = true;
+    /* A bus is on it after all: whatever was said before, it runs. */
+    t->missed[tr] = false;
+}
+
 /* Place VI on its trip's line after a fix. */
 static void live_track__place(struct live_track *t, int vi)
 {
@@ -528,6 +863,16 @@ enum live_track_res live_track_fix(struct live_track *t, const char *vid,
         live_track__at_stop(t, vi, at, v->vs.c.first_halt);
     }
     v->at = at;
+    /* Only a bus on no trip looks for one along the lines. */
+    if (v->pub.trip < 0 && live_track__sample(v, x)) {
+        double d;
+        int tr = live_track__midtrip(t, vi, &d);
+
+        if (tr >= 0)
+            live_track__join(t, vi, tr, d);
+    } else if (v->pub.trip >= 0) {
+        v->nring = 0;
+    }
     live_track__place(t, vi);
     return LIVE_TRACK_USED;
 }

@@ -41,8 +41,9 @@ enum live_track_res {
 
 /*
  * Create a tracker for the day of F (finished with trips_feed_finish; it
- * and SH must outlive the tracker; SH may be NULL: straight lines between
- * stops). P is copied. ON_EVENT (may be NULL) gets every event with ARG.
+ * must outlive the tracker). SH is read during the call only (the lines
+ * are copied); NULL: straight lines between stops. P is copied.
+ * ON_EVENT (may be NULL) gets every event with ARG.
  */
 enum live_track_err
 live_track_new(const struct trips_feed *f, const struct live_shapes *sh,

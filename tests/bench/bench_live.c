@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <sys/utsname.h>
 #include <time.h>
@@ -83,9 +84,18 @@ struct bl_opts {
     bool quick, baseline_only;
 };
 
+/* A trip a simulated bus drives: from leaving its first stop to reaching
+ * its last (simulator seconds), the feed's trip index. */
+struct bl_span {
+    double t0, t1;
+    int trip;
+};
+
 /* One simulated bus: the records of the window it replays. */
 struct bl_bus {
     char id[WIRE_VID_MAX + 1];
+    struct bl_span *span; /* the day's trips, in time order */
+    size_t nspan;
     struct trips_fix *fx;
     size_t nfx, ifx;
     struct trips_door *dr;
@@ -327,6 +337,21 @@ static void make_buses(struct bl *bl, int64_t span_ms)
         v->dr = xcalloc(v->ndr, sizeof *v->dr);
         memcpy(v->dr, day.doors + j0, v->ndr * sizeof *v->dr);
         sim_trips_vehicle_free(&day);
+    }
+    /* The truth the tracker is checked against: what each bus drives. */
+    for (int i = 0; i < plan.nvisits; i++) {
+        const struct sim_visit *x = &plan.visits[i];
+        struct bl_bus *v = &bl->bus[x->bus];
+
+        if (x->j == 0) {
+            v->span = realloc(v->span, (v->nspan + 1) * sizeof *v->span);
+            if (!v->span)
+                die("out of memory");
+            v->span[v->nspan++] = (struct bl_span){x->dep, -1, x->trip};
+        } else if (x->j == bl->sf->trips[x->trip].nst - 1 && v->nspan &&
+                   v->span[v->nspan - 1].trip == x->trip) {
+            v->span[v->nspan - 1].t1 = x->arr;
+        }
     }
     sim_plan_free(&plan);
     sim_demand_free(&dem);
@@ -940,6 +965,92 @@ static void report_vehicles(int port)
     free(body);
 }
 
+/*
+ * The tracker against the simulator's truth at fake second T_S: of the
+ * buses driving a trip then (left its first stop, not at its last, and
+ * not within BL_EDGE_S of either), how many /debug/vehicles puts on that
+ * very trip (at_stop, in_transit or off_route), on another, on none; of
+ * the others (laying over, deadheading), how many it puts on no trip
+ * under way.
+ */
+#define BL_EDGE_S 10
+
+static void report_truth(const struct bl *bl, int port, int64_t t_s)
+{
+    double t = (double)(t_s - (int64_t)bl->sf->day0);
+    int driving = 0, same = 0, other = 0, none = 0, edge = 0, idle = 0,
+        idle_ok = 0;
+    char *body = NULL, *save = NULL;
+    int st = bench_prom_get(port, "/debug/vehicles", &body);
+
+    if (st != 200 || !body) {
+        free(body);
+        return;
+    }
+    for (char *l = strtok_r(body, "\n", &save); l;
+         l = strtok_r(NULL, "\n", &save)) {
+        char *tok[32], *save2 = NULL;
+        const char *id, *status, *trip;
+        const struct bl_bus *v = NULL;
+        const struct bl_span *on = NULL;
+        bool moving;
+        int n = 0;
+
+        if (*l == '#')
+            continue;
+        /* From the end (the time may hold a space): status, trip, pos,
+         * delay_s. */
+        for (char *w = strtok_r(l, " ", &save2); w && n < 32;
+             w = strtok_r(NULL, " ", &save2))
+            tok[n++] = w;
+        if (n < 5 || strncmp(tok[0], "bus-", 4) != 0)
+            continue;
+        id = tok[0];
+        status = tok[n - 4];
+        trip = tok[n - 3];
+        long b = strtol(id + 4, NULL, 10) - 1;
+
+        if (b < 0 || b >= bl->nbus)
+            continue;
+        v = &bl->bus[b];
+        /* The trip under way at t, or one starting or ending near it. */
+        for (size_t k = 0; k < v->nspan && !on; k++) {
+            const struct bl_span *x = &v->span[k];
+            double end = x->t1 < 0 ? INFINITY : x->t1;
+
+            if (x->t0 - BL_EDGE_S <= t && t < end + BL_EDGE_S)
+                on = x;
+        }
+        if (on && (t < on->t0 + BL_EDGE_S ||
+                   (on->t1 >= 0 && t >= on->t1 - BL_EDGE_S))) {
+            edge++;
+            continue;
+        }
+        moving = !strcasecmp(status, "at_stop") ||
+                 !strcasecmp(status, "in_transit") ||
+                 !strcasecmp(status, "off_route");
+        if (!on) {
+            idle++;
+            idle_ok += !moving;
+            continue;
+        }
+        driving++;
+        if (moving && !strcmp(trip, bl->sf->trips[on->trip].trip_id))
+            same++;
+        else if (moving)
+            other++;
+        else
+            none++;
+    }
+    free(body);
+    printf("  against the simulator's truth at the end: %d buses driving a "
+           "trip, %d of them on that trip in shuttle-live, %d on another, "
+           "%d on none (layover, deadhead); %d not driving one, %d of them "
+           "on no trip under way; %d left out within %d s of a trip's "
+           "start or end\n",
+           driving, same, other, none, idle, idle_ok, edge, BL_EDGE_S);
+}
+
 /* How many stop predictions /debug/predictions lists (one a line, "#"
  * comments aside): what
  * the update latency covers depends on whether the daemon predicts yet. */
@@ -1128,6 +1239,8 @@ int main(int argc, char **argv)
         if (scrape(http_port, &s1) != 0)
             die("no shuttle_live_update_seconds histogram in /metrics");
         report_live(bl, live_pid, &s0, &s1, &c0, &c1, http_port);
+        /* The last second whose fixes were sent. */
+        report_truth(bl, http_port, s_meas + bl->o.seconds - 1);
         if (harness_stop(live) != 0)
             printf("note: shuttle-live did not exit cleanly on SIGTERM\n");
     } else {
@@ -1141,6 +1254,7 @@ int main(int argc, char **argv)
     for (int b = 0; b < bl->nbus; b++) {
         free(bl->bus[b].fx);
         free(bl->bus[b].dr);
+        free(bl->bus[b].span);
     }
     free(bl->bus);
     free(bl->broker.v);

@@ -307,6 +307,203 @@ static void test_doors(void **state)
     assert_int_equal(w->ev[1].load_after, 12);
 }
 
+/* The tracker again on the feed's first N trips (N 1: only the trip
+ * out, so nothing runs west). */
+static void retrack(struct world *w, size_t n)
+{
+    char err[128];
+
+    live_track_free(w->t);
+    w->f.ntrips = n;
+    assert_int_equal(
+        live_track_new(&w->f, NULL, &w->p, on_event, w, &w->t, err, sizeof err),
+        LIVE_TRACK_OK);
+}
+
+/* Fixes every second from lon A by STEP_LON each, N of them, from
+ * second S, NORTH_M off the line; returns the second after. */
+static int roll(struct world *w, const char *vid, int s, double a,
+                double step_lon, int n, double north_m)
+{
+    for (int i = 0; i < n; i++)
+        fix(w, vid, s + i, a + step_lon * i, 13, north_m);
+    return s + n;
+}
+
+/* About 13 m of longitude at LAT: a bus at 47 km/h sampled at 1 Hz. */
+#define ROLL (STEP / 34.0)
+
+/* First heard half-way from A to B at 08:01, when the trip out is due
+ * there, going east: taken on the third fix (three samples), on the
+ * trip out, past A, with no event for A; from then on the normal rules
+ * tell its arrival at B. */
+static void test_midtrip_acquired(void **state)
+{
+    struct world *w = *state;
+    const struct live_vehicle *v;
+    double a = lon_of(0) + STEP * 0.45;
+    int s = roll(w, "bus-1", H(8, 1), a, ROLL, 2, 0);
+
+    v = veh(w, "bus-1");
+    assert_int_equal(v->trip, -1);
+    assert_int_equal(v->status, LIVE_STATUS_DEADHEAD);
+    s = roll(w, "bus-1", s, a + 2 * ROLL, ROLL, 1, 0);
+    assert_int_equal(v->trip, 0);
+    assert_int_equal(v->pos, 0);
+    assert_int_equal(v->next_pos, 1);
+    assert_int_equal(v->status, LIVE_STATUS_IN_TRANSIT);
+    assert_int_equal(v->block_next, 1);
+    /* 0.45 of a stop gap and two rolls: about 224 m along. */
+    assert_true(fabs(v->dist_m - (0.45 * 441 + 26)) < 15);
+    assert_true(v->delay_s > -60 && v->delay_s < 60);
+    assert_int_equal(w->nev, 0);
+    s = drive(w, "bus-1", s, a + 2 * ROLL, lon_of(1), 20);
+    s = stand(w, "bus-1", s, lon_of(1), 15);
+    drive(w, "bus-1", s, lon_of(1), lon_of(1) + STEP / 4, 15);
+    assert_int_equal(w->nev, 2);
+    assert_int_equal(w->ev[0].type, LIVE_EV_ARRIVE);
+    assert_int_equal(w->ev[0].pos, 1);
+    assert_int_equal(w->ev[1].type, LIVE_EV_DEPART);
+    assert_int_equal(w->ev[1].pos, 1);
+    for (int i = 0; i < w->nev; i++)
+        assert_int_equal(w->ev[i].trip, 0);
+    assert_int_equal(v->pos, 1);
+}
+
+/* Taken while inside B's radius: B counts as reached, and leaving it
+ * tells no departure (its arrival was not seen). */
+static void test_midtrip_at_stop_quiet(void **state)
+{
+    struct world *w = *state;
+    const struct live_vehicle *v;
+    /* From 40 m before B, three 13 m rolls: the last two inside its
+     * 30 m radius. */
+    double a = lon_of(1) - 40 / 88216.0;
+    int s = roll(w, "bus-1", H(8, 2), a, ROLL, 3, 0);
+
+    v = veh(w, "bus-1");
+    assert_int_equal(v->trip, 0);
+    assert_int_equal(v->pos, 1);
+    drive(w, "bus-1", s, a + 3 * ROLL, lon_of(1) + STEP / 2, 20);
+    assert_int_equal(v->pos, 1);
+    assert_int_equal(v->status, LIVE_STATUS_IN_TRANSIT);
+    assert_int_equal(w->nev, 0);
+}
+
+/* The same stretch at the same time but west: not the trip out's way
+ * (with only that trip in the feed, nothing else fits). Twelve rolls
+ * stop 100 m short of A, where the trip would be taken at its start. */
+static void test_midtrip_other_way(void **state)
+{
+    struct world *w = *state;
+    const struct live_vehicle *v;
+
+    retrack(w, 1);
+    roll(w, "bus-1", H(8, 1), lon_of(0) + STEP * 0.6, -ROLL, 12, 0);
+    v = veh(w, "bus-1");
+    assert_int_equal(v->trip, -1);
+    assert_int_equal(v->status, LIVE_STATUS_DEADHEAD);
+    assert_int_equal(w->nev, 0);
+}
+
+/* Going east at 08:01 but 80 m north of the line (a parallel street), or
+ * across it: not on the trip. */
+static void test_midtrip_off_line(void **state)
+{
+    struct world *w = *state;
+    double a = lon_of(0) + STEP * 0.45;
+
+    roll(w, "bus-1", H(8, 1), a, ROLL, 20, 80);
+    assert_int_equal(veh(w, "bus-1")->trip, -1);
+    /* Crossing it north to south, 13 m a second. */
+    for (int i = 0; i < 8; i++)
+        fix(w, "bus-2", H(8, 1) + i, lon_of(0) + STEP * 0.5, 13, 45 - 13.0 * i);
+    assert_int_equal(veh(w, "bus-2")->trip, -1);
+    assert_int_equal(veh(w, "bus-2")->status, LIVE_STATUS_DEADHEAD);
+    assert_int_equal(w->nev, 0);
+}
+
+/* Going east along the line at 10:00, long after both trips (their end
+ * plus assign_ms is 08:59): no trip. */
+static void test_midtrip_far_from_schedule(void **state)
+{
+    struct world *w = *state;
+    const struct live_vehicle *v;
+
+    roll(w, "bus-1", H(10, 0), lon_of(0) + STEP * 0.3, ROLL, 20, 0);
+    v = veh(w, "bus-1");
+    assert_int_equal(v->trip, -1);
+    assert_int_equal(v->status, LIVE_STATUS_DEADHEAD);
+    assert_int_equal(w->nev, 0);
+}
+
+/* Half-way from A to B going east 15 min after the trip out was due
+ * there: within assign_ms, but too late for a take mid-trip; 8 min late
+ * it is taken. */
+static void test_midtrip_late(void **state)
+{
+    struct world *w = *state;
+    double a = lon_of(0) + STEP * 0.45;
+
+    roll(w, "bus-1", H(8, 16), a, ROLL, 20, 0);
+    assert_int_equal(veh(w, "bus-1")->trip, -1);
+    assert_int_equal(veh(w, "bus-1")->status, LIVE_STATUS_DEADHEAD);
+    retrack(w, 2);
+    roll(w, "bus-1", H(8, 9), a, ROLL, 3, 0);
+    assert_int_equal(veh(w, "bus-1")->trip, 0);
+    assert_true(veh(w, "bus-1")->delay_s > 7 * 60 &&
+                veh(w, "bus-1")->delay_s < 9 * 60);
+    assert_int_equal(w->nev, 0);
+}
+
+/* Bus 1 drives the trip out; bus 2, heard behind it going east, gets
+ * nothing (the trip is taken), and going west at the trip back's time
+ * neither (bus 1, live, drives the block's trip before it). */
+static void test_midtrip_taken(void **state)
+{
+    struct world *w = *state;
+    int s = stand(w, "bus-1", H(7, 59), lon_of(0), 60);
+
+    s = drive(w, "bus-1", s, lon_of(0), lon_of(1) - STEP / 4, 60);
+    assert_int_equal(veh(w, "bus-1")->trip, 0);
+    roll(w, "bus-2", s - 20, lon_of(0) + STEP * 0.2, ROLL, 20, 0);
+    assert_int_equal(veh(w, "bus-2")->trip, -1);
+    assert_int_equal(veh(w, "bus-2")->status, LIVE_STATUS_DEADHEAD);
+    /* 08:11, between C and B going west, when the trip back is due. */
+    roll(w, "bus-3", H(8, 11), lon_of(2) - STEP * 0.3, -ROLL, 20, 0);
+    assert_int_equal(veh(w, "bus-3")->trip, -1);
+    assert_int_equal(veh(w, "bus-1")->trip, 0);
+}
+
+/* Bus 1 drives both trips of the block, then, on no trip, drives east
+ * along the line at 08:16: the trip out is done, nothing fits, it stays
+ * DEADHEAD and tells no event. */
+static void test_deadhead_along_line(void **state)
+{
+    struct world *w = *state;
+    const struct live_vehicle *v;
+    int s = stand(w, "bus-1", H(7, 59), lon_of(0), 60), nev;
+
+    s = drive(w, "bus-1", s, lon_of(0), lon_of(1), 100);
+    s = stand(w, "bus-1", s, lon_of(1), 15);
+    s = drive(w, "bus-1", s, lon_of(1), lon_of(2), 100);
+    s = stand(w, "bus-1", H(8, 9), lon_of(2), 60);
+    v = veh(w, "bus-1");
+    assert_int_equal(v->trip, 1);
+    s = drive(w, "bus-1", s, lon_of(2), lon_of(1), 100);
+    s = stand(w, "bus-1", s, lon_of(1), 15);
+    s = drive(w, "bus-1", s, lon_of(1), lon_of(0), 100);
+    s = stand(w, "bus-1", s, lon_of(0), 20);
+    assert_int_equal(v->trip, -1);
+    nev = w->nev;
+    assert_int_equal(w->ev[nev - 1].type, LIVE_EV_TRIP_END);
+    assert_int_equal(w->ev[nev - 1].trip, 1);
+    roll(w, "bus-1", s, lon_of(0) + STEP * 0.2, ROLL, 40, 0);
+    assert_int_equal(v->trip, -1);
+    assert_int_equal(v->status, LIVE_STATUS_DEADHEAD);
+    assert_int_equal(w->nev, nev);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -319,6 +516,18 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_missed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_doors, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_midtrip_acquired, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_midtrip_at_stop_quiet, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_midtrip_other_way, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_midtrip_off_line, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_midtrip_far_from_schedule, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_midtrip_late, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_midtrip_taken, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_deadhead_along_line, setup,
+                                        teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
