@@ -1227,7 +1227,11 @@ static json_t *report_fmt__jrange(const struct report_query_range *r,
 
 /* Write DOC (released here) and a newline to FP. The text is made in
  * memory first, so that memory running out half way writes nothing rather
- * than half a document a script could take for the report. */
+ * than half a document a script could take for the report. json_dumpb
+ * into a buffer of the measured size, not json_dumps: jansson's dumper
+ * ignores a failed write of an object key, so json_dumps, whose buffer
+ * grows, can return a document with a key missing when an allocation
+ * fails (test_json_no_memory saw it); writing into a buffer cannot fail. */
 static int report_fmt__jwrite(FILE *fp, json_t *doc)
 {
     size_t n = doc ? json_dumpb(doc, NULL, 0, JFLAGS) : 0;
