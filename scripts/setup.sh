@@ -9,7 +9,7 @@ packages=(
   libgps-dev gpsd
   libpq-dev postgresql postgresql-client
   protobuf-c-compiler libprotobuf-c-dev protobuf-compiler
-  libmicrohttpd-dev libcmocka-dev
+  libmicrohttpd-dev libcmocka-dev libjansson-dev
 )
 if [ "${SHUTTLE_WITH_BROWSER:-0}" = 1 ]; then
   packages+=(chromium fonts-noto-cjk)

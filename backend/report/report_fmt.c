@@ -1,11 +1,16 @@
 /* report_fmt: labels and the text, CSV and JSON writers of shuttle-report.
- * Text and CSV share one table builder so their rows cannot disagree. */
+ * Text and CSV share one table builder so their rows cannot disagree; JSON
+ * is built as a jansson tree and dumped once, so it is valid whatever the
+ * strings hold. */
 #include "report_fmt.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #include "report_text.h"
 
@@ -891,188 +896,368 @@ int report_fmt_range_csv(FILE *fp, const struct report_query_range *r,
     return report_fmt__finish(fp);
 }
 
-/* ---- JSON ----------------------------------------------------------- */
+/* ---- JSON (jansson) ------------------------------------------------ */
 
-/* "key": — separators are the caller's. */
-static void report_fmt__jkey(FILE *fp, const char *key)
+/* One line without blanks, keys in the order they are set (jansson keeps
+ * it), then a newline. Reals print with up to 15 significant digits, so a
+ * figure rounded to 0.1 is "97.8", not 97.799999999999997. */
+#define JFLAGS (JSON_COMPACT | JSON_REAL_PRECISION(15))
+
+/* A string value; bytes that are not UTF-8 (which jansson refuses) become
+ * U+FFFD, as the text and HTML outputs show them, so one bad stop name in
+ * the feed does not cost the operator the day's report. NULL: no memory. */
+static json_t *report_fmt__jstr(const char *s)
 {
-    report_text_json_string(fp, key);
-    fputc(':', fp);
+    json_t *j = json_string(s);
+    char *fixed;
+
+    if (j != NULL)
+        return j;
+    fixed = report_text_utf8_repair(s);
+    if (fixed == NULL)
+        return NULL;
+    j = json_string(fixed);
+    free(fixed);
+    return j;
 }
 
-static void report_fmt__jparams(FILE *fp, const struct report_query_params *p)
+/* S, or null when S is "" (a run that did not start has no start time). */
+static json_t *report_fmt__jstr_or_null(const char *s)
 {
-    fprintf(fp,
-            "\"params\":{\"target_riders\":%d,\"seats\":%d,"
-            "\"crowded_pct\":%d,\"late_s\":%d,\"counter_pct\":%d,"
-            "\"counter_slack\":%d}",
-            p->target, p->seats, p->crowded_pct, p->late_s, p->counter_pct,
-            p->counter_slack);
+    return s[0] ? report_fmt__jstr(s) : json_null();
 }
 
-static const char *report_fmt__jbool(int b)
+/* X with one decimal, the figure the text and CSV print ("%.1f", digit
+ * for digit); null if X is not finite (JSON has no NaN; the queries guard
+ * their divisions, so it would be a bug upstream, not a zero). */
+static json_t *report_fmt__jreal1(double x)
 {
-    return b ? "true" : "false";
+    char b[64];
+
+    if (!isfinite(x))
+        return json_null();
+    snprintf(b, sizeof b, "%.1f", x);
+    return json_real(strtod(b, NULL));
+}
+
+/* Set KEY of O; json_object_set_new releases V on failure and fails on a
+ * NULL V (an allocation that failed), so the results can be or-ed. */
+static int report_fmt__set(json_t *o, const char *key, json_t *v)
+{
+    return json_object_set_new(o, key, v) != 0;
+}
+
+static int report_fmt__set_int(json_t *o, const char *key, long long v)
+{
+    return report_fmt__set(o, key, json_integer((json_int_t)v));
+}
+
+/* Append V (NULL: failed) to array A; V is released on failure. */
+static int report_fmt__append(json_t *a, json_t *v)
+{
+    return json_array_append_new(a, v) != 0;
+}
+
+/* O when BAD is 0, else NULL with O released: ends each builder. */
+static json_t *report_fmt__done(json_t *o, int bad)
+{
+    if (bad) {
+        json_decref(o);
+        return NULL;
+    }
+    return o;
+}
+
+static json_t *report_fmt__jparams(const struct report_query_params *p)
+{
+    return json_pack("{s:i,s:i,s:i,s:i,s:i,s:i}", "target_riders", p->target,
+                     "seats", p->seats, "crowded_pct", p->crowded_pct, "late_s",
+                     p->late_s, "counter_pct", p->counter_pct, "counter_slack",
+                     p->counter_slack);
+}
+
+/* A document's first member: which report it is. */
+static json_t *report_fmt__jhead(const char *kind)
+{
+    return json_pack("{s:s}", "report", kind);
+}
+
+static int report_fmt__jlang_params(json_t *o, int english,
+                                    const struct report_query_params *p)
+{
+    int bad = report_fmt__set(o, "lang", json_string(english ? "en" : "ko"));
+
+    bad |= report_fmt__set(o, "params", report_fmt__jparams(p));
+    return bad;
+}
+
+static json_t *report_fmt__jsummary(const struct report_query_daily *d)
+{
+    json_t *o = json_object();
+    int bad;
+
+    if (o == NULL)
+        return NULL;
+    bad = report_fmt__set_int(o, "boarded", d->boarded);
+    bad |= report_fmt__set_int(o, "target", d->p.target);
+    bad |= report_fmt__set(o, "pct_of_target",
+                           report_fmt__jreal1(d->pct_of_target));
+    bad |= report_fmt__set_int(o, "alighted", d->alighted);
+    bad |= report_fmt__set_int(o, "unattributed_boarded", d->unattributed);
+    bad |= report_fmt__set_int(o, "runs_scheduled", d->runs_scheduled);
+    bad |= report_fmt__set_int(o, "runs_operated", d->runs_operated);
+    bad |= report_fmt__set_int(o, "runs_partial", d->runs_partial);
+    bad |= report_fmt__set_int(o, "runs_missed", d->runs_missed);
+    bad |= report_fmt__set_int(o, "runs_late", d->runs_late);
+    bad |= report_fmt__set_int(o, "runs_crowded", d->runs_crowded);
+    bad |=
+        report_fmt__set_int(o, "runs_counter_suspect", d->runs_counter_suspect);
+    return report_fmt__done(o, bad);
+}
+
+static json_t *report_fmt__jroute(const struct report_query_route *g)
+{
+    json_t *o = json_object();
+    int bad;
+
+    if (o == NULL)
+        return NULL;
+    bad = report_fmt__set(o, "route_id", report_fmt__jstr(g->route_id));
+    bad |= report_fmt__set(o, "route_name", report_fmt__jstr(g->route_name));
+    bad |= report_fmt__set_int(o, "direction", g->direction);
+    bad |= report_fmt__set_int(o, "runs", g->runs);
+    bad |= report_fmt__set_int(o, "operated", g->operated);
+    bad |= report_fmt__set_int(o, "partial", g->partial);
+    bad |= report_fmt__set_int(o, "missed", g->missed);
+    bad |= report_fmt__set_int(o, "late", g->late);
+    bad |= report_fmt__set_int(o, "crowded", g->crowded);
+    bad |= report_fmt__set_int(o, "boarded", g->boarded);
+    bad |= report_fmt__set_int(o, "alighted", g->alighted);
+    return report_fmt__done(o, bad);
+}
+
+/* A run that did not start has null start, delay, vehicle and load: not
+ * zeros, which would read as a bus that left on time empty. */
+static json_t *report_fmt__jrun(const struct report_query_run *r)
+{
+    json_t *o = json_object();
+    int bad;
+
+    if (o == NULL)
+        return NULL;
+    bad = report_fmt__set(o, "trip_id", report_fmt__jstr(r->trip_id));
+    bad |= report_fmt__set(o, "route_id", report_fmt__jstr(r->route_id));
+    bad |= report_fmt__set_int(o, "direction", r->direction);
+    bad |= report_fmt__set(o, "status",
+                           json_string(report_fmt_status_key(r->status)));
+    bad |=
+        report_fmt__set(o, "scheduled_start", report_fmt__jstr(r->sched_start));
+    bad |= report_fmt__set(o, "actual_start",
+                           report_fmt__jstr_or_null(r->actual_start));
+    bad |= report_fmt__set(
+        o, "delay_s", r->has_delay ? json_integer(r->delay_s) : json_null());
+    bad |= report_fmt__set(o, "vehicle_id",
+                           report_fmt__jstr_or_null(r->vehicle_id));
+    bad |= report_fmt__set_int(o, "boarded", r->boarded);
+    bad |= report_fmt__set_int(o, "alighted", r->alighted);
+    bad |= report_fmt__set(
+        o, "peak_load", r->has_peak ? json_integer(r->peak_load) : json_null());
+    bad |= report_fmt__set(o, "load_pct",
+                           r->has_peak ? report_fmt__jreal1(r->load_pct)
+                                       : json_null());
+    bad |= report_fmt__set(o, "crowded", json_boolean(r->crowded));
+    bad |= report_fmt__set(o, "late", json_boolean(r->late));
+    bad |=
+        report_fmt__set(o, "counter_suspect", json_boolean(r->counter_suspect));
+    return report_fmt__done(o, bad);
+}
+
+static json_t *report_fmt__jstop(const struct report_query_stop *s)
+{
+    json_t *o = json_object();
+    int bad;
+
+    if (o == NULL)
+        return NULL;
+    bad = report_fmt__set(o, "stop_id", report_fmt__jstr(s->stop_id));
+    bad |= report_fmt__set(o, "stop_name", report_fmt__jstr(s->name));
+    bad |= report_fmt__set_int(o, "stops_made", s->visits);
+    bad |= report_fmt__set_int(o, "boarded", s->boarded);
+    bad |= report_fmt__set_int(o, "alighted", s->alighted);
+    return report_fmt__done(o, bad);
+}
+
+static json_t *report_fmt__jeta(const struct report_query_eta *e)
+{
+    json_t *o = json_object();
+    int bad;
+
+    if (o == NULL)
+        return NULL;
+    bad = report_fmt__set_int(o, "horizon_s", e->horizon_s);
+    bad |= report_fmt__set_int(o, "samples", e->samples);
+    bad |= report_fmt__set(o, "mae_s", report_fmt__jreal1(e->mae_s));
+    bad |= report_fmt__set(o, "p90_s", report_fmt__jreal1(e->p90_s));
+    bad |= report_fmt__set(o, "bias_s", report_fmt__jreal1(e->bias_s));
+    bad |= report_fmt__set_int(o, "accurate", e->accurate);
+    bad |=
+        report_fmt__set(o, "accuracy_pct", report_fmt__jreal1(e->accuracy_pct));
+    bad |= report_fmt__set_int(o, "covered", e->covered);
+    bad |=
+        report_fmt__set(o, "coverage_pct", report_fmt__jreal1(e->coverage_pct));
+    return report_fmt__done(o, bad);
+}
+
+/* The daily document; NULL when memory ran out. The caller releases it. */
+static json_t *report_fmt__jdaily(const struct report_query_daily *d,
+                                  int english)
+{
+    json_t *o = report_fmt__jhead("daily");
+    json_t *routes = json_array(), *runs = json_array();
+    json_t *stops = json_array(), *hourly = json_array();
+    json_t *eta = json_array();
+    int bad;
+
+    /* Set first, so that O owns every array whatever fails next. */
+    bad = report_fmt__set(o, "date", report_fmt__jstr(d->date));
+    bad |= report_fmt__set(o, "built_at", report_fmt__jstr(d->built_at));
+    bad |= report_fmt__jlang_params(o, english, &d->p);
+    bad |= report_fmt__set(o, "summary", report_fmt__jsummary(d));
+    bad |= report_fmt__set(o, "routes", routes);
+    bad |= report_fmt__set(o, "runs", runs);
+    bad |= report_fmt__set(o, "stops", stops);
+    bad |= report_fmt__set(o, "hourly", hourly);
+    /* Empty before shuttle-live scored any prediction of the day. */
+    bad |= report_fmt__set(o, "prediction_accuracy", eta);
+    if (bad)
+        return report_fmt__done(o, bad);
+    for (size_t i = 0; i < d->nroutes && !bad; i++)
+        bad = report_fmt__append(routes, report_fmt__jroute(&d->routes[i]));
+    for (size_t i = 0; i < d->nruns && !bad; i++)
+        bad = report_fmt__append(runs, report_fmt__jrun(&d->runs[i]));
+    for (size_t i = 0; i < d->nstops && !bad; i++)
+        bad = report_fmt__append(stops, report_fmt__jstop(&d->stops[i]));
+    for (int h = 0; h < 24 && !bad; h++)
+        bad = report_fmt__append(hourly,
+                                 json_pack("{s:i,s:i,s:i}", "hour", h,
+                                           "boarded", d->hour_boarded[h],
+                                           "alighted", d->hour_alighted[h]));
+    for (size_t i = 0; i < d->neta && !bad; i++)
+        bad = report_fmt__append(eta, report_fmt__jeta(&d->eta[i]));
+    return report_fmt__done(o, bad);
+}
+
+static json_t *report_fmt__jday(const struct report_query_day *d)
+{
+    json_t *o = json_object();
+    int bad;
+
+    if (o == NULL)
+        return NULL;
+    bad = report_fmt__set(o, "date", report_fmt__jstr(d->date));
+    bad |= report_fmt__set(o, "built", json_boolean(d->built));
+    /* A day never built has no figures at all: absent, not zero. */
+    if (d->built) {
+        bad |= report_fmt__set_int(o, "boarded", d->boarded);
+        bad |= report_fmt__set(o, "pct_of_target",
+                               report_fmt__jreal1(d->pct_of_target));
+        bad |=
+            report_fmt__set(o, "below_target", json_boolean(d->below_target));
+        bad |= report_fmt__set_int(o, "runs_scheduled", d->runs_scheduled);
+        bad |= report_fmt__set_int(o, "runs_operated", d->runs_operated);
+        bad |= report_fmt__set_int(o, "runs_partial", d->runs_partial);
+        bad |= report_fmt__set_int(o, "runs_missed", d->runs_missed);
+        bad |= report_fmt__set_int(o, "runs_late", d->runs_late);
+    }
+    bad |= report_fmt__set_int(o, "eta_samples", d->eta_samples);
+    bad |= report_fmt__set(o, "eta_mae_s",
+                           d->eta_samples > 0 ? report_fmt__jreal1(d->eta_mae_s)
+                                              : json_null());
+    bad |= report_fmt__set(o, "eta_accuracy_pct",
+                           d->eta_samples > 0
+                               ? report_fmt__jreal1(d->eta_accuracy_pct)
+                               : json_null());
+    return report_fmt__done(o, bad);
+}
+
+static json_t *report_fmt__jrange_summary(const struct report_query_range *r)
+{
+    json_t *o = json_object();
+    int bad;
+
+    if (o == NULL)
+        return NULL;
+    bad = report_fmt__set_int(o, "days", (long long)r->ndays);
+    bad |= report_fmt__set_int(o, "days_built", r->days_built);
+    bad |= report_fmt__set_int(o, "days_below_target", r->days_below);
+    bad |= report_fmt__set_int(o, "boarded_total", r->boarded_total);
+    bad |=
+        report_fmt__set(o, "boarded_mean", report_fmt__jreal1(r->boarded_mean));
+    bad |= report_fmt__set_int(o, "target", r->p.target);
+    bad |=
+        report_fmt__set_int(o, "eta_horizon_s", REPORT_QUERY_RANGE_HORIZON_S);
+    return report_fmt__done(o, bad);
+}
+
+/* The range document; NULL when memory ran out. The caller releases it. */
+static json_t *report_fmt__jrange(const struct report_query_range *r,
+                                  int english)
+{
+    json_t *o = report_fmt__jhead("range");
+    json_t *days = json_array(), *below = json_array();
+    int bad;
+
+    bad = report_fmt__set(o, "from", report_fmt__jstr(r->from));
+    bad |= report_fmt__set(o, "to", report_fmt__jstr(r->to));
+    bad |= report_fmt__jlang_params(o, english, &r->p);
+    bad |= report_fmt__set(o, "summary", report_fmt__jrange_summary(r));
+    bad |= report_fmt__set(o, "days", days);
+    bad |= report_fmt__set(o, "below_target", below);
+    if (bad)
+        return report_fmt__done(o, bad);
+    for (size_t i = 0; i < r->ndays && !bad; i++) {
+        const struct report_query_day *d = &r->days[i];
+
+        bad = report_fmt__append(days, report_fmt__jday(d));
+        if (!bad && d->built && d->below_target)
+            bad = report_fmt__append(below, report_fmt__jstr(d->date));
+    }
+    return report_fmt__done(o, bad);
+}
+
+/* Write DOC (released here) and a newline to FP. The text is made in
+ * memory first, so that memory running out half way writes nothing rather
+ * than half a document a script could take for the report. json_dumpb
+ * into a buffer of the measured size, not json_dumps: jansson's dumper
+ * ignores a failed write of an object key, so json_dumps, whose buffer
+ * grows, can return a document with a key missing when an allocation
+ * fails (test_json_no_memory saw it); writing into a buffer cannot fail. */
+static int report_fmt__jwrite(FILE *fp, json_t *doc)
+{
+    size_t n = doc ? json_dumpb(doc, NULL, 0, JFLAGS) : 0;
+    char *text = n ? malloc(n + 1) : NULL;
+    int ok = text != NULL && json_dumpb(doc, text, n, JFLAGS) == n;
+
+    json_decref(doc);
+    if (!ok) {
+        free(text);
+        errno = ENOMEM; /* jansson's allocations do not all set it */
+        return -1;
+    }
+    text[n] = '\n';
+    ok = fwrite(text, 1, n + 1, fp) == n + 1;
+    free(text);
+    return ok ? report_fmt__finish(fp) : -1;
 }
 
 int report_fmt_daily_json(FILE *fp, const struct report_query_daily *d,
                           int english)
 {
-    fprintf(fp, "{\"report\":\"daily\",\"date\":\"%s\",", d->date);
-    report_fmt__jkey(fp, "built_at");
-    report_text_json_string(fp, d->built_at);
-    fprintf(fp, ",\"lang\":\"%s\",", english ? "en" : "ko");
-    report_fmt__jparams(fp, &d->p);
-    fprintf(fp,
-            ",\n\"summary\":{\"boarded\":%d,\"target\":%d,"
-            "\"pct_of_target\":%.1f,\"alighted\":%d,"
-            "\"unattributed_boarded\":%d,\"runs_scheduled\":%d,"
-            "\"runs_operated\":%d,\"runs_partial\":%d,\"runs_missed\":%d,"
-            "\"runs_late\":%d,\"runs_crowded\":%d,"
-            "\"runs_counter_suspect\":%d}",
-            d->boarded, d->p.target, d->pct_of_target, d->alighted,
-            d->unattributed, d->runs_scheduled, d->runs_operated,
-            d->runs_partial, d->runs_missed, d->runs_late, d->runs_crowded,
-            d->runs_counter_suspect);
-
-    fputs(",\n\"routes\":[", fp);
-    for (size_t i = 0; i < d->nroutes; i++) {
-        const struct report_query_route *g = &d->routes[i];
-
-        fputs(i ? ",\n{" : "\n{", fp);
-        report_fmt__jkey(fp, "route_id");
-        report_text_json_string(fp, g->route_id);
-        fputc(',', fp);
-        report_fmt__jkey(fp, "route_name");
-        report_text_json_string(fp, g->route_name);
-        fprintf(fp,
-                ",\"direction\":%d,\"runs\":%d,\"operated\":%d,"
-                "\"partial\":%d,\"missed\":%d,\"late\":%d,\"crowded\":%d,"
-                "\"boarded\":%d,\"alighted\":%d}",
-                g->direction, g->runs, g->operated, g->partial, g->missed,
-                g->late, g->crowded, g->boarded, g->alighted);
-    }
-
-    fputs("],\n\"runs\":[", fp);
-    for (size_t i = 0; i < d->nruns; i++) {
-        const struct report_query_run *r = &d->runs[i];
-
-        fputs(i ? ",\n{" : "\n{", fp);
-        report_fmt__jkey(fp, "trip_id");
-        report_text_json_string(fp, r->trip_id);
-        fputc(',', fp);
-        report_fmt__jkey(fp, "route_id");
-        report_text_json_string(fp, r->route_id);
-        fprintf(fp,
-                ",\"direction\":%d,\"status\":\"%s\","
-                "\"scheduled_start\":\"%s\",\"actual_start\":",
-                r->direction, report_fmt_status_key(r->status), r->sched_start);
-        if (r->actual_start[0])
-            report_text_json_string(fp, r->actual_start);
-        else
-            fputs("null", fp);
-        if (r->has_delay)
-            fprintf(fp, ",\"delay_s\":%d", r->delay_s);
-        else
-            fputs(",\"delay_s\":null", fp);
-        fputs(",\"vehicle_id\":", fp);
-        if (r->vehicle_id[0])
-            report_text_json_string(fp, r->vehicle_id);
-        else
-            fputs("null", fp);
-        fprintf(fp, ",\"boarded\":%d,\"alighted\":%d", r->boarded, r->alighted);
-        if (r->has_peak)
-            fprintf(fp, ",\"peak_load\":%d,\"load_pct\":%.1f", r->peak_load,
-                    r->load_pct);
-        else
-            fputs(",\"peak_load\":null,\"load_pct\":null", fp);
-        fprintf(fp, ",\"crowded\":%s,\"late\":%s,\"counter_suspect\":%s}",
-                report_fmt__jbool(r->crowded), report_fmt__jbool(r->late),
-                report_fmt__jbool(r->counter_suspect));
-    }
-
-    fputs("],\n\"stops\":[", fp);
-    for (size_t i = 0; i < d->nstops; i++) {
-        const struct report_query_stop *s = &d->stops[i];
-
-        fputs(i ? ",\n{" : "\n{", fp);
-        report_fmt__jkey(fp, "stop_id");
-        report_text_json_string(fp, s->stop_id);
-        fputc(',', fp);
-        report_fmt__jkey(fp, "stop_name");
-        report_text_json_string(fp, s->name);
-        fprintf(fp, ",\"stops_made\":%d,\"boarded\":%d,\"alighted\":%d}",
-                s->visits, s->boarded, s->alighted);
-    }
-
-    fputs("],\n\"hourly\":[", fp);
-    for (int h = 0; h < 24; h++)
-        fprintf(fp, "%s{\"hour\":%d,\"boarded\":%d,\"alighted\":%d}",
-                h ? "," : "", h, d->hour_boarded[h], d->hour_alighted[h]);
-
-    /* Empty before shuttle-live scored any prediction of the day. */
-    fputs("],\n\"prediction_accuracy\":[", fp);
-    for (size_t i = 0; i < d->neta; i++) {
-        const struct report_query_eta *e = &d->eta[i];
-
-        fprintf(fp,
-                "%s{\"horizon_s\":%d,\"samples\":%d,\"mae_s\":%.1f,"
-                "\"p90_s\":%.1f,\"bias_s\":%.1f,\"accurate\":%d,"
-                "\"accuracy_pct\":%.1f,\"covered\":%d,\"coverage_pct\":%.1f}",
-                i ? ",\n" : "\n", e->horizon_s, e->samples, e->mae_s, e->p90_s,
-                e->bias_s, e->accurate, e->accuracy_pct, e->covered,
-                e->coverage_pct);
-    }
-    fputs("]}\n", fp);
-    return report_fmt__finish(fp);
+    return report_fmt__jwrite(fp, report_fmt__jdaily(d, english));
 }
 
 int report_fmt_range_json(FILE *fp, const struct report_query_range *r,
                           int english)
 {
-    int first = 1;
-
-    fprintf(fp,
-            "{\"report\":\"range\",\"from\":\"%s\",\"to\":\"%s\","
-            "\"lang\":\"%s\",",
-            r->from, r->to, english ? "en" : "ko");
-    report_fmt__jparams(fp, &r->p);
-    fprintf(fp,
-            ",\n\"summary\":{\"days\":%zu,\"days_built\":%d,"
-            "\"days_below_target\":%d,\"boarded_total\":%lld,"
-            "\"boarded_mean\":%.1f,\"target\":%d,\"eta_horizon_s\":%d}",
-            r->ndays, r->days_built, r->days_below, r->boarded_total,
-            r->boarded_mean, r->p.target, REPORT_QUERY_RANGE_HORIZON_S);
-    fputs(",\n\"days\":[", fp);
-    for (size_t i = 0; i < r->ndays; i++) {
-        const struct report_query_day *d = &r->days[i];
-
-        fprintf(fp, "%s{\"date\":\"%s\",\"built\":%s", i ? ",\n" : "\n",
-                d->date, report_fmt__jbool(d->built));
-        if (d->built)
-            fprintf(fp,
-                    ",\"boarded\":%d,\"pct_of_target\":%.1f,"
-                    "\"below_target\":%s,\"runs_scheduled\":%d,"
-                    "\"runs_operated\":%d,\"runs_partial\":%d,"
-                    "\"runs_missed\":%d,\"runs_late\":%d",
-                    d->boarded, d->pct_of_target,
-                    report_fmt__jbool(d->below_target), d->runs_scheduled,
-                    d->runs_operated, d->runs_partial, d->runs_missed,
-                    d->runs_late);
-        fprintf(fp, ",\"eta_samples\":%d", d->eta_samples);
-        if (d->eta_samples > 0)
-            fprintf(fp, ",\"eta_mae_s\":%.1f,\"eta_accuracy_pct\":%.1f",
-                    d->eta_mae_s, d->eta_accuracy_pct);
-        else
-            fputs(",\"eta_mae_s\":null,\"eta_accuracy_pct\":null", fp);
-        fputc('}', fp);
-    }
-    fputs("],\n\"below_target\":[", fp);
-    for (size_t i = 0; i < r->ndays; i++)
-        if (r->days[i].built && r->days[i].below_target) {
-            fprintf(fp, "%s\"%s\"", first ? "" : ",", r->days[i].date);
-            first = 0;
-        }
-    fputs("]}\n", fp);
-    return report_fmt__finish(fp);
+    return report_fmt__jwrite(fp, report_fmt__jrange(r, english));
 }

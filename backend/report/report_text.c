@@ -1,8 +1,10 @@
-/* report_text: display width, CSV/JSON/HTML escaping and dates for
- * shuttle-report. Pure functions: no state, no logging. */
+/* report_text: display width, UTF-8 repair, CSV/HTML escaping and dates
+ * for shuttle-report. Pure functions: no state, no logging. */
 #include "report_text.h"
 
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int report_text_cp_width(unsigned cp)
@@ -112,51 +114,32 @@ void report_text_csv_field(FILE *fp, const char *s)
     fputc('"', fp);
 }
 
-void report_text_json_string(FILE *fp, const char *s)
+char *report_text_utf8_repair(const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
+    size_t len = strlen(s);
+    char *out, *o;
 
-    fputc('"', fp);
+    /* U+FFFD is 3 bytes: at most three times the input. */
+    if (len > (SIZE_MAX - 1) / 3 || (out = malloc(3 * len + 1)) == NULL)
+        return NULL;
+    o = out;
     while (*p) {
         unsigned cp;
         int n = report_text__utf8_decode(p, &cp);
 
         if (n == 0) {
-            fputs("\xef\xbf\xbd", fp); /* U+FFFD */
+            memcpy(o, "\xef\xbf\xbd", 3);
+            o += 3;
             p++;
             continue;
         }
-        switch (cp) {
-        case '"':
-            fputs("\\\"", fp);
-            break;
-        case '\\':
-            fputs("\\\\", fp);
-            break;
-        case '\n':
-            fputs("\\n", fp);
-            break;
-        case '\r':
-            fputs("\\r", fp);
-            break;
-        case '\t':
-            fputs("\\t", fp);
-            break;
-        case '\b':
-            fputs("\\b", fp);
-            break;
-        case '\f':
-            fputs("\\f", fp);
-            break;
-        default:
-            if (cp < 0x20)
-                fprintf(fp, "\\u%04x", cp);
-            else
-                fwrite(p, 1, (size_t)n, fp);
-        }
+        memcpy(o, p, (size_t)n);
+        o += n;
         p += n;
     }
-    fputc('"', fp);
+    *o = '\0';
+    return out;
 }
 
 void report_text_html(FILE *fp, const char *s)

@@ -1,5 +1,6 @@
 /* report_text: the small text pieces of shuttle-report: terminal display
- * width of UTF-8 (Hangul is two columns), CSV/JSON/HTML escaping, dates. */
+ * width of UTF-8 (Hangul is two columns), UTF-8 repair, CSV and HTML
+ * escaping, dates. */
 #ifndef SHUTTLE_REPORT_TEXT_H
 #define SHUTTLE_REPORT_TEXT_H
 
@@ -25,11 +26,10 @@ void report_text_pad(FILE *fp, const char *s, size_t width, int right);
  * holds a comma, a quote, CR or LF or starts/ends with a space; else as is. */
 void report_text_csv_field(FILE *fp, const char *s);
 
-/* Write S as a JSON string literal, quotes included: '"' and '\' escaped,
- * control characters as \n, \t... or \u00XX, and every byte that is not
- * part of valid UTF-8 replaced by U+FFFD, so the output is always valid
- * JSON whatever S holds. */
-void report_text_json_string(FILE *fp, const char *s);
+/* A copy of S with every byte that is not part of valid UTF-8 replaced by
+ * U+FFFD, as a terminal or browser shows it (JSON libraries refuse such
+ * strings). The copy is the caller's to free; NULL when memory ran out. */
+char *report_text_utf8_repair(const char *s);
 
 /* Write S with &, <, >, " and ' as HTML character references. */
 void report_text_html(FILE *fp, const char *s);

@@ -1,14 +1,19 @@
 /* Unit tests of shuttle-report's formatting pieces: display width of
- * Hangul, CSV quoting, JSON escaping, dates, thresholds, redaction. */
+ * Hangul, CSV quoting, the JSON documents (parsed back with jansson),
+ * UTF-8 repair, dates, thresholds, redaction. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #include "report_fmt.h"
 #include "report_query.h"
@@ -99,31 +104,528 @@ static void test_csv(void **state)
     check_out(report_text_csv_field, "in side", "in side");
 }
 
-static void test_json(void **state)
+/* ---- JSON: written by jansson, read back by jansson ----------------- */
+
+/* Strings a feed or a config could hold that a hand-made writer gets
+ * wrong: quotes, backslashes, every kind of control character, a 4-byte
+ * emoji, "</script>", Hangul. */
+static const char hostile[] = "\"q\" \\ b\\\\ /\b\f\n\r\t\x01\x1f\x7f "
+                              "\xf0\x9f\x9a\x8c </script> 검암역";
+
+/* A stop name that is not UTF-8: a stray byte, an overlong '/', a
+ * truncated 3-byte sequence and a UTF-16 surrogate; and what the JSON
+ * must hold instead (each bad byte one U+FFFD, the good ones kept). */
+static const char bad_utf8[] = "a\xff"
+                               "b\xc0\xaf"
+                               "c\xea\xb0"
+                               "d\xed\xa0\x80";
+#define FFFD "\xef\xbf\xbd"
+static const char bad_utf8_fixed[] =
+    "a" FFFD "b" FFFD FFFD "c" FFFD FFFD "d" FFFD FFFD FFFD;
+
+/* The daily JSON of D parsed back (strictly: no duplicate keys, nothing
+ * after the document but its newline); the caller releases it. */
+static json_t *daily_json(const struct report_query_daily *d, int english)
 {
-    check_out(report_text_json_string, "", "\"\"");
-    check_out(report_text_json_string, "abc", "\"abc\"");
-    check_out(report_text_json_string, "검암역", "\"검암역\"");
-    check_out(report_text_json_string, "a\"b\\c", "\"a\\\"b\\\\c\"");
-    check_out(report_text_json_string, "l1\nl2\r\t", "\"l1\\nl2\\r\\t\"");
-    check_out(report_text_json_string, "\x01\x1f\b\f",
-              "\"\\u0001\\u001f\\b\\f\"");
-    check_out(report_text_json_string, "</script>", "\"</script>\"");
-    check_out(report_text_json_string, "\x7f", "\"\x7f\""); /* DEL is legal */
-    /* Not UTF-8: each bad byte becomes U+FFFD, so the JSON stays valid. */
-    check_out(report_text_json_string,
-              "a\xff"
-              "b",
-              "\"a\xef\xbf\xbd"
-              "b\"");
-    check_out(report_text_json_string, "\xc0\xaf", /* overlong '/' */
-              "\"\xef\xbf\xbd\xef\xbf\xbd\"");
-    check_out(report_text_json_string, "\xed\xa0\x80", /* a UTF-16 surrogate */
-              "\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"");
-    check_out(report_text_json_string, "\xea\xb0", /* truncated */
-              "\"\xef\xbf\xbd\xef\xbf\xbd\"");
-    check_out(report_text_json_string, "\xf0\x9f\x9a\x8c",
-              "\"\xf0\x9f\x9a\x8c\"");
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *fp = open_memstream(&buf, &len);
+    json_error_t err;
+    json_t *doc;
+
+    assert_non_null(fp);
+    assert_int_equal(report_fmt_daily_json(fp, d, english), 0);
+    fclose(fp);
+    assert_true(len > 1);
+    assert_int_equal(buf[len - 1], '\n');
+    doc = json_loads(buf, JSON_REJECT_DUPLICATES, &err);
+    if (doc == NULL)
+        fail_msg("not JSON: %s at %d:%d", err.text, err.line, err.column);
+    free(buf);
+    return doc;
+}
+
+static json_t *member(const json_t *o, const char *key)
+{
+    json_t *v = json_object_get(o, key);
+
+    if (v == NULL)
+        fail_msg("no member \"%s\"", key);
+    return v;
+}
+
+static void expect_int(const json_t *o, const char *key, long long want)
+{
+    json_t *v = member(o, key);
+
+    if (!json_is_integer(v))
+        fail_msg("\"%s\" is not an integer", key);
+    assert_int_equal(json_integer_value(v), want);
+}
+
+/* A ratio: a JSON real (never an integer, even when whole) equal to the
+ * figure rounded to 0.1 as the text and CSV show it. */
+static void expect_real(const json_t *o, const char *key, double want)
+{
+    json_t *v = member(o, key);
+
+    if (!json_is_real(v))
+        fail_msg("\"%s\" is not a real", key);
+    if (json_real_value(v) != want)
+        fail_msg("\"%s\" is %.17g, want %.17g", key, json_real_value(v), want);
+}
+
+static void expect_str(const json_t *o, const char *key, const char *want)
+{
+    json_t *v = member(o, key);
+
+    if (!json_is_string(v))
+        fail_msg("\"%s\" is not a string", key);
+    assert_string_equal(json_string_value(v), want);
+}
+
+static void expect_null(const json_t *o, const char *key)
+{
+    if (!json_is_null(member(o, key)))
+        fail_msg("\"%s\" is not null", key);
+}
+
+static void expect_bool(const json_t *o, const char *key, int want)
+{
+    json_t *v = member(o, key);
+
+    if (!json_is_boolean(v))
+        fail_msg("\"%s\" is not a boolean", key);
+    assert_int_equal(json_is_true(v), want);
+}
+
+/* A day holding the hostile strings, with a different figure in every
+ * field so that a value written under the wrong key is caught. */
+struct day_fixture {
+    struct report_query_route route;
+    struct report_query_run runs[2];
+    struct report_query_stop stops[2];
+    struct report_query_eta eta;
+    struct report_query_daily d;
+};
+
+static void day_fixture_init(struct day_fixture *f)
+{
+    struct report_query_route route = {
+        .route_id = (char *)hostile,
+        .route_name = (char *)hostile,
+        .direction = 1,
+        .runs = 26,
+        .operated = 23,
+        .partial = 1,
+        .missed = 2,
+        .late = 3,
+        .crowded = 4,
+        .boarded = 701,
+        .alighted = 699,
+    };
+    struct report_query_run runs[2] = {
+        {
+            .trip_id = (char *)hostile,
+            .route_id = "R1",
+            .route_name = "1",
+            .vehicle_id = "bus\"01",
+            .direction = 0,
+            .status = REPORT_QUERY_PARTIAL,
+            .sched_start = "07:30",
+            .actual_start = "07:37",
+            .has_delay = 1,
+            .delay_s = -45,
+            .boarded = 44,
+            .alighted = 31,
+            .has_peak = 1,
+            .peak_load = 44,
+            .load_pct = 97.777, /* shown as 97.8 */
+            .crowded = 1,
+            .late = 0,
+            .counter_suspect = 1,
+        },
+        {
+            .trip_id = "R1-IN-0900",
+            .route_id = "R1",
+            .route_name = "1",
+            .vehicle_id = "",
+            .direction = -1,
+            .status = REPORT_QUERY_MISSED,
+            .sched_start = "09:00",
+            .actual_start = "",
+        },
+    };
+    struct report_query_stop stops[2] = {
+        {.stop_id = "GA\\01",
+         .name = (char *)hostile,
+         .visits = 17,
+         .boarded = 123,
+         .alighted = 45},
+        {.stop_id = "S2",
+         .name = (char *)bad_utf8,
+         .visits = 1,
+         .boarded = 2,
+         .alighted = 3},
+    };
+    struct report_query_eta eta = {
+        .horizon_s = 300,
+        .samples = 4,
+        .mae_s = 40.0,
+        .p90_s = 79.0,
+        .bias_s = -20.0,
+        .accurate = 2,
+        .covered = 3,
+        .accuracy_pct = 50.0,
+        .coverage_pct = 75.0,
+    };
+    struct report_query_daily d;
+
+    memset(&d, 0, sizeof d);
+    strcpy(d.date, "2026-03-10");
+    strcpy(d.built_at, "2026-03-11 02:15");
+    d.p = (struct report_query_params){.target = 1500,
+                                       .seats = 45,
+                                       .crowded_pct = 90,
+                                       .late_s = 300,
+                                       .counter_pct = 20,
+                                       .counter_slack = 4};
+    d.boarded = 1339;
+    d.alighted = 1320;
+    d.unattributed = 12;
+    d.runs_scheduled = 52;
+    d.runs_operated = 49;
+    d.runs_partial = 1;
+    d.runs_missed = 2;
+    d.pct_of_target = 89.3;
+    d.runs_late = 3;
+    d.runs_crowded = 2;
+    d.runs_counter_suspect = 1;
+    memset(f, 0, sizeof *f);
+    f->route = route;
+    memcpy(f->runs, runs, sizeof runs);
+    memcpy(f->stops, stops, sizeof stops);
+    f->eta = eta;
+    d.routes = &f->route;
+    d.nroutes = 1;
+    d.runs = f->runs;
+    d.nruns = 2;
+    d.stops = f->stops;
+    d.nstops = 2;
+    for (int h = 0; h < 24; h++) {
+        d.hour_boarded[h] = 100 + h;
+        d.hour_alighted[h] = 200 + 2 * h;
+    }
+    d.eta = &f->eta;
+    d.neta = 1;
+    f->d = d;
+}
+
+static void test_json_daily(void **state)
+{
+    struct day_fixture f;
+    const struct report_query_daily *d = &f.d;
+    json_t *doc, *a, *o;
+
+    day_fixture_init(&f);
+    doc = daily_json(d, 1);
+    expect_str(doc, "report", "daily");
+    expect_str(doc, "date", "2026-03-10");
+    expect_str(doc, "built_at", "2026-03-11 02:15");
+    expect_str(doc, "lang", "en");
+    o = member(doc, "params");
+    expect_int(o, "target_riders", 1500);
+    expect_int(o, "seats", 45);
+    expect_int(o, "crowded_pct", 90);
+    expect_int(o, "late_s", 300);
+    expect_int(o, "counter_pct", 20);
+    expect_int(o, "counter_slack", 4);
+
+    o = member(doc, "summary");
+    expect_int(o, "boarded", 1339);
+    expect_int(o, "target", 1500);
+    expect_real(o, "pct_of_target", 89.3);
+    expect_int(o, "alighted", 1320);
+    expect_int(o, "unattributed_boarded", 12);
+    expect_int(o, "runs_scheduled", 52);
+    expect_int(o, "runs_operated", 49);
+    expect_int(o, "runs_partial", 1);
+    expect_int(o, "runs_missed", 2);
+    expect_int(o, "runs_late", 3);
+    expect_int(o, "runs_crowded", 2);
+    expect_int(o, "runs_counter_suspect", 1);
+
+    a = member(doc, "routes");
+    assert_int_equal(json_array_size(a), 1);
+    o = json_array_get(a, 0);
+    expect_str(o, "route_id", hostile);
+    expect_str(o, "route_name", hostile);
+    expect_int(o, "direction", 1);
+    expect_int(o, "runs", 26);
+    expect_int(o, "operated", 23);
+    expect_int(o, "partial", 1);
+    expect_int(o, "missed", 2);
+    expect_int(o, "late", 3);
+    expect_int(o, "crowded", 4);
+    expect_int(o, "boarded", 701);
+    expect_int(o, "alighted", 699);
+
+    a = member(doc, "runs");
+    assert_int_equal(json_array_size(a), 2);
+    o = json_array_get(a, 0);
+    expect_str(o, "trip_id", hostile);
+    expect_str(o, "route_id", "R1");
+    expect_int(o, "direction", 0);
+    expect_str(o, "status", "partial");
+    expect_str(o, "scheduled_start", "07:30");
+    expect_str(o, "actual_start", "07:37");
+    expect_int(o, "delay_s", -45);
+    expect_str(o, "vehicle_id", "bus\"01");
+    expect_int(o, "boarded", 44);
+    expect_int(o, "alighted", 31);
+    expect_int(o, "peak_load", 44);
+    expect_real(o, "load_pct", 97.8);
+    expect_bool(o, "crowded", 1);
+    expect_bool(o, "late", 0);
+    expect_bool(o, "counter_suspect", 1);
+    /* Did not run: no start, delay, vehicle or load, rather than zeros. */
+    o = json_array_get(a, 1);
+    expect_str(o, "status", "missed");
+    expect_int(o, "direction", -1);
+    expect_null(o, "actual_start");
+    expect_null(o, "delay_s");
+    expect_null(o, "vehicle_id");
+    expect_null(o, "peak_load");
+    expect_null(o, "load_pct");
+    expect_int(o, "boarded", 0);
+    expect_bool(o, "crowded", 0);
+
+    a = member(doc, "stops");
+    assert_int_equal(json_array_size(a), 2);
+    o = json_array_get(a, 0);
+    expect_str(o, "stop_id", "GA\\01");
+    expect_str(o, "stop_name", hostile);
+    expect_int(o, "stops_made", 17);
+    expect_int(o, "boarded", 123);
+    expect_int(o, "alighted", 45);
+    /* Not UTF-8: jansson refuses it, the report shows U+FFFD instead of
+     * failing the whole day. */
+    o = json_array_get(a, 1);
+    expect_str(o, "stop_name", bad_utf8_fixed);
+    expect_int(o, "boarded", 2);
+
+    a = member(doc, "hourly");
+    assert_int_equal(json_array_size(a), 24);
+    for (int h = 0; h < 24; h++) {
+        o = json_array_get(a, (size_t)h);
+        expect_int(o, "hour", h);
+        expect_int(o, "boarded", 100 + h);
+        expect_int(o, "alighted", 200 + 2 * h);
+    }
+
+    a = member(doc, "prediction_accuracy");
+    assert_int_equal(json_array_size(a), 1);
+    o = json_array_get(a, 0);
+    expect_int(o, "horizon_s", 300);
+    expect_int(o, "samples", 4);
+    expect_real(o, "mae_s", 40.0);
+    expect_real(o, "p90_s", 79.0);
+    expect_real(o, "bias_s", -20.0);
+    expect_int(o, "accurate", 2);
+    expect_real(o, "accuracy_pct", 50.0);
+    expect_int(o, "covered", 3);
+    expect_real(o, "coverage_pct", 75.0);
+    assert_int_equal(json_object_size(doc), 11); /* nothing else */
+    json_decref(doc);
+
+    /* JSON has no NaN: a figure that is not a number is null, and the
+     * document stays valid. */
+    f.eta.bias_s = NAN;
+    doc = daily_json(d, 0);
+    expect_str(doc, "lang", "ko");
+    expect_null(json_array_get(member(doc, "prediction_accuracy"), 0),
+                "bias_s");
+    json_decref(doc);
+}
+
+/* jansson's allocator for test_json_no_memory: allocation number FAIL_AT
+ * (from 0; none when negative) fails, the others succeed; counts them all
+ * and the live ones. */
+static long alloc_fail_at = -1, alloc_count, alloc_live;
+
+static void *counted_malloc(size_t n)
+{
+    void *p;
+
+    if (alloc_count++ == alloc_fail_at)
+        return NULL;
+    p = malloc(n);
+    alloc_live += p != NULL;
+    return p;
+}
+
+static void counted_free(void *p)
+{
+    alloc_live -= p != NULL;
+    free(p);
+}
+
+/* Write the daily JSON of D into *OUT (the caller's to free) with
+ * allocation FAIL_AT failing; the writer's result. */
+static int daily_json_failing(const struct report_query_daily *d, long fail_at,
+                              char **out)
+{
+    size_t len = 0;
+    FILE *fp = open_memstream(out, &len);
+    int rc;
+
+    assert_non_null(fp);
+    alloc_fail_at = fail_at;
+    alloc_count = alloc_live = 0;
+    errno = 0;
+    rc = report_fmt_daily_json(fp, d, 0);
+    if (rc != 0)
+        assert_int_equal(errno, ENOMEM);
+    alloc_fail_at = -1;
+    fclose(fp);
+    assert_int_equal(alloc_live, 0); /* nothing leaked */
+    return rc;
+}
+
+/* Each of the document's allocations failed in turn, one at a time: the
+ * writer either says ENOMEM and writes nothing, or (when it could do
+ * without) writes the whole document; never a document with a part
+ * missing, which is what an unchecked allocation would give. */
+static void test_json_no_memory(void **state)
+{
+    struct day_fixture f;
+    char *want = NULL, *buf = NULL;
+    long total, failed = 0;
+
+    day_fixture_init(&f);
+    json_set_alloc_funcs(counted_malloc, counted_free);
+    assert_int_equal(daily_json_failing(&f.d, -1, &want), 0);
+    total = alloc_count;
+    /* A run alone is more than a dozen values. */
+    assert_true(total > 100);
+    for (long n = 0; n < total; n++) {
+        if (daily_json_failing(&f.d, n, &buf) == 0)
+            assert_string_equal(buf, want);
+        else {
+            assert_string_equal(buf, "");
+            failed++;
+        }
+        free(buf);
+        buf = NULL;
+    }
+    json_set_alloc_funcs(malloc, free);
+    fprintf(stderr, "json: %ld allocations, %ld failures reported\n", total,
+            failed);
+    assert_true(failed > total / 2);
+    free(want);
+}
+
+static void test_json_range(void **state)
+{
+    struct report_query_day days[3] = {
+        {.date = "2026-03-08"}, /* never built */
+        {.date = "2026-03-09",
+         .built = 1,
+         .boarded = 1400,
+         .runs_scheduled = 52,
+         .runs_operated = 51,
+         .runs_partial = 1,
+         .runs_missed = 0,
+         .runs_late = 2,
+         .pct_of_target = 93.3,
+         .below_target = 1,
+         .eta_samples = 4,
+         .eta_mae_s = 40.0,
+         .eta_accuracy_pct = 50.0},
+        {.date = "2026-03-10",
+         .built = 1,
+         .boarded = 1600,
+         .pct_of_target = 106.7,
+         .below_target = 0},
+    };
+    struct report_query_range r;
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *fp;
+    json_t *doc, *o, *a;
+
+    memset(&r, 0, sizeof r);
+    strcpy(r.from, "2026-03-08");
+    strcpy(r.to, "2026-03-10");
+    r.p.target = 1500;
+    r.days = days;
+    r.ndays = 3;
+    r.days_built = 2;
+    r.days_below = 1;
+    r.boarded_total = 5000000000LL; /* more than an int holds */
+    r.boarded_mean = 1500.0;
+
+    fp = open_memstream(&buf, &len);
+    assert_non_null(fp);
+    assert_int_equal(report_fmt_range_json(fp, &r, 0), 0);
+    fclose(fp);
+    doc = json_loads(buf, JSON_REJECT_DUPLICATES, NULL);
+    assert_non_null(doc);
+    free(buf);
+
+    expect_str(doc, "report", "range");
+    expect_str(doc, "from", "2026-03-08");
+    expect_str(doc, "to", "2026-03-10");
+    o = member(doc, "summary");
+    expect_int(o, "days", 3);
+    expect_int(o, "days_built", 2);
+    expect_int(o, "days_below_target", 1);
+    expect_int(o, "boarded_total", 5000000000LL);
+    expect_real(o, "boarded_mean", 1500.0); /* whole, still a real */
+    expect_int(o, "target", 1500);
+    expect_int(o, "eta_horizon_s", REPORT_QUERY_RANGE_HORIZON_S);
+
+    a = member(doc, "days");
+    assert_int_equal(json_array_size(a), 3);
+    /* A day never built has only its date, flag and (no) predictions. */
+    o = json_array_get(a, 0);
+    expect_bool(o, "built", 0);
+    assert_null(json_object_get(o, "boarded"));
+    expect_int(o, "eta_samples", 0);
+    expect_null(o, "eta_mae_s");
+    expect_null(o, "eta_accuracy_pct");
+    assert_int_equal(json_object_size(o), 5);
+    o = json_array_get(a, 1);
+    expect_bool(o, "built", 1);
+    expect_int(o, "boarded", 1400);
+    expect_real(o, "pct_of_target", 93.3);
+    expect_bool(o, "below_target", 1);
+    expect_int(o, "runs_operated", 51);
+    expect_int(o, "runs_late", 2);
+    expect_int(o, "eta_samples", 4);
+    expect_real(o, "eta_mae_s", 40.0);
+    expect_real(o, "eta_accuracy_pct", 50.0);
+    o = json_array_get(a, 2);
+    expect_real(o, "pct_of_target", 106.7);
+    expect_bool(o, "below_target", 0);
+
+    a = member(doc, "below_target");
+    assert_int_equal(json_array_size(a), 1);
+    assert_string_equal(json_string_value(json_array_get(a, 0)), "2026-03-09");
+    json_decref(doc);
+}
+
+static void test_utf8_repair(void **state)
+{
+    char *s = report_text_utf8_repair(bad_utf8);
+
+    assert_non_null(s);
+    assert_string_equal(s, bad_utf8_fixed);
+    free(s);
+    s = report_text_utf8_repair(hostile); /* valid: unchanged */
+    assert_non_null(s);
+    assert_string_equal(s, hostile);
+    free(s);
 }
 
 static void test_html(void **state)
@@ -317,7 +819,10 @@ int main(void)
         cmocka_unit_test(test_width),
         cmocka_unit_test(test_pad),
         cmocka_unit_test(test_csv),
-        cmocka_unit_test(test_json),
+        cmocka_unit_test(test_json_daily),
+        cmocka_unit_test(test_json_range),
+        cmocka_unit_test(test_json_no_memory),
+        cmocka_unit_test(test_utf8_repair),
         cmocka_unit_test(test_html),
         cmocka_unit_test(test_thousands),
         cmocka_unit_test(test_dates),
