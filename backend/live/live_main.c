@@ -380,10 +380,17 @@ static void live_audit_push(struct live *l, const struct live_audit_sample *x,
     live_sink_push(l->sink, &r);
 }
 
-/* While the history is read, today's events are kept for the predictor
- * that will take it over. */
+/* Until the history is in (read, or tried again after a failure), today's
+ * events are kept for the predictor that will take it over; at most
+ * LIVE_EVLOG_MAX (a day of 1,000 buses is ~500,000). */
+#define LIVE_EVLOG_MAX 2000000
+
 static void live_evlog_add(struct live *l, const struct live_event *ev)
 {
+    if (l->nevlog == LIVE_EVLOG_MAX) {
+        l->evlog_lost = true;
+        return;
+    }
     if (l->nevlog == l->capevlog) {
         size_t cap = l->capevlog ? l->capevlog * 2 : 1024;
         struct live_event *n = realloc(l->evlog, cap * sizeof *n);
@@ -406,7 +413,7 @@ static void live_on_event(void *arg, const struct live_event *ev)
 
     if (l->pred)
         live_predict_event(l->pred, ev);
-    if (l->learn)
+    if (!l->learnt && l->conf.history_days > 0)
         live_evlog_add(l, ev);
     if (!l->audit || live_audit_event(l->audit, ev, done, LIVE_AUDIT_NHORIZONS,
                                       &n) != LIVE_AUDIT_OK)
@@ -438,9 +445,6 @@ static void live_on_learnt(void *arg, struct live_learn *ln, const char *err)
         live_hist_free(h);
         l->learn_failures++;
         l->learn_retry_ms = now + 60000;
-        free(l->evlog);
-        l->evlog = NULL;
-        l->nevlog = l->capevlog = 0;
         log_warnx("reading the history of the past %lld days: %s; running on "
                   "the timetable, trying again in 60 s",
                   l->conf.history_days, err);
