@@ -266,9 +266,18 @@ static void live_hist__stat(float *x, size_t n, struct live_hist__stat *s)
 
 enum live_hist_err live_hist_finish(struct live_hist *h)
 {
+    return live_hist_finish_range(h, 0, h->npos);
+}
+
+enum live_hist_err live_hist_finish_range(struct live_hist *h, int from, int n)
+{
     struct live_hist__vec pool = {0}, any = {0};
     enum live_hist_err rc = LIVE_HIST_OK;
-    for (int p = 0; p < h->npos && rc == LIVE_HIST_OK; p++) {
+    int to = from + n < h->npos ? from + n : h->npos;
+
+    if (from < 0)
+        return LIVE_HIST_ERR_ARG;
+    for (int p = from; p < to && rc == LIVE_HIST_OK; p++) {
         any.n = 0;
         for (int d = 0; d < LIVE_HIST_NDAYS && rc == LIVE_HIST_OK; d++) {
             pool.n = 0;

@@ -160,6 +160,8 @@ int live_learn_row(struct live_learn *l, const char *day, const char *trip_id,
 int live_learn_result(struct live_learn *l, const PGresult *r)
 {
     int n = PQntuples(r);
+    int64_t t0 = clock_mono_us();
+    double took;
 
     if (PQnfields(r) != 8)
         return LIVE_LEARN_ERR_ARG;
@@ -177,6 +179,10 @@ int live_learn_result(struct live_learn *l, const PGresult *r)
         if (rc == LIVE_LEARN_ERR_NOMEM)
             return rc;
     }
+    /* what the caller's loop waited for this chunk */
+    took = (double)(clock_mono_us() - t0) / 1e6;
+    if (took > l->c.chunk_max_s)
+        l->c.chunk_max_s = took;
     return LIVE_LEARN_OK;
 }
 
@@ -197,6 +203,14 @@ int live_learn_take(struct live_learn *l, struct live_hist **out)
 
 #define LIVE_LEARN__STR(x) #x
 #define LIVE_LEARN__XSTR(x) LIVE_LEARN__STR(x)
+struct live_hist *live_learn_detach(struct live_learn *l)
+{
+    struct live_hist *h = l->h;
+
+    l->h = NULL;
+    return h;
+}
+
 static const char live_learn__fetch[] =
     "FETCH " LIVE_LEARN__XSTR(LIVE_LEARN_CHUNK) " FROM live_learn";
 

@@ -195,11 +195,13 @@ struct live {
     struct live_hist *hist;
     struct live_predict *pred;
     struct live_audit *audit;
-    struct live_learn *learn; /* reading the history; NULL none */
-    bool learnt;              /* hist holds the past days */
+    struct live_learn *learn;  /* reading the history; NULL none */
+    struct live_hist *pending; /* read, its statistics being computed */
+    int pending_pos;           /* the next segment position to compute */
+    bool learnt;               /* hist holds the past days */
     int64_t learn_retry_ms, learn_started_ms; /* monotonic */
     struct live_learn_counts learnt_counts;
-    double learn_seconds;
+    double learn_seconds, learn_finish_s;
     uint64_t learn_failures;
     /* Today's tracker events while the history is read: replayed into
      * the predictor that takes it over. */
@@ -295,6 +297,8 @@ static void live_reject(struct live *l, enum live_reason r, const char *topic,
 static void live_engine_free(struct live *l)
 {
     live_learn_free(l->learn);
+    live_hist_free(l->pending);
+    l->pending = NULL;
     live_audit_free(l->audit);
     live_predict_free(l->pred);
     live_track_free(l->track);
@@ -422,32 +426,67 @@ static void live_on_event(void *arg, const struct live_event *ev)
         live_audit_push(l, &done[i], ev->vehicle);
 }
 
-/* The history arrived: a predictor over it takes over, today's events
- * replayed into it (its evidence is a ratio to the history, so it is
- * learnt again rather than carried over). */
+/* The history could not be had: the timetable goes on, a new read
+ * after 60 s (today's events are still kept). */
+static void live_learn_failed(struct live *l, const char *err)
+{
+    l->learn_failures++;
+    l->learn_retry_ms = clock_mono_ms() + 60000;
+    log_warnx("reading the history of the past %lld days: %s; running on "
+              "the timetable, trying again in 60 s",
+              l->conf.history_days, err);
+}
+
+/* Every row of the history is read: its statistics are computed in
+ * steps (live_learn_advance), then it takes over. */
 static void live_on_learnt(void *arg, struct live_learn *ln, const char *err)
 {
     struct live *l = arg;
-    struct live_hist *h = NULL;
-    struct live_predict *p = NULL;
-    int64_t now = clock_mono_ms();
 
     l->learn = NULL;
     if (!err) {
         live_learn_counts(ln, &l->learnt_counts);
-        if (live_learn_take(ln, &h) != LIVE_LEARN_OK ||
-            !(p = live_predict_new(&l->feed, h, live_learn_day_type(l->day_n),
-                                   LIVE_METHOD_SHUTTLE, NULL)))
-            err = "out of memory";
+        l->pending = live_learn_detach(ln);
+        l->pending_pos = 0;
+        l->learn_finish_s = 0;
     }
     live_learn_free(ln);
-    if (err) {
-        live_hist_free(h);
-        l->learn_failures++;
-        l->learn_retry_ms = now + 60000;
-        log_warnx("reading the history of the past %lld days: %s; running on "
-                  "the timetable, trying again in 60 s",
-                  l->conf.history_days, err);
+    if (err)
+        live_learn_failed(l, err);
+}
+
+/* The history's statistics, about 10 ms of them per call (one segment
+ * position at least), so that the loop answers meanwhile; once all are
+ * done a predictor over it takes over, today's events replayed into it
+ * (its evidence is a ratio to the history, so it is learnt again rather
+ * than carried over). */
+static void live_learn_advance(struct live *l)
+{
+    int64_t t0 = clock_mono_us();
+    int n = live_hist_nsegments(l->pending);
+    struct live_predict *p;
+
+    while (l->pending_pos < n) {
+        if (live_hist_finish_range(l->pending, l->pending_pos, 1) !=
+            LIVE_HIST_OK) {
+            live_hist_free(l->pending);
+            l->pending = NULL;
+            live_learn_failed(l, "out of memory");
+            return;
+        }
+        l->pending_pos++;
+        if (clock_mono_us() - t0 >= 10000)
+            break;
+    }
+    l->learn_finish_s += (double)(clock_mono_us() - t0) / 1e6;
+    if (l->pending_pos < n)
+        return;
+    if (!(p = live_predict_new(&l->feed, l->pending,
+                               live_learn_day_type(l->day_n),
+                               LIVE_METHOD_SHUTTLE, NULL))) {
+        live_hist_free(l->pending);
+        l->pending = NULL;
+        live_learn_failed(l, "out of memory");
         return;
     }
     for (size_t i = 0; i < l->nevlog; i++)
@@ -458,22 +497,25 @@ static void live_on_learnt(void *arg, struct live_learn *ln, const char *err)
     live_predict_free(l->pred);
     live_hist_free(l->hist);
     l->pred = p;
-    l->hist = h;
+    l->hist = l->pending;
+    l->pending = NULL;
     l->learnt = true;
     memset(l->last, 0, l->feed.ntrips * sizeof *l->last);
-    l->learn_seconds = (double)(now - l->learn_started_ms) / 1e3;
+    l->learn_seconds = (double)(clock_mono_ms() - l->learn_started_ms) / 1e3;
     log_info("history: %zu visits of %d days learnt (%zu rows, %zu not on "
-             "today's trips) in %.2f s; %zu events of today replayed",
+             "today's trips) in %.2f s (longest chunk %.1f ms, statistics "
+             "%.1f ms in steps of 10 ms); %zu events of today replayed",
              l->learnt_counts.visits, l->learnt_counts.days,
              l->learnt_counts.rows, l->learnt_counts.skipped, l->learn_seconds,
+             l->learnt_counts.chunk_max_s * 1e3, l->learn_finish_s * 1e3,
              l->nevlog);
     free(l->evlog);
     l->evlog = NULL;
     l->nevlog = l->capevlog = 0;
     {
-        size_t n = live_track_nvehicles(l->track);
+        size_t nv = live_track_nvehicles(l->track);
 
-        for (size_t i = 0; i < n; i++)
+        for (size_t i = 0; i < nv; i++)
             live_refresh(l, (int)i, clock_wall_ms());
     }
 }
@@ -483,7 +525,8 @@ static void live_on_learnt(void *arg, struct live_learn *ln, const char *err)
 static void live_learn_begin(struct live *l)
 {
     if (l->conf.history_days <= 0 || !l->pred || l->learnt || l->learn ||
-        !live_pg_ready(l->pg) || clock_mono_ms() < l->learn_retry_ms)
+        l->pending || !live_pg_ready(l->pg) ||
+        clock_mono_ms() < l->learn_retry_ms)
         return;
     l->learn = live_learn_new(&l->feed, &l->svc);
     if (!l->learn ||
@@ -1491,6 +1534,8 @@ static void live_run(struct live *l)
 
         live_db_try(l, now);
         live_wdb_try(l, now);
+        if (l->pending)
+            live_learn_advance(l);
         live_mqtt_try(l, now);
         live_rebuild_reap(l);
         if (now - last_tick >= 1000) {
@@ -1535,6 +1580,8 @@ static void live_run(struct live *l)
             timeout = 100;
         if (l->rebuild.pid > 0 && timeout > 100)
             timeout = 100;
+        if (l->pending)
+            timeout = 0; /* more of the history's statistics, at once */
         hto = http_timeout_ms(l->http);
         if (hto >= 0 && hto < timeout)
             timeout = hto;

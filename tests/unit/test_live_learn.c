@@ -127,11 +127,59 @@ static void test_rows_mapped_and_skipped(void **state)
     live_hist_free(h);
 }
 
+/* The statistics computed a segment position at a time (as the daemon
+ * does, between two polls) are those of one live_hist_finish. */
+static void test_finish_in_steps(void **state)
+{
+    struct trips_feed f = {0};
+    struct svcday svc;
+    struct live_learn *a, *b;
+    struct live_hist *ha, *hb;
+
+    (void)state;
+    feed_make(&f);
+    assert_int_equal(svcday_init(&svc, "Asia/Seoul"), SVCDAY_OK);
+    a = live_learn_new(&f, &svc);
+    b = live_learn_new(&f, &svc);
+    assert_non_null(a);
+    assert_non_null(b);
+    for (int d = 0; d < 5; d++) {
+        t1_day(a, 20780 + d, 150 + 10 * d);
+        t1_day(b, 20780 + d, 150 + 10 * d);
+    }
+    assert_int_equal(live_learn_take(a, &ha), LIVE_LEARN_OK);
+    hb = live_learn_detach(b);
+    assert_non_null(hb);
+    assert_null(live_learn_detach(b)); /* handed over once */
+    for (int p = 0; p < live_hist_nsegments(hb); p++)
+        assert_int_equal(live_hist_finish_range(hb, p, 1), LIVE_HIST_OK);
+    for (int day = 0; day < LIVE_HIST_NDAYS; day++) {
+        struct live_hist_seg sa, sb;
+
+        live_hist_segment(ha, 0, 0, (enum live_hist_day)day, 28800, &sa);
+        live_hist_segment(hb, 0, 0, (enum live_hist_day)day, 28800, &sb);
+        assert_int_equal(sa.level, sb.level);
+        assert_int_equal(sa.n, sb.n);
+        assert_true(sa.med_s == sb.med_s && sa.q90_s == sb.q90_s);
+    }
+    {
+        struct live_hist_seg s;
+
+        live_hist_segment(hb, 0, 0, LIVE_HIST_WEEKDAY, 28800, &s);
+        assert_int_equal(s.level, LIVE_HIST_BUCKET); /* not the timetable */
+    }
+    live_learn_free(a);
+    live_learn_free(b);
+    live_hist_free(ha);
+    live_hist_free(hb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_day_type),
         cmocka_unit_test(test_rows_mapped_and_skipped),
+        cmocka_unit_test(test_finish_in_steps),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
