@@ -336,11 +336,24 @@ static void live_hist__stat(float *x, size_t n, struct live_hist__stat *s)
 
 enum live_hist_err live_hist_finish(struct live_hist *h)
 {
+    return live_hist_finish_range(h, 0, h->npos);
+}
+
+enum live_hist_err live_hist_finish_range(struct live_hist *h, int from, int n)
+{
     struct live_hist__vec pool = {0}, any = {0};
-    enum live_hist_err rc = h->day >= 0 ? live_hist__turns(h) : LIVE_HIST_OK;
-    for (size_t t = 0; t < h->f->ntrips; t++)
-        live_hist__stat(h->turn[t].v, h->turn[t].n, &h->turn_st[t]);
-    for (int p = 0; p < h->npos && rc == LIVE_HIST_OK; p++) {
+    enum live_hist_err rc = LIVE_HIST_OK;
+    int to = from + n < h->npos ? from + n : h->npos;
+
+    if (from < 0)
+        return LIVE_HIST_ERR_ARG;
+    /* Turnarounds are per trip, not per position: with the first range. */
+    if (from == 0) {
+        rc = h->day >= 0 ? live_hist__turns(h) : LIVE_HIST_OK;
+        for (size_t t = 0; t < h->f->ntrips; t++)
+            live_hist__stat(h->turn[t].v, h->turn[t].n, &h->turn_st[t]);
+    }
+    for (int p = from; p < to && rc == LIVE_HIST_OK; p++) {
         any.n = 0;
         for (int d = 0; d < LIVE_HIST_NDAYS && rc == LIVE_HIST_OK; d++) {
             pool.n = 0;

@@ -81,6 +81,13 @@ enum live_hist_err live_hist_add_visit(struct live_hist *h,
  * LIVE_HIST_OK or LIVE_HIST_ERR_NOMEM. */
 enum live_hist_err live_hist_finish(struct live_hist *h);
 
+/* The same in steps, so that a caller's loop never waits for all of it:
+ * the statistics of segment positions FROM .. FROM + N - 1 (of
+ * live_hist_nsegments(); beyond it is ignored). Once every position was
+ * done the result is live_hist_finish's. Returns LIVE_HIST_OK,
+ * LIVE_HIST_ERR_ARG (FROM negative) or LIVE_HIST_ERR_NOMEM. */
+enum live_hist_err live_hist_finish_range(struct live_hist *h, int from, int n);
+
 /* Running time of TRIP's segment POS -> POS + 1 for a departure TOD_S
  * seconds into the service day, falling back bucket -> neighbours -> all
  * day -> any day type -> timetable. */

@@ -1,7 +1,8 @@
-/* shuttle-live: live telemetry from MQTT, the day's timetable from
- * PostgreSQL, one poll loop; tracking and prediction come from
- * shuttle_live (live_track, live_predict), the periodic rebuild of the
- * derived tables runs here in a child process. */
+/* shuttle-live: live telemetry from MQTT, the day's timetable and the
+ * past days' visits from PostgreSQL, one poll loop; tracking, prediction,
+ * history and self-audit come from shuttle_live (live_track, live_predict,
+ * live_learn, live_audit, live_sink), the periodic rebuild of the derived
+ * tables runs here in a child process. */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
@@ -18,10 +19,13 @@
 #include "hash.h"
 #include "http.h"
 #include "job.h"
+#include "live_audit.h"
 #include "live_hist.h"
+#include "live_learn.h"
 #include "live_pg.h"
 #include "live_predict.h"
 #include "live_shapedb.h"
+#include "live_sink.h"
 #include "live_track.h"
 #include "log.h"
 #include "metrics.h"
@@ -101,7 +105,7 @@ static const struct conf_option live_options[] = {
         "shuttle-backend --rebuild DATE from cron; only instance 0 rebuilds)"),
     OPT("history_days", CONF_INT, history_days, "28", 0, 3650,
         "past service days of stop visits the running-time history learns "
-        "from"),
+        "from, read at start and at each day turn (0: timetable only)"),
     OPT("http_listen", CONF_STRING, http_listen, "127.0.0.1", 0, 0,
         "address serving /metrics, /healthz and /debug/ (none: no HTTP "
         "server)"),
@@ -192,10 +196,31 @@ struct live {
     char load_err[256];
     uint64_t loads, load_failures;
     /* The engine over the feed: its shapes (straight lines between stops
-     * for a trip without one), an empty history (timetable fallback). */
+     * for a trip without one), an empty history (timetable fallback)
+     * until the past days' visits are read (learn), then theirs. */
     struct live_track *track;
     struct live_hist *hist;
     struct live_predict *pred;
+    struct live_audit *audit;
+    struct live_learn *learn;  /* reading the history; NULL none */
+    struct live_hist *pending; /* read, its statistics being computed */
+    int pending_pos;           /* the next segment position to compute */
+    bool learnt;               /* hist holds the past days */
+    int64_t learn_retry_ms, learn_started_ms; /* monotonic */
+    struct live_learn_counts learnt_counts;
+    double learn_seconds, learn_finish_s;
+    uint64_t learn_failures;
+    /* Today's tracker events while the history is read: replayed into
+     * the predictor that takes it over. */
+    struct live_event *evlog;
+    size_t nevlog, capevlog;
+    bool evlog_lost; /* out of memory: the replay misses some */
+
+    /* The self-audit's writer: its own connection (writer_database). */
+    struct live_pg *wpg;
+    struct live_sink *sink;
+    int64_t wdb_retry_ms, wdb_backoff_ms, wdb_connect_started_ms;
+    uint64_t audit_unnamed; /* samples without a vehicle (not written) */
     uint64_t fix_results[LIVE_TRACK_NOMEM + 1];
     /* Per trip: its newest prediction (points into pred) and when it was
      * made (monotonic ms, 0 never). */
@@ -278,20 +303,33 @@ static void live_reject(struct live *l, enum live_reason r, const char *topic,
 
 static void live_engine_free(struct live *l)
 {
+    live_learn_free(l->learn);
+    live_hist_free(l->pending);
+    l->pending = NULL;
+    live_audit_free(l->audit);
     live_predict_free(l->pred);
     live_track_free(l->track);
     live_hist_free(l->hist);
     free(l->last);
     free(l->last_mono);
+    free(l->evlog);
+    l->learn = NULL;
+    l->audit = NULL;
     l->pred = NULL;
     l->track = NULL;
     l->hist = NULL;
     l->last = NULL;
     l->last_mono = NULL;
+    l->evlog = NULL;
+    l->nevlog = l->capevlog = 0;
+    l->evlog_lost = false;
+    l->learnt = false;
 }
 
-/* Keep TP as its trip's newest prediction; observe the refresh gap. */
-static void live_keep(struct live *l, const struct live_trip_pred *tp)
+/* Keep TP as its trip's newest prediction, observe the refresh gap, and
+ * let the audit sample it. */
+static void live_keep(struct live *l, const struct live_trip_pred *tp,
+                      int64_t now_ms)
 {
     int64_t now = clock_mono_ms();
 
@@ -302,6 +340,10 @@ static void live_keep(struct live *l, const struct live_trip_pred *tp)
                              (double)(now - l->last_mono[tp->trip]) / 1e3);
     l->last_mono[tp->trip] = now;
     l->last[tp->trip] = tp;
+    if (l->audit &&
+        live_audit_predictions(l->audit, tp, now_ms) != LIVE_AUDIT_OK)
+        log_debug("audit: out of memory sampling trip %s",
+                  l->feed.trips[tp->trip].id);
 }
 
 /* Refresh vehicle VI's trip and the next of its block. */
@@ -311,27 +353,200 @@ static void live_refresh(struct live *l, int vi, int64_t now_ms)
 
     tp = live_predict_vehicle(
         l->pred, vi, live_track_vehicle(l->track, (size_t)vi), now_ms, &next);
-    live_keep(l, tp);
-    live_keep(l, next);
+    live_keep(l, tp, now_ms);
+    live_keep(l, next, now_ms);
+}
+
+/* A scored sample into the writer's queue, with the ids eta_samples
+ * keeps: the bus that was predicted (or, failing that, the one that
+ * came). */
+static void live_audit_push(struct live *l, const struct live_audit_sample *x,
+                            int ev_vehicle)
+{
+    const struct trips_trip *tr = &l->feed.trips[x->trip];
+    int vi = x->vehicle >= 0 ? x->vehicle : ev_vehicle;
+    const struct live_vehicle *v =
+        vi >= 0 ? live_track_vehicle(l->track, (size_t)vi) : NULL;
+    struct live_sink_row r;
+
+    if (!v || !l->sink) {
+        l->audit_unnamed++;
+        return;
+    }
+    memset(&r, 0, sizeof r);
+    r.service_day = l->day_n;
+    snprintf(r.vehicle_id, sizeof r.vehicle_id, "%s", v->id);
+    snprintf(r.trip_id, sizeof r.trip_id, "%s", tr->id);
+    snprintf(r.route_id, sizeof r.route_id, "%s", tr->route_id);
+    snprintf(r.stop_id, sizeof r.stop_id, "%s", l->feed.stops[x->stop].id);
+    r.stop_sequence = l->feed.st[tr->first + (size_t)x->pos].sequence;
+    r.horizon_s = x->horizon_s;
+    r.made_ms = x->made_ms;
+    r.pred_ms = x->pred_ms;
+    r.lo_ms = x->lo_ms;
+    r.hi_ms = x->hi_ms;
+    r.actual_ms = x->actual_ms;
+    r.accurate = x->accurate;
+    r.covered = x->covered;
+    live_sink_push(l->sink, &r);
+}
+
+/* Until the history is in (read, or tried again after a failure), today's
+ * events are kept for the predictor that will take it over; at most
+ * LIVE_EVLOG_MAX (a day of 1,000 buses is ~500,000). */
+#define LIVE_EVLOG_MAX 2000000
+
+static void live_evlog_add(struct live *l, const struct live_event *ev)
+{
+    if (l->nevlog == LIVE_EVLOG_MAX) {
+        l->evlog_lost = true;
+        return;
+    }
+    if (l->nevlog == l->capevlog) {
+        size_t cap = l->capevlog ? l->capevlog * 2 : 1024;
+        struct live_event *n = realloc(l->evlog, cap * sizeof *n);
+
+        if (!n) {
+            l->evlog_lost = true;
+            return;
+        }
+        l->evlog = n;
+        l->capevlog = cap;
+    }
+    l->evlog[l->nevlog++] = *ev;
 }
 
 static void live_on_event(void *arg, const struct live_event *ev)
 {
     struct live *l = arg;
+    struct live_audit_sample done[LIVE_AUDIT_NHORIZONS];
+    size_t n = 0;
 
     if (l->pred)
         live_predict_event(l->pred, ev);
+    if (!l->learnt && l->conf.history_days > 0)
+        live_evlog_add(l, ev);
+    if (!l->audit || live_audit_event(l->audit, ev, done, LIVE_AUDIT_NHORIZONS,
+                                      &n) != LIVE_AUDIT_OK)
+        return;
+    for (size_t i = 0; i < n; i++)
+        live_audit_push(l, &done[i], ev->vehicle);
 }
 
-/* The day type of the feed's day (by the weekday of its noon). */
-static enum live_hist_day live_day_type(const struct trips_feed *f)
+/* The history could not be had: the timetable goes on, a new read
+ * after 60 s (today's events are still kept). */
+static void live_learn_failed(struct live *l, const char *err)
 {
-    int64_t days = (f->day_ms + 12 * 3600 * 1000LL) / 86400000LL;
-    int wd = (int)((days + 4) % 7); /* 0 Sunday: 1970-01-01 was Thursday */
+    l->learn_failures++;
+    l->learn_retry_ms = clock_mono_ms() + 60000;
+    log_warnx("reading the history of the past %lld days: %s; running on "
+              "the timetable, trying again in 60 s",
+              l->conf.history_days, err);
+}
 
-    return wd == 0   ? LIVE_HIST_SUNDAY
-           : wd == 6 ? LIVE_HIST_SATURDAY
-                     : LIVE_HIST_WEEKDAY;
+/* Every row of the history is read: its statistics are computed in
+ * steps (live_learn_advance), then it takes over. */
+static void live_on_learnt(void *arg, struct live_learn *ln, const char *err)
+{
+    struct live *l = arg;
+
+    l->learn = NULL;
+    if (!err) {
+        live_learn_counts(ln, &l->learnt_counts);
+        l->pending = live_learn_detach(ln);
+        l->pending_pos = 0;
+        l->learn_finish_s = 0;
+    }
+    live_learn_free(ln);
+    if (err)
+        live_learn_failed(l, err);
+}
+
+/* The history's statistics, about 10 ms of them per call (one segment
+ * position at least), so that the loop answers meanwhile; once all are
+ * done a predictor over it takes over, today's events replayed into it
+ * (its evidence is a ratio to the history, so it is learnt again rather
+ * than carried over). */
+static void live_learn_advance(struct live *l)
+{
+    int64_t t0 = clock_mono_us();
+    int n = live_hist_nsegments(l->pending);
+    struct live_predict *p;
+
+    while (l->pending_pos < n) {
+        if (live_hist_finish_range(l->pending, l->pending_pos, 1) !=
+            LIVE_HIST_OK) {
+            live_hist_free(l->pending);
+            l->pending = NULL;
+            live_learn_failed(l, "out of memory");
+            return;
+        }
+        l->pending_pos++;
+        if (clock_mono_us() - t0 >= 10000)
+            break;
+    }
+    l->learn_finish_s += (double)(clock_mono_us() - t0) / 1e6;
+    if (l->pending_pos < n)
+        return;
+    if (!(p = live_predict_new(&l->feed, l->pending,
+                               live_learn_day_type(l->day_n),
+                               LIVE_METHOD_SHUTTLE, NULL))) {
+        live_hist_free(l->pending);
+        l->pending = NULL;
+        live_learn_failed(l, "out of memory");
+        return;
+    }
+    for (size_t i = 0; i < l->nevlog; i++)
+        live_predict_event(p, &l->evlog[i]);
+    if (l->evlog_lost)
+        log_warnx("history: some of today's events were lost (out of "
+                  "memory); predictions learn them again as buses go");
+    live_predict_free(l->pred);
+    live_hist_free(l->hist);
+    l->pred = p;
+    l->hist = l->pending;
+    l->pending = NULL;
+    l->learnt = true;
+    memset(l->last, 0, l->feed.ntrips * sizeof *l->last);
+    l->learn_seconds = (double)(clock_mono_ms() - l->learn_started_ms) / 1e3;
+    log_info("history: %zu visits of %d days learnt (%zu rows, %zu not on "
+             "today's trips) in %.2f s (longest chunk %.1f ms, statistics "
+             "%.1f ms in steps of 10 ms); %zu events of today replayed",
+             l->learnt_counts.visits, l->learnt_counts.days,
+             l->learnt_counts.rows, l->learnt_counts.skipped, l->learn_seconds,
+             l->learnt_counts.chunk_max_s * 1e3, l->learn_finish_s * 1e3,
+             l->nevlog);
+    free(l->evlog);
+    l->evlog = NULL;
+    l->nevlog = l->capevlog = 0;
+    {
+        size_t nv = live_track_nvehicles(l->track);
+
+        for (size_t i = 0; i < nv; i++)
+            live_refresh(l, (int)i, clock_wall_ms());
+    }
+}
+
+/* Start reading the past days (history_days > 0), once the engine runs
+ * and the read connection is up. */
+static void live_learn_begin(struct live *l)
+{
+    if (l->conf.history_days <= 0 || !l->pred || l->learnt || l->learn ||
+        l->pending || !live_pg_ready(l->pg) ||
+        clock_mono_ms() < l->learn_retry_ms)
+        return;
+    l->learn = live_learn_new(&l->feed, &l->svc);
+    if (!l->learn ||
+        live_learn_start(l->learn, l->pg, l->day, (int)l->conf.history_days,
+                         live_on_learnt, l) != LIVE_LEARN_OK) {
+        live_learn_free(l->learn);
+        l->learn = NULL;
+        l->learn_failures++;
+        l->learn_retry_ms = clock_mono_ms() + 60000;
+        log_warnx("history: out of memory; trying again in 60 s");
+        return;
+    }
+    l->learn_started_ms = clock_mono_ms();
 }
 
 /* Tracker and predictor for the loaded feed, recreated on every load;
@@ -342,6 +557,8 @@ static void live_engine_new(struct live *l)
     char err[256];
 
     live_engine_free(l);
+    l->learn_retry_ms = 0;
+    memset(&l->learnt_counts, 0, sizeof l->learnt_counts);
     trips_params_default(&tp);
     if (live_track_new(&l->feed, &l->shapes.view, &tp, live_on_event, l,
                        &l->track, err, sizeof err) != LIVE_TRACK_OK) {
@@ -351,8 +568,10 @@ static void live_engine_new(struct live *l)
     }
     if (!(l->hist = live_hist_new(&l->feed)) ||
         live_hist_finish(l->hist) != LIVE_HIST_OK ||
-        !(l->pred = live_predict_new(&l->feed, l->hist, live_day_type(&l->feed),
-                                     LIVE_METHOD_SHUTTLE, NULL))) {
+        !(l->pred =
+              live_predict_new(&l->feed, l->hist, live_learn_day_type(l->day_n),
+                               LIVE_METHOD_SHUTTLE, NULL)) ||
+        live_audit_new(&l->feed, &l->audit) != LIVE_AUDIT_OK) {
         log_warnx("predictor: out of memory");
         live_engine_free(l);
         return;
@@ -363,7 +582,9 @@ static void live_engine_new(struct live *l)
     if (!l->last || !l->last_mono) {
         log_warnx("predictor: out of memory");
         live_engine_free(l);
+        return;
     }
+    live_learn_begin(l);
 }
 
 /* Once a second: time passes for the tracker, every bus's predictions are
@@ -911,8 +1132,11 @@ static void live_load_check(struct live *l)
         live_load_start(l);
         return;
     }
-    if (l->load == LIVE_LOAD_READY && live_today(l, today, NULL) == 0 &&
-        strcmp(today, l->day) != 0) {
+    live_learn_begin(l); /* after a failure, or a reconnect */
+    /* The history's read holds a transaction on this connection: the new
+     * day's timetable waits the few seconds until it is done. */
+    if (l->load == LIVE_LOAD_READY && !l->learn &&
+        live_today(l, today, NULL) == 0 && strcmp(today, l->day) != 0) {
         log_info("service day turned: %s -> %s", l->day, today);
         live_load_start(l);
     }
@@ -923,6 +1147,76 @@ static void live_load_check(struct live *l)
 static const char *live_writer(const struct live_conf *c)
 {
     return c->writer_database ? c->writer_database : c->database;
+}
+
+/* ---------------------------------------------------------- the audit */
+
+/* The writer's connection: connect, with the read side's back-off and
+ * connect timeout. A batch in flight on a connection given up goes
+ * again on the next. */
+static void live_wdb_try(struct live *l, int64_t now)
+{
+    char err[512];
+
+    if (live_pg_active(l->wpg) && !live_pg_ready(l->wpg) &&
+        now - l->wdb_connect_started_ms > LIVE_DB_CONNECT_TIMEOUT_MS) {
+        live_pg_free(l->wpg);
+        live_sink_lost(l->sink);
+        if (!(l->wpg = live_pg_new(live_writer(&l->conf))))
+            fatalx("out of memory");
+        l->wdb_retry_ms = now + clock_backoff_next(&l->wdb_backoff_ms, 30000);
+        log_warnx("audit writer: PostgreSQL: no answer to connect; retrying "
+                  "in %" PRId64 " ms",
+                  l->wdb_backoff_ms);
+        return;
+    }
+    if (live_pg_active(l->wpg) || now < l->wdb_retry_ms)
+        return;
+    if (live_pg_connect(l->wpg, err, sizeof err) != LIVE_PG_OK) {
+        l->wdb_retry_ms = now + clock_backoff_next(&l->wdb_backoff_ms, 30000);
+        log_warnx("audit writer: %s; retrying in %" PRId64 " ms", err,
+                  l->wdb_backoff_ms);
+        return;
+    }
+    l->wdb_connect_started_ms = now;
+}
+
+/* Advance the writer's connection and send a batch when one is due. */
+static void live_wdb_step(struct live *l, int64_t now)
+{
+    char err[512];
+    bool was_ready = live_pg_ready(l->wpg);
+
+    if (live_pg_step(l->wpg, err, sizeof err) != LIVE_PG_OK) {
+        l->wdb_retry_ms = now + clock_backoff_next(&l->wdb_backoff_ms, 30000);
+        log_warnx("audit writer: %s; retrying in %" PRId64 " ms", err,
+                  l->wdb_backoff_ms);
+        return;
+    }
+    if (!was_ready && live_pg_ready(l->wpg)) {
+        l->wdb_backoff_ms = 0;
+        log_info("audit writer: database ready");
+    }
+    if (live_sink_flush(l->sink, l->wpg, now) != LIVE_SINK_OK)
+        log_warnx("audit writer: out of memory building a batch");
+}
+
+/* At a clean stop: what is queued gets up to two seconds to be written. */
+static void live_wdb_drain(struct live *l)
+{
+    int64_t until = clock_mono_ms() + 2000;
+
+    while (live_sink_queued(l->sink) > 0 && live_pg_ready(l->wpg) &&
+           clock_mono_ms() < until) {
+        struct pollfd pfd;
+        short ev = 0;
+
+        live_wdb_step(l, clock_mono_ms());
+        if ((pfd.fd = live_pg_fd(l->wpg, &ev)) < 0)
+            break;
+        pfd.events = ev;
+        (void)poll(&pfd, 1, 100);
+    }
 }
 
 static void live_log_rebuild(const char *day, const struct trips_db_summary *s)
@@ -1076,6 +1370,48 @@ static void live_collect(void *arg, struct metrics_buf *m)
     metrics_counter(m, "shuttle_live_rebuild_failures_total",
                     "rebuild processes that failed or were killed", NULL,
                     l->rebuild_failures);
+    {
+        static const char *const res[] = {"written", "dropped", "failed"};
+        struct metrics_label rl[2] = {{"result", NULL}, {NULL, NULL}};
+        struct live_sink_counts c;
+        uint64_t v[3];
+
+        live_sink_counts(l->sink, &c);
+        v[0] = c.written;
+        v[1] = c.dropped;
+        v[2] = c.failed;
+        for (int i = 0; i < 3; i++) {
+            rl[0].value = res[i];
+            metrics_counter(m, "shuttle_live_audit_samples_total",
+                            "scored prediction samples for eta_samples: "
+                            "written, dropped (queue full or refused), "
+                            "failed (a batch that failed; sent again)",
+                            rl, v[i]);
+        }
+    }
+    metrics_gauge(m, "shuttle_live_audit_queued",
+                  "scored samples waiting for the writer", NULL,
+                  (double)live_sink_queued(l->sink));
+    metrics_gauge(m, "shuttle_live_audit_pending",
+                  "predictions sampled, waiting for their bus to arrive", NULL,
+                  l->audit ? (double)live_audit_pending(l->audit) : 0);
+    metrics_gauge(m, "shuttle_live_history_visits",
+                  "past stop visits the running-time history learnt", NULL,
+                  l->learnt ? (double)l->learnt_counts.visits : 0);
+    metrics_gauge(m, "shuttle_live_history_skipped",
+                  "past stop visits not on today's trips (not learnt)", NULL,
+                  l->learnt ? (double)l->learnt_counts.skipped : 0);
+    metrics_gauge(m, "shuttle_live_history_days",
+                  "past service days with visits in the history", NULL,
+                  l->learnt ? (double)l->learnt_counts.days : 0);
+    metrics_gauge(m, "shuttle_live_history_load_seconds",
+                  "time the last history read took", NULL, l->learn_seconds);
+    metrics_counter(m, "shuttle_live_history_failures_total",
+                    "history reads that failed (retried after 60 s)", NULL,
+                    l->learn_failures);
+    metrics_gauge(m, "shuttle_live_writer_connected",
+                  "1 while the audit writer's connection is up", NULL,
+                  live_pg_ready(l->wpg) ? 1 : 0);
     metrics_gauge(m, "shuttle_live_database_connected",
                   "1 while the read connection is up", NULL,
                   live_pg_ready(l->pg) ? 1 : 0);
@@ -1255,12 +1591,16 @@ static void live_run(struct live *l)
     int64_t last_tick = 0;
 
     while (!quit) {
-        struct pollfd pfd[3];
+        struct pollfd pfd[4];
         int64_t now = clock_mono_ms(), due;
-        int timeout = 1000, nfds = 0, mi = -1, hi = -1, di = -1, hto, fd;
+        int timeout = 1000, nfds = 0, mi = -1, hi = -1, di = -1, wi = -1, hto,
+            fd;
         short ev = 0;
 
         live_db_try(l, now);
+        live_wdb_try(l, now);
+        if (l->pending)
+            live_learn_advance(l);
         live_mqtt_try(l, now);
         live_rebuild_reap(l);
         if (now - last_tick >= LIVE_TICK_MS) {
@@ -1291,14 +1631,26 @@ static void live_run(struct live *l)
             pfd[di].fd = fd;
             pfd[di].events = ev;
         }
+        ev = 0;
+        if ((fd = live_pg_fd(l->wpg, &ev)) >= 0) {
+            wi = nfds++;
+            pfd[wi].fd = fd;
+            pfd[wi].events = ev;
+        }
         if (live_pg_ready(l->pg) && live_pg_pending(l->pg) > 0)
             timeout = 100; /* a query queued inside a callback goes soon */
+        /* Samples waiting: the next batch is at most 100 ms late. */
+        if (live_pg_ready(l->wpg) && live_sink_queued(l->sink) > 0 &&
+            timeout > 100)
+            timeout = 100;
         if (l->rebuild.pid > 0 && timeout > 100)
             timeout = 100;
         /* Wake for the tick when nothing else comes. */
         due = last_tick + LIVE_TICK_MS - clock_mono_ms();
         if (due < timeout)
             timeout = due > 0 ? (int)due : 0;
+        if (l->pending)
+            timeout = 0; /* more of the history's statistics, at once */
         hto = http_timeout_ms(l->http);
         if (hto >= 0 && hto < timeout)
             timeout = hto;
@@ -1317,6 +1669,8 @@ static void live_run(struct live *l)
             live_db_step(l);
         else if (live_pg_ready(l->pg) && live_pg_pending(l->pg) > 0)
             live_db_step(l);
+        if ((wi >= 0 && pfd[wi].revents) || live_pg_ready(l->wpg))
+            live_wdb_step(l, clock_mono_ms());
     }
 }
 
@@ -1427,7 +1781,9 @@ int main(int argc, char **argv)
                           sizeof secs / sizeof *secs) != METRICS_OK ||
         metrics_hist_init(&l.refresh_gap, gaps, sizeof gaps / sizeof *gaps) !=
             METRICS_OK ||
-        !(l.pg = live_pg_new(l.conf.database)))
+        !(l.pg = live_pg_new(l.conf.database)) ||
+        !(l.wpg = live_pg_new(live_writer(&l.conf))) ||
+        !(l.sink = live_sink_new(NULL)))
         fatalx("out of memory");
     if (proc_setup(foreground, on_signal, 0) != 0)
         fatal("daemon");
@@ -1467,16 +1823,20 @@ int main(int argc, char **argv)
     live_run(&l);
 
     log_info("signal %d: stopping", (int)quit);
+    live_wdb_drain(&l);
     job_stop(&l.rebuild);
     if (mqtt_fd(l.mqtt) >= 0)
         mqtt_disconnect(l.mqtt);
     http_free(l.http);
     mqtt_free(l.mqtt);
     mqtt_lib_cleanup();
+    live_engine_free(&l); /* before the connection its learner may use */
     live_pg_free(l.pg);
     live_load_clear(&l);
     live_engine_free(&l);
     live_shapedb_free(&l.shapes);
+    live_pg_free(l.wpg);
+    live_sink_free(l.sink);
     if (l.feed_ok)
         trips_db_feed_free(&l.feed);
     free(l.buses);
