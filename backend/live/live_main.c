@@ -154,6 +154,9 @@ struct live_bus {
  * two hours is not on the road. */
 #define LIVE_RESTORE_S (2 * 3600)
 #define LIVE_DB_CONNECT_TIMEOUT_MS 15000
+/* A trip no bus ran stays listed (scheduled, or canceled) this long after
+ * its scheduled end: riders looking for it see what became of it. */
+#define LIVE_UNSERVED_KEEP_MS (30 * 60 * 1000LL)
 
 /* Loading phases of the day's model, in order. */
 enum live_load {
@@ -193,6 +196,9 @@ struct live {
      * made (monotonic ms, 0 never). */
     const struct live_trip_pred **last;
     int64_t *last_mono;
+    /* Per trip: a bus has left one of its stops today, so its listing
+     * is the bus's (live_refresh), never the timetable's. */
+    unsigned char *served;
 
     /* The periodic rebuild. */
     struct job rebuild;
@@ -275,11 +281,13 @@ static void live_engine_free(struct live *l)
     live_hist_free(l->hist);
     free(l->last);
     free(l->last_mono);
+    free(l->served);
     l->pred = NULL;
     l->track = NULL;
     l->hist = NULL;
     l->last = NULL;
     l->last_mono = NULL;
+    l->served = NULL;
 }
 
 /* Keep TP as its trip's newest prediction; observe the refresh gap. */
@@ -313,6 +321,16 @@ static void live_on_event(void *arg, const struct live_event *ev)
 
     if (l->pred)
         live_predict_event(l->pred, ev);
+    if (!l->served || ev->trip < 0 || (size_t)ev->trip >= l->feed.ntrips)
+        return;
+    if (ev->type == LIVE_EV_DEPART)
+        l->served[ev->trip] = 1;
+    /* A finished trip is no longer listed: its last refresh, made before
+     * the bus reached the end, would show its last stop ahead for ever. */
+    if (ev->type == LIVE_EV_TRIP_END) {
+        l->served[ev->trip] = 1;
+        l->last[ev->trip] = NULL;
+    }
 }
 
 /* The day type of the feed's day (by the weekday of its noon). */
@@ -351,17 +369,41 @@ static void live_engine_new(struct live *l)
     l->last = calloc(l->feed.ntrips ? l->feed.ntrips : 1, sizeof *l->last);
     l->last_mono =
         calloc(l->feed.ntrips ? l->feed.ntrips : 1, sizeof *l->last_mono);
-    if (!l->last || !l->last_mono) {
+    l->served = calloc(l->feed.ntrips ? l->feed.ntrips : 1, 1);
+    if (!l->last || !l->last_mono || !l->served) {
         log_warnx("predictor: out of memory");
         live_engine_free(l);
     }
 }
 
+/* The trips no bus is on, nor coming to as the next of its block (none
+ * refreshed since TICK_MONO), and none has driven today: the timetable
+ * (SCHEDULED), or CANCELED once the tracker declared them missed, until
+ * LIVE_UNSERVED_KEEP_MS after their scheduled end. A trip a bus has driven
+ * keeps what the bus said of it. Each is a copy of its stop times, so
+ * this costs a pass over today's remaining stop times a tick. */
+static void live_unserved(struct live *l, int64_t now, int64_t tick_mono)
+{
+    for (size_t i = 0; i < l->feed.ntrips; i++) {
+        const struct trips_trip *tr = &l->feed.trips[i];
+        int64_t end;
+
+        if (l->served[i] || l->last_mono[i] >= tick_mono || tr->n == 0)
+            continue;
+        end = trips_sched_ms(&l->feed, l->feed.st[tr->first + tr->n - 1].arr_s);
+        if (now - end > LIVE_UNSERVED_KEEP_MS) {
+            l->last[i] = NULL;
+            continue;
+        }
+        live_keep(l, live_predict_trip(l->pred, (int)i, now));
+    }
+}
+
 /* Once a second: time passes for the tracker, every bus's predictions are
- * refreshed. */
+ * refreshed, then the trips without a bus. */
 static void live_engine_tick(struct live *l)
 {
-    int64_t now = clock_wall_ms();
+    int64_t now = clock_wall_ms(), tick_mono = clock_mono_ms();
     size_t n;
 
     if (!l->track || !l->pred)
@@ -370,6 +412,7 @@ static void live_engine_tick(struct live *l)
     n = live_track_nvehicles(l->track);
     for (size_t i = 0; i < n; i++)
         live_refresh(l, (int)i, now);
+    live_unserved(l, now, tick_mono);
 }
 
 /* A fix through the tracker, then that bus's predictions refreshed. */
@@ -580,35 +623,49 @@ static void live_load_failed(struct live *l, const char *what, const char *err)
     l->stops_result = NULL;
 }
 
-/* Restored from the database: the newest fix of each owned bus today
- * (within LIVE_RESTORE_S), unless a live one came first. */
+/* Restored from the database: today's fixes of the owned buses within
+ * LIVE_RESTORE_S, in time order, through a fresh tracker and predictor,
+ * so that each bus is back on the trip it drives: which trip that is
+ * follows from where it has been (the terminal it waited at, the trips
+ * of its block it finished), not from its newest fix alone. Fixes heard
+ * live before the answer went to the engine this replaces; they are
+ * stored as well, so they are in the replay or newer than it. */
 static void live_on_last_fixes(void *arg, const PGresult *r, const char *err)
 {
     struct live *l = arg;
-    size_t restored = 0;
+    size_t buses = 0;
+    int n;
 
     if (!r) {
         log_warnx("restoring the buses' positions: %s", err ? err : "?");
         return;
     }
-    for (int i = 0; i < PQntuples(r); i++) {
+    live_engine_new(l);
+    n = PQntuples(r);
+    for (int i = 0; i < n; i++) {
         const char *vid = PQgetvalue(r, i, 0);
         struct live_bus *b;
         int64_t t;
+        double lat, lon, speed;
 
         if (!wire_vid_ok(vid) || !live_owns(l, vid) || !(b = live_bus(l, vid)))
             continue;
         t = strtoll(PQgetvalue(r, i, 1), NULL, 10);
+        lat = strtod(PQgetvalue(r, i, 2), NULL);
+        lon = strtod(PQgetvalue(r, i, 3), NULL);
+        speed = strtod(PQgetvalue(r, i, 4), NULL);
+        live_engine_fix(l, b->id, t, lat, lon, speed);
         if (t <= b->fix_ms)
             continue;
+        buses += b->fix_ms < 0;
         b->fix_ms = t;
-        b->lat = strtod(PQgetvalue(r, i, 2), NULL);
-        b->lon = strtod(PQgetvalue(r, i, 3), NULL);
-        b->speed = strtod(PQgetvalue(r, i, 4), NULL);
-        live_engine_fix(l, b->id, t, b->lat, b->lon, b->speed);
-        restored++;
+        b->lat = lat;
+        b->lon = lon;
+        b->speed = speed;
     }
-    log_info("restored the position of %zu buses from the database", restored);
+    log_info("restored %d fixes from the database (%zu buses not heard "
+             "live yet)",
+             n, buses);
 }
 
 /* The load on board after each owned bus's newest count today, through
@@ -638,25 +695,31 @@ static void live_on_last_counts(void *arg, const PGresult *r, const char *err)
  * buses, so the state is back before the next fix. */
 static void live_restore(struct live *l)
 {
-    char counts[1024], secs[32];
-    const char *p[2] = {l->day, secs};
+    char counts[1024], secs[32], now[32];
+    const char *p[3] = {l->day, secs, now};
 
+    /* The window ends at this daemon's clock, not the server's now(): the
+     * fixes it compares with are on the buses' (GPS) time, and so is its
+     * clock; the database's may differ (a replayed or simulated day). */
     snprintf(secs, sizeof secs, "%d", LIVE_RESTORE_S);
+    snprintf(now, sizeof now, "%" PRId64, clock_wall_ms());
     snprintf(counts, sizeof counts,
              "SELECT DISTINCT ON (vehicle_id) vehicle_id, %s"
              " FROM passenger_counts WHERE service_day = $1"
-             " AND t > now() - make_interval(secs => $2::int)"
+             " AND t > to_timestamp($3::bigint / 1000.0)"
+             " - make_interval(secs => $2::int)"
              " ORDER BY vehicle_id, t DESC, seq DESC",
              trips_db_sql_door_columns);
     if (live_pg_query(l->pg,
-                      "SELECT DISTINCT ON (vehicle_id) vehicle_id,"
+                      "SELECT vehicle_id,"
                       " (extract(epoch FROM t) * 1000)::bigint, lat, lon,"
                       " coalesce(speed, 'NaN') FROM positions"
                       " WHERE service_day = $1"
-                      " AND t > now() - make_interval(secs => $2::int)"
-                      " ORDER BY vehicle_id, t DESC, seq DESC",
-                      2, p, live_on_last_fixes, l) != LIVE_PG_OK ||
-        live_pg_query(l->pg, counts, 2, p, live_on_last_counts, l) !=
+                      " AND t > to_timestamp($3::bigint / 1000.0)"
+                      " - make_interval(secs => $2::int)"
+                      " ORDER BY t, vehicle_id, seq",
+                      3, p, live_on_last_fixes, l) != LIVE_PG_OK ||
+        live_pg_query(l->pg, counts, 3, p, live_on_last_counts, l) !=
             LIVE_PG_OK)
         log_warnx("restoring the buses: out of memory");
 }
@@ -666,6 +729,7 @@ static void live_on_stop_times(void *arg, const PGresult *r, const char *err)
     struct live *l = arg;
     struct trips_feed f;
     char why[256];
+    int32_t d;
 
     /* The stops failed already (and the transaction with them): that
      * failure was counted, and a new load may be under way. */
@@ -679,6 +743,14 @@ static void live_on_stop_times(void *arg, const PGresult *r, const char *err)
                                    sizeof why) != TRIPS_DB_OK) {
         trips_db_feed_free(&f);
         live_load_failed(l, "timetable", why);
+        return;
+    }
+    /* GTFS times count from the day's noon minus 12 h in the feed's zone;
+     * the conversion leaves that to the caller, as the rebuild does. */
+    if (svcday_parse(l->day, &d) != SVCDAY_OK ||
+        svcday_gtfs_base_ms(&l->svc, d, &f.day_ms) != SVCDAY_OK) {
+        trips_db_feed_free(&f);
+        live_load_failed(l, "timetable", "no base time for the day");
         return;
     }
     PQclear(l->stops_result);
