@@ -469,8 +469,10 @@ static void live_track__place(struct live_track *t, int vi)
     pv->off_m = off;
     /* Stops the bus got beyond while no fix came (a dropout): their
      * visits were never seen, so they pass with no times, lest they be
-     * shown ahead. Not the last: its visit ends the trip. */
-    if (v->started && v->at < 0)
+     * shown ahead. Not the last: its visit ends the trip. (Twice the
+     * leave radius past a stop, the visitor has closed any visit there;
+     * the bus may already be in the next stop's.) */
+    if (v->started)
         while (pv->pos + 2 < n &&
                pv->dist_m > s->stop_d[pv->pos + 1] + 2 * t->p.leave_m)
             pv->pos++;
