@@ -164,6 +164,9 @@ struct live_bus {
  * tick alone refreshes it. A tick due at exactly 1 s comes a few ms late
  * with the loop's own work, so it is due 100 ms early. */
 #define LIVE_TICK_MS 900
+/* A trip no bus ran stays listed (scheduled, or canceled) this long after
+ * its scheduled end: riders looking for it see what became of it. */
+#define LIVE_UNSERVED_KEEP_MS (30 * 60 * 1000LL)
 
 /* Loading phases of the day's model, in order. */
 enum live_load {
@@ -226,6 +229,9 @@ struct live {
      * made (monotonic ms, 0 never). */
     const struct live_trip_pred **last;
     int64_t *last_mono;
+    /* Per trip: a bus has left one of its stops today, so its listing
+     * is the bus's (live_refresh), never the timetable's. */
+    unsigned char *served;
 
     /* The periodic rebuild. */
     struct job rebuild;
@@ -315,6 +321,7 @@ static void live_engine_free(struct live *l)
     free(l->evlog);
     l->learn = NULL;
     l->audit = NULL;
+    free(l->served);
     l->pred = NULL;
     l->track = NULL;
     l->hist = NULL;
@@ -324,6 +331,7 @@ static void live_engine_free(struct live *l)
     l->nevlog = l->capevlog = 0;
     l->evlog_lost = false;
     l->learnt = false;
+    l->served = NULL;
 }
 
 /* Keep TP as its trip's newest prediction, observe the refresh gap, and
@@ -424,6 +432,16 @@ static void live_on_event(void *arg, const struct live_event *ev)
 
     if (l->pred)
         live_predict_event(l->pred, ev);
+    if (l->served && ev->trip >= 0 && (size_t)ev->trip < l->feed.ntrips &&
+        ev->type == LIVE_EV_DEPART)
+        l->served[ev->trip] = 1;
+    /* A finished trip is no longer listed: its last refresh, made before
+     * the bus reached the end, would show its last stop ahead for ever. */
+    if (l->served && ev->trip >= 0 && (size_t)ev->trip < l->feed.ntrips &&
+        ev->type == LIVE_EV_TRIP_END) {
+        l->served[ev->trip] = 1;
+        l->last[ev->trip] = NULL;
+    }
     if (!l->learnt && l->conf.history_days > 0)
         live_evlog_add(l, ev);
     if (!l->audit || live_audit_event(l->audit, ev, done, LIVE_AUDIT_NHORIZONS,
@@ -579,7 +597,8 @@ static void live_engine_new(struct live *l)
     l->last = calloc(l->feed.ntrips ? l->feed.ntrips : 1, sizeof *l->last);
     l->last_mono =
         calloc(l->feed.ntrips ? l->feed.ntrips : 1, sizeof *l->last_mono);
-    if (!l->last || !l->last_mono) {
+    l->served = calloc(l->feed.ntrips ? l->feed.ntrips : 1, 1);
+    if (!l->last || !l->last_mono || !l->served) {
         log_warnx("predictor: out of memory");
         live_engine_free(l);
         return;
@@ -587,11 +606,34 @@ static void live_engine_new(struct live *l)
     live_learn_begin(l);
 }
 
+/* The trips no bus is on, nor coming to as the next of its block (none
+ * refreshed since TICK_MONO), and none has driven today: the timetable
+ * (SCHEDULED), or CANCELED once the tracker declared them missed, until
+ * LIVE_UNSERVED_KEEP_MS after their scheduled end. A trip a bus has driven
+ * keeps what the bus said of it. Each is a copy of its stop times, so
+ * this costs a pass over today's remaining stop times a tick. */
+static void live_unserved(struct live *l, int64_t now, int64_t tick_mono)
+{
+    for (size_t i = 0; i < l->feed.ntrips; i++) {
+        const struct trips_trip *tr = &l->feed.trips[i];
+        int64_t end;
+
+        if (l->served[i] || l->last_mono[i] >= tick_mono || tr->n == 0)
+            continue;
+        end = trips_sched_ms(&l->feed, l->feed.st[tr->first + tr->n - 1].arr_s);
+        if (now - end > LIVE_UNSERVED_KEEP_MS) {
+            l->last[i] = NULL;
+            continue;
+        }
+        live_keep(l, live_predict_trip(l->pred, (int)i, now), now);
+    }
+}
+
 /* Once a second: time passes for the tracker, every bus's predictions are
- * refreshed. */
+ * refreshed, then the trips without a bus. */
 static void live_engine_tick(struct live *l)
 {
-    int64_t now = clock_wall_ms();
+    int64_t now = clock_wall_ms(), tick_mono = clock_mono_ms();
     size_t n;
 
     if (!l->track || !l->pred)
@@ -600,6 +642,7 @@ static void live_engine_tick(struct live *l)
     n = live_track_nvehicles(l->track);
     for (size_t i = 0; i < n; i++)
         live_refresh(l, (int)i, now);
+    live_unserved(l, now, tick_mono);
 }
 
 /* A fix through the tracker, then that bus's predictions refreshed. */
@@ -818,35 +861,49 @@ static void live_load_failed(struct live *l, const char *what, const char *err)
     live_load_clear(l);
 }
 
-/* Restored from the database: the newest fix of each owned bus today
- * (within LIVE_RESTORE_S), unless a live one came first. */
+/* Restored from the database: today's fixes of the owned buses within
+ * LIVE_RESTORE_S, in time order, through a fresh tracker and predictor,
+ * so that each bus is back on the trip it drives: which trip that is
+ * follows from where it has been (the terminal it waited at, the trips
+ * of its block it finished), not from its newest fix alone. Fixes heard
+ * live before the answer went to the engine this replaces; they are
+ * stored as well, so they are in the replay or newer than it. */
 static void live_on_last_fixes(void *arg, const PGresult *r, const char *err)
 {
     struct live *l = arg;
-    size_t restored = 0;
+    size_t buses = 0;
+    int n;
 
     if (!r) {
         log_warnx("restoring the buses' positions: %s", err ? err : "?");
         return;
     }
-    for (int i = 0; i < PQntuples(r); i++) {
+    live_engine_new(l);
+    n = PQntuples(r);
+    for (int i = 0; i < n; i++) {
         const char *vid = PQgetvalue(r, i, 0);
         struct live_bus *b;
         int64_t t;
+        double lat, lon, speed;
 
         if (!wire_vid_ok(vid) || !live_owns(l, vid) || !(b = live_bus(l, vid)))
             continue;
         t = strtoll(PQgetvalue(r, i, 1), NULL, 10);
+        lat = strtod(PQgetvalue(r, i, 2), NULL);
+        lon = strtod(PQgetvalue(r, i, 3), NULL);
+        speed = strtod(PQgetvalue(r, i, 4), NULL);
+        live_engine_fix(l, b->id, t, lat, lon, speed);
         if (t <= b->fix_ms)
             continue;
+        buses += b->fix_ms < 0;
         b->fix_ms = t;
-        b->lat = strtod(PQgetvalue(r, i, 2), NULL);
-        b->lon = strtod(PQgetvalue(r, i, 3), NULL);
-        b->speed = strtod(PQgetvalue(r, i, 4), NULL);
-        live_engine_fix(l, b->id, t, b->lat, b->lon, b->speed);
-        restored++;
+        b->lat = lat;
+        b->lon = lon;
+        b->speed = speed;
     }
-    log_info("restored the position of %zu buses from the database", restored);
+    log_info("restored %d fixes from the database (%zu buses not heard "
+             "live yet)",
+             n, buses);
 }
 
 /* The load on board after each owned bus's newest count today, through
@@ -876,25 +933,31 @@ static void live_on_last_counts(void *arg, const PGresult *r, const char *err)
  * buses, so the state is back before the next fix. */
 static void live_restore(struct live *l)
 {
-    char counts[1024], secs[32];
-    const char *p[2] = {l->day, secs};
+    char counts[1024], secs[32], now[32];
+    const char *p[3] = {l->day, secs, now};
 
+    /* The window ends at this daemon's clock, not the server's now(): the
+     * fixes it compares with are on the buses' (GPS) time, and so is its
+     * clock; the database's may differ (a replayed or simulated day). */
     snprintf(secs, sizeof secs, "%d", LIVE_RESTORE_S);
+    snprintf(now, sizeof now, "%" PRId64, clock_wall_ms());
     snprintf(counts, sizeof counts,
              "SELECT DISTINCT ON (vehicle_id) vehicle_id, %s"
              " FROM passenger_counts WHERE service_day = $1"
-             " AND t > now() - make_interval(secs => $2::int)"
+             " AND t > to_timestamp($3::bigint / 1000.0)"
+             " - make_interval(secs => $2::int)"
              " ORDER BY vehicle_id, t DESC, seq DESC",
              trips_db_sql_door_columns);
     if (live_pg_query(l->pg,
-                      "SELECT DISTINCT ON (vehicle_id) vehicle_id,"
+                      "SELECT vehicle_id,"
                       " (extract(epoch FROM t) * 1000)::bigint, lat, lon,"
                       " coalesce(speed, 'NaN') FROM positions"
                       " WHERE service_day = $1"
-                      " AND t > now() - make_interval(secs => $2::int)"
-                      " ORDER BY vehicle_id, t DESC, seq DESC",
-                      2, p, live_on_last_fixes, l) != LIVE_PG_OK ||
-        live_pg_query(l->pg, counts, 2, p, live_on_last_counts, l) !=
+                      " AND t > to_timestamp($3::bigint / 1000.0)"
+                      " - make_interval(secs => $2::int)"
+                      " ORDER BY t, vehicle_id, seq",
+                      3, p, live_on_last_fixes, l) != LIVE_PG_OK ||
+        live_pg_query(l->pg, counts, 3, p, live_on_last_counts, l) !=
             LIVE_PG_OK)
         log_warnx("restoring the buses: out of memory");
 }

@@ -643,7 +643,14 @@ live_predict_vehicle(struct live_predict *p, int vi,
         from = (size_t)cur;
         size_t k = tr->first + from;
         struct live_stop_pred *sp = &tp->stops[from];
-        if (v->status == LIVE_STATUS_AT_STOP || p->dep_ms[k] < 0) {
+        /* passed while no fix came (the tracker saw no visit): it goes on
+         * from where it is, now */
+        bool unseen = p->arr_ms[k] < 0 && p->dep_ms[k] < 0 && from > 0 &&
+                      v->status != LIVE_STATUS_AT_STOP;
+        if (unseen) {
+            t0 = now_ms;
+            part = 0.001;
+        } else if (v->status == LIVE_STATUS_AT_STOP || p->dep_ms[k] < 0) {
             /* still at the stop: leaves after its dwell */
             double dw = from == 0
                             ? 0

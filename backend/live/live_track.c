@@ -15,6 +15,9 @@
 /* Shape projection window behind / ahead of the last distance, metres. */
 #define LIVE_TRACK__BACK_M 100.0
 #define LIVE_TRACK__AHEAD_M 600.0
+/* Faster than a bus drives: after a gap between fixes, the new one is
+ * looked for this much farther ahead per second of the gap. */
+#define LIVE_TRACK__FAST_MPS 25.0
 
 /*
  * Mid-trip acquisition (a bus first heard between stops), as an AVL
@@ -84,6 +87,7 @@ struct live_track__veh {
     int quiet;
     struct live_track__sample ring[LIVE_TRACK__CONFIRM]; /* oldest first */
     int nring;
+    double reach_m; /* how far ahead the last fix may have gone */
 };
 
 struct live_track {
@@ -518,7 +522,9 @@ static void live_track__left(struct live_track *t, int vi,
             k = 0;
         if (k >= 0 && !acquired) {
             /* Leaving long after the trip it waited for, at the time of a
-             * later trip of the block: the one waited for was left out. A
+             * later trip from the same stop: the one waited for was left
+             * out, or was never this bus's (a bus that reached the
+             * terminal while an earlier trip was due took that one). A
              * late bus stays on its own (early costs more than late). */
             int w = v->pub.trip, k2;
             int64_t cw = live_track__cost(
@@ -531,7 +537,6 @@ static void live_track__left(struct live_track *t, int vi,
                 live_track__acquire(t, vis->stop, vis->dep_ms, false, &k2, &c2);
 
             if (tr >= 0 && k2 == 0 && c2 < cw && cw > LIVE_TRACK_MISS_MS &&
-                t->block[tr] == t->block[w] &&
                 trips_start_ms(t->f, (size_t)tr) >
                     trips_start_ms(t->f, (size_t)w)) {
                 live_track__take(t, vi, tr);
@@ -792,11 +797,20 @@ static void live_track__place(struct live_track *t, int vi)
     s = &t->shapes[pv->trip];
     n = (int)t->f->trips[pv->trip].n;
     lo = pv->dist_m - LIVE_TRACK__BACK_M;
-    hi = pv->dist_m + LIVE_TRACK__AHEAD_M;
+    hi = pv->dist_m + v->reach_m;
     if (pv->pos >= 0 && s->stop_d[pv->pos] - LIVE_TRACK__BACK_M > lo)
         lo = s->stop_d[pv->pos] - LIVE_TRACK__BACK_M;
     pv->dist_m = live_shape_project(s, pv->lat, pv->lon, lo, hi, &off);
     pv->off_m = off;
+    /* Stops the bus got beyond while no fix came (a dropout): their
+     * visits were never seen, so they pass with no times, lest they be
+     * shown ahead. Not the last: its visit ends the trip. (Twice the
+     * leave radius past a stop, the visitor has closed any visit there;
+     * the bus may already be in the next stop's.) */
+    if (v->started)
+        while (pv->pos + 2 < n &&
+               pv->dist_m > s->stop_d[pv->pos + 1] + 2 * t->p.leave_m)
+            pv->pos++;
     pv->next_pos = pv->pos + 1 < n ? pv->pos + 1 : -1;
     if (!v->started) {
         int64_t late = pv->fix_ms - live_track__sched_at(t, pv->trip, 0);
@@ -842,6 +856,12 @@ enum live_track_res live_track_fix(struct live_track *t, const char *vid,
     v = &t->veh[vi];
     if (x->t_ms <= v->pub.fix_ms)
         return LIVE_TRACK_OLD;
+    v->reach_m = LIVE_TRACK__AHEAD_M;
+    if (v->pub.fix_ms >= 0)
+        v->reach_m += LIVE_TRACK__FAST_MPS *
+                      (double)(x->t_ms - v->pub.fix_ms - 1000) / 1000;
+    if (v->reach_m < LIVE_TRACK__AHEAD_M)
+        v->reach_m = LIVE_TRACK__AHEAD_M;
     v->pub.fix_ms = x->t_ms;
     v->pub.lat = x->lat;
     v->pub.lon = x->lon;
