@@ -715,6 +715,34 @@ static int trips_db__write(PGconn *c, const struct trips_db__day *d, char *err,
     return TRIPS_DB_OK;
 }
 
+/*
+ * Two rebuilds of one day (shuttle-live's periodic one and an operator's
+ * `shuttle-backend --rebuild`) must not overlap: the one that read the
+ * older snapshot could write last, or its DELETE could miss the other's
+ * rows and its COPY then fail on their keys. A session advisory lock on
+ * the day, held until the connection closes, makes the second wait and
+ * then read what the first wrote. Other days rebuild side by side.
+ */
+static int trips_db__lock_day(PGconn *c, int32_t day_n, char *err,
+                              size_t errlen)
+{
+    char key[16], cls[16];
+    const char *params[2] = {cls, key};
+    PGresult *r;
+
+    snprintf(cls, sizeof cls, "%d", TRIPS_DB_LOCK_CLASS);
+    snprintf(key, sizeof key, "%" PRId32, day_n);
+    r = PQexecParams(c, "SELECT pg_advisory_lock($1::int4, $2::int4)", 2, NULL,
+                     params, NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        trips_db__err(err, errlen, "locking the day: %s", PQerrorMessage(c));
+        PQclear(r);
+        return TRIPS_DB_ERR_QUERY;
+    }
+    PQclear(r);
+    return TRIPS_DB_OK;
+}
+
 int trips_db_rebuild(const char *conninfo, const char *day,
                      struct trips_db_summary *sum, char *err, size_t errlen)
 {
@@ -739,7 +767,9 @@ int trips_db_rebuild(const char *conninfo, const char *day,
         PQfinish(c);
         return TRIPS_DB_ERR_CONNECT;
     }
-    rc = trips_db__read(c, &d, day_n, err, errlen);
+    rc = trips_db__lock_day(c, day_n, err, errlen);
+    if (rc == TRIPS_DB_OK)
+        rc = trips_db__read(c, &d, day_n, err, errlen);
     if (rc == TRIPS_DB_OK)
         rc = trips_db__compute(&d);
     if (rc == TRIPS_DB_OK)

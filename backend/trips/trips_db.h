@@ -25,6 +25,11 @@ enum trips_db_err {
     TRIPS_DB_ERR_FEED = -5, /* no timetable for that day */
 };
 
+/* A rebuild holds pg_advisory_lock(TRIPS_DB_LOCK_CLASS, day) from reading
+ * to commit, day = days since 1970-01-01 of the service day: two
+ * rebuilds of one day run one after the other. */
+#define TRIPS_DB_LOCK_CLASS 0x5348 /* "SH" */
+
 /*
  * Rebuild `day` (YYYY-MM-DD, a service day in the loaded feed's
  * agency_timezone, as shuttle_service_tz() gives it): read the day's
