@@ -54,6 +54,7 @@ struct live_conf {
     long long instances;
     long long rebuild_interval_s;
     long long history_days;
+    long long midtrip;
     char *http_listen;
     long long http_port;
     long long verbose;
@@ -103,6 +104,10 @@ static const struct conf_option live_options[] = {
         "rebuild today's stop visits, runs and ridership this often, and "
         "yesterday's once after the day turns (0: never; then run "
         "shuttle-backend --rebuild DATE from cron; only instance 0 rebuilds)"),
+    OPT("midtrip_acquire", CONF_INT, midtrip, "0", 0, 1,
+        "1: a bus just heard between stops takes the trip whose line it "
+        "drives at a time that fits (off: it is placed at a trip's first "
+        "stops; after a restart today's stored fixes are replayed)"),
     OPT("history_days", CONF_INT, history_days, "28", 0, 3650,
         "past service days of stop visits the running-time history learns "
         "from, read at start and at each day turn (0: timetable only)"),
@@ -207,8 +212,12 @@ struct live {
     struct live_audit *audit;
     struct live_learn *learn;  /* reading the history; NULL none */
     struct live_hist *pending; /* read, its statistics being computed */
-    int pending_pos;           /* the next segment position to compute */
-    bool learnt;               /* hist holds the past days */
+    /* The 80 % interval learnt from the past days' own scored samples
+     * (eta_samples), for the predictor over the history. */
+    struct live_predict_calib calib;
+    uint64_t calib_samples;
+    int pending_pos; /* the next segment position to compute */
+    bool learnt;     /* hist holds the past days */
     int64_t learn_retry_ms, learn_started_ms; /* monotonic */
     struct live_learn_counts learnt_counts;
     double learn_seconds, learn_finish_s;
@@ -489,6 +498,7 @@ static void live_learn_advance(struct live *l)
 {
     int64_t t0 = clock_mono_us();
     int n = live_hist_nsegments(l->pending);
+    struct live_predict_params pp;
     struct live_predict *p;
 
     while (l->pending_pos < n) {
@@ -506,9 +516,11 @@ static void live_learn_advance(struct live *l)
     l->learn_finish_s += (double)(clock_mono_us() - t0) / 1e6;
     if (l->pending_pos < n)
         return;
+    live_predict_params_default(&pp);
+    pp.cal = l->calib;
     if (!(p = live_predict_new(&l->feed, l->pending,
                                live_learn_day_type(l->day_n),
-                               LIVE_METHOD_SHUTTLE, NULL))) {
+                               LIVE_METHOD_SHUTTLE, &pp))) {
         live_hist_free(l->pending);
         l->pending = NULL;
         live_learn_failed(l, "out of memory");
@@ -547,12 +559,61 @@ static void live_learn_advance(struct live *l)
 
 /* Start reading the past days (history_days > 0), once the engine runs
  * and the read connection is up. */
+/* The error quantiles per audit horizon of the past days' scored
+ * samples: what the predictor over the history calibrates its interval
+ * with (live_predict_calib). Too few samples leave a horizon out. */
+static const char *const live_sql_calib =
+    "SELECT horizon_s, count(*),"
+    " percentile_disc(0.1) WITHIN GROUP"
+    "  (ORDER BY extract(epoch FROM actual - predicted)),"
+    " percentile_disc(0.9) WITHIN GROUP"
+    "  (ORDER BY extract(epoch FROM actual - predicted))"
+    " FROM eta_samples"
+    " WHERE service_day >= $1::date - $2::int AND service_day < $1::date"
+    " GROUP BY horizon_s";
+
+static void live_on_calib(void *arg, const PGresult *r, const char *err)
+{
+    static const int hz[LIVE_AUDIT_NHORIZONS] = LIVE_AUDIT_HORIZONS_S;
+    struct live *l = arg;
+
+    memset(&l->calib, 0, sizeof l->calib);
+    l->calib_samples = 0;
+    if (!r || PQnfields(r) != 4) {
+        log_warnx("interval calibration from eta_samples: %s; the "
+                  "history's own spread is used",
+                  err ? err : "wrong columns");
+        return;
+    }
+    for (int i = 0; i < PQntuples(r); i++) {
+        int h = atoi(PQgetvalue(r, i, 0));
+        long n = atol(PQgetvalue(r, i, 1));
+
+        for (int b = 0; b < LIVE_PREDICT_NBANDS; b++)
+            if (hz[b] == h && n >= LIVE_PREDICT_CALIB_MIN) {
+                l->calib.n[b] = (int)n;
+                l->calib.lead_s[b] = h;
+                l->calib.q10_s[b] = strtod(PQgetvalue(r, i, 2), NULL);
+                l->calib.q90_s[b] = strtod(PQgetvalue(r, i, 3), NULL);
+                l->calib_samples += (uint64_t)n;
+            }
+    }
+}
+
 static void live_learn_begin(struct live *l)
 {
+    char days[16];
+    const char *cp[2] = {l->day, days};
+
     if (l->conf.history_days <= 0 || !l->pred || l->learnt || l->learn ||
         l->pending || !live_pg_ready(l->pg) ||
         clock_mono_ms() < l->learn_retry_ms)
         return;
+    /* Asked first on the same connection: answered before the history. */
+    snprintf(days, sizeof days, "%lld", l->conf.history_days);
+    if (live_pg_query(l->pg, live_sql_calib, 2, cp, live_on_calib, l) !=
+        LIVE_PG_OK)
+        log_warnx("interval calibration: out of memory");
     l->learn = live_learn_new(&l->feed, &l->svc);
     if (!l->learn ||
         live_learn_start(l->learn, l->pg, l->day, (int)l->conf.history_days,
@@ -584,6 +645,7 @@ static void live_engine_new(struct live *l)
         l->track = NULL;
         return;
     }
+    live_track_set_midtrip(l->track, l->conf.midtrip != 0);
     if (!(l->hist = live_hist_new(&l->feed)) ||
         live_hist_finish(l->hist) != LIVE_HIST_OK ||
         !(l->pred =
@@ -861,6 +923,46 @@ static void live_load_failed(struct live *l, const char *what, const char *err)
     live_load_clear(l);
 }
 
+/* A fresh tracker and predictor for the restore's replay. Once the
+ * history is learnt it is kept (with its calibration): reading it again
+ * would only take seconds and show no history meanwhile. Before, the
+ * whole engine is made again (the read under way starts over). */
+static void live_engine_reset(struct live *l)
+{
+    struct live_predict_params pp;
+    struct live_track *tr;
+    struct live_predict *p;
+    struct trips_params tp;
+    char err[256];
+
+    if (!l->learnt || !l->hist || !l->track || !l->pred) {
+        live_engine_new(l);
+        return;
+    }
+    trips_params_default(&tp);
+    live_predict_params_default(&pp);
+    pp.cal = l->calib;
+    if (live_track_new(&l->feed, &l->shapes.view, &tp, live_on_event, l, &tr,
+                       err, sizeof err) != LIVE_TRACK_OK) {
+        log_warnx("tracker: %s", err);
+        return;
+    }
+    if (!(p = live_predict_new(&l->feed, l->hist, live_learn_day_type(l->day_n),
+                               LIVE_METHOD_SHUTTLE, &pp))) {
+        live_track_free(tr);
+        log_warnx("predictor: out of memory");
+        return;
+    }
+    live_track_set_midtrip(tr, l->conf.midtrip != 0);
+    live_track_free(l->track);
+    live_predict_free(l->pred);
+    l->track = tr;
+    l->pred = p;
+    /* What they said points into the old ones; the replay says it again. */
+    memset(l->last, 0, l->feed.ntrips * sizeof *l->last);
+    memset(l->served, 0, l->feed.ntrips ? l->feed.ntrips : 1);
+}
+
 /* Restored from the database: today's fixes of the owned buses within
  * LIVE_RESTORE_S, in time order, through a fresh tracker and predictor,
  * so that each bus is back on the trip it drives: which trip that is
@@ -878,7 +980,7 @@ static void live_on_last_fixes(void *arg, const PGresult *r, const char *err)
         log_warnx("restoring the buses' positions: %s", err ? err : "?");
         return;
     }
-    live_engine_new(l);
+    live_engine_reset(l);
     n = PQntuples(r);
     for (int i = 0; i < n; i++) {
         const char *vid = PQgetvalue(r, i, 0);
@@ -1464,6 +1566,10 @@ static void live_collect(void *arg, struct metrics_buf *m)
     metrics_gauge(m, "shuttle_live_history_skipped",
                   "past stop visits not on today's trips (not learnt)", NULL,
                   l->learnt ? (double)l->learnt_counts.skipped : 0);
+    metrics_gauge(m, "shuttle_live_interval_calibration_samples",
+                  "past days' scored samples (eta_samples) the 80 % "
+                  "interval is calibrated from (0: the history's spread)",
+                  NULL, (double)l->calib_samples);
     metrics_gauge(m, "shuttle_live_history_days",
                   "past service days with visits in the history", NULL,
                   l->learnt ? (double)l->learnt_counts.days : 0);

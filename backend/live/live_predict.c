@@ -71,8 +71,7 @@ enum live_predict_err live_predict_calibrate(const struct live_audit_sample *s,
         for (size_t i = 0; i < n; i++)
             if (s[i].horizon_s == hz[b])
                 e[m++] = (double)(s[i].actual_ms - s[i].pred_ms) / 1000;
-        /* fewer and a 10 % quantile is one or two samples */
-        if (m < 30)
+        if (m < LIVE_PREDICT_CALIB_MIN)
             continue;
         qsort(e, m, sizeof(double), live_predict__cmp);
         out->n[b] = (int)m;

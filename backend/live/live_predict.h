@@ -45,6 +45,10 @@ enum live_predict_err {
  * between the ones that have them covers the gaps. Returns
  * LIVE_PREDICT_OK or LIVE_PREDICT_ERR_NOMEM (OUT then uncalibrated).
  */
+/* A horizon needs this many scored samples to be calibrated: fewer and
+ * a 10 % quantile is one or two samples. */
+#define LIVE_PREDICT_CALIB_MIN 30
+
 enum live_predict_err live_predict_calibrate(const struct live_audit_sample *s,
                                              size_t n,
                                              struct live_predict_calib *out);

@@ -62,6 +62,14 @@
 /* GAP_MS: samples further apart than this in time are not consecutive
  * (a dropout or a long halt): the confirmation starts again. */
 #define LIVE_TRACK__GAP_MS (60 * 1000)
+/* COLD_MS: mid-trip acquisition is for a bus the tracker has just begun
+ * to hear (first heard, or heard again after this long without a fix: a
+ * restart past the replay, first fixes lost), within this long of it. A
+ * bus followed all along that has no trip is known to be out of service
+ * (driving back to the hub along another trip's road, its way, at its
+ * time, is what the simulator's buses do after every commute-in run):
+ * taking it would make a ghost of it and hide the trip's real state. */
+#define LIVE_TRACK__COLD_MS (10 * 60 * 1000)
 
 /* One position of a bus with no trip, kept for the confirmation. */
 struct live_track__sample {
@@ -87,7 +95,8 @@ struct live_track__veh {
     int quiet;
     struct live_track__sample ring[LIVE_TRACK__CONFIRM]; /* oldest first */
     int nring;
-    double reach_m; /* how far ahead the last fix may have gone */
+    double reach_m;   /* how far ahead the last fix may have gone */
+    int64_t heard_ms; /* first fix since the tracker began hearing it */
 };
 
 struct live_track {
@@ -100,6 +109,7 @@ struct live_track {
     int *block;                /* [ntrips]: block index, -1 none */
     int *taken;                /* [ntrips]: vehicle on it, -1 none */
     bool *done, *missed;       /* [ntrips] */
+    bool midtrip;              /* live_track_set_midtrip */
     /* For mid-trip acquisition: trips by scheduled start, each trip's
      * scheduled start and end, the longest trip, the lines' boxes and
      * each block's first trip. */
@@ -758,9 +768,8 @@ static void live_track__join(struct live_track *t, int vi, int tr, double d)
 {
     struct live_track__veh *v = &t->veh[vi];
     const struct live_shape *s = &t->shapes[tr];
-    int k = 0;
+    int k = 0, quiet = -1;
 
-    live_track__take(t, vi, tr);
     while (k + 1 < (int)s->nstops && s->stop_d[k + 1] <= d)
         k++;
     if (v->vs.in) {
@@ -768,9 +777,15 @@ static void live_track__join(struct live_track *t, int vi, int tr, double d)
 
         if (j >= 0) {
             k = j;
-            v->quiet = v->vs.c.stop;
+            quiet = v->vs.c.stop;
         }
     }
+    /* At its last stop the trip is over: joined there, it would never
+     * end (its arrival is what ends it, and that one is kept quiet). */
+    if (k >= (int)s->nstops - 1)
+        return;
+    live_track__take(t, vi, tr);
+    v->quiet = quiet;
     v->pub.pos = k;
     v->pub.dist_m = d;
     v->started = true;
@@ -856,6 +871,8 @@ enum live_track_res live_track_fix(struct live_track *t, const char *vid,
     v = &t->veh[vi];
     if (x->t_ms <= v->pub.fix_ms)
         return LIVE_TRACK_OLD;
+    if (v->pub.fix_ms < 0 || x->t_ms - v->pub.fix_ms > LIVE_TRACK__COLD_MS)
+        v->heard_ms = x->t_ms;
     v->reach_m = LIVE_TRACK__AHEAD_M;
     if (v->pub.fix_ms >= 0)
         v->reach_m += LIVE_TRACK__FAST_MPS *
@@ -884,7 +901,9 @@ enum live_track_res live_track_fix(struct live_track *t, const char *vid,
     }
     v->at = at;
     /* Only a bus on no trip looks for one along the lines. */
-    if (v->pub.trip < 0 && live_track__sample(v, x)) {
+    if (t->midtrip && v->pub.trip < 0 &&
+        x->t_ms - v->heard_ms <= LIVE_TRACK__COLD_MS &&
+        live_track__sample(v, x)) {
         double d;
         int tr = live_track__midtrip(t, vi, &d);
 
@@ -932,6 +951,11 @@ static bool live_track__block_coming(const struct live_track *t, size_t tr)
             return true;
     }
     return false;
+}
+
+void live_track_set_midtrip(struct live_track *t, bool on)
+{
+    t->midtrip = on;
 }
 
 void live_track_tick(struct live_track *t, int64_t now_ms)

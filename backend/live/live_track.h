@@ -64,6 +64,18 @@ enum live_track_res live_track_fix(struct live_track *t, const char *vid,
 enum live_track_res live_track_door(struct live_track *t, const char *vid,
                                     const struct trips_door *d, int64_t now_ms);
 
+/*
+ * Mid-trip acquisition (off after live_track_new): a bus just heard
+ * (first heard, or again after 10 min without a fix) that drives a trip's
+ * line, its way, at a time that fits, takes that trip where it is. Off
+ * by default: on the simulated morning of test_live_e2e it puts a bus
+ * first heard near the end of a trip on the block's next trip before
+ * another bus, waiting for a missed trip, leaves at that next trip's time
+ * (the two rules then fight over it), and a restart is covered by the
+ * daemon's replay of today's stored fixes instead.
+ */
+void live_track_set_midtrip(struct live_track *t, bool on);
+
 /* Time passes: vehicles without a fix for LIVE_STALE_MS go STALE, trips
  * left without a bus go MISSED (one event each). */
 void live_track_tick(struct live_track *t, int64_t now_ms);

@@ -678,6 +678,10 @@ static struct harness_proc *start_live(struct bl *bl, int http_port,
     argv[i++] = mport;
     argv[i++] = "-o";
     argv[i++] = hport;
+    /* Every bus is first heard mid-trip, with nothing stored to replay:
+     * without mid-trip acquisition (off by default) none has a trip. */
+    argv[i++] = "-o";
+    argv[i++] = "midtrip_acquire=1";
     argv[i] = NULL;
     /* Only shuttle-live gets the shim (ASan wants to come first). */
     if (setenv("LD_PRELOAD", harness_bin("libshuttle_fakeclock.so"), 1) != 0 ||

@@ -35,7 +35,11 @@
 #define AD_OLD_STOPS 3  /* a trip of an older feed, per day */
 #define AD_SEG_FIXES 10 /* fixes between two stops, one a second */
 #define AD_STOP_FIXES 3 /* fixes standing at each stop */
-#define AD_LEAD_S 20    /* the daemon starts this long before 06:00 */
+#define AD_LEAD_S 40    /* the daemon starts this long before 06:00 */
+/* The daemon's wall clock runs this many times as fast as the real one
+ * (tests/integration/fake_clock.c): the drives take a quarter of the time
+ * while every fix is still a (fake) second after the one before. */
+#define AD_RATE 4
 
 static struct harness_pg *pg;
 static struct harness_mqtt *mq;
@@ -215,19 +219,42 @@ static void ad_insert_history(void)
              " timestamptz '" AD_DAY " 01:00+09' - interval '1 day', true);",
              AD_HISTORY_DAYS + 1, AD_HISTORY_DAYS, AD_OLD_STOPS);
     assert_int_equal(harness_pg_exec(pg, sql), 0);
+    /* Scored samples of past days (the interval's calibration). */
+    assert_int_equal(
+        harness_pg_exec(
+            pg, "INSERT INTO eta_samples SELECT d::date, 'bus-c', 'T-CAL',"
+                " 'R1', 'GA01', k, h, now(), now(), now() - interval '1 min',"
+                " now() + interval '1 min', now() + k * interval '10 s',"
+                " true, true"
+                " FROM generate_series(date '" AD_DAY "' - 6,"
+                "  date '" AD_DAY "' - 1, interval '1 day') d,"
+                " generate_series(1, 8) k, (VALUES (300), (600)) hz(h)"
+                " WHERE h = 300 OR k <= 2"),
+        0);
     /* what the read must skip is really there */
     assert_int_equal(harness_pg_scalar(pg, "SELECT count(*) FROM stop_visits"),
                      (AD_HISTORY_DAYS + 2) * AD_STOPS +
                          AD_HISTORY_DAYS * AD_OLD_STOPS + 1);
 }
 
-/* Start shuttle-live with its wall clock at FAKE_S (Unix s). Sets *OFFSET
- * to real - fake seconds as the shim computes it (the shim's may be one
- * more if a second turned in between: fixes are that little early). */
-static struct harness_proc *ad_start(int64_t fake_s, int64_t *offset_s)
+/* The daemon's clock: FAKE0_MS at the real REAL0_MS, AD_RATE times as
+ * fast (the shim is given the same anchor). */
+struct ad_clock {
+    int64_t real0_ms, fake0_ms;
+};
+
+static int64_t ad_now(const struct ad_clock *c)
+{
+    return c->fake0_ms + (itest_wall_ms() - c->real0_ms) * AD_RATE;
+}
+
+/* Start shuttle-live with its wall clock at FAKE_S (Unix s) now; *CK gets
+ * that clock. */
+static struct harness_proc *ad_start(int64_t fake_s, struct ad_clock *ck)
 {
     static int runs;
     char db[600], mport[64], hport[64], log[512], wall[32], hist[64];
+    char real0[32], rate[16];
     char *argv[] = {(char *)harness_bin("shuttle-live"),
                     "-d",
                     "-v",
@@ -252,24 +279,32 @@ static struct harness_proc *ad_start(int64_t fake_s, int64_t *offset_s)
     snprintf(wall, sizeof wall, "%lld", (long long)fake_s);
     assert_int_equal(
         setenv("LD_PRELOAD", harness_bin("libshuttle_fakeclock.so"), 1), 0);
+    ck->real0_ms = itest_wall_ms();
+    ck->fake0_ms = fake_s * 1000;
+    snprintf(real0, sizeof real0, "%lld", (long long)ck->real0_ms);
+    snprintf(rate, sizeof rate, "%d", AD_RATE);
     assert_int_equal(setenv("SHUTTLE_FAKE_WALL_S", wall, 1), 0);
+    assert_int_equal(setenv("SHUTTLE_FAKE_REAL_MS", real0, 1), 0);
+    assert_int_equal(setenv("SHUTTLE_FAKE_RATE", rate, 1), 0);
     assert_int_equal(setenv("ASAN_OPTIONS", "verify_asan_link_order=0", 1), 0);
-    *offset_s = itest_wall_ms() / 1000 - fake_s;
     p = harness_spawn("shuttle-live", argv, log);
     unsetenv("LD_PRELOAD");
     unsetenv("SHUTTLE_FAKE_WALL_S");
+    unsetenv("SHUTTLE_FAKE_REAL_MS");
+    unsetenv("SHUTTLE_FAKE_RATE");
     assert_non_null(p);
     return p;
 }
 
 /* One fix of AD_VID at LAT/LON, stamped with the daemon's (fake) now. */
-static int64_t ad_fix(int64_t offset_s, double lat, double lon, double speed)
+static int64_t ad_fix(const struct ad_clock *ck, double lat, double lon,
+                      double speed)
 {
     struct wire_record r;
     struct wire_batch b;
     uint8_t *buf;
     size_t len;
-    int64_t t = itest_wall_ms() - offset_s * 1000;
+    int64_t t = ad_now(ck);
 
     memset(&b, 0, sizeof b);
     snprintf(b.vehicle_id, sizeof b.vehicle_id, "%s", AD_VID);
@@ -292,10 +327,10 @@ static int64_t ad_fix(int64_t offset_s, double lat, double lon, double speed)
     return t;
 }
 
-/* Sleep to the next whole real second: one fix a second. */
-static void ad_tick(void)
+/* Sleep to the daemon's next whole second: one fix a (fake) second. */
+static void ad_tick(const struct ad_clock *ck)
 {
-    harness_sleep_ms((int)(1000 - itest_wall_ms() % 1000));
+    harness_sleep_ms((int)((1000 - ad_now(ck) % 1000) / AD_RATE) + 1);
 }
 
 /*
@@ -304,11 +339,12 @@ static void ad_tick(void)
  * AD_STOP_FIXES at every stop. ARR[i] is the time of the first fix at
  * stop i (the arrival the tracker sees).
  */
-static void ad_drive(int64_t offset_s, int64_t t0_ms, int64_t *arr, int last)
+static void ad_drive(const struct ad_clock *ck, int64_t t0_ms, int64_t *arr,
+                     int last)
 {
-    while (itest_wall_ms() - offset_s * 1000 < t0_ms + 2000) {
-        (void)ad_fix(offset_s, stops[0].lat, stops[0].lon, 0);
-        ad_tick();
+    while (ad_now(ck) < t0_ms + 2000) {
+        (void)ad_fix(ck, stops[0].lat, stops[0].lon, 0);
+        ad_tick(ck);
     }
     arr[0] = -1;
     for (int i = 1; i <= last; i++) {
@@ -317,16 +353,16 @@ static void ad_drive(int64_t offset_s, int64_t t0_ms, int64_t *arr, int last)
         for (int k = 1; k <= AD_SEG_FIXES; k++) {
             double u = (double)k / (AD_SEG_FIXES + 1);
 
-            (void)ad_fix(offset_s, a->lat + u * (b->lat - a->lat),
+            (void)ad_fix(ck, a->lat + u * (b->lat - a->lat),
                          a->lon + u * (b->lon - a->lon), 50);
-            ad_tick();
+            ad_tick(ck);
         }
         for (int k = 0; k < AD_STOP_FIXES; k++) {
-            int64_t t = ad_fix(offset_s, b->lat, b->lon, 0);
+            int64_t t = ad_fix(ck, b->lat, b->lon, 0);
 
             if (k == 0)
                 arr[i] = t;
-            ad_tick();
+            ad_tick(ck);
         }
     }
 }
@@ -361,7 +397,8 @@ static void test_live_audit_db(void **state)
     struct harness_proc *lv;
     struct svcday svc;
     int32_t day;
-    int64_t base_ms, t0_ms, offset_s, arr[AD_STOPS];
+    int64_t base_ms, t0_ms, arr[AD_STOPS];
+    struct ad_clock ck;
     long long rows, sum;
     double took;
 
@@ -399,7 +436,7 @@ static void test_live_audit_db(void **state)
     assert_int_equal(svcday_gtfs_base_ms(&svc, day, &base_ms), SVCDAY_OK);
     t0_ms = base_ms + 6 * 3600 * 1000LL;
 
-    lv = ad_start(t0_ms / 1000 - AD_LEAD_S, &offset_s);
+    lv = ad_start(t0_ms / 1000 - AD_LEAD_S, &ck);
     assert_int_equal(harness_wait_port(http_port, lv, 15000), 0);
     /* The history: AD_STOPS visits on each of the AD_HISTORY_DAYS days,
      * not today's, not the day before the window, not the trip-less
@@ -410,13 +447,23 @@ static void test_live_audit_db(void **state)
     assert_true(ad_metric("shuttle_live_history_skipped") ==
                 AD_HISTORY_DAYS * AD_OLD_STOPS);
     assert_true(ad_metric("shuttle_live_history_days") == AD_HISTORY_DAYS);
+    /* The interval is calibrated from the window's own scored samples:
+     * horizon 300 s has 40 there (the 8 of the day before the window do
+     * not count), 600 s only 10, too few to calibrate (at least
+     * LIVE_PREDICT_CALIB_MIN, 30). They were stored before the start;
+     * gone again before the drive, whose samples are counted below. */
+    ad_wait_metric("shuttle_live_interval_calibration_samples", 1, 20000);
+    assert_true(ad_metric("shuttle_live_interval_calibration_samples") == 40);
+    assert_int_equal(
+        harness_pg_exec(pg, "DELETE FROM eta_samples WHERE trip_id = 'T-CAL'"),
+        0);
     took = ad_metric("shuttle_live_history_load_seconds");
     print_message("history of %d visits read in %.3f s\n",
                   AD_HISTORY_DAYS * AD_STOPS, took);
     ad_wait_metric("shuttle_live_writer_connected", 1, 20000);
 
     /* The bus drives the trip at about a tenth of its running times. */
-    ad_drive(offset_s, t0_ms, arr, AD_STOPS - 1);
+    ad_drive(&ck, t0_ms, arr, AD_STOPS - 1);
     ad_store_arrivals(arr);
     ad_wait_metric("shuttle_live_audit_samples_total{result=\"written\"}", 1,
                    20000);
@@ -467,11 +514,11 @@ static void test_live_audit_db(void **state)
      * stop: the same samples scored again are not stored twice, and the
      * first stay as they were (the batch itself is accepted: written, not
      * failed). */
-    lv = ad_start(t0_ms / 1000 - AD_LEAD_S, &offset_s);
+    lv = ad_start(t0_ms / 1000 - AD_LEAD_S, &ck);
     assert_int_equal(harness_wait_port(http_port, lv, 15000), 0);
     ad_wait_metric("shuttle_live_history_days", 1, 20000);
     ad_wait_metric("shuttle_live_writer_connected", 1, 20000);
-    ad_drive(offset_s, t0_ms, arr, 3);
+    ad_drive(&ck, t0_ms, arr, 3);
     ad_wait_metric("shuttle_live_audit_samples_total{result=\"written\"}", 1,
                    20000);
     harness_sleep_ms(2500);

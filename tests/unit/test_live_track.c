@@ -74,6 +74,7 @@ static int setup(void **state)
     assert_int_equal(
         live_track_new(&w.f, NULL, &w.p, on_event, &w, &w.t, err, sizeof err),
         LIVE_TRACK_OK);
+    live_track_set_midtrip(w.t, true);
     *state = &w;
     return 0;
 }
@@ -318,6 +319,7 @@ static void retrack(struct world *w, size_t n)
     assert_int_equal(
         live_track_new(&w->f, NULL, &w->p, on_event, w, &w->t, err, sizeof err),
         LIVE_TRACK_OK);
+    live_track_set_midtrip(w->t, true);
 }
 
 /* Fixes every second from lon A by STEP_LON each, N of them, from
@@ -504,6 +506,28 @@ static void test_deadhead_along_line(void **state)
     assert_int_equal(w->nev, nev);
 }
 
+/* Mid-trip acquisition is for a bus just heard: one followed for over
+ * ten minutes with no trip (parked 2 km off the line) that then drives
+ * the trip out's line at its time is out of service, not taken; another
+ * heard once 21 min before, silent since, is heard afresh and taken. */
+static void test_midtrip_only_when_just_heard(void **state)
+{
+    struct world *w = *state;
+    double a = lon_of(0) + STEP * 0.45;
+    int s = H(7, 50);
+
+    for (; s < H(8, 1); s += 10)
+        fix(w, "bus-1", s, lon_of(0), 0, 2000);
+    roll(w, "bus-1", s, a, ROLL, 6, 0);
+    assert_int_equal(veh(w, "bus-1")->trip, -1);
+    assert_int_equal(veh(w, "bus-1")->status, LIVE_STATUS_DEADHEAD);
+
+    fix(w, "bus-2", H(7, 40), lon_of(0), 0, 2000);
+    roll(w, "bus-2", s, a, ROLL, 6, 0);
+    assert_int_equal(veh(w, "bus-2")->trip, 0);
+    assert_int_equal(w->nev, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -517,6 +541,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_missed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_doors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_midtrip_acquired, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_midtrip_only_when_just_heard,
+                                        setup, teardown),
         cmocka_unit_test_setup_teardown(test_midtrip_at_stop_quiet, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_midtrip_other_way, setup,
