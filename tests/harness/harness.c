@@ -1383,22 +1383,27 @@ static char **daemon_argv(const char *const *fixed, size_t nfixed,
     return argv;
 }
 
-struct harness_proc *harness_backend_start(struct harness_pg *pg,
-                                           struct harness_mqtt *m,
-                                           const char *const *extra_opts)
+/*
+ * Start backend daemon NAME ("shuttle-backend", "shuttle-live") on PG and
+ * M, its folder tagged TAG, with an explicit (empty) config file — else it
+ * would read /etc/shuttle/TAG.conf when the machine has one — and no HTTP
+ * unless EXTRA_OPTS ask (the default port may be taken). Ready once it
+ * logged both a database and a broker connection.
+ */
+static struct harness_proc *
+backend_daemon_start(const char *name, const char *tag, struct harness_pg *pg,
+                     struct harness_mqtt *m, const char *const *extra_opts)
 {
     static const char *const needles[] = {"database ready",
                                           "connected to broker", NULL};
-    char *dir = harness_tmpdir("backend");
+    char *dir = harness_tmpdir(tag);
     char *conf, *log, *db, *port;
     FILE *f;
 
     if (dir == NULL)
         return NULL;
-    conf = hprintf("%s/backend.conf", dir);
-    log = hprintf("%s/backend.log", dir);
-    /* An explicit (empty) file, or the backend would read
-     * /etc/shuttle/backend.conf when the machine has one. */
+    conf = hprintf("%s/%s.conf", dir, tag);
+    log = hprintf("%s/%s.log", dir, tag);
     f = fopen(conf, "w");
     if (f == NULL || fputs("# written by the shuttle test harness\n", f) < 0 ||
         fclose(f) != 0) {
@@ -1408,69 +1413,29 @@ struct harness_proc *harness_backend_start(struct harness_pg *pg,
     db = hprintf("database=%s", pg->conninfo);
     port = hprintf("mqtt_port=%d", m->port);
     {
-        /* No HTTP unless a test asks: the default port may be taken. */
-        const char *fixed[] = {harness_bin("shuttle-backend"),
-                               "-d",
-                               "-f",
-                               conf,
-                               "-o",
-                               db,
-                               "-o",
-                               "mqtt_host=127.0.0.1",
-                               "-o",
-                               port,
-                               "-o",
-                               "http_port=0"};
+        const char *fixed[] = {
+            harness_bin(name),     "-d", "-f", conf, "-o",         db, "-o",
+            "mqtt_host=127.0.0.1", "-o", port, "-o", "http_port=0"};
 
         return daemon_start(
-            "shuttle-backend",
-            daemon_argv(fixed, sizeof fixed / sizeof *fixed, extra_opts), log,
-            needles);
+            name, daemon_argv(fixed, sizeof fixed / sizeof *fixed, extra_opts),
+            log, needles);
     }
+}
+
+struct harness_proc *harness_backend_start(struct harness_pg *pg,
+                                           struct harness_mqtt *m,
+                                           const char *const *extra_opts)
+{
+    return backend_daemon_start("shuttle-backend", "backend", pg, m,
+                                extra_opts);
 }
 
 struct harness_proc *harness_live_start(struct harness_pg *pg,
                                         struct harness_mqtt *m,
                                         const char *const *extra_opts)
 {
-    static const char *const needles[] = {"database ready",
-                                          "connected to broker", NULL};
-    char *dir = harness_tmpdir("live");
-    char *conf, *log, *db, *port;
-    FILE *f;
-
-    if (dir == NULL)
-        return NULL;
-    conf = hprintf("%s/live.conf", dir);
-    log = hprintf("%s/live.log", dir);
-    /* Explicit, as for the backend: not /etc/shuttle/live.conf. */
-    f = fopen(conf, "w");
-    if (f == NULL || fputs("# written by the shuttle test harness\n", f) < 0 ||
-        fclose(f) != 0) {
-        fail("%s: %s", conf, strerror(errno));
-        return NULL;
-    }
-    db = hprintf("database=%s", pg->conninfo);
-    port = hprintf("mqtt_port=%d", m->port);
-    {
-        const char *fixed[] = {harness_bin("shuttle-live"),
-                               "-d",
-                               "-f",
-                               conf,
-                               "-o",
-                               db,
-                               "-o",
-                               "mqtt_host=127.0.0.1",
-                               "-o",
-                               port,
-                               "-o",
-                               "http_port=0"};
-
-        return daemon_start(
-            "shuttle-live",
-            daemon_argv(fixed, sizeof fixed / sizeof *fixed, extra_opts), log,
-            needles);
-    }
+    return backend_daemon_start("shuttle-live", "live", pg, m, extra_opts);
 }
 
 struct harness_proc *harness_onboard_start(const char *vid,

@@ -5,8 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <libpq-fe.h>
 
@@ -190,4 +193,50 @@ int itest_episodes_once(struct harness_pg *pg, const char *vid,
     }
     free(found);
     return rc;
+}
+
+int itest_http_get(int port, const char *path, char *body, size_t bodylen)
+{
+    static char buf[1 << 20];
+    char req[256];
+    struct timeval tv = {5, 0};
+    size_t got = 0;
+    int status = -1, fd = harness_tcp_connect(port), n;
+    char *end;
+
+    if (bodylen > 0)
+        body[0] = '\0';
+    if (fd < 0)
+        return -1;
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    n = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\n\r\n", path);
+    if (send(fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
+        close(fd);
+        return -1;
+    }
+    for (;;) {
+        ssize_t r = recv(fd, buf + got, sizeof buf - 1 - got, 0);
+
+        if (r <= 0 || (got += (size_t)r) == sizeof buf - 1)
+            break;
+    }
+    close(fd);
+    buf[got] = '\0';
+    if (sscanf(buf, "HTTP/1.%*d %d", &status) != 1)
+        return -1;
+    end = strstr(buf, "\r\n\r\n");
+    if (bodylen > 0)
+        snprintf(body, bodylen, "%s", end ? end + 4 : "");
+    return status;
+}
+
+double itest_metric_value(const char *text, const char *series)
+{
+    size_t n = strlen(series);
+
+    for (const char *p = text; p;
+         p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+        if (strncmp(p, series, n) == 0 && p[n] == ' ')
+            return strtod(p + n + 1, NULL);
+    return -1;
 }

@@ -21,6 +21,15 @@ int itest_log_count(const char *path, const char *needle);
  * or -1 when there is no such line. */
 int64_t itest_log_time(const char *path, const char *needle, int nth);
 
+/* GET PATH over HTTP/1.0 from 127.0.0.1:PORT (5 s receive timeout): the
+ * status, or -1 when nothing answered; the body, NUL-terminated and cut to
+ * BODYLEN - 1 bytes, in BODY. */
+int itest_http_get(int port, const char *path, char *body, size_t bodylen);
+
+/* The value of the sample SERIES (its name and labels as printed) in the
+ * Prometheus text TEXT, or -1 when it is not there. */
+double itest_metric_value(const char *text, const char *series);
+
 /* Bytes in the regular files directly in DIR (a spool), or -1. */
 long long itest_dir_bytes(const char *dir);
 

@@ -37,9 +37,9 @@
 #define AD_STOP_FIXES 3 /* fixes standing at each stop */
 #define AD_LEAD_S 40    /* the daemon starts this long before 06:00 */
 /* The daemon's wall clock runs this many times as fast as the real one
- * (tests/integration/fake_clock.c): the drives take a quarter of the time
+ * (tests/integration/fake_clock.c): the drives take an eighth of the time
  * while every fix is still a (fake) second after the one before. */
-#define AD_RATE 4
+#define AD_RATE 8
 
 static struct harness_pg *pg;
 static struct harness_mqtt *mq;
@@ -63,48 +63,15 @@ static struct ad_stop stops[AD_STOPS];
  * body in `body`. */
 static int ad_get(const char *path)
 {
-    char req[256], buf[sizeof body + 4096];
-    struct timeval tv = {5, 0};
-    size_t got = 0;
-    int status = -1, fd = harness_tcp_connect(http_port), n;
-    char *end;
-
-    body[0] = '\0';
-    if (fd < 0)
-        return -1;
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    n = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\n\r\n", path);
-    if (send(fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
-        close(fd);
-        return -1;
-    }
-    for (;;) {
-        ssize_t r = recv(fd, buf + got, sizeof buf - 1 - got, 0);
-
-        if (r <= 0 || (got += (size_t)r) == sizeof buf - 1)
-            break;
-    }
-    close(fd);
-    buf[got] = '\0';
-    if (sscanf(buf, "HTTP/1.%*d %d", &status) != 1)
-        return -1;
-    end = strstr(buf, "\r\n\r\n");
-    snprintf(body, sizeof body, "%s", end ? end + 4 : "");
-    return status;
+    return itest_http_get(http_port, path, body, sizeof body);
 }
 
 /* The value of /metrics sample SERIES, or -1. */
 static double ad_metric(const char *series)
 {
-    size_t n = strlen(series);
-
     if (ad_get("/metrics") != 200)
         return -1;
-    for (const char *p = body; p;
-         p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
-        if (strncmp(p, series, n) == 0 && p[n] == ' ')
-            return strtod(p + n + 1, NULL);
-    return -1;
+    return itest_metric_value(body, series);
 }
 
 struct ad_want {

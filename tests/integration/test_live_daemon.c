@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "itest.h"
 #include "hash.h"
 #include "wire.h"
 
@@ -38,48 +39,15 @@ static char body[1 << 16];
  * answered), the body in `body`. */
 static int lv_get(const char *path)
 {
-    char req[256], buf[sizeof body + 4096];
-    struct timeval tv = {5, 0};
-    size_t got = 0;
-    int status = -1, fd = harness_tcp_connect(http_port), n;
-    char *end;
-
-    body[0] = '\0';
-    if (fd < 0)
-        return -1;
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    n = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\n\r\n", path);
-    if (send(fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
-        close(fd);
-        return -1;
-    }
-    for (;;) {
-        ssize_t r = recv(fd, buf + got, sizeof buf - 1 - got, 0);
-
-        if (r <= 0 || (got += (size_t)r) == sizeof buf - 1)
-            break;
-    }
-    close(fd);
-    buf[got] = '\0';
-    if (sscanf(buf, "HTTP/1.%*d %d", &status) != 1)
-        return -1;
-    end = strstr(buf, "\r\n\r\n");
-    snprintf(body, sizeof body, "%s", end ? end + 4 : "");
-    return status;
+    return itest_http_get(http_port, path, body, sizeof body);
 }
 
 /* The value of the /metrics sample SERIES, or -1. */
 static double lv_metric(const char *series)
 {
-    size_t n = strlen(series);
-    const char *p = body;
-
     if (lv_get("/metrics") != 200)
         return -1;
-    for (; p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
-        if (strncmp(p, series, n) == 0 && p[n] == ' ')
-            return strtod(p + n + 1, NULL);
-    return -1;
+    return itest_metric_value(body, series);
 }
 
 /* /debug/vehicles lists LV_VID with a fix time (restored, 0 fixes taken

@@ -99,35 +99,7 @@ static int64_t le_live_now(void)
  * answered), the body in `body`. */
 static int le_get(int port, const char *path)
 {
-    static char buf[LE_BODY_MAX + 4096];
-    char req[256];
-    struct timeval tv = {5, 0};
-    size_t got = 0;
-    int status = -1, fd = harness_tcp_connect(port), n;
-    char *end;
-
-    body[0] = '\0';
-    if (fd < 0)
-        return -1;
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    n = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\n\r\n", path);
-    if (send(fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
-        close(fd);
-        return -1;
-    }
-    for (;;) {
-        ssize_t r = recv(fd, buf + got, sizeof buf - 1 - got, 0);
-
-        if (r <= 0 || (got += (size_t)r) == sizeof buf - 1)
-            break;
-    }
-    close(fd);
-    buf[got] = '\0';
-    if (sscanf(buf, "HTTP/1.%*d %d", &status) != 1)
-        return -1;
-    end = strstr(buf, "\r\n\r\n");
-    snprintf(body, sizeof body, "%s", end ? end + 4 : "");
-    return status;
+    return itest_http_get(port, path, body, sizeof body);
 }
 
 /* The sum of every sample of /metrics series NAME (any labels) at PORT;
