@@ -17,9 +17,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "db.h"
-#include "gtfs.h"
 #include "harness.h"
+#include "itest_db.h"
 #include "svcday.h"
 #include "trips_db.h"
 
@@ -30,27 +29,9 @@ static struct harness_pg *pg;
 
 static int setup(void **state)
 {
-    const char *src = getenv("SHUTTLE_SOURCE_DIR");
-    char dir[1024], err[512];
-    struct db *db;
-
     (void)state;
-    pg = harness_pg_start(1);
-    if (!pg || db_new(harness_pg_conninfo(pg), &db) != 0)
-        return -1;
-    if (db_connect(db, err, sizeof err) != 0 ||
-        db_migrate(db, err, sizeof err) != 0) {
-        fprintf(stderr, "schema: %s\n", err);
-        db_free(db);
-        return -1;
-    }
-    db_free(db);
-    snprintf(dir, sizeof dir, "%s/deploy/gtfs", src ? src : ".");
-    if (gtfs_load(harness_pg_conninfo(pg), dir, NULL, err, sizeof err) != 0) {
-        fprintf(stderr, "GTFS: %s\n", err);
-        return -1;
-    }
-    return 0;
+    pg = itest_db_with_feed();
+    return pg ? 0 : -1;
 }
 
 static int teardown(void **state)

@@ -16,9 +16,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "db.h"
-#include "gtfs.h"
 #include "harness.h"
+#include "itest_db.h"
 #include "sim_bus.h"
 #include "sim_demand.h"
 #include "sim_feed.h"
@@ -40,29 +39,9 @@ static struct harness_pg *pg;
 
 static int setup(void **state)
 {
-    const char *src = getenv("SHUTTLE_SOURCE_DIR");
-    char dir[1024], err[512];
-    struct db *db;
-
     (void)state;
-    snprintf(dir, sizeof dir, "%s/deploy/gtfs", src ? src : ".");
-    pg = harness_pg_start(1);
-    if (!pg)
-        return -1;
-    if (db_new(harness_pg_conninfo(pg), &db) != 0)
-        return -1;
-    if (db_connect(db, err, sizeof err) != 0 ||
-        db_migrate(db, err, sizeof err) != 0) {
-        fprintf(stderr, "schema: %s\n", err);
-        db_free(db);
-        return -1;
-    }
-    db_free(db);
-    if (gtfs_load(harness_pg_conninfo(pg), dir, NULL, err, sizeof err) != 0) {
-        fprintf(stderr, "GTFS %s: %s\n", dir, err);
-        return -1;
-    }
-    return 0;
+    pg = itest_db_with_feed();
+    return pg ? 0 : -1;
 }
 
 static int teardown(void **state)
@@ -70,14 +49,6 @@ static int teardown(void **state)
     (void)state;
     harness_cleanup();
     return 0;
-}
-
-static int sim_trip_index(const struct sim_feed *f, const char *id)
-{
-    for (int k = 0; k < f->ntrips; k++)
-        if (!strcmp(f->trips[k].trip_id, id))
-            return k;
-    return -1;
 }
 
 static int feed_trip_index(const struct trips_feed *f, const char *id)
@@ -122,8 +93,8 @@ static int one_day(const char *date, uint64_t seed)
     late_s = calloc((size_t)sf->ntrips, sizeof *late_s);
     assert_non_null(missed);
     assert_non_null(late_s);
-    km = sim_trip_index(sf, MISS_TRIP);
-    kl = sim_trip_index(sf, LATE_TRIP);
+    km = sim_feed_trip(sf, MISS_TRIP);
+    kl = sim_feed_trip(sf, LATE_TRIP);
     assert_true(km >= 0 && kl >= 0);
     missed[km] = 1;
     late_s[kl] = LATE_S;

@@ -412,3 +412,11 @@ void sim_feed_free(struct sim_feed *f)
     free(f->blocks);
     free(f);
 }
+
+int sim_feed_trip(const struct sim_feed *f, const char *trip_id)
+{
+    for (int k = 0; k < f->ntrips; k++)
+        if (!strcmp(f->trips[k].trip_id, trip_id))
+            return k;
+    return -1;
+}

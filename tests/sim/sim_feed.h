@@ -59,6 +59,9 @@ int sim_feed_load(const char *conninfo, const char *date, struct sim_feed **out,
                   char *err, size_t errlen);
 void sim_feed_free(struct sim_feed *f);
 
+/* Index of the trip TRIP_ID in F, or -1. */
+int sim_feed_trip(const struct sim_feed *f, const char *trip_id);
+
 /* The stop time J (0-based) of trip T. */
 static inline const struct sim_stop_time *
 sim_feed_st(const struct sim_feed *f, const struct sim_trip *t, int j)
