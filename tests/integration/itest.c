@@ -240,3 +240,32 @@ double itest_metric_value(const char *text, const char *series)
             return strtod(p + n + 1, NULL);
     return -1;
 }
+
+int itest_load_gtfs(struct harness_pg *pg, const char *dir, char *log,
+                    size_t loglen)
+{
+    static int runs;
+    const char *src = getenv("SHUTTLE_SOURCE_DIR");
+    char feed[1024], db[1024], path[1024];
+    char *argv[] = {(char *)harness_bin("shuttle-backend"),
+                    "--load-gtfs",
+                    feed,
+                    "-o",
+                    db,
+                    NULL};
+    char *tmp = harness_tmpdir("gtfs-load");
+    struct harness_proc *p;
+
+    if (!tmp)
+        return -1;
+    if (dir)
+        snprintf(feed, sizeof feed, "%s", dir);
+    else
+        snprintf(feed, sizeof feed, "%s/deploy/gtfs", src ? src : ".");
+    snprintf(db, sizeof db, "database=%s", harness_pg_conninfo(pg));
+    snprintf(path, sizeof path, "%s/load-%d.log", tmp, ++runs);
+    if (log && loglen > 0)
+        snprintf(log, loglen, "%s", path);
+    p = harness_spawn("shuttle-backend", argv, path);
+    return p ? harness_wait(p, 60000) : -1;
+}

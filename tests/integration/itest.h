@@ -30,6 +30,13 @@ int itest_http_get(int port, const char *path, char *body, size_t bodylen);
  * Prometheus text TEXT, or -1 when it is not there. */
 double itest_metric_value(const char *text, const char *series);
 
+/* `shuttle-backend --load-gtfs DIR` (NULL: $SHUTTLE_SOURCE_DIR/deploy/gtfs)
+ * into PG, as an operator loads a feed: its exit status (harness_wait's,
+ * within 60 s), its output in a new test folder whose path is left in LOG
+ * (LOGLEN bytes; LOG may be NULL). */
+int itest_load_gtfs(struct harness_pg *pg, const char *dir, char *log,
+                    size_t loglen);
+
 /* Bytes in the regular files directly in DIR (a spool), or -1. */
 long long itest_dir_bytes(const char *dir);
 

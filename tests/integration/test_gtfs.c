@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "itest.h"
 #include "nmea.h"
 
 static struct harness_pg *pg;
@@ -44,23 +45,7 @@ static char *slurp(const char *path)
  * LOG (LOGLEN bytes). */
 static int load_feed(const char *dir, char *log, size_t loglen)
 {
-    static int runs;
-    char db[512];
-    char *argv[] = {(char *)harness_bin("shuttle-backend"),
-                    "--load-gtfs",
-                    (char *)dir,
-                    "-o",
-                    db,
-                    NULL};
-    char *tmp = harness_tmpdir("gtfs-load");
-    struct harness_proc *p;
-
-    assert_non_null(tmp);
-    snprintf(log, loglen, "%s/load-%d.log", tmp, ++runs);
-    snprintf(db, sizeof db, "database=%s", harness_pg_conninfo(pg));
-    p = harness_spawn("shuttle-backend", argv, log);
-    assert_non_null(p);
-    return harness_wait(p, 30000);
+    return itest_load_gtfs(pg, dir, log, loglen);
 }
 
 static long long q(const char *sql)

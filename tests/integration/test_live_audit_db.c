@@ -95,26 +95,6 @@ static void ad_wait_metric(const char *series, double at_least, int ms)
                  body);
 }
 
-static void ad_load_gtfs(void)
-{
-    const char *src = getenv("SHUTTLE_SOURCE_DIR");
-    char feed[512], db[600], log[512];
-    char *argv[] = {(char *)harness_bin("shuttle-backend"),
-                    "--load-gtfs",
-                    feed,
-                    "-o",
-                    db,
-                    NULL};
-    struct harness_proc *p;
-
-    snprintf(feed, sizeof feed, "%s/deploy/gtfs", src ? src : "..");
-    snprintf(db, sizeof db, "database=%s", harness_pg_conninfo(pg));
-    snprintf(log, sizeof log, "%s/gtfs.log", dir);
-    p = harness_spawn("shuttle-backend", argv, log);
-    assert_non_null(p);
-    assert_int_equal(harness_wait(p, 60000), 0);
-}
-
 /* AD_TRIP's stops, in order, from the loaded feed. */
 static void ad_read_stops(void)
 {
@@ -377,7 +357,7 @@ static void test_live_audit_db(void **state)
     assert_non_null(pg);
     assert_non_null(dir);
     http_port = harness_free_port();
-    ad_load_gtfs();
+    assert_int_equal(itest_load_gtfs(pg, NULL, NULL, 0), 0);
     mosquitto_lib_init();
     pub = mosquitto_new("test-live-audit-bus", true, NULL);
     assert_non_null(pub);

@@ -179,26 +179,6 @@ static uint8_t *lv_batch(const char *vid, size_t bad, size_t *len)
     return buf;
 }
 
-static void lv_load_gtfs(void)
-{
-    const char *src = getenv("SHUTTLE_SOURCE_DIR");
-    char feed[512], db[600], log[512];
-    char *argv[] = {(char *)harness_bin("shuttle-backend"),
-                    "--load-gtfs",
-                    feed,
-                    "-o",
-                    db,
-                    NULL};
-    struct harness_proc *p;
-
-    snprintf(feed, sizeof feed, "%s/deploy/gtfs", src ? src : "..");
-    snprintf(db, sizeof db, "database=%s", harness_pg_conninfo(pg));
-    snprintf(log, sizeof log, "%s/gtfs.log", dir);
-    p = harness_spawn("shuttle-backend", argv, log);
-    assert_non_null(p);
-    assert_int_equal(harness_wait(p, 60000), 0);
-}
-
 static void test_live_daemon(void **state)
 {
     static const uint8_t garbage[] = {0xff, 0xff, 0xff, 0xff,
@@ -218,7 +198,7 @@ static void test_live_daemon(void **state)
     assert_non_null(pg);
     assert_non_null(dir);
     http_port = harness_free_port();
-    lv_load_gtfs();
+    assert_int_equal(itest_load_gtfs(pg, NULL, NULL, 0), 0);
     /* Ingest beside it stores what the bus sends: the restart reads it.
      * It is given rebuild_interval_s, as an old backend.conf would: it
      * starts all the same and says whose duty the rebuild is now. */
