@@ -9,7 +9,7 @@ packages=(
   libgps-dev gpsd
   libpq-dev postgresql postgresql-client
   protobuf-c-compiler libprotobuf-c-dev protobuf-compiler
-  libmicrohttpd-dev libcmocka-dev libjansson-dev
+  libmicrohttpd-dev libcmocka-dev libjansson-dev libzip-dev zlib1g-dev
 )
 if [ "${SHUTTLE_WITH_BROWSER:-0}" = 1 ]; then
   packages+=(chromium fonts-noto-cjk)
@@ -21,6 +21,11 @@ fi
 if [ "${SHUTTLE_WITH_NODE:-0}" = 1 ] &&
    ! { command -v node && command -v npm; } >/dev/null 2>&1; then
   packages+=(nodejs npm)
+fi
+# The feed benchmark (shuttle-bench-feed) loads the HTTP server with wrk
+# against nginx serving the same bytes from a file.
+if [ "${SHUTTLE_WITH_BENCH:-0}" = 1 ]; then
+  packages+=(wrk nginx-light)
 fi
 # scripts/lint.sh (run by test.sh).
 if [ "${SHUTTLE_WITH_LINT:-0}" = 1 ]; then

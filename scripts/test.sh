@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # The HTML report test renders in headless Chromium; test_gtfsrt_node
 # needs node and npm.
-SHUTTLE_WITH_BROWSER=1 SHUTTLE_WITH_LINT=1 SHUTTLE_WITH_NODE=1 scripts/setup.sh
+SHUTTLE_WITH_BROWSER=1 SHUTTLE_WITH_LINT=1 SHUTTLE_WITH_NODE=1 SHUTTLE_WITH_BENCH=1 scripts/setup.sh
 jobs=$(nproc)
 
 # Lint first: cppcheck and the formatting check take seconds.
