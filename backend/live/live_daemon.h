@@ -46,6 +46,8 @@ struct live_conf {
     long long rebuild_interval_s;
     long long history_days;
     long long midtrip;
+    long long seats;
+    char *vehicle_seats;
     char *http_listen;
     long long http_port;
     long long verbose;
@@ -64,6 +66,12 @@ enum live_reason {
 
 extern const char *const live_reason_names[LIVE_R_COUNT];
 
+/* A bus whose seats differ from `seats` (vehicle_seats). */
+struct live_seats {
+    char id[WIRE_VID_MAX + 1];
+    int seats;
+};
+
 /* What the loop knows of an owned bus until the tracker takes over. */
 struct live_bus {
     char id[WIRE_VID_MAX + 1];
@@ -72,6 +80,9 @@ struct live_bus {
     int load; /* after the last count; -1 unknown */
     bool online;
     uint64_t fixes, counts;
+    /* Its last Status (the fleet page's spool, GPS and counter state). */
+    struct wire_status status;
+    bool status_known;
 };
 
 #define LIVE_BUSES_MAX 100000
@@ -98,6 +109,8 @@ enum live_load {
 
 struct live {
     struct live_conf conf;
+    struct live_seats *seats; /* vehicle_seats, sorted by id */
+    size_t nseats;
     char client_id[128];
     struct mqtt *mqtt;
     struct live_pg *pg;
@@ -177,6 +190,9 @@ struct live {
 bool live_owns(const struct live *l, const char *vid);
 struct live_bus *live_bus(struct live *l, const char *vid);
 void live_mqtt_try(struct live *l, int64_t now);
+
+/* live_main.c */
+int live_seats_of(const struct live *l, const char *vid);
 
 /* live_engine.c */
 void live_engine_free(struct live *l);

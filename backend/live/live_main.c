@@ -71,6 +71,12 @@ static const struct conf_option live_options[] = {
     OPT("history_days", CONF_INT, history_days, "28", 0, 3650,
         "past service days of stop visits the running-time history learns "
         "from, read at start and at each day turn (0: timetable only)"),
+    OPT("seats", CONF_INT, seats, "45", 1, 500,
+        "seats of a bus (the published occupancy and seats free count "
+        "against it) unless vehicle_seats names the bus"),
+    OPT("vehicle_seats", CONF_STRING, vehicle_seats, NULL, 0, 0,
+        "buses whose seats differ from `seats`: a list of VEHICLE=SEATS "
+        "separated by spaces or commas, e.g. \"bus-7=30, bus-8=60\""),
     OPT("http_listen", CONF_STRING, http_listen, "127.0.0.1", 0, 0,
         "address serving /metrics, /healthz and /debug/ (none: no HTTP "
         "server)"),
@@ -196,6 +202,80 @@ static void usage(FILE *fp)
                 "  --example-config  print every option with its default\n");
 }
 
+static int live_seats_cmp(const void *a, const void *b)
+{
+    return strcmp(((const struct live_seats *)a)->id,
+                  ((const struct live_seats *)b)->id);
+}
+
+/* The seats of bus VID: its vehicle_seats entry, else `seats`. */
+int live_seats_of(const struct live *l, const char *vid)
+{
+    struct live_seats key, *s;
+
+    snprintf(key.id, sizeof key.id, "%s", vid);
+    s = bsearch(&key, l->seats, l->nseats, sizeof key, live_seats_cmp);
+    return s ? s->seats : (int)l->conf.seats;
+}
+
+/* Parse vehicle_seats into l->seats; -1 with a message naming the entry. */
+static int live_seats_parse(struct live *l, char *err, size_t errlen)
+{
+    const char *p = l->conf.vehicle_seats;
+    size_t n = 0;
+
+    if (!p)
+        return 0;
+    for (const char *q = p; *q; q++)
+        n += *q == '=';
+    if (n == 0) {
+        snprintf(err, errlen, "vehicle_seats: no VEHICLE=SEATS in \"%s\"", p);
+        return -1;
+    }
+    if (!(l->seats = calloc(n, sizeof *l->seats))) {
+        snprintf(err, errlen, "vehicle_seats: out of memory");
+        return -1;
+    }
+    while (*p) {
+        size_t idlen;
+        char *end;
+        long v;
+
+        p += strspn(p, " ,\t");
+        if (!*p)
+            break;
+        idlen = strcspn(p, "= ,\t");
+        if (p[idlen] != '=' || idlen == 0 || idlen > WIRE_VID_MAX) {
+            snprintf(err, errlen,
+                     "vehicle_seats: \"%.40s\" is not VEHICLE=SEATS (a "
+                     "vehicle id of 1 to %d characters)",
+                     p, WIRE_VID_MAX);
+            return -1;
+        }
+        v = strtol(p + idlen + 1, &end, 10);
+        if (end == p + idlen + 1 || v < 1 || v > 500 ||
+            (*end && !strchr(" ,\t", *end))) {
+            snprintf(err, errlen,
+                     "vehicle_seats: the seats of \"%.*s\" must be 1 to "
+                     "500",
+                     (int)idlen, p);
+            return -1;
+        }
+        memcpy(l->seats[l->nseats].id, p, idlen);
+        l->seats[l->nseats].id[idlen] = '\0';
+        l->seats[l->nseats++].seats = (int)v;
+        p = end;
+    }
+    qsort(l->seats, l->nseats, sizeof *l->seats, live_seats_cmp);
+    for (size_t i = 1; i < l->nseats; i++)
+        if (strcmp(l->seats[i - 1].id, l->seats[i].id) == 0) {
+            snprintf(err, errlen, "vehicle_seats: %s is listed twice",
+                     l->seats[i].id);
+            return -1;
+        }
+    return 0;
+}
+
 static int live_configure(struct live *l, const char *file, int explicit_file,
                           const char *const *ov, int nov)
 {
@@ -213,6 +293,8 @@ static int live_configure(struct live *l, const char *file, int explicit_file,
                  l->conf.instance, l->conf.instances);
         rc = CONF_ERR_SYNTAX;
     }
+    if (rc == CONF_OK && live_seats_parse(l, err, sizeof err) != 0)
+        rc = CONF_ERR_SYNTAX;
     if (rc != CONF_OK) {
         fprintf(stderr, "shuttle-live: %s\n", err);
         return -1;
@@ -273,6 +355,7 @@ int main(int argc, char **argv)
     memset(&l, 0, sizeof l);
     if (live_configure(&l, conffile, explicit_file, overrides, noverrides) !=
         0) {
+        free(l.seats);
         conf_free(live_options, &l.conf);
         return 2;
     }
@@ -280,6 +363,7 @@ int main(int argc, char **argv)
              verbose + (int)l.conf.verbose);
     if (check) {
         printf("configuration OK\n");
+        free(l.seats);
         conf_free(live_options, &l.conf);
         return 0;
     }
@@ -350,6 +434,7 @@ int main(int argc, char **argv)
     if (l.feed_ok)
         trips_db_feed_free(&l.feed);
     free(l.buses);
+    free(l.seats);
     conf_free(live_options, &l.conf);
     return 0;
 }

@@ -149,8 +149,11 @@ static void live_status(struct live *l, const char *topic, const char *vid,
         return;
     }
     l->statuses++;
-    if ((b = live_bus(l, vid)) != NULL)
+    if ((b = live_bus(l, vid)) != NULL) {
         b->online = s.state == WIRE_ONLINE;
+        b->status = s;
+        b->status_known = true;
+    }
 }
 
 static void live_on_message(void *arg, const char *topic, const void *payload,
