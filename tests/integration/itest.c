@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -195,22 +196,25 @@ int itest_episodes_once(struct harness_pg *pg, const char *vid,
     return rc;
 }
 
-int itest_http_get(int port, const char *path, char *body, size_t bodylen)
+int itest_http(int port, const char *method, const char *path,
+               const char *headers, struct itest_http_reply *out)
 {
-    static char buf[1 << 20];
-    char req[256];
+    static char buf[ITEST_HTTP_MAX + 8192];
+    char req[4096];
     struct timeval tv = {5, 0};
     size_t got = 0;
-    int status = -1, fd = harness_tcp_connect(port), n;
+    int fd = harness_tcp_connect(port), n;
     char *end;
 
-    if (bodylen > 0)
-        body[0] = '\0';
+    memset(out, 0, sizeof *out);
+    out->status = -1;
     if (fd < 0)
         return -1;
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    n = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\n\r\n", path);
-    if (send(fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
+    n = snprintf(req, sizeof req, "%s %s HTTP/1.0\r\n%s\r\n", method, path,
+                 headers ? headers : "");
+    if (n < 0 || (size_t)n >= sizeof req ||
+        send(fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
         close(fd);
         return -1;
     }
@@ -222,11 +226,44 @@ int itest_http_get(int port, const char *path, char *body, size_t bodylen)
     }
     close(fd);
     buf[got] = '\0';
-    if (sscanf(buf, "HTTP/1.%*d %d", &status) != 1)
-        return -1;
-    end = strstr(buf, "\r\n\r\n");
+    if (sscanf(buf, "HTTP/1.%*d %d", &out->status) != 1)
+        return out->status = -1;
+    if (!(end = strstr(buf, "\r\n\r\n")))
+        return out->status = -1;
+    out->head = buf;
+    *end = '\0';
+    out->body = end + 4;
+    out->len = got - (size_t)(end + 4 - buf);
+    return out->status;
+}
+
+const char *itest_http_header(const struct itest_http_reply *r,
+                              const char *name, char *val, size_t vallen)
+{
+    size_t n = strlen(name);
+
+    if (vallen > 0)
+        val[0] = '\0';
+    for (const char *p = r->head; p && *p;
+         p = strstr(p, "\r\n") ? strstr(p, "\r\n") + 2 : NULL) {
+        if (strncasecmp(p, name, n) == 0 && p[n] == ':') {
+            const char *v = p + n + 1;
+
+            v += strspn(v, " \t");
+            snprintf(val, vallen, "%.*s", (int)strcspn(v, "\r\n"), v);
+            return val;
+        }
+    }
+    return NULL;
+}
+
+int itest_http_get(int port, const char *path, char *body, size_t bodylen)
+{
+    struct itest_http_reply r;
+    int status = itest_http(port, "GET", path, NULL, &r);
+
     if (bodylen > 0)
-        snprintf(body, bodylen, "%s", end ? end + 4 : "");
+        snprintf(body, bodylen, "%s", status >= 0 ? r.body : "");
     return status;
 }
 

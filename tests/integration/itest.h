@@ -21,6 +21,25 @@ int itest_log_count(const char *path, const char *needle);
  * or -1 when there is no such line. */
 int64_t itest_log_time(const char *path, const char *needle, int nth);
 
+/* What itest_http read: valid until the next call (one static buffer). */
+#define ITEST_HTTP_MAX (1 << 20)
+struct itest_http_reply {
+    int status;       /* -1: nothing (or nothing HTTP) answered */
+    const char *head; /* status line and headers, CRLF-separated */
+    const char *body; /* LEN bytes, NUL-terminated after them */
+    size_t len;
+};
+
+/* METHOD PATH over HTTP/1.0 from 127.0.0.1:PORT with the request HEADERS
+ * (each line ending in CRLF; NULL none), 5 s receive timeout: the status
+ * (also in *OUT), or -1. Bodies are cut at ITEST_HTTP_MAX bytes. */
+int itest_http(int port, const char *method, const char *path,
+               const char *headers, struct itest_http_reply *out);
+
+/* The value of header NAME (any case) of R into VAL, or NULL. */
+const char *itest_http_header(const struct itest_http_reply *r,
+                              const char *name, char *val, size_t vallen);
+
 /* GET PATH over HTTP/1.0 from 127.0.0.1:PORT (5 s receive timeout): the
  * status, or -1 when nothing answered; the body, NUL-terminated and cut to
  * BODYLEN - 1 bytes, in BODY. */
