@@ -1,29 +1,14 @@
 #!/usr/bin/env bash
-# test_gtfsrt_node: a real GTFS-Realtime client reads our bytes. Installs
-# npm's gtfs-realtime-bindings 2.2.0 (protobufjs code generated from the
-# official gtfs-realtime.proto) into WORK once, has test_live_gtfsrt write
-# its sample feed, and decodes it in Node. Exits 77 (ctest: skipped), with
-# the reason, when node or npm is missing or the package cannot be had.
+# test_gtfsrt_node: a real GTFS-Realtime client reads our bytes: npm's
+# gtfs-realtime-bindings (gtfsrt_npm.sh installs it into WORK) decodes the
+# sample feed test_live_gtfsrt writes. Exits 77 (skipped) without node.
 # Usage: test_gtfsrt_node.sh TEST_LIVE_GTFSRT WORK
 set -euo pipefail
 bin=$1
 work=$2
 
-for tool in node npm; do
-  if ! command -v "$tool" >/dev/null 2>&1; then
-    echo "SKIP: $tool is not installed (Debian: apt-get install nodejs npm)"
-    exit 77
-  fi
-done
-mkdir -p "$work"
-if [ ! -f "$work/node_modules/gtfs-realtime-bindings/package.json" ]; then
-  if ! (cd "$work" && npm install --no-audit --no-fund --no-save \
-        gtfs-realtime-bindings@2.2.0 >npm.log 2>&1); then
-    echo "SKIP: npm install gtfs-realtime-bindings@2.2.0 failed:"
-    tail -5 "$work/npm.log"
-    exit 77
-  fi
-fi
+. "$(dirname "$0")/gtfsrt_npm.sh"
+gtfsrt_npm_install "$work"
 sample=$(mktemp)
 trap 'rm -f "$sample"' EXIT
 "$bin" --write "$sample"
