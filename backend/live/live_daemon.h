@@ -23,6 +23,7 @@
 #include "live_track.h"
 #include "metrics.h"
 #include "mqtt.h"
+#include "pub_view.h"
 #include "svcday.h"
 #include "trips.h"
 #include "wire.h"
@@ -70,6 +71,14 @@ extern const char *const live_reason_names[LIVE_R_COUNT];
 struct live_seats {
     char id[WIRE_VID_MAX + 1];
     int seats;
+};
+
+/* The arrays a pub_view points into (live_publish), kept between builds. */
+struct live_pubview {
+    const struct live_vehicle **vehicles;
+    int *seats;
+    struct pub_bus *buses;
+    size_t capvehicles, capseats, capbuses;
 };
 
 /* What the loop knows of an owned bus until the tracker takes over. */
@@ -129,6 +138,11 @@ struct live {
     /* The timetable's first answers, kept until the stop times arrive. */
     PGresult *stops_result, *shape_points, *shape_trips;
     struct live_shapedb shapes; /* of `feed`; empty: straight lines */
+    /* The riders' names of `feed` (stops, routes, headsigns). */
+    struct pub_names names;
+    bool names_ok;
+    PGresult *names_stops, *names_routes, *names_trips, *names_feed;
+    struct live_pubview pv;
     char load_err[256];
     uint64_t loads, load_failures;
     /* The engine over the feed: its shapes (straight lines between stops
@@ -193,6 +207,10 @@ void live_mqtt_try(struct live *l, int64_t now);
 
 /* live_main.c */
 int live_seats_of(const struct live *l, const char *vid);
+
+/* live_publish.c */
+int live_publish_view(struct live *l, struct pub_view *v);
+void live_publish_free(struct live *l);
 
 /* live_engine.c */
 void live_engine_free(struct live *l);

@@ -79,6 +79,10 @@ struct pub_view {
      * prediction, NULL when none was made today (then the timetable). */
     const struct live_trip_pred *const *trips;
     size_t ntrips;
+    /* By trip index, or NULL: nonzero once a bus has left one of its stops
+     * today. A served trip without a prediction is over: not the
+     * timetable's to show again. */
+    const unsigned char *served;
     const struct pub_bus *buses; /* owned buses, sorted by id */
     size_t nbuses;
     int64_t now_ms;
