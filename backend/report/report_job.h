@@ -60,7 +60,8 @@ struct report_job_req {
 };
 
 /* An answer. The body is malloc'd and the receiver's to free (for
- * libmicrohttpd: MHD_RESPMEM_MUST_FREE); content_type is static. */
+ * libmicrohttpd: MHD_RESPMEM_MUST_FREE); it is NULL (len 0) only when
+ * memory ran out, and the status is then 500. content_type is static. */
 struct report_job_answer {
     int status;
     const char *content_type;
