@@ -633,6 +633,14 @@ void report_job_cancel(struct report_job *rj, uint64_t ticket)
     }
 }
 
+void report_job_flush(struct report_job *rj)
+{
+    for (int i = 0; i < rj->o.cache_entries; i++) {
+        free(rj->cache[i].body);
+        rj->cache[i].body = NULL;
+    }
+}
+
 int report_job_fd(const struct report_job *rj)
 {
     return rj->epfd;

@@ -169,6 +169,10 @@ report_job_request(struct report_job *rj, enum report_job_kind kind,
  * cached, else it is killed. Unknown tickets are ignored. */
 void report_job_cancel(struct report_job *rj, uint64_t ticket);
 
+/* Drop every cached page: call when a rebuild of the derived tables has
+ * finished, so that no page older than it is served. */
+void report_job_flush(struct report_job *rj);
+
 /* The descriptor to poll for POLLIN (an epoll set of the children's
  * pipes); always valid while the handle lives. */
 int report_job_fd(const struct report_job *rj);

@@ -249,6 +249,16 @@ static void test_daily_same_as_cli(void **state)
     report_job_stats(rj, &st);
     assert_int_equal(st.started, 1);
     assert_int_equal(st.cache_hits, 1);
+    free(b.body);
+    /* After a rebuild the page is rendered anew. */
+    report_job_flush(rj);
+    b = ask(rj, REPORT_JOB_DAILY, args, 1, &when, &ms2);
+    assert_int_equal(when, REPORT_JOB_LATER);
+    assert_int_equal(b.status, 200);
+    assert_int_equal(b.len, cli_len);
+    free(b.body);
+    b = ask(rj, REPORT_JOB_DAILY, args, 1, &when, &ms2);
+    assert_int_equal(when, REPORT_JOB_NOW);
     fprintf(stderr,
             "daily %s: %zu bytes in %lld ms by a child, %lld ms cached; "
             "longest loop step %lld us\n",
