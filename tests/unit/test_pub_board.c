@@ -328,6 +328,15 @@ static void test_invalid(void **state)
     assert_int_equal(pub_board_stop(&w.v, 0, &b), PUB_BOARD_OK);
     assert_int_equal(b.nrows, 2);
     assert_int_equal(b.rows[0].route, -1);
+
+    /* A prediction naming a vehicle the view does not have. */
+    w.v.names = &w.names;
+    world_pred(0, 7, 0, 5);
+    assert_int_equal(pub_board_stop(&w.v, 0, &b), PUB_BOARD_OK);
+    assert_int_equal(b.rows[0].trip, 0);
+    assert_int_equal(b.rows[0].status, PUB_BOARD_PREDICTED);
+    assert_int_equal(b.rows[0].vehicle, -1);
+    assert_int_equal(b.rows[0].seats_free, -1);
 }
 
 int main(void)
