@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "live_daemon.h"
+#include "pub_names.h"
 #include "log.h"
 #include "trips_db.h"
 
@@ -17,12 +18,18 @@ void live_load_clear(struct live *l)
     PQclear(l->stops_result);
     PQclear(l->shape_points);
     PQclear(l->shape_trips);
+    PQclear(l->names_stops);
+    PQclear(l->names_routes);
+    PQclear(l->names_trips);
+    PQclear(l->names_feed);
     l->stops_result = l->shape_points = l->shape_trips = NULL;
+    l->names_stops = l->names_routes = l->names_trips = l->names_feed = NULL;
 }
 
 static void live_load_failed(struct live *l, const char *what, const char *err)
 {
-    snprintf(l->load_err, sizeof l->load_err, "%s: %s", what, err ? err : "?");
+    snprintf(l->load_err, sizeof l->load_err, "%s: %.200s", what,
+             err ? err : "?");
     log_warnx("loading %s for %s failed: %s", what, l->day[0] ? l->day : "?",
               err ? err : "?");
     l->load_failures++;
@@ -199,6 +206,8 @@ static void live_on_stop_times(void *arg, const PGresult *r, const char *err)
         return;
     }
     live_engine_free(l); /* it points into the old feed */
+    pub_names_free(&l->names);
+    l->names_ok = false;
     if (l->feed_ok)
         trips_db_feed_free(&l->feed);
     live_shapedb_free(&l->shapes);
@@ -217,6 +226,17 @@ static void live_on_stop_times(void *arg, const PGresult *r, const char *err)
                   "shape is missing, has too few points or passes a stop "
                   "farther than %.0f m",
                   l->shapes.refused, l->day, LIVE_SHAPEDB_STOP_M);
+    /* Without the riders' names the feeds are not published (the engine
+     * runs: /debug and the audit do not need them). */
+    if (!l->names_stops || !l->names_routes || !l->names_trips ||
+        !l->names_feed ||
+        pub_names_from_results(&l->feed, l->names_stops, l->names_routes,
+                               l->names_trips, l->names_feed, &l->names, why,
+                               sizeof why) != PUB_NAMES_OK)
+        log_warnx("names of %s: %s; nothing published until the next load",
+                  l->day, l->names_stops ? why : "not read");
+    else
+        l->names_ok = true;
     live_load_clear(l);
     live_engine_new(l);
     l->load = LIVE_LOAD_READY;
@@ -271,6 +291,34 @@ static void live_on_shape_trips(void *arg, const PGresult *r, const char *err)
     live_keep_result(l, &l->shape_trips, "trip shapes", r, err);
 }
 
+static void live_on_names_stops(void *arg, const PGresult *r, const char *err)
+{
+    struct live *l = arg;
+
+    live_keep_result(l, &l->names_stops, "stop names", r, err);
+}
+
+static void live_on_names_routes(void *arg, const PGresult *r, const char *err)
+{
+    struct live *l = arg;
+
+    live_keep_result(l, &l->names_routes, "routes", r, err);
+}
+
+static void live_on_names_trips(void *arg, const PGresult *r, const char *err)
+{
+    struct live *l = arg;
+
+    live_keep_result(l, &l->names_trips, "headsigns", r, err);
+}
+
+static void live_on_names_feed(void *arg, const PGresult *r, const char *err)
+{
+    struct live *l = arg;
+
+    live_keep_result(l, &l->names_feed, "feed info", r, err);
+}
+
 static void live_on_ignore(void *arg, const PGresult *r, const char *err)
 {
     (void)arg;
@@ -291,6 +339,14 @@ static void live_load_feed(struct live *l)
                       live_on_shape_points, l) != LIVE_PG_OK ||
         live_pg_query(l->pg, live_shapedb_sql_trips, 1, day,
                       live_on_shape_trips, l) != LIVE_PG_OK ||
+        live_pg_query(l->pg, pub_names_sql_stops, 0, NULL, live_on_names_stops,
+                      l) != LIVE_PG_OK ||
+        live_pg_query(l->pg, pub_names_sql_routes, 0, NULL,
+                      live_on_names_routes, l) != LIVE_PG_OK ||
+        live_pg_query(l->pg, pub_names_sql_trips, 1, day, live_on_names_trips,
+                      l) != LIVE_PG_OK ||
+        live_pg_query(l->pg, pub_names_sql_feed, 0, NULL, live_on_names_feed,
+                      l) != LIVE_PG_OK ||
         live_pg_query(l->pg, trips_db_sql_stop_times, 1, day,
                       live_on_stop_times, l) != LIVE_PG_OK ||
         live_pg_query(l->pg, "COMMIT", 0, NULL, live_on_ignore, l) !=

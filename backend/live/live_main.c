@@ -16,6 +16,7 @@
 
 #include "conf.h"
 #include "live_daemon.h"
+#include "pub_names.h"
 #include "log.h"
 #include "proc.h"
 #include "trips_db.h"
@@ -429,6 +430,8 @@ int main(int argc, char **argv)
     live_load_clear(&l);
     live_engine_free(&l);
     live_shapedb_free(&l.shapes);
+    pub_names_free(&l.names);
+    live_publish_free(&l);
     live_pg_free(l.wpg);
     live_sink_free(l.sink);
     if (l.feed_ok)

@@ -51,8 +51,7 @@ static void live_publish__bus(const struct live *l, const struct live_bus *b,
     o->oldest_unacked_age_s = s->oldest_unacked_age_s;
     o->gps_mode = s->gps_mode;
     o->gps_connected = s->gps_connected;
-    snprintf(o->counter_state, sizeof o->counter_state, "%s",
-             s->counter_state);
+    snprintf(o->counter_state, sizeof o->counter_state, "%s", s->counter_state);
     o->dropped_positions = s->dropped_positions;
     o->dropped_counts = s->dropped_counts;
     o->counter_rejected = s->counter_rejected;
@@ -66,13 +65,13 @@ int live_publish_view(struct live *l, struct pub_view *v)
     size_t nv = l->track ? live_track_nvehicles(l->track) : 0;
 
     memset(v, 0, sizeof *v);
-    if (l->load != LIVE_LOAD_READY || !l->feed_ok || !l->names_ok ||
-        !l->last || !l->track)
+    if (l->load != LIVE_LOAD_READY || !l->feed_ok || !l->names_ok || !l->last ||
+        !l->track)
         return -1;
     if (live_publish__grow(&pv->vehicles, &pv->capvehicles, nv,
                            sizeof *pv->vehicles) != 0 ||
-        live_publish__grow(&pv->seats, &pv->capseats, nv,
-                           sizeof *pv->seats) != 0 ||
+        live_publish__grow(&pv->seats, &pv->capseats, nv, sizeof *pv->seats) !=
+            0 ||
         live_publish__grow(&pv->buses, &pv->capbuses, l->nbuses,
                            sizeof *pv->buses) != 0)
         return -1;

@@ -127,6 +127,10 @@ enum pub_board_err pub_board_stop(const struct pub_view *v, int stop,
 
         if (tr->first + tr->n > v->feed->nst)
             return PUB_BOARD_ERR_INVALID;
+        /* Driven today and no longer predicted: over, whatever the
+         * timetable still says. */
+        if (!tp && v->served && v->served[t])
+            continue;
         /* The last stop is where riders get off, not on. */
         for (size_t pos = 0; pos + 1 < tr->n; pos++) {
             const struct trips_stop_time *st = &v->feed->st[tr->first + pos];

@@ -614,6 +614,10 @@ static const char *pub_json__run_state(const struct pub_view *v,
     const struct live_vehicle *lv;
 
     *has_delay = false;
+    /* shuttle-live drops a trip's prediction when its bus reaches the end:
+     * driven and unlisted is done. */
+    if (!tp && v->served && v->served[t])
+        return "done";
     if (!tp || !tp->stops || tp->nstops == 0)
         return tp && tp->state == LIVE_TRIP_CANCELED ? "canceled" : "scheduled";
     if (tp->state == LIVE_TRIP_CANCELED)
