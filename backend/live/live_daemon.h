@@ -14,6 +14,7 @@
 #include "http.h"
 #include "job.h"
 #include "live_audit.h"
+#include "live_gtfsrt.h"
 #include "live_hist.h"
 #include "live_learn.h"
 #include "live_pg.h"
@@ -23,7 +24,9 @@
 #include "live_track.h"
 #include "metrics.h"
 #include "mqtt.h"
+#include "pub_page.h"
 #include "pub_view.h"
+#include "report_job.h"
 #include "svcday.h"
 #include "trips.h"
 #include "wire.h"
@@ -79,6 +82,54 @@ struct live_pubview {
     int *seats;
     struct pub_bus *buses;
     size_t capvehicles, capseats, capbuses;
+};
+
+/* The published bodies (live_publish). */
+#define LIVE_PUBLISH_JSON "application/json; charset=utf-8"
+/* Builds after a change come at most this often (or four times the last
+ * build's time, if more), and a request for a body of a changed state
+ * builds it at most this often. */
+#define LIVE_PUBLISH_MIN_MS 200
+#define LIVE_PUBLISH_FORCE_MS 50
+enum live_publish_rt {
+    LIVE_PUBLISH_RT_TRIP_UPDATES,
+    LIVE_PUBLISH_RT_VEHICLE_POSITIONS,
+    LIVE_PUBLISH_RT_ALERTS,
+    LIVE_PUBLISH_RT_ALL,
+    LIVE_PUBLISH_RT_N,
+};
+extern const char *const live_publish_rt_path[LIVE_PUBLISH_RT_N];
+
+enum live_publish_kind {
+    LIVE_PUBLISH_ARRIVALS, /* arg: stop index */
+    LIVE_PUBLISH_PAGE,     /* the workers' page of a pub_page_req */
+    LIVE_PUBLISH_FLEET,    /* arg: 1 English */
+    LIVE_PUBLISH_TEXT,     /* arg: enum live_publish_rt */
+};
+
+struct live_pub {
+    bool ready;   /* the day's names are loaded: publishing */
+    bool dirty;   /* the state changed since the last build */
+    uint64_t gen; /* builds so far; a lazy body is of one generation */
+    int64_t built_mono, view_ms; /* the last build: when, its moment */
+    int64_t min_ms, build_us;
+    struct live_gtfsrt *rt[LIVE_PUBLISH_RT_N];
+    struct http_blob *rt_blob[LIVE_PUBLISH_RT_N], *rt_text[LIVE_PUBLISH_RT_N];
+    uint64_t rt_text_gen[LIVE_PUBLISH_RT_N];
+    uint8_t *rt_bytes[LIVE_PUBLISH_RT_N];
+    size_t rt_len[LIVE_PUBLISH_RT_N];
+    uint64_t rt_changes[LIVE_PUBLISH_RT_N], rt_failures;
+    const struct live_trip_pred **rt_trips;
+    size_t rt_ntrips, rt_cap;
+    const char **route_names; /* by trip: its route's short name */
+    struct http_blob *stops, *routes, *vehicles, *runs, *zip, *fleet[2];
+    uint64_t fleet_gen[2];
+    struct http_blob **arrivals, **pages;
+    uint64_t *arrivals_gen, *pages_gen;
+    size_t narrivals, npages;
+    struct pub_display *display;
+    uint64_t displays_sent, lazy_builds;
+    struct metrics_hist build_seconds;
 };
 
 /* What the loop knows of an owned bus until the tracker takes over. */
@@ -143,6 +194,8 @@ struct live {
     bool names_ok;
     PGresult *names_stops, *names_routes, *names_trips, *names_feed;
     struct live_pubview pv;
+    struct live_pub pub;
+    struct report_job *reports;
     char load_err[256];
     uint64_t loads, load_failures;
     /* The engine over the feed: its shapes (straight lines between stops
@@ -209,7 +262,13 @@ void live_mqtt_try(struct live *l, int64_t now);
 int live_seats_of(const struct live *l, const char *vid);
 
 /* live_publish.c */
+int live_publish_init(struct live *l);
 int live_publish_view(struct live *l, struct pub_view *v);
+void live_publish_loaded(struct live *l);
+void live_publish_zip(struct live *l, const PGresult *files);
+void live_publish_step(struct live *l, bool force);
+struct http_blob *live_publish_get(struct live *l, enum live_publish_kind kind,
+                                   int arg, const struct pub_page_req *req);
 void live_publish_free(struct live *l);
 
 /* live_engine.c */

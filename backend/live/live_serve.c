@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "live_daemon.h"
+#include "pub_json.h"
 #include "log.h"
 
 /* ---------------------------------------------------------------- HTTP */
@@ -269,26 +270,303 @@ static void live_debug_predictions(struct live *l, struct live_text *t)
     }
 }
 
-static int live_route(void *arg, const char *path, char **body, size_t *len)
-{
-    struct live *l = arg;
-    struct live_text t = {NULL, 0, 0, false};
+/* ------------------------------------------------------ published */
 
+/* Every query argument of RQ is one of ALLOWED (NULL-ended) and none comes
+ * twice; else a 400 naming the first offender, and false. */
+static bool live_serve__args(struct http_req *rq, const char *const *allowed)
+{
+    unsigned int n = http_req_arg_count(rq);
+    char msg[160];
+
+    for (unsigned int i = 0; i < n; i++) {
+        const char *name, *value;
+        bool ok = false;
+
+        if (http_req_arg_at(rq, i, &name, &value) != 0)
+            continue;
+        for (const char *const *a = allowed; *a && !ok; a++)
+            ok = strcmp(*a, name) == 0;
+        for (unsigned int j = 0; j < i && ok; j++) {
+            const char *n2, *v2;
+
+            if (http_req_arg_at(rq, j, &n2, &v2) == 0 && strcmp(n2, name) == 0)
+                ok = false;
+        }
+        if (!ok) {
+            /* Only a name of plain characters is said back. */
+            bool plain = strlen(name) <= 32 && name[0];
+
+            for (const char *c = name; *c && plain; c++)
+                plain = (*c >= 'a' && *c <= 'z') || *c == '_';
+            snprintf(msg, sizeof msg, "bad parameter%s%s%s", plain ? " " : "",
+                     plain ? name : "",
+                     plain ? ": unknown or given twice" : "");
+            (void)http_req_text(rq, 400, msg);
+            return false;
+        }
+    }
+    return true;
+}
+
+/* LANG is absent, "ko" or "en"; else a 400. */
+static bool live_serve__lang(struct http_req *rq, const char **lang)
+{
+    const char *v = http_req_arg(rq, "lang");
+
+    *lang = v ? v : "ko";
+    if (!v || strcmp(v, "ko") == 0 || strcmp(v, "en") == 0)
+        return true;
+    (void)http_req_text(rq, 400, "lang must be ko or en");
+    return false;
+}
+
+static void live_serve__json_error(struct http_req *rq, unsigned int status,
+                                   const char *msg)
+{
+    char *out;
+    size_t len;
+
+    if (pub_json_error((int)status, msg, &out, &len) != PUB_JSON_OK) {
+        (void)http_req_text(rq, status, msg);
+        return;
+    }
+    (void)http_req_respond(rq,
+                           http_response_new(status, LIVE_PUBLISH_JSON, out,
+                                             len));
+}
+
+static void live_serve__blob(struct http_req *rq, struct http_blob *b)
+{
+    if (b)
+        (void)http_req_blob(rq, b);
+    else
+        (void)http_req_text(rq, 503, "not built yet; retry in a second");
+}
+
+/* /gtfs-rt..., ?format=text for people. */
+static bool live_serve__gtfsrt(struct live *l, struct http_req *rq,
+                               const char *path)
+{
+    static const char *const args[] = {"format", NULL};
+    const char *format;
+    int i;
+
+    for (i = 0; i < LIVE_PUBLISH_RT_N; i++)
+        if (strcmp(path, live_publish_rt_path[i]) == 0)
+            break;
+    if (i == LIVE_PUBLISH_RT_N)
+        return false;
+    if (!live_serve__args(rq, args))
+        return true;
+    format = http_req_arg(rq, "format");
+    if (format && strcmp(format, "text") != 0 && strcmp(format, "pb") != 0) {
+        (void)http_req_text(rq, 400, "format must be text or pb");
+        return true;
+    }
+    if (!l->pub.ready) {
+        (void)http_req_text(rq, 503, "the day's timetable is not loaded yet");
+        return true;
+    }
+    if (format && strcmp(format, "text") == 0)
+        live_serve__blob(rq, live_publish_get(l, LIVE_PUBLISH_TEXT, i, NULL));
+    else {
+        live_publish_step(l, false);
+        live_serve__blob(rq, l->pub.rt_blob[i]);
+    }
+    return true;
+}
+
+/* /api/v1/... */
+static void live_serve__api(struct live *l, struct http_req *rq,
+                            const char *path)
+{
+    static const char *const none[] = {NULL};
+    static const char *const lang_only[] = {"lang", NULL};
+    const char *rest = path + strlen("/api/v1/"), *lang;
+
+    if (!l->pub.ready) {
+        live_serve__json_error(rq, 503, "the day's timetable is not loaded yet");
+        return;
+    }
+    if (strncmp(rest, "stops/", 6) == 0) {
+        const char *id = rest + 6, *slash = strchr(id, '/');
+        char sid[TRIPS_ID_MAX];
+        int stop;
+
+        if (!slash || strcmp(slash, "/arrivals") != 0 ||
+            (size_t)(slash - id) >= sizeof sid) {
+            live_serve__json_error(rq, 404, "no such resource");
+            return;
+        }
+        memcpy(sid, id, (size_t)(slash - id));
+        sid[slash - id] = '\0';
+        if (!live_serve__args(rq, lang_only) || !live_serve__lang(rq, &lang))
+            return;
+        if ((stop = pub_json_stop_find(&l->feed, sid)) < 0) {
+            live_serve__json_error(rq, 404, "unknown stop");
+            return;
+        }
+        live_serve__blob(rq,
+                         live_publish_get(l, LIVE_PUBLISH_ARRIVALS, stop, NULL));
+        return;
+    }
+    if (!live_serve__args(rq, none))
+        return;
+    live_publish_step(l, false);
+    if (strcmp(rest, "stops") == 0)
+        live_serve__blob(rq, l->pub.stops);
+    else if (strcmp(rest, "routes") == 0)
+        live_serve__blob(rq, l->pub.routes);
+    else if (strcmp(rest, "vehicles") == 0)
+        live_serve__blob(rq, l->pub.vehicles);
+    else if (strcmp(rest, "runs") == 0)
+        live_serve__blob(rq, l->pub.runs);
+    else
+        live_serve__json_error(rq, 404, "no such resource");
+}
+
+/* ------------------------------------------------------------ reports */
+
+/* A report answered later: the deferred request it completes. */
+struct live_serve_report {
+    struct http_defer *d;
+};
+
+static void live_serve__report_done(void *arg, struct report_job_answer *a)
+{
+    struct live_serve_report *r = arg;
+    struct http_response *resp =
+        http_response_new((unsigned int)a->status, a->content_type, a->body,
+                          a->len);
+
+    a->body = NULL;
+    if (resp && a->status == 503)
+        (void)http_response_header(resp, "Retry-After", "5");
+    http_defer_respond(r->d, resp);
+    free(r);
+}
+
+static void live_serve__report(struct live *l, struct http_req *rq,
+                               enum report_job_kind kind)
+{
+    struct report_job_arg args[HTTP_ARGS_MAX_DEFAULT];
+    struct report_job_answer now;
+    struct live_serve_report *r;
+    unsigned int n = http_req_arg_count(rq);
+    uint64_t ticket = 0;
+    enum report_job_when w;
+
+    if (!l->reports) {
+        (void)http_req_text(rq, 404, "reports are not served here");
+        return;
+    }
+    if (n > sizeof args / sizeof *args) {
+        (void)http_req_text(rq, 400, "too many parameters");
+        return;
+    }
+    for (unsigned int i = 0; i < n; i++) {
+        const char *name = "", *value = "";
+
+        (void)http_req_arg_at(rq, i, &name, &value);
+        args[i].key = name;
+        args[i].value = value && value[0] ? value : NULL;
+    }
+    if (!(r = calloc(1, sizeof *r))) {
+        (void)http_req_text(rq, 500, "out of memory");
+        return;
+    }
+    memset(&now, 0, sizeof now);
+    w = report_job_request(l->reports, kind, args, n,
+                           l->svc_ok ? svcday_zone(&l->svc) : NULL,
+                           clock_wall_ms(), clock_mono_ms(),
+                           live_serve__report_done, r, &ticket, &now);
+    if (w == REPORT_JOB_LATER) {
+        if (!(r->d = http_req_defer(rq))) {
+            report_job_cancel(l->reports, ticket);
+            free(r);
+        }
+        return;
+    }
+    free(r);
+    {
+        struct http_response *resp = http_response_new(
+            (unsigned int)now.status, now.content_type, now.body, now.len);
+
+        if (resp && now.status == 503)
+            (void)http_response_header(resp, "Retry-After", "5");
+        (void)http_req_respond(rq, resp);
+    }
+}
+
+/* ---------------------------------------------------------------- routes */
+
+static void live_route(void *arg, struct http_req *rq)
+{
+    static const char *const page_args[] = {"stop", "route", "lang", NULL};
+    static const char *const lang_only[] = {"lang", NULL};
+    struct live *l = arg;
+    const char *path = http_req_path(rq), *lang;
+    struct live_text t = {NULL, 0, 0, false};
+    enum report_job_kind kind;
+
+    if (live_serve__gtfsrt(l, rq, path))
+        return;
+    if (strncmp(path, "/api/v1/", 8) == 0) {
+        live_serve__api(l, rq, path);
+        return;
+    }
+    if (report_job_kind_of(path, &kind)) {
+        live_serve__report(l, rq, kind);
+        return;
+    }
+    if (strcmp(path, "/") == 0) {
+        struct pub_page_req req;
+
+        if (!live_serve__args(rq, page_args) || !live_serve__lang(rq, &lang))
+            return;
+        if (!l->pub.ready) {
+            (void)http_req_text(rq, 503,
+                                "the day's timetable is not loaded yet");
+            return;
+        }
+        req.stop_id = http_req_arg(rq, "stop");
+        req.route_id = http_req_arg(rq, "route");
+        req.lang = lang;
+        live_serve__blob(rq, live_publish_get(l, LIVE_PUBLISH_PAGE, 0, &req));
+        return;
+    }
+    if (strcmp(path, "/fleet") == 0) {
+        if (!live_serve__args(rq, lang_only) || !live_serve__lang(rq, &lang))
+            return;
+        if (!l->pub.ready) {
+            (void)http_req_text(rq, 503,
+                                "the day's timetable is not loaded yet");
+            return;
+        }
+        live_serve__blob(rq, live_publish_get(l, LIVE_PUBLISH_FLEET,
+                                              strcmp(lang, "en") == 0, NULL));
+        return;
+    }
+    if (strcmp(path, "/gtfs/static.zip") == 0) {
+        if (l->pub.zip)
+            (void)http_req_blob(rq, l->pub.zip);
+        else
+            (void)http_req_text(rq, 503, "no static feed loaded yet");
+        return;
+    }
     if (strcmp(path, "/debug/vehicles") == 0)
         live_debug_vehicles(l, &t);
     else if (strcmp(path, "/debug/predictions") == 0)
         live_debug_predictions(l, &t);
     else
-        return 0;
+        return; /* 404 */
     if (t.failed) {
         free(t.p);
-        *body = NULL;
-        *len = 0;
-        return 500;
+        (void)http_req_text(rq, 500, "out of memory");
+        return;
     }
-    *body = t.p;
-    *len = t.len;
-    return 200;
+    (void)http_req_respond(rq, http_response_new(200, NULL, t.p, t.len));
 }
 
 const struct http_callbacks live_http_cb = {
