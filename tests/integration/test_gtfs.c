@@ -186,6 +186,54 @@ static void check_feed(void)
                      52);
 }
 
+/* gtfs_files holds the exact bytes of every file of DIR (those the
+ * loader reads; the feed has no others), compared in SQL with the bytes
+ * read here. */
+static void check_files(const char *dir)
+{
+    static const char *files[] = {
+        "agency.txt", "stops.txt",      "routes.txt",
+        "trips.txt",  "stop_times.txt", "calendar.txt",
+        "shapes.txt", "feed_info.txt",  "translations.txt"};
+    static const char digits[] = "0123456789abcdef";
+
+    assert_int_equal(q("SELECT count(*) FROM gtfs_files"), 9);
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char path[2048], *sql;
+        unsigned char *body;
+        FILE *f;
+        long n;
+        size_t k;
+
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        f = fopen(path, "rb");
+        assert_non_null(f);
+        assert_int_equal(fseek(f, 0, SEEK_END), 0);
+        n = ftell(f);
+        assert_true(n > 0);
+        rewind(f);
+        body = malloc((size_t)n);
+        sql = malloc(2 * (size_t)n + 256);
+        assert_non_null(body);
+        assert_non_null(sql);
+        assert_int_equal(fread(body, 1, (size_t)n, f), (size_t)n);
+        fclose(f);
+        k = (size_t)snprintf(sql, 256,
+                             "SELECT count(*) FROM gtfs_files WHERE name = "
+                             "'%s' AND loaded_at <= now() AND body = '\\x",
+                             files[i]);
+        for (long b = 0; b < n; b++) {
+            sql[k++] = digits[body[b] >> 4];
+            sql[k++] = digits[body[b] & 15];
+        }
+        snprintf(sql + k, 16, "'::bytea");
+        if (q(sql) != 1)
+            fail_msg("gtfs_files: %s is not the bytes of %s", files[i], path);
+        free(sql);
+        free(body);
+    }
+}
+
 static void test_load_check_reload(void **state)
 {
     char log[1024], bad[1024], cmd[8192];
@@ -196,6 +244,7 @@ static void test_load_check_reload(void **state)
     assert_non_null(strstr(slurp(log), "loaded feed illustrative-2025.1: "
                                        "2 routes, 13 stops, 52 trips"));
     check_feed();
+    check_files(feed_dir);
     /* Korean names arrive intact, with their English translation. */
     assert_int_equal(
         q("SELECT count(*) FROM gtfs_stops s JOIN "
@@ -208,6 +257,7 @@ static void test_load_check_reload(void **state)
     assert_int_equal(load_feed(feed_dir, log, sizeof log), 0);
     check_feed();
     assert_int_equal(q("SELECT count(*) FROM gtfs_stop_times"), 416);
+    check_files(feed_dir);
 
     /* A feed with a stop time at an unknown stop is refused as a whole,
      * with the reason, and the loaded feed stays. */
@@ -221,6 +271,7 @@ static void test_load_check_reload(void **state)
     assert_non_null(strstr(slurp(log), "XX99"));
     assert_non_null(strstr(slurp(log), "gtfs_stop_times"));
     check_feed();
+    check_files(feed_dir); /* the refused feed's bytes went with it */
 
     /* A bad value is reported with the file, line and column. */
     snprintf(cmd, sizeof cmd,
