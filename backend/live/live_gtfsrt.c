@@ -26,6 +26,11 @@ struct live_gtfsrt {
      * cancellation does not change the content every second. */
     const struct trips_feed *feed;
     int64_t *canceled_s;
+    /* When each trip's alerts were first built, the start of their
+     * active_period (seconds; 0: no alert): [2 t] its cancellation, [2 t +
+     * 1] its delay. Fixed for the same reason, and the delay's says it was
+     * on in the last build (the hysteresis of LIVE_GTFSRT_DELAY_CLEAR_S). */
+    int64_t *alert_s;
     size_t ntrips;
 };
 
@@ -43,6 +48,7 @@ struct live_gtfsrt__build {
     struct live_gtfsrt__chunk *arena;
     bool nomem;
     bool *canceled; /* [ntrips]: listed as cancelled in this build */
+    bool *alerted;  /* [2 ntrips]: the alert_s slots used in this build */
     int64_t now_s;
     char date[9]; /* start_date of every trip: the service day */
 };
@@ -51,8 +57,7 @@ struct live_gtfsrt *live_gtfsrt_new(enum live_gtfsrt_what what)
 {
     struct live_gtfsrt *g;
 
-    if (what != LIVE_GTFSRT_TRIP_UPDATES &&
-        what != LIVE_GTFSRT_VEHICLE_POSITIONS && what != LIVE_GTFSRT_ALL)
+    if (what <= 0 || (what & ~LIVE_GTFSRT_ALL) != 0)
         return NULL;
     g = calloc(1, sizeof *g);
     if (g)
@@ -62,8 +67,10 @@ struct live_gtfsrt *live_gtfsrt_new(enum live_gtfsrt_what what)
 
 void live_gtfsrt_free(struct live_gtfsrt *g)
 {
-    if (g)
+    if (g) {
         free(g->canceled_s);
+        free(g->alert_s);
+    }
     free(g);
 }
 
@@ -109,18 +116,24 @@ static char *live_gtfsrt__printf(struct live_gtfsrt__build *b, const char *fmt,
 static char *live_gtfsrt__printf(struct live_gtfsrt__build *b, const char *fmt,
                                  ...)
 {
-    char tmp[2 * TRIPS_ID_MAX + 16], *s;
     va_list ap;
+    char *s;
     int n;
 
+    /* Measured first: alert texts hold names of any length. */
     va_start(ap, fmt);
-    n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof tmp)
+    if (n < 0) {
+        b->nomem = true;
         return NULL;
+    }
     s = live_gtfsrt__alloc(b, (size_t)n + 1);
-    if (s)
-        memcpy(s, tmp, (size_t)n + 1);
+    if (!s)
+        return NULL;
+    va_start(ap, fmt);
+    vsnprintf(s, (size_t)n + 1, fmt, ap);
+    va_end(ap);
     return s;
 }
 
@@ -494,6 +507,164 @@ static bool live_gtfsrt__position(struct live_gtfsrt__build *b, size_t vi,
     return true;
 }
 
+/* NAMES[T] when the caller gave one, else FALLBACK. */
+static const char *live_gtfsrt__name(const char *const *names, int t,
+                                     const char *fallback)
+{
+    return names && names[t] && names[t][0] ? names[t] : fallback;
+}
+
+static TransitRealtime__TranslatedString *
+live_gtfsrt__translated(struct live_gtfsrt__build *b, const char *ko,
+                        const char *en)
+{
+    TransitRealtime__TranslatedString *ts = live_gtfsrt__alloc(b, sizeof *ts);
+    TransitRealtime__TranslatedString__Translation **tr =
+        live_gtfsrt__alloc(b, 2 * sizeof *tr);
+    const char *text[2] = {ko, en}, *lang[2] = {"ko", "en"};
+
+    if (!ts || !tr || !ko || !en)
+        return NULL;
+    transit_realtime__translated_string__init(ts);
+    /* Korean first: the riders' language, and what a client showing one
+     * translation without matching the user's language should pick. */
+    for (int i = 0; i < 2; i++) {
+        tr[i] = live_gtfsrt__alloc(b, sizeof *tr[i]);
+        if (!tr[i])
+            return NULL;
+        transit_realtime__translated_string__translation__init(tr[i]);
+        tr[i]->text = live_gtfsrt__printf(b, "%s", text[i]);
+        tr[i]->language = live_gtfsrt__printf(b, "%s", lang[i]);
+    }
+    ts->translation = tr;
+    ts->n_translation = 2;
+    return ts;
+}
+
+/* The alert of kind DELAY (else a cancellation) of trip T into *OUT (NULL:
+ * not published, its active period is over). Returns false when out of
+ * memory. */
+static bool live_gtfsrt__alert(struct live_gtfsrt__build *b, int t, bool delay,
+                               TransitRealtime__FeedEntity **out)
+{
+    const struct live_gtfsrt_input *in = b->in;
+    const struct trips_feed *f = in->feed;
+    const struct trips_trip *tr = &f->trips[t];
+    int64_t *since = &b->g->alert_s[2 * (size_t)t + (delay ? 1 : 0)];
+    int64_t end_s;
+    int32_t dep;
+    char hhmm[8];
+    const char *route, *to_ko, *to_en;
+    TransitRealtime__Alert *a;
+    TransitRealtime__TimeRange *p;
+    TransitRealtime__EntitySelector *sel;
+    TransitRealtime__FeedEntity *e;
+
+    *out = NULL;
+    if (!tr->n)
+        return true;
+    end_s = live_gtfsrt__sec(
+                trips_sched_ms(f, f->st[tr->first + tr->n - 1].arr_s)) +
+            LIVE_GTFSRT_ALERT_AFTER_S;
+    if (end_s <= b->now_s)
+        return true;
+    b->alerted[2 * (size_t)t + (delay ? 1 : 0)] = true;
+    /* From when we first knew, so the content stays the same from one
+     * build to the next. */
+    if (*since <= 0 || *since > b->now_s)
+        *since = b->now_s;
+
+    a = live_gtfsrt__alloc(b, sizeof *a);
+    p = live_gtfsrt__alloc(b, sizeof *p);
+    sel = live_gtfsrt__alloc(b, sizeof *sel);
+    e = live_gtfsrt__entity(b, delay ? "alert:delay" : "alert:cancel", tr->id);
+    if (!a || !p || !sel || !e)
+        return false;
+    transit_realtime__alert__init(a);
+    transit_realtime__time_range__init(p);
+    transit_realtime__entity_selector__init(sel);
+    p->has_start = 1;
+    p->start = (uint64_t)*since;
+    p->has_end = 1;
+    p->end = (uint64_t)end_s;
+    a->active_period = live_gtfsrt__alloc(b, sizeof *a->active_period);
+    a->informed_entity = live_gtfsrt__alloc(b, sizeof *a->informed_entity);
+    if (!a->active_period || !a->informed_entity)
+        return false;
+    a->active_period[0] = p;
+    a->n_active_period = 1;
+    /* Route and trip in one selector: this trip of this route (E031). */
+    if (tr->route_id[0])
+        sel->route_id = live_gtfsrt__printf(b, "%s", tr->route_id);
+    sel->trip = live_gtfsrt__trip(b, t, !delay);
+    if (!sel->trip)
+        return false;
+    a->informed_entity[0] = sel;
+    a->n_informed_entity = 1;
+    a->has_cause = 1;
+    a->cause = TRANSIT_REALTIME__ALERT__CAUSE__UNKNOWN_CAUSE;
+    a->has_effect = 1;
+    a->effect = delay ? TRANSIT_REALTIME__ALERT__EFFECT__SIGNIFICANT_DELAYS
+                      : TRANSIT_REALTIME__ALERT__EFFECT__NO_SERVICE;
+
+    dep = f->st[tr->first].dep_s;
+    /* The clock a rider reads: 24:10 of a trip after midnight is 00:10. */
+    snprintf(hhmm, sizeof hhmm, "%02d:%02d", (int)(dep / 3600 % 24),
+             (int)(dep / 60 % 60));
+    route = live_gtfsrt__name(in->route_names, t,
+                              tr->route_id[0] ? tr->route_id : tr->id);
+    to_ko = live_gtfsrt__name(in->headsigns_ko, t,
+                              f->stops[f->st[tr->first + tr->n - 1].stop].id);
+    to_en = live_gtfsrt__name(in->headsigns_en, t, to_ko);
+    if (delay) {
+        a->header_text = live_gtfsrt__translated(
+            b, live_gtfsrt__printf(b, "%s번 %s %s행 지연", route, hhmm, to_ko),
+            live_gtfsrt__printf(b, "Route %s %s to %s delayed", route, hhmm,
+                                to_en));
+        a->description_text = live_gtfsrt__translated(
+            b,
+            live_gtfsrt__printf(b,
+                                "이 버스는 %d분 넘게 늦게 운행하고 있습니다.",
+                                LIVE_GTFSRT_DELAY_ALERT_S / 60),
+            live_gtfsrt__printf(b,
+                                "This bus is running more than %d minutes "
+                                "late.",
+                                LIVE_GTFSRT_DELAY_ALERT_S / 60));
+    } else {
+        a->header_text = live_gtfsrt__translated(
+            b,
+            live_gtfsrt__printf(b, "%s번 %s %s행 운행 취소", route, hhmm,
+                                to_ko),
+            live_gtfsrt__printf(b, "Route %s %s to %s cancelled", route, hhmm,
+                                to_en));
+        a->description_text = live_gtfsrt__translated(
+            b, "이 버스는 운행하지 않습니다. 다음 버스를 이용해 주세요.",
+            "This bus will not run. Please take the next one.");
+    }
+    if (!a->header_text || !a->description_text)
+        return false;
+    e->alert = a;
+    *out = e;
+    return true;
+}
+
+/* Whether TP, listed in this build, gets a delay alert: its bus more than
+ * LIVE_GTFSRT_DELAY_ALERT_S late on it, or still later than
+ * LIVE_GTFSRT_DELAY_CLEAR_S when it had one in the last build. */
+static bool live_gtfsrt__delayed(const struct live_gtfsrt__build *b,
+                                 const struct live_trip_pred *tp)
+{
+    const struct live_vehicle *v =
+        tp->vehicle >= 0 ? b->in->vehicles[tp->vehicle] : NULL;
+    bool had = b->g->alert_s[2 * (size_t)tp->trip + 1] > 0;
+
+    if (tp->state != LIVE_TRIP_ACTIVE || !v || v->trip != tp->trip ||
+        v->fix_ms < 0)
+        return false;
+    return v->delay_s > LIVE_GTFSRT_DELAY_ALERT_S ||
+           (had && v->delay_s > LIVE_GTFSRT_DELAY_CLEAR_S);
+}
+
 static enum live_gtfsrt_err
 live_gtfsrt__valid(const struct live_gtfsrt_input *in, char *err, size_t errlen)
 {
@@ -551,9 +722,11 @@ static bool live_gtfsrt__message(struct live_gtfsrt__build *b,
     bool *seen = live_gtfsrt__alloc(b, in->feed->ntrips + 1);
 
     b->canceled = live_gtfsrt__alloc(b, in->feed->ntrips + 1);
-    m->entity = live_gtfsrt__alloc(b, (in->ntrips + in->nvehicles + 1) *
+    b->alerted = live_gtfsrt__alloc(b, 2 * in->feed->ntrips + 1);
+    /* At most one TripUpdate and one alert per listed trip. */
+    m->entity = live_gtfsrt__alloc(b, (2 * in->ntrips + in->nvehicles + 1) *
                                           sizeof *m->entity);
-    if (!h || !seen || !b->canceled || !m->entity)
+    if (!h || !seen || !b->canceled || !b->alerted || !m->entity)
         return false;
     transit_realtime__feed_header__init(h);
     h->gtfs_realtime_version = live_gtfsrt__printf(b, "2.0");
@@ -596,6 +769,30 @@ static bool live_gtfsrt__message(struct live_gtfsrt__build *b,
             if (e)
                 m->entity[m->n_entity++] = e;
         }
+    if (g->what & LIVE_GTFSRT_ALERTS) {
+        memset(seen, 0, in->feed->ntrips + 1);
+        for (size_t i = 0; i < in->ntrips; i++) {
+            const struct live_trip_pred *tp = in->trips[i];
+            TransitRealtime__FeedEntity *e = NULL;
+            bool ok = true;
+
+            if (!tp || seen[tp->trip])
+                continue;
+            seen[tp->trip] = true;
+            if (tp->state == LIVE_TRIP_CANCELED)
+                ok = live_gtfsrt__alert(b, tp->trip, false, &e);
+            else if (live_gtfsrt__delayed(b, tp))
+                ok = live_gtfsrt__alert(b, tp->trip, true, &e);
+            if (!ok)
+                return false;
+            if (e)
+                m->entity[m->n_entity++] = e;
+        }
+        /* An alert gone is forgotten: it comes back as news. */
+        for (size_t k = 0; k < 2 * in->feed->ntrips; k++)
+            if (!b->alerted[k])
+                g->alert_s[k] = 0;
+    }
     return !b->nomem;
 }
 
@@ -674,13 +871,18 @@ enum live_gtfsrt_err live_gtfsrt_build(struct live_gtfsrt *g,
         return rc;
     if (g->feed != in->feed || g->ntrips != in->feed->ntrips) {
         int64_t *c = calloc(in->feed->ntrips + 1, sizeof *c);
+        int64_t *a = calloc(2 * in->feed->ntrips + 1, sizeof *a);
 
-        if (!c) {
+        if (!c || !a) {
+            free(c);
+            free(a);
             snprintf(err, errlen, "out of memory");
             return LIVE_GTFSRT_ERR_NOMEM;
         }
         free(g->canceled_s);
+        free(g->alert_s);
         g->canceled_s = c;
+        g->alert_s = a;
         g->feed = in->feed;
         g->ntrips = in->feed->ntrips;
     }

@@ -1,6 +1,6 @@
-/* live_gtfsrt: the GTFS-Realtime FeedMessage (TripUpdates, VehiclePositions
- * or both) built from the tracker's vehicles and the trip predictions, with
- * a header timestamp that never goes back. Pure: no I/O, no clock. */
+/* live_gtfsrt: the GTFS-Realtime FeedMessage (TripUpdates, VehiclePositions,
+ * Alerts or all) built from the tracker's vehicles and the trip predictions,
+ * with a header timestamp that never goes back. Pure: no I/O, no clock. */
 #ifndef SHUTTLE_LIVE_GTFSRT_H
 #define SHUTTLE_LIVE_GTFSRT_H
 
@@ -16,6 +16,13 @@
 #define LIVE_GTFSRT_INCOMING_M 150.0
 /* A bus without a fix for this long leaves the VehiclePositions. */
 #define LIVE_GTFSRT_GONE_MS (10 * 60 * 1000)
+/* A bus later than this on its trip gets a SIGNIFICANT_DELAYS alert, kept
+ * until it is back under the second figure (so a bus hovering around ten
+ * minutes does not make the alert come and go). */
+#define LIVE_GTFSRT_DELAY_ALERT_S 600
+#define LIVE_GTFSRT_DELAY_CLEAR_S 480
+/* An alert stays active this long after its trip's scheduled end. */
+#define LIVE_GTFSRT_ALERT_AFTER_S (30 * 60)
 
 enum live_gtfsrt_err {
     LIVE_GTFSRT_OK = 0,
@@ -27,7 +34,8 @@ enum live_gtfsrt_err {
 enum live_gtfsrt_what {
     LIVE_GTFSRT_TRIP_UPDATES = 1,
     LIVE_GTFSRT_VEHICLE_POSITIONS = 2,
-    LIVE_GTFSRT_ALL = 3,
+    LIVE_GTFSRT_ALERTS = 4,
+    LIVE_GTFSRT_ALL = 7,
 };
 
 /* What a build gave (struct live_gtfsrt_out.state). */
@@ -59,6 +67,12 @@ struct live_gtfsrt_input {
     const struct live_trip_pred *const *trips;
     size_t ntrips;
     int64_t now_ms;
+    /* The words of the alerts, by trip index ([feed->ntrips] each), UTF-8;
+     * an array or an entry that is NULL or "" falls back on the ids (the
+     * route_id, the last stop's stop_id). */
+    const char *const *route_names;  /* route_short_name of each trip */
+    const char *const *headsigns_ko; /* trip_headsign */
+    const char *const *headsigns_en; /* its English translation */
 };
 
 struct live_gtfsrt_out {
@@ -81,7 +95,13 @@ void live_gtfsrt_free(struct live_gtfsrt *g);
  * Build G's FeedMessage from IN into *OUT. The header timestamp is the
  * last one while the content is the same, else max(now, last + 1) in
  * seconds, so it never decreases even when IN->now_ms does. Entity ids
- * are "trip:<trip_id>" and "vehicle:<vehicle_id>". Returns LIVE_GTFSRT_OK
+ * are "trip:<trip_id>", "vehicle:<vehicle_id>", "alert:cancel:<trip_id>"
+ * (a trip in IN->trips LIVE_TRIP_CANCELED: NO_SERVICE) and
+ * "alert:delay:<trip_id>" (an ACTIVE trip whose bus is more than
+ * LIVE_GTFSRT_DELAY_ALERT_S late: SIGNIFICANT_DELAYS). An alert names its
+ * route and trip, is active from when it was first built until
+ * LIVE_GTFSRT_ALERT_AFTER_S after the trip's scheduled end (then it goes),
+ * and has its header and description in "ko" then "en". Returns LIVE_GTFSRT_OK
  * (see out->state), _ERR_INVALID (a prediction or vehicle outside the
  * feed; ERR says which) or _ERR_NOMEM; on error G is unchanged.
  */

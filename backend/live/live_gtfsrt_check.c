@@ -418,10 +418,44 @@ live_gtfsrt_check__alert(struct live_gtfsrt_check__run *r,
     for (size_t i = 0; i < a->n_informed_entity; i++) {
         const TransitRealtime__EntitySelector *s = a->informed_entity[i];
 
-        if (!s->agency_id && !s->route_id && !s->has_route_type && !s->trip &&
+        const TransitRealtime__TripDescriptor *d = s->trip;
+        const struct trips_feed *f = r->c->feed;
+        int ti = -1;
+
+        if (!s->agency_id && !s->route_id && !s->has_route_type && !d &&
             !s->stop_id)
             return live_gtfsrt_check__fail(
                 r, "E033", "%s: informed_entity %zu names nothing", e->id, i);
+        if (s->route_id && !live_gtfsrt_check__route(f, s->route_id))
+            return live_gtfsrt_check__fail(
+                r, "E004", "%s: informed_entity route_id %s not in GTFS", e->id,
+                s->route_id);
+        if (s->stop_id && live_gtfsrt_check__stop(f, s->stop_id) < 0)
+            return live_gtfsrt_check__fail(
+                r, "E011", "%s: informed_entity stop_id %s not in GTFS", e->id,
+                s->stop_id);
+        if (!d)
+            continue;
+        if (d->trip_id) {
+            ti = live_gtfsrt_check__trip(f, d->trip_id);
+            if (ti < 0)
+                return live_gtfsrt_check__fail(
+                    r, "E003", "%s: informed_entity trip_id %s not in GTFS",
+                    e->id, d->trip_id);
+        }
+        if (d->route_id && !live_gtfsrt_check__route(f, d->route_id))
+            return live_gtfsrt_check__fail(
+                r, "E004", "%s: informed_entity trip route_id %s not in GTFS",
+                e->id, d->route_id);
+        if (s->route_id && d->route_id && strcmp(s->route_id, d->route_id))
+            return live_gtfsrt_check__fail(
+                r, "E031", "%s: informed_entity route_id %s, its trip's %s",
+                e->id, s->route_id, d->route_id);
+        if (ti >= 0 && s->route_id &&
+            strcmp(f->trips[ti].route_id, s->route_id) != 0)
+            return live_gtfsrt_check__fail(r, "E030",
+                                           "%s: trip %s is not of route %s",
+                                           e->id, f->trips[ti].id, s->route_id);
     }
     for (size_t i = 0; i < a->n_active_period; i++) {
         const TransitRealtime__TimeRange *t = a->active_period[i];

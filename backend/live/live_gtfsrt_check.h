@@ -41,7 +41,11 @@ struct live_gtfsrt_check_ctx {
  * 200 m of its trip's line (unless a DETOUR alert names the trip), the
  * trip and stop rules above, W001, W002, E052 unique vehicle ids, E047 a
  * vehicle and its trip paired as in the TripUpdates. Alert: E032 an
- * informed_entity, E033 each with a specifier.
+ * informed_entity, E033 each with a specifier, E004 its route_ids, E011
+ * its stop_id and E003 its trip_id in the static feed, E031 a selector's
+ * route_id the same as its trip's, E030 its trip of that route, E001 the
+ * active_period times. (E034, agency_id, is not checked: the timetable
+ * here has no agencies, and our alerts name none.)
  */
 const char *live_gtfsrt_check(const struct live_gtfsrt_check_ctx *c,
                               const uint8_t *buf, size_t len, char *err,

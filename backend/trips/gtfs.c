@@ -327,6 +327,66 @@ static int gtfs_load_file(struct gtfs_ctx *c, const struct gtfs_file *gf,
     return gtfs_exec(c, gf->file, sql);
 }
 
+/*
+ * Store the exact bytes of the open file F (already COPYed) in gtfs_files
+ * as NAME, so /gtfs/static.zip serves the feed the tables were loaded
+ * from. Read whole: the largest file of a feed (stop_times.txt) is a few
+ * MB, and one parameter is what PQexecParams sends.
+ */
+static int gtfs_store_file(struct gtfs_ctx *c, const char *name, FILE *f)
+{
+    const char *sql = "INSERT INTO gtfs_files (name, body) VALUES ($1, $2)";
+    const char *vals[2];
+    int lens[2] = {0, 0}, fmts[2] = {0, 1};
+    char *body = NULL;
+    size_t len = 0, cap = 0, n;
+    PGresult *r;
+    int rc = GTFS_OK;
+
+    rewind(f);
+    for (;;) {
+        if (cap - len < 65536) {
+            char *p;
+
+            /* bytea and PQexecParams take an int length. */
+            if (cap > (size_t)0x3fffffff) {
+                free(body);
+                gtfs_errf(c, "%s/%s: too large to store", c->dir, name);
+                return GTFS_ERR_FILE;
+            }
+            cap = cap ? cap * 2 : 262144;
+            p = realloc(body, cap);
+            if (!p) {
+                free(body);
+                gtfs_errf(c, "%s/%s: out of memory", c->dir, name);
+                return GTFS_ERR_NOMEM;
+            }
+            body = p;
+        }
+        n = fread(body + len, 1, cap - len, f);
+        len += n;
+        if (n == 0)
+            break;
+    }
+    if (ferror(f)) {
+        free(body);
+        gtfs_errf(c, "%s/%s: read error", c->dir, name);
+        return GTFS_ERR_FILE;
+    }
+    vals[0] = name;
+    vals[1] = body;
+    lens[1] = (int)len;
+    r = PQexecParams(c->conn, sql, 2, NULL, vals, lens, fmts, 0);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        gtfs_errf(c, "%s/%s: storing its bytes: %s", c->dir, name,
+                  gtfs_pgmsg(c, r));
+        rc = GTFS_ERR_LOAD;
+    }
+    PQclear(r);
+    free(body);
+    return rc;
+}
+
 /* Longest id the trip rebuild takes: TRIPS_ID_MAX less the NUL. */
 #define GTFS_ID_MAX_TEXT "63"
 _Static_assert(TRIPS_ID_MAX == 64, "GTFS_ID_MAX_TEXT follows TRIPS_ID_MAX");
@@ -501,6 +561,8 @@ static int gtfs_load_all(struct gtfs_ctx *c, struct gtfs_summary *s)
             return GTFS_ERR_FILE;
         }
         rc = gtfs_load_file(c, gf, f, &rows);
+        if (rc == GTFS_OK)
+            rc = gtfs_store_file(c, gf->file, f);
         fclose(f);
         if (rc != GTFS_OK)
             return rc;
@@ -520,7 +582,8 @@ int gtfs_load(const char *conninfo, const char *dir, struct gtfs_summary *sum,
         "DELETE FROM gtfs_stop_times; DELETE FROM gtfs_trips;"
         "DELETE FROM gtfs_shapes; DELETE FROM gtfs_calendar_dates;"
         "DELETE FROM gtfs_calendar; DELETE FROM gtfs_routes;"
-        "DELETE FROM gtfs_stops; DELETE FROM gtfs_agency";
+        "DELETE FROM gtfs_stops; DELETE FROM gtfs_agency;"
+        "DELETE FROM gtfs_files";
     struct gtfs_ctx c = {NULL, dir, err, errlen};
     struct gtfs_summary s;
     char sql[128];

@@ -122,7 +122,8 @@ int main(int argc, char **argv)
         vp[i] = &v[i];
     }
     in = (struct live_gtfsrt_input){&f,   "bench", 19700,  vp, (size_t)nbus,
-                                    NULL, tpp,     ntrips, 0};
+                                    NULL, tpp,     ntrips, 0,  NULL,
+                                    NULL, NULL};
     for (int r = 0; r < rounds; r++) {
         struct live_gtfsrt_out out;
         TransitRealtime__FeedMessage *m;

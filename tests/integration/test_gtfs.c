@@ -19,9 +19,13 @@
 #include <arpa/inet.h>
 #include <unistd.h>
 
+#include <libpq-fe.h>
+#include <zip.h>
+
 #include "harness.h"
 #include "itest.h"
 #include "nmea.h"
+#include "pub_static.h"
 
 static struct harness_pg *pg;
 static char feed_dir[1024];
@@ -186,6 +190,114 @@ static void check_feed(void)
                      52);
 }
 
+/* gtfs_files holds the exact bytes of every file of DIR (those the
+ * loader reads; the feed has no others), compared in SQL with the bytes
+ * read here. */
+static void check_files(const char *dir)
+{
+    static const char *files[] = {
+        "agency.txt", "stops.txt",      "routes.txt",
+        "trips.txt",  "stop_times.txt", "calendar.txt",
+        "shapes.txt", "feed_info.txt",  "translations.txt"};
+    static const char digits[] = "0123456789abcdef";
+
+    assert_int_equal(q("SELECT count(*) FROM gtfs_files"), 9);
+    for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
+        char path[2048], *sql;
+        unsigned char *body;
+        FILE *f;
+        long n;
+        size_t k;
+
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        f = fopen(path, "rb");
+        assert_non_null(f);
+        assert_int_equal(fseek(f, 0, SEEK_END), 0);
+        n = ftell(f);
+        assert_true(n > 0);
+        rewind(f);
+        body = malloc((size_t)n);
+        sql = malloc(2 * (size_t)n + 256);
+        assert_non_null(body);
+        assert_non_null(sql);
+        assert_int_equal(fread(body, 1, (size_t)n, f), (size_t)n);
+        fclose(f);
+        k = (size_t)snprintf(sql, 256,
+                             "SELECT count(*) FROM gtfs_files WHERE name = "
+                             "'%s' AND loaded_at <= now() AND body = '\\x",
+                             files[i]);
+        for (long b = 0; b < n; b++) {
+            sql[k++] = digits[body[b] >> 4];
+            sql[k++] = digits[body[b] & 15];
+        }
+        snprintf(sql + k, 16, "'::bytea");
+        if (q(sql) != 1)
+            fail_msg("gtfs_files: %s is not the bytes of %s", files[i], path);
+        free(sql);
+        free(body);
+    }
+}
+
+/* /gtfs/static.zip as shuttle-live makes it: pub_static_sql against the
+ * database, pub_static_zip on its answer; every member is a file of DIR,
+ * byte for byte, in name order. */
+static void check_zip(const char *dir)
+{
+    static const char *names[] = {
+        "agency.txt", "calendar.txt",     "feed_info.txt",
+        "routes.txt", "shapes.txt",       "stop_times.txt",
+        "stops.txt",  "translations.txt", "trips.txt"};
+    PGconn *c = PQconnectdb(harness_pg_conninfo(pg));
+    PGresult *r;
+    uint8_t *zip = NULL;
+    size_t len = 0;
+    zip_source_t *src;
+    zip_t *za;
+    char err[256];
+
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    r = PQexec(c, pub_static_sql());
+    assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+    if (pub_static_zip(r, &zip, &len, err, sizeof err) != PUB_STATIC_OK)
+        fail_msg("pub_static_zip: %s", err);
+    PQclear(r);
+    PQfinish(c);
+    src = zip_source_buffer_create(zip, len, 0, NULL);
+    assert_non_null(src);
+    za = zip_open_from_source(src, ZIP_RDONLY | ZIP_CHECKCONS, NULL);
+    assert_non_null(za);
+    assert_int_equal(zip_get_num_entries(za, 0), 9);
+    for (zip_uint64_t i = 0; i < 9; i++) {
+        char path[2048], *want, *got;
+        zip_file_t *zf;
+        FILE *f;
+        long n;
+
+        assert_string_equal(zip_get_name(za, i, 0), names[i]);
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        f = fopen(path, "rb");
+        assert_non_null(f);
+        assert_int_equal(fseek(f, 0, SEEK_END), 0);
+        n = ftell(f);
+        rewind(f);
+        want = malloc((size_t)n + 1);
+        got = malloc((size_t)n + 1);
+        assert_non_null(want);
+        assert_non_null(got);
+        assert_int_equal(fread(want, 1, (size_t)n, f), (size_t)n);
+        fclose(f);
+        zf = zip_fopen_index(za, i, 0);
+        assert_non_null(zf);
+        assert_int_equal(zip_fread(zf, got, (zip_uint64_t)n + 1), n);
+        assert_memory_equal(got, want, (size_t)n);
+        zip_fclose(zf);
+        free(want);
+        free(got);
+    }
+    zip_close(za);
+    free(zip);
+}
+
 static void test_load_check_reload(void **state)
 {
     char log[1024], bad[1024], cmd[8192];
@@ -196,6 +308,8 @@ static void test_load_check_reload(void **state)
     assert_non_null(strstr(slurp(log), "loaded feed illustrative-2025.1: "
                                        "2 routes, 13 stops, 52 trips"));
     check_feed();
+    check_files(feed_dir);
+    check_zip(feed_dir);
     /* Korean names arrive intact, with their English translation. */
     assert_int_equal(
         q("SELECT count(*) FROM gtfs_stops s JOIN "
@@ -208,6 +322,7 @@ static void test_load_check_reload(void **state)
     assert_int_equal(load_feed(feed_dir, log, sizeof log), 0);
     check_feed();
     assert_int_equal(q("SELECT count(*) FROM gtfs_stop_times"), 416);
+    check_files(feed_dir);
 
     /* A feed with a stop time at an unknown stop is refused as a whole,
      * with the reason, and the loaded feed stays. */
@@ -221,6 +336,7 @@ static void test_load_check_reload(void **state)
     assert_non_null(strstr(slurp(log), "XX99"));
     assert_non_null(strstr(slurp(log), "gtfs_stop_times"));
     check_feed();
+    check_files(feed_dir); /* the refused feed's bytes went with it */
 
     /* A bad value is reported with the file, line and column. */
     snprintf(cmd, sizeof cmd,

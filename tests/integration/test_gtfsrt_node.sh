@@ -31,7 +31,8 @@ assert.strictEqual(m.header.incrementality,
 assert.strictEqual(num(m.header.timestamp), now);
 assert.strictEqual(m.header.feedVersion, "2023-12-01");
 assert.deepStrictEqual(m.entity.map((e) => e.id),
-                       ["trip:OUT", "trip:BACK", "trip:LATE", "vehicle:V1"]);
+                       ["trip:OUT", "trip:BACK", "trip:LATE", "vehicle:V1",
+                        "alert:cancel:LATE"]);
 
 const tu = m.entity[0].tripUpdate;
 assert.strictEqual(tu.trip.tripId, "OUT");
@@ -69,6 +70,21 @@ assert.strictEqual(num(vp.timestamp), fix);
 assert.strictEqual(vp.occupancyStatus,
                    rt.VehiclePosition.OccupancyStatus.MANY_SEATS_AVAILABLE);
 assert.strictEqual(vp.occupancyPercentage, 40);
+
+const al = m.entity[4].alert;
+assert.strictEqual(al.effect, rt.Alert.Effect.NO_SERVICE);
+assert.strictEqual(al.cause, rt.Alert.Cause.UNKNOWN_CAUSE);
+assert.strictEqual(al.informedEntity[0].routeId, "R2");
+assert.strictEqual(al.informedEntity[0].trip.tripId, "LATE");
+assert.strictEqual(num(al.activePeriod[0].start), now);
+/* LATE ends 08:34, and its alert half an hour later */
+assert.strictEqual(num(al.activePeriod[0].end), now + 33 * 60 - 5 + 30 * 60);
+assert.deepStrictEqual(al.headerText.translation.map((t) => t.language),
+                       ["ko", "en"]);
+assert.strictEqual(al.headerText.translation[0].text,
+                   "R2\uBC88 08:30 C\uD589 \uC6B4\uD589 \uCDE8\uC18C");
+assert.strictEqual(al.headerText.translation[1].text,
+                   "Route R2 08:30 to C cancelled");
 console.log(`gtfs-realtime-bindings decoded ${bytes.length} bytes, ` +
             `${m.entity.length} entities`);
 JS

@@ -240,8 +240,9 @@ static void test_fields(void **state)
     assert_true(m->header->has_timestamp);
     assert_int_equal(m->header->timestamp, SEC(H(8, 1, 5)));
     assert_string_equal(m->header->feed_version, "2023-12-01");
-    /* OUT, BACK, the cancelled LATE, then the bus */
-    assert_int_equal(m->n_entity, 4);
+    /* OUT, BACK, the cancelled LATE, the bus, then LATE's alert */
+    assert_int_equal(m->n_entity, 5);
+    assert_string_equal(m->entity[4]->id, "alert:cancel:LATE");
     assert_string_equal(m->entity[0]->id, "trip:OUT");
     assert_string_equal(m->entity[1]->id, "trip:BACK");
     assert_string_equal(m->entity[2]->id, "trip:LATE");
@@ -721,6 +722,13 @@ static TransitRealtime__VehiclePosition *vpos(msg_t *m)
     return m->entity[3]->vehicle;
 }
 
+/* The informed entity of the cancellation's alert. */
+static TransitRealtime__EntitySelector *sel(msg_t *m)
+{
+    assert_non_null(m->entity[4]->alert);
+    return m->entity[4]->alert->informed_entity[0];
+}
+
 static TransitRealtime__FeedEntity *add_entity(msg_t *m, struct pool *pl)
 {
     TransitRealtime__FeedEntity **n =
@@ -857,6 +865,19 @@ static void mutate(const char *rule, msg_t *m, struct pool *pl)
         e->vehicle = vpos(m);
     } else if (!strcmp(rule, "E047"))
         tu->vehicle->id = "V9";
+    else if (!strcmp(rule, "E030")) {
+        sel(m)->route_id = "R";
+        sel(m)->trip->route_id = "R";
+    } else if (!strcmp(rule, "E031"))
+        sel(m)->route_id = "R";
+    else if (!strcmp(rule, "E004/al"))
+        sel(m)->route_id = "NOPE";
+    else if (!strcmp(rule, "E003/al"))
+        sel(m)->trip->trip_id = "NOPE";
+    else if (!strcmp(rule, "E011/al"))
+        sel(m)->stop_id = "Z";
+    else if (!strcmp(rule, "E001/al"))
+        m->entity[4]->alert->active_period[0]->end *= 1000;
     else if (!strcmp(rule, "E032"))
         add_alert(m, pl, false, false, false);
     else if (!strcmp(rule, "E033"))
@@ -868,13 +889,15 @@ static void mutate(const char *rule, msg_t *m, struct pool *pl)
 static void test_check_rules(void **state)
 {
     static const char *rules[] = {
-        "E038",    "E048",    "E049",     "E001",     "E039",    "E003", "E004",
-        "E035",    "E024",    "E020",     "E021",     "E023",    "W009", "E041",
-        "W001",    "E012",    "W002",     "E040",     "E011",    "E051", "E045",
-        "E036",    "E002",    "E037",     "W009/stu", "E042",    "E043", "E044",
-        "E025",    "E022",    "E001/stu", "E026",     "E027",    "E028", "E029",
-        "E011/vp", "E003/vp", "W001/vp",  "W002/vp",  "E012/vp", "E052", "E047",
-        "E032",    "E033"};
+        "E038",     "E048",    "E049",    "E001",    "E039",    "E003",
+        "E004",     "E035",    "E024",    "E020",    "E021",    "E023",
+        "W009",     "E041",    "W001",    "E012",    "W002",    "E040",
+        "E011",     "E051",    "E045",    "E036",    "E002",    "E037",
+        "W009/stu", "E042",    "E043",    "E044",    "E025",    "E022",
+        "E001/stu", "E026",    "E027",    "E028",    "E029",    "E011/vp",
+        "E003/vp",  "W001/vp", "W002/vp", "E012/vp", "E052",    "E047",
+        "E032",     "E033",    "E030",    "E031",    "E004/al", "E003/al",
+        "E011/al",  "E001/al"};
     size_t len;
     uint8_t *buf;
     char err[256];
@@ -1003,6 +1026,8 @@ static void test_protoc(void **state)
                      LIVE_GTFSRT_OK);
     assert_non_null(strstr(text.p, "incrementality: FULL_DATASET\n"));
     assert_non_null(strstr(text.p, "  id: \"vehicle:V1\"\n"));
+    assert_non_null(strstr(text.p, "  id: \"alert:cancel:LATE\"\n"));
+    assert_non_null(strstr(text.p, "effect: NO_SERVICE\n"));
     assert_string_equal(text.p, got.p);
     assert_int_equal(
         live_gtfsrt_text((const uint8_t *)"\xff", 1, &text, err, sizeof err),
@@ -1010,6 +1035,155 @@ static void test_protoc(void **state)
     buf_free(&text);
     buf_free(&got);
     free(buf);
+}
+
+/* The alert texts of A (header or description) in "ko" then "en". */
+static void assert_texts(const TransitRealtime__TranslatedString *t,
+                         const char *ko, const char *en)
+{
+    assert_non_null(t);
+    assert_int_equal(t->n_translation, 2);
+    assert_string_equal(t->translation[0]->language, "ko");
+    assert_string_equal(t->translation[1]->language, "en");
+    if (ko)
+        assert_string_equal(t->translation[0]->text, ko);
+    if (en)
+        assert_string_equal(t->translation[1]->text, en);
+}
+
+/* Build ALERTS on G at NOW; the decoded message is the caller's. */
+static msg_t *alerts_at(struct live_gtfsrt *g, int64_t now,
+                        enum live_gtfsrt_state *st)
+{
+    struct live_gtfsrt_out out;
+    char err[256];
+    msg_t *m;
+
+    w.in.now_ms = now;
+    assert_int_equal(live_gtfsrt_build(g, &w.in, &out, err, sizeof err),
+                     LIVE_GTFSRT_OK);
+    *st = out.state;
+    if (!out.buf)
+        return NULL;
+    {
+        struct live_gtfsrt_check_ctx c = {&w.f, NULL, NULL, 0, now};
+        const char *rule =
+            live_gtfsrt_check(&c, out.buf, out.len, err, sizeof err);
+
+        if (rule)
+            fail_msg("%s", err);
+    }
+    m = transit_realtime__feed_message__unpack(NULL, out.len, out.buf);
+    assert_non_null(m);
+    free(out.buf);
+    return m;
+}
+
+static void test_alerts(void **state)
+{
+    static const char *routes[] = {"1", "1", "2"};
+    static const char *ko[] = {"검단산단", "가좌", "검단산단"};
+    static const char *en[] = {"Geomdan", "Gajwa", NULL};
+    struct live_gtfsrt *g = live_gtfsrt_new(LIVE_GTFSRT_ALERTS);
+    const TransitRealtime__Alert *a;
+    const TransitRealtime__EntitySelector *s;
+    enum live_gtfsrt_state st;
+    int64_t now = w.in.now_ms;
+    msg_t *m;
+
+    (void)state;
+    assert_non_null(g);
+    assert_null(live_gtfsrt_new((enum live_gtfsrt_what)8));
+    assert_null(live_gtfsrt_new((enum live_gtfsrt_what)0));
+
+    /* no names: the ids; only the cancellation (V1 is 0 s late) */
+    m = alerts_at(g, now, &st);
+    assert_int_equal(st, LIVE_GTFSRT_CHANGED);
+    assert_int_equal(m->n_entity, 1);
+    assert_string_equal(m->entity[0]->id, "alert:cancel:LATE");
+    a = m->entity[0]->alert;
+    assert_non_null(a);
+    assert_null(m->entity[0]->trip_update);
+    assert_true(a->has_effect);
+    assert_int_equal(a->effect, TRANSIT_REALTIME__ALERT__EFFECT__NO_SERVICE);
+    assert_true(a->has_cause);
+    assert_int_equal(a->cause, TRANSIT_REALTIME__ALERT__CAUSE__UNKNOWN_CAUSE);
+    assert_int_equal(a->n_active_period, 1);
+    assert_int_equal(a->active_period[0]->start, SEC(H(8, 1, 5)));
+    assert_int_equal(a->active_period[0]->end, SEC(H(8, 34, 0) + 1800));
+    assert_int_equal(a->n_informed_entity, 1);
+    s = a->informed_entity[0];
+    assert_string_equal(s->route_id, "R2");
+    assert_non_null(s->trip);
+    assert_string_equal(s->trip->trip_id, "LATE");
+    assert_string_equal(s->trip->start_date, "20231209");
+    assert_texts(a->header_text, "R2번 08:30 C행 운행 취소",
+                 "Route R2 08:30 to C cancelled");
+    assert_texts(a->description_text, NULL, NULL);
+    transit_realtime__feed_message__free_unpacked(m, NULL);
+
+    /* a minute later nothing changed: the active period starts when the
+     * alert was first built, not now */
+    m = alerts_at(g, now + 60000, &st);
+    assert_int_equal(st, LIVE_GTFSRT_UNCHANGED);
+    transit_realtime__feed_message__free_unpacked(m, NULL);
+
+    /* names given; V1 11 min 40 s late on OUT: a delay alert */
+    w.in.route_names = routes;
+    w.in.headsigns_ko = ko;
+    w.in.headsigns_en = en;
+    w.v[0].delay_s = 700;
+    m = alerts_at(g, now + 120000, &st);
+    assert_int_equal(st, LIVE_GTFSRT_CHANGED);
+    assert_int_equal(m->n_entity, 2);
+    assert_string_equal(m->entity[0]->id, "alert:delay:OUT");
+    assert_string_equal(m->entity[1]->id, "alert:cancel:LATE");
+    a = m->entity[0]->alert;
+    assert_int_equal(a->effect,
+                     TRANSIT_REALTIME__ALERT__EFFECT__SIGNIFICANT_DELAYS);
+    assert_int_equal(a->active_period[0]->start, SEC(H(8, 3, 5)));
+    assert_int_equal(a->active_period[0]->end, SEC(H(8, 4, 0) + 1800));
+    assert_string_equal(a->informed_entity[0]->route_id, "R");
+    assert_string_equal(a->informed_entity[0]->trip->trip_id, "OUT");
+    assert_texts(a->header_text, "1번 08:00 검단산단행 지연",
+                 "Route 1 08:00 to Geomdan delayed");
+    /* no English headsign: the Korean one */
+    assert_texts(m->entity[1]->alert->header_text,
+                 "2번 08:30 검단산단행 운행 취소",
+                 "Route 2 08:30 to 검단산단 cancelled");
+    transit_realtime__feed_message__free_unpacked(m, NULL);
+
+    /* 9 min late: the alert stays (hysteresis), 7 min: it goes; back at
+     * 9 min it does not return */
+    w.v[0].delay_s = 540;
+    m = alerts_at(g, now + 180000, &st);
+    assert_int_equal(st, LIVE_GTFSRT_UNCHANGED);
+    transit_realtime__feed_message__free_unpacked(m, NULL);
+    w.v[0].delay_s = 420;
+    m = alerts_at(g, now + 240000, &st);
+    assert_int_equal(st, LIVE_GTFSRT_CHANGED);
+    assert_int_equal(m->n_entity, 1);
+    transit_realtime__feed_message__free_unpacked(m, NULL);
+    w.v[0].delay_s = 540;
+    m = alerts_at(g, now + 300000, &st);
+    assert_int_equal(st, LIVE_GTFSRT_UNCHANGED);
+    transit_realtime__feed_message__free_unpacked(m, NULL);
+
+    /* a late bus on its block's NEXT trip is not that trip's delay */
+    w.v[0].delay_s = 900;
+    w.tp[0].state = LIVE_TRIP_NEXT;
+    m = alerts_at(g, now + 360000, &st);
+    assert_int_equal(st, LIVE_GTFSRT_UNCHANGED);
+    transit_realtime__feed_message__free_unpacked(m, NULL);
+    w.tp[0].state = LIVE_TRIP_ACTIVE;
+
+    /* half an hour after LATE's last stop its alert is gone, and so is the
+     * delay alert of OUT (08:04 + 30 min) */
+    m = alerts_at(g, MS(H(9, 4, 0)), &st);
+    assert_int_equal(st, LIVE_GTFSRT_CHANGED);
+    assert_int_equal(m->n_entity, 0);
+    transit_realtime__feed_message__free_unpacked(m, NULL);
+    live_gtfsrt_free(g);
 }
 
 static void drive_event(void *arg, const struct live_event *ev)
@@ -1058,8 +1232,9 @@ static void test_drive(void **state)
             int64_t now = MS(sec) + 200;
             const struct live_trip_pred *list[3];
             const struct live_vehicle *vs[1];
-            struct live_gtfsrt_input in = {&w.f, "2023-12-01", DAY, vs, 1,
-                                           NULL, list,         0,   now};
+            struct live_gtfsrt_input in = {&w.f, "2023-12-01", DAY,  vs,
+                                           1,    NULL,         list, 0,
+                                           now,  NULL,         NULL, NULL};
             struct live_gtfsrt_check_ctx c = {&w.f, NULL, prev, prevlen, now};
             struct live_gtfsrt_out out;
             const char *rule;
@@ -1133,6 +1308,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup(test_ties, setup),
         cmocka_unit_test_setup(test_check_rules, setup),
         cmocka_unit_test_setup(test_protoc, setup),
+        cmocka_unit_test_setup(test_alerts, setup),
         cmocka_unit_test_setup(test_drive, setup),
     };
 
