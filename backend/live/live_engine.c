@@ -396,6 +396,7 @@ void live_engine_tick(struct live *l)
     for (size_t i = 0; i < n; i++)
         live_refresh(l, (int)i, now);
     live_unserved(l, now, tick_mono);
+    l->pub.dirty = true; /* minutes and stale buses move with the clock */
 }
 
 /* A fix through the tracker, then that bus's predictions refreshed. */
@@ -410,6 +411,8 @@ void live_engine_fix(struct live *l, const char *vid, int64_t t_ms, double lat,
         return;
     res = live_track_fix(l->track, vid, &x, clock_wall_ms());
     l->fix_results[res]++;
+    if (res == LIVE_TRACK_USED)
+        l->pub.dirty = true;
     if (res == LIVE_TRACK_USED && l->pred &&
         (vi = live_track_find(l->track, vid)) >= 0) {
         live_refresh(l, vi, clock_wall_ms());
@@ -433,4 +436,5 @@ void live_engine_door(struct live *l, const char *vid,
     d.load_after = r->u.count.load_after;
     d.visit = -1;
     (void)live_track_door(l->track, vid, &d, clock_wall_ms());
+    l->pub.dirty = true;
 }

@@ -7,6 +7,7 @@
 
 #include "live_daemon.h"
 #include "pub_names.h"
+#include "pub_static.h"
 #include "log.h"
 #include "trips_db.h"
 
@@ -240,6 +241,7 @@ static void live_on_stop_times(void *arg, const PGresult *r, const char *err)
     live_load_clear(l);
     live_engine_new(l);
     l->load = LIVE_LOAD_READY;
+    live_publish_loaded(l);
     l->loads++;
     l->load_err[0] = '\0';
     log_info("loaded the timetable of %s: %zu trips (%zu on their shape), "
@@ -319,6 +321,22 @@ static void live_on_names_feed(void *arg, const PGresult *r, const char *err)
     live_keep_result(l, &l->names_feed, "feed info", r, err);
 }
 
+static void live_on_static_files(void *arg, const PGresult *r,
+                                 const char *err)
+{
+    struct live *l = arg;
+
+    if (l->load != LIVE_LOAD_FEED)
+        return;
+    /* The zip is the riders' copy of the timetable, not the engine's: a
+     * failure costs /gtfs/static.zip, not the day. */
+    if (!r) {
+        log_warnx("static feed files: %s", err ? err : "query failed");
+        return;
+    }
+    live_publish_zip(l, r);
+}
+
 static void live_on_ignore(void *arg, const PGresult *r, const char *err)
 {
     (void)arg;
@@ -346,6 +364,8 @@ static void live_load_feed(struct live *l)
         live_pg_query(l->pg, pub_names_sql_trips, 1, day, live_on_names_trips,
                       l) != LIVE_PG_OK ||
         live_pg_query(l->pg, pub_names_sql_feed, 0, NULL, live_on_names_feed,
+                      l) != LIVE_PG_OK ||
+        live_pg_query(l->pg, pub_static_sql(), 0, NULL, live_on_static_files,
                       l) != LIVE_PG_OK ||
         live_pg_query(l->pg, trips_db_sql_stop_times, 1, day,
                       live_on_stop_times, l) != LIVE_PG_OK ||
