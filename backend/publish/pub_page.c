@@ -18,8 +18,9 @@
  * (meta refresh) at twice that. */
 #define PUB_PAGE_REFRESH_MS 15000
 #define PUB_PAGE_NOSCRIPT_REFRESH_S 30
-/* An 80 % interval at least this wide is shown as a range of minutes. */
-#define PUB_PAGE_WIDE_MS (4 * 60 * 1000LL)
+/* An 80 % interval at least this wide (seconds) is shown as a range of
+ * minutes. */
+#define PUB_PAGE_WIDE_S 240
 
 /* One table for the C side and the script (serialised into the page), so
  * a refreshed list reads exactly like the first one. */
@@ -414,7 +415,8 @@ static const char pub_page__css[] =
     "th,td{border:1px solid #999;padding:.25rem .5rem;text-align:left;"
     "vertical-align:top}th{background:#e8eaed}th span{display:block;"
     "font-weight:400}"
-    "tr.warn td{background:#fff1c2}.wrap{overflow-x:auto}";
+    "tr.warn td{background:#fff1c2}.wrap{overflow-x:auto}"
+    ".fleet main{max-width:none}";
 
 /* The refresh script: reads the config and the strings from #cfg, fetches
  * the arrivals JSON, rebuilds the list with DOM calls (never innerHTML: the
@@ -436,21 +438,24 @@ static const char pub_page__js[] =
     "if(r)r.onchange=function(){r.form.submit()};"
     "if(!c.stop)return;"
     "var ul=document.getElementById('arr'),net=document.getElementById('net'),"
-    "gen=document.getElementById('gen'),last='';"
+    "gen=document.getElementById('gen'),last='',now=0;"
     "function f(k,n,m){return T[k].replace('{n}',n).replace('{m}',m)}"
     "function el(t,k,x){var e=document.createElement(t);e.className=k;"
     "if(x!=null)e.textContent=x;return e}"
     "function when(a){var n=a.minutes;"
     "if(a.status=='departed')return n<1?T.departed_now:f('departed',n);"
     "if(a.status!='canceled'&&n<1)return T.arriving;"
-    "if(a.status=='predicted'&&a.range)return f('min_range',a.range[0],"
-    "a.range[1]);return f('min',n)}"
+    "var g=rng(a);return g?f('min_range',g[0],g[1]):f('min',n)}"
+    "function rng(a){var u=a.uncertainty_s,t=a.arrival_unix,lo,hi;"
+    "if(a.status!='predicted'||!u||t==null||u.hi-u.lo<c.wide)return null;"
+    "lo=Math.max(0,Math.floor((t+u.lo-now)/60));"
+    "hi=Math.floor((t+u.hi-now)/60);return hi>lo?[lo,hi]:null}"
     "function seat(a){var s=a.seats_free;"
     "if(a.status=='departed'||a.status=='canceled')return '';"
     "if(s==null||s<0)return T.seats_unknown;"
     "return s<c.step?f('seats_few',c.step):f('seats',s)}"
     "function row(a){var li=el('li','row s-'+a.status),"
-    "o=c.routes[a.route]||[a.route||'',''];"
+    "o=c.routes[a.route]||[a.route_short_name||a.route||'',''];"
     "li.dataset.trip=a.trip;li.dataset.minutes=a.minutes;"
     "li.dataset.seats=a.seats_free==null?-1:a.seats_free;"
     "li.dataset.status=a.status;"
@@ -461,8 +466,8 @@ static const char pub_page__js[] =
     "function show(d){var a=(d.arrivals||[]).filter(function(x){"
     "return !c.route||x.route==c.route}),k=JSON.stringify(a);"
     "net.textContent='';"
-    "if(d.generated_at&&d.generated_at.iso){gen.dateTime=d.generated_at.iso;"
-    "gen.textContent=d.generated_at.iso.substr(11,8)}"
+    "now=d.generated_at_unix;if(d.generated_at){gen.dateTime=d.generated_at;"
+    "gen.textContent=d.generated_at.substr(11,8)}"
     "if(k==last)return;last=k;"
     "ul.replaceChildren.apply(ul,a.length?a.map(row):"
     "[el('li','none',T.no_buses)])}"
@@ -470,6 +475,41 @@ static const char pub_page__js[] =
     "'/arrivals?lang='+c.lang).then(function(x){if(!x.ok)throw 0;"
     "return x.json()}).then(show,function(){net.textContent=T.offline})}"
     "setInterval(tick,c.every)})();";
+
+/* Floor division, for times before their reference. */
+static int64_t pub_page__fdiv(int64_t a, int64_t b)
+{
+    return a / b - (a % b != 0 && (a < 0) != (b < 0));
+}
+
+/*
+ * The range of minutes a wide interval gives, into *LO and *HI (left
+ * alone when narrow or none). Reckoned in whole seconds from exactly the
+ * figures the arrivals JSON carries (arrival_unix, uncertainty_s lo/hi,
+ * generated_at_unix) so that the script's refresh shows the same range.
+ */
+static void pub_page__range(const struct pub_view *v,
+                            const struct pub_board_row *r, long *lo, long *hi)
+{
+    int64_t when_s, now_s, lo_s, hi_s, a, b;
+
+    if (r->status != PUB_BOARD_PREDICTED || r->lo_ms < 0 || r->hi_ms < 0)
+        return;
+    when_s = pub_page__fdiv(r->when_ms, 1000);
+    now_s = pub_page__fdiv(v->now_ms, 1000);
+    lo_s = pub_page__fdiv(r->lo_ms - r->when_ms, 1000);
+    hi_s = (r->hi_ms - r->when_ms) / 1000;
+    if (hi_s - lo_s < PUB_PAGE_WIDE_S)
+        return;
+    a = pub_page__fdiv(when_s + lo_s - now_s, 60);
+    b = pub_page__fdiv(when_s + hi_s - now_s, 60);
+    if (a < 0)
+        a = 0;
+    if (b > a) {
+        *lo = (long)a;
+        *hi = (long)b;
+    }
+}
 
 /* One board row, the markup the script's row() builds. */
 static void pub_page__row(struct pub_page__out *o, const struct pub_view *v,
@@ -507,12 +547,7 @@ static void pub_page__row(struct pub_page__out *o, const struct pub_view *v,
     } else {
         long lo = -1, hi = -1;
 
-        if (r->status == PUB_BOARD_PREDICTED && r->lo_ms >= 0 &&
-            r->hi_ms >= 0 && r->hi_ms - r->lo_ms >= PUB_PAGE_WIDE_MS) {
-            lo = r->lo_ms > v->now_ms ? (long)((r->lo_ms - v->now_ms) / 60000)
-                                      : 0;
-            hi = (long)((r->hi_ms - v->now_ms) / 60000);
-        }
+        pub_page__range(v, r, &lo, &hi);
         if (lo >= 0 && hi > lo)
             pub_page__say(o, "min_range", lo, hi);
         else
@@ -692,7 +727,9 @@ static void pub_page__head(struct pub_page__out *o, const char *title_key,
                        PUB_PAGE_NOSCRIPT_REFRESH_S);
     pub_page__put(o, "<style>");
     pub_page__put(o, pub_page__css);
-    pub_page__put(o, "</style></head>\n<body>\n");
+    pub_page__put(o, noscript_refresh
+                         ? "</style></head>\n<body>\n"
+                         : "</style></head>\n<body class=\"fleet\">\n");
 }
 
 /* Generated time and feed version, the last thing on both pages. */

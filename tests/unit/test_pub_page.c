@@ -686,7 +686,53 @@ static void test_size_geomdan(void **state)
     assert_true(maxlen < 30 * 1024);
 }
 
-int main(void)
+/* "--write DIR": the sample pages of the small world into DIR (for a look
+ * in a browser, and the later headless-browser test). */
+static int write_samples(const char *dir)
+{
+    const char *files[] = {"workers-ko.html", "workers-en.html", "fleet.html"};
+
+    for (int i = 0; i < 3; i++) {
+        char path[512], *html;
+        FILE *fp;
+
+        world_small();
+        if (i < 2) {
+            html = page("A", NULL, i == 0 ? "ko" : "en");
+        } else {
+            char err[128];
+
+            w.buses[0] = (struct pub_bus){.id = "B1",
+                                          .vehicle = 0,
+                                          .status_known = true,
+                                          .online = true,
+                                          .fix_ms = w.v.now_ms - 5000,
+                                          .lat = 37.5693,
+                                          .lon = 126.6738,
+                                          .gps_mode = 3,
+                                          .gps_connected = true,
+                                          .counter_state = "ok",
+                                          .oldest_unacked_age_s = -1};
+            w.buses[1] = w.buses[0];
+            strcpy(w.buses[1].id, "B2");
+            w.buses[1].online = false;
+            w.buses[1].spool_records = 1500;
+            w.v.buses = w.buses;
+            w.v.nbuses = 2;
+            if (pub_page_fleet(&w.v, NULL, &html, NULL, err, sizeof err) !=
+                PUB_PAGE_OK)
+                return 1;
+        }
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        fp = fopen(path, "w");
+        if (fp == NULL || fputs(html, fp) == EOF || fclose(fp) != 0)
+            return 1;
+        free(html);
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rows_match_board),
@@ -699,5 +745,7 @@ int main(void)
         cmocka_unit_test(test_size_geomdan),
     };
 
+    if (argc == 3 && strcmp(argv[1], "--write") == 0)
+        return write_samples(argv[2]);
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
