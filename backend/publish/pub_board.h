@@ -32,7 +32,7 @@ struct pub_board_row {
     int64_t sched_ms;     /* the timetable's arrival */
     int64_t when_ms;      /* expected arrival (departure when DEPARTED) */
     int64_t lo_ms, hi_ms; /* 80 % interval of when_ms; -1 none */
-    int minutes;   /* until when_ms, floored, >= 0; DEPARTED: minutes ago */
+    int minutes;    /* until when_ms, floored, >= 0; DEPARTED: minutes ago */
     int seats_free; /* in PUB_BOARD_SEAT_STEP steps; -1 unknown */
     int delay_s;    /* when_ms - sched_ms, in seconds */
 };

@@ -33,8 +33,8 @@ struct pub_names {
     size_t nstops;
     struct pub_route *routes;
     size_t nroutes;
-    int *trip_route;             /* [feed->ntrips]: index in routes; -1 */
-    const char **trip_headsign;  /* [feed->ntrips] */
+    int *trip_route;            /* [feed->ntrips]: index in routes; -1 */
+    const char **trip_headsign; /* [feed->ntrips] */
     const char **trip_headsign_en;
     const char *feed_version; /* feed_info.feed_version, "" none */
     const char *agency_name, *agency_name_en, *timezone, *lang;
@@ -46,20 +46,20 @@ struct pub_names {
 /* What the loop knows of one bus from its Status messages and fixes. */
 struct pub_bus {
     char id[TRIPS_ID_MAX];
-    int vehicle;         /* tracker index (view->vehicles); -1 none */
-    int seats;           /* configured, else PUB_SEATS_DEFAULT */
-    bool status_known;   /* a Status was heard */
-    bool online;         /* its last Status said ONLINE */
-    int64_t status_ms;   /* that Status's t_ms; -1 */
-    int64_t seen_ms;     /* wall clock of the last message heard; -1 */
-    int64_t fix_ms;      /* newest fix time; -1 */
-    double lat, lon;     /* of it; NAN unknown */
-    int load;            /* after the last count; -1 unknown */
+    int vehicle;       /* tracker index (view->vehicles); -1 none */
+    int seats;         /* configured, else PUB_SEATS_DEFAULT */
+    bool status_known; /* a Status was heard */
+    bool online;       /* its last Status said ONLINE */
+    int64_t status_ms; /* that Status's t_ms; -1 */
+    int64_t seen_ms;   /* wall clock of the last message heard; -1 */
+    int64_t fix_ms;    /* newest fix time; -1 */
+    double lat, lon;   /* of it; NAN unknown */
+    int load;          /* after the last count; -1 unknown */
     uint64_t spool_records, spool_bytes;
     int64_t oldest_unacked_age_s; /* -1 unknown */
     unsigned gps_mode;            /* 0 none, 2 2D, 3 3D */
     bool gps_connected;
-    char counter_state[16];       /* "ok", "silent", "fault", "none", "" */
+    char counter_state[16]; /* "ok", "silent", "fault", "none", "" */
     uint64_t dropped_positions, dropped_counts, counter_rejected;
     uint64_t acks_refused;
     char version[32];
