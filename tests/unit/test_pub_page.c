@@ -18,6 +18,7 @@
 #include <jansson.h>
 
 #include "pub_board.h"
+#include "pub_json.h"
 #include "pub_page.h"
 
 /* 2023-12-09, service day 19700, Asia/Seoul (UTC+9): a fixed day, so the
@@ -250,6 +251,57 @@ static void assert_rows_match(const char *html, int stop, int route)
     }
     assert_null(strstr(p, "<li class=\"row"));
     assert_true(k > 0 || strstr(html, "<li class=\"none\">") != NULL);
+}
+
+/* The page's rows against the JSON API's arrivals for the same view: the
+ * data- attributes a browser test compares, equal field by field. */
+static void test_matches_json(void **state)
+{
+    const char *stops[] = {"A", "B"};
+
+    (void)state;
+    world_small();
+    for (int s = 0; s < 2; s++) {
+        char *html = page(stops[s], NULL, "en"), *doc = NULL, err[128];
+        const char *p = html;
+        size_t len, i;
+        json_t *j, *arr;
+        json_error_t jerr;
+        char val[128];
+
+        assert_int_equal(
+            pub_json_arrivals(&w.v, s, &doc, &len, err, sizeof err),
+            PUB_JSON_OK);
+        j = json_loads(doc, 0, &jerr);
+        assert_non_null(j);
+        arr = json_object_get(j, "arrivals");
+        assert_true(json_array_size(arr) > 0);
+        for (i = 0; i < json_array_size(arr); i++) {
+            json_t *a = json_array_get(arr, i);
+            json_t *seats = json_object_get(a, "seats_free");
+
+            p = strstr(p, "<li class=\"row");
+            assert_non_null(p);
+            assert_true(attr(p, "data-trip", val, sizeof val));
+            assert_string_equal(val,
+                                json_string_value(json_object_get(a, "trip")));
+            assert_true(attr(p, "data-minutes", val, sizeof val));
+            assert_int_equal(atoi(val),
+                             json_integer_value(json_object_get(a, "minutes")));
+            assert_true(attr(p, "data-seats", val, sizeof val));
+            assert_int_equal(atoi(val), json_is_null(seats)
+                                            ? -1
+                                            : json_integer_value(seats));
+            assert_true(attr(p, "data-status", val, sizeof val));
+            assert_string_equal(
+                val, json_string_value(json_object_get(a, "status")));
+            p++;
+        }
+        assert_null(strstr(p, "<li class=\"row"));
+        json_decref(j);
+        free(doc);
+        free(html);
+    }
 }
 
 /* Tags balanced, void elements unclosed, script and style bodies skipped;
@@ -686,8 +738,9 @@ static void test_size_geomdan(void **state)
     assert_true(maxlen < 30 * 1024);
 }
 
-/* "--write DIR": the sample pages of the small world into DIR (for a look
- * in a browser, and the later headless-browser test). */
+/* "--write DIR": the sample pages of the small world and stop A's
+ * arrivals JSON into DIR (for a look in a browser, and the later
+ * headless-browser test). */
 static int write_samples(const char *dir)
 {
     const char *files[] = {"workers-ko.html", "workers-en.html", "fleet.html"};
@@ -729,6 +782,23 @@ static int write_samples(const char *dir)
             return 1;
         free(html);
     }
+    /* The arrivals the page's script would fetch for it, from the same
+     * view: a browser test renders them and compares. */
+    {
+        char path[512], *doc = NULL, err[128];
+        size_t len;
+        FILE *fp;
+
+        world_small();
+        if (pub_json_arrivals(&w.v, 0, &doc, &len, err, sizeof err) !=
+            PUB_JSON_OK)
+            return 1;
+        snprintf(path, sizeof path, "%s/arrivals-A.json", dir);
+        fp = fopen(path, "w");
+        if (fp == NULL || fputs(doc, fp) == EOF || fclose(fp) != 0)
+            return 1;
+        free(doc);
+    }
     return 0;
 }
 
@@ -736,6 +806,7 @@ int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rows_match_board),
+        cmocka_unit_test(test_matches_json),
         cmocka_unit_test(test_languages),
         cmocka_unit_test(test_escaping),
         cmocka_unit_test(test_no_buses),
