@@ -860,6 +860,38 @@ enum pub_page_err pub_page_workers(const struct pub_view *v,
     return pub_page__finish(&o, out, outlen, err, errlen);
 }
 
+/* Routes known to V's names (the key's radix). */
+static size_t pub_page__nroutes(const struct pub_view *v)
+{
+    return v->names != NULL && v->names->routes != NULL ? v->names->nroutes : 0;
+}
+
+size_t pub_page_workers_nkeys(const struct pub_view *v)
+{
+    if (v == NULL || v->feed == NULL)
+        return 1;
+    return (v->feed->nstops + 2) * (pub_page__nroutes(v) + 1) * 2;
+}
+
+size_t pub_page_workers_key(const struct pub_view *v,
+                            const struct pub_page_req *req)
+{
+    int stop, route;
+    size_t s;
+
+    if (v == NULL || v->feed == NULL)
+        return 0;
+    stop = pub_page__find_stop(v, req != NULL ? req->stop_id : NULL);
+    route = pub_page__find_route(v, req != NULL ? req->route_id : NULL);
+    /* 0: no stop asked, 1: an unknown one, 2..: the stop's index + 2. */
+    if (stop >= 0)
+        s = (size_t)stop + 2;
+    else
+        s = req != NULL && req->stop_id != NULL && req->stop_id[0] != '\0';
+    return (s * (pub_page__nroutes(v) + 1) + (size_t)(route + 1)) * 2 +
+           (req != NULL && pub_page__is_en(req->lang));
+}
+
 /* "42 s", "3 min", "2 h" for an age in ms; "—" when unknown. */
 static void pub_page__age(struct pub_page__out *o, int64_t ms)
 {

@@ -42,6 +42,18 @@ enum pub_page_err pub_page_workers(const struct pub_view *v,
                                    size_t *outlen, char *err, size_t errlen);
 
 /*
+ * Which distinct workers' page REQ asks for: requests with the same key
+ * get the same bytes from pub_page_workers for the same view (unknown ids
+ * all give the one "unknown stop" page), so the loop can keep one body
+ * per key, built on first request after each change of the live state.
+ * Returns a key below pub_page_workers_nkeys(V); 0 for a view without a
+ * feed.
+ */
+size_t pub_page_workers_key(const struct pub_view *v,
+                            const struct pub_page_req *req);
+size_t pub_page_workers_nkeys(const struct pub_view *v);
+
+/*
  * The fleet page at V->now_ms: one table row per bus of V->buses, rows
  * needing attention (offline, fix older than LIVE_STALE_MS, spool over
  * PUB_PAGE_SPOOL_WARN records, counter fault) marked with their reasons.

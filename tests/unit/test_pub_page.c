@@ -345,7 +345,9 @@ static void assert_well_formed(const char *html)
             }
             q++;
         }
-        if (closing) {
+        if (q[-1] == '/') {
+            /* self-closing (SVG) */
+        } else if (closing) {
             assert_true(depth > 0);
             depth--;
             assert_string_equal(stack[depth], name);
@@ -557,6 +559,44 @@ static void test_script_table(void **state)
 
     assert_string_equal(pub_page_text("min", NULL), "{n}분");
     assert_string_equal(pub_page_text("nope", "en"), "");
+}
+
+/* The cache key: same key, same bytes; unknown ids share one page; every
+ * key below the count. */
+static void test_keys(void **state)
+{
+    struct pub_page_req a = {NULL, "nope", NULL}, b = {"R9", "<x>", "ko"};
+    char *pa, *pb;
+    size_t seen[64] = {0}, n;
+
+    (void)state;
+    world_small();
+    n = pub_page_workers_nkeys(&w.v);
+    assert_int_equal(n, (4 + 2) * (2 + 1) * 2);
+    assert_int_equal(pub_page_workers_key(&w.v, &a),
+                     pub_page_workers_key(&w.v, &b));
+    pa = page("nope", NULL, NULL);
+    pb = page("<x>", "R9", "ko");
+    assert_string_equal(pa, pb);
+    free(pa);
+    free(pb);
+    /* Every (stop, route, lang) a distinct key. */
+    {
+        const char *stops[] = {NULL, "?", "A", "B", "C", "D"};
+        const char *routes[] = {NULL, "R1", "R2"};
+        const char *langs[] = {"ko", "en"};
+
+        for (int i = 0; i < 6; i++)
+            for (int j = 0; j < 3; j++)
+                for (int l = 0; l < 2; l++) {
+                    struct pub_page_req r = {routes[j], stops[i], langs[l]};
+                    size_t k = pub_page_workers_key(&w.v, &r);
+
+                    assert_true(k < n);
+                    assert_int_equal(seen[k], 0);
+                    seen[k] = 1;
+                }
+    }
 }
 
 static void test_fleet(void **state)
@@ -811,6 +851,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_escaping),
         cmocka_unit_test(test_no_buses),
         cmocka_unit_test(test_script_table),
+        cmocka_unit_test(test_keys),
         cmocka_unit_test(test_fleet),
         cmocka_unit_test(test_invalid),
         cmocka_unit_test(test_size_geomdan),
