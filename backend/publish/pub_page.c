@@ -55,6 +55,7 @@ static const struct pub_page__text pub_page__texts[] = {
     {"unknown_stop", "알 수 없는 정류장입니다", "Unknown stop"},
     {"offline", "연결이 끊겼습니다 — 마지막 정보입니다",
      "Connection lost — showing the last update"},
+    {"map", "노선도 — 버스 {n}대", "Route map — {n} buses"},
     {"generated", "생성 시각", "Generated"},
     {"feed_version", "시간표 버전", "Timetable version"},
     /* fleet page */
@@ -417,7 +418,8 @@ static const char pub_page__css[] =
     "vertical-align:top}th{background:#e8eaed}th span{display:block;"
     "font-weight:400}"
     "tr.warn td{background:#fff1c2}.wrap{overflow-x:auto}"
-    ".fleet main{max-width:none}";
+    ".fleet main{max-width:none}.map{margin:1rem 0}.map svg{width:100%;"
+    "height:auto;background:#f2f3f5}";
 
 /* The refresh script: reads the config and the strings from #cfg, fetches
  * the arrivals JSON, rebuilds the list with DOM calls (never innerHTML: the
@@ -785,6 +787,113 @@ static enum pub_page_err pub_page__check(const struct pub_view *v, char **out,
     return PUB_PAGE_OK;
 }
 
+/* Whether tracked vehicle VE is a bus to draw on ROUTE's map. */
+static const struct live_vehicle *pub_page__map_bus(const struct pub_view *v,
+                                                    size_t ve, int route)
+{
+    const struct live_vehicle *lv = v->vehicles[ve];
+
+    if (lv == NULL || lv->trip < 0 || (size_t)lv->trip >= v->feed->ntrips ||
+        pub_page__trip_route(v, lv->trip) != route ||
+        lv->status == LIVE_STATUS_STALE || !isfinite(lv->lat) ||
+        !isfinite(lv->lon))
+        return NULL;
+    return lv;
+}
+
+/*
+ * A small map of ROUTE: its longest trip's stops joined in order, STOP
+ * marked, its buses as dots; no tiles, only the feed's coordinates on an
+ * equirectangular projection (a few km: straight enough). Drawn when the
+ * page is built; the script refreshes the list, not the map.
+ */
+static void pub_page__map(struct pub_page__out *o, const struct pub_view *v,
+                          int route, int stop)
+{
+    const struct trips_feed *f = v->feed;
+    const struct pub_route *rt = pub_page__route(v, route);
+    double lat0 = 90, lat1 = -90, lon0 = 180, lon1 = -180, cl, k, sx, sy, h;
+    size_t best = f->ntrips, nbus = 0;
+
+    for (size_t t = 0; t < f->ntrips; t++)
+        if (pub_page__trip_route(v, (int)t) == route &&
+            (best == f->ntrips || f->trips[t].n > f->trips[best].n))
+            best = t;
+    if (rt == NULL || best == f->ntrips || f->trips[best].n < 2 ||
+        f->trips[best].first + f->trips[best].n > f->nst)
+        return;
+    for (size_t j = 0; j < f->trips[best].n; j++) {
+        const struct trips_stop *sp =
+            &f->stops[f->st[f->trips[best].first + j].stop];
+
+        if (!isfinite(sp->lat) || !isfinite(sp->lon))
+            return;
+        lat0 = fmin(lat0, sp->lat);
+        lat1 = fmax(lat1, sp->lat);
+        lon0 = fmin(lon0, sp->lon);
+        lon1 = fmax(lon1, sp->lon);
+    }
+    for (size_t i = 0; v->vehicles != NULL && i < v->nvehicles; i++) {
+        const struct live_vehicle *lv = pub_page__map_bus(v, i, route);
+
+        if (lv == NULL)
+            continue;
+        nbus++;
+        lat0 = fmin(lat0, lv->lat);
+        lat1 = fmax(lat1, lv->lat);
+        lon0 = fmin(lon0, lv->lon);
+        lon1 = fmax(lon1, lv->lon);
+    }
+    /* 300 wide, 12 of margin; the height follows the route's shape. */
+    cl = cos((lat0 + lat1) / 2 * M_PI / 180);
+    sx = (lon1 - lon0) * cl;
+    sy = lat1 - lat0;
+    if (sx <= 0 && sy <= 0)
+        return;
+    k = fmin(sx > 0 ? 276 / sx : INFINITY, sy > 0 ? 176 / sy : INFINITY);
+    h = sy * k + 24;
+    sx = cl * k; /* px per degree of longitude; k per degree of latitude */
+    pub_page__putf(o,
+                   "<figure class=\"map\"><svg viewBox=\"0 0 300 %.0f\" "
+                   "role=\"img\" aria-labelledby=\"mapt\"><title "
+                   "id=\"mapt\">",
+                   ceil(h));
+    pub_page__say(o, "map", (long)nbus, 0);
+    pub_page__putf(o,
+                   "</title><polyline fill=\"none\" stroke=\"#%s\" "
+                   "stroke-width=\"4\" points=\"",
+                   pub_page__color_ok(rt->color) ? rt->color : "555555");
+    for (size_t j = 0; j < f->trips[best].n; j++) {
+        const struct trips_stop *sp =
+            &f->stops[f->st[f->trips[best].first + j].stop];
+
+        pub_page__putf(o, "%s%.1f,%.1f", j > 0 ? " " : "",
+                       12 + (sp->lon - lon0) * sx, 12 + (lat1 - sp->lat) * k);
+    }
+    pub_page__put(o, "\"/>");
+    for (size_t j = 0; j < f->trips[best].n; j++) {
+        int si = f->st[f->trips[best].first + j].stop;
+        const struct trips_stop *sp = &f->stops[si];
+
+        pub_page__putf(o,
+                       "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"%d\" "
+                       "fill=\"%s\" stroke=\"#111\" stroke-width=\"2\"/>",
+                       12 + (sp->lon - lon0) * sx, 12 + (lat1 - sp->lat) * k,
+                       si == stop ? 8 : 5, si == stop ? "#111" : "#fff");
+    }
+    for (size_t i = 0; v->vehicles != NULL && i < v->nvehicles; i++) {
+        const struct live_vehicle *lv = pub_page__map_bus(v, i, route);
+
+        if (lv != NULL)
+            pub_page__putf(o,
+                           "<circle class=\"bus\" cx=\"%.1f\" cy=\"%.1f\" "
+                           "r=\"7\" fill=\"#b35c00\"/>",
+                           12 + (lv->lon - lon0) * sx,
+                           12 + (lat1 - lv->lat) * k);
+    }
+    pub_page__put(o, "</svg></figure>\n");
+}
+
 enum pub_page_err pub_page_workers(const struct pub_view *v,
                                    const struct pub_page_req *req, char **out,
                                    size_t *outlen, char *err, size_t errlen)
@@ -850,8 +959,10 @@ enum pub_page_err pub_page_workers(const struct pub_view *v,
         pub_page__say(&o, "no_buses", 0, 0);
         pub_page__put(&o, "</li>\n");
     }
-    pub_page__put(&o, "</ul>\n<p id=\"net\" role=\"status\"></p></section>\n"
-                      "</main>\n");
+    pub_page__put(&o, "</ul>\n<p id=\"net\" role=\"status\"></p></section>\n");
+    if (route >= 0)
+        pub_page__map(&o, v, route, stop);
+    pub_page__put(&o, "</main>\n");
     pub_page__footer(&o, v);
     pub_page__config(&o, v, route, stop);
     pub_page__put(&o, "<script>");

@@ -561,6 +561,45 @@ static void test_script_table(void **state)
     assert_string_equal(pub_page_text("nope", "en"), "");
 }
 
+/* The route map: drawn only with a route chosen, one circle per stop of
+ * its longest trip, the chosen stop marked, a dot per live bus on it. */
+static void test_map(void **state)
+{
+    char *html;
+    size_t stops = 0, buses = 0;
+    const char *p;
+
+    (void)state;
+    world_small();
+    w.veh[2].trip = 4;
+    w.veh[2].status = LIVE_STATUS_IN_TRANSIT;
+    w.veh[2].lat = 37.5;
+    w.veh[2].lon = 127.0025;
+    w.veh[1].trip = 3; /* on R1: not drawn on R2's map */
+    w.veh[1].lat = 37.5;
+    w.veh[1].lon = 127.001;
+    html = page("B", "R2", NULL);
+    for (p = html; (p = strstr(p, "<circle")) != NULL; p++) {
+        stops += strncmp(p, "<circle cx", 10) == 0;
+        buses += strncmp(p, "<circle class=\"bus\" ", 20) == 0;
+    }
+    assert_int_equal(stops, 3);
+    assert_int_equal(buses, 1);
+    assert_non_null(strstr(html, "노선도 — 버스 1대"));
+    assert_non_null(strstr(html, "r=\"8\" fill=\"#111\""));
+    /* R2's colour is not a colour: the default stroke. */
+    assert_non_null(strstr(html, "stroke=\"#555555\""));
+    /* A to C west to east across the 300 px: first and last x. */
+    assert_non_null(strstr(html, "points=\"12.0,"));
+    assert_non_null(strstr(html, " 288.0,"));
+    assert_well_formed(html);
+    free(html);
+
+    html = page("B", NULL, NULL);
+    assert_null(strstr(html, "<svg"));
+    free(html);
+}
+
 /* The cache key: same key, same bytes; unknown ids share one page; every
  * key below the count. */
 static void test_keys(void **state)
@@ -763,8 +802,9 @@ static void test_size_geomdan(void **state)
     for (int s = 0; s < NSTOPS_MAX; s++) {
         const char *langs[] = {"ko", "en"};
 
-        for (int l = 0; l < 2; l++) {
-            char *html = page(gd[s][0], NULL, langs[l]);
+        for (int l = 0; l < 6; l++) {
+            const char *routes[] = {NULL, "R1", "R2"};
+            char *html = page(gd[s][0], routes[l / 2], langs[l % 2]);
 
             if (strlen(html) > maxlen)
                 maxlen = strlen(html);
@@ -783,15 +823,22 @@ static void test_size_geomdan(void **state)
  * headless-browser test). */
 static int write_samples(const char *dir)
 {
-    const char *files[] = {"workers-ko.html", "workers-en.html", "fleet.html"};
+    const char *files[] = {"workers-ko.html", "workers-en.html", "fleet.html",
+                           "workers-map.html"};
 
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < 4; i++) {
         char path[512], *html;
         FILE *fp;
 
         world_small();
         if (i < 2) {
             html = page("A", NULL, i == 0 ? "ko" : "en");
+        } else if (i == 3) {
+            w.veh[2].trip = 4;
+            w.veh[2].status = LIVE_STATUS_IN_TRANSIT;
+            w.veh[2].lat = 37.5;
+            w.veh[2].lon = 127.0025;
+            html = page("B", "R2", "en");
         } else {
             char err[128];
 
@@ -851,6 +898,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_escaping),
         cmocka_unit_test(test_no_buses),
         cmocka_unit_test(test_script_table),
+        cmocka_unit_test(test_map),
         cmocka_unit_test(test_keys),
         cmocka_unit_test(test_fleet),
         cmocka_unit_test(test_invalid),
