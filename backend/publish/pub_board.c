@@ -138,7 +138,9 @@ enum pub_board_err pub_board_stop(const struct pub_view *v, int stop,
                 continue;
             pub_board__row_init(v, (int)t, (int)pos, stop, &r);
             r.sched_ms = trips_sched_ms(v->feed, st->arr_s);
-            if (tp)
+            /* A vehicle outside the view is no vehicle: its seats and id
+             * would be read out of bounds. */
+            if (tp && tp->vehicle >= 0 && (size_t)tp->vehicle < v->nvehicles)
                 r.vehicle = tp->vehicle;
 
             if (!sp) {

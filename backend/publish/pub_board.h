@@ -27,9 +27,9 @@ enum pub_board_status {
 struct pub_board_row {
     int trip, pos, stop; /* feed indices; pos in the trip */
     int route;           /* index in names->routes; -1 */
-    int vehicle;         /* tracker index; -1 */
+    int vehicle;         /* tracker index; -1 (none, or not in the view) */
     enum pub_board_status status;
-    int64_t sched_ms;     /* the timetable's arrival */
+    int64_t sched_ms;     /* the timetable's arrival (departure: DEPARTED) */
     int64_t when_ms;      /* expected arrival (departure when DEPARTED) */
     int64_t lo_ms, hi_ms; /* 80 % interval of when_ms; -1 none */
     int minutes;    /* until when_ms, floored, >= 0; DEPARTED: minutes ago */

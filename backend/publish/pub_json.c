@@ -403,6 +403,17 @@ static const char *pub_json__status_name(enum live_status s)
     return "unknown";
 }
 
+/* Whole degrees clockwise from north, 0..359; null when unknown. */
+static json_t *pub_json__bearing(double b)
+{
+    long d;
+
+    if (!isfinite(b))
+        return json_null();
+    d = lround(fmod(b, 360.0));
+    return json_integer((json_int_t)((d % 360 + 360) % 360));
+}
+
 /* The owned bus of tracker vehicle I, or NULL. */
 static const struct pub_bus *pub_json__bus(const struct pub_view *v, size_t i)
 {
@@ -440,7 +451,7 @@ static json_t *pub_json__one_vehicle(const struct pub_view *v, size_t i,
         pub_json__set(o, "lat", pub_json__real(has_fix ? lv->lat : NAN, 5)) |
         pub_json__set(o, "lon", pub_json__real(has_fix ? lv->lon : NAN, 5)) |
         pub_json__set(o, "bearing",
-                      pub_json__real(has_fix ? lv->bearing : NAN, 0)) |
+                      pub_json__bearing(has_fix ? lv->bearing : NAN)) |
         pub_json__set(o, "speed",
                       pub_json__real(has_fix ? lv->speed : NAN, 1)) |
         pub_json__set_str(o, "status", pub_json__status_name(lv->status)) |

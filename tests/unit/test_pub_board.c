@@ -233,6 +233,20 @@ static void test_departed(void **state)
     assert_int_equal(pub_board_stop(&w.v, 0, &b), PUB_BOARD_OK);
     assert_int_equal(b.nrows, 1);
     assert_int_equal(b.rows[0].trip, 1);
+
+    /* Two buses gone within ten minutes: only the later one is shown. */
+    world_feed(2, H(8, 0, 0), 5 * 60, 0);
+    world_pred(0, 0, 0, 5);
+    world_pred(1, 1, 0, 5);
+    w.sp[0][0].kind = w.sp[1][0].kind = LIVE_KIND_DEPARTED;
+    w.sp[0][0].dep_ms = MS(H(8, 0, 30));
+    w.sp[1][0].dep_ms = MS(H(8, 5, 10));
+    w.v.now_ms = MS(H(8, 6, 0));
+    assert_int_equal(pub_board_stop(&w.v, 0, &b), PUB_BOARD_OK);
+    assert_int_equal(b.nrows, 1);
+    assert_int_equal(b.rows[0].trip, 1);
+    assert_int_equal(b.rows[0].status, PUB_BOARD_DEPARTED);
+    assert_int_equal(b.rows[0].vehicle, 1);
 }
 
 /* A skipped stop is no arrival; a cancelled trip shows as cancelled at its
@@ -328,6 +342,15 @@ static void test_invalid(void **state)
     assert_int_equal(pub_board_stop(&w.v, 0, &b), PUB_BOARD_OK);
     assert_int_equal(b.nrows, 2);
     assert_int_equal(b.rows[0].route, -1);
+
+    /* A prediction naming a vehicle the view does not have. */
+    w.v.names = &w.names;
+    world_pred(0, 7, 0, 5);
+    assert_int_equal(pub_board_stop(&w.v, 0, &b), PUB_BOARD_OK);
+    assert_int_equal(b.rows[0].trip, 0);
+    assert_int_equal(b.rows[0].status, PUB_BOARD_PREDICTED);
+    assert_int_equal(b.rows[0].vehicle, -1);
+    assert_int_equal(b.rows[0].seats_free, -1);
 }
 
 int main(void)

@@ -341,8 +341,7 @@ static void test_vehicles(void **state)
                 1e-9);
     assert_true(fabs(json_real_value(json_object_get(a, "lon")) - 126.67387) <
                 1e-9);
-    assert_true(fabs(json_real_value(json_object_get(a, "bearing")) - 3.0) <
-                1e-9);
+    assert_int_equal(num(a, "bearing"), 3);
     assert_string_equal(str(a, "status"), "in_transit");
     assert_string_equal(str(a, "next_stop"), "GA02");
     assert_int_equal(num(a, "delay_s"), 60);
