@@ -423,7 +423,8 @@ static const char pub_page__css[] =
 
 /* The refresh script: reads the config and the strings from #cfg, fetches
  * the arrivals JSON, rebuilds the list with DOM calls (never innerHTML: the
- * feed's names stay text) and remembers the choice. */
+ * feed's names stay text) and remembers the choice. appendChild rather
+ * than append/replaceChildren: workers' phones can be old. */
 static const char pub_page__js[] =
     "(function(){"
     "var c=JSON.parse(document.getElementById('cfg').getAttribute('data-"
@@ -463,18 +464,19 @@ static const char pub_page__js[] =
     "li.dataset.seats=a.seats_free==null?-1:a.seats_free;"
     "li.dataset.status=a.status;"
     "if(o[1])li.style.borderLeftColor='#'+o[1];"
-    "li.append(el('span','rt',o[0]),el('span','hs',"
+    "[el('span','rt',o[0]),el('span','hs',"
     "(c.lang=='en'&&a.headsign_en)||a.headsign||''),"
     "el('span','min',when(a)),el('span','seat',seat(a)),"
-    "el('span','st',T['st_'+a.status]));return li}"
+    "el('span','st',T['st_'+a.status])].forEach(function(x){"
+    "li.appendChild(x)});return li}"
     "function show(d){var a=(d.arrivals||[]).filter(function(x){"
     "return !c.route||x.route==c.route}),k=JSON.stringify(a);"
     "net.textContent='';"
     "now=d.generated_at_unix;if(d.generated_at){gen.dateTime=d.generated_at;"
     "gen.textContent=d.generated_at.substr(11,8)}"
     "if(k==last)return;last=k;"
-    "ul.replaceChildren.apply(ul,a.length?a.map(row):"
-    "[el('li','none',T.no_buses)])}"
+    "ul.textContent='';(a.length?a.map(row):[el('li','none',T.no_buses)])"
+    ".forEach(function(x){ul.appendChild(x)})}"
     "function tick(){fetch('/api/v1/stops/'+encodeURIComponent(c.stop)+"
     "'/arrivals?lang='+c.lang).then(function(x){if(!x.ok)throw 0;"
     "return x.json()}).then(show,function(){net.textContent=T.offline})}"
