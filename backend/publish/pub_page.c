@@ -216,31 +216,28 @@ static json_t *pub_page__jstr(struct buf *tmp, const char *s)
 }
 
 /* Text KEY with {n} and {m} replaced, escaped (the table is ours, but the
- * same path for everything keeps the rule simple). */
+ * same path for everything keeps the rule simple). The table's texts are
+ * far shorter than the buffer. */
 static void pub_page__say(struct pub_page__out *o, const char *key, long n,
                           long m)
 {
     const char *t = pub_page_text(key, o->lang);
-    char num[24];
+    char text[512];
+    size_t k = 0;
 
-    while (*t != '\0') {
+    while (*t != '\0' && k + 24 < sizeof text) {
         if (t[0] == '{' && (t[1] == 'n' || t[1] == 'm') && t[2] == '}') {
-            snprintf(num, sizeof num, "%ld", t[1] == 'n' ? n : m);
-            pub_page__put(o, num);
+            int w =
+                snprintf(text + k, sizeof text - k, "%ld", t[1] == 'n' ? n : m);
+
+            k += w > 0 ? (size_t)w : 0;
             t += 3;
         } else {
-            const char *next = strchr(t + 1, '{');
-            size_t len = next != NULL ? (size_t)(next - t) : strlen(t);
-            char piece[128];
-
-            if (len >= sizeof piece)
-                len = sizeof piece - 1;
-            memcpy(piece, t, len);
-            piece[len] = '\0';
-            pub_page__esc(o, piece);
-            t += len;
+            text[k++] = *t++;
         }
     }
+    text[k] = '\0';
+    pub_page__esc(o, text);
 }
 
 /* The feed's zone offset from UTC in ms: GTFS times count from local noon
