@@ -1725,26 +1725,25 @@ static void live_debug_predictions(struct live *l, struct live_text *t)
     }
 }
 
-static int live_route(void *arg, const char *path, char **body, size_t *len)
+/* The debug pages: text/plain, built per request (they are for people). */
+static void live_route(void *arg, struct http_req *rq)
 {
     struct live *l = arg;
     struct live_text t = {NULL, 0, 0, false};
+    const char *path = http_req_path(rq);
 
     if (strcmp(path, "/debug/vehicles") == 0)
         live_debug_vehicles(l, &t);
     else if (strcmp(path, "/debug/predictions") == 0)
         live_debug_predictions(l, &t);
     else
-        return 0;
+        return; /* 404 */
     if (t.failed) {
         free(t.p);
-        *body = NULL;
-        *len = 0;
-        return 500;
+        (void)http_req_text(rq, 500, "out of memory");
+        return;
     }
-    *body = t.p;
-    *len = t.len;
-    return 200;
+    (void)http_req_respond(rq, http_response_new(200, NULL, t.p, t.len));
 }
 
 static const struct http_callbacks live_http_cb = {
@@ -1978,7 +1977,8 @@ int main(int argc, char **argv)
     if (mqtt_new(&mo, &live_mqtt_cb, &l, &l.mqtt, err, sizeof err) != MQTT_OK)
         fatalx("%s", err);
     {
-        struct http_options ho = {l.conf.http_listen, (int)l.conf.http_port};
+        struct http_options ho = {.listen = l.conf.http_listen,
+                                  .port = (int)l.conf.http_port};
 
         if (http_new(&ho, &live_http_cb, &l, &l.http, err, sizeof err) !=
             HTTP_OK)
