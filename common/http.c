@@ -34,6 +34,15 @@ struct http {
 /* What the URI log callback found, before MHD parses the request; the
  * request's con_cls points at one of these or at a struct http_defer. */
 static const char http__uri_ok, http__uri_long, http__query_long;
+/* Headers seen; answered on MHD's next call, once the (empty) body is in:
+ * MHD closes a connection answered before that, losing keep-alive. */
+static const char http__ready;
+
+static bool http__marker(const void *p)
+{
+    return p == &http__uri_ok || p == &http__uri_long ||
+           p == &http__query_long || p == &http__ready;
+}
 
 struct http_req {
     struct http *h;
@@ -363,8 +372,7 @@ static void http__completed(void *cls, struct MHD_Connection *c, void **con_cls,
     (void)cls;
     (void)c;
     (void)toe;
-    if (!d || (void *)d == &http__uri_ok || (void *)d == &http__uri_long ||
-        (void *)d == &http__query_long)
+    if (!d || http__marker(d))
         return;
     *con_cls = NULL;
     d->conn = false;
@@ -385,10 +393,13 @@ static enum MHD_Result http_route(struct http *h, struct MHD_Connection *c,
 }
 
 /*
- * Every request is answered on the first call, before any body is read:
- * no path here takes one, and MHD closes a connection whose body was left
- * unread, so a POST of any size costs us nothing. A deferred request is
- * called again once resumed, with its token in *con_cls.
+ * MHD calls this once when the headers are in and again when the body is.
+ * Refusals (405, 414, 400) and requests that carry a body are answered on
+ * the first call: MHD then closes the connection without reading the
+ * body, so a POST of any size costs us nothing. Everything else is
+ * answered on the second call, which keeps the connection alive. A
+ * deferred request is called a third time once resumed, with its token
+ * in *con_cls.
  */
 static enum MHD_Result http_answer(void *cls, struct MHD_Connection *c,
                                    const char *url, const char *method,
@@ -402,9 +413,7 @@ static enum MHD_Result http_answer(void *cls, struct MHD_Connection *c,
 
     (void)version;
     (void)upload_data;
-    (void)upload_data_size;
-    if (seen && seen != &http__uri_ok && seen != &http__uri_long &&
-        seen != &http__query_long)
+    if (seen && !http__marker(seen))
         return http__answer_deferred(*con_cls, c);
     if (seen == &http__uri_long)
         return http__text(c, MHD_HTTP_URI_TOO_LONG, "URL too long\n");
@@ -413,10 +422,26 @@ static enum MHD_Result http_answer(void *cls, struct MHD_Connection *c,
                           "method not allowed\n");
     if (seen == &http__query_long)
         return http__text(c, MHD_HTTP_BAD_REQUEST, "query string too long\n");
-    if (MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, NULL, NULL) >
-        (int)h->args_max)
-        return http__text(c, MHD_HTTP_BAD_REQUEST,
-                          "too many query arguments\n");
+    if (seen != &http__ready) {
+        const char *cl = MHD_lookup_connection_value(
+            c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+        if (MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, NULL, NULL) >
+            (int)h->args_max)
+            return http__text(c, MHD_HTTP_BAD_REQUEST,
+                              "too many query arguments\n");
+        if (!MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                         MHD_HTTP_HEADER_TRANSFER_ENCODING) &&
+            (!cl || strcmp(cl, "0") == 0)) {
+            *con_cls = (void *)&http__ready;
+            return MHD_YES;
+        }
+        /* A body on a GET: answer now, and MHD drops it with the
+         * connection. */
+    } else if (*upload_data_size) {
+        *upload_data_size = 0; /* cannot happen: no body was announced */
+        return MHD_YES;
+    }
     /* HEAD: MHD sends the headers of the GET answer and drops the body. */
     if (strcmp(url, "/metrics") == 0)
         return http_metrics(h, c);

@@ -382,6 +382,27 @@ static void test_etag_304(void **state)
     assert_int_equal(r.status, 200);
     t_reply_free(&r);
 
+    /* Keep-alive: two HTTP/1.1 requests on one connection, both answered
+     * (MHD closes a connection answered before its body is read). */
+    {
+        struct t_client cl = t_connect(&c,
+                                       "GET /feed HTTP/1.1\r\nHost: x\r\n\r\n"
+                                       "GET /feed HTTP/1.1\r\nHost: x\r\n"
+                                       "Connection: close\r\n\r\n",
+                                       0);
+        const char *p;
+        int n = 0;
+
+        t_pump(&c, &cl, 0, 5000);
+        assert_true(cl.eof);
+        cl.buf[cl.len] = '\0';
+        assert_true(cl.len > 2 * len && cl.len < 2 * len + 1024);
+        for (p = cl.buf; (p = strstr(p, "HTTP/1.1 200 OK\r\n")); p++)
+            n++;
+        assert_int_equal(n, 2);
+        t_close(&cl);
+    }
+
     t_stop(&c);
     free(bytes);
 }
