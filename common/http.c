@@ -530,7 +530,8 @@ struct http_response *http_response_new(unsigned int status, const char *type,
         free(body);
         return NULL;
     }
-    r->status = status;
+    /* MHD refuses other codes by closing the connection: say 500. */
+    r->status = status >= 100 && status <= 599 ? status : 500;
     if (body)
         r->r =
             MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);

@@ -49,7 +49,8 @@ struct http_options {
     int port; /* 0: the server is off */
     /* Limits; 0 takes the HTTP_*_DEFAULT above. */
     unsigned int conn_max;   /* open connections; more wait in the backlog */
-    unsigned int per_ip_max; /* open connections from one address */
+    unsigned int per_ip_max; /* open connections from one address (behind
+                              * a reverse proxy: all of them) */
     unsigned int timeout_s;  /* a connection silent this long is closed */
     size_t url_max;          /* bytes of path + '?' + query, else 414 */
     size_t query_max;        /* bytes of query string, else 400 */
@@ -115,9 +116,10 @@ enum http_method { HTTP_GET, HTTP_HEAD };
 enum http_method http_req_method(const struct http_req *rq);
 /* The path, percent-decoded by MHD, without the query string. */
 const char *http_req_path(const struct http_req *rq);
-/* The first query argument called `name`, percent-decoded; "" for a bare
- * `?name`; NULL when absent. Duplicates and unknown names are the
- * caller's to refuse (http_req_arg_count, http_req_arg_at). */
+/* The first query argument called `name` (MHD compares names without
+ * case: ?A=1 is found as "a"), percent-decoded; "" for a bare `?name`;
+ * NULL when absent. Duplicates and unknown names are the caller's to
+ * refuse (http_req_arg_count, http_req_arg_at, which give names as sent). */
 const char *http_req_arg(const struct http_req *rq, const char *name);
 /* The number of query arguments (at most args_max). */
 unsigned int http_req_arg_count(const struct http_req *rq);
@@ -133,9 +135,10 @@ const char *http_req_header(const struct http_req *rq, const char *name);
 /* ----------------------------------------------------------- responses */
 
 /*
- * A response of `status` with Content-Type `type` (NULL: text/plain) and
- * body `body` of `len` bytes, which must be malloc'd (or NULL with len 0)
- * and becomes the response's to free, also on failure. NULL on no memory.
+ * A response of `status` (outside 100..599: 500) with Content-Type `type`
+ * (NULL: text/plain; charset=utf-8) and body `body` of `len` bytes, which
+ * must be malloc'd (or NULL with len 0) and becomes the response's to
+ * free, also on failure. NULL on no memory.
  */
 struct http_response *http_response_new(unsigned int status, const char *type,
                                         void *body, size_t len);

@@ -605,6 +605,10 @@ static void test_methods_limits(void **state)
     assert_string_equal(t_header(&r, "Cache-Control", v, sizeof v), "no-store");
     assert_null(t_header(&r, "X-Bad", v, sizeof v));
     t_reply_free(&r);
+    /* MHD matches names without case; http_req_arg_at keeps the case. */
+    t_get(&c, "GET", "/args?A=up", NULL, &r);
+    assert_string_equal(r.body, "n=1 a=[up] b=[(null)] z=no first=A:up\n");
+    t_reply_free(&r);
     t_get(&c, "GET", "/hdr", "X-Test: hello\r\n", &r);
     assert_int_equal(r.status, 200);
     assert_string_equal(r.body, "hello\n");
