@@ -48,7 +48,7 @@ struct http_options {
     const char *listen;
     int port; /* 0: the server is off */
     /* Limits; 0 takes the HTTP_*_DEFAULT above. */
-    unsigned int conn_max;   /* open connections; more wait in the backlog */
+    unsigned int conn_max;   /* open connections; MHD closes any past it */
     unsigned int per_ip_max; /* open connections from one address (behind
                               * a reverse proxy: all of them) */
     unsigned int timeout_s;  /* a connection silent this long is closed */
