@@ -907,7 +907,8 @@ int main(int argc, char **argv)
     if (backend_metrics_init(&b) != 0)
         fatalx("out of memory");
     {
-        struct http_options ho = {b.conf.http_listen, (int)b.conf.http_port};
+        struct http_options ho = {.listen = b.conf.http_listen,
+                                  .port = (int)b.conf.http_port};
 
         if (http_new(&ho, &backend_http_cb, &b, &b.http, err, sizeof err) !=
             HTTP_OK)

@@ -404,7 +404,8 @@ int main(int argc, char **argv)
     if (mqtt_new(&mo, &live_mqtt_cb, &l, &l.mqtt, err, sizeof err) != MQTT_OK)
         fatalx("%s", err);
     {
-        struct http_options ho = {l.conf.http_listen, (int)l.conf.http_port};
+        struct http_options ho = {.listen = l.conf.http_listen,
+                                  .port = (int)l.conf.http_port};
 
         if (http_new(&ho, &live_http_cb, &l, &l.http, err, sizeof err) !=
             HTTP_OK)
