@@ -52,6 +52,8 @@ struct live_conf {
     long long midtrip;
     long long seats;
     char *vehicle_seats;
+    int reports;
+    long long target_riders, crowded_pct, late_s, counter_pct, counter_slack;
     char *http_listen;
     long long http_port;
     long long verbose;

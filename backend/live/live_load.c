@@ -321,8 +321,7 @@ static void live_on_names_feed(void *arg, const PGresult *r, const char *err)
     live_keep_result(l, &l->names_feed, "feed info", r, err);
 }
 
-static void live_on_static_files(void *arg, const PGresult *r,
-                                 const char *err)
+static void live_on_static_files(void *arg, const PGresult *r, const char *err)
 {
     struct live *l = arg;
 

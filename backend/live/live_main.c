@@ -78,6 +78,22 @@ static const struct conf_option live_options[] = {
     OPT("vehicle_seats", CONF_STRING, vehicle_seats, NULL, 0, 0,
         "buses whose seats differ from `seats`: a list of VEHICLE=SEATS "
         "separated by spaces or commas, e.g. \"bus-7=30, bus-8=60\""),
+    OPT("reports", CONF_BOOL, reports, "1", 0, 0,
+        "serve the operators' reports at /report/daily and /report/range "
+        "(each rendered in a child process on the database connection)"),
+    OPT("target_riders", CONF_INT, target_riders, "1500", 1, 10000000,
+        "the reports' daily ridership target"),
+    OPT("crowded_pct", CONF_INT, crowded_pct, "90", 1, 1000,
+        "the reports: a run whose peak load is at least this % of its seats "
+        "is crowded"),
+    OPT("late_s", CONF_INT, late_s, "300", 0, 86400,
+        "the reports: a run that started more than this late is late"),
+    OPT("counter_pct", CONF_INT, counter_pct, "10", 0, 100,
+        "the reports: a run whose boardings and alightings differ by more "
+        "than this % of the larger (plus counter_slack) has a suspect "
+        "counter"),
+    OPT("counter_slack", CONF_INT, counter_slack, "2", 0, 1000,
+        "the reports: riders of difference always allowed"),
     OPT("http_listen", CONF_STRING, http_listen, "127.0.0.1", 0, 0,
         "address serving /metrics, /healthz and /debug/ (none: no HTTP "
         "server)"),
@@ -108,10 +124,10 @@ static void live_run(struct live *l)
     int64_t last_tick = 0;
 
     while (!quit) {
-        struct pollfd pfd[4];
+        struct pollfd pfd[5];
         int64_t now = clock_mono_ms(), due;
-        int timeout = 1000, nfds = 0, mi = -1, hi = -1, di = -1, wi = -1, hto,
-            fd;
+        int timeout = 1000, nfds = 0, mi = -1, hi = -1, di = -1, wi = -1,
+            ri = -1, hto, rto, fd;
         short ev = 0;
 
         live_db_try(l, now);
@@ -132,6 +148,9 @@ static void live_run(struct live *l)
         if (l->conf.rebuild_interval_s > 0 && l->conf.instance == 0 &&
             l->svc_ok && now >= l->next_rebuild_ms)
             live_rebuild(l, now);
+        /* What the buses did since the last build, published before
+         * anyone is answered. */
+        live_publish_step(l, false);
 
         if ((fd = mqtt_fd(l->mqtt)) >= 0) {
             mi = nfds++;
@@ -154,6 +173,11 @@ static void live_run(struct live *l)
             pfd[wi].fd = fd;
             pfd[wi].events = ev;
         }
+        if (l->reports && (fd = report_job_fd(l->reports)) >= 0) {
+            ri = nfds++;
+            pfd[ri].fd = fd;
+            pfd[ri].events = POLLIN;
+        }
         if (live_pg_ready(l->pg) && live_pg_pending(l->pg) > 0)
             timeout = 100; /* a query queued inside a callback goes soon */
         /* Samples waiting: the next batch is at most 100 ms late. */
@@ -168,9 +192,16 @@ static void live_run(struct live *l)
             timeout = due > 0 ? (int)due : 0;
         if (l->pending)
             timeout = 0; /* more of the history's statistics, at once */
+        /* A change not yet published (held back by the build rate). */
+        if (l->pub.dirty && l->pub.ready && timeout > (int)l->pub.min_ms)
+            timeout = (int)l->pub.min_ms;
         hto = http_timeout_ms(l->http);
         if (hto >= 0 && hto < timeout)
             timeout = hto;
+        rto = l->reports ? report_job_timeout_ms(l->reports, clock_mono_ms())
+                         : -1;
+        if (rto >= 0 && rto < timeout)
+            timeout = rto;
         if (poll(pfd, (nfds_t)nfds, timeout) < 0) {
             if (errno == EINTR)
                 continue;
@@ -188,6 +219,9 @@ static void live_run(struct live *l)
             live_db_step(l);
         if ((wi >= 0 && pfd[wi].revents) || live_pg_ready(l->wpg))
             live_wdb_step(l, clock_mono_ms());
+        /* Finished reports complete their deferred requests. */
+        if (l->reports && (ri >= 0 || rto >= 0))
+            report_job_step(l->reports, clock_mono_ms());
     }
 }
 
@@ -411,6 +445,22 @@ int main(int argc, char **argv)
             HTTP_OK)
             fatalx("%s", err);
     }
+    if (live_publish_init(&l) != 0)
+        fatalx("out of memory");
+    if (l.conf.reports) {
+        struct report_job_options ro;
+
+        memset(&ro, 0, sizeof ro);
+        ro.conninfo = l.conf.database;
+        ro.params.target = (int)l.conf.target_riders;
+        ro.params.seats = (int)l.conf.seats;
+        ro.params.crowded_pct = (int)l.conf.crowded_pct;
+        ro.params.late_s = (int)l.conf.late_s;
+        ro.params.counter_pct = (int)l.conf.counter_pct;
+        ro.params.counter_slack = (int)l.conf.counter_slack;
+        if (report_job_new(&ro, &l.reports, err, sizeof err) != REPORT_JOB_OK)
+            fatalx("reports: %s", err);
+    }
     log_info("starting: instance %lld of %lld, database '%s', broker "
              "%s:%lld",
              l.conf.instance, l.conf.instances, l.conf.database,
@@ -421,6 +471,7 @@ int main(int argc, char **argv)
     log_info("signal %d: stopping", (int)quit);
     live_wdb_drain(&l);
     job_stop(&l.rebuild);
+    report_job_free(l.reports);
     if (mqtt_fd(l.mqtt) >= 0)
         mqtt_disconnect(l.mqtt);
     http_free(l.http);

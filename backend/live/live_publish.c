@@ -108,9 +108,8 @@ int live_publish_view(struct live *l, struct pub_view *v)
 
 /* Replace *SLOT by a blob of BYTES (taken) of TYPE; the old one lives on
  * in the requests still sending it. -1 (and *SLOT kept) on failure. */
-static int live_publish__blob(struct http_blob **slot, void *bytes,
-                              size_t len, const char *type, int64_t mod_ms,
-                              int max_age)
+static int live_publish__blob(struct http_blob **slot, void *bytes, size_t len,
+                              const char *type, int64_t mod_ms, int max_age)
 {
     struct http_blob_options o = {type, (time_t)(mod_ms / 1000), max_age};
     struct http_blob *b;
@@ -173,10 +172,9 @@ void live_publish_loaded(struct live *l)
     for (size_t t = 0; t < l->feed.ntrips; t++) {
         int r = l->names.trip_route[t];
 
-        p->route_names[t] =
-            r >= 0 && (size_t)r < l->names.nroutes
-                ? l->names.routes[r].short_name
-                : l->feed.trips[t].route_id;
+        p->route_names[t] = r >= 0 && (size_t)r < l->names.nroutes
+                                ? l->names.routes[r].short_name
+                                : l->feed.trips[t].route_id;
     }
     nkeys = pub_page_workers_nkeys(&v);
     if (live_publish__keys(&p->arrivals, &p->arrivals_gen, &p->narrivals,
@@ -477,9 +475,8 @@ int live_publish_init(struct live *l)
     static const enum live_gtfsrt_what what[LIVE_PUBLISH_RT_N] = {
         LIVE_GTFSRT_TRIP_UPDATES, LIVE_GTFSRT_VEHICLE_POSITIONS,
         LIVE_GTFSRT_ALERTS, LIVE_GTFSRT_ALL};
-    static const double secs[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025,
-                                  0.005,  0.01,    0.025,  0.05,  0.1,
-                                  0.25,   1};
+    static const double secs[] = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005,
+                                  0.01,   0.025,   0.05,   0.1,   0.25,   1};
 
     for (int i = 0; i < LIVE_PUBLISH_RT_N; i++)
         if (!(l->pub.rt[i] = live_gtfsrt_new(what[i])))

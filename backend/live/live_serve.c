@@ -331,9 +331,8 @@ static void live_serve__json_error(struct http_req *rq, unsigned int status,
         (void)http_req_text(rq, status, msg);
         return;
     }
-    (void)http_req_respond(rq,
-                           http_response_new(status, LIVE_PUBLISH_JSON, out,
-                                             len));
+    (void)http_req_respond(
+        rq, http_response_new(status, LIVE_PUBLISH_JSON, out, len));
 }
 
 static void live_serve__blob(struct http_req *rq, struct http_blob *b)
@@ -386,7 +385,8 @@ static void live_serve__api(struct live *l, struct http_req *rq,
     const char *rest = path + strlen("/api/v1/"), *lang;
 
     if (!l->pub.ready) {
-        live_serve__json_error(rq, 503, "the day's timetable is not loaded yet");
+        live_serve__json_error(rq, 503,
+                               "the day's timetable is not loaded yet");
         return;
     }
     if (strncmp(rest, "stops/", 6) == 0) {
@@ -407,8 +407,8 @@ static void live_serve__api(struct live *l, struct http_req *rq,
             live_serve__json_error(rq, 404, "unknown stop");
             return;
         }
-        live_serve__blob(rq,
-                         live_publish_get(l, LIVE_PUBLISH_ARRIVALS, stop, NULL));
+        live_serve__blob(
+            rq, live_publish_get(l, LIVE_PUBLISH_ARRIVALS, stop, NULL));
         return;
     }
     if (!live_serve__args(rq, none))
@@ -436,9 +436,8 @@ struct live_serve_report {
 static void live_serve__report_done(void *arg, struct report_job_answer *a)
 {
     struct live_serve_report *r = arg;
-    struct http_response *resp =
-        http_response_new((unsigned int)a->status, a->content_type, a->body,
-                          a->len);
+    struct http_response *resp = http_response_new(
+        (unsigned int)a->status, a->content_type, a->body, a->len);
 
     a->body = NULL;
     if (resp && a->status == 503)

@@ -130,8 +130,12 @@ void live_rebuild_reap(struct live *l)
     if (s == JOB_IDLE || s == JOB_RUNNING)
         return;
     l->rebuilds++;
-    if (s == JOB_DONE)
+    if (s == JOB_DONE) {
+        /* The reports' cached pages are of the tables before it. */
+        if (l->reports)
+            report_job_flush(l->reports);
         return;
+    }
     l->rebuild_failures++;
     if (s == JOB_KILLED)
         log_warnx("rebuild process killed by signal %d", st);
