@@ -56,6 +56,7 @@ struct live_conf {
     long long target_riders, crowded_pct, late_s, counter_pct, counter_slack;
     char *http_listen;
     long long http_port;
+    long long http_conn_max, http_per_ip_max, http_timeout_s;
     long long verbose;
 };
 

@@ -95,10 +95,17 @@ static const struct conf_option live_options[] = {
     OPT("counter_slack", CONF_INT, counter_slack, "2", 0, 1000,
         "the reports: riders of difference always allowed"),
     OPT("http_listen", CONF_STRING, http_listen, "127.0.0.1", 0, 0,
-        "address serving /metrics, /healthz and /debug/ (none: no HTTP "
-        "server)"),
+        "address serving the feeds, the API, the pages, /metrics, /healthz "
+        "and /debug/ (none: no HTTP server)"),
     OPT("http_port", CONF_INT, http_port, "9465", 0, 65535,
         "port of the HTTP server (0: none)"),
+    OPT("http_conn_max", CONF_INT, http_conn_max, "512", 1, 65536,
+        "open HTTP connections at most; more wait in the listen backlog"),
+    OPT("http_per_ip_max", CONF_INT, http_per_ip_max, "64", 1, 65536,
+        "open HTTP connections from one address (behind a reverse proxy "
+        "every client has its address: set it to http_conn_max)"),
+    OPT("http_timeout_s", CONF_INT, http_timeout_s, "15", 1, 3600,
+        "an HTTP connection silent this long is closed"),
     OPT("log_verbose", CONF_INT, verbose, "0", 0, 2,
         "log level: 0 info, 1 debug, 2 more"),
     {NULL, 0, 0, NULL, 0, 0, 0, NULL},
@@ -246,7 +253,7 @@ static int live_seats_cmp(const void *a, const void *b)
 /* The seats of bus VID: its vehicle_seats entry, else `seats`. */
 int live_seats_of(const struct live *l, const char *vid)
 {
-    struct live_seats key, *s;
+    struct live_seats key = {{0}, 0}, *s;
 
     snprintf(key.id, sizeof key.id, "%s", vid);
     s = bsearch(&key, l->seats, l->nseats, sizeof key, live_seats_cmp);
@@ -438,8 +445,13 @@ int main(int argc, char **argv)
     if (mqtt_new(&mo, &live_mqtt_cb, &l, &l.mqtt, err, sizeof err) != MQTT_OK)
         fatalx("%s", err);
     {
-        struct http_options ho = {.listen = l.conf.http_listen,
-                                  .port = (int)l.conf.http_port};
+        struct http_options ho = {
+            .listen = l.conf.http_listen,
+            .port = (int)l.conf.http_port,
+            .conn_max = (unsigned int)l.conf.http_conn_max,
+            .per_ip_max = (unsigned int)l.conf.http_per_ip_max,
+            .timeout_s = (unsigned int)l.conf.http_timeout_s,
+        };
 
         if (http_new(&ho, &live_http_cb, &l, &l.http, err, sizeof err) !=
             HTTP_OK)

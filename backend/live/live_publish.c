@@ -348,7 +348,7 @@ static struct http_blob *live_publish__lazy(struct live *l,
     const char *type = LIVE_PUBLISH_JSON;
     int max_age = 1;
 
-    if (*slot && *gen == p->gen)
+    if (*gen == p->gen && *slot != NULL)
         return *slot;
     if (live_publish_view(l, &v) != 0)
         return NULL;

@@ -12,6 +12,50 @@
 
 /* ---------------------------------------------------------------- HTTP */
 
+/* What was published: builds, feed changes, stop-display messages, the
+ * reports' children. */
+static void live_collect_published(struct live *l, struct metrics_buf *m)
+{
+    struct metrics_label fl[2] = {{"feed", NULL}, {NULL, NULL}};
+    struct report_job_stats rs;
+
+    metrics_gauge(m, "shuttle_live_publishing",
+                  "1 while the feeds are published (the day's names loaded)",
+                  NULL, l->pub.ready ? 1 : 0);
+    metrics_counter(m, "shuttle_live_publish_builds_total",
+                    "builds of the published bodies after a change", NULL,
+                    l->pub.gen);
+    metrics_histogram(m, "shuttle_live_publish_build_seconds",
+                      "time of one build of the published bodies", NULL,
+                      &l->pub.build_seconds);
+    metrics_counter(m, "shuttle_live_publish_lazy_total",
+                    "bodies built on their first request after a change "
+                    "(arrivals, pages, text)",
+                    NULL, l->pub.lazy_builds);
+    for (int i = 0; i < LIVE_PUBLISH_RT_N; i++) {
+        fl[0].value = live_publish_rt_path[i];
+        metrics_counter(m, "shuttle_live_gtfsrt_changes_total",
+                        "new contents of a GTFS-Realtime feed", fl,
+                        l->pub.rt_changes[i]);
+    }
+    metrics_counter(m, "shuttle_live_gtfsrt_failures_total",
+                    "GTFS-Realtime builds that failed", NULL,
+                    l->pub.rt_failures);
+    metrics_counter(m, "shuttle_live_displays_sent_total",
+                    "stop-display messages published (retained)", NULL,
+                    l->pub.displays_sent);
+    if (!l->reports)
+        return;
+    report_job_stats(l->reports, &rs);
+    metrics_counter(m, "shuttle_live_reports_total",
+                    "report pages rendered by a child", NULL, rs.ok);
+    metrics_counter(m, "shuttle_live_report_failures_total",
+                    "report children that failed, timed out or were refused",
+                    NULL, rs.failed + rs.timeouts + rs.busy);
+    metrics_gauge(m, "shuttle_live_reports_running",
+                  "report children running now", NULL, (double)rs.running);
+}
+
 static void live_collect(void *arg, struct metrics_buf *m)
 {
     struct live *l = arg;
@@ -132,6 +176,7 @@ static void live_collect(void *arg, struct metrics_buf *m)
     metrics_gauge(m, "shuttle_live_mqtt_connected",
                   "1 while connected to the MQTT broker", NULL,
                   mqtt_connected(l->mqtt) ? 1 : 0);
+    live_collect_published(l, m);
 }
 
 /* Healthy once the day's model is loaded and both links are up; 503
