@@ -50,6 +50,29 @@ s=$(svc_of keep)
 n=$(psql -qAt -h "$s/pg" -p "$(sed -n 's/.*port=\([0-9]*\) dbname.*/\1/p' "$t/keep.out" | head -1)" \
   -U postgres shuttle -c "SELECT count(*) FROM positions" 2>&1 || true)
 [ "${n:-0}" -gt 0 ] 2>/dev/null || bad "keep: kept database answered '$n'"
+# What shuttle-live publishes is up while kept: the workers' page, the
+# feed and the day's report, by the URLs the demo printed.
+get() { # get URL: the status line and body, over bash's /dev/tcp
+  local hostport=${1#http://} path
+  path=/${hostport#*/}
+  hostport=${hostport%%/*}
+  exec 3<>"/dev/tcp/${hostport%:*}/${hostport#*:}" || return 1
+  printf 'GET %s HTTP/1.0\r\n\r\n' "$path" >&3
+  cat <&3
+  exec 3<&-
+}
+for what in "workers' page" "GTFS-Realtime" "daily report"; do
+  url=$(grep -- "$what:" "$t/keep.out" | grep -o 'http://[^ ]*' | head -1)
+  if [ -z "$url" ]; then
+    bad "keep: no URL of the $what printed"
+    continue
+  fi
+  get "$url" > "$t/get.out" 2>&1 || true
+  head -1 "$t/get.out" | grep -q " 200 " ||
+    bad "keep: $url answered '$(head -1 "$t/get.out")'"
+done
+grep -q "1,500\|1500" "$t/get.out" ||
+  bad "keep: the daily report page does not show the 1,500 target"
 run stop "$demo" --stop
 [ "$rc" = 0 ] || bad "stop: exit $rc"
 sleep 0.5

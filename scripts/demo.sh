@@ -108,6 +108,7 @@ on_exit() {
     say "  database and broker data: $svc (link: $work/services)"
     [ -n "${db:-}" ] && say "  database: psql \"$db\""
     [ -n "${mqport:-}" ] && say "  broker: mosquitto_sub -p $mqport -t 'shuttle/#' -v"
+    [ -n "${liveport:-}" ] && [ -n "${date:-}" ] && declare -F live_urls >/dev/null && live_urls
     say "  stop them with scripts/demo.sh --stop (a new demo also stops them first)"
     return $rc
   fi
@@ -380,5 +381,19 @@ if [ -x "$bin/shuttle-report" ]; then
   say "HTML report: $work/report-$date.html"
 fi
 say "logs and spools in $work"
-say "the backend's metrics were at http://127.0.0.1:$httpport/metrics"
-say "shuttle-live's were at http://127.0.0.1:$liveport/metrics (log: $work/live.log)"
+say "the backend's metrics: http://127.0.0.1:$httpport/metrics"
+say "shuttle-live's: http://127.0.0.1:$liveport/metrics (log: $work/live.log)"
+# What shuttle-live publishes. Its clock is the real one: the page and the
+# feeds show today's service (timetable only, unless buses are out now);
+# the simulated day is $date, whose report it serves.
+live_urls() {
+  say "published by shuttle-live (today's service; the simulated day was $date):"
+  say "  workers' page:  http://127.0.0.1:$liveport/?stop=GA01 (English: &lang=en)"
+  say "  GTFS-Realtime:  http://127.0.0.1:$liveport/gtfs-rt (?format=text to read it),"
+  say "                  /gtfs-rt/trip-updates, /gtfs-rt/vehicle-positions, /gtfs-rt/alerts"
+  say "  static feed:    http://127.0.0.1:$liveport/gtfs/static.zip"
+  say "  JSON API:       http://127.0.0.1:$liveport/api/v1/stops, .../api/v1/stops/GA01/arrivals"
+  say "  daily report:   http://127.0.0.1:$liveport/report/daily?date=$date"
+  say "  fleet:          http://127.0.0.1:$liveport/fleet"
+}
+live_urls
