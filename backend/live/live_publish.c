@@ -321,7 +321,9 @@ void live_publish_step(struct live *l, bool force)
     if (pub_json_runs(&v, &out, &len, err, sizeof err) == PUB_JSON_OK)
         (void)live_publish__blob(&p->runs, out, len, LIVE_PUBLISH_JSON,
                                  v.now_ms, 5);
-    if (l->pub.display && mqtt_connected(l->mqtt) &&
+    /* A board needs every bus: with the fleet split between instances,
+     * each would overwrite the others' retained boards. */
+    if (l->pub.display && l->conf.instances == 1 && mqtt_connected(l->mqtt) &&
         pub_display_changes(p->display, &v, live_publish__display, l, &skipped,
                             err, sizeof err) != PUB_DISPLAY_OK)
         log_warnx("stop displays: %s", err);
