@@ -29,6 +29,10 @@ struct http {
     size_t url_max, query_max;
     unsigned int args_max;
     struct http_defer *suspended; /* deferred and not yet resumed */
+    /* A connection was resumed since the last http_run: without a thread
+     * of its own MHD learns of it only in MHD_run, which nothing on the
+     * socket would trigger (the client just waits). */
+    bool resumed;
 };
 
 /* What the URI log callback found, before MHD parses the request; the
@@ -325,6 +329,7 @@ static void http__complete(struct http_defer *d, struct http_response *r,
     d->done = true;
     http__unlink(d);
     MHD_resume_connection(d->c); /* MHD calls http_answer again */
+    d->h->resumed = true;
 }
 
 static enum MHD_Result http__answer_deferred(struct http_defer *d,
@@ -1043,6 +1048,8 @@ int http_timeout_ms(struct http *h)
 {
     MHD_UNSIGNED_LONG_LONG t;
 
+    if (h && h->resumed)
+        return 0;
     if (!h || MHD_get_timeout(h->mhd, &t) != MHD_YES)
         return -1;
     return t > INT_MAX ? INT_MAX : (int)t;
@@ -1052,5 +1059,6 @@ int http_run(struct http *h)
 {
     if (!h)
         return HTTP_OK;
+    h->resumed = false;
     return MHD_run(h->mhd) == MHD_YES ? HTTP_OK : HTTP_ERR_RUN;
 }

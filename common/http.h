@@ -101,7 +101,8 @@ void http_free(struct http *h);
 int http_fd(struct http *h);
 
 /* Milliseconds until http_run is due even without activity (-1: only on
- * activity). Ask again after every http_run. */
+ * activity; 0 once a deferred request was completed, so that its answer
+ * goes out). Ask again after every http_run and every completion. */
 int http_timeout_ms(struct http *h);
 
 /* Accept, read, answer and time out connections, without blocking. Call

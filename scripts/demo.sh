@@ -396,4 +396,6 @@ live_urls() {
   say "  daily report:   http://127.0.0.1:$liveport/report/daily?date=$date"
   say "  fleet:          http://127.0.0.1:$liveport/fleet"
 }
-live_urls
+if [ "$keep" = 0 ]; then
+  say "run with --keep to open the workers' page, the feeds and the reports in a browser"
+fi

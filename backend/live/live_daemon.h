@@ -116,6 +116,7 @@ struct live_pub {
     uint64_t gen; /* builds so far; a lazy body is of one generation */
     int64_t built_mono, view_ms; /* the last build: when, its moment */
     int64_t min_ms, build_us;
+    int64_t due_wall_ms; /* a GTFS-Realtime change held for this second */
     struct live_gtfsrt *rt[LIVE_PUBLISH_RT_N];
     struct http_blob *rt_blob[LIVE_PUBLISH_RT_N], *rt_text[LIVE_PUBLISH_RT_N];
     uint64_t rt_text_gen[LIVE_PUBLISH_RT_N];
@@ -270,6 +271,7 @@ int live_publish_view(struct live *l, struct pub_view *v);
 void live_publish_loaded(struct live *l);
 void live_publish_zip(struct live *l, const PGresult *files);
 void live_publish_step(struct live *l, bool force);
+int live_publish_timeout_ms(const struct live *l);
 struct http_blob *live_publish_get(struct live *l, enum live_publish_kind kind,
                                    int arg, const struct pub_page_req *req);
 void live_publish_free(struct live *l);

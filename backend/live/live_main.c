@@ -134,7 +134,7 @@ static void live_run(struct live *l)
         struct pollfd pfd[5];
         int64_t now = clock_mono_ms(), due;
         int timeout = 1000, nfds = 0, mi = -1, hi = -1, di = -1, wi = -1,
-            ri = -1, hto, rto, fd;
+            ri = -1, hto, rto, pto, fd;
         short ev = 0;
 
         live_db_try(l, now);
@@ -199,9 +199,11 @@ static void live_run(struct live *l)
             timeout = due > 0 ? (int)due : 0;
         if (l->pending)
             timeout = 0; /* more of the history's statistics, at once */
-        /* A change not yet published (held back by the build rate). */
-        if (l->pub.dirty && l->pub.ready && timeout > (int)l->pub.min_ms)
-            timeout = (int)l->pub.min_ms;
+        /* A change not yet published (held back by the build rate, or a
+         * feed's change by the second). */
+        pto = live_publish_timeout_ms(l);
+        if (pto >= 0 && pto < timeout)
+            timeout = pto;
         hto = http_timeout_ms(l->http);
         if (hto >= 0 && hto < timeout)
             timeout = hto;

@@ -257,7 +257,10 @@ static void live_publish__rt(struct live *l, int which,
         return;
     }
     if (out.state == LIVE_GTFSRT_LATER) {
-        p->dirty = true; /* the next second's build has it */
+        /* The next second's build has it, at the second's start: held
+         * back by the rate as well, a fix would wait up to 1.2 s. */
+        p->dirty = true;
+        p->due_wall_ms = (v->now_ms / 1000 + 1) * 1000;
         return;
     }
     if (out.state == LIVE_GTFSRT_UNCHANGED && p->rt_blob[which]) {
@@ -295,11 +298,13 @@ void live_publish_step(struct live *l, bool force)
 
     if (!p->ready || !p->dirty)
         return;
-    if (!force && t0 - p->built_mono < p->min_ms)
+    if (!force && t0 - p->built_mono < p->min_ms &&
+        !(p->due_wall_ms > 0 && clock_wall_ms() >= p->due_wall_ms))
         return;
     if (live_publish_view(l, &v) != 0)
         return;
     p->dirty = false;
+    p->due_wall_ms = 0;
     p->gen++;
     p->built_mono = t0;
     p->view_ms = v.now_ms;
@@ -470,6 +475,19 @@ struct http_blob *live_publish_get(struct live *l, enum live_publish_kind kind,
                                   kind, arg, NULL);
     }
     return NULL;
+}
+
+int live_publish_timeout_ms(const struct live *l)
+{
+    const struct live_pub *p = &l->pub;
+    int64_t t;
+
+    if (!p->ready || !p->dirty)
+        return -1;
+    t = p->built_mono + p->min_ms - clock_mono_ms();
+    if (p->due_wall_ms > 0 && p->due_wall_ms - clock_wall_ms() < t)
+        t = p->due_wall_ms - clock_wall_ms();
+    return t < 0 ? 0 : (int)t;
 }
 
 int live_publish_init(struct live *l)
