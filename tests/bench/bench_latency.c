@@ -105,6 +105,11 @@ struct blt {
     struct mqtt *sub;
     bool sub_ready;
     struct blt_lat broker, feed, json, page_fresh, page_cached;
+    /* Wall ms past its header second at which each new feed was first
+     * seen: the feed changes at most once a second (live_gtfsrt's
+     * LIVE_GTFSRT_LATER), so this is its share of the tail. */
+    struct blt_lat change_lag;
+    uint64_t last_header;
     uint64_t feed_polls, feed_bad, json_polls, json_bad, exact;
 };
 
@@ -384,6 +389,14 @@ static void see_feed(struct blt *b, const uint8_t *buf, size_t len, int64_t now)
         b->feed_bad++;
         return;
     }
+    if (m->header && m->header->has_timestamp &&
+        m->header->timestamp != b->last_header) {
+        if (b->last_header)
+            lat_add(&b->change_lag,
+                    (double)(itest_wall_ms() -
+                             (int64_t)m->header->timestamp * 1000));
+        b->last_header = m->header->timestamp;
+    }
     for (size_t e = 0; e < m->n_entity; e++) {
         const TransitRealtime__VehiclePosition *vp = m->entity[e]->vehicle;
         struct blt_bus *bus;
@@ -544,6 +557,7 @@ static void phase_latency(struct blt *b)
            " of %zu fixes shown with their own position"
            " and second (the rest first shown superseded by a newer fix)\n",
            b->feed_polls, b->feed_bad, b->exact, feed_n);
+    print_lat("new feed past its second", &b->change_lag, b->change_lag.n);
     printf("JSON: %" PRIu64 " polls, %" PRIu64 " failed\n", b->json_polls,
            b->json_bad);
     if (broker_n && feed_n) {
