@@ -953,6 +953,51 @@ static int http_listen(const struct http_options *o, int *fd_out, int *family,
     return HTTP_OK;
 }
 
+/* Equal strings in a time that depends on their lengths only. */
+static bool http__same(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    unsigned char d = la != lb;
+
+    for (size_t i = 0; i < la && i < lb; i++)
+        d |= (unsigned char)(a[i] ^ b[i]);
+    return d == 0;
+}
+
+int http_req_basic_auth(struct http_req *rq, const char *realm,
+                        const char *user, const char *password)
+{
+    char *pass = NULL;
+    char *name = MHD_basic_auth_get_username_password(rq->c, &pass);
+    bool ok = name && pass && user && password && http__same(name, user) &&
+              http__same(pass, password);
+    struct http_response *r;
+    char *msg;
+
+    if (name)
+        MHD_free(name);
+    if (pass)
+        MHD_free(pass);
+    if (ok)
+        return 1;
+    msg = strdup("authentication required\n");
+    r = msg ? http_response_new(401, NULL, msg, strlen(msg)) : NULL;
+    if (!r) {
+        (void)http_req_text(rq, 500, "out of memory");
+        return 0;
+    }
+    {
+        char challenge[128];
+
+        snprintf(challenge, sizeof challenge, "Basic realm=\"%s\"",
+                 realm ? realm : "shuttle");
+        (void)http_response_header(r, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                                   challenge);
+    }
+    (void)http_req_respond(rq, r);
+    return 0;
+}
+
 int http_new(const struct http_options *o, const struct http_callbacks *cb,
              void *arg, struct http **out, char *err, size_t errlen)
 {
@@ -986,6 +1031,19 @@ int http_new(const struct http_options *o, const struct http_callbacks *cb,
     }
     if (family == AF_INET6)
         flags |= MHD_USE_IPv6;
+    if (o->tls_cert_pem || o->tls_key_pem) {
+        if (!o->tls_cert_pem || !o->tls_key_pem ||
+            MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+            close(fd);
+            free(h);
+            http_errf(err, errlen,
+                      !o->tls_cert_pem || !o->tls_key_pem
+                          ? "http: HTTPS needs both a certificate and its key"
+                          : "http: this libmicrohttpd has no TLS support");
+            return HTTP_ERR_START;
+        }
+        flags |= MHD_USE_TLS;
+    }
     /* No MHD_USE_INTERNAL_POLLING_THREAD: MHD runs only inside http_run.
      * No MHD_USE_ERROR_LOG: this module does not log; MHD stays quiet. */
     h->mhd = MHD_start_daemon(
@@ -998,7 +1056,11 @@ int http_new(const struct http_options *o, const struct http_callbacks *cb,
         MHD_OPTION_CONNECTION_TIMEOUT,
         o->timeout_s ? o->timeout_s : (unsigned int)HTTP_TIMEOUT_S_DEFAULT,
         MHD_OPTION_URI_LOG_CALLBACK, http__uri_log, h,
-        MHD_OPTION_NOTIFY_COMPLETED, http__completed, h, MHD_OPTION_END);
+        MHD_OPTION_NOTIFY_COMPLETED, http__completed, h,
+        /* Both NULL without TLS: MHD then takes the next option as END. */
+        o->tls_cert_pem ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END,
+        o->tls_cert_pem, MHD_OPTION_HTTPS_MEM_KEY, o->tls_key_pem,
+        MHD_OPTION_END);
     if (!h->mhd) {
         /* Whether MHD closed a socket it was given depends on where it
          * failed; close it only if it is still open. */

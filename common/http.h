@@ -55,6 +55,9 @@ struct http_options {
     size_t url_max;          /* bytes of path + '?' + query, else 414 */
     size_t query_max;        /* bytes of query string, else 400 */
     unsigned int args_max;   /* query arguments, else 400 */
+    /* HTTPS: the server's certificate (chain) and key, PEM text (NULL:
+     * plain HTTP). Copied by MHD at start. */
+    const char *tls_cert_pem, *tls_key_pem;
 };
 
 struct http_callbacks {
@@ -132,6 +135,16 @@ int http_req_arg_at(const struct http_req *rq, unsigned int i,
 const char *http_req_header(const struct http_req *rq, const char *name);
 
 /* All strings above are MHD's and valid until the callback returns. */
+
+/*
+ * HTTP basic authentication against USER and PASSWORD: 1 when the request
+ * carries them (compared in constant time), else 0 with the request
+ * answered 401 and a `WWW-Authenticate: Basic realm="REALM"` challenge.
+ * Over plain HTTP the password crosses the network readable: give the
+ * server tls_cert_pem/tls_key_pem, or a TLS proxy in front.
+ */
+int http_req_basic_auth(struct http_req *rq, const char *realm,
+                        const char *user, const char *password);
 
 /* ----------------------------------------------------------- responses */
 

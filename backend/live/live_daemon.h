@@ -57,6 +57,7 @@ struct live_conf {
     char *http_listen;
     long long http_port;
     long long http_conn_max, http_per_ip_max, http_timeout_s;
+    char *http_tls_certfile, *http_tls_key, *ops_credentials;
     long long verbose;
 };
 
@@ -173,7 +174,9 @@ enum live_load {
 
 struct live {
     struct live_conf conf;
-    struct live_seats *seats; /* vehicle_seats, sorted by id */
+    struct live_seats *seats;            /* vehicle_seats, sorted by id */
+    char *tls_cert;                      /* http_tls_certfile's text */
+    const char *ops_user, *ops_password; /* into conf.ops_credentials */
     size_t nseats;
     char client_id[128];
     struct mqtt *mqtt;

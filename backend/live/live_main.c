@@ -99,6 +99,16 @@ static const struct conf_option live_options[] = {
         "and /debug/ (none: no HTTP server)"),
     OPT("http_port", CONF_INT, http_port, "9465", 0, 65535,
         "port of the HTTP server (0: none)"),
+    OPT("http_tls_certfile", CONF_STRING, http_tls_certfile, NULL, 0, 0,
+        "PEM certificate (chain) of the HTTP server: set it and "
+        "http_tls_keyfile to serve HTTPS"),
+    OPT("http_tls_keyfile", CONF_SECRET, http_tls_key, NULL, 0, 0,
+        "file holding the PEM key of http_tls_certfile (at most 4 KB); must "
+        "be mode 0600 or stricter"),
+    OPT("operators_password_file", CONF_SECRET, ops_credentials, NULL, 0, 0,
+        "file holding USER:PASSWORD (mode 0600) that /fleet, /report/ and "
+        "/debug/ then require (HTTP basic authentication; use it with "
+        "HTTPS). None: those pages are as public as the feeds"),
     OPT("http_conn_max", CONF_INT, http_conn_max, "512", 1, 65536,
         "open HTTP connections at most; more wait in the listen backlog"),
     OPT("http_per_ip_max", CONF_INT, http_per_ip_max, "64", 1, 65536,
@@ -320,6 +330,45 @@ static int live_seats_parse(struct live *l, char *err, size_t errlen)
     return 0;
 }
 
+/* The whole of text file PATH (a certificate), malloc'd; NULL with a
+ * message in ERR. */
+static char *live_read_file(const char *path, char *err, size_t errlen)
+{
+    FILE *fp = fopen(path, "r");
+    char *buf = NULL;
+    size_t len = 0, cap = 0, n;
+
+    if (!fp) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return NULL;
+    }
+    do {
+        if (len + 4096 + 1 > cap) {
+            char *nb = realloc(buf, cap = len + 4096 + 1);
+
+            if (!nb) {
+                free(buf);
+                fclose(fp);
+                snprintf(err, errlen, "%s: out of memory", path);
+                return NULL;
+            }
+            buf = nb;
+        }
+        n = fread(buf + len, 1, 4096, fp);
+        len += n;
+    } while (n > 0 && len < 1024 * 1024);
+    if (ferror(fp) || len == 0) {
+        snprintf(err, errlen, "%s: %s", path,
+                 ferror(fp) ? strerror(errno) : "empty");
+        free(buf);
+        fclose(fp);
+        return NULL;
+    }
+    fclose(fp);
+    buf[len] = '\0';
+    return buf;
+}
+
 static int live_configure(struct live *l, const char *file, int explicit_file,
                           const char *const *ov, int nov)
 {
@@ -339,6 +388,30 @@ static int live_configure(struct live *l, const char *file, int explicit_file,
     }
     if (rc == CONF_OK && live_seats_parse(l, err, sizeof err) != 0)
         rc = CONF_ERR_SYNTAX;
+    if (rc == CONF_OK && l->conf.ops_credentials) {
+        char *colon = strchr(l->conf.ops_credentials, ':');
+
+        if (!colon || colon == l->conf.ops_credentials || !colon[1] ||
+            strchr(l->conf.ops_credentials, '\n')) {
+            snprintf(err, sizeof err,
+                     "operators_password_file: one line USER:PASSWORD "
+                     "expected");
+            rc = CONF_ERR_SYNTAX;
+        } else {
+            *colon = '\0';
+            l->ops_user = l->conf.ops_credentials;
+            l->ops_password = colon + 1;
+        }
+    }
+    if (rc == CONF_OK && !l->conf.http_tls_certfile != !l->conf.http_tls_key) {
+        snprintf(err, sizeof err,
+                 "http_tls_certfile and http_tls_keyfile go together");
+        rc = CONF_ERR_SYNTAX;
+    }
+    if (rc == CONF_OK && l->conf.http_tls_certfile &&
+        !(l->tls_cert =
+              live_read_file(l->conf.http_tls_certfile, err, sizeof err)))
+        rc = CONF_ERR_IO;
     if (rc != CONF_OK) {
         fprintf(stderr, "shuttle-live: %s\n", err);
         return -1;
@@ -453,12 +526,21 @@ int main(int argc, char **argv)
             .conn_max = (unsigned int)l.conf.http_conn_max,
             .per_ip_max = (unsigned int)l.conf.http_per_ip_max,
             .timeout_s = (unsigned int)l.conf.http_timeout_s,
+            .tls_cert_pem = l.tls_cert,
+            .tls_key_pem = l.conf.http_tls_key,
         };
 
         if (http_new(&ho, &live_http_cb, &l, &l.http, err, sizeof err) !=
             HTTP_OK)
             fatalx("%s", err);
     }
+    if (l.http && !l.ops_user && strcmp(l.conf.http_listen, "127.0.0.1") != 0 &&
+        strcmp(l.conf.http_listen, "::1") != 0 &&
+        strcmp(l.conf.http_listen, "localhost") != 0)
+        log_warnx("the operators' pages (/fleet, /report/, /debug/) are "
+                  "open to anyone reaching %s: set operators_password_file "
+                  "(and http_tls_certfile) or keep http_listen on loopback",
+                  l.conf.http_listen);
     if (live_publish_init(&l) != 0)
         fatalx("out of memory");
     if (l.conf.reports) {
@@ -504,6 +586,7 @@ int main(int argc, char **argv)
         trips_db_feed_free(&l.feed);
     free(l.buses);
     free(l.seats);
+    free(l.tls_cert);
     conf_free(live_options, &l.conf);
     return 0;
 }

@@ -560,6 +560,13 @@ static void live_route(void *arg, struct http_req *rq)
         live_serve__api(l, rq, path);
         return;
     }
+    /* The operators' pages: behind their password when one is set. */
+    if ((strcmp(path, "/fleet") == 0 || strncmp(path, "/report/", 8) == 0 ||
+         strncmp(path, "/debug/", 7) == 0) &&
+        l->ops_user &&
+        !http_req_basic_auth(rq, "shuttle operators", l->ops_user,
+                             l->ops_password))
+        return;
     if (report_job_kind_of(path, &kind)) {
         live_serve__report(l, rq, kind);
         return;

@@ -92,6 +92,9 @@ static void t_route(void *arg, struct http_req *rq)
         assert_int_equal(http_req_respond(rq, r), HTTP_OK);
         /* Answering twice is refused, not sent. */
         assert_int_equal(http_req_text(rq, 500, "twice"), HTTP_ERR_ARG);
+    } else if (strcmp(path, "/ops") == 0) {
+        if (http_req_basic_auth(rq, "ops", "op", "pa:ss"))
+            (void)http_req_text(rq, 200, "in");
     } else if (strcmp(path, "/hdr") == 0) {
         const char *v = http_req_header(rq, "x-test");
 
@@ -200,9 +203,14 @@ static void t_pump(struct t_ctx *c, struct t_client *cl, size_t want, int ms)
     while (t_now_ms() < end) {
         struct pollfd p[2] = {{http_fd(c->h), POLLIN, 0},
                               {cl ? cl->fd : -1, POLLIN, 0}};
+        /* As the daemons' loops do: http_run only when its descriptor is
+         * readable or its timeout has passed (a completed deferred
+         * request must make that happen by itself). */
+        int hto = http_timeout_ms(c->h), to = hto < 0 || hto > 10 ? 10 : hto;
 
-        (void)poll(p, 2, 10);
-        assert_int_equal(http_run(c->h), HTTP_OK);
+        (void)poll(p, 2, to);
+        if (p[0].revents || (hto >= 0 && hto <= to))
+            assert_int_equal(http_run(c->h), HTTP_OK);
         if (!cl || cl->fd < 0 || !(p[1].revents & (POLLIN | POLLHUP)))
             continue;
         for (;;) {
@@ -778,6 +786,33 @@ static void test_blob_replaced_while_reading(void **state)
     free(fresh);
 }
 
+static void test_basic_auth(void **state)
+{
+    struct t_ctx c = {0};
+    struct t_reply r;
+    char v[128];
+
+    (void)state;
+    t_start(&c);
+    t_get(&c, "GET", "/ops", NULL, &r);
+    assert_int_equal(r.status, 401);
+    assert_string_equal(t_header(&r, "WWW-Authenticate", v, sizeof v),
+                        "Basic realm=\"ops\"");
+    t_reply_free(&r);
+    /* op:pa:ss (the password may hold a colon), then a wrong one */
+    t_get(&c, "GET", "/ops", "Authorization: Basic b3A6cGE6c3M=\r\n", &r);
+    assert_int_equal(r.status, 200);
+    assert_string_equal(r.body, "in\n");
+    t_reply_free(&r);
+    t_get(&c, "GET", "/ops", "Authorization: Basic b3A6cGE6c3Q=\r\n", &r);
+    assert_int_equal(r.status, 401);
+    t_reply_free(&r);
+    t_get(&c, "GET", "/ops", "Authorization: Basic !!!\r\n", &r);
+    assert_int_equal(r.status, 401);
+    t_reply_free(&r);
+    t_stop(&c);
+}
+
 static void test_off(void **state)
 {
     struct http_options o = {.listen = "none", .port = 1234};
@@ -802,6 +837,7 @@ int main(void)
         cmocka_unit_test(test_defer),
         cmocka_unit_test(test_defer_gone),
         cmocka_unit_test(test_blob_replaced_while_reading),
+        cmocka_unit_test(test_basic_auth),
         cmocka_unit_test(test_off),
     };
 
