@@ -95,8 +95,10 @@ new_key() {
 
 need_pki() {
   local dir=$1
-  [ -f "$dir/ca.key" ] && [ -f "$dir/ca.crt" ] && [ -f "$dir/index.txt" ] ||
+  if [ ! -f "$dir/ca.key" ] || [ ! -f "$dir/ca.crt" ] ||
+    [ ! -f "$dir/index.txt" ]; then
     die "$dir is not a PKI made by 'pki.sh init' (no ca.key, ca.crt or index.txt)"
+  fi
   [ -r "$dir/ca.key" ] || die "cannot read $dir/ca.key (run as its owner)"
 }
 

@@ -243,6 +243,8 @@ static int ba_setup(void **state)
 
     if (w == NULL)
         return -1;
+    /* teardown frees it, whatever fails below */
+    *state = w;
     mosquitto_lib_init();
     w->m = harness_mosquitto_start_secure(NULL);
     if (w->m == NULL)
@@ -259,7 +261,6 @@ static int ba_setup(void **state)
     ba_subscribe(w->ingest, "$share/ingest/shuttle/v1/+/telemetry");
     ba_subscribe(w->ingest, "shuttle/v1/+/status");
     ba_subscribe(w->bus2, "shuttle/v1/bus-2/ack");
-    *state = w;
     return 0;
 }
 
