@@ -6,7 +6,8 @@
 #   pki.sh init DIR [DNS_NAME...]  the CA, the broker's certificate (SAN
 #                                  IP:127.0.0.1, DNS:localhost and the names
 #                                  given) and an empty CRL; parts already
-#                                  there are kept
+#                                  there are kept (delete broker.crt to
+#                                  re-issue it with other names)
 #   pki.sh add DIR NAME            one identity, CN=NAME: DIR/clients/NAME.crt
 #                                  and .key (a bus: bus-12; a service:
 #                                  shuttle-ingest, shuttle-live, displays)
@@ -18,7 +19,9 @@
 # Keys are made with mode 0600 and never leave DIR; only ca.crt, broker.crt,
 # broker.key and crl.pem go to the broker, NAME.crt and NAME.key to that bus
 # only. Keep DIR (with ca.key) off the broker and backed up. Runs as any
-# user: files belong to whoever runs it.
+# user: files belong to whoever runs it (the broker's user must be able to
+# read broker.key where it is installed). Exit status 0, 1 on an error
+# (with the reason on stderr), 2 on bad usage.
 set -euo pipefail
 
 PKI_DAYS=${PKI_DAYS:-3650}
@@ -30,7 +33,7 @@ die() {
 }
 
 usage() {
-  sed -n '6,17p' "$0" | sed 's/^# \{0,1\}//' >&2
+  sed -n '6,18p' "$0" | sed 's/^# \{0,1\}//' >&2
   exit 2
 }
 
