@@ -65,6 +65,7 @@ struct harness_mqtt {
     char *log;     /* mosquitto's log_dest file */
     char *out;     /* its stdout and stderr */
     char *persist; /* persistence_location, with a trailing slash */
+    char *pki;     /* the secured broker's PKI folder, else NULL */
     int port;
     struct harness_proc *proc;
 };
@@ -819,6 +820,230 @@ struct harness_mqtt *harness_mosquitto_start(const char *extra_conf)
     if (mosquitto_launch(m) < 0)
         return NULL;
     return m;
+}
+
+/* $SHUTTLE_SOURCE_DIR/REL, or NULL (after saying why) when it is unset. */
+static char *source_path(const char *rel)
+{
+    const char *src = getenv("SHUTTLE_SOURCE_DIR");
+
+    if (src == NULL || *src == '\0') {
+        fail("SHUTTLE_SOURCE_DIR is not set (ctest sets it)");
+        return NULL;
+    }
+    return hprintf("%s/%s", src, rel);
+}
+
+/* Copy the file FROM to TO (mode 0644). 0 or -1. */
+static int copy_file(const char *from, const char *to)
+{
+    char buf[4096];
+    size_t n;
+    FILE *in = fopen(from, "rb"), *out;
+    int rc = 0;
+
+    if (in == NULL) {
+        fail("%s: %s", from, strerror(errno));
+        return -1;
+    }
+    out = fopen(to, "wb");
+    if (out == NULL) {
+        fail("%s: %s", to, strerror(errno));
+        fclose(in);
+        return -1;
+    }
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        if (fwrite(buf, 1, n, out) != n)
+            rc = -1;
+    if (ferror(in))
+        rc = -1;
+    fclose(in);
+    if (fclose(out) != 0)
+        rc = -1;
+    if (rc < 0)
+        fail("copy %s to %s failed", from, to);
+    return rc;
+}
+
+int harness_pki(const char *pki_dir, const char *verb, const char *name)
+{
+    char *script = source_path("deploy/pki.sh");
+    char *log = hprintf("%s.log", pki_dir);
+    struct harness_proc *p;
+    char *argv[] = {"bash",          script,       (char *)verb,
+                    (char *)pki_dir, (char *)name, NULL};
+
+    if (script == NULL)
+        return -1;
+    p = harness_spawn("pki.sh", argv, log);
+    if (p == NULL)
+        return -1;
+    if (harness_wait(p, 30000) != 0) {
+        fail("pki.sh %s %s %s failed", verb, pki_dir, name ? name : "");
+        harness_log_tail(log, 10);
+        return -1;
+    }
+    /* As root the broker runs as user mosquitto and must read the PKI (a
+     * revoke rewrites crl.pem as root, mode 0644). */
+    if (as_user("mosquitto") != NULL && harness_chown(pki_dir, "mosquitto") < 0)
+        return -1;
+    return 0;
+}
+
+/* Write M's config: deploy/mosquitto/mosquitto.conf line by line with the
+ * values of the keywords below replaced, every other line verbatim. Each
+ * keyword must be there exactly once, so a shipped file that lost its
+ * crlfile (say) fails here instead of testing something else. */
+static int mosquitto_write_secure_conf(struct harness_mqtt *m)
+{
+    enum {
+        K_LISTENER,
+        K_PERSIST,
+        K_LOG,
+        K_ACL,
+        K_CA,
+        K_CERT,
+        K_KEY,
+        K_CRL,
+        K_N
+    };
+    static const char *const keys[K_N] = {"listener", "persistence_location",
+                                          "log_dest", "acl_file",
+                                          "cafile",   "certfile",
+                                          "keyfile",  "crlfile"};
+    char *vals[K_N];
+    int seen[K_N] = {0};
+    char *shipped = source_path("deploy/mosquitto/mosquitto.conf");
+    char *acl_src = source_path("deploy/mosquitto/acl");
+    char *acl = hprintf("%s/acl", m->dir);
+    char line[1024];
+    FILE *in, *out;
+    int k, rc = 0;
+
+    if (shipped == NULL || acl_src == NULL || copy_file(acl_src, acl) < 0)
+        return -1;
+    vals[K_LISTENER] = hprintf("listener %d 127.0.0.1", m->port);
+    vals[K_PERSIST] = hprintf("persistence_location %s", m->persist);
+    vals[K_LOG] = hprintf("log_dest file %s", m->log);
+    vals[K_ACL] = hprintf("acl_file %s", acl);
+    vals[K_CA] = hprintf("cafile %s/ca.crt", m->pki);
+    vals[K_CERT] = hprintf("certfile %s/broker.crt", m->pki);
+    vals[K_KEY] = hprintf("keyfile %s/broker.key", m->pki);
+    vals[K_CRL] = hprintf("crlfile %s/crl.pem", m->pki);
+    in = fopen(shipped, "r");
+    if (in == NULL) {
+        fail("%s: %s", shipped, strerror(errno));
+        return -1;
+    }
+    out = fopen(m->conf, "w");
+    if (out == NULL) {
+        fail("%s: %s", m->conf, strerror(errno));
+        fclose(in);
+        return -1;
+    }
+    fprintf(out, "# %s, ports and paths replaced by the test harness\n",
+            shipped);
+    while (fgets(line, sizeof line, in) != NULL) {
+        size_t len = strcspn(line, " \t\r\n");
+
+        for (k = 0; k < K_N; k++)
+            if (len == strlen(keys[k]) && strncmp(line, keys[k], len) == 0)
+                break;
+        if (k == K_N) {
+            fputs(line, out);
+            continue;
+        }
+        seen[k]++;
+        fprintf(out, "%s\n", vals[k]);
+    }
+    fclose(in);
+    if (fclose(out) != 0) {
+        fail("%s: %s", m->conf, strerror(errno));
+        return -1;
+    }
+    for (k = 0; k < K_N; k++)
+        if (seen[k] != 1) {
+            fail("%s: \"%s\" appears %d times, the harness expects once",
+                 shipped, keys[k], seen[k]);
+            rc = -1;
+        }
+    return rc;
+}
+
+struct harness_mqtt *harness_mosquitto_start_secure(const char *pki_dir)
+{
+    struct harness_mqtt *m;
+    char *ca;
+
+    m = harness_alloc(sizeof *m);
+    m->dir = harness_tmpdir("mqtts");
+    m->port = harness_free_port();
+    if (m->dir == NULL || m->port < 0)
+        return NULL;
+    m->conf = hprintf("%s/mosquitto.conf", m->dir);
+    m->log = hprintf("%s/mosquitto.log", m->dir);
+    m->out = hprintf("%s/stdout.log", m->dir);
+    m->persist = hprintf("%s/persist/", m->dir);
+    m->pki =
+        pki_dir != NULL ? hprintf("%s", pki_dir) : hprintf("%s/pki", m->dir);
+    if (mkdir(m->persist, 0700) < 0) {
+        fail("mkdir %s: %s", m->persist, strerror(errno));
+        return NULL;
+    }
+    ca = hprintf("%s/ca.crt", m->pki);
+    if (access(ca, F_OK) != 0 && harness_pki(m->pki, "init", NULL) < 0)
+        return NULL;
+    if (mosquitto_write_secure_conf(m) < 0)
+        return NULL;
+    if (as_user("mosquitto") != NULL &&
+        (harness_chown(m->dir, "mosquitto") < 0 ||
+         harness_chown(m->pki, "mosquitto") < 0))
+        return NULL;
+    if (mosquitto_launch(m) < 0)
+        return NULL;
+    return m;
+}
+
+const char *harness_mosquitto_pki(const struct harness_mqtt *m)
+{
+    return m->pki;
+}
+
+/* Lines of the file at PATH containing NEEDLE (0 when it cannot be read). */
+static int log_count(const char *path, const char *needle)
+{
+    char line[4096];
+    FILE *f = fopen(path, "r");
+    int n = 0;
+
+    if (f == NULL)
+        return 0;
+    while (fgets(line, sizeof line, f) != NULL)
+        if (strstr(line, needle) != NULL)
+            n++;
+    fclose(f);
+    return n;
+}
+
+int harness_mosquitto_reload(struct harness_mqtt *m)
+{
+    static const char needle[] = "Reloading config.";
+    int before = log_count(m->log, needle);
+    long long t0;
+
+    if (m->proc == NULL || harness_kill(m->proc, SIGHUP) < 0)
+        return -1;
+    /* mosquitto logs the line, then re-reads config, ACL and CRL in its one
+     * thread: a connection made after the line is seen is checked against
+     * the new files. */
+    t0 = now_ms();
+    while (now_ms() - t0 < 5000) {
+        if (log_count(m->log, needle) > before)
+            return 0;
+        harness_sleep_ms(50);
+    }
+    fail("mosquitto did not reload within 5 s");
+    return -1;
 }
 
 int harness_mosquitto_port(const struct harness_mqtt *m)

@@ -134,6 +134,34 @@ int harness_mosquitto_stop(struct harness_mqtt *m);
  * KEEP_PERSISTENCE 0 the persistence file is deleted first. 0 or -1. */
 int harness_mosquitto_restart(struct harness_mqtt *m, int keep_persistence);
 
+/* ---- the secured broker (deploy/mosquitto) -------------------------- */
+
+/* Run `bash $SHUTTLE_SOURCE_DIR/deploy/pki.sh VERB PKI_DIR [NAME]` (NAME may
+ * be NULL), its output in PKI_DIR.log: 0, or -1 after printing that log's
+ * tail. As root, PKI_DIR is then given to user mosquitto. */
+int harness_pki(const char *pki_dir, const char *verb, const char *name);
+
+/* Start mosquitto with the shipped configuration: deploy/mosquitto/
+ * mosquitto.conf and acl from $SHUTTLE_SOURCE_DIR, with only the listener
+ * (a free port on 127.0.0.1), persistence_location, log_dest and the paths
+ * of acl_file, cafile, certfile, keyfile and crlfile replaced. PKI_DIR is
+ * the PKI to use; it is made with `pki.sh init` when it has no ca.crt, and
+ * NULL means a "pki" folder in the broker's folder. Client identities are
+ * the caller's to add (harness_pki(dir, "add", name)): PKI_DIR/clients/
+ * NAME.crt and NAME.key. Returns once the TLS port accepts TCP (10 s at
+ * most). harness_mosquitto_publish() does not work on this broker (it
+ * speaks plain TCP); the other harness_mosquitto_* functions do. */
+struct harness_mqtt *harness_mosquitto_start_secure(const char *pki_dir);
+
+/* The PKI folder of a broker from harness_mosquitto_start_secure (owned by
+ * the harness), else NULL. */
+const char *harness_mosquitto_pki(const struct harness_mqtt *m);
+
+/* SIGHUP: mosquitto re-reads its config, the ACL and the CRL (new
+ * connections are checked against them; open ones stay). 0 once its log
+ * says so (5 s at most), else -1. */
+int harness_mosquitto_reload(struct harness_mqtt *m);
+
 /* ---- PostgreSQL ----------------------------------------------------- */
 
 struct harness_pg;
