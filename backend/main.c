@@ -41,6 +41,8 @@ struct backend_conf {
     char *mqtt_user;
     char *mqtt_password;
     char *mqtt_cafile;
+    char *mqtt_certfile;
+    char *mqtt_keyfile;
     long long mqtt_session_expiry;
     char *telemetry_topic;
     char *status_topic;
@@ -83,6 +85,11 @@ static const struct conf_option backend_options[] = {
         "file holding the MQTT password; must be mode 0600 or stricter"),
     OPT("mqtt_cafile", CONF_STRING, mqtt_cafile, NULL, 0, 0,
         "CA certificate: set it to connect over TLS"),
+    OPT("mqtt_certfile", CONF_STRING, mqtt_certfile, NULL, 0, 0,
+        "client certificate for TLS (the secured broker's shuttle-ingest "
+        "identity)"),
+    OPT("mqtt_keyfile", CONF_STRING, mqtt_keyfile, NULL, 0, 0,
+        "key of the client certificate"),
     OPT("mqtt_session_expiry", CONF_INT, mqtt_session_expiry, "604800", 60,
         4294967295.0, "seconds the broker keeps our session while we are away"),
     OPT("telemetry_topic", CONF_STRING, telemetry_topic,
@@ -900,6 +907,8 @@ int main(int argc, char **argv)
     mo.username = b.conf.mqtt_user;
     mo.password = b.conf.mqtt_password;
     mo.cafile = b.conf.mqtt_cafile;
+    mo.certfile = b.conf.mqtt_certfile;
+    mo.keyfile = b.conf.mqtt_keyfile;
     mo.max_inflight = 100;
     if (mqtt_new(&mo, &backend_mqtt_cb, &b, &b.mqtt, err, sizeof err) !=
         MQTT_OK)
