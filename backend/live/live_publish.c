@@ -155,7 +155,7 @@ void live_publish_loaded(struct live *l)
 {
     struct live_pub *p = &l->pub;
     struct pub_view v;
-    char *out = NULL, err[256];
+    char *out = NULL, err[256] = "";
     size_t len, nkeys;
 
     p->ready = false;
@@ -203,7 +203,7 @@ void live_publish_zip(struct live *l, const PGresult *files)
 {
     uint8_t *zip;
     size_t len;
-    char err[256];
+    char err[256] = "";
 
     if (pub_static_zip(files, &zip, &len, err, sizeof err) != PUB_STATIC_OK) {
         log_warnx("/gtfs/static.zip: %s", err);
@@ -235,7 +235,7 @@ static void live_publish__rt(struct live *l, int which,
     struct live_pub *p = &l->pub;
     struct live_gtfsrt_input in;
     struct live_gtfsrt_out out;
-    char err[256];
+    char err[256] = "";
 
     memset(&in, 0, sizeof in);
     in.feed = v->feed;
@@ -293,7 +293,7 @@ void live_publish_step(struct live *l, bool force)
     struct live_pub *p = &l->pub;
     int64_t t0 = clock_mono_ms(), t0_us = clock_mono_us();
     struct pub_view v;
-    char *out, err[256];
+    char *out, err[256] = "";
     size_t len, n = 0, skipped = 0;
 
     if (!p->ready || !p->dirty)
@@ -349,7 +349,7 @@ static struct http_blob *live_publish__lazy(struct live *l,
 {
     struct live_pub *p = &l->pub;
     struct pub_view v;
-    char *out = NULL, err[256];
+    char *out = NULL, err[256] = "";
     size_t len = 0;
     int ok = 0;
     const char *type = LIVE_PUBLISH_JSON;
