@@ -1083,12 +1083,19 @@ static void ft_reports(void)
         struct itest_http_reply r;
         char ct[128];
 
-        for (waited = 0;; waited += 200) {
+        int64_t t0 = itest_mono_ms();
+
+        /* The report runs in shuttle-live's child: 503 until it is. */
+        for (;;) {
             itest_http(live_port, "GET", path, NULL, &r);
-            if (r.status == 200 || waited > 20000)
+            if (r.status == 200 || itest_mono_ms() - t0 > 20000)
                 break;
             harness_sleep_ms(200);
         }
+        print_message("%s: %d after %lld ms\n", path, r.status,
+                      (long long)(itest_mono_ms() - t0));
+        if (r.status != 200)
+            harness_log_tail(harness_proc_log(live), 20);
         assert_int_equal(r.status, 200);
         assert_non_null(itest_http_header(&r, "Content-Type", ct, sizeof ct));
         assert_non_null(strstr(ct, "text/html"));
