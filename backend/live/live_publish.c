@@ -348,7 +348,7 @@ static struct http_blob *live_publish__lazy(struct live *l,
     const char *type = LIVE_PUBLISH_JSON;
     int max_age = 1;
 
-    if (*slot && *gen == p->gen)
+    if (*gen == p->gen && *slot != NULL)
         return *slot;
     /* A body built now reads the live state of now: when that moved since
      * the build, build first, or this body would show another state than
