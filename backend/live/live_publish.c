@@ -357,6 +357,11 @@ static struct http_blob *live_publish__lazy(struct live *l,
 
     if (*gen == p->gen && *slot != NULL)
         return *slot;
+    /* A body built now reads the live state of now: when that moved since
+     * the build, build first, or this body would show another state than
+     * the generation's others under the same generated_at. */
+    if (p->dirty)
+        live_publish_step(l, true);
     if (live_publish_view(l, &v) != 0)
         return NULL;
     /* Every body of one generation tells the same moment. */
