@@ -91,10 +91,9 @@ struct live_pubview {
 /* The published bodies (live_publish). */
 #define LIVE_PUBLISH_JSON "application/json; charset=utf-8"
 /* Builds after a change come at most this often (or four times the last
- * build's time, if more), and a request for a body of a changed state
- * builds it at most this often. */
+ * build's time, if more); a request for a body not yet built of a changed
+ * state builds at once. */
 #define LIVE_PUBLISH_MIN_MS 200
-#define LIVE_PUBLISH_FORCE_MS 50
 enum live_publish_rt {
     LIVE_PUBLISH_RT_TRIP_UPDATES,
     LIVE_PUBLISH_RT_VEHICLE_POSITIONS,

@@ -239,12 +239,8 @@ static void live_run(struct live *l)
         if ((wi >= 0 && pfd[wi].revents) || live_pg_ready(l->wpg))
             live_wdb_step(l, clock_mono_ms());
         /* Finished reports complete their deferred requests. */
-        if (l->reports && (ri >= 0 || rto >= 0)) {
+        if (l->reports && (ri >= 0 || rto >= 0))
             report_job_step(l->reports, clock_mono_ms());
-            /* A completed one is a resumed connection, which MHD sends at
-             * its next run: nothing on its descriptor would wake us. */
-            (void)http_run(l->http);
-        }
     }
 }
 

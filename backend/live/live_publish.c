@@ -358,8 +358,10 @@ static struct http_blob *live_publish__lazy(struct live *l,
     if (*gen == p->gen && *slot != NULL)
         return *slot;
     /* A body built now reads the live state of now: when that moved since
-     * the build, build first, or this body would show another state than
-     * the generation's others under the same generated_at. */
+     * the last build, build a new generation first, or this body would
+     * show another state than the generation's others under the same
+     * generated_at. That is at most one build per change of the state
+     * (not per request): a request after it finds the state unchanged. */
     if (p->dirty)
         live_publish_step(l, true);
     if (live_publish_view(l, &v) != 0)
@@ -449,9 +451,7 @@ struct http_blob *live_publish_get(struct live *l, enum live_publish_kind kind,
 
     if (!p->ready)
         return NULL;
-    /* A body asked for after the buses moved is of the new state (at most
-     * one build per LIVE_PUBLISH_FORCE_MS, however many ask). */
-    if (p->dirty && clock_mono_ms() - p->built_mono >= LIVE_PUBLISH_FORCE_MS)
+    if (p->gen == 0 && p->dirty)
         live_publish_step(l, true);
     if (p->gen == 0)
         return NULL;
