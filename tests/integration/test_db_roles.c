@@ -2,7 +2,8 @@
  * shuttle_ingest, shuttle_read and shuttle_live that authenticate with
  * scram-sha-256 through a libpq passfile; each may write only what its
  * program writes; shuttle-backend runs as the ingest login on a current
- * schema and names the missing migration on one that is behind. */
+ * schema, stores a bus's batch and acknowledges it, and names the missing
+ * migration on a schema that is behind. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,9 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "harness.h"
 #include "itest_db.h"
+#include "wire.h"
 
 struct rx {
     struct harness_pg *pg;
@@ -273,6 +276,54 @@ static void test_live_writes_its_tables(void **state)
     assert_true(check_every_table("t_live", live) >= 19);
 }
 
+/* Publish positions 1..N of VID, a minute old, in one batch with QoS 1,
+ * through the ordinary command-line client, as a bus would send them. */
+static void publish_positions(struct harness_mqtt *m, const char *vid, int n)
+{
+    struct wire_record recs[8];
+    struct wire_batch b;
+    struct timespec ts;
+    char topic[128], path[600], log[600], port[16];
+    struct harness_proc *p;
+    uint8_t *buf;
+    size_t len;
+    FILE *f;
+
+    assert_true(n > 0 && n <= 8);
+    clock_gettime(CLOCK_REALTIME, &ts);
+    for (int i = 0; i < n; i++) {
+        wire_position_init(&recs[i]);
+        recs[i].seq = (uint64_t)i + 1;
+        recs[i].t_ms = (int64_t)ts.tv_sec * 1000 - 60000 + i * 1000;
+        recs[i].u.pos.lat = 37.45 + i * 1e-4;
+        recs[i].u.pos.lon = 126.70;
+        recs[i].u.pos.fix_mode = 3;
+        recs[i].u.pos.sats_used = 8;
+    }
+    memset(&b, 0, sizeof b);
+    snprintf(b.vehicle_id, sizeof b.vehicle_id, "%s", vid);
+    b.n = (size_t)n;
+    b.records = recs;
+    assert_int_equal(wire_batch_encode(&b, &buf, &len), WIRE_OK);
+    assert_int_equal(wire_topic(topic, sizeof topic, vid, "telemetry"), 0);
+    snprintf(path, sizeof path, "%s/batch.bin", rx.dir);
+    snprintf(log, sizeof log, "%s/pub.log", rx.dir);
+    snprintf(port, sizeof port, "%d", harness_mosquitto_port(m));
+    f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(buf, 1, len, f), len);
+    assert_int_equal(fclose(f), 0);
+    free(buf);
+    {
+        char *argv[] = {
+            "mosquitto_pub", "-h", "127.0.0.1", "-p", port, "-q", "1", "-t",
+            topic,           "-f", path,        NULL};
+        p = harness_spawn("mosquitto_pub", argv, log);
+    }
+    assert_non_null(p);
+    assert_int_equal(harness_wait(p, 15000), 0);
+}
+
 /* shuttle-backend --migrate as LOGIN: its exit code, its log in LOG. */
 static int backend_migrate_as(const char *login, const char *log)
 {
@@ -310,6 +361,21 @@ static void test_backend_as_ingest(void **state)
     snprintf(opt, sizeof opt, "database=%s", ci);
     be = harness_backend_start(rx.pg, m, opts);
     assert_non_null(be);
+    /* End to end as that login: stored, and the bus's watermark moved (the
+     * partition of today's first record made through the granted
+     * function). */
+    publish_positions(m, "bus-roles", 5);
+    assert_int_equal(harness_wait_scalar(rx.pg,
+                                         "SELECT count(*) FROM positions"
+                                         " WHERE vehicle_id = 'bus-roles'",
+                                         5, 20000),
+                     0);
+    assert_int_equal(harness_wait_scalar(rx.pg,
+                                         "SELECT acked_seq FROM"
+                                         " vehicle_progress WHERE vehicle_id"
+                                         " = 'bus-roles'",
+                                         5, 20000),
+                     0);
     assert_int_equal(harness_stop(be), 0);
 
     /* A schema one step behind (as after an upgrade of the binary). */
