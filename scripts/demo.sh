@@ -221,16 +221,31 @@ pg_as=("${run_as[@]}")
   -A trust -E UTF8 --locale=C --no-sync) >"$work/initdb.log" 2>&1 ||
   fail "initdb (a new PostgreSQL cluster in $svc/pg/data)" "$work/initdb.log" \
     "fix what the log says (disk space? memory?) and run the demo again"
+# The shape a depot runs (README "Database roles"): the daemons log in as
+# members of the shuttle_* roles with a password (scram-sha-256, from a
+# passfile); the owner and the superuser are trusted on the socket, which
+# is mode 0700: only PostgreSQL's own user and root reach it, the users who
+# could read its data folder anyway, so trust there is peer authentication
+# without a user map (the demo's OS user is not named postgres).
+cat > "$svc/pg/data/pg_hba.conf" <<HBA
+local all postgres,shuttle_owner trust
+local all all scram-sha-256
+HBA
 free_port pgport
 spawn "$work/postgres.log" "${pg_as[@]}" "$pgbin/postgres" \
-  -D "$svc/pg/data" -c listen_addresses= -k "$svc/pg" -p "$pgport"
+  -D "$svc/pg/data" -c listen_addresses= -k "$svc/pg" -p "$pgport" \
+  -c unix_socket_permissions=0700 -c password_encryption=scram-sha-256
 wait_for "PostgreSQL" "$work/postgres.log" "${pids[-1]}" 30 "$again" \
   "$pgbin/pg_isready" -q -h "$svc/pg" -p "$pgport"
-psql -q -h "$svc/pg" -p "$pgport" -U postgres -c "CREATE DATABASE shuttle" \
+# The schema's owner: it migrates and loads the feed; CREATEROLE because
+# migration 003 creates the shuttle_* group roles.
+psql -q -h "$svc/pg" -p "$pgport" -U postgres \
+  -c "CREATE ROLE shuttle_owner LOGIN CREATEROLE" \
+  -c "CREATE DATABASE shuttle OWNER shuttle_owner" \
   >"$work/psql.log" 2>&1 ||
   fail "creating the database" "$work/psql.log" \
     "see $work/postgres.log; run the demo again"
-db="host=$svc/pg port=$pgport dbname=shuttle user=postgres"
+db="host=$svc/pg port=$pgport dbname=shuttle user=shuttle_owner"
 
 free_port mqport
 free_port httpport
@@ -275,14 +290,38 @@ say "loading the GTFS feed (deploy/gtfs)"
     "fix the feed file the log names (or git checkout deploy/gtfs) and run the demo again"
 sed 's/^/demo: /' "$work/load-gtfs.log" >&2
 
-spawn "$work/backend.log" "$bin/shuttle-backend" -d -o "database=$db" \
+# One login per program, each in the role it needs (the group roles came
+# with migration 003 and 007), with a random password kept only in a
+# libpq passfile (mode 0600; libpq ignores a looser one).
+pgpass=$work/pgpass
+(umask 077 && : >"$pgpass")
+logins=(shuttle_ingest:demo_ingest shuttle_read:demo_live_read
+  shuttle_live:demo_live_write shuttle_read:demo_report)
+for l in "${logins[@]}"; do
+  pw=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
+  psql -q -h "$svc/pg" -p "$pgport" -U postgres shuttle \
+    -v role="${l%%:*}" -v login="${l#*:}" -v pw="$pw" >>"$work/psql.log" 2>&1 <<'SQL' ||
+CREATE ROLE :"login" LOGIN PASSWORD :'pw' IN ROLE :"role";
+SQL
+    fail "creating the database login ${l#*:}" "$work/psql.log" \
+      "see $work/postgres.log; run the demo again"
+  echo "$svc/pg:$pgport:shuttle:${l#*:}:$pw" >>"$pgpass"
+done
+login_db() { # login_db LOGIN: its connection string, through the passfile
+  echo "host=$svc/pg port=$pgport dbname=shuttle user=$1 passfile=$pgpass"
+}
+
+spawn "$work/backend.log" "$bin/shuttle-backend" -d \
+  -o "database=$(login_db demo_ingest)" \
   -o "mqtt_port=$mqport" -o "http_port=$httpport"
 backend_pid=${pids[-1]}
 wait_for "shuttle-backend" "$work/backend.log" "$backend_pid" 10 \
   "see the log; $again" log_has "$work/backend.log" "connected to broker"
 # shuttle-live beside ingest, on its own client id. It alone keeps
 # today's derived tables current (rebuild_interval_s, default 60 s).
-spawn "$work/live.log" "$bin/shuttle-live" -d -o "database=$db" \
+spawn "$work/live.log" "$bin/shuttle-live" -d \
+  -o "database=$(login_db demo_live_read)" \
+  -o "writer_database=$(login_db demo_live_write)" \
   -o "mqtt_port=$mqport" -o "http_port=$liveport"
 live_pid=${pids[-1]}
 wait_for "shuttle-live" "$work/live.log" "$live_pid" 20 \
@@ -372,9 +411,9 @@ SQL
   fail "reading what was stored" "$work/psql.log" \
     "see $work/postgres.log; run the demo again (with --keep to look around)"
 if [ -x "$bin/shuttle-report" ]; then
-  "$bin/shuttle-report" -o "database=$db" daily --date "$date" \
+  "$bin/shuttle-report" -o "database=$(login_db demo_report)" daily --date "$date" \
     2>"$work/report.log" &&
-  "$bin/shuttle-report" -o "database=$db" daily --date "$date" --format html \
+  "$bin/shuttle-report" -o "database=$(login_db demo_report)" daily --date "$date" --format html \
     > "$work/report-$date.html" 2>>"$work/report.log" ||
     fail "shuttle-report" "$work/report.log" \
       "see the log; run the demo again (with --keep to look around)"

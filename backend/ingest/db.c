@@ -345,6 +345,82 @@ int db_connect_step(struct db *d, char *err, size_t errlen)
     return DB_PENDING;
 }
 
+/* The first embedded migration newer than HAVE, NULL when none is. */
+static const struct migration *db__next_migration(int have)
+{
+    for (const struct migration *m = migrations; m->version; m++)
+        if (m->version > have)
+            return m;
+    return NULL;
+}
+
+/* Read the schema's version without writing anything. Returns 1 when it
+ * was read (*have), 0 when there is no schema_migrations table, -1 when it
+ * cannot be read, -2 when the server cannot be asked (the reason in WHY
+ * for both); *may_create tells whether this login
+ * may create tables in public (the owner may, the shuttle_* logins not). */
+static int db__schema_version(struct db *d, int *have, int *may_create,
+                              char *why, size_t whylen)
+{
+    PGresult *r =
+        PQexec(d->conn, "SELECT to_regclass('public.schema_migrations')"
+                        " IS NOT NULL, has_schema_privilege('public',"
+                        " 'CREATE')");
+    int exists;
+
+    *have = 0;
+    *may_create = 0;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+        db_errf(why, whylen, "%s", PQerrorMessage(d->conn));
+        PQclear(r);
+        return -2;
+    }
+    exists = PQgetvalue(r, 0, 0)[0] == 't';
+    *may_create = PQgetvalue(r, 0, 1)[0] == 't';
+    PQclear(r);
+    if (!exists)
+        return 0;
+    r = PQexec(d->conn,
+               "SELECT coalesce(max(version), 0) FROM schema_migrations");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK || PQntuples(r) != 1) {
+        db_errf(why, whylen, "%s", PQerrorMessage(d->conn));
+        PQclear(r);
+        return -1;
+    }
+    *have = atoi(PQgetvalue(r, 0, 0));
+    PQclear(r);
+    return 1;
+}
+
+/* A login that may not create tables cannot migrate: say which step is
+ * missing and who can apply it, rather than fail on the first CREATE. */
+static int db__schema_behind(int known, int have, const char *why, char *err,
+                             size_t errlen)
+{
+    const struct migration *m = db__next_migration(known > 0 ? have : 0);
+    const char *fix = "apply it as the schema owner (shuttle-backend "
+                      "--migrate with the owner's connection, or set "
+                      "admin_database)";
+
+    if (known < 0)
+        db_errf(err, errlen,
+                "cannot read the schema version (%s): the schema predates "
+                "migration 009_schema_version, or this login is in no "
+                "shuttle role; %s",
+                why, fix);
+    else if (known == 0)
+        db_errf(err, errlen,
+                "the database has no schema: migration %s not applied, and "
+                "this login may not create tables; %s",
+                m ? m->name : "?", fix);
+    else
+        db_errf(err, errlen,
+                "the schema is at version %d: migration %s not applied, and "
+                "this login may not create tables; %s",
+                have, m ? m->name : "?", fix);
+    return DB_ERR_SCHEMA;
+}
+
 int db_migrate(struct db *d, char *err, size_t errlen)
 {
     char why[512];
@@ -352,9 +428,22 @@ int db_migrate(struct db *d, char *err, size_t errlen)
     PGresult *r;
     int have = 0;
     int rc = DB_OK;
+    int known, may_create;
 
     if (!db_connected(d))
         return DB_ERR_CONNECT;
+    /* Read first: a current schema needs no lock and no CREATE, which the
+     * ingest login has not. */
+    why[0] = '\0';
+    known = db__schema_version(d, &have, &may_create, why, sizeof why);
+    if (known == -2) {
+        db_errf(err, errlen, "%s", why);
+        return DB_ERR_QUERY;
+    }
+    if (known == 1 && !db__next_migration(have))
+        return DB_OK;
+    if (!may_create)
+        return db__schema_behind(known, have, why, err, errlen);
     snprintf(sql, sizeof sql, "SELECT pg_advisory_lock(%lld)", DB_LOCK_MIGRATE);
     if (db_exec(d, sql, err, errlen) != DB_OK)
         return DB_ERR_QUERY;

@@ -18,6 +18,8 @@ enum db_err {
     DB_ERR_CONNECT = -2, /* cannot reach or log in to the server */
     DB_ERR_QUERY = -3,   /* a statement failed; the connection is reset */
     DB_ERR_FULL = -4,    /* the staging buffer is at its limit */
+    DB_ERR_SCHEMA = -5,  /* the schema is behind and this login may not
+                            migrate it (not its owner) */
 };
 
 /* db_copy's answer when the rows repeat a stored key (a re-send). */
@@ -60,7 +62,10 @@ void db_disconnect(struct db *d);
 
 /* Apply every embedded migration newer than the database's version, each in
  * its own transaction, under an advisory lock (several backends may start at
- * once). */
+ * once). A current schema is only read, so a login in shuttle_ingest (no
+ * CREATE on the schema) starts fine; a schema that is behind, seen by such
+ * a login, gives DB_ERR_SCHEMA and an err naming the first migration not
+ * applied. Otherwise DB_OK, DB_ERR_CONNECT or DB_ERR_QUERY. */
 int db_migrate(struct db *d, char *err, size_t errlen);
 
 /* After connecting (and migrating): set up this session's staging tables
