@@ -393,21 +393,6 @@ static int gpsd_watch(struct harness_gpsd *g)
     return fd;
 }
 
-/* Distance in metres from LAT/LON to the nearest point of the shapes whose
- * id starts with PREFIX. */
-static long long metres_off(const char *prefix, double lat, double lon)
-{
-    char sql[512];
-
-    snprintf(sql, sizeof sql,
-             "SELECT round(min(6371000 * sqrt(power(radians(shape_pt_lat - "
-             "%.9f), 2) + power(radians(shape_pt_lon - %.9f) * cos(radians("
-             "%.9f)), 2))))::bigint FROM gtfs_shapes WHERE shape_id LIKE "
-             "'%s%%'",
-             lat, lon, lat, prefix);
-    return harness_pg_scalar(pg, sql);
-}
-
 /* Take in what gpsd reports; keep every 5th fix for watch_check. */
 static void watch_read(struct watch *w)
 {
@@ -447,16 +432,34 @@ static void watch_read(struct watch *w)
 
 /* Count the kept fixes within 100 m of a shape of ROUTE (shape points are
  * at most 150 m apart, GPS noise is a few metres). */
+/* How many of W's kept fixes are within 100 m of a shape of ROUTE: one
+ * query for all of them (a connection per fix took most of a minute). */
 static void watch_check(struct watch *w, const char *route)
 {
-    for (int i = 0; i < w->n; i++) {
-        long long off = metres_off(route, w->lat[i], w->lon[i]);
+    size_t cap = (size_t)w->n * 64 + 1024, k;
+    char *sql = malloc(cap);
+    long long on;
 
-        if (off >= 0 && off < 100)
-            w->on_route++;
-        else
-            w->off_route++;
-    }
+    assert_non_null(sql);
+    k = (size_t)snprintf(sql, cap, "SELECT count(*) FROM unnest('{");
+    for (int i = 0; i < w->n; i++)
+        k += (size_t)snprintf(sql + k, cap - k, "%s%.9f", i ? "," : "",
+                              w->lat[i]);
+    k += (size_t)snprintf(sql + k, cap - k, "}'::float8[], '{");
+    for (int i = 0; i < w->n; i++)
+        k += (size_t)snprintf(sql + k, cap - k, "%s%.9f", i ? "," : "",
+                              w->lon[i]);
+    snprintf(sql + k, cap - k,
+             "}'::float8[]) AS p(lat, lon) WHERE (SELECT min(6371000 * "
+             "sqrt(power(radians(shape_pt_lat - p.lat), 2) + "
+             "power(radians(shape_pt_lon - p.lon) * cos(radians(p.lat)), "
+             "2))) FROM gtfs_shapes WHERE shape_id LIKE '%s%%') < 100",
+             route);
+    on = harness_pg_scalar(pg, sql);
+    free(sql);
+    assert_true(on >= 0);
+    w->on_route = (int)on;
+    w->off_route = w->n - (int)on;
 }
 
 /* One received counter datagram: checksum, type and numbering. */
