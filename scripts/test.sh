@@ -2,7 +2,7 @@
 # The whole test suite: install what is missing, build with warnings as
 # errors, run unit and integration tests (real mosquitto, PostgreSQL and
 # gpsd, started by the tests), then the unit tests and the tests that feed
-# the backend garbage again under ASan/UBSan.
+# the backend garbage again under ASan/UBSan, then a short fuzzing run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The HTML report test renders in headless Chromium; test_gtfsrt_node
@@ -24,6 +24,10 @@ cmake --build build/sanitize -j"$jobs"
   ctest -L unit --output-on-failure 2>&1 &&
   ctest -R '^(test_dead_letters|test_http|test_backend_kill|test_poison|test_forged_ack)$' \
     --output-on-failure 2>&1)
+
+# The fuzz targets (tests/fuzz, clang's libFuzzer): every regression
+# input replayed, then 10 s of fuzzing each, about 70 s in all.
+scripts/fuzz.sh short 10
 
 # The demo from a checkout other users cannot enter (as under root's home),
 # --keep/--stop, and a failing step's message (about a minute after its
