@@ -27,6 +27,10 @@ fi
 if [ "${SHUTTLE_WITH_BENCH:-0}" = 1 ]; then
   packages+=(wrk nginx-light)
 fi
+# scripts/fuzz.sh (run by test.sh): clang's libFuzzer.
+if [ "${SHUTTLE_WITH_FUZZ:-0}" = 1 ]; then
+  packages+=(clang)
+fi
 # scripts/lint.sh (run by test.sh).
 if [ "${SHUTTLE_WITH_LINT:-0}" = 1 ]; then
   packages+=(cppcheck clang-format)

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 # The HTML report test renders in headless Chromium; test_gtfsrt_node
 # needs node and npm.
-SHUTTLE_WITH_BROWSER=1 SHUTTLE_WITH_LINT=1 SHUTTLE_WITH_NODE=1 SHUTTLE_WITH_BENCH=1 scripts/setup.sh
+SHUTTLE_WITH_BROWSER=1 SHUTTLE_WITH_LINT=1 SHUTTLE_WITH_NODE=1 SHUTTLE_WITH_BENCH=1 SHUTTLE_WITH_FUZZ=1 scripts/setup.sh
 jobs=$(nproc)
 
 # Lint first: cppcheck and the formatting check take seconds.
@@ -26,8 +26,8 @@ cmake --build build/sanitize -j"$jobs"
     --output-on-failure 2>&1)
 
 # The fuzz targets (tests/fuzz, clang's libFuzzer): every regression
-# input replayed, then 10 s of fuzzing each, about 70 s in all.
-scripts/fuzz.sh short 10
+# input replayed, then 5 s of fuzzing each, about 40 s in all.
+scripts/fuzz.sh short 5
 
 # The demo from a checkout other users cannot enter (as under root's home),
 # --keep/--stop, and a failing step's message (about a minute after its

@@ -746,7 +746,7 @@ int main(int argc, char **argv)
             return 2;
         }
     }
-    b.seconds = b.quick ? 10 : 80;
+    b.seconds = b.quick ? 7 : 80;
     b.page_reqs = b.quick ? 12 : 100;
     for (size_t i = 0; i < sizeof progs / sizeof *progs; i++)
         if (!in_path(progs[i]))
