@@ -382,7 +382,7 @@ enum pub_json_err pub_json_routes(const struct pub_view *v, char **out,
 
 /* --- vehicles --------------------------------------------------------- */
 
-static const char *pub_json__status_name(enum live_status s)
+const char *pub_json_status_name(enum live_status s)
 {
     switch (s) {
     case LIVE_STATUS_UNKNOWN:
@@ -454,7 +454,7 @@ static json_t *pub_json__one_vehicle(const struct pub_view *v, size_t i,
                       pub_json__bearing(has_fix ? lv->bearing : NAN)) |
         pub_json__set(o, "speed",
                       pub_json__real(has_fix ? lv->speed : NAN, 1)) |
-        pub_json__set_str(o, "status", pub_json__status_name(lv->status)) |
+        pub_json__set_str(o, "status", pub_json_status_name(lv->status)) |
         pub_json__set_str(o, "next_stop", next) |
         pub_json__set(o, "delay_s",
                       on_trip ? json_integer(lv->delay_s) : json_null()) |

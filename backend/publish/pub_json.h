@@ -56,6 +56,11 @@ enum pub_json_err pub_json_runs(const struct pub_view *v, char **out,
 enum pub_json_err pub_json_error(int status, const char *msg, char **out,
                                  size_t *len);
 
+/* What the API (and the fleet page) calls a vehicle status: "at_stop",
+ * "in_transit", "layover", "deadhead", "off_route", "stale",
+ * "unknown". A static string. */
+const char *pub_json_status_name(enum live_status s);
+
 /* The index of stop ID in F, or -1 (ID is checked: any text is safe). */
 int pub_json_stop_find(const struct trips_feed *f, const char *id);
 

@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "pub_board.h"
+#include "pub_json.h"
 
 /* The script refreshes this often; with it off, the page reloads itself
  * (meta refresh) at twice that. */
@@ -1015,27 +1016,6 @@ static void pub_page__age(struct pub_page__out *o, int64_t ms)
         pub_page__putf(o, "%lld h", (long long)(ms / 3600000));
 }
 
-static const char *pub_page__live_status(enum live_status s)
-{
-    switch (s) {
-    case LIVE_STATUS_AT_STOP:
-        return "at_stop";
-    case LIVE_STATUS_IN_TRANSIT:
-        return "in_transit";
-    case LIVE_STATUS_LAYOVER:
-        return "layover";
-    case LIVE_STATUS_DEADHEAD:
-        return "deadhead";
-    case LIVE_STATUS_OFF_ROUTE:
-        return "off_route";
-    case LIVE_STATUS_STALE:
-        return "stale";
-    case LIVE_STATUS_UNKNOWN:
-        break;
-    }
-    return "unknown";
-}
-
 /* The fleet table's columns: Korean header, English header. */
 static const char *const pub_page__fleet_cols[][2] = {
     {"버스", "Bus"},
@@ -1122,7 +1102,7 @@ static void pub_page__bus(struct pub_page__out *o, const struct pub_view *v,
         pub_page__put(o, "—");
     }
     pub_page__put(o, "</td><td>");
-    pub_page__put(o, lv != NULL ? pub_page__live_status(lv->status) : "—");
+    pub_page__put(o, lv != NULL ? pub_json_status_name(lv->status) : "—");
     pub_page__put(o, "</td><td>");
     if (lv != NULL && lv->trip >= 0)
         pub_page__putf(o, "%+d s", (int)lv->delay_s);
