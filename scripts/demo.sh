@@ -136,15 +136,23 @@ rm -rf "$work"
 mkdir -p "$work"
 trap on_exit EXIT
 
-say "building (log: $work/build.log)"
 # From the checkout's real path ($PWD's too, which cmake reads): its cache
 # holds the path, and a link to the checkout must not make it stale.
 src=$(pwd -P)
-(cd -P "$src" && cmake -S . -B build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo &&
-  cmake --build build/release -j"$(nproc)") >"$work/build.log" 2>&1 ||
-  fail "building with cmake" "$work/build.log" \
-    "fix the error shown; if build/release is left from another checkout or compiler, remove it and run the demo again"
-bin=$src/build/release/bin
+if [ -n "${SHUTTLE_DEMO_BIN:-}" ]; then
+  # Binaries built already (the test suite's): no build of its own.
+  bin=$SHUTTLE_DEMO_BIN
+  [ -x "$bin/shuttle-backend" ] ||
+    fail "SHUTTLE_DEMO_BIN=$bin has no shuttle-backend" "" \
+      "build first (cmake --build DIR), or unset SHUTTLE_DEMO_BIN"
+else
+  say "building (log: $work/build.log)"
+  (cd -P "$src" && cmake -S . -B build/release -DCMAKE_BUILD_TYPE=RelWithDebInfo &&
+    cmake --build build/release -j"$(nproc)") >"$work/build.log" 2>&1 ||
+    fail "building with cmake" "$work/build.log" \
+      "fix the error shown; if build/release is left from another checkout or compiler, remove it and run the demo again"
+  bin=$src/build/release/bin
+fi
 
 # The services run as their own users (as root: postgres, mosquitto, gpsd;
 # otherwise as you), and those must reach their folders: a checkout under
