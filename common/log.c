@@ -39,6 +39,9 @@ int log_getverbose(void)
 }
 
 static void log_vwrite(int pri, const char *fmt, va_list ap, int with_errno)
+    __attribute__((format(printf, 2, 0)));
+
+static void log_vwrite(int pri, const char *fmt, va_list ap, int with_errno)
 {
     char msg[1024];
     int saved = errno;
