@@ -22,13 +22,11 @@
 #include "live_predict.h"
 #include "live_track.h"
 
-/* 2023-12-09, service day 19700; GTFS times count from local midnight
- * (Asia/Seoul, UTC+9, no DST). A fixed day: the test means the same on
- * any date. */
-#define DAY 19700
-#define DAY_MS ((int64_t)DAY * 86400000 - 9 * 3600000LL)
-#define H(h, m, s) ((h)*3600 + (m)*60 + (s))
-#define MS(secs) (DAY_MS + (int64_t)(secs)*1000)
+#include "testfeed.h"
+
+#define DAY TESTFEED_DAY
+#define H(h, m, s) TESTFEED_H(h, m, s)
+#define MS(secs) TESTFEED_MS(secs)
 #define SEC(secs) (MS(secs) / 1000)
 #define LAT 37.5
 #define LON0 127.0
@@ -38,88 +36,47 @@ typedef TransitRealtime__FeedMessage msg_t;
 typedef TransitRealtime__TripUpdate__StopTimeUpdate stu_t;
 
 struct world {
-    struct trips_stop stops[3];
-    struct trips_stop_time st[9];
-    struct trips_trip trips[3];
-    struct trips_feed f;
     struct live_vehicle v[2];
     const struct live_vehicle *vp[2];
-    struct live_stop_pred sp[3][3];
-    struct live_trip_pred tp[3];
-    const struct live_trip_pred *tpp[3];
     struct live_gtfsrt_input in;
 };
 
 static struct world w;
+static struct testfeed tf;
 
 /* T1 "OUT" A 08:00 B 08:02 C 08:04, T2 "BACK" C 08:10 B 08:12 A 08:14,
  * both route R, block blk; T3 on route R2, A 08:30 B 08:32 C 08:34. */
 static void world_feed(void)
 {
-    const char *ids[] = {"A", "B", "C"};
+    static const char *const ids[] = {"A", "B", "C"};
+    static const int abc[] = {0, 1, 2}, cba[] = {2, 1, 0};
     const char *tids[] = {"OUT", "BACK", "LATE"};
     const int start[] = {H(8, 0, 0), H(8, 10, 0), H(8, 30, 0)};
 
     memset(&w, 0, sizeof w);
-    for (int i = 0; i < 3; i++) {
-        strcpy(w.stops[i].id, ids[i]);
-        w.stops[i].lat = LAT;
-        w.stops[i].lon = LON0 + STEP * i;
-    }
-    for (int t = 0; t < 3; t++) {
-        for (int j = 0; j < 3; j++) {
-            int s = start[t] + 120 * j;
-            w.st[3 * t + j] =
-                (struct trips_stop_time){t == 1 ? 2 - j : j, j + 1, s, s};
-        }
-        strcpy(w.trips[t].id, tids[t]);
-        strcpy(w.trips[t].route_id, t == 2 ? "R2" : "R");
-        strcpy(w.trips[t].block_id, t == 2 ? "blk2" : "blk");
-        w.trips[t].direction = t == 1 ? 1 : 0;
-        w.trips[t].first = (size_t)(3 * t);
-        w.trips[t].n = 3;
-    }
-    w.f.stops = w.stops;
-    w.f.nstops = 3;
-    w.f.st = w.st;
-    w.f.nst = 9;
-    w.f.trips = w.trips;
-    w.f.ntrips = 3;
-    w.f.day_ms = DAY_MS;
-    assert_int_equal(trips_feed_finish(&w.f), 0);
+    testfeed_stops(&tf, ids, 3, LAT, LON0, 0, STEP);
+    for (int t = 0; t < 3; t++)
+        testfeed_trip(&tf, tids[t], t == 2 ? "R2" : "R",
+                      t == 2 ? "blk2" : "blk", t == 1 ? 1 : 0,
+                      t == 1 ? cba : abc, 3, start[t], 120);
+    testfeed_finish(&tf);
 }
 
-/* Trip T's prediction: every stop PREDICTED at its schedule + LATE_S,
- * dwell DWELL_S, the 80 % interval +-40 s. */
+/* Trip T's prediction: every stop PREDICTED (CANCELED when STATE is) at
+ * its schedule + LATE_S, dwell DWELL_S, the 80 % interval +-40 s. */
 static void world_pred(int t, enum live_trip_state state, int vehicle,
                        int late_s, int dwell_s, int64_t fix_ms)
 {
-    struct live_trip_pred *tp = &w.tp[t];
+    struct testfeed_pred p = {.state = state,
+                              .vehicle = vehicle,
+                              .late_s = late_s,
+                              .dwell_s = dwell_s,
+                              .lo_s = 40,
+                              .hi_s = 40,
+                              .load = 10,
+                              .fix_ms = fix_ms};
 
-    tp->trip = t;
-    tp->vehicle = vehicle;
-    tp->state = state;
-    tp->made_ms = fix_ms;
-    tp->fix_ms = fix_ms;
-    tp->stops = w.sp[t];
-    tp->nstops = 3;
-    for (int j = 0; j < 3; j++) {
-        const struct trips_stop_time *st = &w.st[3 * t + j];
-        struct live_stop_pred *sp = &w.sp[t][j];
-
-        sp->pos = j;
-        sp->stop = st->stop;
-        sp->sequence = st->sequence;
-        sp->kind = LIVE_KIND_PREDICTED;
-        sp->sched_arr_ms = MS(st->arr_s);
-        sp->sched_dep_ms = MS(st->dep_s);
-        sp->arr_ms = sp->sched_arr_ms + late_s * 1000;
-        sp->dep_ms = sp->arr_ms + dwell_s * 1000;
-        sp->arr_lo_ms = sp->arr_ms - 40000;
-        sp->arr_hi_ms = sp->arr_ms + 40000;
-        sp->load = 10;
-    }
-    w.tpp[t] = tp;
+    testfeed_pred(&tf, t, &p);
 }
 
 /* Bus V1 on OUT, left A late, 100 m short of halfway to B at 08:01:00,
@@ -141,17 +98,15 @@ static int setup(void **state)
     w.v[0].load = 20;
     w.vp[0] = &w.v[0];
     world_pred(0, LIVE_TRIP_ACTIVE, 0, 30, 15, w.v[0].fix_ms);
-    w.sp[0][0].kind = LIVE_KIND_DEPARTED;
+    tf.sp[0][0].kind = LIVE_KIND_DEPARTED;
     world_pred(1, LIVE_TRIP_NEXT, 0, 0, 0, w.v[0].fix_ms);
     world_pred(2, LIVE_TRIP_CANCELED, -1, 0, 0, -1);
-    for (int j = 0; j < 3; j++)
-        w.sp[2][j].kind = LIVE_KIND_CANCELED;
-    w.in.feed = &w.f;
+    w.in.feed = &tf.f;
     w.in.feed_version = "2023-12-01";
     w.in.day = DAY;
     w.in.vehicles = w.vp;
     w.in.nvehicles = 1;
-    w.in.trips = w.tpp;
+    w.in.trips = tf.tpp;
     w.in.ntrips = 3;
     w.in.now_ms = MS(H(8, 1, 5)) + 300;
     *state = &w;
@@ -177,7 +132,7 @@ static uint8_t *build(enum live_gtfsrt_what what, size_t *len)
 static const char *check(const uint8_t *buf, size_t len, char *err,
                          size_t errlen)
 {
-    struct live_gtfsrt_check_ctx c = {&w.f, NULL, NULL, 0, w.in.now_ms};
+    struct live_gtfsrt_check_ctx c = {&tf.f, NULL, NULL, 0, w.in.now_ms};
 
     return live_gtfsrt_check(&c, buf, len, err, errlen);
 }
@@ -412,9 +367,9 @@ static void test_kinds(void **state)
     (void)state;
     /* C will be skipped (the trip cut short); BACK has no live data at its
      * first stop yet, and a trip that is timetable only is not published */
-    w.sp[0][2].kind = LIVE_KIND_SKIPPED;
-    w.sp[1][0].kind = LIVE_KIND_SCHEDULED;
-    w.tp[2].state = LIVE_TRIP_SCHEDULED;
+    tf.sp[0][2].kind = LIVE_KIND_SKIPPED;
+    tf.sp[1][0].kind = LIVE_KIND_SCHEDULED;
+    tf.tp[2].state = LIVE_TRIP_SCHEDULED;
     buf = build(LIVE_GTFSRT_TRIP_UPDATES, &len);
     m = transit_realtime__feed_message__unpack(NULL, len, buf);
     assert_int_equal(m->n_entity, 2);
@@ -438,8 +393,8 @@ static void test_kinds(void **state)
     /* every stop of OUT behind the bus: the trip is over, not published;
      * the cancelled trip after its last stop's time neither */
     for (int j = 0; j < 3; j++)
-        w.sp[0][j].kind = LIVE_KIND_DEPARTED;
-    w.tp[2].state = LIVE_TRIP_CANCELED;
+        tf.sp[0][j].kind = LIVE_KIND_DEPARTED;
+    tf.tp[2].state = LIVE_TRIP_CANCELED;
     w.in.now_ms = MS(H(8, 34, 1));
     w.v[0].fix_ms = MS(H(8, 34, 0));
     buf = build(LIVE_GTFSRT_TRIP_UPDATES, &len);
@@ -494,7 +449,7 @@ static void test_timestamp(void **state)
 {
     struct live_gtfsrt *g = live_gtfsrt_new(LIVE_GTFSRT_ALL);
     struct live_gtfsrt_out a, b;
-    struct live_gtfsrt_check_ctx c = {&w.f, NULL, NULL, 0, 0};
+    struct live_gtfsrt_check_ctx c = {&tf.f, NULL, NULL, 0, 0};
     char err[256];
     uint64_t t0 = (uint64_t)SEC(H(8, 1, 5));
 
@@ -639,12 +594,12 @@ static void test_unknown_and_bad(void **state)
     free(buf);
 
     /* a prediction naming a trip or a bus the feed does not have */
-    w.tp[1].trip = 3;
+    tf.tp[1].trip = 3;
     assert_int_equal(live_gtfsrt_build(g, &w.in, &out, err, sizeof err),
                      LIVE_GTFSRT_ERR_INVALID);
     assert_null(out.buf);
-    w.tp[1].trip = 1;
-    w.tp[1].vehicle = 1;
+    tf.tp[1].trip = 1;
+    tf.tp[1].vehicle = 1;
     assert_int_equal(live_gtfsrt_build(g, &w.in, &out, err, sizeof err),
                      LIVE_GTFSRT_ERR_INVALID);
     assert_null(live_gtfsrt_new((enum live_gtfsrt_what)0));
@@ -661,8 +616,8 @@ static void test_ties(void **state)
 
     (void)state;
     for (int j = 0; j < 3; j++) {
-        w.sp[1][j].arr_ms = MS(H(8, 10, 0)) + 200 * j;
-        w.sp[1][j].dep_ms = w.sp[1][j].arr_ms - 100; /* before it arrives */
+        tf.sp[1][j].arr_ms = MS(H(8, 10, 0)) + 200 * j;
+        tf.sp[1][j].dep_ms = tf.sp[1][j].arr_ms - 100; /* before it arrives */
     }
     buf = build(LIVE_GTFSRT_TRIP_UPDATES, &len);
     m = transit_realtime__feed_message__unpack(NULL, len, buf);
@@ -947,7 +902,7 @@ static void test_check_rules(void **state)
 
     /* E050: a header after the checker's clock */
     {
-        struct live_gtfsrt_check_ctx c = {&w.f, NULL, NULL, 0,
+        struct live_gtfsrt_check_ctx c = {&tf.f, NULL, NULL, 0,
                                           w.in.now_ms - 5000};
 
         assert_string_equal(live_gtfsrt_check(&c, buf, len, err, sizeof err),
@@ -959,7 +914,7 @@ static void test_check_rules(void **state)
         struct pool pl = {.n = 0};
         ProtobufCAllocator al = {pool_alloc, pool_free, &pl};
         msg_t *m = transit_realtime__feed_message__unpack(&al, len, buf);
-        struct live_gtfsrt_check_ctx c = {&w.f, NULL, buf, len, 0};
+        struct live_gtfsrt_check_ctx c = {&tf.f, NULL, buf, len, 0};
         uint8_t *next = malloc(len + 16);
         size_t n;
 
@@ -1066,7 +1021,7 @@ static msg_t *alerts_at(struct live_gtfsrt *g, int64_t now,
     if (!out.buf)
         return NULL;
     {
-        struct live_gtfsrt_check_ctx c = {&w.f, NULL, NULL, 0, now};
+        struct live_gtfsrt_check_ctx c = {&tf.f, NULL, NULL, 0, now};
         const char *rule =
             live_gtfsrt_check(&c, out.buf, out.len, err, sizeof err);
 
@@ -1171,11 +1126,11 @@ static void test_alerts(void **state)
 
     /* a late bus on its block's NEXT trip is not that trip's delay */
     w.v[0].delay_s = 900;
-    w.tp[0].state = LIVE_TRIP_NEXT;
+    tf.tp[0].state = LIVE_TRIP_NEXT;
     m = alerts_at(g, now + 360000, &st);
     assert_int_equal(st, LIVE_GTFSRT_UNCHANGED);
     transit_realtime__feed_message__free_unpacked(m, NULL);
-    w.tp[0].state = LIVE_TRIP_ACTIVE;
+    tf.tp[0].state = LIVE_TRIP_ACTIVE;
 
     /* half an hour after LATE's last stop its alert is gone, and so is the
      * delay alert of OUT (08:04 + 30 min) */
@@ -1205,7 +1160,7 @@ static void test_drive(void **state)
                {H(8, 16, 0), 0}};
     struct trips_params tpar;
     struct live_track *t;
-    struct live_hist *h = live_hist_new(&w.f);
+    struct live_hist *h = live_hist_new(&tf.f);
     struct live_predict *p;
     struct live_gtfsrt *g = live_gtfsrt_new(LIVE_GTFSRT_ALL);
     uint8_t *prev = NULL;
@@ -1216,11 +1171,12 @@ static void test_drive(void **state)
     (void)state;
     assert_non_null(h);
     assert_int_equal(live_hist_finish(h), LIVE_HIST_OK);
-    p = live_predict_new(&w.f, h, LIVE_HIST_WEEKDAY, LIVE_METHOD_SHUTTLE, NULL);
+    p = live_predict_new(&tf.f, h, LIVE_HIST_WEEKDAY, LIVE_METHOD_SHUTTLE,
+                         NULL);
     assert_non_null(p);
     trips_params_default(&tpar);
     assert_int_equal(
-        live_track_new(&w.f, NULL, &tpar, drive_event, p, &t, err, sizeof err),
+        live_track_new(&tf.f, NULL, &tpar, drive_event, p, &t, err, sizeof err),
         LIVE_TRACK_OK);
     for (int k = 0; k + 1 < (int)(sizeof way / sizeof way[0]); k++)
         for (int sec = way[k].t; sec < way[k + 1].t; sec += 5) {
@@ -1232,10 +1188,10 @@ static void test_drive(void **state)
             int64_t now = MS(sec) + 200;
             const struct live_trip_pred *list[3];
             const struct live_vehicle *vs[1];
-            struct live_gtfsrt_input in = {&w.f, "2023-12-01", DAY,  vs,
-                                           1,    NULL,         list, 0,
-                                           now,  NULL,         NULL, NULL};
-            struct live_gtfsrt_check_ctx c = {&w.f, NULL, prev, prevlen, now};
+            struct live_gtfsrt_input in = {&tf.f, "2023-12-01", DAY,  vs,
+                                           1,     NULL,         list, 0,
+                                           now,   NULL,         NULL, NULL};
+            struct live_gtfsrt_check_ctx c = {&tf.f, NULL, prev, prevlen, now};
             struct live_gtfsrt_out out;
             const char *rule;
 

@@ -11,23 +11,13 @@
 #include <string.h>
 
 #include "pub_board.h"
+#include "testfeed.h"
 
-/* 2023-12-09, service day 19700, Asia/Seoul (UTC+9): a fixed day, so the
- * test means the same on any date. */
-#define DAY 19700
-#define DAY_MS ((int64_t)DAY * 86400000 - 9 * 3600000LL)
-#define H(h, m, s) ((h)*3600 + (m)*60 + (s))
-#define MS(secs) (DAY_MS + (int64_t)(secs)*1000)
+#define H(h, m, s) TESTFEED_H(h, m, s)
+#define MS(secs) TESTFEED_MS(secs)
 #define NTRIPS_MAX 12
 
 struct world {
-    struct trips_stop stops[3];
-    struct trips_stop_time st[3 * NTRIPS_MAX];
-    struct trips_trip trips[NTRIPS_MAX];
-    struct trips_feed f;
-    struct live_stop_pred sp[NTRIPS_MAX][3];
-    struct live_trip_pred tp[NTRIPS_MAX];
-    const struct live_trip_pred *tpp[NTRIPS_MAX];
     struct live_vehicle veh[2];
     const struct live_vehicle *vp[2];
     int seats[2];
@@ -37,43 +27,25 @@ struct world {
 };
 
 static struct world w;
+static struct testfeed tf;
 
 /* N trips A -> B -> C, 2 min apart, trip t starting at START_S + t * GAP_S;
  * trip 1 runs the other way (C -> B -> A) when REVERSE1. */
 static void world_feed(size_t n, int start_s, int gap_s, int reverse1)
 {
-    const char *ids[] = {"A", "B", "C"};
+    static const char *const ids[] = {"A", "B", "C"};
+    static const int abc[] = {0, 1, 2}, cba[] = {2, 1, 0};
 
     memset(&w, 0, sizeof w);
-    for (int i = 0; i < 3; i++) {
-        strcpy(w.stops[i].id, ids[i]);
-        w.stops[i].lat = 37.5;
-        w.stops[i].lon = 127.0 + 0.005 * i;
-    }
+    testfeed_stops(&tf, ids, 3, 37.5, 127.0, 0, 0.005);
     for (size_t t = 0; t < n; t++) {
         int rev = reverse1 && t == 1;
 
-        for (int j = 0; j < 3; j++) {
-            int s = start_s + (int)t * gap_s + 120 * j;
-            w.st[3 * t + (size_t)j] =
-                (struct trips_stop_time){rev ? 2 - j : j, j + 1, s, s};
-        }
-        snprintf(w.trips[t].id, sizeof w.trips[t].id, "T%zu", t);
-        strcpy(w.trips[t].route_id, "R");
-        strcpy(w.trips[t].block_id, "blk");
-        w.trips[t].direction = rev;
-        w.trips[t].first = 3 * t;
-        w.trips[t].n = 3;
+        testfeed_trip(&tf, NULL, "R", "blk", rev, rev ? cba : abc, 3,
+                      start_s + (int)t * gap_s, 120);
         w.trip_route[t] = (int)(t % 2);
     }
-    w.f.stops = w.stops;
-    w.f.nstops = 3;
-    w.f.st = w.st;
-    w.f.nst = 3 * n;
-    w.f.trips = w.trips;
-    w.f.ntrips = n;
-    w.f.day_ms = DAY_MS;
-    assert_int_equal(trips_feed_finish(&w.f), 0);
+    testfeed_finish(&tf);
 
     for (int i = 0; i < 2; i++) {
         snprintf(w.veh[i].id, sizeof w.veh[i].id, "V%d", i + 1);
@@ -82,45 +54,27 @@ static void world_feed(size_t n, int start_s, int gap_s, int reverse1)
     w.seats[0] = 45;
     w.seats[1] = 25;
     w.names.trip_route = w.trip_route;
-    w.v.feed = &w.f;
+    testfeed_view(&w.v, &tf);
     w.v.names = &w.names;
-    w.v.day = DAY;
-    w.v.day_text = "2023-12-09";
     w.v.vehicles = w.vp;
     w.v.nvehicles = 2;
     w.v.seats = w.seats;
-    w.v.trips = w.tpp;
-    w.v.ntrips = n;
 }
 
 /* Trip T predicted LATE_S behind its timetable on VEHICLE, LOAD on board
  * after each stop, the 80 % interval -30 s / +60 s. */
 static void world_pred(int t, int vehicle, int late_s, int load)
 {
-    struct live_trip_pred *tp = &w.tp[t];
+    struct testfeed_pred p = {.state = vehicle >= 0 ? LIVE_TRIP_ACTIVE
+                                                    : LIVE_TRIP_SCHEDULED,
+                              .vehicle = vehicle,
+                              .late_s = late_s,
+                              .dwell_s = 20,
+                              .lo_s = 30,
+                              .hi_s = 60,
+                              .load = load};
 
-    tp->trip = t;
-    tp->vehicle = vehicle;
-    tp->state = vehicle >= 0 ? LIVE_TRIP_ACTIVE : LIVE_TRIP_SCHEDULED;
-    tp->stops = w.sp[t];
-    tp->nstops = 3;
-    for (int j = 0; j < 3; j++) {
-        const struct trips_stop_time *st = &w.st[3 * t + j];
-        struct live_stop_pred *sp = &w.sp[t][j];
-
-        sp->pos = j;
-        sp->stop = st->stop;
-        sp->sequence = st->sequence;
-        sp->kind = LIVE_KIND_PREDICTED;
-        sp->sched_arr_ms = MS(st->arr_s);
-        sp->sched_dep_ms = MS(st->dep_s);
-        sp->arr_ms = sp->sched_arr_ms + late_s * 1000;
-        sp->dep_ms = sp->arr_ms + 20000;
-        sp->arr_lo_ms = sp->arr_ms - 30000;
-        sp->arr_hi_ms = sp->arr_ms + 60000;
-        sp->load = load;
-    }
-    w.tpp[t] = tp;
+    testfeed_pred(&tf, t, &p);
 }
 
 /* No predictions at all: every row from the timetable, none from a trip's
@@ -190,13 +144,13 @@ static void test_predicted_seats(void **state)
 
     /* Overfull: no seats, never negative; unknown load: unknown seats;
      * no seats table: the default. */
-    w.sp[0][0].load = 60;
-    w.sp[1][0].load = -1;
+    tf.sp[0][0].load = 60;
+    tf.sp[1][0].load = -1;
     assert_int_equal(pub_board_stop(&w.v, 0, &b), PUB_BOARD_OK);
     assert_int_equal(b.rows[0].seats_free, 0);
     assert_int_equal(b.rows[1].seats_free, -1);
     w.v.seats = NULL;
-    w.sp[0][0].load = 1; /* 44 -> 40 */
+    tf.sp[0][0].load = 1; /* 44 -> 40 */
     assert_int_equal(pub_board_stop(&w.v, 0, &b), PUB_BOARD_OK);
     assert_int_equal(b.rows[0].seats_free, PUB_SEATS_DEFAULT - 5);
 }
@@ -210,8 +164,8 @@ static void test_departed(void **state)
     (void)state;
     world_feed(2, H(8, 0, 0), 15 * 60, 0);
     world_pred(0, 0, 30, 5);
-    w.sp[0][0].kind = LIVE_KIND_DEPARTED;
-    w.sp[0][0].dep_ms = MS(H(8, 0, 50));
+    tf.sp[0][0].kind = LIVE_KIND_DEPARTED;
+    tf.sp[0][0].dep_ms = MS(H(8, 0, 50));
     w.v.now_ms = MS(H(8, 2, 10));
     assert_int_equal(pub_board_stop(&w.v, 0, &b), PUB_BOARD_OK);
     assert_int_equal(b.nrows, 2);
@@ -238,9 +192,9 @@ static void test_departed(void **state)
     world_feed(2, H(8, 0, 0), 5 * 60, 0);
     world_pred(0, 0, 0, 5);
     world_pred(1, 1, 0, 5);
-    w.sp[0][0].kind = w.sp[1][0].kind = LIVE_KIND_DEPARTED;
-    w.sp[0][0].dep_ms = MS(H(8, 0, 30));
-    w.sp[1][0].dep_ms = MS(H(8, 5, 10));
+    tf.sp[0][0].kind = tf.sp[1][0].kind = LIVE_KIND_DEPARTED;
+    tf.sp[0][0].dep_ms = MS(H(8, 0, 30));
+    tf.sp[1][0].dep_ms = MS(H(8, 5, 10));
     w.v.now_ms = MS(H(8, 6, 0));
     assert_int_equal(pub_board_stop(&w.v, 0, &b), PUB_BOARD_OK);
     assert_int_equal(b.nrows, 1);
@@ -258,11 +212,11 @@ static void test_skipped_canceled(void **state)
     (void)state;
     world_feed(2, H(8, 0, 0), 10 * 60, 0);
     world_pred(0, 0, 200, 5);
-    w.sp[0][1].kind = LIVE_KIND_SKIPPED;
+    tf.sp[0][1].kind = LIVE_KIND_SKIPPED;
     world_pred(1, 1, 0, 5);
-    w.tp[1].state = LIVE_TRIP_CANCELED;
+    tf.tp[1].state = LIVE_TRIP_CANCELED;
     for (int j = 0; j < 3; j++)
-        w.sp[1][j].kind = LIVE_KIND_CANCELED;
+        tf.sp[1][j].kind = LIVE_KIND_CANCELED;
     w.v.now_ms = MS(H(7, 55, 0));
     assert_int_equal(pub_board_stop(&w.v, 1, &b), PUB_BOARD_OK);
     assert_int_equal(b.nrows, 1);
@@ -285,7 +239,7 @@ static void test_order_window_cap(void **state)
 
     (void)state;
     world_feed(12, H(8, 0, 0), 5 * 60, 0);
-    w.v.trips = w.tpp;
+    w.v.trips = tf.tpp;
     world_pred(0, 0, 7 * 60, 0); /* 08:07, after trip 1's 08:05 */
     w.v.now_ms = MS(H(7, 58, 0));
     assert_int_equal(pub_board_stop(&w.v, 0, &b), PUB_BOARD_OK);

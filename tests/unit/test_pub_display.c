@@ -16,19 +16,13 @@
 
 #include "pub_board.h"
 #include "pub_display.h"
+#include "testfeed.h"
 
-/* 2023-12-09, service day 19700, Asia/Seoul (UTC+9): a fixed day. */
-#define DAY 19700
-#define DAY_MS ((int64_t)DAY * 86400000 - 9 * 3600000LL)
-#define H(h, m, s) ((h)*3600 + (m)*60 + (s))
-#define MS(secs) (DAY_MS + (int64_t)(secs)*1000)
+#define H(h, m, s) TESTFEED_H(h, m, s)
+#define MS(secs) TESTFEED_MS(secs)
 #define NTRIPS 6
 
 struct world {
-    struct trips_stop stops[3];
-    struct trips_stop_time st[3 * NTRIPS];
-    struct trips_trip trips[NTRIPS];
-    struct trips_feed f;
     int trip_route[NTRIPS];
     const char *hs[NTRIPS], *hs_en[NTRIPS];
     struct pub_route routes[1];
@@ -37,52 +31,34 @@ struct world {
 };
 
 static struct world w;
+static struct testfeed tf;
 
 /* NTRIPS trips A -> B -> C (2 min apart), every 10 min from 08:00, route
  * "1" to 검단산단; timetable only. */
 static int setup(void **state)
 {
-    const char *ids[] = {"A", "B", "C"};
+    static const char *const ids[] = {"A", "B", "C"};
+    static const int abc[] = {0, 1, 2};
 
     (void)state;
     memset(&w, 0, sizeof w);
-    for (int i = 0; i < 3; i++) {
-        strcpy(w.stops[i].id, ids[i]);
-        w.stops[i].lat = 37.5;
-        w.stops[i].lon = 127.0 + 0.005 * i;
-    }
+    testfeed_stops(&tf, ids, 3, 37.5, 127.0, 0, 0.005);
     for (int t = 0; t < NTRIPS; t++) {
-        for (int j = 0; j < 3; j++) {
-            int s = H(8, 0, 0) + t * 600 + 120 * j;
-            w.st[3 * t + j] = (struct trips_stop_time){j, j + 1, s, s};
-        }
-        snprintf(w.trips[t].id, sizeof w.trips[t].id, "T%d", t);
-        strcpy(w.trips[t].route_id, "R1");
-        strcpy(w.trips[t].block_id, "blk");
-        w.trips[t].first = (size_t)(3 * t);
-        w.trips[t].n = 3;
+        testfeed_trip(&tf, NULL, "R1", "blk", 0, abc, 3, H(8, 0, 0) + t * 600,
+                      120);
         w.trip_route[t] = 0;
         w.hs[t] = "검단산단";
         w.hs_en[t] = "Geomdan";
     }
-    w.f.stops = w.stops;
-    w.f.nstops = 3;
-    w.f.st = w.st;
-    w.f.nst = 3 * NTRIPS;
-    w.f.trips = w.trips;
-    w.f.ntrips = NTRIPS;
-    w.f.day_ms = DAY_MS;
-    assert_int_equal(trips_feed_finish(&w.f), 0);
+    testfeed_finish(&tf);
     w.routes[0] = (struct pub_route){"R1", "1", "", "", "", ""};
     w.names.routes = w.routes;
     w.names.nroutes = 1;
     w.names.trip_route = w.trip_route;
     w.names.trip_headsign = w.hs;
     w.names.trip_headsign_en = w.hs_en;
-    w.v.feed = &w.f;
+    testfeed_view(&w.v, &tf);
     w.v.names = &w.names;
-    w.v.day = DAY;
-    w.v.day_text = "2023-12-09";
     w.v.now_ms = MS(H(7, 58, 30));
     return 0;
 }
@@ -228,10 +204,10 @@ static void test_changes(void **state)
 
     /* a reloaded feed without B, and a stop id no topic can hold: B is
      * cleared, "C/D" skipped */
-    f2 = w.f;
+    f2 = tf.f;
     f2.nstops = 2;
     w.v.feed = &f2;
-    strcpy(w.stops[1].id, "C/D");
+    strcpy(tf.stops[1].id, "C/D");
     assert_int_equal(changes(d, &s), 1);
     assert_int_equal(s.n, 1);
     assert_string_equal(s.topic[0], "shuttle/v1/stops/B/arrivals");
@@ -242,7 +218,7 @@ static void test_changes(void **state)
 
         assert_int_equal(pub_display_topic(&w.v, 1, topic),
                          PUB_DISPLAY_ERR_INVALID);
-        strcpy(w.stops[1].id, "+");
+        strcpy(tf.stops[1].id, "+");
         assert_int_equal(pub_display_topic(&w.v, 1, topic),
                          PUB_DISPLAY_ERR_INVALID);
         assert_int_equal(pub_display_topic(&w.v, 0, topic), PUB_DISPLAY_OK);

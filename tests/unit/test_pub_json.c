@@ -17,27 +17,20 @@
 #include "live_gtfsrt.h"
 #include "pub_board.h"
 #include "pub_json.h"
+#include "testfeed.h"
 
-/* 2023-12-09, service day 19700, Asia/Seoul (UTC+9): a fixed day. */
-#define DAY 19700
-#define DAY_MS ((int64_t)DAY * 86400000 - 9 * 3600000LL)
-#define H(h, m, s) ((h)*3600 + (m)*60 + (s))
-#define MS(secs) (DAY_MS + (int64_t)(secs)*1000)
+#define DAY TESTFEED_DAY
+#define DAY_MS TESTFEED_DAY_MS
+#define H(h, m, s) TESTFEED_H(h, m, s)
+#define MS(secs) TESTFEED_MS(secs)
 #define NT 5
 
 struct world {
-    struct trips_stop stops[3];
-    struct trips_stop_time st[3 * NT];
-    struct trips_trip trips[NT];
-    struct trips_feed f;
     struct pub_stop_name sn[3];
     struct pub_route routes[2];
     int trip_route[NT];
     const char *headsign[NT], *headsign_en[NT];
     struct pub_names names;
-    struct live_stop_pred sp[NT][3];
-    struct live_trip_pred tp[NT];
-    const struct live_trip_pred *tpp[NT];
     struct live_vehicle veh[2];
     const struct live_vehicle *vp[2];
     int seats[2];
@@ -46,37 +39,22 @@ struct world {
 };
 
 static struct world w;
+static struct testfeed tf;
 
 /* Trip T's prediction on VEHICLE in STATE, LATE_S behind, 20 on board,
  * the 80 % interval -30 s / +60 s. */
 static void world_pred(int t, enum live_trip_state state, int vehicle,
                        int late_s)
 {
-    struct live_trip_pred *tp = &w.tp[t];
+    struct testfeed_pred p = {.state = state,
+                              .vehicle = vehicle,
+                              .late_s = late_s,
+                              .dwell_s = 20,
+                              .lo_s = 30,
+                              .hi_s = 60,
+                              .load = 20};
 
-    tp->trip = t;
-    tp->vehicle = vehicle;
-    tp->state = state;
-    tp->stops = w.sp[t];
-    tp->nstops = 3;
-    for (int j = 0; j < 3; j++) {
-        const struct trips_stop_time *st = &w.st[3 * t + j];
-        struct live_stop_pred *sp = &w.sp[t][j];
-
-        sp->pos = j;
-        sp->stop = st->stop;
-        sp->sequence = st->sequence;
-        sp->kind = state == LIVE_TRIP_CANCELED ? LIVE_KIND_CANCELED
-                                               : LIVE_KIND_PREDICTED;
-        sp->sched_arr_ms = MS(st->arr_s);
-        sp->sched_dep_ms = MS(st->dep_s);
-        sp->arr_ms = sp->sched_arr_ms + late_s * 1000;
-        sp->dep_ms = sp->arr_ms + 20000;
-        sp->arr_lo_ms = sp->arr_ms - 30000;
-        sp->arr_hi_ms = sp->arr_ms + 60000;
-        sp->load = 20;
-    }
-    w.tpp[t] = tp;
+    testfeed_pred(&tf, t, &p);
 }
 
 /* Stops GA01 GA02 GD01; trips (index: id, route, start)
@@ -88,43 +66,25 @@ static void world_pred(int t, enum live_trip_state state, int vehicle,
  * Now 08:01:30. */
 static void world(void)
 {
-    const char *ids[] = {"GA01", "GA02", "GD01"};
+    static const char *const ids[] = {"GA01", "GA02", "GD01"};
+    static const int abc[] = {0, 1, 2}, cba[] = {2, 1, 0};
     const char *tids[NT] = {"R1-0800", "R1-0810", "R2-0830", "R1-0845",
                             "R1-0600"};
     const int start[NT] = {H(8, 0, 0), H(8, 10, 0), H(8, 30, 0), H(8, 45, 0),
                            H(6, 0, 0)};
 
     memset(&w, 0, sizeof w);
-    for (int i = 0; i < 3; i++) {
-        strcpy(w.stops[i].id, ids[i]);
-        w.stops[i].lat = 37.5693 + 0.0123456 * i;
-        w.stops[i].lon = 126.6738;
-    }
+    testfeed_stops(&tf, ids, 3, 37.5693, 126.6738, 0.0123456, 0);
     for (int t = 0; t < NT; t++) {
-        for (int j = 0; j < 3; j++) {
-            int s = start[t] + 300 * j;
-            w.st[3 * t + j] =
-                (struct trips_stop_time){t == 1 ? 2 - j : j, j + 1, s, s};
-        }
-        strcpy(w.trips[t].id, tids[t]);
-        strcpy(w.trips[t].route_id, t == 2 ? "R2" : "R1");
-        strcpy(w.trips[t].block_id, t == 2 ? "BLK2" : "BLK1");
-        w.trips[t].direction = t == 1;
-        w.trips[t].first = (size_t)(3 * t);
-        w.trips[t].n = 3;
+        testfeed_trip(&tf, tids[t], t == 2 ? "R2" : "R1",
+                      t == 2 ? "BLK2" : "BLK1", t == 1, t == 1 ? cba : abc, 3,
+                      start[t], 300);
         w.trip_route[t] = t == 2;
         w.headsign[t] = t == 1 ? "검암역" : "검단산단";
         w.headsign_en[t] =
             t == 1 ? "Geomam Station" : "Geomdan Industrial Complex";
     }
-    w.f.stops = w.stops;
-    w.f.nstops = 3;
-    w.f.st = w.st;
-    w.f.nst = 3 * NT;
-    w.f.trips = w.trips;
-    w.f.ntrips = NT;
-    w.f.day_ms = DAY_MS;
-    assert_int_equal(trips_feed_finish(&w.f), 0);
+    testfeed_finish(&tf);
 
     w.sn[0] = (struct pub_stop_name){"검암역", "Geomam Station", "GA01", ""};
     w.sn[1] = (struct pub_stop_name){"독정역", "Dokjeong Station", "GA02", ""};
@@ -152,12 +112,12 @@ static void world(void)
     w.names.lang = "ko";
 
     world_pred(0, LIVE_TRIP_ACTIVE, 0, 60);
-    w.sp[0][0].kind = LIVE_KIND_DEPARTED;
+    tf.sp[0][0].kind = LIVE_KIND_DEPARTED;
     world_pred(1, LIVE_TRIP_NEXT, 0, 120);
     world_pred(2, LIVE_TRIP_CANCELED, -1, 0);
     world_pred(4, LIVE_TRIP_ACTIVE, 0, -30);
     for (int j = 0; j < 3; j++)
-        w.sp[4][j].kind = LIVE_KIND_DEPARTED;
+        tf.sp[4][j].kind = LIVE_KIND_DEPARTED;
 
     strcpy(w.veh[0].id, "V1");
     w.veh[0].fix_ms = MS(H(8, 1, 20));
@@ -193,15 +153,11 @@ static void world(void)
     strcpy(w.buses[1].id, "V2");
     w.buses[1].vehicle = 1;
 
-    w.v.feed = &w.f;
+    testfeed_view(&w.v, &tf);
     w.v.names = &w.names;
-    w.v.day = DAY;
-    w.v.day_text = "2023-12-09";
     w.v.vehicles = w.vp;
     w.v.nvehicles = 2;
     w.v.seats = w.seats;
-    w.v.trips = w.tpp;
-    w.v.ntrips = NT;
     w.v.buses = w.buses;
     w.v.nbuses = 2;
     w.v.now_ms = MS(H(8, 1, 30)) + 250;
@@ -384,7 +340,7 @@ static void test_arrivals(void **state)
     assert_int_equal(b.nrows, 4); /* 0 and 1 live, 2 cancelled, 3 timetable */
     for (size_t i = 0; i < b.nrows; i++) {
         r = json_array_get(arr, i);
-        assert_string_equal(str(r, "trip"), w.trips[b.rows[i].trip].id);
+        assert_string_equal(str(r, "trip"), tf.trips[b.rows[i].trip].id);
         assert_int_equal(num(r, "minutes"), b.rows[i].minutes);
         assert_string_equal(str(r, "status"),
                             pub_board_status_name(b.rows[i].status));
@@ -508,9 +464,9 @@ static void test_error_invalid(void **state)
     assert_string_equal(str(e, "message"), "no stop \"X\"");
     json_decref(j);
 
-    assert_int_equal(pub_json_stop_find(&w.f, "GA02"), 1);
-    assert_int_equal(pub_json_stop_find(&w.f, "GA0"), -1);
-    assert_int_equal(pub_json_stop_find(&w.f, NULL), -1);
+    assert_int_equal(pub_json_stop_find(&tf.f, "GA02"), 1);
+    assert_int_equal(pub_json_stop_find(&tf.f, "GA0"), -1);
+    assert_int_equal(pub_json_stop_find(&tf.f, NULL), -1);
 
     w.v.names = NULL;
     assert_int_equal(pub_json_stops(&w.v, &text, &len, err, sizeof err),
@@ -528,10 +484,10 @@ static void test_time_utc(void **state)
     char buf[PUB_JSON_TIME_MAX];
 
     (void)state;
-    w.f.day_ms = (int64_t)DAY * 86400000;
-    assert_string_equal(pub_json_time(&w.v, w.f.day_ms + 3723000, buf),
+    tf.f.day_ms = (int64_t)DAY * 86400000;
+    assert_string_equal(pub_json_time(&w.v, tf.f.day_ms + 3723000, buf),
                         "2023-12-09T01:02:03+00:00");
-    w.f.day_ms = DAY_MS;
+    tf.f.day_ms = DAY_MS;
     assert_string_equal(pub_json_time(&w.v, DAY_MS - 1, buf),
                         "2023-12-08T23:59:59+09:00");
 }

@@ -21,25 +21,15 @@
 #include "pub_board.h"
 #include "pub_json.h"
 #include "pub_page.h"
+#include "testfeed.h"
 
-/* 2023-12-09, service day 19700, Asia/Seoul (UTC+9): a fixed day, so the
- * test means the same on any date. */
-#define DAY 19700
-#define DAY_MS ((int64_t)DAY * 86400000 - 9 * 3600000LL)
-#define H(h, m, s) ((h)*3600 + (m)*60 + (s))
-#define MS(secs) (DAY_MS + (int64_t)(secs)*1000)
-#define NSTOPS_MAX 13
-#define NTRIPS_MAX 52
-#define NPOS 8
+#define H(h, m, s) TESTFEED_H(h, m, s)
+#define MS(secs) TESTFEED_MS(secs)
+#define NSTOPS_MAX TESTFEED_STOPS_MAX
+#define NTRIPS_MAX TESTFEED_TRIPS_MAX
+#define NPOS TESTFEED_POS_MAX
 
 struct world {
-    struct trips_stop stops[NSTOPS_MAX];
-    struct trips_stop_time st[NPOS * NTRIPS_MAX];
-    struct trips_trip trips[NTRIPS_MAX];
-    struct trips_feed f;
-    struct live_stop_pred sp[NTRIPS_MAX][NPOS];
-    struct live_trip_pred tp[NTRIPS_MAX];
-    const struct live_trip_pred *tpp[NTRIPS_MAX];
     struct live_vehicle veh[3];
     const struct live_vehicle *vp[3];
     struct pub_bus buses[5];
@@ -52,6 +42,7 @@ struct world {
 };
 
 static struct world w;
+static struct testfeed tf;
 
 static void world_names(void)
 {
@@ -65,38 +56,28 @@ static void world_names(void)
                                      "43A047;x",
                                      ""};
     w.names.stops = w.sn;
-    w.names.nstops = w.f.nstops;
+    w.names.nstops = tf.f.nstops;
     w.names.routes = w.routes;
     w.names.nroutes = 2;
     w.names.trip_route = w.trip_route;
     w.names.trip_headsign = w.headsign;
     w.names.trip_headsign_en = w.headsign_en;
     w.names.feed_version = "2023-12-01";
-    w.v.feed = &w.f;
+    testfeed_view(&w.v, &tf);
     w.v.names = &w.names;
-    w.v.day = DAY;
-    w.v.day_text = "2023-12-09";
     w.v.vehicles = w.vp;
     w.v.nvehicles = 3;
-    w.v.trips = w.tpp;
-    w.v.ntrips = w.f.ntrips;
 }
 
-/* Trip T: its NPOS_T stops STOPS from START_S, 2 min apart. */
-static void world_trip(size_t t, size_t *nst, const int *stops, int npos_t,
-                       int start_s, int route)
+/* The next trip: its NPOS_T stops STOPS from START_S, 2 min apart. */
+static void world_trip(const int *stops, int npos_t, int start_s, int route)
 {
-    w.trips[t].first = *nst;
-    w.trips[t].n = (size_t)npos_t;
-    for (int j = 0; j < npos_t; j++) {
-        int s = start_s + 120 * j;
+    char route_id[8];
+    size_t t;
 
-        w.st[(*nst)++] = (struct trips_stop_time){stops[j], j + 1, s, s};
-    }
-    snprintf(w.trips[t].id, sizeof w.trips[t].id, "T%zu", t);
-    snprintf(w.trips[t].route_id, sizeof w.trips[t].route_id, "R%d", route + 1);
-    strcpy(w.trips[t].block_id, "blk");
-    w.trips[t].direction = 0;
+    snprintf(route_id, sizeof route_id, "R%d", route + 1);
+    t = testfeed_trip(&tf, NULL, route_id, "blk", 0, stops, (size_t)npos_t,
+                      start_s, 120);
     w.trip_route[t] = route;
     w.headsign[t] = route == 0 ? "검단산단" : "검단신도시";
     w.headsign_en[t] = route == 0 ? "Industrial Complex" : "New Town";
@@ -107,31 +88,15 @@ static void world_trip(size_t t, size_t *nst, const int *stops, int npos_t,
 static void world_pred(int t, int vehicle, int late_s, int load, int lo_s,
                        int hi_s)
 {
-    struct live_trip_pred *tp = &w.tp[t];
-    const struct trips_trip *tr = &w.trips[t];
+    struct testfeed_pred p = {.state = LIVE_TRIP_ACTIVE,
+                              .vehicle = vehicle,
+                              .late_s = late_s,
+                              .dwell_s = 20,
+                              .lo_s = lo_s,
+                              .hi_s = hi_s,
+                              .load = load};
 
-    tp->trip = t;
-    tp->vehicle = vehicle;
-    tp->state = LIVE_TRIP_ACTIVE;
-    tp->stops = w.sp[t];
-    tp->nstops = tr->n;
-    for (size_t j = 0; j < tr->n; j++) {
-        const struct trips_stop_time *st = &w.st[tr->first + j];
-        struct live_stop_pred *sp = &w.sp[t][j];
-
-        sp->pos = (int)j;
-        sp->stop = st->stop;
-        sp->sequence = st->sequence;
-        sp->kind = LIVE_KIND_PREDICTED;
-        sp->sched_arr_ms = MS(st->arr_s);
-        sp->sched_dep_ms = MS(st->dep_s);
-        sp->arr_ms = sp->sched_arr_ms + late_s * 1000;
-        sp->dep_ms = sp->arr_ms + 20000;
-        sp->arr_lo_ms = sp->arr_ms - lo_s * 1000;
-        sp->arr_hi_ms = sp->arr_ms + hi_s * 1000;
-        sp->load = load;
-    }
-    w.tpp[t] = tp;
+    testfeed_pred(&tf, t, &p);
 }
 
 /* Stops A B C D (D served by nothing); at A at 07:59:30:
@@ -140,35 +105,23 @@ static void world_pred(int t, int vehicle, int late_s, int load, int lo_s,
  * 07:56 (departed 3 min ago); T4 R2 08:40 live, interval -3 / +5 min. */
 static void world_small(void)
 {
-    const int abc[] = {0, 1, 2};
-    const char *ids[] = {"A", "B", "C", "D"};
-    size_t nst = 0;
+    static const int abc[] = {0, 1, 2};
+    static const char *const ids[] = {"A", "B", "C", "D"};
 
     memset(&w, 0, sizeof w);
-    for (int i = 0; i < 4; i++) {
-        strcpy(w.stops[i].id, ids[i]);
-        w.stops[i].lat = 37.5;
-        w.stops[i].lon = 127.0 + 0.005 * i;
-    }
+    testfeed_stops(&tf, ids, 4, 37.5, 127.0, 0, 0.005);
     w.sn[0] = (struct pub_stop_name){"검암역", "Geomam Station", "A", ""};
     w.sn[1] = (struct pub_stop_name){"<script>alert(1)</script>",
                                      "Say \"hi\" & 'bye'", "B", ""};
     w.sn[2] = (struct pub_stop_name){"bad \xff\xfe utf8", "", "C", ""};
     w.sn[3] = (struct pub_stop_name){"빈 정류장", "Empty stop", "D", ""};
-    w.f.stops = w.stops;
-    w.f.nstops = 4;
-    world_trip(0, &nst, abc, 3, H(8, 0, 0), 0);
-    world_trip(1, &nst, abc, 3, H(8, 10, 0), 0);
-    world_trip(2, &nst, abc, 3, H(8, 20, 0), 1);
-    world_trip(3, &nst, abc, 3, H(7, 55, 0), 0);
-    world_trip(4, &nst, abc, 3, H(8, 40, 0), 1);
+    world_trip(abc, 3, H(8, 0, 0), 0);
+    world_trip(abc, 3, H(8, 10, 0), 0);
+    world_trip(abc, 3, H(8, 20, 0), 1);
+    world_trip(abc, 3, H(7, 55, 0), 0);
+    world_trip(abc, 3, H(8, 40, 0), 1);
     w.headsign[1] = "\"><img src=x onerror=alert(1)>";
-    w.f.st = w.st;
-    w.f.nst = nst;
-    w.f.trips = w.trips;
-    w.f.ntrips = 5;
-    w.f.day_ms = DAY_MS;
-    assert_int_equal(trips_feed_finish(&w.f), 0);
+    testfeed_finish(&tf);
     world_names();
 
     for (int i = 0; i < 3; i++) {
@@ -178,12 +131,12 @@ static void world_small(void)
     }
     world_pred(0, 0, -20, 20, 30, 60);
     world_pred(3, 1, 0, 10, 30, 60);
-    w.sp[3][0].kind = LIVE_KIND_DEPARTED;
-    w.sp[3][0].dep_ms = MS(H(7, 56, 0));
+    tf.sp[3][0].kind = LIVE_KIND_DEPARTED;
+    tf.sp[3][0].dep_ms = MS(H(7, 56, 0));
     world_pred(2, -1, 0, -1, 0, 0);
-    w.tp[2].state = LIVE_TRIP_CANCELED;
+    tf.tp[2].state = LIVE_TRIP_CANCELED;
     for (int j = 0; j < 3; j++)
-        w.sp[2][j].kind = LIVE_KIND_CANCELED;
+        tf.sp[2][j].kind = LIVE_KIND_CANCELED;
     world_pred(4, 2, 0, 5, 180, 300);
     w.v.now_ms = MS(H(7, 59, 30));
 }
@@ -240,7 +193,7 @@ static void assert_rows_match(const char *html, int stop, int route)
         p = strstr(p, "<li class=\"row");
         assert_non_null(p);
         assert_true(attr(p, "data-trip", val, sizeof val));
-        assert_string_equal(val, w.trips[r->trip].id);
+        assert_string_equal(val, tf.trips[r->trip].id);
         assert_true(attr(p, "data-minutes", val, sizeof val));
         assert_int_equal(atoi(val), r->minutes);
         assert_true(attr(p, "data-seats", val, sizeof val));
@@ -770,29 +723,22 @@ static void test_size_geomdan(void **state)
     };
     const int r1[NPOS] = {0, 1, 2, 8, 9, 10, 11, 12};
     const int r2[NPOS] = {3, 4, 5, 6, 7, 8, 9, 10};
-    size_t nst = 0, maxlen = 0;
+    const char *ids[NSTOPS_MAX];
+    size_t maxlen = 0;
     struct pub_board b;
     int64_t t0;
 
     (void)state;
     memset(&w, 0, sizeof w);
     for (int i = 0; i < NSTOPS_MAX; i++) {
-        strcpy(w.stops[i].id, gd[i][0]);
-        w.stops[i].lat = 37.59;
-        w.stops[i].lon = 126.65 + 0.003 * i;
+        ids[i] = gd[i][0];
         w.sn[i] = (struct pub_stop_name){gd[i][1], gd[i][2], gd[i][0], ""};
     }
-    w.f.stops = w.stops;
-    w.f.nstops = NSTOPS_MAX;
+    testfeed_stops(&tf, ids, NSTOPS_MAX, 37.59, 126.65, 0, 0.003);
     for (size_t t = 0; t < NTRIPS_MAX; t++)
-        world_trip(t, &nst, t % 2 ? r2 : r1, NPOS,
-                   H(6, 0, 0) + (int)(t / 2) * 15 * 60, (int)(t % 2));
-    w.f.st = w.st;
-    w.f.nst = nst;
-    w.f.trips = w.trips;
-    w.f.ntrips = NTRIPS_MAX;
-    w.f.day_ms = DAY_MS;
-    assert_int_equal(trips_feed_finish(&w.f), 0);
+        world_trip(t % 2 ? r2 : r1, NPOS, H(6, 0, 0) + (int)(t / 2) * 15 * 60,
+                   (int)(t % 2));
+    testfeed_finish(&tf);
     world_names();
     w.routes[1].color = "43A047";
     for (int i = 0; i < 3; i++)
@@ -888,7 +834,7 @@ static int write_samples(const char *dir)
         if (pub_json_arrivals(&w.v, s, &doc, &len, err, sizeof err) !=
             PUB_JSON_OK)
             return 1;
-        snprintf(path, sizeof path, "%s/arrivals-%s.json", dir, w.stops[s].id);
+        snprintf(path, sizeof path, "%s/arrivals-%s.json", dir, tf.stops[s].id);
         fp = fopen(path, "w");
         if (fp == NULL || fputs(doc, fp) == EOF || fclose(fp) != 0)
             return 1;
