@@ -29,8 +29,9 @@
 
 #include "harness.h"
 #include "itest.h"
+#include "itest_fleet.h"
 
-#define NBUS 6
+#define NBUS ITEST_FLEET_NBUS
 #define FT_SPEED 60
 #define FT_START "07:00"
 #define FT_END "07:25"
@@ -48,23 +49,13 @@ static const int ft_moments[] = {7 * 3600 + 3 * 60, 7 * 3600 + 7 * 60,
 #define FT_DISPLAY_ROWS 4
 #define FT_CHROMIUM "/usr/bin/chromium"
 
-static struct harness_pg *pg;
-static struct harness_mqtt *mq;
-static struct harness_gpsd *gpsd[NBUS];
-static struct harness_proc *onboard[NBUS];
-static struct harness_proc *backend, *live;
-static int counter_port[NBUS];
-static const char *work;
+static struct itest_fleet fleet;
+static struct harness_proc *live;
 static int live_port;
 static char day[16];
-static int64_t fake0_ms, real0_ms, day0_ms;
+static int64_t day0_ms;
 static char stop_ids[FT_STOPS_MAX][40];
 static int nstops;
-
-static int64_t ft_now(void)
-{
-    return fake0_ms + (itest_wall_ms() - real0_ms) * FT_SPEED;
-}
 
 /* ---- boards: the rows the three formats carry ---------------------------- */
 
@@ -400,12 +391,12 @@ static void ft_chromium(int i, const char *opts, const char *out)
     pid_t pid;
     int rc;
 
-    snprintf(log, sizeof log, "%s/chromium.log", work);
+    snprintf(log, sizeof log, "%s/chromium.log", fleet.work);
     snprintf(cmd, sizeof cmd,
              "exec %s --headless --no-sandbox --disable-gpu "
              "--no-first-run --disable-dev-shm-usage --user-data-dir=%s/chrome "
              "%s 'http://127.0.0.1:%d/?stop=%.39s' >'%s'",
-             FT_CHROMIUM, work, opts, live_port, stop_ids[i], out);
+             FT_CHROMIUM, fleet.work, opts, live_port, stop_ids[i], out);
     nseen = 0;
     p = harness_spawn("chromium", argv, log);
     assert_non_null(p);
@@ -528,11 +519,11 @@ static void ft_browser(int stop)
     }
     /* (a) with its script, past its first refresh (PUB_PAGE_REFRESH_MS,
      * 15 s: virtual time runs as fast as the page lets it). */
-    snprintf(out, sizeof out, "%s/dom-js.html", work);
+    snprintf(out, sizeof out, "%s/dom-js.html", fleet.work);
     ft_chromium(stop, "--virtual-time-budget=20000 --dump-dom", out);
     ft_dom_check(out, "Chromium with JavaScript", 1);
     /* (b) without: the server's rows. */
-    snprintf(out, sizeof out, "%s/dom-nojs.html", work);
+    snprintf(out, sizeof out, "%s/dom-nojs.html", fleet.work);
     ft_chromium(stop, "--blink-settings=scriptEnabled=false --dump-dom", out);
     if (ft_file_size(out) > 0) {
         ft_dom_check(out, "Chromium without JavaScript", 0);
@@ -548,7 +539,7 @@ static void ft_browser(int stop)
         ft_dom_check(out, "Chromium before the script's refresh", 0);
     }
     /* (c) the Korean page on a phone's screen, kept. */
-    snprintf(out, sizeof out, "%s/page-ko.png", work);
+    snprintf(out, sizeof out, "%s/page-ko.png", fleet.work);
     snprintf(opts, sizeof opts, "--screenshot=%s --window-size=412,915", out);
     ft_chromium(stop, opts, "/dev/null");
     png = ft_slurp(out, &len);
@@ -584,10 +575,10 @@ static char *ft_sub(const char *topic, int count, int wait_s, int64_t *ms)
     char *text;
     static int runs;
 
-    snprintf(port, sizeof port, "%d", harness_mosquitto_port(mq));
+    snprintf(port, sizeof port, "%d", harness_mosquitto_port(fleet.mq));
     snprintf(cnt, sizeof cnt, "%d", count);
     snprintf(w, sizeof w, "%d", wait_s);
-    snprintf(out, sizeof out, "%s/sub-%d.txt", work, ++runs);
+    snprintf(out, sizeof out, "%s/sub-%d.txt", fleet.work, ++runs);
     p = harness_spawn("mosquitto_sub", argv, out);
     assert_non_null(p);
     harness_wait(p, (wait_s + 5) * 1000);
@@ -688,140 +679,33 @@ static void ft_check_displays(void)
 
 /* ---- the processes ------------------------------------------------------- */
 
-static int run_tool(const char *name, char *const argv[], const char *log,
-                    int timeout_ms)
-{
-    struct harness_proc *p = harness_spawn(name, argv, log);
-    int rc;
-
-    if (!p)
-        return -1;
-    rc = harness_wait(p, timeout_ms);
-    if (rc != 0) {
-        fprintf(stderr, "%s exited with %d:\n", name, rc);
-        harness_log_tail(log, 20);
-    }
-    return rc;
-}
-
-/* The last Monday before today in Seoul (a weekday, in the past). */
-static void ft_day(void)
-{
-    time_t t = time(NULL) + 9 * 3600;
-    struct tm tm;
-    int back;
-
-    gmtime_r(&t, &tm);
-    back = (tm.tm_wday + 6) % 7;
-    if (back == 0)
-        back = 7;
-    t -= (time_t)back * 86400;
-    gmtime_r(&t, &tm);
-    strftime(day, sizeof day, "%Y-%m-%d", &tm);
-    tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
-    day0_ms = ((int64_t)timegm(&tm) - 9 * 3600) * 1000;
-}
-
 static void ft_setup(void)
 {
-    const char *src = getenv("SHUTTLE_SOURCE_DIR");
-    char feed[1024], log[1100], dbopt[600];
-    const char *bopts[] = {"rebuild_interval_s=0", NULL};
-    char *argv[6];
+    static const char *const bopts[] = {"rebuild_interval_s=0", NULL};
 
-    work = harness_tmpdir("feeds");
-    assert_non_null(work);
-    pg = harness_pg_start(1);
-    mq = harness_mosquitto_start(NULL);
-    assert_non_null(pg);
-    assert_non_null(mq);
     live_port = harness_free_port();
-    snprintf(dbopt, sizeof dbopt, "database=%s", harness_pg_conninfo(pg));
-    snprintf(feed, sizeof feed, "%s/deploy/gtfs", src ? src : "../..");
-    snprintf(log, sizeof log, "%s/load-gtfs.log", work);
-    argv[0] = (char *)harness_bin("shuttle-backend");
-    argv[1] = "-o";
-    argv[2] = dbopt;
-    argv[3] = "--load-gtfs";
-    argv[4] = feed;
-    argv[5] = NULL;
-    assert_int_equal(run_tool("shuttle-backend --load-gtfs", argv, log, 60000),
-                     0);
-    /* The illustrative feed's calendar ends some day. */
-    assert_int_equal(harness_pg_exec(pg, "UPDATE gtfs_calendar SET"
-                                         " start_date = least(start_date,"
-                                         " current_date - 30), end_date ="
-                                         " greatest(end_date, current_date"
-                                         " + 30)"),
-                     0);
-    backend = harness_backend_start(pg, mq, bopts);
-    assert_non_null(backend);
-    for (int i = 0; i < NBUS; i++) {
-        char vid[16], dev[64];
-        const char *oopts[] = {"counter_input=udp", dev, NULL};
-
-        counter_port[i] = harness_free_port();
-        snprintf(vid, sizeof vid, "bus-%d", i + 1);
-        snprintf(dev, sizeof dev, "counter_device=127.0.0.1:%d",
-                 counter_port[i]);
-        gpsd[i] = harness_gpsd_start();
-        assert_non_null(gpsd[i]);
-        onboard[i] = harness_onboard_start(vid, gpsd[i], mq, NULL, oopts);
-        assert_non_null(onboard[i]);
-    }
+    assert_int_equal(itest_fleet_start(&fleet, "feeds", bopts), 0);
 }
 
 static struct harness_proc *ft_sim_start(void)
 {
-    char gps[128] = "", cnt[128] = "", log[1100], speed[16], truth[1100];
-    char *argv[32], needle[64];
+    char log[1100], truth[1100];
+    const struct itest_fleet_sim s = {.date = day,
+                                      .seed = "3",
+                                      .speed = FT_SPEED,
+                                      .start = FT_START,
+                                      .end = FT_END,
+                                      .truth = truth,
+                                      .log = log,
+                                      .extra = NULL};
     struct harness_proc *sim;
-    int n = 0, waited;
 
-    for (int i = 0; i < NBUS; i++) {
-        size_t g = strlen(gps), c = strlen(cnt);
-
-        snprintf(gps + g, sizeof gps - g, "%s%d", i ? "," : "",
-                 harness_gpsd_udp_port(gpsd[i]));
-        snprintf(cnt + c, sizeof cnt - c, "%s%d", i ? "," : "",
-                 counter_port[i]);
-    }
-    snprintf(log, sizeof log, "%s/sim.log", work);
-    snprintf(truth, sizeof truth, "%s/truth.csv", work);
-    snprintf(speed, sizeof speed, "%d", FT_SPEED);
-    argv[n++] = (char *)harness_bin("shuttle-sim");
-    argv[n++] = "--database";
-    argv[n++] = (char *)harness_pg_conninfo(pg);
-    argv[n++] = "--date";
-    argv[n++] = day;
-    argv[n++] = "--seed";
-    argv[n++] = "3";
-    argv[n++] = "--fixed-seed";
-    argv[n++] = "--speed";
-    argv[n++] = speed;
-    argv[n++] = "--start";
-    argv[n++] = FT_START;
-    argv[n++] = "--end";
-    argv[n++] = FT_END;
-    argv[n++] = "--gpsd-ports";
-    argv[n++] = gps;
-    argv[n++] = "--counter-ports";
-    argv[n++] = cnt;
-    argv[n++] = "--truth";
-    argv[n++] = truth;
-    argv[n] = NULL;
-    sim = harness_spawn("shuttle-sim", argv, log);
-    assert_non_null(sim);
-    snprintf(needle, sizeof needle, "shuttle-sim: %s:00 ", FT_START);
-    for (waited = 0; !harness_log_has(log, needle); waited += 5) {
-        if (waited > 60000 || !harness_alive(sim)) {
-            harness_log_tail(log, 20);
-            fail_msg("shuttle-sim did not start");
-        }
-        harness_sleep_ms(5);
-    }
-    real0_ms = itest_wall_ms();
-    fake0_ms = day0_ms + (int64_t)FT_START_S * 1000;
+    snprintf(log, sizeof log, "%s/sim.log", fleet.work);
+    snprintf(truth, sizeof truth, "%s/truth.csv", fleet.work);
+    sim =
+        itest_fleet_sim_start(&fleet, &s, day0_ms + (int64_t)FT_START_S * 1000);
+    if (!sim)
+        fail_msg("shuttle-sim did not start");
     return sim;
 }
 
@@ -829,38 +713,12 @@ static struct harness_proc *ft_sim_start(void)
  * monotonic clock, which is not faked) for the reports. */
 static struct harness_proc *ft_live_start(void)
 {
-    char db[600], mport[64], hport[64], log[1100], wall[32], real[32], rate[16];
-    char *argv[] = {(char *)harness_bin("shuttle-live"),
-                    "-d",
-                    "-o",
-                    db,
-                    "-o",
-                    mport,
-                    "-o",
-                    hport,
-                    "-o",
-                    "rebuild_interval_s=5",
-                    NULL};
+    static const char *const opts[] = {"rebuild_interval_s=5", NULL};
+    char log[1100];
     struct harness_proc *p;
 
-    snprintf(db, sizeof db, "database=%s", harness_pg_conninfo(pg));
-    snprintf(mport, sizeof mport, "mqtt_port=%d", harness_mosquitto_port(mq));
-    snprintf(hport, sizeof hport, "http_port=%d", live_port);
-    snprintf(log, sizeof log, "%s/live.log", work);
-    snprintf(wall, sizeof wall, "%.3f", (double)fake0_ms / 1000);
-    snprintf(real, sizeof real, "%lld", (long long)real0_ms);
-    snprintf(rate, sizeof rate, "%d", FT_SPEED);
-    assert_int_equal(
-        setenv("LD_PRELOAD", harness_bin("libshuttle_fakeclock.so"), 1), 0);
-    assert_int_equal(setenv("SHUTTLE_FAKE_WALL_S", wall, 1), 0);
-    assert_int_equal(setenv("SHUTTLE_FAKE_REAL_MS", real, 1), 0);
-    assert_int_equal(setenv("SHUTTLE_FAKE_RATE", rate, 1), 0);
-    assert_int_equal(setenv("ASAN_OPTIONS", "verify_asan_link_order=0", 1), 0);
-    p = harness_spawn("shuttle-live", argv, log);
-    unsetenv("LD_PRELOAD");
-    unsetenv("SHUTTLE_FAKE_WALL_S");
-    unsetenv("SHUTTLE_FAKE_REAL_MS");
-    unsetenv("SHUTTLE_FAKE_RATE");
+    snprintf(log, sizeof log, "%s/live.log", fleet.work);
+    p = itest_fleet_live_start(&fleet, live_port, opts, log);
     assert_non_null(p);
     assert_int_equal(harness_wait_port(live_port, p, 15000), 0);
     return p;
@@ -1084,7 +942,7 @@ static double ft_metric(const char *series)
 
 static void ft_reports(void)
 {
-    char dbopt[600], out[1100], log[1100], path[128];
+    char out[1100], log[1100], path[128];
     double r0 = ft_metric("shuttle_live_rebuilds_total");
     char *json, *html, want[96];
     json_t *doc;
@@ -1099,8 +957,7 @@ static void ft_reports(void)
             fail_msg("shuttle-live did not rebuild (rebuilds %.0f)", r0);
         harness_sleep_ms(200);
     }
-    snprintf(dbopt, sizeof dbopt, "database=%s", harness_pg_conninfo(pg));
-    snprintf(out, sizeof out, "%s/report.json", work);
+    snprintf(out, sizeof out, "%s/report.json", fleet.work);
     {
         char sh[2048];
         char *sargv[] = {"sh", "-c", sh, NULL};
@@ -1108,9 +965,10 @@ static void ft_reports(void)
         /* Its JSON on stdout alone: the harness appends stderr to LOG. */
         snprintf(sh, sizeof sh,
                  "exec '%s' -o '%s' --format json daily --date %s >'%s'",
-                 harness_bin("shuttle-report"), dbopt, day, out);
-        snprintf(log, sizeof log, "%s/report.log", work);
-        assert_int_equal(run_tool("shuttle-report", sargv, log, 60000), 0);
+                 harness_bin("shuttle-report"), fleet.dbopt, day, out);
+        snprintf(log, sizeof log, "%s/report.log", fleet.work);
+        assert_int_equal(itest_fleet_run("shuttle-report", sargv, log, 60000),
+                         0);
     }
     json = ft_slurp(out, NULL);
     assert_non_null(json);
@@ -1173,7 +1031,7 @@ static void test_feeds(void **state)
     int moment = 0, rc, waited;
 
     (void)state;
-    ft_day();
+    day0_ms = itest_fleet_last_monday(day, sizeof day);
     ft_setup();
     sim = ft_sim_start();
     live = ft_live_start();
@@ -1189,7 +1047,7 @@ static void test_feeds(void **state)
     }
     ft_load_stops();
     while (harness_alive(sim) || moment < FT_NMOMENTS) {
-        int64_t now = ft_now();
+        int64_t now = itest_fleet_now(&fleet);
         int best = 0, most = -1, tries = 0;
 
         if (moment == FT_NMOMENTS ||

@@ -35,11 +35,12 @@
 #include "gtfs-realtime.pb-c.h"
 #include "harness.h"
 #include "itest.h"
+#include "itest_fleet.h"
 #include "live_gtfsrt_check.h"
 #include "live_shapedb.h"
 #include "trips_db.h"
 
-#define NBUS 6
+#define NBUS ITEST_FLEET_NBUS
 /* Simulated seconds per real second. 90x keeps the morning under 90 s of
  * wall time; shuttle-live's 1 s tick is then 90 simulated seconds, which
  * the stale and missed checks below allow for (LE_TICK_S). */
@@ -84,25 +85,11 @@
 
 #define LE_BODY_MAX (1 << 18)
 
-static struct harness_pg *pg;
-static struct harness_mqtt *mq;
-static struct harness_gpsd *gpsd[NBUS];
-static struct harness_proc *onboard[NBUS];
-static struct harness_proc *backend;
-static int counter_port[NBUS];
-static const char *work;
+static struct itest_fleet fleet;
 static int live_port, backend_port;
 static char body[LE_BODY_MAX];
 
-/* The fake clock of shuttle-live: Unix ms it reads at real Unix ms
- * real0_ms, running LE_SPEED times as fast. */
-static int64_t fake0_ms, real0_ms;
 static int64_t day0_ms; /* the simulated day's 00:00 in Seoul */
-
-static int64_t le_live_now(void)
-{
-    return fake0_ms + (itest_wall_ms() - real0_ms) * LE_SPEED;
-}
 
 /* ---- HTTP --------------------------------------------------------------- */
 
@@ -333,11 +320,11 @@ static int nsamples;
 
 static void le_sample(void)
 {
-    int64_t a = le_live_now(), b;
+    int64_t a = itest_fleet_now(&fleet), b;
 
     if (nsamples == 1024 || le_get(live_port, "/debug/predictions") != 200)
         return;
-    b = le_live_now();
+    b = itest_fleet_now(&fleet);
     samples[nsamples].now_ms = a + (b - a) / 2;
     samples[nsamples].text = strdup(body);
     assert_non_null(samples[nsamples].text);
@@ -349,196 +336,51 @@ static void le_sample(void)
 
 /* ---- the processes ------------------------------------------------------- */
 
-static int run_tool(const char *name, char *const argv[], const char *log,
-                    int timeout_ms)
-{
-    struct harness_proc *p = harness_spawn(name, argv, log);
-    int rc;
-
-    if (!p)
-        return -1;
-    rc = harness_wait(p, timeout_ms);
-    if (rc != 0) {
-        fprintf(stderr, "%s exited with %d:\n", name, rc);
-        harness_log_tail(log, 20);
-    }
-    return rc;
-}
-
 /* shuttle-live on the fake clock; the same clock after a restart. */
 static struct harness_proc *le_live_start(void)
 {
+    static const char *const opts[] = {"rebuild_interval_s=0", NULL};
     static int runs;
-    char db[600], mport[64], hport[64], log[1100], wall[32], real[32], rate[16];
-    char *argv[] = {(char *)harness_bin("shuttle-live"),
-                    "-d",
-                    "-o",
-                    db,
-                    "-o",
-                    mport,
-                    "-o",
-                    hport,
-                    "-o",
-                    "rebuild_interval_s=0",
-                    NULL};
-    struct harness_proc *p;
+    char log[1100];
 
-    snprintf(db, sizeof db, "database=%s", harness_pg_conninfo(pg));
-    snprintf(mport, sizeof mport, "mqtt_port=%d", harness_mosquitto_port(mq));
-    snprintf(hport, sizeof hport, "http_port=%d", live_port);
-    snprintf(log, sizeof log, "%s/live-%d.log", work, ++runs);
-    snprintf(wall, sizeof wall, "%.3f", (double)fake0_ms / 1000);
-    snprintf(real, sizeof real, "%lld", (long long)real0_ms);
-    snprintf(rate, sizeof rate, "%d", LE_SPEED);
-    assert_int_equal(
-        setenv("LD_PRELOAD", harness_bin("libshuttle_fakeclock.so"), 1), 0);
-    assert_int_equal(setenv("SHUTTLE_FAKE_WALL_S", wall, 1), 0);
-    assert_int_equal(setenv("SHUTTLE_FAKE_REAL_MS", real, 1), 0);
-    assert_int_equal(setenv("SHUTTLE_FAKE_RATE", rate, 1), 0);
-    assert_int_equal(setenv("ASAN_OPTIONS", "verify_asan_link_order=0", 1), 0);
-    p = harness_spawn("shuttle-live", argv, log);
-    unsetenv("LD_PRELOAD");
-    unsetenv("SHUTTLE_FAKE_WALL_S");
-    unsetenv("SHUTTLE_FAKE_REAL_MS");
-    unsetenv("SHUTTLE_FAKE_RATE");
-    return p;
-}
-
-/* The last Monday before today in Seoul: a weekday whatever the date, in
- * the past so GPS time never runs ahead of the buses' system clocks. */
-static void le_day(char *buf, size_t len)
-{
-    time_t t = time(NULL) + 9 * 3600;
-    struct tm tm;
-    int back;
-
-    gmtime_r(&t, &tm);
-    back = (tm.tm_wday + 6) % 7; /* days since Monday */
-    if (back == 0)
-        back = 7;
-    t -= (time_t)back * 86400;
-    gmtime_r(&t, &tm);
-    strftime(buf, len, "%Y-%m-%d", &tm);
-    tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
-    day0_ms = ((int64_t)timegm(&tm) - 9 * 3600) * 1000;
+    snprintf(log, sizeof log, "%s/live-%d.log", fleet.work, ++runs);
+    return itest_fleet_live_start(&fleet, live_port, opts, log);
 }
 
 static void le_setup(void)
 {
-    const char *src = getenv("SHUTTLE_SOURCE_DIR");
-    char feed[1024], log[1100], dbopt[600], hp[32];
+    char hp[32];
     const char *bopts[] = {"rebuild_interval_s=0", hp, NULL};
-    char *argv[6];
 
-    work = harness_tmpdir("live-e2e");
-    assert_non_null(work);
-    pg = harness_pg_start(1);
-    mq = harness_mosquitto_start(NULL);
-    assert_non_null(pg);
-    assert_non_null(mq);
     live_port = harness_free_port();
     backend_port = harness_free_port();
     snprintf(hp, sizeof hp, "http_port=%d", backend_port);
-    snprintf(dbopt, sizeof dbopt, "database=%s", harness_pg_conninfo(pg));
-    snprintf(feed, sizeof feed, "%s/deploy/gtfs", src ? src : "../..");
-    snprintf(log, sizeof log, "%s/load-gtfs.log", work);
-    argv[0] = (char *)harness_bin("shuttle-backend");
-    argv[1] = "-o";
-    argv[2] = dbopt;
-    argv[3] = "--load-gtfs";
-    argv[4] = feed;
-    argv[5] = NULL;
-    assert_int_equal(run_tool("shuttle-backend --load-gtfs", argv, log, 60000),
-                     0);
-    /* The illustrative feed's calendar ends some day; the day simulated
-     * here is a recent one, whatever the date. */
-    assert_int_equal(harness_pg_exec(pg, "UPDATE gtfs_calendar SET"
-                                         " start_date = least(start_date,"
-                                         " current_date - 30), end_date ="
-                                         " greatest(end_date, current_date"
-                                         " + 30)"),
-                     0);
-    backend = harness_backend_start(pg, mq, bopts);
-    assert_non_null(backend);
-    for (int i = 0; i < NBUS; i++) {
-        char vid[16], dev[64];
-        const char *oopts[] = {"counter_input=udp", dev, NULL};
-
-        counter_port[i] = harness_free_port();
-        assert_true(counter_port[i] > 0);
-        snprintf(vid, sizeof vid, "bus-%d", i + 1);
-        snprintf(dev, sizeof dev, "counter_device=127.0.0.1:%d",
-                 counter_port[i]);
-        gpsd[i] = harness_gpsd_start();
-        assert_non_null(gpsd[i]);
-        onboard[i] = harness_onboard_start(vid, gpsd[i], mq, NULL, oopts);
-        assert_non_null(onboard[i]);
-    }
+    assert_int_equal(itest_fleet_start(&fleet, "live-e2e", bopts), 0);
 }
 
-/* Start the simulator; once its clock starts (its first progress line),
- * set shuttle-live's fake clock to it. Returns the simulator. */
+/* Start the simulator; once its clock starts, shuttle-live's fake clock is
+ * set to it. Returns the simulator. */
 static struct harness_proc *le_sim_start(const char *date, const char *truth)
 {
-    char gps[128] = "", cnt[128] = "", log[1100], speed[16];
-    char *argv[40];
+    static const char *const extra[] = {"--miss",    LE_MISS_TRIP, "--late",
+                                        LE_LATE_ARG, "--dropout",  LE_DROPOUT,
+                                        NULL};
+    char log[1100];
+    const struct itest_fleet_sim s = {.date = date,
+                                      .seed = "3",
+                                      .speed = LE_SPEED,
+                                      .start = LE_START,
+                                      .end = LE_END,
+                                      .truth = truth,
+                                      .log = log,
+                                      .extra = extra};
     struct harness_proc *sim;
-    char needle[64];
-    int n = 0, waited;
 
-    for (int i = 0; i < NBUS; i++) {
-        size_t g = strlen(gps), c = strlen(cnt);
-
-        snprintf(gps + g, sizeof gps - g, "%s%d", i ? "," : "",
-                 harness_gpsd_udp_port(gpsd[i]));
-        snprintf(cnt + c, sizeof cnt - c, "%s%d", i ? "," : "",
-                 counter_port[i]);
-    }
-    snprintf(log, sizeof log, "%s/sim.log", work);
-    snprintf(speed, sizeof speed, "%d", LE_SPEED);
-    argv[n++] = (char *)harness_bin("shuttle-sim");
-    argv[n++] = "--database";
-    argv[n++] = (char *)harness_pg_conninfo(pg);
-    argv[n++] = "--date";
-    argv[n++] = (char *)date;
-    argv[n++] = "--seed";
-    argv[n++] = "3";
-    argv[n++] = "--fixed-seed";
-    argv[n++] = "--speed";
-    argv[n++] = speed;
-    argv[n++] = "--start";
-    argv[n++] = LE_START;
-    argv[n++] = "--end";
-    argv[n++] = LE_END;
-    argv[n++] = "--gpsd-ports";
-    argv[n++] = gps;
-    argv[n++] = "--counter-ports";
-    argv[n++] = cnt;
-    argv[n++] = "--truth";
-    argv[n++] = (char *)truth;
-    argv[n++] = "--miss";
-    argv[n++] = LE_MISS_TRIP;
-    argv[n++] = "--late";
-    argv[n++] = LE_LATE_ARG;
-    argv[n++] = "--dropout";
-    argv[n++] = LE_DROPOUT;
-    argv[n] = NULL;
-    fprintf(stderr, "simulating %s %s-%s at %dx\n", date, LE_START, LE_END,
-            LE_SPEED);
-    sim = harness_spawn("shuttle-sim", argv, log);
-    assert_non_null(sim);
-    /* Its first progress line is printed as its clock starts at
-     * LE_START (sim_main.c paces every step against that moment). */
-    snprintf(needle, sizeof needle, "shuttle-sim: %s:00 ", LE_START);
-    for (waited = 0; !harness_log_has(log, needle); waited += 5) {
-        if (waited > 60000 || !harness_alive(sim)) {
-            harness_log_tail(log, 20);
-            fail_msg("shuttle-sim did not start");
-        }
-        harness_sleep_ms(5);
-    }
-    real0_ms = itest_wall_ms();
-    fake0_ms = day0_ms + (int64_t)LE_START_S * 1000;
+    snprintf(log, sizeof log, "%s/sim.log", fleet.work);
+    sim =
+        itest_fleet_sim_start(&fleet, &s, day0_ms + (int64_t)LE_START_S * 1000);
+    if (!sim)
+        fail_msg("shuttle-sim did not start");
     return sim;
 }
 
@@ -588,7 +430,8 @@ static int64_t le_wait_back(int64_t kill_real)
     int64_t shown = 0;
 
     for (;;) {
-        int64_t t = le_live_now(), waited = itest_wall_ms() - kill_real;
+        int64_t t = itest_fleet_now(&fleet),
+                waited = itest_wall_ms() - kill_real;
         char missing[128] = "";
 
         if (le_get(live_port, "/debug/predictions") != 200)
@@ -644,7 +487,7 @@ static char rt_dir[1100];
  * validator's id, sequence and shape rules check against. */
 static void le_rt_setup(const char *date)
 {
-    PGconn *c = PQconnectdb(harness_pg_conninfo(pg));
+    PGconn *c = PQconnectdb(harness_pg_conninfo(fleet.pg));
     const char *p[1] = {date};
     PGresult *st, *times;
     char err[256];
@@ -663,7 +506,7 @@ static void le_rt_setup(const char *date)
     PQclear(st);
     PQclear(times);
     PQfinish(c);
-    snprintf(rt_dir, sizeof rt_dir, "%s/gtfs-rt", work);
+    snprintf(rt_dir, sizeof rt_dir, "%s/gtfs-rt", fleet.work);
     assert_int_equal(mkdir(rt_dir, 0755), 0);
 }
 
@@ -720,7 +563,7 @@ static void le_rt_fetch(void)
     cx.shapes = &rt_shapes.view;
     cx.prev = rt_prev;
     cx.prevlen = rt_prevlen;
-    cx.now_ms = le_live_now() + LE_RT_SKEW_MS;
+    cx.now_ms = itest_fleet_now(&fleet) + LE_RT_SKEW_MS;
     rule =
         live_gtfsrt_check(&cx, (const uint8_t *)r.body, r.len, err, sizeof err);
     if (rule) {
@@ -760,11 +603,11 @@ static void test_live_e2e(void **state)
         layover_bad = 0, rc;
 
     (void)state;
-    le_day(date, sizeof date);
+    day0_ms = itest_fleet_last_monday(date, sizeof date);
     le_setup();
     le_load_timetable();
     le_rt_setup(date);
-    snprintf(truth, sizeof truth, "%s/truth.csv", work);
+    snprintf(truth, sizeof truth, "%s/truth.csv", fleet.work);
     sim = le_sim_start(date, truth);
     /* The simulator writes the whole truth before its clock starts. */
     le_load_truth(truth);
@@ -774,7 +617,7 @@ static void test_live_e2e(void **state)
     /* Sample every half second (40 simulated) while the morning runs;
      * kill -9 shuttle-live mid-morning and time its way back. */
     while (harness_alive(sim)) {
-        int64_t now = le_live_now();
+        int64_t now = itest_fleet_now(&fleet);
 
         if (kill_real < 0 && now >= day0_ms + LE_KILL_S * 1000LL) {
             assert_int_equal(harness_kill(live, SIGKILL), 0);
@@ -951,24 +794,18 @@ static void test_live_e2e(void **state)
     /* Ingest never noticed: one broker connection, nothing refused or
      * failed, and every record every onboard wrote is stored and acked. */
     {
-        static const char *holes =
-            "SELECT count(*) FROM vehicle_progress vp WHERE vp.acked_seq <"
-            " (SELECT max(seq) FROM (SELECT seq FROM positions p"
-            "  WHERE p.vehicle_id = vp.vehicle_id UNION ALL"
-            "  SELECT seq FROM passenger_counts c"
-            "  WHERE c.vehicle_id = vp.vehicle_id) s)";
-
-        assert_int_equal(harness_wait_scalar(pg, holes, 0, 60000), 0);
+        assert_int_equal(
+            harness_wait_scalar(fleet.pg, itest_fleet_sql_holes, 0, 60000), 0);
         for (int i = 0; i < NBUS; i++) {
             char sql[512], needle[] = "stopped after ";
-            const char *log = harness_proc_log(onboard[i]);
+            const char *log = harness_proc_log(fleet.onboard[i]);
             long long written = -1, stored;
             FILE *fp;
             char line[512];
 
             /* Stopped (SIGTERM), it flushes and says how many records it
              * wrote; by then the backend has acked all of them. */
-            assert_int_equal(harness_stop(onboard[i]), 0);
+            assert_int_equal(harness_stop(fleet.onboard[i]), 0);
             fp = fopen(log, "r");
             assert_non_null(fp);
             while (fgets(line, sizeof line, fp))
@@ -981,13 +818,15 @@ static void test_live_e2e(void **state)
                      " = 'bus-%d') + (SELECT count(*) FROM passenger_counts"
                      " WHERE vehicle_id = 'bus-%d')",
                      i + 1, i + 1);
-            assert_int_equal(harness_wait_scalar(pg, sql, written, 20000), 0);
-            stored = harness_pg_scalar(pg, sql);
+            assert_int_equal(harness_wait_scalar(fleet.pg, sql, written, 20000),
+                             0);
+            stored = harness_pg_scalar(fleet.pg, sql);
             print_message("bus-%d: %lld records written, %lld stored\n", i + 1,
                           written, stored);
             assert_true(written > 1000);
         }
-        assert_int_equal(harness_wait_scalar(pg, holes, 0, 20000), 0);
+        assert_int_equal(
+            harness_wait_scalar(fleet.pg, itest_fleet_sql_holes, 0, 20000), 0);
         assert_true(le_metric_sum(backend_port,
                                   "shuttle_backend_commit_failures_total") ==
                     0);
@@ -1000,11 +839,11 @@ static void test_live_e2e(void **state)
             le_metric_sum(backend_port, "shuttle_backend_mqtt_connected") == 1);
         assert_true(le_metric_sum(backend_port,
                                   "shuttle_backend_database_connected") == 1);
+        assert_int_equal(itest_log_count(harness_proc_log(fleet.backend),
+                                         "connected to broker"),
+                         1);
         assert_int_equal(
-            itest_log_count(harness_proc_log(backend), "connected to broker"),
-            1);
-        assert_int_equal(
-            itest_log_count(harness_proc_log(backend), "lost broker"), 0);
+            itest_log_count(harness_proc_log(fleet.backend), "lost broker"), 0);
     }
 
     assert_true(kill_real >= 0);
@@ -1042,8 +881,8 @@ static void test_live_e2e(void **state)
         snprintf(script, sizeof script, "%s/tests/integration/gtfsrt_decode.sh",
                  src);
         snprintf(proto, sizeof proto, "%s/proto", src);
-        snprintf(log, sizeof log, "%s/decode.log", work);
-        rc = run_tool("gtfsrt_decode.sh", argv, log, 180000);
+        snprintf(log, sizeof log, "%s/decode.log", fleet.work);
+        rc = itest_fleet_run("gtfsrt_decode.sh", argv, log, 180000);
         harness_log_tail(log, 5);
         /* 77: no node or protoc here, which the script said. */
         assert_true(rc == 0 || rc == 77);

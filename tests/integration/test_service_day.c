@@ -20,8 +20,8 @@
 #include <libpq-fe.h>
 
 #include "harness.h"
+#include "itest_fleet.h"
 
-#define NBUS 6
 /* The morning: the first bus is switched on at 05:40, the last run ends
  * before 09:30. Scheduled trips starting in the window are the 26
  * commute-in runs; the evening ones are outside it. */
@@ -30,7 +30,7 @@
 /* 400x holds: faster, the few milliseconds gpsd adds to a fix's way (the
  * counter lines reach the onboard directly) become tens of simulated
  * seconds, and door episodes start to land beside their stop visits. */
-#define SPEED "400"
+#define SPEED 400
 
 /* The disturbed day. Each disturbance is on a bus of its own so that what
  * goes wrong can be told apart. */
@@ -53,12 +53,7 @@ struct day {
     char truth[1024];
 };
 
-static struct harness_pg *pg;
-static struct harness_mqtt *mq;
-static struct harness_gpsd *gpsd[NBUS];
-static int counter_port[NBUS];
-static char dbopt[600];
-static const char *work; /* logs, truth files */
+static struct itest_fleet fleet; /* its folder holds the logs and truths */
 static struct day clean = {"", "1", "truth_clean", ""};
 static struct day disturbed = {"", "2", "truth_disturbed", ""};
 
@@ -66,7 +61,7 @@ static struct day disturbed = {"", "2", "truth_disturbed", ""};
 
 static PGconn *db_connect(void)
 {
-    PGconn *c = PQconnectdb(harness_pg_conninfo(pg));
+    PGconn *c = PQconnectdb(harness_pg_conninfo(fleet.pg));
 
     if (PQstatus(c) != CONNECTION_OK)
         fail_msg("connect: %s", PQerrorMessage(c));
@@ -179,35 +174,19 @@ static void seoul_day(char *buf, size_t len, int days_back)
     strftime(buf, len, "%Y-%m-%d", &tm);
 }
 
-static int run_tool(const char *name, char *const argv[], const char *log,
-                    int timeout_ms)
-{
-    struct harness_proc *p = harness_spawn(name, argv, log);
-    int rc;
-
-    if (!p)
-        return -1;
-    rc = harness_wait(p, timeout_ms);
-    if (rc != 0) {
-        fprintf(stderr, "%s exited with %d:\n", name, rc);
-        harness_log_tail(log, 20);
-    }
-    return rc;
-}
-
 static int rebuild(const char *day)
 {
     static int n;
     char log[1100];
     char *argv[] = {(char *)harness_bin("shuttle-backend"),
                     "-o",
-                    dbopt,
+                    fleet.dbopt,
                     "--rebuild",
                     (char *)day,
                     NULL};
 
-    snprintf(log, sizeof log, "%s/rebuild-%d.log", work, ++n);
-    return run_tool("shuttle-backend --rebuild", argv, log, 60000);
+    snprintf(log, sizeof log, "%s/rebuild-%d.log", fleet.work, ++n);
+    return itest_fleet_run("shuttle-backend --rebuild", argv, log, 60000);
 }
 
 /*
@@ -220,12 +199,6 @@ static int rebuild(const char *day)
 static int wait_drained(const struct day *d, int timeout_ms)
 {
     char tail[1024];
-    static const char *holes =
-        "SELECT count(*) FROM vehicle_progress vp WHERE vp.acked_seq <"
-        " (SELECT max(seq) FROM (SELECT seq FROM positions p"
-        "  WHERE p.vehicle_id = vp.vehicle_id UNION ALL"
-        "  SELECT seq FROM passenger_counts c"
-        "  WHERE c.vehicle_id = vp.vehicle_id) s)";
 
     snprintf(tail, sizeof tail,
              "SELECT count(*) FROM (SELECT vehicle, max(departure) AS last"
@@ -234,16 +207,16 @@ static int wait_drained(const struct day *d, int timeout_ms)
              " p.service_day = '%s' AND p.t >= b.last)",
              d->table, d->date);
     for (int waited = 0; waited < timeout_ms; waited += 250) {
-        if (harness_pg_scalar(pg, tail) == 0 &&
-            harness_pg_scalar(pg, holes) == 0)
+        if (harness_pg_scalar(fleet.pg, tail) == 0 &&
+            harness_pg_scalar(fleet.pg, itest_fleet_sql_holes) == 0)
             return 0;
         harness_sleep_ms(250);
     }
     fprintf(stderr,
             "%s: not all records arrived in %d ms: %lld buses "
             "without their last fix, %lld with holes\n",
-            d->date, timeout_ms, harness_pg_scalar(pg, tail),
-            harness_pg_scalar(pg, holes));
+            d->date, timeout_ms, harness_pg_scalar(fleet.pg, tail),
+            harness_pg_scalar(fleet.pg, itest_fleet_sql_holes));
     {
         PGconn *c = db_connect();
 
@@ -263,51 +236,24 @@ static int wait_drained(const struct day *d, int timeout_ms)
 
 static void load_truth(const struct day *d);
 
-/* One simulated morning through the pipeline, then --rebuild. */
-static int run_day(struct day *d, char *const *extra)
+/* One simulated morning through the pipeline (shuttle-sim with EXTRA, its
+ * arguments after the common ones), then --rebuild. */
+static int run_day(struct day *d, const char *const *extra)
 {
-    char gps[128] = "", cnt[128] = "", log[1100];
-    char *argv[40];
-    int n = 0, rc;
+    char log[1100];
+    const struct itest_fleet_sim s = {.date = d->date,
+                                      .seed = d->seed,
+                                      .speed = SPEED,
+                                      .start = WIN_START,
+                                      .end = WIN_END,
+                                      .truth = d->truth,
+                                      .log = log,
+                                      .extra = extra};
+    int rc;
 
-    for (int i = 0; i < NBUS; i++) {
-        size_t g = strlen(gps), c = strlen(cnt);
-
-        snprintf(gps + g, sizeof gps - g, "%s%d", i ? "," : "",
-                 harness_gpsd_udp_port(gpsd[i]));
-        snprintf(cnt + c, sizeof cnt - c, "%s%d", i ? "," : "",
-                 counter_port[i]);
-    }
-    snprintf(d->truth, sizeof d->truth, "%s/%s.csv", work, d->table);
-    snprintf(log, sizeof log, "%s/sim-%s.log", work, d->table);
-    argv[n++] = (char *)harness_bin("shuttle-sim");
-    argv[n++] = "--database";
-    argv[n++] = (char *)harness_pg_conninfo(pg);
-    argv[n++] = "--date";
-    argv[n++] = d->date;
-    argv[n++] = "--seed";
-    argv[n++] = (char *)d->seed;
-    argv[n++] = "--speed";
-    argv[n++] = SPEED;
-    argv[n++] = "--start";
-    argv[n++] = WIN_START;
-    argv[n++] = "--end";
-    argv[n++] = WIN_END;
-    argv[n++] = "--gpsd-ports";
-    argv[n++] = gps;
-    argv[n++] = "--counter-ports";
-    argv[n++] = cnt;
-    argv[n++] = "--truth";
-    argv[n++] = d->truth;
-    argv[n++] = "--quiet";
-    /* What is simulated must not depend on the date the test runs. */
-    argv[n++] = "--fixed-seed";
-    while (extra && *extra)
-        argv[n++] = *extra++;
-    argv[n] = NULL;
-    fprintf(stderr, "simulating %s (seed %s) %s-%s at %sx\n", d->date, d->seed,
-            WIN_START, WIN_END, SPEED);
-    rc = run_tool("shuttle-sim", argv, log, 180000);
+    snprintf(d->truth, sizeof d->truth, "%s/%s.csv", fleet.work, d->table);
+    snprintf(log, sizeof log, "%s/sim-%s.log", fleet.work, d->table);
+    rc = itest_fleet_sim_run(&fleet, &s, 180000);
     harness_log_tail(log, 40);
     if (rc != 0)
         return -1;
@@ -336,63 +282,22 @@ static void load_truth(const struct day *d)
 
 static int setup(void **state)
 {
-    const char *src = getenv("SHUTTLE_SOURCE_DIR");
-    char feed[1024], log[1100];
-    char *argv[6];
+    static const char *const quiet[] = {"--quiet", NULL};
 
     (void)state;
-    work = harness_tmpdir("service-day");
-    pg = work ? harness_pg_start(1) : NULL;
-    mq = pg ? harness_mosquitto_start(NULL) : NULL;
-    if (!pg || !mq)
+    if (itest_fleet_start(&fleet, "service-day", NULL) != 0)
         return -1;
-    snprintf(dbopt, sizeof dbopt, "database=%s", harness_pg_conninfo(pg));
-    snprintf(feed, sizeof feed, "%s/deploy/gtfs", src ? src : "../..");
-    snprintf(log, sizeof log, "%s/load-gtfs.log", work);
-    argv[0] = (char *)harness_bin("shuttle-backend");
-    argv[1] = "-o";
-    argv[2] = dbopt;
-    argv[3] = "--load-gtfs";
-    argv[4] = feed;
-    argv[5] = NULL;
-    if (run_tool("shuttle-backend --load-gtfs", argv, log, 60000) != 0 ||
-        !harness_backend_start(pg, mq, NULL))
-        return -1;
-    /* The illustrative feed's calendar ends some day; the days simulated
-     * here are recent ones, whatever the date. */
-    {
-        PGconn *c = db_connect();
-
-        db_exec(c,
-                "UPDATE gtfs_calendar SET"
-                " start_date = least(start_date, current_date - 30),"
-                " end_date = greatest(end_date, current_date + 30)",
-                NULL);
-        PQfinish(c);
-    }
-    for (int i = 0; i < NBUS; i++) {
-        char vid[16], dev[64];
-        const char *oopts[] = {"counter_input=udp", dev, NULL};
-
-        snprintf(vid, sizeof vid, "bus-%d", i + 1);
-        counter_port[i] = harness_free_port();
-        snprintf(dev, sizeof dev, "counter_device=127.0.0.1:%d",
-                 counter_port[i]);
-        gpsd[i] = harness_gpsd_start();
-        if (!gpsd[i] || counter_port[i] < 0 ||
-            !harness_onboard_start(vid, gpsd[i], mq, NULL, oopts))
-            return -1;
-    }
 
     /* Two days in the recent past, the disturbed one later: GPS time only
      * moves forward for the onboard daemons. */
     seoul_day(clean.date, sizeof clean.date, 2);
     seoul_day(disturbed.date, sizeof disturbed.date, 1);
-    if (run_day(&clean, NULL) != 0)
+    if (run_day(&clean, quiet) != 0)
         return -1;
     {
-        char *extra[] = {"--miss", MISS_TRIP, "--late", LATE_ARG, "--dropout",
-                         DROPOUT,  "--idle",  IDLE,     NULL};
+        static const char *const extra[] = {
+            "--quiet",   "--miss", MISS_TRIP, "--late", LATE_ARG,
+            "--dropout", DROPOUT,  "--idle",  IDLE,     NULL};
 
         if (run_day(&disturbed, extra) != 0)
             return -1;
@@ -728,7 +633,7 @@ static char *report_json(const char *day)
         return NULL;
     snprintf(cmd, sizeof cmd,
              "'%s' -o '%s' daily --date %s --format json 2>>'%s/report.err'",
-             bin, dbopt, day, work);
+             bin, fleet.dbopt, day, fleet.work);
     p = popen(cmd, "r");
     assert_non_null(p);
     while ((n = fread(buf, 1, sizeof buf, p)) > 0) {
@@ -741,7 +646,7 @@ static char *report_json(const char *day)
     }
     if (pclose(p) != 0)
         fail_msg("shuttle-report daily --date %s failed (see %s/report.err)",
-                 day, work);
+                 day, fleet.work);
     if (!out)
         out = strdup("");
     else
