@@ -101,6 +101,7 @@ int live_publish_view(struct live *l, struct pub_view *v)
     v->buses = pv->buses;
     v->nbuses = l->nbuses;
     v->now_ms = clock_wall_ms();
+    v->generation = l->pub.gen;
     return 0;
 }
 
@@ -305,7 +306,7 @@ void live_publish_step(struct live *l, bool force)
         return;
     p->dirty = false;
     p->due_wall_ms = 0;
-    p->gen++;
+    v.generation = ++p->gen;
     p->built_mono = t0;
     p->view_ms = v.now_ms;
     /* The predictions the GTFS-Realtime feeds list: every trip's newest

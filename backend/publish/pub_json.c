@@ -137,6 +137,8 @@ static json_t *pub_json__doc(const struct pub_view *v)
     if (!o)
         return NULL;
     bad = pub_json__set_time(o, v, "generated_at", v->now_ms) |
+          json_object_set_new(o, "generation",
+                              json_integer((json_int_t)v->generation)) |
           pub_json__set_str(o, "feed_version", v->names->feed_version) |
           pub_json__set_str(o, "service_day", v->day_text ? v->day_text : "");
     if (bad) {

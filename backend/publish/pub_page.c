@@ -471,6 +471,7 @@ static const char pub_page__js[] =
     "return !c.route||x.route==c.route}),k=JSON.stringify(a);"
     "net.textContent='';"
     "now=d.generated_at_unix;if(d.generated_at){gen.dateTime=d.generated_at;"
+    "gen.setAttribute('data-generation',d.generation);"
     "gen.textContent=d.generated_at.substr(11,8)}"
     "if(k==last)return;last=k;"
     "ul.textContent='';(a.length?a.map(row):[el('li','none',T.no_buses)])"
@@ -747,7 +748,8 @@ static void pub_page__footer(struct pub_page__out *o, const struct pub_view *v)
     pub_page__say(o, "generated", 0, 0);
     pub_page__put(o, " <time id=\"gen\" datetime=\"");
     pub_page__put(o, iso);
-    pub_page__put(o, "\">");
+    pub_page__putf(o, "\" data-generation=\"%llu\">",
+                   (unsigned long long)v->generation);
     pub_page__put(o, text);
     pub_page__put(o, "</time> · ");
     pub_page__say(o, "feed_version", 0, 0);

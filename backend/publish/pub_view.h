@@ -86,6 +86,10 @@ struct pub_view {
     const struct pub_bus *buses; /* owned buses, sorted by id */
     size_t nbuses;
     int64_t now_ms;
+    /* Which build of the published state this is: every body of one
+     * generation shows one state (generated_at, to the second, may be
+     * shared by two builds). 0: none. */
+    uint64_t generation;
 };
 
 #endif

@@ -66,7 +66,10 @@ struct ft_row {
 };
 
 struct ft_board {
-    char gen[48]; /* generated_at (ISO 8601), "" when not carried */
+    /* generated_at (ISO 8601) and "#" the generation (zero-padded: the
+     * text orders as the builds did); "" when not carried. Two builds may
+     * share a generated_at second, never a generation. */
+    char gen[64];
     long long gen_unix;
     int n;
     struct ft_row row[FT_ROWS_MAX];
@@ -104,6 +107,9 @@ static int ft_parse_json(const char *text, struct ft_board *b)
         return -1;
     }
     ft_str(doc, "generated_at", b->gen, sizeof b->gen);
+    if (b->gen[0])
+        snprintf(b->gen + strlen(b->gen), sizeof b->gen - strlen(b->gen),
+                 "#%012lld", (long long)ft_int(doc, "generation", -1));
     b->gen_unix = json_integer_value(json_object_get(doc, "generated_at_unix"));
     for (i = 0; i < json_array_size(arr) && b->n < FT_ROWS_MAX; i++) {
         json_t *a = json_array_get(arr, i), *au;
@@ -153,6 +159,9 @@ static int ft_parse_page(const char *html, struct ft_board *b)
     ft_attr(p, "datetime", b->gen, sizeof b->gen);
     if (!b->gen[0])
         return -1;
+    ft_attr(p, "data-generation", v, sizeof v);
+    snprintf(b->gen + strlen(b->gen), sizeof b->gen - strlen(b->gen),
+             "#%012lld", v[0] ? atoll(v) : -1LL);
     for (p = html; (p = strstr(p, "<li ")) && b->n < FT_ROWS_MAX; p++) {
         struct ft_row *r = &b->row[b->n];
 

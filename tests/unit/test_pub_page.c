@@ -67,6 +67,7 @@ static void world_names(void)
     w.v.names = &w.names;
     w.v.vehicles = w.vp;
     w.v.nvehicles = 3;
+    w.v.generation = 7;
 }
 
 /* The next trip: its NPOS_T stops STOPS from START_S, 2 min apart. */
@@ -391,8 +392,8 @@ static void test_languages(void **state)
     /* Anything else is Korean; the footer has the time and the version. */
     html = page("A", NULL, "xx\"><b>");
     assert_non_null(strstr(html, "<html lang=\"ko\">"));
-    assert_non_null(strstr(html, "datetime=\"2023-12-09T07:59:30+09:00\">"
-                                 "07:59:30</time>"));
+    assert_non_null(strstr(html, "datetime=\"2023-12-09T07:59:30+09:00\" "
+                                 "data-generation=\"7\">07:59:30</time>"));
     assert_non_null(strstr(html, "2023-12-01"));
     assert_non_null(
         strstr(html, "<noscript><meta http-equiv=\"refresh\" content=\"30\">"));

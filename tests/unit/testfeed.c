@@ -65,10 +65,12 @@ void testfeed_finish(struct testfeed *tf)
 struct live_trip_pred *testfeed_pred(struct testfeed *tf, int t,
                                      const struct testfeed_pred *p)
 {
-    struct live_trip_pred *tp = &tf->tp[t];
-    const struct trips_trip *tr = &tf->trips[t];
+    struct live_trip_pred *tp;
+    const struct trips_trip *tr;
 
     assert_true(t >= 0 && (size_t)t < tf->f.ntrips);
+    tp = &tf->tp[t];
+    tr = &tf->trips[t];
     tp->trip = t;
     tp->vehicle = p->vehicle;
     tp->state = p->state;
