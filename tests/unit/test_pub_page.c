@@ -73,7 +73,7 @@ static void world_names(void)
 /* The next trip: its NPOS_T stops STOPS from START_S, 2 min apart. */
 static void world_trip(const int *stops, int npos_t, int start_s, int route)
 {
-    char route_id[8];
+    char route_id[16];
     size_t t;
 
     snprintf(route_id, sizeof route_id, "R%d", route + 1);
