@@ -73,6 +73,20 @@ for what in "workers' page" "GTFS-Realtime" "daily report"; do
 done
 grep -q "1,500\|1500" "$t/get.out" ||
   bad "keep: the daily report page does not show the 1,500 target"
+# The kept broker is the shipped shape: an anonymous plain-TCP client is
+# refused, and a service's certificate reads the buses' retained statuses.
+mq=$(sed -n 's/.*mosquitto_sub -h 127.0.0.1 -p \([0-9]*\) .*/\1/p' "$t/keep.out" | head -1)
+if [ -z "$mq" ]; then
+  bad "keep: no broker port printed"
+else
+  ! mosquitto_pub -h 127.0.0.1 -p "$mq" -t shuttle/v1/bus-1/telemetry -m x \
+    >"$t/anon.out" 2>&1 || bad "keep: an anonymous plain-TCP publish was taken"
+  mosquitto_sub -h 127.0.0.1 -p "$mq" --cafile "$work/pki/ca.crt" \
+    --cert "$work/pki/clients/shuttle-live.crt" \
+    --key "$work/pki/clients/shuttle-live.key" \
+    -t shuttle/v1/bus-1/status -C 1 -W 10 >"$t/status.out" 2>&1 ||
+    bad "keep: shuttle-live's certificate read no status of bus-1 ($(tail -n 1 "$t/status.out"))"
+fi
 run stop "$demo" --stop
 [ "$rc" = 0 ] || bad "stop: exit $rc"
 sleep 0.5

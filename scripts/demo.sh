@@ -107,7 +107,8 @@ on_exit() {
     say "  logs, spools, report: $work"
     say "  database and broker data: $svc (link: $work/services)"
     [ -n "${db:-}" ] && say "  database: psql \"$db\""
-    [ -n "${mqport:-}" ] && say "  broker: mosquitto_sub -p $mqport -t 'shuttle/#' -v"
+    [ -n "${mqport:-}" ] && say "  broker (TLS; as shuttle-live, which may read telemetry and status): mosquitto_sub -h 127.0.0.1 -p $mqport --cafile $work/pki/ca.crt --cert $work/pki/clients/shuttle-live.crt --key $work/pki/clients/shuttle-live.key -t 'shuttle/v1/+/status' -v"
+    [ -n "${mqport:-}" ] && say "  stop displays: the same with the displays certificate and -t 'shuttle/v1/stops/#'"
     [ -n "${liveport:-}" ] && [ -n "${date:-}" ] && declare -F live_urls >/dev/null && live_urls
     say "  stop them with scripts/demo.sh --stop (a new demo also stops them first)"
     return $rc
@@ -258,14 +259,38 @@ db="host=$svc/pg port=$pgport dbname=shuttle user=shuttle_owner"
 free_port mqport
 free_port httpport
 free_port liveport
-cat > "$svc/mosquitto/mosquitto.conf" <<CONF
-listener $mqport 127.0.0.1
-allow_anonymous true
-persistence true
-persistence_location $svc/mosquitto/
-max_queued_messages 1000000
-CONF
+# The broker in its shipped shape (README "Securing the broker"): TLS
+# only, a certificate per bus and service, the ACL, nobody anonymous. The
+# PKI (with the CA's key) is the operator's, in $work/pki; the broker gets
+# only its own four files, as on a depot.
+pki=$work/pki
+for n in init bus-1 bus-2 bus-3 bus-4 bus-5 bus-6 shuttle-ingest \
+  shuttle-live displays; do
+  pki_args=(add "$pki" "$n")
+  [ "$n" = init ] && pki_args=(init "$pki")
+  bash deploy/pki.sh "${pki_args[@]}" >>"$work/pki.log" 2>&1 ||
+    fail "making the broker's certificates (deploy/pki.sh ${pki_args[*]})" "$work/pki.log" \
+      "fix what the log says (is openssl installed?), or remove $pki, and run the demo again"
+done
+cp "$pki/ca.crt" "$pki/broker.crt" "$pki/broker.key" "$pki/crl.pem" \
+  deploy/mosquitto/acl "$svc/mosquitto/"
+# The shipped file with only the port and the paths replaced.
+sed -e "s|^listener .*|listener $mqport 127.0.0.1|" \
+  -e "s|^persistence_location .*|persistence_location $svc/mosquitto/|" \
+  -e "s|^log_dest .*|log_dest stdout|" \
+  -e "s|^acl_file .*|acl_file $svc/mosquitto/acl|" \
+  -e "s|^cafile .*|cafile $svc/mosquitto/ca.crt|" \
+  -e "s|^certfile .*|certfile $svc/mosquitto/broker.crt|" \
+  -e "s|^keyfile .*|keyfile $svc/mosquitto/broker.key|" \
+  -e "s|^crlfile .*|crlfile $svc/mosquitto/crl.pem|" \
+  deploy/mosquitto/mosquitto.conf >"$svc/mosquitto/mosquitto.conf"
 chmod 644 "$svc/mosquitto/mosquitto.conf"
+[ "$root" = 1 ] && chown -R mosquitto: "$svc/mosquitto"
+chmod 600 "$svc/mosquitto/broker.key"
+tls_as() { # tls_as NAME: tls=(the options that make a daemon speak as NAME)
+  tls=(-o "mqtt_cafile=$pki/ca.crt" -o "mqtt_certfile=$pki/clients/$1.crt"
+    -o "mqtt_keyfile=$pki/clients/$1.key")
+}
 # As its own user from the start: it reads its configuration again on a
 # reload, and writes its persistence as that user.
 as_user mosquitto
@@ -319,18 +344,20 @@ login_db() { # login_db LOGIN: its connection string, through the passfile
   echo "host=$svc/pg port=$pgport dbname=shuttle user=$1 passfile=$pgpass"
 }
 
+tls_as shuttle-ingest
 spawn "$work/backend.log" "$bin/shuttle-backend" -d \
   -o "database=$(login_db demo_ingest)" \
-  -o "mqtt_port=$mqport" -o "http_port=$httpport"
+  -o "mqtt_port=$mqport" -o "http_port=$httpport" "${tls[@]}"
 backend_pid=${pids[-1]}
 wait_for "shuttle-backend" "$work/backend.log" "$backend_pid" 10 \
   "see the log; $again" log_has "$work/backend.log" "connected to broker"
 # shuttle-live beside ingest, on its own client id. It alone keeps
 # today's derived tables current (rebuild_interval_s, default 60 s).
+tls_as shuttle-live
 spawn "$work/live.log" "$bin/shuttle-live" -d \
   -o "database=$(login_db demo_live_read)" \
   -o "writer_database=$(login_db demo_live_write)" \
-  -o "mqtt_port=$mqport" -o "http_port=$liveport"
+  -o "mqtt_port=$mqport" -o "http_port=$liveport" "${tls[@]}"
 live_pid=${pids[-1]}
 wait_for "shuttle-live" "$work/live.log" "$live_pid" 20 \
   "see the log; $again" log_has "$work/live.log" "loaded the timetable"
@@ -340,6 +367,9 @@ for i in 1 2 3 4 5 6; do
 vehicle_id bus-$i
 gpsd_port ${gpsd_ports[$((i - 1))]}
 mqtt_port $mqport
+mqtt_cafile $pki/ca.crt
+mqtt_certfile $pki/clients/bus-$i.crt
+mqtt_keyfile $pki/clients/bus-$i.key
 spool_dir $work/spool-$i
 counter_input udp
 counter_device 127.0.0.1:${counter_ports[$((i - 1))]}

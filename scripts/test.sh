@@ -15,7 +15,9 @@ scripts/lint.sh
 
 cmake -S . -B build/test -DSHUTTLE_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build/test -j"$jobs"
-(cd build/test && ctest --output-on-failure 2>&1)
+# Two tests at a time: most wait on daemons and simulated clocks; the few
+# that load the machine are RUN_SERIAL (tests/integration/CMakeLists.txt).
+(cd build/test && ctest -j2 --output-on-failure 2>&1)
 
 cmake -S . -B build/sanitize -DSHUTTLE_WERROR=ON -DSHUTTLE_SANITIZE=ON \
   -DCMAKE_BUILD_TYPE=Debug >/dev/null
@@ -28,8 +30,8 @@ cmake --build build/sanitize -j"$jobs" --target "${san_tests[@]}" \
   test_dead_letters test_http test_backend_kill test_poison test_forged_ack \
   shuttle-backend shuttle-onboard shuttle-live shuttle-report shuttle-sim
 (cd build/sanitize &&
-  ctest -L unit --output-on-failure 2>&1 &&
-  ctest -R '^(test_dead_letters|test_http|test_backend_kill|test_poison|test_forged_ack)$' \
+  ctest -j2 -L unit --output-on-failure 2>&1 &&
+  ctest -j2 -R '^(test_dead_letters|test_http|test_backend_kill|test_poison|test_forged_ack)$' \
     --output-on-failure 2>&1)
 
 # The fuzz targets (tests/fuzz, clang's libFuzzer): every regression

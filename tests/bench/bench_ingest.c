@@ -1124,7 +1124,9 @@ int main(int argc, char **argv)
     printf("shuttle-bench-ingest: %s\n", mach);
 
     b.dir = harness_tmpdir("bench");
-    b.m = harness_mosquitto_start(NULL);
+    b.m = harness_mosquitto_start_plain(
+        NULL, "shuttle-loadgen speaks as every simulated bus, and the "
+              "baselines are plain clients");
     b.pg = harness_pg_start(b.o.fast_pg);
     if (!b.dir || !b.m || !b.pg)
         die("cannot start mosquitto and PostgreSQL");

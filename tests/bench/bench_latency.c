@@ -790,6 +790,10 @@ int main(int argc, char **argv)
     mo.host = "127.0.0.1";
     mo.port = harness_mosquitto_port(b.mq);
     mo.keepalive_s = 30;
+    /* The baseline subscriber reads telemetry as the ingest service. */
+    if (harness_mosquitto_identity(b.mq, "shuttle-ingest", &mo.cafile,
+                                   &mo.certfile, &mo.keyfile) < 0)
+        return 1;
     if (mqtt_new(&mo, &sub_cb, &b, &b.sub, err, sizeof err) != MQTT_OK ||
         mqtt_connect(b.sub, err, sizeof err) != MQTT_OK) {
         fprintf(stderr, "MQTT: %s\n", err);

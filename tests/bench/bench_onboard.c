@@ -133,7 +133,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "--seconds: at least 5\n");
         return 2;
     }
-    m = harness_mosquitto_start(NULL);
+    m = harness_mosquitto_start_plain(
+        NULL, "the baseline publishes with a plain mosquitto_pub on a "
+              "topic of its own");
     pg = harness_pg_start(1);
     g = harness_gpsd_start();
     cport = harness_free_port();

@@ -216,6 +216,14 @@ static long long now_ms(void)
     return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+static long long now_wall_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 int harness_wait_for(int (*pred)(void *), void *arg, int timeout_ms)
 {
     long long end = now_ms() + timeout_ms;
@@ -770,11 +778,13 @@ static int mosquitto_launch(struct harness_mqtt *m)
     return 0;
 }
 
-struct harness_mqtt *harness_mosquitto_start(const char *extra_conf)
+struct harness_mqtt *harness_mosquitto_start_plain(const char *extra_conf,
+                                                   const char *why)
 {
     struct harness_mqtt *m;
     FILE *f;
 
+    fprintf(stderr, "harness: a plain-TCP anonymous broker: %s\n", why);
     m = harness_alloc(sizeof *m);
     m->dir = harness_tmpdir("mqtt");
     m->port = harness_free_port();
@@ -875,7 +885,29 @@ int harness_pki(const char *pki_dir, const char *verb, const char *name)
 
     if (script == NULL)
         return -1;
-    p = harness_spawn("pki.sh", argv, log);
+    {
+        /* Daemons on a simulated clock (yesterday, a year of history) must
+         * find the certificates valid: openssl runs on a clock 400 days
+         * back (the fake-clock shim), so every certificate starts then,
+         * and the CRL it signs is valid for 1200 days from then. Without
+         * the shim (a build that skipped it) the certificates start now. */
+        char wall[32], real[32];
+        long long now = now_wall_ms();
+        const char *shim = harness_bin("libshuttle_fakeclock.so");
+
+        snprintf(wall, sizeof wall, "%lld", now / 1000 - 400LL * 86400);
+        snprintf(real, sizeof real, "%lld", now);
+        if (access(shim, R_OK) == 0)
+            setenv("LD_PRELOAD", shim, 1);
+        setenv("SHUTTLE_FAKE_WALL_S", wall, 1);
+        setenv("SHUTTLE_FAKE_REAL_MS", real, 1);
+        setenv("PKI_CRL_DAYS", "1200", 1);
+        p = harness_spawn("pki.sh", argv, log);
+        unsetenv("LD_PRELOAD");
+        unsetenv("SHUTTLE_FAKE_WALL_S");
+        unsetenv("SHUTTLE_FAKE_REAL_MS");
+        unsetenv("PKI_CRL_DAYS");
+    }
     if (p == NULL)
         return -1;
     if (harness_wait(p, 30000) != 0) {
@@ -894,7 +926,8 @@ int harness_pki(const char *pki_dir, const char *verb, const char *name)
  * values of the keywords below replaced, every other line verbatim. Each
  * keyword must be there exactly once, so a shipped file that lost its
  * crlfile (say) fails here instead of testing something else. */
-static int mosquitto_write_secure_conf(struct harness_mqtt *m)
+static int mosquitto_write_secure_conf(struct harness_mqtt *m,
+                                       const char *extra_conf)
 {
     enum {
         K_LISTENER,
@@ -957,6 +990,8 @@ static int mosquitto_write_secure_conf(struct harness_mqtt *m)
         fprintf(out, "%s\n", vals[k]);
     }
     fclose(in);
+    if (extra_conf != NULL)
+        fprintf(out, "# added by the test\n%s\n", extra_conf);
     if (fclose(out) != 0) {
         fail("%s: %s", m->conf, strerror(errno));
         return -1;
@@ -970,7 +1005,9 @@ static int mosquitto_write_secure_conf(struct harness_mqtt *m)
     return rc;
 }
 
-struct harness_mqtt *harness_mosquitto_start_secure(const char *pki_dir)
+/* The shipped broker (see harness.h), EXTRA_CONF appended. */
+static struct harness_mqtt *mosquitto_start_secure(const char *pki_dir,
+                                                   const char *extra_conf)
 {
     struct harness_mqtt *m;
     char *ca;
@@ -993,7 +1030,7 @@ struct harness_mqtt *harness_mosquitto_start_secure(const char *pki_dir)
     ca = hprintf("%s/ca.crt", m->pki);
     if (access(ca, F_OK) != 0 && harness_pki(m->pki, "init", NULL) < 0)
         return NULL;
-    if (mosquitto_write_secure_conf(m) < 0)
+    if (mosquitto_write_secure_conf(m, extra_conf) < 0)
         return NULL;
     if (as_user("mosquitto") != NULL &&
         (harness_chown(m->dir, "mosquitto") < 0 ||
@@ -1002,6 +1039,24 @@ struct harness_mqtt *harness_mosquitto_start_secure(const char *pki_dir)
     if (mosquitto_launch(m) < 0)
         return NULL;
     return m;
+}
+
+struct harness_mqtt *harness_mosquitto_start_secure(const char *pki_dir)
+{
+    return mosquitto_start_secure(pki_dir, NULL);
+}
+
+struct harness_mqtt *harness_mosquitto_start(const char *extra_conf)
+{
+    /* Tests fill the broker faster than a fleet does (a backend away for a
+     * while, thousands of records a second): no queue limit to hit, and
+     * the log's time stamps as our daemons write theirs. */
+    char *conf = hprintf("max_queued_messages 1000000\n"
+                         "max_inflight_messages 0\n"
+                         "log_timestamp_format %%Y-%%m-%%dT%%H:%%M:%%S\n%s",
+                         extra_conf != NULL ? extra_conf : "");
+
+    return mosquitto_start_secure(NULL, conf);
 }
 
 const char *harness_mosquitto_pki(const struct harness_mqtt *m)
@@ -1056,17 +1111,88 @@ const char *harness_mosquitto_dir(const struct harness_mqtt *m)
     return m->dir;
 }
 
+int harness_mosquitto_identity(struct harness_mqtt *m, const char *name,
+                               const char **ca, const char **cert,
+                               const char **key)
+{
+    char *crt;
+
+    *ca = *cert = *key = NULL;
+    if (m->pki == NULL)
+        return 0;
+    crt = hprintf("%s/clients/%s.crt", m->pki, name);
+    if (access(crt, F_OK) != 0 && harness_pki(m->pki, "add", name) < 0)
+        return -1;
+    *ca = hprintf("%s/ca.crt", m->pki);
+    *cert = crt;
+    *key = hprintf("%s/clients/%s.key", m->pki, name);
+    return 0;
+}
+
+struct harness_proc *harness_mosquitto_client(struct harness_mqtt *m,
+                                              const char *prog,
+                                              const char *identity,
+                                              const char *const *args,
+                                              const char *log)
+{
+    const char *ca, *cert, *key;
+    char **argv;
+    size_t n = 0, k = 0;
+
+    if (harness_mosquitto_identity(m, identity, &ca, &cert, &key) < 0)
+        return NULL;
+    while (args != NULL && args[n] != NULL)
+        n++;
+    argv = harness_alloc((n + 16) * sizeof *argv);
+    argv[k++] = hprintf("%s", prog);
+    argv[k++] = hprintf("-h");
+    argv[k++] = hprintf("127.0.0.1");
+    argv[k++] = hprintf("-p");
+    argv[k++] = hprintf("%d", m->port);
+    if (ca != NULL) {
+        argv[k++] = hprintf("--cafile");
+        argv[k++] = hprintf("%s", ca);
+        argv[k++] = hprintf("--cert");
+        argv[k++] = hprintf("%s", cert);
+        argv[k++] = hprintf("--key");
+        argv[k++] = hprintf("%s", key);
+    }
+    for (size_t i = 0; i < n; i++)
+        argv[k++] = hprintf("%s", args[i]);
+    argv[k] = NULL;
+    return harness_spawn(prog, argv, log);
+}
+
+/* Who may write TOPIC under deploy/mosquitto/acl: the bus of
+ * shuttle/v1/<vid>/telemetry or /status, shuttle-ingest for acks and
+ * shuttle-live for anything else (the stop displays). */
+static char *topic_writer(const char *topic)
+{
+    static const char pre[] = "shuttle/v1/";
+    const char *vid = topic, *slash;
+
+    if (strncmp(topic, pre, sizeof pre - 1) == 0) {
+        vid = topic + sizeof pre - 1;
+        slash = strchr(vid, '/');
+        if (slash != NULL &&
+            (strcmp(slash, "/telemetry") == 0 || strcmp(slash, "/status") == 0))
+            return hprintf("%.*s", (int)(slash - vid), vid);
+        if (slash != NULL && strcmp(slash, "/ack") == 0)
+            return hprintf("shuttle-ingest");
+    }
+    return hprintf("shuttle-live");
+}
+
 int harness_mosquitto_publish(struct harness_mqtt *m, const char *topic,
                               const void *buf, size_t len)
 {
     static unsigned n;
-    char path[PATH_MAX], log[PATH_MAX], port[16];
+    char path[PATH_MAX], log[PATH_MAX];
     struct harness_proc *p;
     FILE *f;
 
     snprintf(path, sizeof path, "%s/pub-%u.bin", m->dir, n);
     snprintf(log, sizeof log, "%s/pub-%u.log", m->dir, n++);
-    snprintf(port, sizeof port, "%d", m->port);
     f = fopen(path, "wb");
     if (!f)
         return -1;
@@ -1077,11 +1203,10 @@ int harness_mosquitto_publish(struct harness_mqtt *m, const char *topic,
     if (fclose(f) != 0)
         return -1;
     {
-        char *argv[] = {
-            "mosquitto_pub", "-h", "127.0.0.1", "-p", port, "-q", "1", "-t",
-            (char *)topic,   "-f", path,        NULL};
+        const char *args[] = {"-q", "1", "-t", topic, "-f", path, NULL};
 
-        p = harness_spawn("mosquitto_pub", argv, log);
+        p = harness_mosquitto_client(m, "mosquitto_pub", topic_writer(topic),
+                                     args, log);
     }
     if (!p)
         return -1;
@@ -1616,21 +1741,29 @@ static char **daemon_argv(const char *const *fixed, size_t nfixed,
  * logged both a database and a broker connection.
  */
 static struct harness_proc *
-backend_daemon_start(const char *name, const char *tag, struct harness_pg *pg,
-                     struct harness_mqtt *m, const char *const *extra_opts)
+backend_daemon_start(const char *name, const char *tag, const char *identity,
+                     struct harness_pg *pg, struct harness_mqtt *m,
+                     const char *const *extra_opts)
 {
     static const char *const needles[] = {"database ready",
                                           "connected to broker", NULL};
     char *dir = harness_tmpdir(tag);
     char *conf, *log, *db, *port;
+    const char *ca, *cert, *key;
     FILE *f;
 
     if (dir == NULL)
         return NULL;
     conf = hprintf("%s/%s.conf", dir, tag);
     log = hprintf("%s/%s.log", dir, tag);
+    if (harness_mosquitto_identity(m, identity, &ca, &cert, &key) < 0)
+        return NULL;
     f = fopen(conf, "w");
     if (f == NULL || fputs("# written by the shuttle test harness\n", f) < 0 ||
+        (ca != NULL && fprintf(f,
+                               "mqtt_cafile %s\nmqtt_certfile %s\n"
+                               "mqtt_keyfile %s\n",
+                               ca, cert, key) < 0) ||
         fclose(f) != 0) {
         fail("%s: %s", conf, strerror(errno));
         return NULL;
@@ -1652,15 +1785,16 @@ struct harness_proc *harness_backend_start(struct harness_pg *pg,
                                            struct harness_mqtt *m,
                                            const char *const *extra_opts)
 {
-    return backend_daemon_start("shuttle-backend", "backend", pg, m,
-                                extra_opts);
+    return backend_daemon_start("shuttle-backend", "backend", "shuttle-ingest",
+                                pg, m, extra_opts);
 }
 
 struct harness_proc *harness_live_start(struct harness_pg *pg,
                                         struct harness_mqtt *m,
                                         const char *const *extra_opts)
 {
-    return backend_daemon_start("shuttle-live", "live", pg, m, extra_opts);
+    return backend_daemon_start("shuttle-live", "live", "shuttle-live", pg, m,
+                                extra_opts);
 }
 
 struct harness_proc *harness_onboard_start(const char *vid,
@@ -1672,6 +1806,7 @@ struct harness_proc *harness_onboard_start(const char *vid,
     static const char *const needles[] = {"connected to broker", NULL};
     char *dir = harness_tmpdir("onboard");
     char *conf, *log;
+    const char *ca, *cert, *key;
     FILE *f;
 
     if (dir == NULL)
@@ -1699,6 +1834,13 @@ struct harness_proc *harness_onboard_start(const char *vid,
             "mqtt_port %d\n"
             "spool_dir %s\n",
             vid, g->port, m->port, spool_dir);
+    if (harness_mosquitto_identity(m, vid, &ca, &cert, &key) < 0) {
+        fclose(f);
+        return NULL;
+    }
+    if (ca != NULL)
+        fprintf(f, "mqtt_cafile %s\nmqtt_certfile %s\nmqtt_keyfile %s\n", ca,
+                cert, key);
     if (fclose(f) != 0) {
         fail("%s: %s", conf, strerror(errno));
         return NULL;

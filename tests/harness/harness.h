@@ -108,22 +108,53 @@ void harness_cleanup(void);
 
 struct harness_mqtt;
 
-/* Start mosquitto on 127.0.0.1:free port with anonymous access, persistence
- * (in a folder owned by user mosquitto), max_queued_messages 1000000,
- * max_inflight_messages 0 (no limit) and a log file, as user mosquitto
- * when we are root; EXTRA_CONF (may be
- * NULL) is appended to the config verbatim. Returns once the port accepts
- * connections (at most 10 s). Note: mosquitto writes its persistence file
- * only at exit and every autosave_interval (default 1800 s). */
+/* Start mosquitto in the shape a depot runs it: the shipped configuration
+ * (harness_mosquitto_start_secure(NULL): TLS, a client certificate per
+ * identity, the ACL, no anonymous access), plus max_queued_messages
+ * 1000000, max_inflight_messages 0 (no limit), ISO log time stamps and
+ * EXTRA_CONF (may be NULL), appended verbatim. The daemons the harness
+ * starts on it speak as their identities (see harness_mosquitto_identity);
+ * test clients go through harness_mosquitto_client. Returns once the port
+ * accepts connections (at most 10 s). Note: mosquitto writes its
+ * persistence file only at exit and every autosave_interval (300 s in the
+ * shipped file). */
 struct harness_mqtt *harness_mosquitto_start(const char *extra_conf);
+
+/* The old test broker: plain TCP on 127.0.0.1:free port, anonymous access,
+ * no ACL, the same limits and persistence, EXTRA_CONF appended. Only for a
+ * test that must do what the shipped broker forbids — play an attacker on
+ * a misconfigured broker, or a load generator speaking as 1,000 buses —
+ * and WHY, printed to stderr, says which. */
+struct harness_mqtt *harness_mosquitto_start_plain(const char *extra_conf,
+                                                   const char *why);
+
 int harness_mosquitto_port(const struct harness_mqtt *m);
 const char *harness_mosquitto_dir(const struct harness_mqtt *m);
 const char *harness_mosquitto_log(const struct harness_mqtt *m);
 /* Publish the len bytes at buf on topic through M with mosquitto_pub, QoS 1,
- * waiting for it (15 s at most; its log's tail printed on failure). 0 or
+ * waiting for it (15 s at most; its log's tail printed on failure), as the
+ * identity the ACL lets write TOPIC (the bus of shuttle/v1/<vid>/telemetry
+ * or /status, shuttle-ingest for an ack, shuttle-live otherwise). 0 or
  * -1. */
 int harness_mosquitto_publish(struct harness_mqtt *m, const char *topic,
                               const void *buf, size_t len);
+
+/* The CA, certificate and key files (owned by the harness) of client
+ * identity NAME (a vehicle id, "shuttle-ingest", "shuttle-live",
+ * "displays") on M's PKI, made with pki.sh add the first time: 0, or -1
+ * after saying why. On a plain broker all three are NULL, and 0. */
+int harness_mosquitto_identity(struct harness_mqtt *m, const char *name,
+                               const char **ca, const char **cert,
+                               const char **key);
+
+/* Spawn PROG (mosquitto_pub, mosquitto_sub) connected to M — host, port
+ * and, on the shipped broker, IDENTITY's certificate — then ARGS
+ * (NULL-terminated; may be NULL); its output in LOG. NULL on error. */
+struct harness_proc *harness_mosquitto_client(struct harness_mqtt *m,
+                                              const char *prog,
+                                              const char *identity,
+                                              const char *const *args,
+                                              const char *log);
 struct harness_proc *harness_mosquitto_proc(const struct harness_mqtt *m);
 
 /* SIGTERM (mosquitto saves its persistence file), SIGKILL after 5 s.
@@ -147,10 +178,11 @@ int harness_pki(const char *pki_dir, const char *verb, const char *name);
  * of acl_file, cafile, certfile, keyfile and crlfile replaced. PKI_DIR is
  * the PKI to use; it is made with `pki.sh init` when it has no ca.crt, and
  * NULL means a "pki" folder in the broker's folder. Client identities are
- * the caller's to add (harness_pki(dir, "add", name)): PKI_DIR/clients/
+ * the caller's to add (harness_pki(dir, "add", name), or
+ * harness_mosquitto_identity): PKI_DIR/clients/
  * NAME.crt and NAME.key. Returns once the TLS port accepts TCP (10 s at
- * most). harness_mosquitto_publish() does not work on this broker (it
- * speaks plain TCP); the other harness_mosquitto_* functions do. */
+ * most). Nothing is added to the shipped file (harness_mosquitto_start
+ * adds the test limits). */
 struct harness_mqtt *harness_mosquitto_start_secure(const char *pki_dir);
 
 /* The PKI folder of a broker from harness_mosquitto_start_secure (owned by

@@ -57,7 +57,10 @@ static struct harness_proc *start_norc(struct harness_gpsd *g,
 static void clock_unset_case(bool restart)
 {
     static const struct itest_episode ep[] = {{1, 3, 1}, {2, 5, 2}};
-    struct harness_mqtt *m = harness_mosquitto_start(NULL);
+    struct harness_mqtt *m = harness_mosquitto_start_plain(
+        NULL, "a bus whose clock reads 1970 cannot verify the broker's "
+              "certificate (OpenSSL checks it against the system clock): "
+              "see README, Securing the broker");
     struct harness_pg *pg = harness_pg_start(1);
     struct harness_gpsd *g = harness_gpsd_start();
     char *spool = harness_tmpdir("norc-spool");
@@ -154,7 +157,10 @@ static void test_clock_unset_restart(void **state)
  * refused at source. */
 static void test_clock_stale(void **state)
 {
-    struct harness_mqtt *m = harness_mosquitto_start(NULL);
+    struct harness_mqtt *m = harness_mosquitto_start_plain(
+        NULL, "a bus whose clock reads 1970 cannot verify the broker's "
+              "certificate (OpenSSL checks it against the system clock): "
+              "see README, Securing the broker");
     struct harness_pg *pg = harness_pg_start(1);
     struct harness_gpsd *g = harness_gpsd_start();
     char wall[32], sql[512];

@@ -8,9 +8,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "counter_gw.h"
 #include "harness.h"
@@ -36,25 +38,32 @@ static void send_bad_checksum(struct counter_gw *gw)
     gw->seq++;
 }
 
-/* The retained status of NZ_VID, read with mosquitto_sub (payload as hex),
+/* The retained status of NZ_VID, read with mosquitto_sub (payload as hex)
+ * as the ingest service (the ACL lets it read statuses) into the file OUT,
  * into *S. 0, or -1 when there is none or it does not decode. */
-static int read_status(int port, struct wire_status *s)
+static int read_status(struct harness_mqtt *m, const char *out,
+                       struct wire_status *s)
 {
-    char cmd[512], hex[8192];
+    static const char *const args[] = {
+        "-t", "shuttle/v1/" NZ_VID "/status", "-C", "1", "-W", "3", "-F", "%x",
+        NULL};
+    char hex[8192];
     uint8_t bin[4096];
     size_t n = 0;
-    FILE *p;
+    struct harness_proc *p;
+    FILE *f;
 
-    snprintf(cmd, sizeof cmd,
-             "mosquitto_sub -h 127.0.0.1 -p %d -t shuttle/v1/%s/status -C 1"
-             " -W 3 -F %%x 2>/dev/null",
-             port, NZ_VID);
-    p = popen(cmd, "r");
+    unlink(out); /* the output is appended to */
+    p = harness_mosquitto_client(m, "mosquitto_sub", "shuttle-ingest", args,
+                                 out);
     if (p == NULL)
         return -1;
-    if (fgets(hex, sizeof hex, p) == NULL)
+    harness_wait(p, 10000);
+    f = fopen(out, "r");
+    if (f == NULL || fgets(hex, sizeof hex, f) == NULL)
         hex[0] = '\0';
-    pclose(p);
+    if (f != NULL)
+        fclose(f);
     for (const char *h = hex; h[0] && h[1] && n < sizeof bin; h += 2) {
         unsigned v;
 
@@ -77,7 +86,7 @@ static void test_counter_noise(void **state)
     struct harness_proc *ob;
     struct counter_gw gw;
     struct wire_status st;
-    char dev[64], status[64], sql[256];
+    char dev[64], status[64], sql[256], status_out[PATH_MAX];
     char big[10240 + 3], noise[61], burst[4096];
     int64_t t0 = (itest_wall_ms() / 1000 - 300) * 1000, sent_at;
     size_t nep = 0, i;
@@ -87,6 +96,8 @@ static void test_counter_noise(void **state)
     assert_non_null(m);
     assert_non_null(pg);
     assert_non_null(g);
+    snprintf(status_out, sizeof status_out, "%s/status.hex",
+             harness_mosquitto_dir(m));
     snprintf(dev, sizeof dev, "counter_device=127.0.0.1:%d", cport);
     snprintf(status, sizeof status, "status_interval_s=%d", NZ_STATUS_S);
     const char *opts[] = {"counter_input=udp", dev, "counter_doors=2", status,
@@ -197,7 +208,7 @@ static void test_counter_noise(void **state)
     sent_at = itest_mono_ms();
     memset(&st, 0, sizeof st);
     while (itest_mono_ms() - sent_at < 3000 * NZ_STATUS_S) {
-        if (read_status(harness_mosquitto_port(m), &st) == 0) {
+        if (read_status(m, status_out, &st) == 0) {
             have = 1;
             if (st.counter_rejected >= (uint64_t)rejected)
                 break;

@@ -283,7 +283,7 @@ static void publish_positions(struct harness_mqtt *m, const char *vid, int n)
     struct wire_record recs[8];
     struct wire_batch b;
     struct timespec ts;
-    char topic[128], path[600], log[600], port[16];
+    char topic[128], path[600], log[600];
     struct harness_proc *p;
     uint8_t *buf;
     size_t len;
@@ -308,17 +308,15 @@ static void publish_positions(struct harness_mqtt *m, const char *vid, int n)
     assert_int_equal(wire_topic(topic, sizeof topic, vid, "telemetry"), 0);
     snprintf(path, sizeof path, "%s/batch.bin", rx.dir);
     snprintf(log, sizeof log, "%s/pub.log", rx.dir);
-    snprintf(port, sizeof port, "%d", harness_mosquitto_port(m));
     f = fopen(path, "wb");
     assert_non_null(f);
     assert_int_equal(fwrite(buf, 1, len, f), len);
     assert_int_equal(fclose(f), 0);
     free(buf);
     {
-        char *argv[] = {
-            "mosquitto_pub", "-h", "127.0.0.1", "-p", port, "-q", "1", "-t",
-            topic,           "-f", path,        NULL};
-        p = harness_spawn("mosquitto_pub", argv, log);
+        const char *args[] = {"-q", "1", "-t", topic, "-f", path, NULL};
+
+        p = harness_mosquitto_client(m, "mosquitto_pub", vid, args, log);
     }
     assert_non_null(p);
     assert_int_equal(harness_wait(p, 15000), 0);

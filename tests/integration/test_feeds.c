@@ -575,20 +575,20 @@ static void ft_browser(int stop)
  * up to WAIT_S seconds): its "topic payload" lines, malloc'd. */
 static char *ft_sub(const char *topic, int count, int wait_s, int64_t *ms)
 {
-    char port[16], cnt[16], w[16], out[1100];
-    char *argv[] = {"mosquitto_sub",   "-h", "127.0.0.1", "-p", port, "-v",
-                    "--retained-only", "-C", cnt,         "-W", w,    "-t",
-                    (char *)topic,     NULL};
+    char cnt[16], w[16], out[1100];
+    const char *args[] = {
+        "-v", "--retained-only", "-C", cnt, "-W", w, "-t", topic, NULL};
     struct harness_proc *p;
     int64_t t0 = itest_wall_ms();
     char *text;
     static int runs;
 
-    snprintf(port, sizeof port, "%d", harness_mosquitto_port(fleet.mq));
     snprintf(cnt, sizeof cnt, "%d", count);
     snprintf(w, sizeof w, "%d", wait_s);
     snprintf(out, sizeof out, "%s/sub-%d.txt", fleet.work, ++runs);
-    p = harness_spawn("mosquitto_sub", argv, out);
+    /* A stop display, with the identity the ACL gives displays. */
+    p = harness_mosquitto_client(fleet.mq, "mosquitto_sub", "displays", args,
+                                 out);
     assert_non_null(p);
     harness_wait(p, (wait_s + 5) * 1000);
     if (ms)

@@ -91,16 +91,6 @@ static int children_of(pid_t parent, pid_t *out, int max)
     return n;
 }
 
-/* Run ARGV to completion (at most 15 s): its exit code. */
-static int run(char *const argv[], const char *log)
-{
-    struct harness_proc *p = harness_spawn(argv[0], argv, log);
-
-    if (p == NULL)
-        return -1;
-    return harness_wait(p, 15000);
-}
-
 static char *slurp(const char *path)
 {
     static char buf[65536];
@@ -157,53 +147,38 @@ static void test_nmea_sentences(void **state)
 /* Subscribe for one message on TOPIC (waiting at most WAIT_S) while
  * publishing PAYLOAD every 100 ms when PUBLISH: the subscriber's exit code;
  * its output is in OUT. */
+/* The topics are stop displays': the shipped ACL lets shuttle-live write
+ * them and "displays" read them. */
 static int mqtt_round_trip(struct harness_mqtt *m, const char *topic,
                            const char *payload, int publish, int wait_s,
                            const char *out)
 {
-    char port[16], wait[16];
+    char wait[16];
     struct harness_proc *sub;
     int i, rc;
 
-    snprintf(port, sizeof port, "%d", harness_mosquitto_port(m));
     snprintf(wait, sizeof wait, "%d", wait_s);
     {
-        char *argv[] = {"mosquitto_sub",
-                        "-h",
-                        "127.0.0.1",
-                        "-p",
-                        port,
-                        "-t",
-                        (char *)topic,
-                        "-q",
-                        "1",
-                        "-C",
-                        "1",
-                        "-W",
-                        wait,
-                        NULL};
-        sub = harness_spawn("mosquitto_sub", argv, out);
+        const char *args[] = {"-t", topic, "-q", "1", "-C",
+                              "1",  "-W",  wait, NULL};
+        sub =
+            harness_mosquitto_client(m, "mosquitto_sub", "displays", args, out);
     }
     assert_non_null(sub);
     for (i = 0; publish && i < wait_s * 10 && harness_alive(sub); i++) {
-        char *argv[] = {"mosquitto_pub",
-                        "-h",
-                        "127.0.0.1",
-                        "-p",
-                        port,
-                        "-t",
-                        (char *)topic,
-                        "-q",
-                        "1",
-                        "-m",
-                        (char *)payload,
-                        NULL};
-        assert_int_equal(run(argv, "/dev/null"), 0);
+        const char *args[] = {"-t", topic, "-q", "1", "-m", payload, NULL};
+        struct harness_proc *pub = harness_mosquitto_client(
+            m, "mosquitto_pub", "shuttle-live", args, "/dev/null");
+
+        assert_non_null(pub);
+        assert_int_equal(harness_wait(pub, 15000), 0);
         harness_sleep_ms(100);
     }
     rc = harness_wait(sub, (wait_s + 5) * 1000);
     return rc;
 }
+
+#define KEPT "shuttle/v1/stops/harness-kept/arrivals"
 
 static void test_mosquitto(void **state)
 {
@@ -220,27 +195,22 @@ static void test_mosquitto(void **state)
     assert_non_null(m);
     print_message("mosquitto started in %lld ms\n", ms_since(&t0));
 
-    assert_int_equal(mqtt_round_trip(m, "harness/live", "hello 1", 1, 5, out),
+    assert_int_equal(mqtt_round_trip(m,
+                                     "shuttle/v1/stops/harness-live/arrivals",
+                                     "hello 1", 1, 5, out),
                      0);
     assert_string_equal(slurp(out), "hello 1\n");
 
     /* A retained message survives a restart that keeps persistence... */
     snprintf(port, sizeof port, "%d", harness_mosquitto_port(m));
     {
-        char *argv[] = {"mosquitto_pub",
-                        "-h",
-                        "127.0.0.1",
-                        "-p",
-                        port,
-                        "-t",
-                        "harness/kept",
-                        "-q",
-                        "1",
-                        "-r",
-                        "-m",
-                        "retained 2",
-                        NULL};
-        assert_int_equal(run(argv, "/dev/null"), 0);
+        const char *args[] = {"-t", KEPT, "-q",         "1",
+                              "-r", "-m", "retained 2", NULL};
+        struct harness_proc *pub = harness_mosquitto_client(
+            m, "mosquitto_pub", "shuttle-live", args, "/dev/null");
+
+        assert_non_null(pub);
+        assert_int_equal(harness_wait(pub, 15000), 0);
     }
     pid = harness_pid(harness_mosquitto_proc(m));
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -249,14 +219,13 @@ static void test_mosquitto(void **state)
     assert_true(pid_gone(pid));
     assert_int_equal(harness_mosquitto_port(m), atoi(port));
     unlink(out);
-    assert_int_equal(mqtt_round_trip(m, "harness/kept", NULL, 0, 3, out), 0);
+    assert_int_equal(mqtt_round_trip(m, KEPT, NULL, 0, 3, out), 0);
     assert_string_equal(slurp(out), "retained 2\n");
 
     /* ...and is gone after one that wipes it (mosquitto_sub times out). */
     assert_int_equal(harness_mosquitto_restart(m, 0), 0);
     unlink(out);
-    assert_int_not_equal(mqtt_round_trip(m, "harness/kept", NULL, 0, 1, out),
-                         0);
+    assert_int_not_equal(mqtt_round_trip(m, KEPT, NULL, 0, 1, out), 0);
     assert_null(strstr(slurp(out), "retained 2"));
 
     pid = harness_pid(harness_mosquitto_proc(m));

@@ -134,23 +134,20 @@ static int ht_health_is(void *arg)
 static void publish_file(struct harness_mqtt *m, const char *dir,
                          const char *name, const void *buf, size_t len)
 {
-    char path[512], log[512], port[16];
+    char path[512], log[512];
     struct harness_proc *p;
     FILE *f;
 
     snprintf(path, sizeof path, "%s/%s", dir, name);
     snprintf(log, sizeof log, "%s/pub.log", dir);
-    snprintf(port, sizeof port, "%d", harness_mosquitto_port(m));
     f = fopen(path, "wb");
     assert_non_null(f);
     assert_int_equal(fwrite(buf, 1, len, f), len);
     assert_int_equal(fclose(f), 0);
     {
-        char *argv[] = {
-            "mosquitto_pub", "-h", "127.0.0.1", "-p", port, "-q", "1", "-t",
-            HT_TOPIC,        "-f", path,        NULL};
+        const char *args[] = {"-q", "1", "-t", HT_TOPIC, "-f", path, NULL};
 
-        p = harness_spawn("mosquitto_pub", argv, log);
+        p = harness_mosquitto_client(m, "mosquitto_pub", HT_VID, args, log);
     }
     assert_non_null(p);
     if (harness_wait(p, 15000) != 0) {

@@ -176,7 +176,10 @@ static void finish_loadgen(struct harness_proc *lg, const char *log)
 static void test_scale_shared(void **state)
 {
     long records = env_long("SHUTTLE_SCALE_RECORDS", 100000);
-    struct harness_mqtt *m = harness_mosquitto_start(NULL);
+    struct harness_mqtt *m = harness_mosquitto_start_plain(
+        NULL, "one load generator speaks as 1,000 buses (a certificate "
+              "each would take minutes to make; test_broker_acl proves the "
+              "ACL)");
     struct harness_pg *pg = harness_pg_start(1);
     const char *log = lg_log_path("scale");
     struct harness_proc *lg;
@@ -198,7 +201,10 @@ static void test_scale_pg_outage(void **state)
 {
     long records = env_long("SHUTTLE_SCALE_RECORDS", 100000);
     long outage = env_long("SHUTTLE_PG_OUTAGE_S", 10);
-    struct harness_mqtt *m = harness_mosquitto_start(NULL);
+    struct harness_mqtt *m = harness_mosquitto_start_plain(
+        NULL, "one load generator speaks as 1,000 buses (a certificate "
+              "each would take minutes to make; test_broker_acl proves the "
+              "ACL)");
     /* fsync on: the stop below is a crash, and the harness keeps fsync off
      * for servers that are never crashed. */
     struct harness_pg *pg = harness_pg_start(0);

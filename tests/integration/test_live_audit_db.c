@@ -201,7 +201,7 @@ static struct harness_proc *ad_start(int64_t fake_s, struct ad_clock *ck)
 {
     static int runs;
     char db[600], mport[64], hport[64], log[512], wall[32], hist[64];
-    char real0[32], rate[16];
+    char real0[32], rate[16], cafile[600], certfile[600], keyfile[600];
     char *argv[] = {(char *)harness_bin("shuttle-live"),
                     "-d",
                     "-v",
@@ -215,11 +215,23 @@ static struct harness_proc *ad_start(int64_t fake_s, struct ad_clock *ck)
                     "rebuild_interval_s=0",
                     "-o",
                     hist,
+                    "-o",
+                    cafile,
+                    "-o",
+                    certfile,
+                    "-o",
+                    keyfile,
                     NULL};
+    const char *ca, *cert, *key;
     struct harness_proc *p;
 
     snprintf(db, sizeof db, "database=%s", harness_pg_conninfo(pg));
     snprintf(mport, sizeof mport, "mqtt_port=%d", harness_mosquitto_port(mq));
+    assert_int_equal(
+        harness_mosquitto_identity(mq, "shuttle-live", &ca, &cert, &key), 0);
+    snprintf(cafile, sizeof cafile, "mqtt_cafile=%s", ca);
+    snprintf(certfile, sizeof certfile, "mqtt_certfile=%s", cert);
+    snprintf(keyfile, sizeof keyfile, "mqtt_keyfile=%s", key);
     snprintf(hport, sizeof hport, "http_port=%d", http_port);
     snprintf(hist, sizeof hist, "history_days=%d", AD_HISTORY_DAYS);
     snprintf(log, sizeof log, "%s/live-%d.log", dir, ++runs);
@@ -361,6 +373,14 @@ static void test_live_audit_db(void **state)
     mosquitto_lib_init();
     pub = mosquitto_new("test-live-audit-bus", true, NULL);
     assert_non_null(pub);
+    {
+        const char *ca, *cert, *key;
+
+        assert_int_equal(
+            harness_mosquitto_identity(mq, AD_VID, &ca, &cert, &key), 0);
+        assert_int_equal(mosquitto_tls_set(pub, ca, NULL, cert, key, NULL),
+                         MOSQ_ERR_SUCCESS);
+    }
     assert_int_equal(
         mosquitto_connect(pub, "127.0.0.1", harness_mosquitto_port(mq), 30),
         MOSQ_ERR_SUCCESS);

@@ -95,6 +95,8 @@ static struct harness_proc *lv_start_as(const char *instance)
 {
     static int runs;
     char db[600], mport[64], hport[64], log[512];
+    char cafile[600], certfile[600], keyfile[600];
+    const char *ca, *cert, *key;
     char *argv[] = {(char *)harness_bin("shuttle-live"),
                     "-d",
                     "-v",
@@ -107,13 +109,24 @@ static struct harness_proc *lv_start_as(const char *instance)
                     "-o",
                     "rebuild_interval_s=2",
                     "-o",
+                    cafile,
+                    "-o",
+                    certfile,
+                    "-o",
+                    keyfile,
+                    "-o",
                     "instances=2",
                     "-o",
                     (char *)instance,
                     NULL};
 
     if (!instance)
-        argv[11] = NULL;
+        argv[17] = NULL;
+    assert_int_equal(
+        harness_mosquitto_identity(mq, "shuttle-live", &ca, &cert, &key), 0);
+    snprintf(cafile, sizeof cafile, "mqtt_cafile=%s", ca);
+    snprintf(certfile, sizeof certfile, "mqtt_certfile=%s", cert);
+    snprintf(keyfile, sizeof keyfile, "mqtt_keyfile=%s", key);
 
     snprintf(db, sizeof db, "database=%s", harness_pg_conninfo(pg));
     snprintf(mport, sizeof mport, "mqtt_port=%d", harness_mosquitto_port(mq));
@@ -130,24 +143,21 @@ static struct harness_proc *lv_start(void)
 static void lv_publish(const char *vid_topic, const void *buf, size_t len)
 {
     static int n;
-    char path[512], log[512], port[16], topic[128];
+    char path[512], log[512], topic[128];
     struct harness_proc *p;
     FILE *f;
 
     snprintf(path, sizeof path, "%s/msg-%d", dir, ++n);
     snprintf(log, sizeof log, "%s/pub.log", dir);
-    snprintf(port, sizeof port, "%d", harness_mosquitto_port(mq));
     snprintf(topic, sizeof topic, "shuttle/v1/%s/telemetry", vid_topic);
     f = fopen(path, "wb");
     assert_non_null(f);
     assert_int_equal(fwrite(buf, 1, len, f), len);
     assert_int_equal(fclose(f), 0);
     {
-        char *argv[] = {
-            "mosquitto_pub", "-h", "127.0.0.1", "-p", port, "-q", "1", "-t",
-            topic,           "-f", path,        NULL};
+        const char *args[] = {"-q", "1", "-t", topic, "-f", path, NULL};
 
-        p = harness_spawn("mosquitto_pub", argv, log);
+        p = harness_mosquitto_client(mq, "mosquitto_pub", vid_topic, args, log);
     }
     assert_non_null(p);
     assert_int_equal(harness_wait(p, 15000), 0);

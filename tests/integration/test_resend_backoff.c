@@ -60,7 +60,7 @@ static void test_resend_backoff(void **state)
     int64_t t0 = (itest_wall_ms() / 1000 - 900) * 1000, w0;
     long long bytes[NSLOT], first_half = 0, second_half = 0, total = 0;
     int msgs[NSLOT], nmsgs = 0, k = 0, i;
-    char sql[512], topic[128], port[16], log[512];
+    char sql[512], topic[128], log[512];
 
     (void)state;
     assert_non_null(m);
@@ -92,14 +92,13 @@ static void test_resend_backoff(void **state)
     /* The fixes themselves are published live; watching starts after. */
     harness_sleep_ms(1500);
     snprintf(topic, sizeof topic, "shuttle/v1/%s/telemetry", BO_VID);
-    snprintf(port, sizeof port, "%d", harness_mosquitto_port(m));
     snprintf(log, sizeof log, "%s/telemetry.txt", dir);
     {
-        char *argv[] = {
-            "mosquitto_sub", "-h", "127.0.0.1", "-p", port,    "-t",
-            topic,           "-q", "1",         "-F", "%U %l", NULL};
+        /* As the ingest service would (the ACL lets it read telemetry). */
+        const char *args[] = {"-t", topic, "-q", "1", "-F", "%U %l", NULL};
 
-        sub = harness_spawn("mosquitto_sub", argv, log);
+        sub = harness_mosquitto_client(m, "mosquitto_sub", "shuttle-ingest",
+                                       args, log);
         assert_non_null(sub);
     }
     harness_sleep_ms(500); /* subscribed */
