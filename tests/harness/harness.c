@@ -1138,6 +1138,22 @@ int harness_mosquitto_identity(struct harness_mqtt *m, const char *name,
     return 0;
 }
 
+int harness_mosquitto_identity_opts(struct harness_mqtt *m, const char *name,
+                                    const char *opts[3])
+{
+    const char *ca, *cert, *key;
+
+    opts[0] = opts[1] = opts[2] = NULL;
+    if (harness_mosquitto_identity(m, name, &ca, &cert, &key) < 0)
+        return -1;
+    if (ca != NULL) {
+        opts[0] = hprintf("mqtt_cafile=%s", ca);
+        opts[1] = hprintf("mqtt_certfile=%s", cert);
+        opts[2] = hprintf("mqtt_keyfile=%s", key);
+    }
+    return 0;
+}
+
 struct harness_proc *harness_mosquitto_client(struct harness_mqtt *m,
                                               const char *prog,
                                               const char *identity,

@@ -147,6 +147,12 @@ int harness_mosquitto_identity(struct harness_mqtt *m, const char *name,
                                const char **ca, const char **cert,
                                const char **key);
 
+/* The same as the options of a daemon of ours: OPTS[0..2] become
+ * "mqtt_cafile=…", "mqtt_certfile=…" and "mqtt_keyfile=…" (owned by the
+ * harness) for `-o`, or all NULL on a plain broker. 0 or -1. */
+int harness_mosquitto_identity_opts(struct harness_mqtt *m, const char *name,
+                                    const char *opts[3]);
+
 /* Spawn PROG (mosquitto_pub, mosquitto_sub) connected to M — host, port
  * and, on the shipped broker, IDENTITY's certificate — then ARGS
  * (NULL-terminated; may be NULL); its output in LOG. NULL on error. */

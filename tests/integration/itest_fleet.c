@@ -223,8 +223,7 @@ struct harness_proc *itest_fleet_live_start(const struct itest_fleet *f,
                                            "SHUTTLE_FAKE_REAL_MS",
                                            "SHUTTLE_FAKE_RATE"};
     char mport[64], hport[64], wall[32], real[32], rate[16];
-    char cafile[600], certfile[600], keyfile[600];
-    const char *ca, *cert, *key;
+    const char *tls[3];
     char *argv[14 + 2 * 8 + 1];
     struct harness_proc *p = NULL;
     int n = 0;
@@ -240,18 +239,11 @@ struct harness_proc *itest_fleet_live_start(const struct itest_fleet *f,
     argv[n++] = mport;
     argv[n++] = "-o";
     argv[n++] = hport;
-    if (harness_mosquitto_identity(f->mq, "shuttle-live", &ca, &cert, &key) < 0)
+    if (harness_mosquitto_identity_opts(f->mq, "shuttle-live", tls) < 0)
         return NULL;
-    if (ca != NULL) {
-        snprintf(cafile, sizeof cafile, "mqtt_cafile=%s", ca);
-        snprintf(certfile, sizeof certfile, "mqtt_certfile=%s", cert);
-        snprintf(keyfile, sizeof keyfile, "mqtt_keyfile=%s", key);
+    for (int i = 0; i < 3 && tls[i] != NULL; i++) {
         argv[n++] = "-o";
-        argv[n++] = cafile;
-        argv[n++] = "-o";
-        argv[n++] = certfile;
-        argv[n++] = "-o";
-        argv[n++] = keyfile;
+        argv[n++] = (char *)tls[i];
     }
     for (int i = 0; opts && opts[i]; i++) {
         if (i == 8) {

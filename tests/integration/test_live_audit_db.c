@@ -201,7 +201,11 @@ static struct harness_proc *ad_start(int64_t fake_s, struct ad_clock *ck)
 {
     static int runs;
     char db[600], mport[64], hport[64], log[512], wall[32], hist[64];
-    char real0[32], rate[16], cafile[600], certfile[600], keyfile[600];
+    char real0[32], rate[16];
+    const char *tls[3];
+
+    assert_int_equal(harness_mosquitto_identity_opts(mq, "shuttle-live", tls),
+                     0);
     char *argv[] = {(char *)harness_bin("shuttle-live"),
                     "-d",
                     "-v",
@@ -216,22 +220,16 @@ static struct harness_proc *ad_start(int64_t fake_s, struct ad_clock *ck)
                     "-o",
                     hist,
                     "-o",
-                    cafile,
+                    (char *)tls[0],
                     "-o",
-                    certfile,
+                    (char *)tls[1],
                     "-o",
-                    keyfile,
+                    (char *)tls[2],
                     NULL};
-    const char *ca, *cert, *key;
     struct harness_proc *p;
 
     snprintf(db, sizeof db, "database=%s", harness_pg_conninfo(pg));
     snprintf(mport, sizeof mport, "mqtt_port=%d", harness_mosquitto_port(mq));
-    assert_int_equal(
-        harness_mosquitto_identity(mq, "shuttle-live", &ca, &cert, &key), 0);
-    snprintf(cafile, sizeof cafile, "mqtt_cafile=%s", ca);
-    snprintf(certfile, sizeof certfile, "mqtt_certfile=%s", cert);
-    snprintf(keyfile, sizeof keyfile, "mqtt_keyfile=%s", key);
     snprintf(hport, sizeof hport, "http_port=%d", http_port);
     snprintf(hist, sizeof hist, "history_days=%d", AD_HISTORY_DAYS);
     snprintf(log, sizeof log, "%s/live-%d.log", dir, ++runs);

@@ -95,8 +95,10 @@ static struct harness_proc *lv_start_as(const char *instance)
 {
     static int runs;
     char db[600], mport[64], hport[64], log[512];
-    char cafile[600], certfile[600], keyfile[600];
-    const char *ca, *cert, *key;
+    const char *tls[3];
+
+    assert_int_equal(harness_mosquitto_identity_opts(mq, "shuttle-live", tls),
+                     0);
     char *argv[] = {(char *)harness_bin("shuttle-live"),
                     "-d",
                     "-v",
@@ -109,11 +111,11 @@ static struct harness_proc *lv_start_as(const char *instance)
                     "-o",
                     "rebuild_interval_s=2",
                     "-o",
-                    cafile,
+                    (char *)tls[0],
                     "-o",
-                    certfile,
+                    (char *)tls[1],
                     "-o",
-                    keyfile,
+                    (char *)tls[2],
                     "-o",
                     "instances=2",
                     "-o",
@@ -122,11 +124,6 @@ static struct harness_proc *lv_start_as(const char *instance)
 
     if (!instance)
         argv[17] = NULL;
-    assert_int_equal(
-        harness_mosquitto_identity(mq, "shuttle-live", &ca, &cert, &key), 0);
-    snprintf(cafile, sizeof cafile, "mqtt_cafile=%s", ca);
-    snprintf(certfile, sizeof certfile, "mqtt_certfile=%s", cert);
-    snprintf(keyfile, sizeof keyfile, "mqtt_keyfile=%s", key);
 
     snprintf(db, sizeof db, "database=%s", harness_pg_conninfo(pg));
     snprintf(mport, sizeof mport, "mqtt_port=%d", harness_mosquitto_port(mq));
