@@ -4,7 +4,12 @@
 #include <errno.h>
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
+#include <arpa/inet.h>
 #include <netdb.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +30,11 @@ struct mqtt {
     bool connected;
     int64_t connect_started; /* monotonic ms; 0: not connecting */
     int probe;               /* our own TCP connect under way; else -1 */
+    /* Our own TLS context, given to every libmosquitto client we create
+     * (it applies its defaults and our files to it): the only way to reach
+     * the certificate check's time (mqtt_set_tls_time). NULL without TLS. */
+    SSL_CTX *tls;
+    int64_t tls_time_s;
     const struct mqtt_callbacks *cb;
     void *arg;
 };
@@ -101,6 +111,79 @@ static char *mqtt__dup(const char *s, bool *ok)
     return d;
 }
 
+/* OpenSSL's last error, for a message. */
+static const char *mqtt__ssl_error(char *buf, size_t len)
+{
+    unsigned long e = ERR_get_error();
+
+    if (!e)
+        return "unknown error";
+    ERR_error_string_n(e, buf, len);
+    ERR_clear_error();
+    return buf;
+}
+
+/*
+ * The TLS context every connection is made from: the broker verified
+ * against our CA and by its name or address (as libmosquitto would), our
+ * certificate, TLS 1.2 at least. Ours, not libmosquitto's, so that the
+ * date check's time can be set (mqtt_set_tls_time).
+ */
+static int mqtt__tls_new(struct mqtt *m, char *err, size_t errlen)
+{
+    const struct mqtt_options *o = &m->o;
+    unsigned char addr[sizeof(struct in6_addr)];
+    X509_VERIFY_PARAM *vp;
+    char ebuf[256];
+    int ok;
+
+    if ((o->certfile == NULL) != (o->keyfile == NULL)) {
+        snprintf(err, errlen,
+                 "MQTT TLS: a client certificate needs both "
+                 "certfile and keyfile");
+        return MQTT_ERR_CONFIG;
+    }
+    m->tls = SSL_CTX_new(TLS_client_method());
+    if (!m->tls) {
+        snprintf(err, errlen, "MQTT TLS context: %s",
+                 mqtt__ssl_error(ebuf, sizeof ebuf));
+        return MQTT_ERR_NOMEM;
+    }
+    SSL_CTX_set_min_proto_version(m->tls, TLS1_2_VERSION);
+    SSL_CTX_set_options(m->tls, SSL_OP_NO_COMPRESSION);
+    SSL_CTX_set_mode(m->tls, SSL_MODE_RELEASE_BUFFERS);
+    if (SSL_CTX_load_verify_locations(m->tls, o->cafile, NULL) != 1) {
+        snprintf(err, errlen, "MQTT TLS: cannot use CA file %s: %s", o->cafile,
+                 mqtt__ssl_error(ebuf, sizeof ebuf));
+        return MQTT_ERR_CONFIG;
+    }
+    if (o->certfile &&
+        (SSL_CTX_use_certificate_chain_file(m->tls, o->certfile) != 1 ||
+         SSL_CTX_use_PrivateKey_file(m->tls, o->keyfile, SSL_FILETYPE_PEM) !=
+             1 ||
+         SSL_CTX_check_private_key(m->tls) != 1)) {
+        snprintf(err, errlen,
+                 "MQTT TLS: cannot use certificate %s with "
+                 "key %s: %s",
+                 o->certfile, o->keyfile, mqtt__ssl_error(ebuf, sizeof ebuf));
+        return MQTT_ERR_CONFIG;
+    }
+    SSL_CTX_set_verify(m->tls, SSL_VERIFY_PEER, NULL);
+    vp = SSL_CTX_get0_param(m->tls);
+    X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    if (inet_pton(AF_INET, o->host, addr) == 1 ||
+        inet_pton(AF_INET6, o->host, addr) == 1)
+        ok = X509_VERIFY_PARAM_set1_ip_asc(vp, o->host);
+    else
+        ok = X509_VERIFY_PARAM_set1_host(vp, o->host, 0);
+    if (ok != 1) {
+        snprintf(err, errlen, "MQTT TLS: cannot check the broker as %s",
+                 o->host);
+        return MQTT_ERR_CONFIG;
+    }
+    return MQTT_OK;
+}
+
 /* A libmosquitto client with every option applied. */
 static int mqtt__create(struct mqtt *m, char *err, size_t errlen)
 {
@@ -127,11 +210,18 @@ static int mqtt__create(struct mqtt *m, char *err, size_t errlen)
             return MQTT_ERR_CONFIG;
         }
     }
-    if (o->cafile) {
-        rc = mosquitto_tls_set(m->mosq, o->cafile, NULL, o->certfile,
-                               o->keyfile, NULL);
+    if (m->tls) {
+        /* libmosquitto takes its own reference and, with
+         * MOSQ_OPT_SSL_CTX_WITH_DEFAULTS off, uses the context as it is.
+         * (With its defaults, libmosquitto 2.0.11 verifies through a
+         * callback whose per-connection data it registers only for a
+         * context it made itself, and every handshake fails.) */
+        rc = mosquitto_void_option(m->mosq, MOSQ_OPT_SSL_CTX, m->tls);
+        if (rc == MOSQ_ERR_SUCCESS) /* 2.0 turns them on with the context */
+            rc = mosquitto_int_option(m->mosq, MOSQ_OPT_SSL_CTX_WITH_DEFAULTS,
+                                      0);
         if (rc != MOSQ_ERR_SUCCESS) {
-            snprintf(err, errlen, "MQTT TLS files (%s): %s", o->cafile,
+            snprintf(err, errlen, "MQTT TLS context: %s",
                      mosquitto_strerror(rc));
             return MQTT_ERR_CONFIG;
         }
@@ -184,7 +274,9 @@ int mqtt_new(const struct mqtt_options *o, const struct mqtt_callbacks *cb,
         mqtt_free(m);
         return MQTT_ERR_NOMEM;
     }
-    rc = mqtt__create(m, err, errlen);
+    rc = m->o.cafile ? mqtt__tls_new(m, err, errlen) : MQTT_OK;
+    if (rc == MQTT_OK)
+        rc = mqtt__create(m, err, errlen);
     if (rc != MQTT_OK) {
         mqtt_free(m);
         return rc;
@@ -201,6 +293,7 @@ void mqtt_free(struct mqtt *m)
         mosquitto_destroy(m->mosq);
     if (m->probe >= 0)
         close(m->probe);
+    SSL_CTX_free(m->tls);
     free((char *)m->o.client_id);
     free((char *)m->o.host);
     free((char *)m->o.username);
@@ -307,6 +400,28 @@ static void mqtt__probe_done(struct mqtt *m)
         m->cb->on_connect_error(m->arg, err);
 }
 
+void mqtt_set_tls_time(struct mqtt *m, int64_t unix_s)
+{
+    m->tls_time_s = unix_s;
+}
+
+/* The check's time goes into the context; each connection's SSL, made from
+ * it when the connect starts, takes a copy. */
+static void mqtt__tls_time_apply(struct mqtt *m)
+{
+    X509_VERIFY_PARAM *vp;
+
+    if (!m->tls)
+        return;
+    vp = SSL_CTX_get0_param(m->tls);
+    X509_VERIFY_PARAM_clear_flags(vp, X509_V_FLAG_USE_CHECK_TIME |
+                                          X509_V_FLAG_NO_CHECK_TIME);
+    if (m->tls_time_s > 0)
+        X509_VERIFY_PARAM_set_time(vp, (time_t)m->tls_time_s);
+    else if (m->tls_time_s < 0)
+        X509_VERIFY_PARAM_set_flags(vp, X509_V_FLAG_NO_CHECK_TIME);
+}
+
 int mqtt_connect(struct mqtt *m, char *err, size_t errlen)
 {
     int rc;
@@ -314,6 +429,7 @@ int mqtt_connect(struct mqtt *m, char *err, size_t errlen)
     m->connected = false;
     if (!m->mosq && (rc = mqtt__create(m, err, errlen)) != MQTT_OK)
         return rc;
+    mqtt__tls_time_apply(m);
     if (m->probe >= 0) {
         close(m->probe);
         m->probe = -1;

@@ -82,6 +82,17 @@ int mqtt_publish(struct mqtt *m, const char *topic, const void *payload,
                  size_t len, int qos, bool retain, int *mid);
 int mqtt_subscribe(struct mqtt *m, const char *pattern, int qos);
 
+/*
+ * Which time the broker's certificate dates are checked against at the
+ * next connect (TLS only): 0, the system clock (the default); > 0, this
+ * Unix time (a bus whose system clock is unset but which knows the time
+ * from GPS); < 0, not at all: the chain and the host name are still
+ * checked, only notBefore/notAfter are not. For a bus that knows no time
+ * at all, which can otherwise never connect (OpenSSL would judge every
+ * certificate against 1970).
+ */
+void mqtt_set_tls_time(struct mqtt *m, int64_t unix_s);
+
 /* Clean DISCONNECT (no Last Will). */
 void mqtt_disconnect(struct mqtt *m);
 

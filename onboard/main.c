@@ -182,6 +182,10 @@ struct onboard {
      * says so: one goes out at the next tick, not a status interval later. */
     uint64_t reported_drops;
     int saved_load; /* people on board, kept across a reload */
+    /* Connected over TLS without checking the broker certificate's dates:
+     * no clock and no fix yet (onboard_tls_time). Status only: no record
+     * is sent and no ack believed until a reconnect with a time. */
+    int tls_unchecked;
     const char *const *overrides;
     int noverrides;
 };
@@ -255,6 +259,7 @@ static void onboard_ack_floor(struct onboard *o, uint64_t ack)
 }
 
 static int64_t onboard_now(const struct onboard *o, enum wire_time_source *src);
+static void onboard_tls_recheck(struct onboard *o);
 
 /*
  * The backend's rule set (wire_record_validate), applied before a record is
@@ -436,6 +441,7 @@ static void onboard_on_fix(void *arg, const struct gnss_fix *f)
     if (onboard_refuse(o, &r))
         return;
     gtime_fix(&o->gt, t_ms, clock_mono_ms());
+    onboard_tls_recheck(o);
     o->last_fix = *f;
     o->last_fix.t_ms = t_ms;
     o->last_fix_mono = clock_mono_ms();
@@ -608,6 +614,50 @@ static void onboard_on_connect(void *arg, bool session_present)
     o->next_status_ms = clock_mono_ms() + o->conf.status_interval_s * 1000;
 }
 
+/*
+ * What the broker's certificate dates are checked against at the next
+ * connect. A set system clock, as anywhere; an unset one (no RTC, no NTP
+ * yet) with a fix: GPS time. With neither, OpenSSL would judge every
+ * certificate against 1970 and the bus could never connect, not even to
+ * say it is alive: it connects without the date check (chain and name are
+ * still checked), sends only its status, and reconnects at the first fix.
+ * Its journal may hold a previous boot's records; those wait, so that an
+ * expired broker certificate (a key that has since leaked) cannot take
+ * them and forge their ack.
+ */
+static void onboard_tls_time(struct onboard *o)
+{
+    enum wire_time_source src;
+    int64_t now = onboard_now(o, &src);
+
+    o->tls_unchecked = 0;
+    if (!o->conf.mqtt_cafile || clock_wall_ms() >= ONBOARD_CLOCK_SET_MS) {
+        mqtt_set_tls_time(o->mqtt, 0);
+    } else if (src != WIRE_TIME_SYSTEM) { /* a fix's time, carried */
+        mqtt_set_tls_time(o->mqtt, now / 1000);
+    } else {
+        mqtt_set_tls_time(o->mqtt, -1);
+        o->tls_unchecked = 1;
+        log_warnx("no clock and no GPS fix: connecting without checking the "
+                  "broker certificate's dates; status only until a fix");
+    }
+}
+
+/* The first fix after a connect without a time: connect again, checked. */
+static void onboard_tls_recheck(struct onboard *o)
+{
+    if (!o->tls_unchecked)
+        return;
+    o->tls_unchecked = 0;
+    if (mqtt_fd(o->mqtt) < 0)
+        return; /* the next connect takes the fix's time */
+    log_info("time known from GPS: reconnecting to check the broker "
+             "certificate's dates");
+    mqtt_disconnect(o->mqtt);
+    o->mqtt_retry_ms = 0;
+    o->mqtt_backoff_ms = 0;
+}
+
 static void onboard_on_disconnect(void *arg, int reason)
 {
     struct onboard *o = arg;
@@ -625,6 +675,12 @@ static void onboard_on_message(void *arg, const char *topic,
 
     if (strcmp(topic, o->topic_ack) != 0)
         return;
+    if (o->tls_unchecked) {
+        log_warnx("ignoring an ack on %s: the broker's certificate dates "
+                  "were not checked (no time yet)",
+                  topic);
+        return;
+    }
     if (wire_ack_decode(payload, len, &a) != WIRE_OK ||
         strcmp(a.vehicle_id, o->conf.vehicle_id) != 0) {
         log_warnx("ignoring a malformed ack on %s (%zu bytes)", topic, len);
@@ -683,6 +739,7 @@ static void onboard_mqtt_try(struct onboard *o, int64_t now)
 
     if (mqtt_fd(o->mqtt) >= 0 || now < o->mqtt_retry_ms)
         return;
+    onboard_tls_time(o);
     if (mqtt_connect(o->mqtt, err, sizeof err) != MQTT_OK) {
         o->mqtt_retry_ms =
             now + clock_backoff_next(&o->mqtt_backoff_ms,
@@ -919,8 +976,9 @@ static void onboard_run(struct onboard *o)
         onboard_mqtt_try(o, now);
         onboard_counter_open(o, now);
         onboard_tick(o, now);
-        if (sender_pump(o->sender, now, onboard_now(o, NULL), &detail) !=
-            SENDER_OK)
+        if (!o->tls_unchecked &&
+            sender_pump(o->sender, now, onboard_now(o, NULL), &detail) !=
+                SENDER_OK)
             log_warnx("spool read: %s", spool_strerror(detail));
 
         if ((fd = gnss_fd(o->gnss)) >= 0) {
@@ -990,7 +1048,9 @@ static void onboard_shutdown(struct onboard *o)
     if (mqtt_connected(o->mqtt)) {
         int detail;
 
-        sender_pump(o->sender, clock_mono_ms(), onboard_now(o, NULL), &detail);
+        if (!o->tls_unchecked)
+            sender_pump(o->sender, clock_mono_ms(), onboard_now(o, NULL),
+                        &detail);
         onboard_status(o, WIRE_OFFLINE);
         for (int i = 0; i < 50 && mqtt_want_write(o->mqtt); i++)
             mqtt_handle_write(o->mqtt);

@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config
-  libmosquitto-dev mosquitto mosquitto-clients openssl
+  libmosquitto-dev mosquitto mosquitto-clients openssl libssl-dev
   libgps-dev gpsd
   libpq-dev postgresql postgresql-client
   protobuf-c-compiler libprotobuf-c-dev protobuf-compiler

@@ -891,16 +891,28 @@ int harness_pki(const char *pki_dir, const char *verb, const char *name)
          * back (the fake-clock shim), so every certificate starts then,
          * and the CRL it signs is valid for 1200 days from then. Without
          * the shim (a build that skipped it) the certificates start now. */
+        static const char *const vars[] = {"LD_PRELOAD", "SHUTTLE_FAKE_WALL_S",
+                                           "SHUTTLE_FAKE_REAL_MS",
+                                           "PKI_CRL_DAYS", "ASAN_OPTIONS"};
+        char *was[sizeof vars / sizeof vars[0]];
         char wall[32], real[32];
         long long now = now_wall_ms();
         const char *shim = harness_bin("libshuttle_fakeclock.so");
-        const char *asan = getenv("ASAN_OPTIONS");
-        char *asan_was = asan != NULL ? hprintf("%s", asan) : NULL;
+        size_t i;
 
+        /* Saved and put back: a test may have set the shim for the daemon
+         * it is about to start (whose identity is made here first). */
+        for (i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+            const char *v = getenv(vars[i]);
+
+            was[i] = v != NULL ? hprintf("%s", v) : NULL;
+        }
         snprintf(wall, sizeof wall, "%lld", now / 1000 - 400LL * 86400);
         snprintf(real, sizeof real, "%lld", now);
         if (access(shim, R_OK) == 0)
             setenv("LD_PRELOAD", shim, 1);
+        else
+            unsetenv("LD_PRELOAD");
         setenv("SHUTTLE_FAKE_WALL_S", wall, 1);
         setenv("SHUTTLE_FAKE_REAL_MS", real, 1);
         setenv("PKI_CRL_DAYS", "1200", 1);
@@ -908,14 +920,12 @@ int harness_pki(const char *pki_dir, const char *verb, const char *name)
          * bash and openssl anyway. */
         setenv("ASAN_OPTIONS", "verify_asan_link_order=0:detect_leaks=0", 1);
         p = harness_spawn("pki.sh", argv, log);
-        if (asan_was != NULL)
-            setenv("ASAN_OPTIONS", asan_was, 1);
-        else
-            unsetenv("ASAN_OPTIONS");
-        unsetenv("LD_PRELOAD");
-        unsetenv("SHUTTLE_FAKE_WALL_S");
-        unsetenv("SHUTTLE_FAKE_REAL_MS");
-        unsetenv("PKI_CRL_DAYS");
+        for (i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+            if (was[i] != NULL)
+                setenv(vars[i], was[i], 1);
+            else
+                unsetenv(vars[i]);
+        }
     }
     if (p == NULL)
         return -1;
