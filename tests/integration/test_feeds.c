@@ -802,7 +802,8 @@ static void ft_static_zip(void)
 
         if (n < 5 || strcmp(de->d_name + n - 4, ".txt") != 0)
             continue;
-        snprintf(path, sizeof path, "%s/%s", dir, de->d_name);
+        assert_true((size_t)snprintf(path, sizeof path, "%s/%s", dir,
+                                     de->d_name) < sizeof path);
         want = ft_slurp(path, &flen);
         assert_non_null(want);
         if (zip_stat(z, de->d_name, 0, &st) != 0)
