@@ -219,12 +219,78 @@ static int teardown(void **state)
     return 0;
 }
 
+/* A bus that reboots without a clock with records from before the reboot
+ * still unsent in its journal, and a retained ack waiting for it:
+ * before its first fix it is connected without the certificate-date check,
+ * so it sends none of them and believes no ack; at the first fix it
+ * reconnects, checked, and everything arrives once. */
+static void test_clock_unset_journal_waits(void **state)
+{
+    struct harness_mqtt *m = harness_mosquitto_start(NULL);
+    struct harness_pg *pg = harness_pg_start(1);
+    struct harness_gpsd *g = harness_gpsd_start();
+    char *spool = harness_tmpdir("norc-spool");
+    struct harness_proc *ob;
+    const char *oblog;
+    char sql[256];
+    int64_t t0;
+    int i;
+
+    (void)state;
+    assert_non_null(m);
+    assert_non_null(pg);
+    assert_non_null(g);
+    assert_non_null(spool);
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM positions WHERE vehicle_id = '%s'", CU_VID);
+    /* First boot, clock set: three fixes stored and acknowledged (the ack
+     * stays retained on the broker). */
+    assert_non_null(harness_backend_start(pg, m, NULL));
+    ob = harness_onboard_start(CU_VID, g, m, spool, NULL);
+    assert_non_null(ob);
+    t0 = itest_wall_ms();
+    for (i = 0; i < 3; i++) {
+        assert_int_equal(itest_send_fix(g, t0 + i * 1000, 37.5, 127.0), 0);
+        harness_sleep_ms(200);
+    }
+    assert_int_equal(harness_wait_scalar(pg, sql, 3, 20000), 0);
+    /* The broker goes away (it keeps the retained ack on disk); three more
+     * fixes are journaled and cannot be sent. */
+    assert_int_equal(harness_mosquitto_stop(m), 0);
+    for (i = 3; i < 6; i++) {
+        assert_int_equal(itest_send_fix(g, t0 + i * 1000, 37.5, 127.0), 0);
+        harness_sleep_ms(200);
+    }
+    harness_sleep_ms(1000);
+    assert_int_equal(harness_kill(ob, SIGKILL), 0);
+    assert_int_equal(harness_wait(ob, 5000), 128 + SIGKILL);
+    /* Reboot without a clock; the broker is back. */
+    assert_int_equal(harness_mosquitto_restart(m, 1), 0);
+    ob = start_norc(g, m, spool, "counter_input=none");
+    oblog = harness_proc_log(ob);
+    for (i = 0; i < 100 && !harness_log_has(oblog, "ignoring an ack"); i++)
+        harness_sleep_ms(50);
+    assert_true(harness_log_has(oblog, "ignoring an ack"));
+    harness_sleep_ms(3000);
+    assert_int_equal(scalar(pg, sql), 3);
+    /* The first fix: reconnected, checked, and the journal drains. */
+    assert_int_equal(itest_send_fix(g, itest_wall_ms(), 37.5, 127.0), 0);
+    assert_int_equal(harness_wait_scalar(pg, sql, 7, 20000), 0);
+    assert_true(harness_log_has(oblog, "reconnecting to check the broker"));
+    snprintf(sql, sizeof sql,
+             "SELECT count(DISTINCT seq) FROM positions WHERE vehicle_id = "
+             "'%s'",
+             CU_VID);
+    assert_int_equal(scalar(pg, sql), 7);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_clock_unset, teardown),
         cmocka_unit_test_teardown(test_clock_unset_restart, teardown),
         cmocka_unit_test_teardown(test_clock_stale, teardown),
+        cmocka_unit_test_teardown(test_clock_unset_journal_waits, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);
