@@ -92,7 +92,8 @@ static void fo_start(struct fo *f)
     f->acks = harness_mosquitto_client(f->m, "mosquitto_sub", "shuttle-ingest",
                                        sub_args, f->acks_log);
     assert_non_null(f->acks);
-    snprintf(opt, sizeof opt, "database=%s", f->rw);
+    /* A password (trust ignores it) that the start-up line must mask. */
+    snprintf(opt, sizeof opt, "database=%s password=fo-s3cret", f->rw);
     f->be = harness_backend_start(f->primary, f->m, be_opts);
     assert_non_null(f->be);
 }
@@ -263,10 +264,15 @@ static void test_failover_promote(void **state)
     fo_start(&f);
     /* shuttle-live reads where reports may (a standby) and writes on the
      * primary. */
-    snprintf(opt_db, sizeof opt_db, "database=%s", f.ro);
+    snprintf(opt_db, sizeof opt_db, "database=%s password=fo-s3cret", f.ro);
     snprintf(opt_wdb, sizeof opt_wdb, "writer_database=%s", f.rw);
     live = harness_live_start(f.primary, f.m, live_opts);
     assert_non_null(live);
+    /* Both logged their connection strings, the passwords masked. */
+    assert_true(harness_log_has(harness_proc_log(f.be), "password=***"));
+    assert_false(harness_log_has(harness_proc_log(f.be), "fo-s3cret"));
+    assert_true(harness_log_has(harness_proc_log(live), "password=***"));
+    assert_false(harness_log_has(harness_proc_log(live), "fo-s3cret"));
 
     /* shuttle-report on the prefer-standby string logs in on the standby,
      * though the primary is listed first. No day is built: exit 3. */
