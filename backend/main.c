@@ -14,6 +14,7 @@
 #include "acks.h"
 #include "clock.h"
 #include "conf.h"
+#include "conninfo.h"
 #include "db.h"
 #include "fleet.h"
 #include "gtfs.h"
@@ -504,8 +505,21 @@ static void backend_commit_done(struct backend *b, int rc, uint64_t n,
                   writer_narrowed(b->writer) - narrowed);
     if (rc != DB_OK) {
         b->st.commit_failures++;
-        log_warnx("commit failed, keeping %zu staged records: %s",
-                  writer_staged_records(b->writer), err);
+        /* 25006, read_only_sql_transaction: a standby, or a primary made
+         * read-only. The rows are the primary's to take: like a lost
+         * connection, keep them unacknowledged (no dead letters) and
+         * connect again, which with target_session_attrs=read-write skips
+         * read-only servers. */
+        if (strcmp(db_sqlstate(b->db), "25006") == 0) {
+            db_disconnect(b->db);
+            log_warnx("commit refused: the database server is read-only (a "
+                      "standby?); keeping %zu staged records and "
+                      "reconnecting (put target_session_attrs=read-write in "
+                      "database to reach only the primary): %s",
+                      writer_staged_records(b->writer), err);
+        } else
+            log_warnx("commit failed, keeping %zu staged records: %s",
+                      writer_staged_records(b->writer), err);
         b->db_retry_ms =
             clock_mono_ms() + clock_backoff_next(&b->db_backoff_ms, 30000);
         return;
@@ -786,6 +800,7 @@ int main(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     const char *conffile = "/etc/shuttle/backend.conf";
+    char shown[1024];
     const char *overrides[32];
     int noverrides = 0;
     int check = 0, foreground = 0, verbose = 0, migrate = 0;
@@ -926,9 +941,10 @@ int main(int argc, char **argv)
             log_info("serving /metrics and /healthz on %s port %lld",
                      b.conf.http_listen, b.conf.http_port);
     }
-    log_info("starting: database '%s', broker %s:%lld, topic %s",
-             b.conf.database, b.conf.mqtt_host, b.conf.mqtt_port,
-             b.conf.telemetry_topic);
+    /* The string may carry a password; the log must not. */
+    (void)conninfo_mask(b.conf.database, shown, sizeof shown);
+    log_info("starting: database '%s', broker %s:%lld, topic %s", shown,
+             b.conf.mqtt_host, b.conf.mqtt_port, b.conf.telemetry_topic);
 
     backend_run(&b);
 

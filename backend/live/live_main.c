@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "conninfo.h"
 #include "live_daemon.h"
 #include "pub_names.h"
 #include "log.h"
@@ -430,6 +431,7 @@ int main(int argc, char **argv)
                                   0.01,   0.025,   0.05,   0.1,   0.25,   1};
     static const double gaps[] = {0.5, 0.9, 1.0, 1.1, 1.5, 2, 5, 10, 60};
     const char *conffile = "/etc/shuttle/live.conf";
+    char shown[1024];
     const char *overrides[32];
     int noverrides = 0, check = 0, foreground = 0, verbose = 0;
     int ch, explicit_file = 0;
@@ -557,10 +559,12 @@ int main(int argc, char **argv)
         if (report_job_new(&ro, &l.reports, err, sizeof err) != REPORT_JOB_OK)
             fatalx("reports: %s", err);
     }
+    /* The string may carry a password; the log must not. */
+    (void)conninfo_mask(l.conf.database, shown, sizeof shown);
     log_info("starting: instance %lld of %lld, database '%s', broker "
              "%s:%lld",
-             l.conf.instance, l.conf.instances, l.conf.database,
-             l.conf.mqtt_host, l.conf.mqtt_port);
+             l.conf.instance, l.conf.instances, shown, l.conf.mqtt_host,
+             l.conf.mqtt_port);
 
     live_run(&l);
 

@@ -1464,6 +1464,164 @@ int harness_pg_restart(struct harness_pg *pg)
     return pg_launch(pg);
 }
 
+/* ---- PostgreSQL streaming replication -------------------------------- */
+
+/* SQL on PG as user postgres in database shuttle, answered by "t": 1, else
+ * 0 (also when PG cannot be reached: callers poll). */
+static int pg_true(struct harness_pg *pg, const char *sql)
+{
+    PGconn *conn = PQconnectdb(pg->conninfo);
+    PGresult *res = PQstatus(conn) == CONNECTION_OK ? PQexec(conn, sql) : NULL;
+    int yes = PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1 &&
+              strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+
+    PQclear(res);
+    PQfinish(conn);
+    return yes;
+}
+
+struct pg_standby_wait {
+    struct harness_pg *primary, *standby;
+    const char *sql; /* asked on the primary */
+};
+
+static int pg_standby_streaming(void *arg)
+{
+    struct pg_standby_wait *w = arg;
+
+    return pg_true(w->standby, "SELECT pg_is_in_recovery()") &&
+           pg_true(w->primary, w->sql);
+}
+
+struct harness_pg *harness_pg_start_replica(struct harness_pg *primary,
+                                            int sync)
+{
+    struct harness_pg *pg = harness_alloc(sizeof *pg);
+    struct harness_proc *bb;
+    struct pg_standby_wait w;
+    char *bb_log, *name, *src;
+
+    pg->fast = primary->fast;
+    pg->dir = harness_tmpdir("pg-standby");
+    pg->port = harness_free_port();
+    if (pg->dir == NULL || pg->port < 0)
+        return NULL;
+    pg->data = hprintf("%s/data", pg->dir);
+    pg->log = hprintf("%s/postgres.log", pg->dir);
+    pg->bindir = primary->bindir;
+    pg->conninfo = hprintf("host=%s port=%d dbname=shuttle user=postgres",
+                           pg->dir, pg->port);
+    /* The standby's name on the primary: pg_stat_replication and
+     * synchronous_standby_names know it by its application_name. */
+    name = hprintf("standby_%d", pg->port);
+    bb_log = hprintf("%s/pg_basebackup.log", pg->dir);
+    if (as_user("postgres") != NULL && harness_chown(pg->dir, "postgres") < 0)
+        return NULL;
+    /* initdb's trust pg_hba.conf already has "local replication all
+     * trust", and PostgreSQL 15 defaults to wal_level replica with 10 WAL
+     * senders: a primary of harness_pg_start needs no restart. */
+    if (!pg_true(primary, "SELECT current_setting('wal_level') <> 'minimal'"
+                          " AND current_setting('max_wal_senders')::int > 0")) {
+        fail("primary %s: wal_level minimal or no WAL senders",
+             primary->conninfo);
+        return NULL;
+    }
+    /* -R writes standby.signal and primary_conninfo (with -d's
+     * application_name); -X stream copies the WAL made meanwhile. */
+    src = hprintf("host=%s port=%d user=postgres application_name=%s",
+                  primary->dir, primary->port, name);
+    {
+        char *argv[] = {hprintf("%spg_basebackup", pg->bindir),
+                        "-D",
+                        pg->data,
+                        "-d",
+                        src,
+                        "-R",
+                        "-X",
+                        "stream",
+                        "-c",
+                        "fast",
+                        "--no-sync",
+                        NULL};
+
+        bb = harness_spawn_as("pg_basebackup", argv, bb_log,
+                              as_user("postgres"));
+        if (bb == NULL || harness_wait(bb, 120000) != 0) {
+            if (bb != NULL)
+                harness_stop(bb);
+            start_failed(NULL, "pg_basebackup", bb_log, NULL);
+            return NULL;
+        }
+    }
+    if (pg_launch(pg) < 0)
+        return NULL;
+    w.primary = primary;
+    w.standby = pg;
+    w.sql = hprintf("SELECT count(*) = 1 FROM pg_stat_replication WHERE"
+                    " application_name = '%s' AND state = 'streaming'",
+                    name);
+    if (harness_wait_for(pg_standby_streaming, &w, 60000) < 0) {
+        fail("standby %s is not streaming from %s after 60 s", pg->conninfo,
+             primary->conninfo);
+        harness_log_tail(pg->log, 20);
+        return NULL;
+    }
+    if (!sync)
+        return pg;
+    /* Only now: a synchronous standby named before it streams would hold
+     * every commit on the primary until it does. */
+    /* Apart: ALTER SYSTEM refuses to run in a multi-statement string's
+     * transaction. */
+    if (harness_pg_exec(primary,
+                        hprintf("ALTER SYSTEM SET synchronous_standby_names ="
+                                " '%s'",
+                                name)) < 0 ||
+        harness_pg_exec(primary, "SELECT pg_reload_conf()") < 0)
+        return NULL;
+    w.sql = hprintf("SELECT count(*) = 1 FROM pg_stat_replication WHERE"
+                    " application_name = '%s' AND sync_state = 'sync'",
+                    name);
+    if (harness_wait_for(pg_standby_streaming, &w, 30000) < 0) {
+        fail("standby %s did not become synchronous in 30 s", pg->conninfo);
+        return NULL;
+    }
+    return pg;
+}
+
+static int pg_writable(void *arg)
+{
+    return pg_true(arg, "SELECT NOT pg_is_in_recovery() AND"
+                        " current_setting('transaction_read_only') = 'off'");
+}
+
+int harness_pg_promote(struct harness_pg *pg)
+{
+    /* pg_promote waits (up to its 60 s) for the end of recovery. */
+    if (harness_pg_scalar(pg, "SELECT pg_promote(true, 60)::int") != 1) {
+        harness_log_tail(pg->log, 20);
+        return -1;
+    }
+    if (harness_wait_for(pg_writable, pg, 30000) < 0) {
+        fail("%s: promoted, but still read-only after 30 s", pg->conninfo);
+        return -1;
+    }
+    return 0;
+}
+
+const char *harness_pg_conninfo_multi(struct harness_pg *const *pgs, int n,
+                                      const char *target_session_attrs)
+{
+    char *hosts = hprintf("%s", ""), *ports = hprintf("%s", "");
+
+    for (int i = 0; i < n; i++) {
+        hosts = hprintf("%s%s%s", hosts, i ? "," : "", pgs[i]->dir);
+        ports = hprintf("%s%s%d", ports, i ? "," : "", pgs[i]->port);
+    }
+    return hprintf("host=%s port=%s dbname=shuttle user=postgres"
+                   " target_session_attrs=%s",
+                   hosts, ports, target_session_attrs);
+}
+
 /* Run SQL; the result (caller frees) or NULL after printing the error
  * unless QUIET. */
 static PGresult *pg_run_q(struct harness_pg *pg, const char *sql, int quiet)

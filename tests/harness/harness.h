@@ -235,6 +235,29 @@ int harness_pg_exec(struct harness_pg *pg, const char *sql);
  * no row, NULL or a value that is not an integer. */
 long long harness_pg_scalar(struct harness_pg *pg, const char *sql);
 
+/* ---- PostgreSQL streaming replication ------------------------------- */
+
+/* A hot standby of PRIMARY (a cluster of harness_pg_start): pg_basebackup
+ * -R as user postgres into a new folder, started on its own socket folder
+ * and port (same FAST as the primary), returned once it is in recovery and
+ * streaming (pg_stat_replication on the primary, 60 s at most). SYNC
+ * nonzero then names it in the primary's synchronous_standby_names and
+ * waits until it is the synchronous standby: a commit with
+ * synchronous_commit on returns only once the standby has it. Use the
+ * harness_pg_* functions on it; NULL on error. */
+struct harness_pg *harness_pg_start_replica(struct harness_pg *primary,
+                                            int sync);
+
+/* Promote the standby PG (pg_promote) and wait until it accepts writes:
+ * 0, or -1 after 60 s (its log's tail printed). */
+int harness_pg_promote(struct harness_pg *pg);
+
+/* "host=DIR1,DIR2 port=P1,P2 dbname=shuttle user=postgres
+ * target_session_attrs=ATTRS" for the N clusters PGS, in that order (libpq
+ * tries them in order). Owned by the harness. */
+const char *harness_pg_conninfo_multi(struct harness_pg *const *pgs, int n,
+                                      const char *target_session_attrs);
+
 /* ---- gpsd ----------------------------------------------------------- */
 
 struct harness_gpsd;
