@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake pkg-config
+  build-essential cmake pkg-config dpkg-dev
   libmosquitto-dev mosquitto mosquitto-clients openssl
   libgps-dev gpsd
   libpq-dev postgresql postgresql-client
@@ -33,7 +33,7 @@ if [ "${SHUTTLE_WITH_FUZZ:-0}" = 1 ]; then
 fi
 # scripts/lint.sh (run by test.sh).
 if [ "${SHUTTLE_WITH_LINT:-0}" = 1 ]; then
-  packages+=(cppcheck clang-format)
+  packages+=(cppcheck clang-format lintian)
 fi
 
 missing=()
