@@ -4,7 +4,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake pkg-config
+  build-essential cmake pkg-config dpkg-dev
   libmosquitto-dev mosquitto mosquitto-clients openssl libssl-dev
   libgps-dev gpsd
   libpq-dev postgresql postgresql-client
@@ -35,7 +35,7 @@ fi
 # test_alert_rules runs on deploy/prometheus (policy-rc.d below keeps the
 # package's own Prometheus from starting).
 if [ "${SHUTTLE_WITH_LINT:-0}" = 1 ]; then
-  packages+=(cppcheck clang-format prometheus)
+  packages+=(cppcheck clang-format lintian prometheus)
 fi
 
 missing=()

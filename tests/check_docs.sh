@@ -20,5 +20,6 @@ check "$live" "$src/deploy/man/shuttle-live.8"
 "$onboard" -n -f "$src/deploy/onboard.conf" || fail=1
 "$backend" -n -f "$src/deploy/backend.conf" || fail=1
 "$live" -n -f "$src/deploy/live.conf" || fail=1
+"$report" -n -f "$src/deploy/report.conf" || fail=1
 if [ $fail = 0 ]; then echo "docs: every option documented, example configs valid"; fi
 exit $fail

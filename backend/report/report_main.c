@@ -66,7 +66,7 @@ enum format { FMT_TEXT, FMT_CSV, FMT_JSON, FMT_HTML };
 
 static void usage(FILE *fp)
 {
-    fprintf(fp, "usage: shuttle-report [-h] [-f file] [-o key=value] "
+    fprintf(fp, "usage: shuttle-report [-hn] [-f file] [-o key=value] "
                 "[--lang ko|en]\n"
                 "                      [--format text|csv|json|html] "
                 "[--table NAME]\n"
@@ -77,6 +77,8 @@ static void usage(FILE *fp)
                 "/etc/shuttle/report.conf, if present)\n"
                 "  -o key=value   set one option, after the file "
                 "(e.g. -o database='host=db dbname=shuttle')\n"
+                "  -n             check the configuration and exit (no "
+                "command needed)\n"
                 "  --lang ko|en   labels and stop names (default ko)\n"
                 "  --format F     text (default), csv, json or html (one "
                 "self-contained page)\n"
@@ -274,7 +276,7 @@ int main(int argc, char **argv)
     const char *overrides[32];
     const char *date = NULL, *from = NULL, *to = NULL, *cmd;
     const char *table_name = NULL;
-    int noverrides = 0, explicit_file = 0, english = 0, ch, rc;
+    int noverrides = 0, explicit_file = 0, english = 0, check = 0, ch, rc;
     enum format f = FMT_TEXT;
     enum report_fmt_table table = REPORT_FMT_T_RUNS;
     struct report_conf c;
@@ -283,11 +285,14 @@ int main(int argc, char **argv)
     char err[512], yesterday[11];
     long d0, d1;
 
-    while ((ch = getopt_long(argc, argv, "f:ho:", longopts, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "f:hno:", longopts, NULL)) != -1) {
         switch (ch) {
         case 'f':
             conffile = optarg;
             explicit_file = 1;
+            break;
+        case 'n':
+            check = 1;
             break;
         case 'o':
             if (noverrides == 32) {
@@ -347,6 +352,21 @@ int main(int argc, char **argv)
             usage(stderr);
             return EXIT_USAGE;
         }
+    }
+    /* -n as the daemons have it: the file (and -o) parse and are in
+     * bounds; nothing is connected, so an installed package's conffile can
+     * be checked before the database is set up. */
+    if (check) {
+        if (optind != argc) {
+            report_err("-n takes no command");
+            return EXIT_USAGE;
+        }
+        memset(&c, 0, sizeof c);
+        if (load_conf(&c, conffile, explicit_file, overrides, noverrides) != 0)
+            return EXIT_USAGE;
+        conf_free(report_options, &c);
+        printf("configuration OK\n");
+        return EXIT_OK;
     }
     if (optind != argc - 1) {
         report_err(optind == argc ? "no command: daily or range"
