@@ -31,9 +31,9 @@ fi
 if [ "${SHUTTLE_WITH_FUZZ:-0}" = 1 ]; then
   packages+=(clang)
 fi
-# scripts/lint.sh (run by test.sh); prometheus for promtool, which
-# test_alert_rules runs on deploy/prometheus (policy-rc.d below keeps the
-# package's own Prometheus from starting).
+# scripts/lint.sh (run by test.sh); lintian for scripts/package.sh;
+# prometheus for promtool, which test_alert_rules runs on deploy/prometheus
+# (policy-rc.d below keeps the package's own Prometheus from starting).
 if [ "${SHUTTLE_WITH_LINT:-0}" = 1 ]; then
   packages+=(cppcheck clang-format lintian prometheus)
 fi

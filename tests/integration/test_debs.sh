@@ -116,6 +116,8 @@ for f in etc/shuttle/onboard.conf etc/shuttle/backend.conf \
   lib/systemd/system/shuttle-live.service \
   usr/share/shuttle/mosquitto/mosquitto.conf usr/share/shuttle/mosquitto/acl \
   usr/share/shuttle/roles.sql usr/share/shuttle/gtfs/stops.txt \
+  usr/share/shuttle/prometheus/shuttle-alerts.yml \
+  usr/share/doc/shuttle-backend/RUNBOOK.md \
   usr/share/shuttle/gtfs/stop_times.txt \
   usr/share/doc/shuttle-onboard/copyright \
   usr/share/doc/shuttle-onboard/changelog.Debian.gz \
