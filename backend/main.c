@@ -27,6 +27,7 @@
 #include "mqtt.h"
 #include "partitions.h"
 #include "proc.h"
+#include "schema.h"
 #include "stats.h"
 #include "wire.h"
 #include "writer.h"
@@ -381,9 +382,11 @@ static int backend_migrate_job(void *arg)
     const struct backend *b = arg;
     char err[512];
 
-    if (backend_migrate(&b->conf, err, sizeof err) != DB_OK) {
+    int rc = backend_migrate(&b->conf, err, sizeof err);
+
+    if (rc != DB_OK) {
         log_warnx("%s", err);
-        return 1;
+        return rc == DB_ERR_NEWER ? SCHEMA_EXIT : 1;
     }
     return 0;
 }
@@ -409,6 +412,14 @@ static int backend_migration_reap(struct backend *b)
                   (double)(clock_mono_ms() - b->migration.started_ms) / 1000.0);
         return 1;
     case JOB_FAILED:
+        /* A newer schema does not get older by retrying: stop, so that the
+         * service manager shows it (the child said which migration). Nothing
+         * is staged before the first connect. */
+        if (st == SCHEMA_EXIT) {
+            log_warnx("stopping: the database schema is newer than this "
+                      "shuttle-backend");
+            exit(SCHEMA_EXIT);
+        }
         log_warnx("migration process failed (exit %d)", st);
         return 0;
     case JOB_KILLED:
@@ -731,16 +742,19 @@ static void backend_run(struct backend *b)
 
 /*
  * --migrate, --load-gtfs DIR, --rebuild DATE: migrate, then load or rebuild,
- * as the schema owner. Returns the exit code: 0, 1 (database), 2 (bad date).
+ * as the schema owner. Returns the exit code: 0, 1 (database), 2 (bad date),
+ * SCHEMA_EXIT (the schema is newer than this binary).
  */
 static int backend_oneshot(const struct backend_conf *c, const char *gtfs_dir,
                            const char *rebuild_day)
 {
     char err[512];
 
-    if (backend_migrate(c, err, sizeof err) != DB_OK) {
+    int mrc = backend_migrate(c, err, sizeof err);
+
+    if (mrc != DB_OK) {
         log_warnx("%s", err);
-        return 1;
+        return mrc == DB_ERR_NEWER ? SCHEMA_EXIT : 1;
     }
     log_info("database schema is up to date");
     if (gtfs_dir) {

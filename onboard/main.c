@@ -1140,6 +1140,11 @@ int main(int argc, char **argv)
     so.max_bytes = (uint64_t)o.conf.spool_max_mb * 1024 * 1024;
     so.flush_interval_ms = (uint32_t)o.conf.spool_sync_ms;
     rc = spool_open(o.conf.spool_dir, &so, &o.spool);
+    /* Its own exit code: the fix is another binary, not a repair. */
+    if (rc == SPOOL_ERR_VERSION) {
+        log_warnx("spool %s: %s", o.conf.spool_dir, spool_strerror(rc));
+        exit(3);
+    }
     if (rc != SPOOL_OK)
         fatalx("spool %s: %s%s%s", o.conf.spool_dir, spool_strerror(rc),
                rc == SPOOL_ERR_IO ? ": " : "",

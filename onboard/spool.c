@@ -16,7 +16,8 @@
  * On disk, in the spool directory:
  *
  *   state                 48 bytes, replaced atomically (tmp, fsync, rename,
- *                         fsync dir): magic "SHSPOOL1", u64 reserved (every
+ *                         fsync dir): magic "SHSPOOL1" (its digit the format
+ *                         version, SPOOL_FORMAT_VERSION), u64 reserved (every
  *                         seq ever issued is below it), u64 acked, u64
  *                         dropped_positions, u64 dropped_counts, u32 CRC-32C
  *                         of the preceding 40 bytes, u32 zero.
@@ -54,7 +55,8 @@
 #define ENT_COUNT 0x80000000u
 #define SEG_FILE_MAX ((uint64_t)ENT_OFF_MASK)
 #define STATE_SIZE 48
-#define STATE_MAGIC "SHSPOOL1"
+#define STATE_MAGIC "SHSPOOL" /* and the version, a digit: SHSPOOL1 */
+#define STATE_VERSION_CHAR ('0' + SPOOL_FORMAT_VERSION)
 
 struct seg {
     uint64_t id;        /* from the file name */
@@ -243,7 +245,8 @@ static int spool__state_write(struct spool *s)
     unsigned char b[STATE_SIZE] = {0};
     int fd, err;
 
-    memcpy(b, STATE_MAGIC, 8);
+    memcpy(b, STATE_MAGIC, 7);
+    b[7] = STATE_VERSION_CHAR;
     spool__put64(b + 8, s->reserved);
     spool__put64(b + 16, s->acked);
     spool__put64(b + 24, s->dropped_pos);
@@ -265,17 +268,26 @@ static int spool__state_write(struct spool *s)
     return err;
 }
 
-/* A missing or damaged state file leaves s->fresh set. */
-static void spool__state_read(struct spool *s)
+/* A missing or damaged state file leaves s->fresh set. SPOOL_ERR_VERSION
+ * when it says a version above ours (any byte after "SHSPOOL" but '1'..our
+ * digit: a later format may have another size, so only the magic is read
+ * for that), else SPOOL_OK. */
+static int spool__state_read(struct spool *s)
 {
     unsigned char b[STATE_SIZE];
     int fd = openat(s->dirfd, "state", O_RDONLY | O_CLOEXEC);
 
     s->fresh = 1;
     if (fd < 0)
-        return;
+        return SPOOL_OK;
+    if (spool__read_all(fd, b, 8, 0) == SPOOL_OK &&
+        memcmp(b, STATE_MAGIC, 7) == 0 &&
+        (b[7] < '1' || b[7] > STATE_VERSION_CHAR)) {
+        close(fd);
+        return SPOOL_ERR_VERSION;
+    }
     if (spool__read_all(fd, b, sizeof b, 0) == SPOOL_OK &&
-        memcmp(b, STATE_MAGIC, 8) == 0 &&
+        memcmp(b, STATE_MAGIC, 7) == 0 &&
         spool__get32(b + 40) == spool__crc32c(0, b, 40)) {
         s->reserved = spool__get64(b + 8);
         s->acked = spool__get64(b + 16);
@@ -284,6 +296,7 @@ static void spool__state_read(struct spool *s)
         s->fresh = 0;
     }
     close(fd);
+    return SPOOL_OK;
 }
 
 /* ---- the per-segment index ---- */
@@ -1001,8 +1014,11 @@ int spool_open(const char *dir, const struct spool_options *opt,
         err = errno == EWOULDBLOCK ? SPOOL_ERR_BUSY : SPOOL_ERR_IO;
         goto fail;
     }
+    /* The version before anything is changed, even a stale state.tmp. */
+    err = spool__state_read(s);
+    if (err != SPOOL_OK)
+        goto fail;
     unlinkat(s->dirfd, "state.tmp", 0);
-    spool__state_read(s);
     err = spool__list_segments(s, &ids, &nids);
     for (size_t i = 0; i < nids && err == SPOOL_OK; i++)
         err = spool__scan_segment(s, ids[i], &buf, &bufcap, &last_seq);
@@ -1430,6 +1446,10 @@ const char *spool_strerror(int err)
         return "record too large";
     case SPOOL_ERR_CORRUPT:
         return "damaged record";
+    case SPOOL_ERR_VERSION:
+        return "journal written in a newer format than this shuttle-onboard "
+               "reads (left untouched: upgrade shuttle-onboard, or move the "
+               "spool directory aside to start an empty one)";
     }
     return "unknown spool error";
 }

@@ -18,7 +18,21 @@ enum spool_err {
     SPOOL_ERR_TOOBIG = -5,  /* payload above max_payload or the whole spool */
     SPOOL_ERR_CORRUPT = -6, /* a record failed its CRC (internal; not
                                returned by the API, which skips such records) */
+    SPOOL_ERR_VERSION = -7, /* the journal was written in a newer format than
+                               this build reads (SPOOL_FORMAT_VERSION); it
+                               is left as it is, not a byte changed */
 };
+
+/*
+ * The on-disk format's version: the last byte of the state file's magic,
+ * "SHSPOOL1" for version 1 (segment files carry no version of their own:
+ * the state file speaks for the directory). A daemon reads every version
+ * up to its own and writes its own at the next state write; a journal of a
+ * later version is refused by spool_open untouched, so that an older
+ * daemon put back on a bus never misreads or deletes what a newer one
+ * spooled. A new version is only needed when the layout changes.
+ */
+#define SPOOL_FORMAT_VERSION 1
 
 /* Counts are the ridership figure and are dropped last; positions first. */
 enum spool_class {

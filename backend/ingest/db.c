@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "migrations.h"
+#include "schema.h"
 #include "svcday.h"
 
 #define DB_LOCK_MIGRATE 0x5348544cLL /* advisory lock key: "SHTL" */
@@ -440,6 +441,10 @@ int db_migrate(struct db *d, char *err, size_t errlen)
         db_errf(err, errlen, "%s", why);
         return DB_ERR_QUERY;
     }
+    /* Newer than us: never write to it, whoever we log in as. */
+    if (known == 1 &&
+        schema_check(d->conn, "shuttle-backend", err, errlen) == SCHEMA_NEWER)
+        return DB_ERR_NEWER;
     if (known == 1 && !db__next_migration(have))
         return DB_OK;
     if (!may_create)

@@ -20,6 +20,8 @@ enum db_err {
     DB_ERR_FULL = -4,    /* the staging buffer is at its limit */
     DB_ERR_SCHEMA = -5,  /* the schema is behind and this login may not
                             migrate it (not its owner) */
+    DB_ERR_NEWER = -6,   /* the schema holds a migration this binary does
+                            not know (schema_check in backend/schema) */
 };
 
 /* db_copy's answer when the rows repeat a stored key (a re-send). */
@@ -65,7 +67,8 @@ void db_disconnect(struct db *d);
  * once). A current schema is only read, so a login in shuttle_ingest (no
  * CREATE on the schema) starts fine; a schema that is behind, seen by such
  * a login, gives DB_ERR_SCHEMA and an err naming the first migration not
- * applied. Otherwise DB_OK, DB_ERR_CONNECT or DB_ERR_QUERY. */
+ * applied. A schema newer than this binary is DB_ERR_NEWER, untouched.
+ * Otherwise DB_OK, DB_ERR_CONNECT or DB_ERR_QUERY. */
 int db_migrate(struct db *d, char *err, size_t errlen);
 
 /* After connecting (and migrating): set up this session's staging tables

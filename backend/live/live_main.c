@@ -20,6 +20,7 @@
 #include "pub_names.h"
 #include "log.h"
 #include "proc.h"
+#include "schema.h"
 #include "trips_db.h"
 
 #define OPT(name, type, field, def, lo, hi, help)                              \
@@ -485,6 +486,16 @@ int main(int argc, char **argv)
         free(l.seats);
         conf_free(live_options, &l.conf);
         return 0;
+    }
+    /* Before anything starts: a schema newer than us is refused at once
+     * (exit SCHEMA_EXIT). A server not up yet is the loop's business, which
+     * waits for it as always. */
+    if (schema_check_conninfo(l.conf.database, "shuttle-live", err,
+                              sizeof err) == SCHEMA_NEWER) {
+        log_warnx("%s", err);
+        free(l.seats);
+        conf_free(live_options, &l.conf);
+        return SCHEMA_EXIT;
     }
     snprintf(l.client_id, sizeof l.client_id, "%s", l.conf.mqtt_client_id);
     if (!l.conf.mqtt_client_id)

@@ -14,6 +14,7 @@
 #include "report_html.h"
 #include "report_query.h"
 #include "report_text.h"
+#include "schema.h"
 #include "svcday.h"
 
 /* Exit codes, documented in the usage text. */
@@ -23,6 +24,7 @@ enum {
     EXIT_USAGE = 2,
     EXIT_EMPTY = 3,
     EXIT_OTHER = 4,
+    EXIT_SCHEMA = SCHEMA_EXIT, /* the schema is newer than this binary */
 };
 
 /* Ten years: a longer range is a typing mistake, not a report. */
@@ -91,6 +93,7 @@ static void usage(FILE *fp)
                 "  --example-config  print every option with its default\n"
                 "exit: 0 ok, 1 database unreachable, 2 usage or bad date, "
                 "3 day not built or empty, 4 other errors\n");
+    fprintf(fp, "      5 the database schema is newer than this binary\n");
 }
 
 static void report_err(const char *fmt, ...)
@@ -428,6 +431,16 @@ int main(int argc, char **argv)
         report_err("%s", err);
         conf_free(report_options, &c);
         return map_err(rc);
+    }
+    /* Reached: a schema newer than us would give numbers from tables whose
+     * meaning we do not know. A failed check is left to the query, which
+     * says why with its own exit code. */
+    if (schema_check_conninfo(c.database, "shuttle-report", err, sizeof err) ==
+        SCHEMA_NEWER) {
+        report_err("%s", err);
+        report_query_close(q);
+        conf_free(report_options, &c);
+        return EXIT_SCHEMA;
     }
     if (strcmp(cmd, "daily") == 0 && date == NULL) {
         if (report_yesterday(q, yesterday) != 0) {

@@ -757,19 +757,202 @@ static void test_large_backlog(void **state)
     free(dir);
 }
 
-int main(void)
-{
-    const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_roundtrip),
-        cmocka_unit_test(test_reopen_keeps_records),
-        cmocka_unit_test(test_crash_resumes_above),
-        cmocka_unit_test(test_seq_never_reused),
-        cmocka_unit_test(test_cut_at_every_offset),
-        cmocka_unit_test(test_corrupt_byte),
-        cmocka_unit_test(test_bounded_drops_positions_first),
-        cmocka_unit_test(test_fsync_policy),
-        cmocka_unit_test(test_large_backlog),
-    };
+/*
+ * The checked-in version-1 journal (tests/data/spool-v1): V1_RECORDS
+ * records of alternating class, tag i, length 20 + 3 i, t_ms V1_T0 + i s,
+ * the first V1_ACKED acked. Made by today's spool with
+ *   build/test/bin/test_spool --make-spool-v1 tests/data/spool-v1
+ * (into an empty folder); the test checks a newer spool still reads it.
+ */
+#define V1_RECORDS 12
+#define V1_ACKED 5
+#define V1_T0 1767225600000LL /* 2026-01-01T00:00:00Z */
 
-    return cmocka_run_group_tests(tests, NULL, NULL);
+static enum spool_class v1_cls(int i)
+{
+    return i % 2 ? SPOOL_COUNT : SPOOL_POSITION;
+}
+
+static int make_spool_v1(const char *dir)
+{
+    unsigned char buf[128];
+    struct spool *s;
+    uint64_t seq = 0;
+
+    if (spool_open(dir, NULL, &s) != SPOOL_OK)
+        return 1;
+    for (int i = 0; i < V1_RECORDS; i++) {
+        fill(buf, 20 + 3 * (size_t)i, (uint32_t)i);
+        if (spool_append(s, v1_cls(i), V1_T0 + i * 1000LL, buf,
+                         20 + 3 * (size_t)i, &seq) != SPOOL_OK)
+            return 1;
+        if (i + 1 == V1_ACKED &&
+            (spool_flush(s) != SPOOL_OK || spool_ack(s, seq) != SPOOL_OK))
+            return 1;
+    }
+    return spool_flush(s) != SPOOL_OK || spool_close(s) != SPOOL_OK;
+}
+
+/* Copy the regular files of folder FROM into folder TO. */
+static void copy_dir(const char *from, const char *to)
+{
+    DIR *d = opendir(from);
+    struct dirent *e;
+
+    assert_non_null(d);
+    while ((e = readdir(d))) {
+        char a[4096], b[4096], buf[8192];
+        FILE *in, *out;
+        size_t n;
+
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(a, sizeof a, "%s/%s", from, e->d_name);
+        snprintf(b, sizeof b, "%s/%s", to, e->d_name);
+        in = fopen(a, "rb");
+        out = fopen(b, "wb");
+        assert_non_null(in);
+        assert_non_null(out);
+        while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+            assert_int_equal(fwrite(buf, 1, n, out), n);
+        fclose(in);
+        assert_int_equal(fclose(out), 0);
+    }
+    closedir(d);
+}
+
+/* Every file of DIR, names and bytes, as one string to compare: "name\n"
+ * then the bytes' length and a hash per file, in name order. */
+static void dir_print(const char *dir, char *out, size_t outlen)
+{
+    struct dirent **list;
+    int n = scandir(dir, &list, NULL, alphasort);
+    size_t used = 0;
+
+    assert_true(n >= 0);
+    out[0] = '\0';
+    for (int i = 0; i < n; i++) {
+        char p[4096];
+        unsigned char buf[8192];
+        uint64_t h = 1469598103934665603ULL, len = 0;
+        size_t r;
+        FILE *f;
+
+        if (list[i]->d_name[0] != '.') {
+            snprintf(p, sizeof p, "%s/%s", dir, list[i]->d_name);
+            f = fopen(p, "rb");
+            assert_non_null(f);
+            while ((r = fread(buf, 1, sizeof buf, f)) > 0)
+                for (size_t j = 0; j < r; j++, len++)
+                    h = (h ^ buf[j]) * 1099511628211ULL;
+            fclose(f);
+            used += (size_t)snprintf(out + used, outlen - used,
+                                     "%s %" PRIu64 " %016" PRIx64 "\n",
+                                     list[i]->d_name, len, h);
+            assert_true(used < outlen);
+        }
+        free(list[i]);
+    }
+    free(list);
+}
+
+static char *v1_copy(void)
+{
+    char *dir = make_dir();
+
+    copy_dir(SHUTTLE_SOURCE_DIR "/tests/data/spool-v1", dir);
+    return dir;
+}
+
+/* Today's spool reads the version-1 journal: every record not acked, in
+ * order, the acked position kept, and appends after it. */
+static void test_reads_v1_journal(void **state)
+{
+    char *dir = v1_copy();
+    struct spool_item it[V1_RECORDS];
+    struct spool_stats st;
+    struct spool *s;
+    size_t n = 0;
+    uint64_t seq;
+
+    (void)state;
+    assert_int_equal(spool_open(dir, NULL, &s), SPOOL_OK);
+    spool_stats(s, &st);
+    assert_false(st.fresh);
+    assert_int_equal(st.acked_seq, V1_ACKED);
+    assert_int_equal(st.records, V1_RECORDS - V1_ACKED);
+    assert_int_equal(spool_peek(s, 0, V1_RECORDS, 1 << 20, it, &n), SPOOL_OK);
+    assert_int_equal(n, V1_RECORDS - V1_ACKED);
+    for (size_t k = 0; k < n; k++) {
+        int i = V1_ACKED + (int)k;
+        struct want w = {.seq = (uint64_t)i + 1,
+                         .cls = v1_cls(i),
+                         .t_ms = V1_T0 + i * 1000LL,
+                         .len = 20 + 3 * (size_t)i,
+                         .tag = (uint32_t)i};
+
+        check_item(&it[k], &w);
+    }
+    assert_int_equal(spool_append(s, SPOOL_POSITION, V1_T0, "x", 1, &seq),
+                     SPOOL_OK);
+    assert_true(seq > V1_RECORDS);
+    assert_int_equal(spool_close(s), SPOOL_OK);
+    clear_dir(dir, 1);
+    free(dir);
+}
+
+/* A journal marked with a later version is refused, not a byte changed,
+ * not even the leftover state.tmp that a readable one would lose. */
+static void test_refuses_future_journal(void **state)
+{
+    static char before[8192], after[8192];
+    char *dir = v1_copy();
+    char p[4096];
+    struct spool *s = NULL;
+    FILE *f;
+
+    (void)state;
+    snprintf(p, sizeof p, "%s/state", dir);
+    f = fopen(p, "r+b");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 7, SEEK_SET), 0);
+    assert_int_equal(fputc('0' + SPOOL_FORMAT_VERSION + 1, f),
+                     '0' + SPOOL_FORMAT_VERSION + 1);
+    assert_int_equal(fclose(f), 0);
+    snprintf(p, sizeof p, "%s/state.tmp", dir);
+    f = fopen(p, "wb");
+    assert_non_null(f);
+    fputs("left by a crash", f);
+    assert_int_equal(fclose(f), 0);
+    dir_print(dir, before, sizeof before);
+    assert_int_equal(spool_open(dir, NULL, &s), SPOOL_ERR_VERSION);
+    assert_null(s);
+    assert_non_null(strstr(spool_strerror(SPOOL_ERR_VERSION), "newer format"));
+    dir_print(dir, after, sizeof after);
+    assert_string_equal(before, after);
+    clear_dir(dir, 1);
+    free(dir);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 3 && strcmp(argv[1], "--make-spool-v1") == 0)
+        return make_spool_v1(argv[2]);
+    {
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_roundtrip),
+            cmocka_unit_test(test_reopen_keeps_records),
+            cmocka_unit_test(test_crash_resumes_above),
+            cmocka_unit_test(test_seq_never_reused),
+            cmocka_unit_test(test_cut_at_every_offset),
+            cmocka_unit_test(test_corrupt_byte),
+            cmocka_unit_test(test_bounded_drops_positions_first),
+            cmocka_unit_test(test_fsync_policy),
+            cmocka_unit_test(test_large_backlog),
+            cmocka_unit_test(test_reads_v1_journal),
+            cmocka_unit_test(test_refuses_future_journal),
+        };
+
+        return cmocka_run_group_tests(tests, NULL, NULL);
+    }
 }
