@@ -7,9 +7,9 @@
 # FILE is the dump to write (e.g. /var/backups/shuttle/shuttle-$(date
 # +%F).dump); CONNINFO a libpq connection string or URI, by default
 # "dbname=shuttle" with libpq's PG* environment variables (PGHOST, PGUSER,
-# PGPASSFILE...). Connect as a login that may read every table (the owner,
-# shuttle_owner, or a superuser): shuttle_read cannot read the functions'
-# owners' settings and would dump an incomplete picture.
+# PGPASSFILE...). Connect as the owner (shuttle_owner) or a superuser:
+# pg_dump must read every table and sequence, and the group roles may
+# not (shuttle_read has no SELECT on dead_letters_id_seq).
 #
 # The dump is written to FILE.partial.XXXXXX beside FILE, checked with
 # `pg_restore --list`, and only then renamed to FILE: a FILE that exists is
