@@ -106,7 +106,8 @@ done
 
 # Files at the documented paths (README "Install from Debian packages").
 for f in usr/sbin/shuttle-onboard usr/sbin/shuttle-backend \
-  usr/sbin/shuttle-live usr/bin/shuttle-report usr/share/shuttle/pki.sh; do
+  usr/sbin/shuttle-live usr/bin/shuttle-report usr/share/shuttle/pki.sh \
+  usr/share/shuttle/backup.sh usr/share/shuttle/restore.sh; do
   [ -x "$R/$f" ] || bad "$f is not an executable in the root"
 done
 for f in etc/shuttle/onboard.conf etc/shuttle/backend.conf \
