@@ -442,6 +442,48 @@ const char *harness_shared_data(void)
     return dir;
 }
 
+char *harness_read_file(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    char *buf = NULL;
+    long n;
+
+    if (f != NULL && fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 &&
+        fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1)) != NULL)
+        buf[fread(buf, 1, (size_t)n, f)] = '\0';
+    if (f != NULL)
+        fclose(f);
+    return buf != NULL ? buf : strdup("");
+}
+
+int harness_run(char *const argv[], const char *out, const char *err)
+{
+    pid_t pid = fork();
+    int st;
+
+    if (pid < 0)
+        return 127;
+    if (pid == 0) {
+        int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int e = strcmp(out, err) == 0
+                    ? o
+                    : open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+        int n = open("/dev/null", O_RDONLY);
+
+        if (o < 0 || e < 0 || n < 0)
+            _exit(127);
+        dup2(n, 0);
+        dup2(o, 1);
+        dup2(e, 2);
+        execvp(argv[0], argv);
+        _exit(127);
+    }
+    while (waitpid(pid, &st, 0) < 0)
+        if (errno != EINTR)
+            return 127;
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
 void harness_log_tail(const char *path, int lines)
 {
     char buf[8192];

@@ -56,6 +56,16 @@ int harness_tcp_connect(int port);
 struct harness_proc;
 int harness_wait_port(int port, struct harness_proc *proc, int timeout_ms);
 
+/* The whole file at PATH, NUL-terminated, in memory that is the caller's
+ * to free; "" (also the caller's) when it cannot be read. */
+char *harness_read_file(const char *path);
+
+/* Run ARGV (ARGV[0] searched in PATH when it has no slash) in the
+ * foreground, stdin from /dev/null, stdout to OUT and stderr to ERR
+ * (truncated; they may be the same file): its exit status, 128+N when
+ * signal N ended it, 127 when it could not be started. */
+int harness_run(char *const argv[], const char *out, const char *err);
+
 /* Print the last LINES lines of the file at PATH to stderr. */
 void harness_log_tail(const char *path, int lines);
 

@@ -130,52 +130,6 @@ static const char *const fingerprints[] = {
 
 /* ---- helpers ------------------------------------------------------ */
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    char *buf;
-    long n;
-
-    if (f == NULL)
-        return strdup("");
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    rewind(f);
-    buf = malloc((size_t)n + 1);
-    assert_non_null(buf);
-    n = (long)fread(buf, 1, (size_t)n, f);
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
-}
-
-/* ARGV (NULL-terminated) with PG_BINDIR set, stdout to OUT and stderr to
- * ERR: its exit status (128+N for signal N). */
-static int run(char *const argv[], const char *out, const char *err)
-{
-    pid_t pid = fork();
-    int st;
-
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int o = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int e = open(err, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int n = open("/dev/null", O_RDONLY);
-
-        if (o < 0 || e < 0 || n < 0)
-            _exit(127);
-        dup2(n, 0);
-        dup2(o, 1);
-        dup2(e, 2);
-        /* The cluster's own version of pg_dump and pg_restore. */
-        setenv("PG_BINDIR", "/usr/lib/postgresql/15/bin", 1);
-        execvp(argv[0], argv);
-        _exit(127);
-    }
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
 /* bash deploy/SCRIPT A1 A2: its status; its stderr printed on failure
  * when SHOW. */
 static int script(const char *name, const char *a1, const char *a2, int show)
@@ -188,7 +142,7 @@ static int script(const char *name, const char *a1, const char *a2, int show)
     snprintf(path, sizeof path, "%s/deploy/%s", src ? src : "..", name);
     snprintf(out, sizeof out, "%s/%s.out", tmp, name);
     snprintf(err, sizeof err, "%s/%s.err", tmp, name);
-    rc = run(argv, out, err);
+    rc = harness_run(argv, out, err);
     if (rc != 0 && show) {
         fprintf(stderr, "%s exited %d:\n", name, rc);
         harness_log_tail(out, 20);
@@ -229,11 +183,11 @@ static char *report(struct harness_pg *pg, const char *day)
     snprintf(dbopt, sizeof dbopt, "database=%s", harness_pg_conninfo(pg));
     snprintf(out, sizeof out, "%s/report.out", tmp);
     snprintf(err, sizeof err, "%s/report.err", tmp);
-    rc = run(argv, out, err);
+    rc = harness_run(argv, out, err);
     if (rc != 0)
         harness_log_tail(err, 20);
     assert_int_equal(rc, 0);
-    return slurp(out);
+    return harness_read_file(out);
 }
 
 static long long partition_exists(struct harness_pg *pg, const char *table,
@@ -274,7 +228,8 @@ static int setup(void **state)
                         dbopt,
                         NULL};
 
-        if (run(mig, log, log) != 0 || run(load, log, log) != 0) {
+        if (harness_run(mig, log, log) != 0 ||
+            harness_run(load, log, log) != 0) {
             harness_log_tail(log, 20);
             return -1;
         }
@@ -436,6 +391,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_backup_restore),
     };
+
+    /* The cluster's own version of pg_dump and pg_restore, for the
+     * scripts (they honour PG_BINDIR). */
+    setenv("PG_BINDIR", "/usr/lib/postgresql/15/bin", 1);
 
     return cmocka_run_group_tests(tests, setup, teardown);
 }

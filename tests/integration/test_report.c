@@ -119,50 +119,6 @@ static const char day_sql[] =
 
 /* ---- running programs --------------------------------------------- */
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    char *buf;
-    long n;
-
-    if (f == NULL)
-        return strdup("");
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    rewind(f);
-    buf = malloc((size_t)n + 1);
-    assert_non_null(buf);
-    n = (long)fread(buf, 1, (size_t)n, f);
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
-}
-
-/* Run ARGV (NULL-terminated) with stdout to OUT_PATH, stderr to ERR_PATH:
- * the exit code, 128+N on signal N. */
-static int run(char *const argv[], const char *out_path, const char *err_path)
-{
-    pid_t pid = fork();
-    int st;
-
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        int o = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int e = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-        int n = open("/dev/null", O_RDONLY);
-
-        if (o < 0 || e < 0 || n < 0)
-            _exit(127);
-        dup2(n, 0);
-        dup2(o, 1);
-        dup2(e, 2);
-        execv(argv[0], argv);
-        _exit(127);
-    }
-    assert_int_equal(waitpid(pid, &st, 0), pid);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
-}
-
 struct result {
     int rc;
     char *out, *err;
@@ -189,9 +145,9 @@ static struct result report(const char *first, ...)
     argv[n] = NULL;
     snprintf(out, sizeof out, "%s/out", tmp);
     snprintf(err, sizeof err, "%s/err", tmp);
-    r.rc = run(argv, out, err);
-    r.out = slurp(out);
-    r.err = slurp(err);
+    r.rc = harness_run(argv, out, err);
+    r.out = harness_read_file(out);
+    r.err = harness_read_file(err);
     return r;
 }
 
@@ -765,9 +721,9 @@ static void test_exit_codes(void **state)
     argv[4] = "--date";
     argv[5] = DAY;
     argv[6] = NULL;
-    assert_int_equal(run(argv, out, err), 1);
-    r.out = slurp(out);
-    r.err = slurp(err);
+    assert_int_equal(harness_run(argv, out, err), 1);
+    r.out = harness_read_file(out);
+    r.err = harness_read_file(err);
     assert_non_null(strstr(r.err, "host=/nonexistent"));
     assert_null(strstr(r.err, "hunter2"));
     free_result(&r);
@@ -821,10 +777,10 @@ static char *browse(const char *chromium, const char *file, const char *png)
     snprintf(out, sizeof out, "%s/chromium.out", tmp);
     snprintf(err, sizeof err, "%s/chromium.err", tmp);
     base[9] = shot;
-    assert_int_equal(run(base, out, err), 0);
+    assert_int_equal(harness_run(base, out, err), 0);
     base[9] = "--dump-dom";
-    assert_int_equal(run(base, out, err), 0);
-    return slurp(out);
+    assert_int_equal(harness_run(base, out, err), 0);
+    return harness_read_file(out);
 }
 
 /* The data-value of the element with id ID in DOM. */

@@ -301,23 +301,6 @@ static void copy_rows(PGconn *from, PGconn *to, const char *table,
     PQclear(r);
 }
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "r");
-    char *buf;
-    long n;
-
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    n = ftell(f);
-    rewind(f);
-    buf = calloc(1, (size_t)n + 1);
-    assert_non_null(buf);
-    assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-    return buf;
-}
-
 /* The report's text without its "집계 시각" (built at) line: when the day
  * was rebuilt, the one line that differs by design between two builds of
  * the same records. Fails when the line is not there. */
@@ -354,7 +337,7 @@ static char *build_and_report(const char *empty, const char *db,
         fail_msg("shuttle-report daily failed");
     }
     {
-        char *text = slurp(log);
+        char *text = harness_read_file(log);
 
         drop_built_at(text);
         return text;
