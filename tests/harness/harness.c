@@ -445,15 +445,24 @@ const char *harness_shared_data(void)
 char *harness_read_file(const char *path)
 {
     FILE *f = fopen(path, "r");
-    char *buf = NULL;
+    char *buf;
     long n;
 
-    if (f != NULL && fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 &&
-        fseek(f, 0, SEEK_SET) == 0 && (buf = malloc((size_t)n + 1)) != NULL)
-        buf[fread(buf, 1, (size_t)n, f)] = '\0';
-    if (f != NULL)
+    if (f == NULL)
+        return strdup("");
+    if (fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 ||
+        fseek(f, 0, SEEK_SET) != 0) {
         fclose(f);
-    return buf != NULL ? buf : strdup("");
+        return strdup("");
+    }
+    buf = malloc((size_t)n + 1);
+    if (buf == NULL) {
+        fclose(f);
+        return strdup("");
+    }
+    buf[fread(buf, 1, (size_t)n, f)] = '\0';
+    fclose(f);
+    return buf;
 }
 
 int harness_run(char *const argv[], const char *out, const char *err)
