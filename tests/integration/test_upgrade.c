@@ -63,6 +63,18 @@ static void expect_refusal(const char *bin, char *const *args)
     assert_true(harness_log_has(log, "or use a matching version"));
 }
 
+/* An empty config file in DIR, its path in BUF: the daemons then take
+ * their defaults and the -o options, never /etc/shuttle. */
+static void empty_conf(const char *dir, char *buf, size_t len)
+{
+    FILE *f;
+
+    assert_true((size_t)snprintf(buf, len, "%s/empty.conf", dir) < len);
+    f = fopen(buf, "w");
+    assert_non_null(f);
+    fclose(f);
+}
+
 static void test_newer_schema_refused(void **state)
 {
     struct harness_pg *pg = harness_pg_start(1);
@@ -70,15 +82,11 @@ static void test_newer_schema_refused(void **state)
     char db[1024], empty[4096], mport[64];
     const char *log;
     long long tables;
-    FILE *f;
 
     (void)state;
     assert_non_null(pg);
     assert_non_null(dir);
-    snprintf(empty, sizeof empty, "%s/empty.conf", dir);
-    f = fopen(empty, "w");
-    assert_non_null(f);
-    fclose(f);
+    empty_conf(dir, empty, sizeof empty);
     snprintf(db, sizeof db, "database=%s", harness_pg_conninfo(pg));
     /* No broker: a daemon refusing the schema never gets that far. */
     snprintf(mport, sizeof mport, "mqtt_port=%d", harness_free_port());
@@ -353,15 +361,11 @@ static void test_upgrade_from_every_migration(void **state)
     char *want;
     PGconn *ref;
     int latest = 0;
-    FILE *f;
 
     (void)state;
     assert_non_null(pg);
     assert_non_null(dir);
-    snprintf(empty, sizeof empty, "%s/empty.conf", dir);
-    f = fopen(empty, "w");
-    assert_non_null(f);
-    fclose(f);
+    empty_conf(dir, empty, sizeof empty);
     snprintf(feed, sizeof feed, "%s/deploy/gtfs", src ? src : "..");
     for (const struct migration *m = migrations; m->version; m++)
         latest = m->version;
