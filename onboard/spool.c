@@ -269,9 +269,10 @@ static int spool__state_write(struct spool *s)
 }
 
 /* A missing or damaged state file leaves s->fresh set. SPOOL_ERR_VERSION
- * when it says a version above ours (any byte after "SHSPOOL" but '1'..our
- * digit: a later format may have another size, so only the magic is read
- * for that), else SPOOL_OK. */
+ * when it says a version above ours (a digit after "SHSPOOL" above ours: a
+ * later format may have another size, so only the magic is read for that;
+ * any other byte there is damage, which the CRC then catches), else
+ * SPOOL_OK. */
 static int spool__state_read(struct spool *s)
 {
     unsigned char b[STATE_SIZE];
@@ -281,8 +282,8 @@ static int spool__state_read(struct spool *s)
     if (fd < 0)
         return SPOOL_OK;
     if (spool__read_all(fd, b, 8, 0) == SPOOL_OK &&
-        memcmp(b, STATE_MAGIC, 7) == 0 &&
-        (b[7] < '1' || b[7] > STATE_VERSION_CHAR)) {
+        memcmp(b, STATE_MAGIC, 7) == 0 && b[7] > STATE_VERSION_CHAR &&
+        b[7] <= '9') {
         close(fd);
         return SPOOL_ERR_VERSION;
     }

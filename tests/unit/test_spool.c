@@ -901,6 +901,31 @@ static void test_reads_v1_journal(void **state)
     free(dir);
 }
 
+/* A state file whose version byte is not a digit is damage, not a newer
+ * format: the spool opens (as with any damaged state file) and keeps its
+ * records, rather than stopping the bus. */
+static void test_damaged_version_byte_opens(void **state)
+{
+    char *dir = v1_copy();
+    char p[4096];
+    struct spool *s = NULL;
+    FILE *f;
+
+    (void)state;
+    snprintf(p, sizeof p, "%s/state", dir);
+    f = fopen(p, "r+b");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 7, SEEK_SET), 0);
+    assert_int_equal(fputc(0, f), 0);
+    assert_int_equal(fclose(f), 0);
+    assert_int_equal(spool_open(dir, NULL, &s), SPOOL_OK);
+    assert_non_null(s);
+    assert_true(spool_next_seq(s) > 1);
+    spool_close(s);
+    clear_dir(dir, 1);
+    free(dir);
+}
+
 /* A journal marked with a later version is refused, not a byte changed,
  * not even the leftover state.tmp that a readable one would lose. */
 static void test_refuses_future_journal(void **state)
@@ -951,6 +976,7 @@ int main(int argc, char **argv)
             cmocka_unit_test(test_large_backlog),
             cmocka_unit_test(test_reads_v1_journal),
             cmocka_unit_test(test_refuses_future_journal),
+            cmocka_unit_test(test_damaged_version_byte_opens),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
