@@ -92,8 +92,8 @@ static void usage(FILE *fp)
                 "yesterday, in the feed's time zone)\n"
                 "  --example-config  print every option with its default\n"
                 "exit: 0 ok, 1 database unreachable, 2 usage or bad date, "
-                "3 day not built or empty, 4 other errors\n");
-    fprintf(fp, "      5 the database schema is newer than this binary\n");
+                "3 day not built or empty, 4 other errors,\n"
+                "      5 the database schema is newer than this binary\n");
 }
 
 static void report_err(const char *fmt, ...)
@@ -435,8 +435,7 @@ int main(int argc, char **argv)
     /* Reached: a schema newer than us would give numbers from tables whose
      * meaning we do not know. A failed check is left to the query, which
      * says why with its own exit code. */
-    if (schema_check_conninfo(c.database, "shuttle-report", err, sizeof err) ==
-        SCHEMA_NEWER) {
+    if (report_query_schema_newer(q, err, sizeof err)) {
         report_err("%s", err);
         report_query_close(q);
         conf_free(report_options, &c);

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "schema.h"
+
 /* Type OIDs of the parameters (pg_type.h is a server header): every query
  * gets both, typed, so one that does not use $2 still prepares. */
 #define OID_DATE 1082
@@ -163,6 +165,11 @@ void report_query_conninfo_display(const char *conninfo, char *out,
         o += (size_t)n;
     }
     PQconninfoFree(opts);
+}
+
+int report_query_schema_newer(struct report_query *q, char *err, size_t errlen)
+{
+    return schema_check(q->conn, "shuttle-report", err, errlen) == SCHEMA_NEWER;
 }
 
 int report_query_open(const char *conninfo, struct report_query **out,

@@ -137,6 +137,11 @@ int report_query_open(const char *conninfo, struct report_query **out,
                       char *err, size_t errlen);
 void report_query_close(struct report_query *q);
 
+/* schema_check (backend/schema) on the report's own connection: 1 when the
+ * schema holds a migration newer than this binary (the message in ERR),
+ * else 0 (a check that could not be made is left to the queries). */
+int report_query_schema_newer(struct report_query *q, char *err, size_t errlen);
+
 /* The service time zone, shuttle_service_tz() (the loaded feed's
  * agency_timezone, UTC without a feed), into ZONE of LEN bytes. Returns
  * REPORT_QUERY_OK or REPORT_QUERY_ERR_QUERY with a message in ERR. */
